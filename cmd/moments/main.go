@@ -1,0 +1,76 @@
+// Command moments is the Moments server and its command-line tools.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/moments-cs/moments/internal/store"
+)
+
+// exitError carries an exit code without printing more than the command did.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRoot().ExecuteContext(ctx)
+	stop()
+	var ee exitError
+	if errors.As(err, &ee) {
+		os.Exit(ee.code)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "moments:", err)
+		os.Exit(1)
+	}
+}
+
+// dataFlags are the flags of every command that touches data.
+type dataFlags struct {
+	data string
+	db   string
+}
+
+func (f *dataFlags) register(cmd *cobra.Command) {
+	cmd.PersistentFlags().StringVar(&f.data, "data", envOr("MOMENTS_DATA", "moments-data"),
+		"directory of the embedded SQLite database (env MOMENTS_DATA)")
+	cmd.PersistentFlags().StringVar(&f.db, "db", os.Getenv("MOMENTS_DB"),
+		"PostgreSQL URL, e.g. postgres://user@host:5432/moments; overrides --data (env MOMENTS_DB)")
+}
+
+func (f *dataFlags) open(ctx context.Context, log *slog.Logger) (*store.Store, error) {
+	return store.Open(ctx, store.Config{Data: f.data, DB: f.db, Logger: log})
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func newRoot() *cobra.Command {
+	var df dataFlags
+	root := &cobra.Command{
+		Use:           "moments",
+		Short:         "Moments runs your customers' moments of truth",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	df.register(root)
+	root.AddCommand(serveCmd(&df), keysCmd(&df), importCmd(&df))
+	return root
+}
+
+func newLogger(level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/moments-cs/moments/internal/auth"
+	"github.com/moments-cs/moments/internal/store"
+	"github.com/moments-cs/moments/internal/web"
+)
+
+func serveCmd(df *dataFlags) *cobra.Command {
+	var addr string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Start the server: tracking API, REST API and UI",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log := newLogger(slog.LevelInfo)
+			st, err := df.open(cmd.Context(), log)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			return serve(cmd.Context(), cmd.OutOrStdout(), log, st, addr)
+		},
+	}
+	cmd.Flags().StringVar(&addr, "addr", envOr("MOMENTS_ADDR", "127.0.0.1:8080"), "address to listen on (env MOMENTS_ADDR)")
+	return cmd
+}
+
+// serve runs the HTTP server on st until ctx ends, then shuts down
+// gracefully: in-flight requests finish (up to 30 s), then the committer
+// commits what it accepted.
+func serve(ctx context.Context, out io.Writer, log *slog.Logger, st *store.Store, addr string) error {
+	keys := auth.NewKeys(st)
+	admin, write, err := keys.Bootstrap(ctx)
+	if err != nil {
+		return fmt.Errorf("create the first keys: %w", err)
+	}
+	srv := web.New(web.Options{Store: st, Keys: keys, Logger: log})
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	where := "database " + string(st.Dialect())
+	fmt.Fprintf(out, "Moments is listening on http://%s (%s)\n", ln.Addr(), where)
+	if admin != "" {
+		fmt.Fprintf(out, "\nFirst start: two API keys were created. They are shown this once; store them now.\n")
+		fmt.Fprintf(out, "  admin key (REST API, Authorization: Bearer …): %s\n", admin)
+		fmt.Fprintf(out, "  write key (tracking API, Segment write key):   %s\n\n", write)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

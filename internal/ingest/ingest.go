@@ -1,0 +1,414 @@
+// Package ingest decodes Segment's HTTP Tracking API: it validates and
+// normalises identify, track, page, screen, group and batch calls into
+// store.Messages, applying the batch envelope and Segment's clock-skew
+// correction. It does no I/O; the web package authenticates and the store
+// commits.
+package ingest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/moments-cs/moments/internal/store"
+)
+
+// Limits of the tracking API, as Segment's.
+const (
+	MaxMessageBytes  = 32 << 10
+	MaxBatchBytes    = 500 << 10
+	MaxBatchMessages = 2500
+	MaxMessageIDLen  = 99
+	maxIDLen         = 1024
+)
+
+// Error is one problem with the input, naming the field at fault in the
+// request's own terms ("batch[3].userId").
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+}
+
+func (e *Error) Error() string {
+	if e.Field != "" {
+		return e.Field + ": " + e.Message
+	}
+	return e.Message
+}
+
+func errf(code, field, format string, a ...any) *Error {
+	return &Error{Code: code, Field: field, Message: fmt.Sprintf(format, a...)}
+}
+
+// Types lists the call types the tracking API accepts.
+var Types = []string{"identify", "track", "page", "screen", "group", "alias"}
+
+func knownType(t string) bool {
+	for _, k := range Types {
+		if k == t {
+			return true
+		}
+	}
+	return false
+}
+
+// wire is one message as Segment sends it.
+type wire struct {
+	Type              string          `json:"type"`
+	MessageID         *string         `json:"messageId"`
+	UserID            json.RawMessage `json:"userId"`
+	AnonymousID       json.RawMessage `json:"anonymousId"`
+	GroupID           json.RawMessage `json:"groupId"`
+	PreviousID        json.RawMessage `json:"previousId"`
+	Event             string          `json:"event"`
+	Name              string          `json:"name"`
+	Traits            json.RawMessage `json:"traits"`
+	Properties        json.RawMessage `json:"properties"`
+	Context           json.RawMessage `json:"context"`
+	Integrations      json.RawMessage `json:"integrations"`
+	Timestamp         string          `json:"timestamp"`
+	OriginalTimestamp string          `json:"originalTimestamp"`
+	SentAt            string          `json:"sentAt"`
+	WriteKey          string          `json:"writeKey"`
+}
+
+type envelope struct {
+	Batch        []json.RawMessage `json:"batch"`
+	Context      json.RawMessage   `json:"context"`
+	Integrations json.RawMessage   `json:"integrations"`
+	SentAt       string            `json:"sentAt"`
+	WriteKey     string            `json:"writeKey"`
+}
+
+// Decoded is the result of decoding one request.
+type Decoded struct {
+	// WriteKey is the writeKey given in the body, if any.
+	WriteKey string
+	// Messages are the valid messages, in request order.
+	Messages []store.Message
+	// Rejected lists the invalid messages of a batch (each Error's Field
+	// starts with "batch[i]"). Valid messages are still returned.
+	Rejected []*Error
+}
+
+// DecodeCall decodes a single call posted to /v1/{typ}; typ is the path's
+// type, which a "type" in the body may not contradict.
+func DecodeCall(body []byte, typ string, receivedAt time.Time) (Decoded, *Error) {
+	if len(body) > MaxMessageBytes {
+		return Decoded{}, errf("too_large", "", "a message may be at most %d bytes; this one is %d", MaxMessageBytes, len(body))
+	}
+	var w wire
+	if err := strictUnmarshal(body, &w); err != nil {
+		return Decoded{}, err
+	}
+	if w.Type != "" && w.Type != typ {
+		return Decoded{}, errf("invalid_message", "type", "type %q does not match the endpoint /v1/%s", w.Type, typ)
+	}
+	w.Type = typ
+	m, err := normalise(&w, "", nil, nil, "", receivedAt)
+	if err != nil {
+		return Decoded{}, err
+	}
+	return Decoded{WriteKey: w.WriteKey, Messages: []store.Message{m}}, nil
+}
+
+// DecodeBatch decodes a /v1/batch (or /v1/import) body. A body that is not a
+// batch at all (too large, not JSON, no batch array, too many messages) is
+// an error and nothing of it may be stored. Otherwise the valid messages are
+// returned and the invalid ones listed in Rejected.
+func DecodeBatch(body []byte, receivedAt time.Time) (Decoded, *Error) {
+	if len(body) > MaxBatchBytes {
+		return Decoded{}, errf("too_large", "", "a batch may be at most %d bytes; this one is %d", MaxBatchBytes, len(body))
+	}
+	var env envelope
+	if err := strictUnmarshal(body, &env); err != nil {
+		return Decoded{}, err
+	}
+	if env.Batch == nil {
+		return Decoded{}, errf("missing_field", "batch", "the body must have a \"batch\" array of messages")
+	}
+	if len(env.Batch) > MaxBatchMessages {
+		return Decoded{}, errf("too_large", "batch", "a batch may hold at most %d messages; this one has %d", MaxBatchMessages, len(env.Batch))
+	}
+	d := Decoded{WriteKey: env.WriteKey, Messages: make([]store.Message, 0, len(env.Batch))}
+	for i, raw := range env.Batch {
+		prefix := "batch[" + strconv.Itoa(i) + "]"
+		if len(raw) > MaxMessageBytes {
+			d.Rejected = append(d.Rejected, errf("too_large", prefix, "a message may be at most %d bytes; this one is %d", MaxMessageBytes, len(raw)))
+			continue
+		}
+		var w wire
+		if err := json.Unmarshal(raw, &w); err != nil {
+			d.Rejected = append(d.Rejected, errf("invalid_message", prefix, "not a message object: %s", jsonReason(err)))
+			continue
+		}
+		m, err := normalise(&w, prefix+".", env.Context, env.Integrations, env.SentAt, receivedAt)
+		if err != nil {
+			d.Rejected = append(d.Rejected, err)
+			continue
+		}
+		d.Messages = append(d.Messages, m)
+	}
+	return d, nil
+}
+
+func strictUnmarshal(body []byte, v any) *Error {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return errf("invalid_json", "", "the request body is empty; send a JSON object")
+	}
+	if body[0] != '{' {
+		return errf("invalid_json", "", "the request body must be a JSON object")
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return errf("invalid_json", "", "the request body is not valid JSON: %s", jsonReason(err))
+	}
+	return nil
+}
+
+func jsonReason(err error) string {
+	if te, ok := err.(*json.UnmarshalTypeError); ok {
+		return fmt.Sprintf("%s must be %s, not %s", te.Field, te.Type, te.Value)
+	}
+	return strings.TrimPrefix(err.Error(), "json: ")
+}
+
+// normalise validates one message and converts it; prefix names the message
+// within a batch ("batch[3].") in errors.
+func normalise(w *wire, prefix string, envCtx, envInteg json.RawMessage, envSentAt string, receivedAt time.Time) (store.Message, *Error) {
+	m := store.Message{Type: w.Type, ReceivedAt: receivedAt}
+	if w.Type == "" {
+		return m, errf("missing_field", prefix+"type", "every message needs a type: one of %s", strings.Join(Types, ", "))
+	}
+	if !knownType(w.Type) {
+		return m, errf("unknown_type", prefix+"type", "unknown type %q: use one of %s", w.Type, strings.Join(Types, ", "))
+	}
+	var err *Error
+	if m.UserID, err = idField(w.UserID, prefix+"userId"); err != nil {
+		return m, err
+	}
+	if m.AnonymousID, err = idField(w.AnonymousID, prefix+"anonymousId"); err != nil {
+		return m, err
+	}
+	if m.UserID == "" && m.AnonymousID == "" {
+		return m, errf("missing_field", prefix+"userId", "a %s call needs a userId or an anonymousId", w.Type)
+	}
+	if w.MessageID == nil || *w.MessageID == "" {
+		m.MessageID = uuid.NewString()
+	} else {
+		m.MessageID = *w.MessageID
+		if len(m.MessageID) > MaxMessageIDLen {
+			return m, errf("invalid_message", prefix+"messageId", "messageId must be under 100 characters; this one has %d", len(m.MessageID))
+		}
+	}
+
+	ctx, err := mergeObjects(envCtx, w.Context, prefix+"context")
+	if err != nil {
+		return m, err
+	}
+	m.Context = ctx
+	if m.Integrations, err = mergeObjects(envInteg, w.Integrations, prefix+"integrations"); err != nil {
+		return m, err
+	}
+	ctxGroup, err := contextGroupID(ctx, prefix+"context.groupId")
+	if err != nil {
+		return m, err
+	}
+
+	switch w.Type {
+	case "track":
+		if strings.TrimSpace(w.Event) == "" {
+			return m, errf("missing_field", prefix+"event", "a track call needs an event name")
+		}
+		m.Name = w.Event
+	case "page", "screen":
+		m.Name = w.Name
+	case "group":
+		g, err := idField(w.GroupID, prefix+"groupId")
+		if err != nil {
+			return m, err
+		}
+		if g == "" {
+			return m, errf("missing_field", prefix+"groupId", "a group call needs a groupId: the account's id")
+		}
+		ctxGroup = g
+	case "alias":
+		if _, err := idField(w.PreviousID, prefix+"previousId"); err != nil {
+			return m, err
+		}
+	}
+	m.GroupID = ctxGroup
+	if len(m.Name) > maxIDLen {
+		return m, errf("invalid_message", prefix+"event", "names may be at most %d characters", maxIDLen)
+	}
+
+	if w.Type == "identify" || w.Type == "group" {
+		traits, err := objectMap(w.Traits, prefix+"traits")
+		if err != nil {
+			return m, err
+		}
+		m.Traits = traits
+	} else {
+		props, err := object(w.Properties, prefix+"properties")
+		if err != nil {
+			return m, err
+		}
+		m.Properties = props
+	}
+
+	if err := timestamps(&m, w, prefix, envSentAt); err != nil {
+		return m, err
+	}
+	return m, nil
+}
+
+// idField reads an id that Segment allows as a string or a number.
+func idField(raw json.RawMessage, field string) (string, *Error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", nil
+	}
+	var s string
+	switch raw[0] {
+	case '"':
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return "", errf("invalid_message", field, "not a valid string")
+		}
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		s = string(raw)
+	default:
+		return "", errf("invalid_message", field, "must be a string or a number")
+	}
+	if len(s) > maxIDLen {
+		return "", errf("invalid_message", field, "may be at most %d characters", maxIDLen)
+	}
+	return s, nil
+}
+
+func object(raw json.RawMessage, field string) (json.RawMessage, *Error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	if raw[0] != '{' {
+		return nil, errf("invalid_message", field, "must be a JSON object")
+	}
+	return raw, nil
+}
+
+func objectMap(raw json.RawMessage, field string) (map[string]any, *Error) {
+	if _, err := object(raw, field); err != nil {
+		return nil, err
+	}
+	if len(raw) == 0 || string(raw) == "null" {
+		return map[string]any{}, nil
+	}
+	var out map[string]any
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, errf("invalid_message", field, "must be a JSON object")
+	}
+	return out, nil
+}
+
+// mergeObjects applies a batch envelope's object (context, integrations) to
+// a message: the message's own keys win.
+func mergeObjects(env, own json.RawMessage, field string) (json.RawMessage, *Error) {
+	own, err := object(own, field)
+	if err != nil {
+		return nil, err
+	}
+	env, err = object(env, strings.TrimPrefix(field[strings.LastIndex(field, ".")+1:], "."))
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case len(env) == 0 || string(env) == "{}":
+		return own, nil
+	case len(own) == 0 || string(own) == "{}":
+		return env, nil
+	}
+	var e, o map[string]json.RawMessage
+	if json.Unmarshal(env, &e) != nil || json.Unmarshal(own, &o) != nil {
+		return nil, errf("invalid_message", field, "must be a JSON object")
+	}
+	for k, v := range o {
+		e[k] = v
+	}
+	out, _ := json.Marshal(e)
+	return out, nil
+}
+
+func contextGroupID(ctx json.RawMessage, field string) (string, *Error) {
+	if len(ctx) == 0 || !bytes.Contains(ctx, []byte(`"groupId"`)) {
+		return "", nil
+	}
+	var c struct {
+		GroupID json.RawMessage `json:"groupId"`
+	}
+	if err := json.Unmarshal(ctx, &c); err != nil {
+		return "", errf("invalid_message", field, "context must be a JSON object")
+	}
+	return idField(c.GroupID, field)
+}
+
+// timestamps applies Segment's rules. originalTimestamp is the device's time
+// of the call (or the timestamp a server library passed); sentAt is the
+// device's time of sending; receivedAt is ours. When both device times are
+// known, the device's clock skew cancels out:
+//
+//	timestamp = receivedAt − (sentAt − originalTimestamp)
+//
+// Otherwise timestamp is originalTimestamp, or receivedAt when the device
+// gave no time at all.
+func timestamps(m *store.Message, w *wire, prefix, envSentAt string) *Error {
+	orig, err := parseTime(w.OriginalTimestamp, prefix+"originalTimestamp")
+	if err != nil {
+		return err
+	}
+	if orig.IsZero() {
+		if orig, err = parseTime(w.Timestamp, prefix+"timestamp"); err != nil {
+			return err
+		}
+	}
+	sent := w.SentAt
+	field := prefix + "sentAt"
+	if sent == "" {
+		sent, field = envSentAt, "sentAt"
+	}
+	sentAt, err := parseTime(sent, field)
+	if err != nil {
+		return err
+	}
+	m.OriginalTimestamp, m.SentAt = orig, sentAt
+	switch {
+	case !orig.IsZero() && !sentAt.IsZero():
+		m.Timestamp = m.ReceivedAt.Add(-sentAt.Sub(orig))
+	case !orig.IsZero():
+		m.Timestamp = orig
+	default:
+		m.Timestamp = m.ReceivedAt
+	}
+	return nil
+}
+
+var timeLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999Z0700", "2006-01-02T15:04:05.999999999", time.DateOnly}
+
+func parseTime(s, field string) (time.Time, *Error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	for _, l := range timeLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			if t.Year() < 1970 || t.Year() > 9999 {
+				break
+			}
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, errf("invalid_message", field, "%q is not an ISO 8601 time such as 2026-11-25T14:30:00Z", s)
+}

@@ -1,0 +1,348 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// resolveAccounts gives every event without context.groupId the account of
+// its contact: linked earlier in this batch, or already stored.
+func (b *ingestBatch) resolveAccounts(ctx context.Context) error {
+	var missing []string
+	asked := map[string]bool{}
+	for i := range b.rows {
+		e := &b.rows[i]
+		if e.AccountID != "" || e.UserID == "" {
+			continue
+		}
+		if c, ok := b.contacts[e.UserID]; ok && c.accountID != "" {
+			e.AccountID = c.accountID
+			continue
+		}
+		if !asked[e.UserID] {
+			asked[e.UserID] = true
+			missing = append(missing, e.UserID)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	found := map[string]string{}
+	for start := 0; start < len(missing); start += keyChunk {
+		end := min(start+keyChunk, len(missing))
+		args := make([]any, 0, end-start)
+		for _, id := range missing[start:end] {
+			args = append(args, id)
+		}
+		rows, err := b.tx.QueryContext(ctx,
+			"SELECT id, account_id FROM contacts WHERE account_id IS NOT NULL AND id IN ("+placeholders(1, len(args))+")", args...)
+		if err != nil {
+			return fmt.Errorf("look up contacts' accounts: %w", err)
+		}
+		for rows.Next() {
+			var id, acct string
+			if err := rows.Scan(&id, &acct); err != nil {
+				rows.Close()
+				return err
+			}
+			found[id] = acct
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+	}
+	for i := range b.rows {
+		e := &b.rows[i]
+		if e.AccountID == "" && e.UserID != "" {
+			if acct, ok := found[e.UserID]; ok {
+				e.AccountID = acct
+				a := b.account(acct)
+				a.lastSeen = later(a.lastSeen, e.Timestamp)
+			}
+		}
+	}
+	return nil
+}
+
+func placeholders(from, n int) string {
+	var sb strings.Builder
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString("$" + strconv.Itoa(from+i))
+	}
+	return sb.String()
+}
+
+// forUpdate locks the row being merged on PostgreSQL, where several server
+// processes may write at once; SQLite has one writer, which is lock enough.
+func (b *ingestBatch) forUpdate() string {
+	if b.s.dialect == Postgres {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
+// mergeTraits applies Segment's rule: top-level traits in a later call
+// replace earlier ones, traits not mentioned are kept, and a null removes
+// a trait.
+func mergeTraits(dst map[string]any, patches []map[string]any) map[string]any {
+	if dst == nil {
+		dst = map[string]any{}
+	}
+	for _, p := range patches {
+		for k, v := range p {
+			if v == nil {
+				delete(dst, k)
+				continue
+			}
+			dst[k] = v
+		}
+	}
+	return dst
+}
+
+func (b *ingestBatch) flushAccounts(ctx context.Context) error {
+	for _, id := range b.order {
+		p := b.accounts[id]
+		var (
+			raw      string
+			created  int64
+			lastSeen sql.NullInt64
+			exists   = true
+		)
+		err := b.tx.QueryRowContext(ctx,
+			"SELECT traits, created_at, last_seen_at FROM accounts WHERE id = $1"+b.forUpdate(), id).
+			Scan(&raw, &created, &lastSeen)
+		switch {
+		case err == sql.ErrNoRows:
+			exists = false
+			created = micros(b.now)
+		case err != nil:
+			return fmt.Errorf("read account %q: %w", id, err)
+		}
+		traits := map[string]any{}
+		if exists {
+			if err := json.Unmarshal([]byte(raw), &traits); err != nil {
+				return fmt.Errorf("account %q has unreadable traits: %w", id, err)
+			}
+		}
+		traits = mergeTraits(traits, p.traits)
+		a := accountColumns(traits)
+		tj, err := json.Marshal(traits)
+		if err != nil {
+			return err
+		}
+		seen := lastSeen
+		if !p.lastSeen.IsZero() && (!seen.Valid || micros(p.lastSeen) > seen.Int64) {
+			seen = sql.NullInt64{Int64: micros(p.lastSeen), Valid: true}
+		}
+		_, err = b.tx.ExecContext(ctx, `INSERT INTO accounts
+			(id, name, plan, segment, owner, lifecycle_stage, arr, renewal_date, traits, created_at, updated_at, last_seen_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+			ON CONFLICT (id) DO UPDATE SET name = excluded.name, plan = excluded.plan, segment = excluded.segment,
+			owner = excluded.owner, lifecycle_stage = excluded.lifecycle_stage, arr = excluded.arr,
+			renewal_date = excluded.renewal_date, traits = excluded.traits, updated_at = excluded.updated_at,
+			last_seen_at = excluded.last_seen_at`,
+			id, a.Name, a.Plan, a.Segment, a.Owner, a.LifecycleStage, a.ARR, a.RenewalDate, string(tj),
+			created, micros(b.now), seen)
+		if err != nil {
+			return fmt.Errorf("write account %q: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// accountColumns promotes the traits that lists filter and sort on.
+func accountColumns(t map[string]any) Account {
+	return Account{
+		Name:           traitString(t, "name"),
+		Plan:           traitString(t, "plan"),
+		Segment:        traitString(t, "segment"),
+		Owner:          traitString(t, "owner"),
+		LifecycleStage: traitString(t, "lifecycle_stage"),
+		ARR:            traitNumber(t, "arr"),
+		RenewalDate:    traitDate(t, "renewal_date"),
+	}
+}
+
+func traitString(t map[string]any, k string) string {
+	switch v := t[k].(type) {
+	case string:
+		return v
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	case bool:
+		return strconv.FormatBool(v)
+	}
+	return ""
+}
+
+func traitNumber(t map[string]any, k string) float64 {
+	switch v := t[k].(type) {
+	case float64:
+		return v
+	case string:
+		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err == nil {
+			return f
+		}
+	}
+	return 0
+}
+
+// traitDate normalises a date trait to YYYY-MM-DD (so it sorts and compares
+// as text); a value that is not a date is left out of the column but kept in
+// the traits.
+func traitDate(t map[string]any, k string) string {
+	s, ok := t[k].(string)
+	if !ok {
+		return ""
+	}
+	if d, ok := ParseDate(s); ok {
+		return d.Format(time.DateOnly)
+	}
+	return ""
+}
+
+// ParseDate reads a date trait: YYYY-MM-DD or an RFC 3339 time.
+func ParseDate(s string) (time.Time, bool) {
+	s = strings.TrimSpace(s)
+	if d, err := time.Parse(time.DateOnly, s); err == nil {
+		return d, true
+	}
+	if d, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return d.UTC(), true
+	}
+	return time.Time{}, false
+}
+
+func (b *ingestBatch) flushContacts(ctx context.Context) error {
+	for _, id := range b.corder {
+		p := b.contacts[id]
+		var (
+			raw      string
+			created  int64
+			acct     sql.NullString
+			lastSeen sql.NullInt64
+			exists   = true
+		)
+		err := b.tx.QueryRowContext(ctx,
+			"SELECT traits, created_at, account_id, last_seen_at FROM contacts WHERE id = $1"+b.forUpdate(), id).
+			Scan(&raw, &created, &acct, &lastSeen)
+		switch {
+		case err == sql.ErrNoRows:
+			exists = false
+			created = micros(b.now)
+		case err != nil:
+			return fmt.Errorf("read contact %q: %w", id, err)
+		}
+		traits := map[string]any{}
+		if exists {
+			if err := json.Unmarshal([]byte(raw), &traits); err != nil {
+				return fmt.Errorf("contact %q has unreadable traits: %w", id, err)
+			}
+		}
+		traits = mergeTraits(traits, p.traits)
+		if p.accountID != "" {
+			acct = sql.NullString{String: p.accountID, Valid: true}
+			// The account must exist for the contact to be listed under it.
+			if _, ok := b.accounts[p.accountID]; !ok {
+				if err := b.ensureAccount(ctx, p.accountID); err != nil {
+					return err
+				}
+			}
+		}
+		tj, err := json.Marshal(traits)
+		if err != nil {
+			return err
+		}
+		seen := lastSeen
+		if !p.lastSeen.IsZero() && (!seen.Valid || micros(p.lastSeen) > seen.Int64) {
+			seen = sql.NullInt64{Int64: micros(p.lastSeen), Valid: true}
+		}
+		_, err = b.tx.ExecContext(ctx, `INSERT INTO contacts
+			(id, account_id, email, role, traits, created_at, updated_at, last_seen_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			ON CONFLICT (id) DO UPDATE SET account_id = excluded.account_id, email = excluded.email,
+			role = excluded.role, traits = excluded.traits, updated_at = excluded.updated_at,
+			last_seen_at = excluded.last_seen_at`,
+			id, acct, traitString(traits, "email"), traitString(traits, "role"), string(tj),
+			created, micros(b.now), seen)
+		if err != nil {
+			return fmt.Errorf("write contact %q: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// ensureAccount creates an empty account for an id seen before its group call.
+func (b *ingestBatch) ensureAccount(ctx context.Context, id string) error {
+	_, err := b.tx.ExecContext(ctx, `INSERT INTO accounts (id, created_at, updated_at) VALUES ($1, $2, $2)
+		ON CONFLICT (id) DO NOTHING`, id, micros(b.now))
+	if err != nil {
+		return fmt.Errorf("create account %q: %w", id, err)
+	}
+	return nil
+}
+
+const eventColumns = 14
+
+// eventChunk keeps a multi-row insert under both dialects' parameter limits.
+const eventChunk = 200
+
+func (b *ingestBatch) insertEvents(ctx context.Context) error {
+	for start := 0; start < len(b.rows); start += eventChunk {
+		end := min(start+eventChunk, len(b.rows))
+		var q strings.Builder
+		q.WriteString(`INSERT INTO events (message_id, write_key_id, type, name, user_id, anonymous_id, account_id,
+			timestamp, original_timestamp, sent_at, received_at, properties, context, integrations) VALUES `)
+		args := make([]any, 0, (end-start)*eventColumns)
+		for i := start; i < end; i++ {
+			e := &b.rows[i]
+			if i > start {
+				q.WriteByte(',')
+			}
+			q.WriteString("(" + placeholders(len(args)+1, eventColumns) + ")")
+			args = append(args, e.MessageID, b.writeKeys[i], e.Type, e.Name, e.UserID, e.AnonymousID, e.AccountID,
+				micros(e.Timestamp), nullTime(e.OriginalTimestamp), nullTime(e.SentAt), micros(e.ReceivedAt),
+				string(e.Properties), string(e.Context), string(e.Integrations))
+		}
+		q.WriteString(" RETURNING id")
+		rows, err := b.tx.QueryContext(ctx, q.String(), args...)
+		if err != nil {
+			return fmt.Errorf("write events: %w", err)
+		}
+		// Both databases return the ids of a multi-row VALUES insert in
+		// the order of the rows.
+		i := start
+		for rows.Next() {
+			if err := rows.Scan(&b.rows[i].ID); err != nil {
+				rows.Close()
+				return err
+			}
+			i++
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if i != end {
+			return fmt.Errorf("write events: %d ids returned for %d rows", i-start, end-start)
+		}
+	}
+	b.stored = b.rows
+	return nil
+}
+
+func nullTime(t *time.Time) sql.NullInt64 {
+	if t == nil {
+		return sql.NullInt64{}
+	}
+	return nullMicros(*t)
+}

@@ -1,0 +1,230 @@
+// Package store persists Moments' data. One Store type serves both embedded
+// SQLite (modernc.org/sqlite, pure Go) and PostgreSQL (pgx): the SQL is
+// shared where the dialects agree and switched on Dialect where they do not,
+// and one conformance suite (store_test.go) runs against both.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// Dialect names the database behind a Store.
+type Dialect string
+
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// ErrNotFound is returned when a record does not exist.
+var ErrNotFound = errors.New("not found")
+
+//go:embed migrations
+var migrations embed.FS
+
+// Config says where the data lives. DB, when set, is a PostgreSQL URL
+// (postgres://…); otherwise an SQLite database is kept in Data.
+type Config struct {
+	// Data is the directory of the embedded SQLite database. Default
+	// "./moments-data"; created if missing.
+	Data string
+	// DB is a PostgreSQL connection URL; when set, Data is ignored.
+	DB string
+	// Logger receives store events; default discards.
+	Logger *slog.Logger
+}
+
+// Validate checks the configuration and fills defaults.
+func (c *Config) Validate() error {
+	if c.DB != "" {
+		if !strings.HasPrefix(c.DB, "postgres://") && !strings.HasPrefix(c.DB, "postgresql://") {
+			return fmt.Errorf("--db must be a PostgreSQL URL such as postgres://user@host:5432/moments, got %q", c.DB)
+		}
+		return nil
+	}
+	if c.Data == "" {
+		c.Data = "moments-data"
+	}
+	return nil
+}
+
+// Store is the database of one Moments installation.
+type Store struct {
+	dialect Dialect
+	// write is the only connection that writes. SQLite allows one writer at a
+	// time; funnelling every write through one connection (and one committer
+	// goroutine, see writer.go) avoids "database is locked" and lets
+	// concurrent requests share one commit.
+	write *sql.DB
+	// read serves queries; for SQLite a pool of WAL readers that never block
+	// the writer.
+	read   *sql.DB
+	log    *slog.Logger
+	dsn    string
+	path   string
+	writer *writer
+	now    func() time.Time
+}
+
+// Open opens (creating if needed) the database, applies migrations and starts
+// the group committer.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{log: log, now: func() time.Time { return time.Now().UTC() }}
+	var err error
+	if cfg.DB != "" {
+		s.dialect = Postgres
+		s.dsn = cfg.DB
+		if s.write, err = sql.Open("pgx", cfg.DB); err != nil {
+			return nil, err
+		}
+		s.write.SetMaxOpenConns(8)
+		s.read = s.write
+	} else {
+		s.dialect = SQLite
+		if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+			return nil, fmt.Errorf("create data directory: %w", err)
+		}
+		s.path = filepath.Join(cfg.Data, "moments.db")
+		if s.write, err = sql.Open("sqlite", sqliteDSN(s.path, true)); err != nil {
+			return nil, err
+		}
+		s.write.SetMaxOpenConns(1)
+		s.write.SetConnMaxIdleTime(0)
+		if s.read, err = sql.Open("sqlite", sqliteDSN(s.path, false)); err != nil {
+			return nil, err
+		}
+		s.read.SetMaxOpenConns(8)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := s.write.PingContext(pctx); err != nil {
+		s.closeDBs()
+		return nil, fmt.Errorf("connect to %s database: %w", s.dialect, err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.closeDBs()
+		return nil, err
+	}
+	s.writer = newWriter(s)
+	return s, nil
+}
+
+// sqliteDSN builds the connection string. The pragmas, in order:
+//   - busy_timeout first, so that every later pragma waits for a lock
+//     instead of failing with "database is locked";
+//   - journal_mode WAL, so readers never block the writer;
+//   - synchronous FULL: in WAL mode NORMAL may lose the last commits on power
+//     loss (not on a process crash); FULL fsyncs the WAL at every commit, so
+//     an acknowledged event survives a power cut. Group commit makes that one
+//     fsync per batch of requests, not per event (docs/operations.md);
+//   - foreign_keys on; a larger page cache for the dedupe index.
+func sqliteDSN(path string, write bool) string {
+	q := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)" +
+		"&_pragma=foreign_keys(ON)&_pragma=cache_size(-65536)&_time_format=sqlite"
+	if write {
+		// BEGIN IMMEDIATE takes the write lock at the start of a transaction,
+		// so a read-then-write transaction cannot fail half way on a lock.
+		q += "&_txlock=immediate"
+	} else {
+		q += "&_pragma=query_only(ON)"
+	}
+	return "file:" + path + "?" + q
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	dir, d := "migrations/sqlite", goose.DialectSQLite3
+	if s.dialect == Postgres {
+		dir, d = "migrations/postgres", goose.DialectPostgres
+	}
+	fsys, err := fs.Sub(migrations, dir)
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(d, s.write, fsys, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return fmt.Errorf("load migrations: %w", err)
+	}
+	res, err := p.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("apply migrations: %w", err)
+	}
+	for _, r := range res {
+		s.log.Info("migration applied", "version", r.Source.Version, "file", r.Source.Path)
+	}
+	return nil
+}
+
+// Dialect reports which database the store runs on.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// DB returns the write handle, for components that share the database
+// (the job queue) and for tests.
+func (s *Store) DB() *sql.DB { return s.write }
+
+// URL is the PostgreSQL URL, or "" on SQLite.
+func (s *Store) URL() string { return s.dsn }
+
+// SetClock replaces the store's clock; for tests.
+func (s *Store) SetClock(now func() time.Time) { s.now = now }
+
+// Close stops the committer after it has committed what it accepted and
+// closes the database.
+func (s *Store) Close() error {
+	if s.writer != nil {
+		s.writer.stop()
+	}
+	return s.closeDBs()
+}
+
+func (s *Store) closeDBs() error {
+	var errs []error
+	if s.read != s.write && s.read != nil {
+		errs = append(errs, s.read.Close())
+	}
+	if s.write != nil {
+		errs = append(errs, s.write.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// micros converts a time to the stored representation.
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+// fromMicros converts the stored representation back to UTC time.
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+func nullMicros(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixMicro(), Valid: true}
+}
+
+func timePtr(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromMicros(v.Int64)
+	return &t
+}

@@ -1,0 +1,192 @@
+package store_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/moments-cs/moments/internal/store"
+	"github.com/moments-cs/moments/internal/store/storetest"
+)
+
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func track(id, user, group, name string) store.Message {
+	return store.Message{Type: "track", MessageID: id, UserID: user, GroupID: group, Name: name,
+		Properties: json.RawMessage(`{"n":1}`), Timestamp: t0, ReceivedAt: t0}
+}
+
+func TestIngestMergesAccountTraits(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		_, err := s.Ingest(ctx, "wk", []store.Message{
+			{Type: "group", MessageID: "g1", UserID: "u1", GroupID: "acme", Timestamp: t0, ReceivedAt: t0,
+				Traits: map[string]any{"name": "Acme", "plan": "pro", "arr": 12000.0, "renewal_date": "2027-01-31T00:00:00Z", "tier": "gold"}},
+		})
+		require.NoError(t, err)
+		_, err = s.Ingest(ctx, "wk", []store.Message{
+			{Type: "group", MessageID: "g2", GroupID: "acme", Timestamp: t0, ReceivedAt: t0,
+				Traits: map[string]any{"plan": "enterprise", "tier": nil, "segment": "mid_market", "owner": "csm@vendor.example"}},
+		})
+		require.NoError(t, err)
+
+		a, err := s.Account(ctx, "acme")
+		require.NoError(t, err)
+		require.Equal(t, "Acme", a.Name, "traits not in the later call are kept")
+		require.Equal(t, "enterprise", a.Plan, "a later trait replaces an earlier one")
+		require.Equal(t, 12000.0, a.ARR)
+		require.Equal(t, "2027-01-31", a.RenewalDate)
+		require.Equal(t, "mid_market", a.Segment)
+		require.NotContains(t, a.Traits, "tier", "a null trait removes it")
+
+		cs, err := s.AccountContacts(ctx, "acme")
+		require.NoError(t, err)
+		require.Len(t, cs, 1, "the group call's userId links the contact")
+		require.Equal(t, "u1", cs[0].ID)
+	})
+}
+
+func TestIngestResolvesEventAccount(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		_, err := s.Ingest(ctx, "wk", []store.Message{
+			{Type: "identify", MessageID: "i1", UserID: "u1", GroupID: "acme", Timestamp: t0, ReceivedAt: t0,
+				Traits: map[string]any{"email": "jo@acme.example", "role": "champion"}},
+			track("t1", "u1", "", "Report Created"),
+		})
+		require.NoError(t, err)
+		_, err = s.Ingest(ctx, "wk", []store.Message{track("t2", "u1", "", "Dashboard Shared"), track("t3", "u9", "", "Login")})
+		require.NoError(t, err)
+
+		evs, _, err := s.ListEvents(ctx, store.EventFilter{Account: "acme"}, store.Page{})
+		require.NoError(t, err)
+		var names []string
+		for _, e := range evs {
+			names = append(names, e.Name)
+		}
+		require.Equal(t, []string{"Dashboard Shared", "Report Created", ""}, names, "newest first; the identify is on the timeline too")
+
+		c, err := s.Contact(ctx, "u1")
+		require.NoError(t, err)
+		require.Equal(t, "champion", c.Role)
+		require.Equal(t, "jo@acme.example", c.Email)
+		require.Equal(t, "acme", c.AccountID)
+
+		orphan, _, err := s.ListEvents(ctx, store.EventFilter{User: "u9"}, store.Page{})
+		require.NoError(t, err)
+		require.Len(t, orphan, 1)
+		require.Empty(t, orphan[0].AccountID, "an event of an unknown contact is kept without an account")
+	})
+}
+
+func TestIngestDeduplicatesPerWriteKey(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		res, err := s.Ingest(ctx, "wk1", []store.Message{track("m1", "u", "a", "X"), track("m1", "u", "a", "X"), track("m2", "u", "a", "X")})
+		require.NoError(t, err)
+		require.Equal(t, store.IngestResult{Stored: 2, Duplicates: 1}, res)
+		res, err = s.Ingest(ctx, "wk1", []store.Message{track("m1", "u", "a", "X")})
+		require.NoError(t, err)
+		require.Equal(t, store.IngestResult{Duplicates: 1}, res)
+		res, err = s.Ingest(ctx, "wk2", []store.Message{track("m1", "u", "a", "X")})
+		require.NoError(t, err)
+		require.Equal(t, store.IngestResult{Stored: 1}, res, "another write key has its own messageIds")
+		n, err := s.CountEvents(ctx)
+		require.NoError(t, err)
+		require.EqualValues(t, 3, n)
+	})
+}
+
+func TestIngestConcurrentRetriesStoreOnce(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		stored := 0
+		for r := 0; r < 8; r++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < 50; i++ {
+					res, err := s.Ingest(ctx, "wk", []store.Message{track(fmt.Sprintf("m%d", i), "u", "a", "X")})
+					require.NoError(t, err)
+					mu.Lock()
+					stored += res.Stored
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		require.Equal(t, 50, stored, "each message is stored by exactly one of the concurrent retries")
+		n, err := s.CountEvents(ctx)
+		require.NoError(t, err)
+		require.EqualValues(t, 50, n)
+	})
+}
+
+func TestListAccountsFiltersAndPaginates(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		var msgs []store.Message
+		for i := 0; i < 7; i++ {
+			seg := "smb"
+			if i%2 == 0 {
+				seg = "enterprise"
+			}
+			msgs = append(msgs, store.Message{Type: "group", MessageID: fmt.Sprint("g", i), GroupID: fmt.Sprint("acct-", i),
+				Timestamp: t0, ReceivedAt: t0, Traits: map[string]any{"name": fmt.Sprintf("Company %02d", 10-i), "segment": seg, "owner": "ann"}})
+		}
+		_, err := s.Ingest(ctx, "wk", msgs)
+		require.NoError(t, err)
+
+		var names []string
+		cursor := ""
+		for pages := 0; ; pages++ {
+			require.Less(t, pages, 5)
+			got, next, err := s.ListAccounts(ctx, store.AccountFilter{Segment: "enterprise", Owner: "ann"}, store.Page{Limit: 3, Cursor: cursor})
+			require.NoError(t, err)
+			for _, a := range got {
+				names = append(names, a.Name)
+			}
+			if next == "" {
+				break
+			}
+			cursor = next
+		}
+		require.Equal(t, []string{"Company 04", "Company 06", "Company 08", "Company 10"}, names)
+
+		_, _, err = s.ListAccounts(ctx, store.AccountFilter{}, store.Page{Cursor: "!!"})
+		require.ErrorIs(t, err, store.ErrBadCursor)
+		_, err = s.Account(ctx, "nope")
+		require.ErrorIs(t, err, store.ErrNotFound)
+	})
+}
+
+func TestKeys(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		require.NoError(t, s.CreateKey(ctx, store.APIKey{ID: "k1", Name: "ci", Scope: "write", CreatedAt: t0}, []byte("hash1")))
+		k, err := s.KeyByHash(ctx, []byte("hash1"))
+		require.NoError(t, err)
+		require.Equal(t, "write", k.Scope)
+		require.NoError(t, s.RevokeKey(ctx, "k1", t0))
+		_, err = s.KeyByHash(ctx, []byte("hash1"))
+		require.ErrorIs(t, err, store.ErrNotFound, "a revoked key no longer authenticates")
+		require.ErrorIs(t, s.RevokeKey(ctx, "k9", t0), store.ErrNotFound)
+		keys, err := s.ListKeys(ctx)
+		require.NoError(t, err)
+		require.Len(t, keys, 1)
+		require.NotNil(t, keys[0].RevokedAt)
+	})
+}

@@ -1,0 +1,80 @@
+// Package storetest opens fresh stores for tests: SQLite always, and
+// PostgreSQL too when MOMENTS_TEST_POSTGRES_URL is set (.ci/run sets it), so
+// one suite proves both dialects behave the same.
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/moments-cs/moments/internal/store"
+)
+
+// EnvPostgres names the variable holding the PostgreSQL URL for tests.
+const EnvPostgres = "MOMENTS_TEST_POSTGRES_URL"
+
+// Dialects lists the dialects this test run covers.
+func Dialects() []store.Dialect {
+	if os.Getenv(EnvPostgres) != "" {
+		return []store.Dialect{store.SQLite, store.Postgres}
+	}
+	return []store.Dialect{store.SQLite}
+}
+
+// Config returns a configuration for a fresh, empty database of dialect d:
+// a temporary directory for SQLite, a new schema for PostgreSQL (dropped when
+// the test ends).
+func Config(t testing.TB, d store.Dialect) store.Config {
+	t.Helper()
+	if d == store.SQLite {
+		return store.Config{Data: t.TempDir()}
+	}
+	base := os.Getenv(EnvPostgres)
+	if base == "" {
+		t.Skip(EnvPostgres + " is not set")
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	schema := "t_" + hex.EncodeToString(b[:])
+	db, err := sql.Open("pgx", base)
+	require.NoError(t, err)
+	_, err = db.Exec("CREATE SCHEMA " + schema)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_, _ = db.Exec("DROP SCHEMA " + schema + " CASCADE")
+		db.Close()
+	})
+	u, err := url.Parse(base)
+	require.NoError(t, err)
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return store.Config{DB: u.String()}
+}
+
+// Open opens a fresh store of dialect d, closed when the test ends.
+func Open(t testing.TB, d store.Dialect) *store.Store {
+	t.Helper()
+	s, err := store.Open(context.Background(), Config(t, d))
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// Each runs f as a subtest against a fresh store of every covered dialect.
+func Each(t *testing.T, f func(t *testing.T, s *store.Store)) {
+	t.Helper()
+	for _, d := range Dialects() {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			f(t, Open(t, d))
+		})
+	}
+}

@@ -1,0 +1,407 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ErrClosed is returned by Ingest after Close.
+var ErrClosed = errors.New("store is closed")
+
+// IngestResult says what happened to the messages of one Ingest call.
+type IngestResult struct {
+	// Stored counts messages written for the first time.
+	Stored int
+	// Duplicates counts messages whose (write key, messageId) was already
+	// stored; they are acknowledged and not written again.
+	Duplicates int
+}
+
+// IngestHook runs inside the ingestion transaction, after the batch's events
+// are written and before the commit, with the events that were stored for
+// the first time (duplicates excluded). An error rolls the whole transaction
+// back, so what the hook writes (trigger runs, health counters) commits
+// atomically with the events. Hooks must be fast: they hold the write lock.
+type IngestHook func(ctx context.Context, tx *sql.Tx, events []Event) error
+
+// OnIngest registers a hook. Register hooks before the first Ingest.
+func (s *Store) OnIngest(h IngestHook) { s.writer.hooks = append(s.writer.hooks, h) }
+
+// Ingest stores messages received with one write key, in one transaction
+// with any messages of concurrent calls (group commit), and returns once the
+// transaction is durably committed. It never stores half a call: either
+// every message of the call is stored or deduplicated, or an error is
+// returned and nothing of the call is stored.
+func (s *Store) Ingest(ctx context.Context, writeKeyID string, msgs []Message) (IngestResult, error) {
+	if len(msgs) == 0 {
+		return IngestResult{}, nil
+	}
+	return s.writer.submit(ctx, writeKeyID, msgs)
+}
+
+// maxGroup bounds the messages one group commit takes, so a flood of
+// requests still commits regularly and a transaction stays small enough to
+// retry call by call when it fails.
+const maxGroup = 5000
+
+type ingestReq struct {
+	writeKeyID string
+	msgs       []Message
+	done       chan ingestResp
+}
+
+type ingestResp struct {
+	res IngestResult
+	err error
+}
+
+type writer struct {
+	s      *Store
+	reqs   chan *ingestReq
+	quit   chan struct{}
+	exited chan struct{}
+	once   sync.Once
+	hooks  []IngestHook
+}
+
+func newWriter(s *Store) *writer {
+	w := &writer{s: s, reqs: make(chan *ingestReq, 256), quit: make(chan struct{}), exited: make(chan struct{})}
+	go w.loop()
+	return w
+}
+
+func (w *writer) submit(ctx context.Context, writeKeyID string, msgs []Message) (IngestResult, error) {
+	req := &ingestReq{writeKeyID: writeKeyID, msgs: msgs, done: make(chan ingestResp, 1)}
+	select {
+	case w.reqs <- req:
+	case <-ctx.Done():
+		return IngestResult{}, ctx.Err()
+	case <-w.quit:
+		return IngestResult{}, ErrClosed
+	}
+	// Once accepted, the request is committed or failed by the loop even if
+	// the caller goes away; waiting here is what makes a 200 mean "durable".
+	select {
+	case r := <-req.done:
+		return r.res, r.err
+	case <-w.exited:
+		// The loop finishes every accepted request before exiting.
+		r := <-req.done
+		return r.res, r.err
+	}
+}
+
+func (w *writer) stop() {
+	w.once.Do(func() { close(w.quit) })
+	<-w.exited
+}
+
+func (w *writer) loop() {
+	defer close(w.exited)
+	for {
+		select {
+		case r := <-w.reqs:
+			w.commitGroup(w.gather(r))
+		case <-w.quit:
+			// Commit whatever was accepted before the quit.
+			for {
+				select {
+				case r := <-w.reqs:
+					w.commitGroup(w.gather(r))
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// gather takes the requests that are waiting right now, up to maxGroup
+// messages: while one transaction commits, the next group forms.
+func (w *writer) gather(first *ingestReq) []*ingestReq {
+	group := []*ingestReq{first}
+	n := len(first.msgs)
+	for n < maxGroup {
+		select {
+		case r := <-w.reqs:
+			group = append(group, r)
+			n += len(r.msgs)
+		default:
+			return group
+		}
+	}
+	return group
+}
+
+func (w *writer) commitGroup(group []*ingestReq) {
+	ctx := context.Background()
+	results, err := w.commit(ctx, group)
+	if err == nil {
+		for i, r := range group {
+			r.done <- ingestResp{res: results[i]}
+		}
+		return
+	}
+	if len(group) == 1 {
+		group[0].done <- ingestResp{err: err}
+		return
+	}
+	// One call's failure must not fail the others that happened to share its
+	// transaction: commit them one by one.
+	w.s.log.Warn("group commit failed; retrying calls one by one", "calls", len(group), "err", err)
+	for _, r := range group {
+		res, err := w.commit(ctx, []*ingestReq{r})
+		if err != nil {
+			r.done <- ingestResp{err: err}
+			continue
+		}
+		r.done <- ingestResp{res: res[0]}
+	}
+}
+
+func (w *writer) commit(ctx context.Context, group []*ingestReq) ([]IngestResult, error) {
+	tx, err := w.s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	b := &ingestBatch{s: w.s, tx: tx, now: w.s.now()}
+	results, err := b.run(ctx, group)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range w.hooks {
+		if err := h(ctx, tx, b.stored); err != nil {
+			return nil, fmt.Errorf("ingest hook: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("commit: %w", err)
+	}
+	return results, nil
+}
+
+// MessageKey is the 16-byte deduplication key of a message: the first half
+// of SHA-256 over the write key id and the messageId. 128 bits make an
+// accidental collision astronomically unlikely (about 1 in 10^20 after a
+// trillion messages), so deduplication is exact in practice while the index
+// stays small.
+func MessageKey(writeKeyID, messageID string) []byte {
+	h := sha256.New()
+	h.Write([]byte(writeKeyID))
+	h.Write([]byte{0})
+	h.Write([]byte(messageID))
+	return h.Sum(nil)[:16]
+}
+
+// ingestBatch is the work of one transaction.
+type ingestBatch struct {
+	s   *Store
+	tx  *sql.Tx
+	now time.Time
+
+	accounts  map[string]*patch // account id → pending change
+	contacts  map[string]*patch // contact id → pending change
+	order     []string          // account ids in first-touch order
+	corder    []string
+	rows      []Event
+	writeKeys []string // the write key of each row
+	stored    []Event
+}
+
+type patch struct {
+	traits    []map[string]any
+	accountID string // contacts: the account to link to, if any
+	lastSeen  time.Time
+}
+
+func (b *ingestBatch) account(id string) *patch {
+	p, ok := b.accounts[id]
+	if !ok {
+		p = &patch{}
+		b.accounts[id] = p
+		b.order = append(b.order, id)
+	}
+	return p
+}
+
+func (b *ingestBatch) contact(id string) *patch {
+	p, ok := b.contacts[id]
+	if !ok {
+		p = &patch{}
+		b.contacts[id] = p
+		b.corder = append(b.corder, id)
+	}
+	return p
+}
+
+func (b *ingestBatch) run(ctx context.Context, group []*ingestReq) ([]IngestResult, error) {
+	b.accounts = map[string]*patch{}
+	b.contacts = map[string]*patch{}
+	results := make([]IngestResult, len(group))
+
+	// Claim every message key first; the keys that were already present are
+	// duplicates and are skipped.
+	fresh, err := b.claimKeys(ctx, group)
+	if err != nil {
+		return nil, err
+	}
+	for gi, r := range group {
+		for mi := range r.msgs {
+			if !fresh[gi][mi] {
+				results[gi].Duplicates++
+				continue
+			}
+			results[gi].Stored++
+			b.apply(r.writeKeyID, &r.msgs[mi])
+		}
+	}
+	if err := b.resolveAccounts(ctx); err != nil {
+		return nil, err
+	}
+	if err := b.flushAccounts(ctx); err != nil {
+		return nil, err
+	}
+	if err := b.flushContacts(ctx); err != nil {
+		return nil, err
+	}
+	if err := b.insertEvents(ctx); err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+const keyChunk = 500
+
+func (b *ingestBatch) claimKeys(ctx context.Context, group []*ingestReq) ([][]bool, error) {
+	type ref struct{ g, m int }
+	fresh := make([][]bool, len(group))
+	seen := map[string]bool{}
+	var keys [][]byte
+	var refs []ref
+	for gi, r := range group {
+		fresh[gi] = make([]bool, len(r.msgs))
+		for mi, m := range r.msgs {
+			k := MessageKey(r.writeKeyID, m.MessageID)
+			if seen[string(k)] {
+				continue // a repeat within this transaction: a duplicate
+			}
+			seen[string(k)] = true
+			keys = append(keys, k)
+			refs = append(refs, ref{gi, mi})
+		}
+	}
+	for start := 0; start < len(keys); start += keyChunk {
+		end := min(start+keyChunk, len(keys))
+		var q strings.Builder
+		q.WriteString("INSERT INTO message_keys (key) VALUES ")
+		args := make([]any, 0, end-start)
+		for i := start; i < end; i++ {
+			if i > start {
+				q.WriteByte(',')
+			}
+			q.WriteString("($" + strconv.Itoa(i-start+1) + ")")
+			args = append(args, keys[i])
+		}
+		q.WriteString(" ON CONFLICT DO NOTHING RETURNING key")
+		rows, err := b.tx.QueryContext(ctx, q.String(), args...)
+		if err != nil {
+			return nil, fmt.Errorf("claim message keys: %w", err)
+		}
+		inserted := map[string]bool{}
+		for rows.Next() {
+			var k []byte
+			if err := rows.Scan(&k); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			inserted[string(k)] = true
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+		for i := start; i < end; i++ {
+			if inserted[string(keys[i])] {
+				fresh[refs[i].g][refs[i].m] = true
+			}
+		}
+	}
+	return fresh, nil
+}
+
+// apply records one fresh message's effects on accounts and contacts and
+// queues its event row.
+func (b *ingestBatch) apply(writeKeyID string, m *Message) {
+	contactID := m.UserID
+	if contactID == "" {
+		contactID = m.AnonymousID
+	}
+	switch m.Type {
+	case "group":
+		a := b.account(m.GroupID)
+		a.traits = append(a.traits, m.Traits)
+		if m.UserID != "" {
+			b.contact(m.UserID).accountID = m.GroupID
+		}
+	case "identify":
+		c := b.contact(contactID)
+		c.traits = append(c.traits, m.Traits)
+		if m.GroupID != "" {
+			c.accountID = m.GroupID
+		}
+	}
+	if m.GroupID != "" {
+		a := b.account(m.GroupID)
+		a.lastSeen = later(a.lastSeen, m.Timestamp)
+	}
+	if m.Type != "group" || m.UserID != "" {
+		c := b.contact(contactID)
+		c.lastSeen = later(c.lastSeen, m.Timestamp)
+	}
+	props := m.Properties
+	if m.Type == "identify" || m.Type == "group" {
+		props, _ = json.Marshal(m.Traits)
+	}
+	if len(props) == 0 {
+		props = json.RawMessage("{}")
+	}
+	ctxJSON := m.Context
+	if len(ctxJSON) == 0 {
+		ctxJSON = json.RawMessage("{}")
+	}
+	integ := m.Integrations
+	if len(integ) == 0 {
+		integ = json.RawMessage("{}")
+	}
+	e := Event{
+		MessageID: m.MessageID, Type: m.Type, Name: m.Name,
+		UserID: m.UserID, AnonymousID: m.AnonymousID, AccountID: m.GroupID,
+		Timestamp: m.Timestamp, ReceivedAt: m.ReceivedAt,
+		Properties: props, Context: ctxJSON, Integrations: integ,
+	}
+	if !m.OriginalTimestamp.IsZero() {
+		t := m.OriginalTimestamp
+		e.OriginalTimestamp = &t
+	}
+	if !m.SentAt.IsZero() {
+		t := m.SentAt
+		e.SentAt = &t
+	}
+	b.rows = append(b.rows, e)
+	b.writeKeys = append(b.writeKeys, writeKeyID)
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
