@@ -251,6 +251,16 @@ func (b *ingestBatch) flushContacts(ctx context.Context) error {
 		}
 		traits = mergeTraits(traits, p.traits)
 		if p.accountID != "" {
+			if !acct.Valid || acct.String == "" {
+				// Events can arrive before the call that links their contact
+				// to an account (SDKs send batches concurrently); once the
+				// link arrives, the contact's events without an account join
+				// it.
+				if _, err := b.tx.ExecContext(ctx,
+					"UPDATE events SET account_id = $1 WHERE user_id = $2 AND account_id = ''", p.accountID, id); err != nil {
+					return fmt.Errorf("attribute contact %q's earlier events: %w", id, err)
+				}
+			}
 			acct = sql.NullString{String: p.accountID, Valid: true}
 			// The account must exist for the contact to be listed under it.
 			if _, ok := b.accounts[p.accountID]; !ok {

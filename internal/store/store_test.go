@@ -83,6 +83,12 @@ func TestIngestResolvesEventAccount(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, orphan, 1)
 		require.Empty(t, orphan[0].AccountID, "an event of an unknown contact is kept without an account")
+
+		_, err = s.Ingest(ctx, "wk", []store.Message{{Type: "group", MessageID: "g9", UserID: "u9", GroupID: "globex", Timestamp: t0, ReceivedAt: t0}})
+		require.NoError(t, err)
+		later, _, err := s.ListEvents(ctx, store.EventFilter{Account: "globex", Type: "track"}, store.Page{})
+		require.NoError(t, err)
+		require.Len(t, later, 1, "the contact's earlier event joins the account once the contact is linked")
 	})
 }
 
