@@ -223,7 +223,17 @@ func (s *Store) ListEvents(ctx context.Context, f EventFilter, p Page) ([]Event,
 		args = append(args, v)
 		where = append(where, col+" "+op+" $"+strconv.Itoa(len(args)))
 	}
-	if f.Account != "" {
+	if f.User != "" && f.Account == "" {
+		// Events are indexed by account, not by user (an index on random
+		// user ids would cost a page write per event): a contact's events
+		// are found under their account, or among the events of no account.
+		var acct sql.NullString
+		err := s.read.QueryRowContext(ctx, "SELECT account_id FROM contacts WHERE id = $1", f.User).Scan(&acct)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, "", fmt.Errorf("list events: %w", err)
+		}
+		add("account_id", acct.String, "=")
+	} else if f.Account != "" {
 		add("account_id", f.Account, "=")
 	}
 	if f.User != "" {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -40,7 +41,7 @@ func (b *ingestBatch) resolveAccounts(ctx context.Context) error {
 			args = append(args, id)
 		}
 		rows, err := b.tx.QueryContext(ctx,
-			"SELECT id, account_id FROM contacts WHERE account_id IS NOT NULL AND id IN ("+placeholders(1, len(args))+")", args...)
+			"SELECT id, account_id FROM contacts WHERE account_id IS NOT NULL AND id IN ("+b.s.placeholders(1, len(args))+")", args...)
 		if err != nil {
 			return fmt.Errorf("look up contacts' accounts: %w", err)
 		}
@@ -69,13 +70,21 @@ func (b *ingestBatch) resolveAccounts(ctx context.Context) error {
 	return nil
 }
 
-func placeholders(from, n int) string {
+// placeholders returns n parameter markers numbered from `from`. SQLite
+// gets anonymous "?" markers: it treats "$1" as a named parameter and looks
+// names up by a linear scan, which made a 2,800-parameter insert spend most
+// of its time matching names.
+func (s *Store) placeholders(from, n int) string {
 	var sb strings.Builder
 	for i := 0; i < n; i++ {
 		if i > 0 {
 			sb.WriteByte(',')
 		}
-		sb.WriteString("$" + strconv.Itoa(from+i))
+		if s.dialect == SQLite {
+			sb.WriteByte('?')
+		} else {
+			sb.WriteString("$" + strconv.Itoa(from+i))
+		}
 	}
 	return sb.String()
 }
@@ -108,8 +117,54 @@ func mergeTraits(dst map[string]any, patches []map[string]any) map[string]any {
 	return dst
 }
 
+// touch records activity of accounts or contacts that the batch changed in
+// no other way, in multi-row upserts: most of a batch is track calls, and a
+// read-merge-write per row would cost more than the events themselves.
+func (b *ingestBatch) touch(ctx context.Context, table string, ids []string, patches map[string]*patch) error {
+	if b.seenWritten == nil {
+		b.seenWritten = map[string]int64{}
+	}
+	// Skip rows whose committed last_seen_at is recent enough.
+	due := ids[:0:0]
+	for _, id := range ids {
+		at := micros(patches[id].lastSeen)
+		if prev, ok := b.w.seen[table+"\x00"+id]; ok && at-prev < seenPrecision.Microseconds() {
+			continue
+		}
+		due = append(due, id)
+	}
+	sort.Strings(due) // a stable lock order, so concurrent PostgreSQL writers cannot deadlock
+	now := micros(b.now)
+	for start := 0; start < len(due); start += touchChunk {
+		end := min(start+touchChunk, len(due))
+		args := make([]any, 0, 4*(end-start))
+		for _, id := range due[start:end] {
+			args = append(args, id, now, now, nullMicros(patches[id].lastSeen))
+		}
+		if _, err := b.exec(ctx, b.s.touchSQL(table, end-start), args...); err != nil {
+			return fmt.Errorf("record activity of %s: %w", table, err)
+		}
+	}
+	for _, id := range due {
+		b.seenWritten[table+"\x00"+id] = micros(patches[id].lastSeen)
+	}
+	return nil
+}
+
 func (b *ingestBatch) flushAccounts(ctx context.Context) error {
+	var touched, changed []string
 	for _, id := range b.order {
+		if len(b.accounts[id].traits) == 0 {
+			touched = append(touched, id)
+		} else {
+			changed = append(changed, id)
+		}
+	}
+	if err := b.touch(ctx, "accounts", touched, b.accounts); err != nil {
+		return err
+	}
+	sort.Strings(changed)
+	for _, id := range changed {
 		p := b.accounts[id]
 		var (
 			raw      string
@@ -224,7 +279,19 @@ func ParseDate(s string) (time.Time, bool) {
 }
 
 func (b *ingestBatch) flushContacts(ctx context.Context) error {
+	var touched, changed []string
 	for _, id := range b.corder {
+		if p := b.contacts[id]; len(p.traits) == 0 && p.accountID == "" {
+			touched = append(touched, id)
+		} else {
+			changed = append(changed, id)
+		}
+	}
+	if err := b.touch(ctx, "contacts", touched, b.contacts); err != nil {
+		return err
+	}
+	sort.Strings(changed)
+	for _, id := range changed {
 		p := b.contacts[id]
 		var (
 			raw      string
@@ -302,30 +369,17 @@ func (b *ingestBatch) ensureAccount(ctx context.Context, id string) error {
 	return nil
 }
 
-const eventColumns = 14
-
-// eventChunk keeps a multi-row insert under both dialects' parameter limits.
-const eventChunk = 200
-
 func (b *ingestBatch) insertEvents(ctx context.Context) error {
 	for start := 0; start < len(b.rows); start += eventChunk {
 		end := min(start+eventChunk, len(b.rows))
-		var q strings.Builder
-		q.WriteString(`INSERT INTO events (message_id, write_key_id, type, name, user_id, anonymous_id, account_id,
-			timestamp, original_timestamp, sent_at, received_at, properties, context, integrations) VALUES `)
 		args := make([]any, 0, (end-start)*eventColumns)
 		for i := start; i < end; i++ {
 			e := &b.rows[i]
-			if i > start {
-				q.WriteByte(',')
-			}
-			q.WriteString("(" + placeholders(len(args)+1, eventColumns) + ")")
-			args = append(args, e.MessageID, b.writeKeys[i], e.Type, e.Name, e.UserID, e.AnonymousID, e.AccountID,
+			args = append(args, e.MessageID, b.keys[i], b.writeKeys[i], e.Type, e.Name, e.UserID, e.AnonymousID, e.AccountID,
 				micros(e.Timestamp), nullTime(e.OriginalTimestamp), nullTime(e.SentAt), micros(e.ReceivedAt),
 				string(e.Properties), string(e.Context), string(e.Integrations))
 		}
-		q.WriteString(" RETURNING id")
-		rows, err := b.tx.QueryContext(ctx, q.String(), args...)
+		rows, err := b.query(ctx, b.s.insertEventsSQL(end-start), args...)
 		if err != nil {
 			return fmt.Errorf("write events: %w", err)
 		}

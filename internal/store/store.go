@@ -46,6 +46,10 @@ type Config struct {
 	DB string
 	// Logger receives store events; default discards.
 	Logger *slog.Logger
+	// DedupeMergeEvery is how many recent message keys SQLite holds in
+	// memory before merging them into its dedupe index (default 250,000,
+	// about 12 MB); see dedupe.go. Tests set it low.
+	DedupeMergeEvery int
 }
 
 // Validate checks the configuration and fills defaults.
@@ -78,6 +82,8 @@ type Store struct {
 	path   string
 	writer *writer
 	now    func() time.Time
+	// mergeEvery is Config.DedupeMergeEvery.
+	mergeEvery int
 }
 
 // Open opens (creating if needed) the database, applies migrations and starts
@@ -90,7 +96,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Store{log: log, now: func() time.Time { return time.Now().UTC() }}
+	s := &Store{log: log, now: func() time.Time { return time.Now().UTC() }, mergeEvery: cfg.DedupeMergeEvery}
 	var err error
 	if cfg.DB != "" {
 		s.dialect = Postgres
@@ -127,6 +133,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	s.writer = newWriter(s)
+	if err := s.writer.prepare(ctx); err != nil {
+		s.closeDBs()
+		return nil, err
+	}
+	go s.writer.loop()
 	return s, nil
 }
 

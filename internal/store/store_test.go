@@ -196,3 +196,41 @@ func TestKeys(t *testing.T) {
 		require.NotNil(t, keys[0].RevokedAt)
 	})
 }
+
+func TestDedupeSurvivesMergeAndRestart(t *testing.T) {
+	t.Parallel()
+	for _, d := range storetest.Dialects() {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			cfg := storetest.Config(t, d)
+			cfg.DedupeMergeEvery = 7 // merge often: keys move from memory to the index
+			s, err := store.Open(ctx, cfg)
+			require.NoError(t, err)
+			batch := func(from, to int) []store.Message {
+				var out []store.Message
+				for i := from; i < to; i++ {
+					out = append(out, track(fmt.Sprint("m", i), "u", "a", "X"))
+				}
+				return out
+			}
+			res, err := s.Ingest(ctx, "wk", batch(0, 20))
+			require.NoError(t, err)
+			require.Equal(t, 20, res.Stored)
+			res, err = s.Ingest(ctx, "wk", batch(15, 25)) // 5 old (merged), 5 new
+			require.NoError(t, err)
+			require.Equal(t, store.IngestResult{Stored: 5, Duplicates: 5}, res)
+			require.NoError(t, s.Close())
+
+			s, err = store.Open(ctx, cfg)
+			require.NoError(t, err)
+			defer s.Close()
+			res, err = s.Ingest(ctx, "wk", batch(0, 30))
+			require.NoError(t, err)
+			require.Equal(t, store.IngestResult{Stored: 5, Duplicates: 25}, res, "after a restart, merged and pending keys still deduplicate")
+			n, err := s.CountEvents(ctx)
+			require.NoError(t, err)
+			require.EqualValues(t, 30, n)
+		})
+	}
+}

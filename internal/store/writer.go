@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -70,11 +68,29 @@ type writer struct {
 	exited chan struct{}
 	once   sync.Once
 	hooks  []IngestHook
+	// stmts holds the prepared statements of full chunks by their SQL
+	// (see prepare); only the committer uses them.
+	stmts map[string]*sql.Stmt
+	// seen remembers the last_seen_at this process last committed per
+	// account and contact ("accounts\x00id"). Activity within seenPrecision
+	// of it is not written again: without this, every track call would
+	// rewrite its contact's and account's rows, costing more disk pages
+	// than the event itself. last_seen_at is therefore accurate to the
+	// hour.
+	seen map[string]int64
+	// dedupe is SQLite's deduplication set (dedupe.go).
+	dedupe *dedupe
 }
 
+// seenPrecision is how stale last_seen_at may be; maxSeen bounds the cache.
+const (
+	seenPrecision = time.Hour
+	maxSeen       = 200_000
+)
+
 func newWriter(s *Store) *writer {
-	w := &writer{s: s, reqs: make(chan *ingestReq, 256), quit: make(chan struct{}), exited: make(chan struct{})}
-	go w.loop()
+	w := &writer{s: s, reqs: make(chan *ingestReq, 256), quit: make(chan struct{}), exited: make(chan struct{}),
+		stmts: map[string]*sql.Stmt{}, seen: map[string]int64{}}
 	return w
 }
 
@@ -106,10 +122,20 @@ func (w *writer) stop() {
 
 func (w *writer) loop() {
 	defer close(w.exited)
+	defer func() {
+		for _, st := range w.stmts {
+			st.Close()
+		}
+	}()
 	for {
 		select {
 		case r := <-w.reqs:
 			w.commitGroup(w.gather(r))
+			if err := w.mergeDedupe(context.Background()); err != nil {
+				// The keys stay pending (in memory and in the events
+				// table); the next commit tries again.
+				w.s.log.Error("dedupe merge failed; will retry", "err", err)
+			}
 		case <-w.quit:
 			// Commit whatever was accepted before the quit.
 			for {
@@ -173,7 +199,7 @@ func (w *writer) commit(ctx context.Context, group []*ingestReq) ([]IngestResult
 		return nil, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	b := &ingestBatch{s: w.s, tx: tx, now: w.s.now()}
+	b := &ingestBatch{s: w.s, w: w, tx: tx, now: w.s.now()}
 	results, err := b.run(ctx, group)
 	if err != nil {
 		return nil, err
@@ -185,6 +211,16 @@ func (w *writer) commit(ctx context.Context, group []*ingestReq) ([]IngestResult
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
+	}
+	if w.s.dialect == SQLite {
+		w.dedupe.add(b.keys, b.rows)
+	}
+	// Only what is committed may be remembered as written.
+	if len(w.seen)+len(b.seenWritten) > maxSeen {
+		clear(w.seen)
+	}
+	for k, v := range b.seenWritten {
+		w.seen[k] = v
 	}
 	return results, nil
 }
@@ -205,6 +241,7 @@ func MessageKey(writeKeyID, messageID string) []byte {
 // ingestBatch is the work of one transaction.
 type ingestBatch struct {
 	s   *Store
+	w   *writer
 	tx  *sql.Tx
 	now time.Time
 
@@ -214,7 +251,11 @@ type ingestBatch struct {
 	corder    []string
 	rows      []Event
 	writeKeys []string // the write key of each row
+	keys      [][]byte // the dedupe key of each row
 	stored    []Event
+	// seenWritten is the last_seen_at written per "table\x00id", for the
+	// writer's cache once the transaction commits.
+	seenWritten map[string]int64
 }
 
 type patch struct {
@@ -262,6 +303,7 @@ func (b *ingestBatch) run(ctx context.Context, group []*ingestReq) ([]IngestResu
 			}
 			results[gi].Stored++
 			b.apply(r.writeKeyID, &r.msgs[mi])
+			b.keys = append(b.keys, MessageKey(r.writeKeyID, r.msgs[mi].MessageID))
 		}
 	}
 	if err := b.resolveAccounts(ctx); err != nil {
@@ -278,8 +320,6 @@ func (b *ingestBatch) run(ctx context.Context, group []*ingestReq) ([]IngestResu
 	}
 	return results, nil
 }
-
-const keyChunk = 500
 
 func (b *ingestBatch) claimKeys(ctx context.Context, group []*ingestReq) ([][]bool, error) {
 	type ref struct{ g, m int }
@@ -299,24 +339,44 @@ func (b *ingestBatch) claimKeys(ctx context.Context, group []*ingestReq) ([][]bo
 			refs = append(refs, ref{gi, mi})
 		}
 	}
+	var isNew func(i int) bool
+	if b.s.dialect == SQLite {
+		known, err := b.w.dedupe.known(ctx, b, keys)
+		if err != nil {
+			return nil, err
+		}
+		isNew = func(i int) bool { return !known[string(keys[i])] }
+	} else {
+		inserted, err := b.claimInIndex(ctx, keys)
+		if err != nil {
+			return nil, err
+		}
+		isNew = func(i int) bool { return inserted[string(keys[i])] }
+	}
+	for i := range keys {
+		if isNew(i) {
+			fresh[refs[i].g][refs[i].m] = true
+		}
+	}
+	return fresh, nil
+}
+
+// claimInIndex inserts keys into the unique index and returns those that
+// were new. PostgreSQL deduplicates this way: the index is shared by every
+// server process, and PostgreSQL's WAL logs a B-tree insert as a small
+// record rather than a page.
+func (b *ingestBatch) claimInIndex(ctx context.Context, keys [][]byte) (map[string]bool, error) {
+	inserted := map[string]bool{}
 	for start := 0; start < len(keys); start += keyChunk {
 		end := min(start+keyChunk, len(keys))
-		var q strings.Builder
-		q.WriteString("INSERT INTO message_keys (key) VALUES ")
 		args := make([]any, 0, end-start)
 		for i := start; i < end; i++ {
-			if i > start {
-				q.WriteByte(',')
-			}
-			q.WriteString("($" + strconv.Itoa(i-start+1) + ")")
 			args = append(args, keys[i])
 		}
-		q.WriteString(" ON CONFLICT DO NOTHING RETURNING key")
-		rows, err := b.tx.QueryContext(ctx, q.String(), args...)
+		rows, err := b.query(ctx, b.s.claimSQL(end-start), args...)
 		if err != nil {
 			return nil, fmt.Errorf("claim message keys: %w", err)
 		}
-		inserted := map[string]bool{}
 		for rows.Next() {
 			var k []byte
 			if err := rows.Scan(&k); err != nil {
@@ -328,13 +388,8 @@ func (b *ingestBatch) claimKeys(ctx context.Context, group []*ingestReq) ([][]bo
 		if err := rows.Close(); err != nil {
 			return nil, err
 		}
-		for i := start; i < end; i++ {
-			if inserted[string(keys[i])] {
-				fresh[refs[i].g][refs[i].m] = true
-			}
-		}
 	}
-	return fresh, nil
+	return inserted, nil
 }
 
 // apply records one fresh message's effects on accounts and contacts and
@@ -404,4 +459,43 @@ func later(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// prepare readies the statements of full chunks, which recur exactly:
+// parsing a multi-row insert of thousands of parameters costs more than
+// executing it. It runs outside any transaction (the write pool has one
+// connection, which a transaction would hold).
+func (w *writer) prepare(ctx context.Context) error {
+	s := w.s
+	queries := []string{s.insertEventsSQL(eventChunk), s.touchSQL("accounts", touchChunk), s.touchSQL("contacts", touchChunk)}
+	if s.dialect == SQLite {
+		if err := w.loadDedupe(ctx); err != nil {
+			return err
+		}
+		queries = append(queries, s.lookupKeysSQL(keyChunk), s.mergeKeysSQL(keyChunk))
+	} else {
+		queries = append(queries, s.claimSQL(keyChunk))
+	}
+	for _, q := range queries {
+		st, err := s.write.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("prepare ingestion statements: %w", err)
+		}
+		w.stmts[q] = st
+	}
+	return nil
+}
+
+func (b *ingestBatch) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st, ok := b.w.stmts[query]; ok {
+		return b.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	}
+	return b.tx.QueryContext(ctx, query, args...)
+}
+
+func (b *ingestBatch) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st, ok := b.w.stmts[query]; ok {
+		return b.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return b.tx.ExecContext(ctx, query, args...)
 }

@@ -45,6 +45,7 @@ CREATE INDEX contacts_account ON contacts (account_id, id);
 CREATE TABLE events (
     id                 BIGSERIAL PRIMARY KEY,
     message_id         TEXT NOT NULL,
+    dedupe_key         BYTEA NOT NULL,
     write_key_id       TEXT NOT NULL,
     type               TEXT NOT NULL,
     name               TEXT NOT NULL DEFAULT '',
@@ -60,7 +61,6 @@ CREATE TABLE events (
     integrations       JSONB NOT NULL DEFAULT '{}'
 );
 CREATE INDEX events_account ON events (account_id, id);
-CREATE INDEX events_user ON events (user_id, id);
 
 CREATE TABLE message_keys (
     key BYTEA PRIMARY KEY

@@ -47,6 +47,7 @@ CREATE INDEX contacts_account ON contacts (account_id, id);
 CREATE TABLE events (
     id                 INTEGER PRIMARY KEY,
     message_id         TEXT NOT NULL,
+    dedupe_key         BLOB NOT NULL,
     write_key_id       TEXT NOT NULL,
     type               TEXT NOT NULL,
     name               TEXT NOT NULL DEFAULT '',
@@ -62,15 +63,25 @@ CREATE TABLE events (
     integrations       TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX events_account ON events (account_id, id);
-CREATE INDEX events_user ON events (user_id, id);
 
 -- message_keys holds one 16-byte key per (write key, messageId): the exact
--- deduplication set, kept for as long as events are kept.
+-- deduplication set, kept for as long as events are kept. On SQLite the keys
+-- of the newest events live in memory and in events.dedupe_key, and are
+-- merged here in sorted runs (see internal/store/dedupe.go).
 CREATE TABLE message_keys (
     key BLOB PRIMARY KEY
 ) WITHOUT ROWID;
 
+-- store_meta holds the store's own counters: dedupe_merged_through is the
+-- last event id whose dedupe key is in message_keys.
+CREATE TABLE store_meta (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+INSERT INTO store_meta (name, value) VALUES ('dedupe_merged_through', 0);
+
 -- +goose Down
+DROP TABLE store_meta;
 DROP TABLE message_keys;
 DROP TABLE events;
 DROP TABLE contacts;
