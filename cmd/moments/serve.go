@@ -12,9 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/moments-cs/moments/internal/auth"
+	"github.com/moments-cs/moments/internal/app"
 	"github.com/moments-cs/moments/internal/store"
-	"github.com/moments-cs/moments/internal/web"
 )
 
 func serveCmd(df *dataFlags) *cobra.Command {
@@ -41,18 +40,24 @@ func serveCmd(df *dataFlags) *cobra.Command {
 // gracefully: in-flight requests finish (up to 30 s), then the committer
 // commits what it accepted.
 func serve(ctx context.Context, out io.Writer, log *slog.Logger, st *store.Store, addr string) error {
-	keys := auth.NewKeys(st)
-	admin, write, err := keys.Bootstrap(ctx)
+	a, err := app.New(ctx, st, app.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	admin, write, err := a.Keys.Bootstrap(ctx)
 	if err != nil {
 		return fmt.Errorf("create the first keys: %w", err)
 	}
-	srv := web.New(web.Options{Store: st, Keys: keys, Logger: log})
+	if err := a.Start(ctx); err != nil {
+		return err
+	}
+	defer a.Stop(context.Background()) //nolint:errcheck // logged by the components
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	hs := &http.Server{
-		Handler:           srv,
+		Handler:           a.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,

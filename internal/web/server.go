@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/moments-cs/moments/internal/auth"
+	"github.com/moments-cs/moments/internal/journey"
 	"github.com/moments-cs/moments/internal/store"
 )
 
@@ -21,6 +22,7 @@ import (
 type Server struct {
 	store   *store.Store
 	keys    *auth.Keys
+	journey *journey.Live
 	log     *slog.Logger
 	now     func() time.Time
 	mux     *http.ServeMux
@@ -32,16 +34,18 @@ type Server struct {
 
 // Options configure a Server.
 type Options struct {
-	Store  *store.Store
-	Keys   *auth.Keys
-	Logger *slog.Logger
+	Store *store.Store
+	Keys  *auth.Keys
+	// Journey is the live journey map.
+	Journey *journey.Live
+	Logger  *slog.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
 
 // New builds the server and its routes.
 func New(o Options) *Server {
-	s := &Server{store: o.Store, keys: o.Keys, log: o.Logger, now: o.Now, mux: http.NewServeMux()}
+	s := &Server{store: o.Store, keys: o.Keys, journey: o.Journey, log: o.Logger, now: o.Now, mux: http.NewServeMux()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
