@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,11 +29,22 @@ func benchMessages(n int) []store.Message {
 }
 
 // BenchmarkIngest measures the store alone: calls of 100 messages from 16
-// concurrent callers, sharing commits.
+// concurrent callers, sharing commits. sqlite-normal is SQLite with
+// synchronous=NORMAL, to show what FULL (the default) costs.
 func BenchmarkIngest(b *testing.B) {
-	for _, d := range storetest.Dialects() {
-		b.Run(string(d), func(b *testing.B) {
-			s := storetest.Open(b, d)
+	variants := []string{"sqlite", "sqlite-normal"}
+	if len(storetest.Dialects()) > 1 {
+		variants = append(variants, "postgres")
+	}
+	for _, v := range variants {
+		b.Run(v, func(b *testing.B) {
+			cfg := storetest.Config(b, store.Dialect(strings.TrimSuffix(v, "-normal")))
+			if strings.HasSuffix(v, "-normal") {
+				cfg.Synchronous = "NORMAL"
+			}
+			s, err := store.Open(context.Background(), cfg)
+			require.NoError(b, err)
+			b.Cleanup(func() { s.Close() })
 			ctx := context.Background()
 			b.SetParallelism(8)
 			b.ResetTimer()

@@ -50,6 +50,11 @@ type Config struct {
 	// memory before merging them into its dedupe index (default 250,000,
 	// about 12 MB); see dedupe.go. Tests set it low.
 	DedupeMergeEvery int
+	// Synchronous is SQLite's synchronous setting: "FULL" (default; an
+	// acknowledged event survives power loss) or "NORMAL" (survives a
+	// crash of the process, may lose the last commits on power loss).
+	// docs/benchmarks.md measures the difference.
+	Synchronous string
 }
 
 // Validate checks the configuration and fills defaults.
@@ -62,6 +67,13 @@ func (c *Config) Validate() error {
 	}
 	if c.Data == "" {
 		c.Data = "moments-data"
+	}
+	switch c.Synchronous {
+	case "":
+		c.Synchronous = "FULL"
+	case "FULL", "NORMAL":
+	default:
+		return fmt.Errorf("synchronous must be FULL or NORMAL, got %q", c.Synchronous)
 	}
 	return nil
 }
@@ -114,12 +126,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("create data directory: %w", err)
 		}
 		s.path = filepath.Join(cfg.Data, "moments.db")
-		if s.write, err = sql.Open("sqlite", sqliteDSN(s.path, true)); err != nil {
+		if s.write, err = sql.Open("sqlite", sqliteDSN(s.path, true, cfg.Synchronous)); err != nil {
 			return nil, err
 		}
 		s.write.SetMaxOpenConns(1)
 		s.write.SetConnMaxIdleTime(0)
-		if s.read, err = sql.Open("sqlite", sqliteDSN(s.path, false)); err != nil {
+		if s.read, err = sql.Open("sqlite", sqliteDSN(s.path, false, cfg.Synchronous)); err != nil {
 			return nil, err
 		}
 		s.read.SetMaxOpenConns(8)
@@ -158,8 +170,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 //     an acknowledged event survives a power cut. Group commit makes that one
 //     fsync per batch of requests, not per event (docs/operations.md);
 //   - foreign_keys on; a larger page cache for the dedupe index.
-func sqliteDSN(path string, write bool) string {
-	q := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)" +
+func sqliteDSN(path string, write bool, synchronous string) string {
+	q := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(" + synchronous + ")" +
 		"&_pragma=foreign_keys(ON)&_pragma=cache_size(-65536)&_time_format=sqlite"
 	if write {
 		// BEGIN IMMEDIATE takes the write lock at the start of a transaction,
