@@ -68,6 +68,7 @@ func newRoot() *cobra.Command {
 	}
 	df.register(root)
 	root.AddCommand(serveCmd(&df), keysCmd(&df), importCmd(&df))
+	root.AddCommand(mapCmd(&df))
 	return root
 }
 

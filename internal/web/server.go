@@ -71,6 +71,7 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/accounts/{id}", s.admin(s.getAccount))
 	s.handle("GET /api/v1/contacts/{id}", s.admin(s.getContact))
 	s.handle("GET /api/v1/events", s.admin(s.listEvents))
+	s.journeyRoutes()
 
 	s.handle("GET /healthz", s.healthz)
 	s.patterns = append(s.patterns, "GET /metrics")
@@ -116,12 +117,24 @@ func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
 			s.writeError(w, r, unauthorized("send an admin API key as 'Authorization: Bearer <key>'; create one with `moments keys create --scope admin`"), nil)
 			return
 		}
-		if _, err := s.keys.Check(r.Context(), secret, auth.ScopeAdmin); err != nil {
+		key, err := s.keys.Check(r.Context(), secret, auth.ScopeAdmin)
+		if err != nil {
 			s.writeError(w, r, unauthorized("this API key is not valid for the REST API: "+err.Error()), nil)
 			return
 		}
-		h(w, r)
+		h(w, r.WithContext(context.WithValue(r.Context(), apiKeyContext{}, key)))
 	}
+}
+
+// apiKeyContext is the request context key of the API key that admin()
+// accepted.
+type apiKeyContext struct{}
+
+// requestKey returns the API key the request was authenticated with, for
+// recording who did something; ok is false outside admin().
+func requestKey(r *http.Request) (key store.APIKey, ok bool) {
+	key, ok = r.Context().Value(apiKeyContext{}).(store.APIKey)
+	return key, ok
 }
 
 func bearer(r *http.Request) (string, bool) {
