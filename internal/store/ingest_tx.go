@@ -323,9 +323,8 @@ func (b *ingestBatch) flushContacts(ctx context.Context) error {
 				// to an account (SDKs send batches concurrently); once the
 				// link arrives, the contact's events without an account join
 				// it.
-				if _, err := b.tx.ExecContext(ctx,
-					"UPDATE events SET account_id = $1 WHERE user_id = $2 AND account_id = ''", p.accountID, id); err != nil {
-					return fmt.Errorf("attribute contact %q's earlier events: %w", id, err)
+				if err := b.reattribute(ctx, id, p.accountID); err != nil {
+					return err
 				}
 			}
 			acct = sql.NullString{String: p.accountID, Valid: true}
@@ -400,7 +399,7 @@ func (b *ingestBatch) insertEvents(ctx context.Context) error {
 			return fmt.Errorf("write events: %d ids returned for %d rows", i-start, end-start)
 		}
 	}
-	b.stored = b.rows
+	b.stored = append(b.rows[:len(b.rows):len(b.rows)], b.reattributed...)
 	return nil
 }
 
@@ -409,4 +408,25 @@ func nullTime(t *time.Time) sql.NullInt64 {
 		return sql.NullInt64{}
 	}
 	return nullMicros(*t)
+}
+
+// reattribute moves a contact's events that belong to no account onto the
+// account the contact was just linked to, and hands them to the ingest
+// hooks with the batch's own events: to health and triggers they are news
+// for that account.
+func (b *ingestBatch) reattribute(ctx context.Context, contactID, accountID string) error {
+	rows, err := b.tx.QueryContext(ctx, "UPDATE events SET account_id = $1 WHERE account_id = '' AND user_id = $2 RETURNING "+eventCols,
+		accountID, contactID)
+	if err != nil {
+		return fmt.Errorf("attribute contact %q's earlier events: %w", contactID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return err
+		}
+		b.reattributed = append(b.reattributed, e)
+	}
+	return rows.Err()
 }

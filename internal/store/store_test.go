@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"sync"
@@ -233,4 +234,26 @@ func TestDedupeSurvivesMergeAndRestart(t *testing.T) {
 			require.EqualValues(t, 30, n)
 		})
 	}
+}
+
+func TestHooksSeeReattributedEvents(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		var seen [][]string
+		s.OnIngest(func(ctx context.Context, tx *sql.Tx, events []store.Event) error {
+			var got []string
+			for _, e := range events {
+				got = append(got, e.Type+":"+e.Name+"@"+e.AccountID)
+			}
+			seen = append(seen, got)
+			return nil
+		})
+		_, err := s.Ingest(ctx, "wk", []store.Message{track("t1", "u1", "", "Login")})
+		require.NoError(t, err)
+		_, err = s.Ingest(ctx, "wk", []store.Message{{Type: "group", MessageID: "g1", UserID: "u1", GroupID: "acme", Timestamp: t0, ReceivedAt: t0}})
+		require.NoError(t, err)
+		require.Equal(t, [][]string{{"track:Login@"}, {"group:@acme", "track:Login@acme"}}, seen,
+			"the login sent before the link reaches the hooks again, now with its account")
+	})
 }

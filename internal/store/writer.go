@@ -25,7 +25,9 @@ type IngestResult struct {
 
 // IngestHook runs inside the ingestion transaction, after the batch's events
 // are written and before the commit, with the events that were stored for
-// the first time (duplicates excluded). An error rolls the whole transaction
+// the first time (duplicates excluded), followed by earlier events that
+// joined an account in this batch (events sent before the call that linked
+// their contact to the account). An error rolls the whole transaction
 // back, so what the hook writes (trigger runs, health counters) commits
 // atomically with the events. Hooks must be fast: they hold the write lock.
 type IngestHook func(ctx context.Context, tx *sql.Tx, events []Event) error
@@ -253,6 +255,9 @@ type ingestBatch struct {
 	writeKeys []string // the write key of each row
 	keys      [][]byte // the dedupe key of each row
 	stored    []Event
+	// reattributed are earlier events that joined an account in this
+	// batch because their contact was linked to it.
+	reattributed []Event
 	// seenWritten is the last_seen_at written per "table\x00id", for the
 	// writer's cache once the transaction commits.
 	seenWritten map[string]int64
