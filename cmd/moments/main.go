@@ -69,6 +69,8 @@ func newRoot() *cobra.Command {
 	df.register(root)
 	root.AddCommand(serveCmd(&df), keysCmd(&df), importCmd(&df))
 	root.AddCommand(mapCmd(&df))
+	root.AddCommand(usersCmd(&df))
+	root.AddCommand(reportCmd(&df), healthCmd(&df))
 	return root
 }
 

@@ -13,40 +13,67 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/moments-cs/moments/internal/app"
+	"github.com/moments-cs/moments/internal/playbook"
 	"github.com/moments-cs/moments/internal/store"
 )
 
 func serveCmd(df *dataFlags) *cobra.Command {
-	var addr string
+	var (
+		addr string
+		pf   *playbookFlags
+	)
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Start the server: tracking API, REST API and UI",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := newLogger(slog.LevelInfo)
+			pbc, err := pf.config()
+			if err != nil {
+				return err
+			}
 			st, err := df.open(cmd.Context(), log)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			return serve(cmd.Context(), cmd.OutOrStdout(), log, st, addr)
+			return serve(cmd.Context(), cmd.OutOrStdout(), log, st, serveOptions{addr: addr, playbook: pbc})
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", envOr("MOMENTS_ADDR", "127.0.0.1:8080"), "address to listen on (env MOMENTS_ADDR)")
+	pf = addPlaybookFlags(cmd)
 	return cmd
+}
+
+// serveOptions are what `serve` and `demo` do differently.
+type serveOptions struct {
+	addr string
+	// playbook is how playbooks send email and webhooks.
+	playbook playbook.Config
+	// ready, when set, runs once the server accepts connections, with its
+	// base URL and the keys created on first start (both "" otherwise); it
+	// prints them itself. The server keeps running after ready returns nil
+	// and stops with its error otherwise.
+	ready func(ctx context.Context, a *app.App, url, adminKey, writeKey string) error
 }
 
 // serve runs the HTTP server on st until ctx ends, then shuts down
 // gracefully: in-flight requests finish (up to 30 s), then the committer
 // commits what it accepted.
-func serve(ctx context.Context, out io.Writer, log *slog.Logger, st *store.Store, addr string) error {
-	a, err := app.New(ctx, st, app.Options{Logger: log})
+func serve(ctx context.Context, out io.Writer, log *slog.Logger, st *store.Store, o serveOptions) error {
+	addr := o.addr
+	a, err := app.New(ctx, st, app.Options{Logger: log, Playbook: o.playbook})
 	if err != nil {
 		return err
 	}
 	admin, write, err := a.Keys.Bootstrap(ctx)
 	if err != nil {
 		return fmt.Errorf("create the first keys: %w", err)
+	}
+	adminEmail := envOr("MOMENTS_ADMIN_EMAIL", "admin@localhost")
+	adminPassword, err := a.People.Bootstrap(ctx, adminEmail)
+	if err != nil {
+		return fmt.Errorf("create the first admin: %w", err)
 	}
 	if err := a.Start(ctx); err != nil {
 		return err
@@ -66,13 +93,24 @@ func serve(ctx context.Context, out io.Writer, log *slog.Logger, st *store.Store
 	}
 	where := "database " + string(st.Dialect())
 	fmt.Fprintf(out, "Moments is listening on http://%s (%s)\n", ln.Addr(), where)
-	if admin != "" {
+	if adminPassword != "" {
+		fmt.Fprintf(out, "\nFirst start: sign in to the UI as %s with the password %s\n", adminEmail, adminPassword)
+		fmt.Fprintf(out, "  It is shown this once; change who signs in under Settings → People or with `moments users add`.\n")
+	}
+	if admin != "" && o.ready == nil {
 		fmt.Fprintf(out, "\nFirst start: two API keys were created. They are shown this once; store them now.\n")
 		fmt.Fprintf(out, "  admin key (REST API, Authorization: Bearer …): %s\n", admin)
 		fmt.Fprintf(out, "  write key (tracking API, Segment write key):   %s\n\n", write)
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(ln) }()
+	if o.ready != nil {
+		go func() {
+			if err := o.ready(ctx, a, "http://"+ln.Addr().String(), admin, write); err != nil {
+				errc <- err
+			}
+		}()
+	}
 	select {
 	case err := <-errc:
 		return err

@@ -11,8 +11,11 @@ import (
 	"time"
 
 	"github.com/moments-cs/moments/internal/auth"
+	"github.com/moments-cs/moments/internal/health/tracker"
 	"github.com/moments-cs/moments/internal/journey"
+	"github.com/moments-cs/moments/internal/playbook"
 	"github.com/moments-cs/moments/internal/store"
+	"github.com/moments-cs/moments/internal/trigger"
 	"github.com/moments-cs/moments/internal/web"
 )
 
@@ -21,18 +24,32 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock of every component; default time.Now (UTC).
 	Now func() time.Time
+	// Playbook is how playbooks send email and webhooks (SMTP, signing
+	// secret) and how many steps run at once; the zero value is valid.
+	Playbook playbook.Config
 }
 
 // App is a running installation.
 type App struct {
-	Store   *store.Store
-	Keys    *auth.Keys
+	Store *store.Store
+	Keys  *auth.Keys
+	// People are those who sign in to the UI, and their sessions.
+	People  *auth.People
 	Journey *journey.Live
 	Web     *web.Server
 	log     *slog.Logger
 	now     func() time.Time
 	// stops are called in reverse order by Stop.
 	stops []func(context.Context) error
+
+	// Health keeps every account's health and success path state.
+	Health *tracker.Tracker
+	// Triggers detects moments (on ingestion, on schedules, by hand) and
+	// starts their runs; its starter is the playbook engine.
+	Triggers *trigger.Engine
+	// Playbooks runs the playbooks that triggers start: durable steps,
+	// tasks, email, webhooks, waits and escalation.
+	Playbooks *playbook.Engine
 }
 
 // New builds the App on an open store. Components that register ingest
@@ -46,13 +63,54 @@ func New(ctx context.Context, st *store.Store, o Options) (*App, error) {
 		a.now = func() time.Time { return time.Now().UTC() }
 	}
 	a.Keys = auth.NewKeys(st)
+	a.People = auth.NewPeople(st, auth.PeopleConfig{})
 	a.Journey = journey.NewLive(st)
-	a.Web = web.New(web.Options{Store: st, Keys: a.Keys, Logger: a.log, Now: a.now, Journey: a.Journey})
+	// Health's hook runs first: hooks registered after it (triggers) read
+	// the state it wrote in the same transaction (store.AccountHealthTx).
+	a.Health = tracker.New(st, a.Journey, tracker.Options{Logger: a.log, Now: a.now})
+	st.OnIngest(a.Health.OnIngest)
+	// Triggers' hook runs after health's, so conditions see fresh health
+	// and a quadrant moved by the batch. The playbook engine is connected
+	// with a.Triggers.SetStarter once built.
+	a.Triggers = trigger.New(trigger.Options{Store: st, Journey: a.Journey, Logger: a.log, Now: a.now})
+	st.OnIngest(a.Triggers.OnIngest)
+	a.Health.OnQuadrantDrop(a.Triggers.QuadrantDropped)
+	pb, err := playbook.New(playbook.Options{Store: st, Journey: a.Journey, Config: o.Playbook, Logger: a.log, Now: a.now})
+	if err != nil {
+		return nil, err
+	}
+	a.Playbooks = pb
+	a.Triggers.SetStarter(pb)
+	a.Web = web.New(web.Options{Store: st, Keys: a.Keys, People: a.People, Logger: a.log, Now: a.now, Journey: a.Journey, Health: a.Health,
+		Triggers: a.Triggers, Playbooks: a.Playbooks})
 	return a, nil
 }
 
 // Start starts the background work (job workers, schedules).
 func (a *App) Start(ctx context.Context) error {
+	a.Health.Start(ctx)
+	a.stops = append(a.stops, a.Health.Stop)
+	// Playbooks start before triggers and stop after them, so no run is
+	// started while the engine is stopping.
+	if err := a.Playbooks.Run(ctx); err != nil {
+		return err
+	}
+	a.stops = append(a.stops, a.Playbooks.Stop)
+	tctx, stopTriggers := context.WithCancel(context.WithoutCancel(ctx))
+	triggersDone := make(chan struct{})
+	go func() {
+		defer close(triggersDone)
+		a.Triggers.Run(tctx)
+	}()
+	a.stops = append(a.stops, func(ctx context.Context) error {
+		stopTriggers()
+		select {
+		case <-triggersDone:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
 	return nil
 }
 

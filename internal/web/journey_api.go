@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/moments-cs/moments/internal/auth"
 	"github.com/moments-cs/moments/internal/journey"
 	"github.com/moments-cs/moments/internal/store"
 )
@@ -28,9 +29,10 @@ func (s *Server) journeyRoutes() {
 	s.handle("GET /api/v1/journey/versions", s.admin(s.listJourneyVersions))
 	s.handle("GET /api/v1/journey/versions/{n}", s.admin(s.getJourneyVersion))
 	s.handle("GET /api/v1/moments", s.admin(s.listMoments))
-	// The pages are public for now; the UI puts them behind sign-in.
-	s.handle("GET /journey", s.journeyPage)
-	s.handle("GET /journey/moments/{id}", s.momentPage)
+	// The pages are drawn here and shown behind sign-in, in the UI's
+	// layout, with delivery and runs in flight (ui_journey.go).
+	s.handle("GET /journey", s.uiPage(auth.PermRead, s.uiJourneyPage))
+	s.handle("GET /journey/moments/{id}", s.uiPage(auth.PermRead, s.uiMomentPage))
 }
 
 // errNoJourney is the answer wherever a map is needed and none is applied.

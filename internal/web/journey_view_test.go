@@ -114,7 +114,9 @@ func getPage(t *testing.T, url string) (int, string) {
 	t.Helper()
 	// Redirects are answers to check, not to follow.
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	res, err := client.Get(url)
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	require.NoError(t, err)
+	res, err := client.Do(withSession(req))
 	require.NoError(t, err)
 	defer res.Body.Close()
 	raw, err := io.ReadAll(res.Body)

@@ -14,8 +14,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/moments-cs/moments/internal/auth"
+	"github.com/moments-cs/moments/internal/health/tracker"
 	"github.com/moments-cs/moments/internal/journey"
+	"github.com/moments-cs/moments/internal/playbook"
 	"github.com/moments-cs/moments/internal/store"
+	"github.com/moments-cs/moments/internal/trigger"
 )
 
 // Server serves every HTTP endpoint of one Moments installation.
@@ -23,11 +26,22 @@ type Server struct {
 	store   *store.Store
 	keys    *auth.Keys
 	journey *journey.Live
-	log     *slog.Logger
-	now     func() time.Time
-	mux     *http.ServeMux
-	metrics *metrics
-	reg     *prometheus.Registry
+	health  *tracker.Tracker
+	// triggers starts moments by hand and broadcasts (trigger_api.go).
+	triggers *trigger.Engine
+	// people signs people in to the UI (ui_server.go).
+	people *auth.People
+	// delivery is the email and webhook configuration, shown read-only
+	// under Settings (ui_settings.go); nil when playbooks are not running.
+	delivery *playbook.Config
+	// playbooks retries failed steps (playbook_api.go); nil when the
+	// playbook engine is not running.
+	playbooks *playbook.Engine
+	log       *slog.Logger
+	now       func() time.Time
+	mux       *http.ServeMux
+	metrics   *metrics
+	reg       *prometheus.Registry
 	// patterns lists every registered route, for the OpenAPI test.
 	patterns []string
 }
@@ -38,14 +52,33 @@ type Options struct {
 	Keys  *auth.Keys
 	// Journey is the live journey map.
 	Journey *journey.Live
-	Logger  *slog.Logger
+	// People signs people in to the UI; default a service over Store.
+	People *auth.People
+	// Delivery is the playbooks' email and webhook configuration, shown
+	// without secrets under Settings → Email and webhooks.
+	Delivery *playbook.Config
+	// Health is the health tracker behind the health and report
+	// endpoints (health_api.go); without it they answer 503.
+	Health *tracker.Tracker
+	// Triggers is the trigger engine behind the manual start, personal
+	// rule and broadcast endpoints (trigger_api.go); without it they
+	// answer 503.
+	Triggers *trigger.Engine
+	// Playbooks is the playbook engine behind step retries
+	// (playbook_api.go); without it a retry answers 503.
+	Playbooks *playbook.Engine
+	Logger    *slog.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
 
 // New builds the server and its routes.
 func New(o Options) *Server {
-	s := &Server{store: o.Store, keys: o.Keys, journey: o.Journey, log: o.Logger, now: o.Now, mux: http.NewServeMux()}
+	s := &Server{store: o.Store, keys: o.Keys, journey: o.Journey, people: o.People, log: o.Logger, now: o.Now, mux: http.NewServeMux()}
+	s.health = o.Health
+	s.delivery = o.Delivery
+	s.triggers = o.Triggers
+	s.playbooks = o.Playbooks
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -72,6 +105,10 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/contacts/{id}", s.admin(s.getContact))
 	s.handle("GET /api/v1/events", s.admin(s.listEvents))
 	s.journeyRoutes()
+	s.healthRoutes()
+	s.triggerRoutes()
+	s.playbookRoutes()
+	s.uiRoutes()
 
 	s.handle("GET /healthz", s.healthz)
 	s.patterns = append(s.patterns, "GET /metrics")

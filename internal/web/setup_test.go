@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -30,9 +31,30 @@ func setup(t testing.TB, d store.Dialect) *fixture {
 	keys := auth.NewKeys(st)
 	admin, write, err := keys.Bootstrap(context.Background())
 	require.NoError(t, err)
-	srv := httptest.NewServer(web.New(web.Options{Store: st, Keys: keys}))
+	people := auth.NewPeople(st, auth.PeopleConfig{})
+	srv := httptest.NewServer(web.New(web.Options{Store: st, Keys: keys, People: people}))
 	t.Cleanup(srv.Close)
+	// A signed-in viewer, for the UI pages (see withSession).
+	_, pw, err := people.Add(context.Background(), "viewer@example.com", "", auth.RoleViewer, "")
+	require.NoError(t, err)
+	token, _, err := people.SignIn(context.Background(), "viewer@example.com", pw, "", "")
+	require.NoError(t, err)
+	sessions.Store(srv.URL, token)
 	return &fixture{url: srv.URL, store: st, writeKey: write, adminKey: admin}
+}
+
+// sessions holds the session token of each fixture's signed-in viewer, by
+// the fixture's base URL.
+var sessions sync.Map
+
+// withSession signs a request to a fixture's UI page in as its viewer.
+func withSession(req *http.Request) *http.Request {
+	for _, base := range []string{req.URL.Scheme + "://" + req.URL.Host} {
+		if tok, ok := sessions.Load(base); ok {
+			req.AddCookie(&http.Cookie{Name: "moments_session", Value: tok.(string)})
+		}
+	}
+	return req
 }
 
 // post sends body to path with the write key as the Basic username.

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/moments-cs/moments/internal/playbook"
+)
+
+// playbookFlags are the flags of `moments serve` that say how playbooks
+// send email and webhooks. Each has a MOMENTS_* environment variable; a
+// flag given on the command line wins.
+type playbookFlags struct {
+	smtpHost, smtpPort, smtpUser, smtpPassword, smtpFrom, smtpTLS string
+	webhookSecret                                                 string
+	workers                                                       int
+}
+
+func addPlaybookFlags(cmd *cobra.Command) *playbookFlags {
+	f, fs := &playbookFlags{}, cmd.Flags()
+	fs.StringVar(&f.smtpHost, "smtp-host", envOr("MOMENTS_SMTP_HOST", ""),
+		"outgoing mail server for playbook emails, e.g. smtp.example.com; empty: email steps fail, and can be retried, until it is set (env MOMENTS_SMTP_HOST)")
+	fs.StringVar(&f.smtpPort, "smtp-port", envOr("MOMENTS_SMTP_PORT", ""),
+		"mail server port; default 587 for starttls, 465 for tls, 25 for none (env MOMENTS_SMTP_PORT)")
+	fs.StringVar(&f.smtpUser, "smtp-username", envOr("MOMENTS_SMTP_USERNAME", ""), "mail server login (env MOMENTS_SMTP_USERNAME)")
+	fs.StringVar(&f.smtpPassword, "smtp-password", envOr("MOMENTS_SMTP_PASSWORD", ""),
+		"mail server password; prefer the environment variable, which does not show in the process list (env MOMENTS_SMTP_PASSWORD)")
+	fs.StringVar(&f.smtpFrom, "smtp-from", envOr("MOMENTS_SMTP_FROM", ""),
+		`sender of playbook emails, e.g. "Acme Customer Success <cs@acme.example>" (env MOMENTS_SMTP_FROM)`)
+	fs.StringVar(&f.smtpTLS, "smtp-tls", envOr("MOMENTS_SMTP_TLS", "starttls"), "starttls, tls or none (env MOMENTS_SMTP_TLS)")
+	fs.StringVar(&f.webhookSecret, "webhook-secret", envOr("MOMENTS_WEBHOOK_SECRET", ""),
+		"secret that signs playbook webhooks (Moments-Signature header); empty sends them unsigned (env MOMENTS_WEBHOOK_SECRET)")
+	workers, _ := strconv.Atoi(envOr("MOMENTS_PLAYBOOK_WORKERS", "0"))
+	fs.IntVar(&f.workers, "playbook-workers", workers, "playbook steps run at once; default 10 (env MOMENTS_PLAYBOOK_WORKERS)")
+	return f
+}
+
+// config returns the playbook configuration, checked.
+func (f *playbookFlags) config() (playbook.Config, error) {
+	var c playbook.Config
+	c.SMTP.Host, c.SMTP.Username, c.SMTP.Password, c.SMTP.From = f.smtpHost, f.smtpUser, f.smtpPassword, f.smtpFrom
+	if f.smtpHost != "" {
+		c.SMTP.TLS = f.smtpTLS
+	}
+	if f.smtpPort != "" {
+		p, err := strconv.Atoi(f.smtpPort)
+		if err != nil {
+			return c, fmt.Errorf("--smtp-port (MOMENTS_SMTP_PORT) %q is not a port number", f.smtpPort)
+		}
+		c.SMTP.Port = p
+	}
+	c.WebhookSecret = f.webhookSecret
+	c.Workers = f.workers
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("playbook settings: %w", err)
+	}
+	return c, nil
+}

@@ -1,0 +1,196 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/moments-cs/moments/internal/app"
+	"github.com/moments-cs/moments/internal/report"
+	"github.com/moments-cs/moments/internal/store"
+)
+
+func reportCmd(df *dataFlags) *cobra.Command {
+	cmd := &cobra.Command{Use: "report", Short: "Print reports: exceptions (accounts that need attention), health"}
+	var (
+		f      store.HealthFilter
+		behind int
+		limit  int
+		asCSV  bool
+	)
+	exceptions := &cobra.Command{
+		Use:   "exceptions",
+		Short: "Accounts off their success path, with a usage gap, an overdue task or a falling score, ranked by ARR at risk and renewal proximity",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if behind < 1 {
+				return fmt.Errorf("--behind-days must be at least 1, got %d", behind)
+			}
+			st, err := df.open(cmd.Context(), newLogger(slog.LevelWarn))
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			rep, err := report.Exceptions(cmd.Context(), st, report.ExceptionFilter{HealthFilter: f, BehindDays: behind, Limit: limit},
+				time.Now().UTC())
+			if err != nil {
+				return err
+			}
+			if asCSV {
+				return report.WriteExceptionsCSV(cmd.OutOrStdout(), rep)
+			}
+			return printExceptions(cmd.OutOrStdout(), rep)
+		},
+	}
+	flags := func(c *cobra.Command) {
+		c.Flags().StringVar(&f.Owner, "owner", "", "only accounts of this owner CSM")
+		c.Flags().StringVar(&f.Segment, "segment", "", "only accounts of this segment")
+		c.Flags().StringVar(&f.Stage, "stage", "", "only accounts in this lifecycle stage")
+		c.Flags().BoolVar(&asCSV, "csv", false, "print CSV instead of a table")
+	}
+	flags(exceptions)
+	exceptions.Flags().IntVar(&behind, "behind-days", report.DefaultBehindDays, "days behind the success path that make an account off its path")
+	exceptions.Flags().IntVar(&limit, "limit", 0, "print at most this many accounts (default all)")
+
+	healthReport := &cobra.Command{
+		Use:   "health",
+		Short: "Accounts and ARR per health quadrant",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := df.open(cmd.Context(), newLogger(slog.LevelWarn))
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			rep, err := report.Health(cmd.Context(), st, f, time.Now().UTC())
+			if err != nil {
+				return err
+			}
+			if asCSV {
+				return report.WriteHealthCSV(cmd.OutOrStdout(), rep)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', tabwriter.AlignRight)
+			fmt.Fprintln(tw, "QUADRANT\tACCOUNTS\tARR\t")
+			for _, q := range rep.Quadrants {
+				fmt.Fprintf(tw, "%s\t%d\t%s\t\n", q.Label, q.Accounts, money(q.ARR))
+			}
+			fmt.Fprintf(tw, "total\t%d\t%s\t\n", rep.Accounts, money(rep.ARR))
+			return tw.Flush()
+		},
+	}
+	flags(healthReport)
+	cmd.AddCommand(exceptions, healthReport)
+	return cmd
+}
+
+// printExceptions prints the report as an aligned table.
+func printExceptions(w io.Writer, rep report.ExceptionReport) error {
+	if rep.Total == 0 {
+		fmt.Fprintln(w, "No exceptions: every account is on its success path, using the product, without overdue tasks and holding its score.")
+		return nil
+	}
+	fmt.Fprintf(w, "%d %s need attention (as of %s UTC), most urgent first: ARR at risk × renewal proximity.\n\n",
+		rep.Total, pluralWord(rep.Total, "account", "accounts"), rep.At.Format("2006-01-02 15:04"))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "#\tACCOUNT\tOWNER\tSEGMENT\tSTAGE\tARR AT RISK\tRENEWAL\tQUADRANT\tWHY")
+	for _, e := range rep.Exceptions {
+		renewal := "unknown"
+		if e.DaysToRenewal != nil {
+			renewal = fmt.Sprintf("in %d days", *e.DaysToRenewal)
+			if *e.DaysToRenewal < 0 {
+				renewal = fmt.Sprintf("%d days ago", -*e.DaysToRenewal)
+			}
+		}
+		name := e.AccountName
+		if name == "" {
+			name = e.AccountID
+		}
+		var why []string
+		for _, r := range e.Reasons {
+			why = append(why, r.Text)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Rank, name, dash(e.Owner), dash(e.Segment), dash(e.Stage),
+			money(e.ARRAtRisk), renewal, report.QuadrantLabel(e.Quadrant), strings.Join(why, "; "))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(rep.Exceptions) < rep.Total {
+		fmt.Fprintf(w, "\n… and %d more; raise --limit to see them.\n", rep.Total-len(rep.Exceptions))
+	}
+	return nil
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func pluralWord(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// money writes an amount with thousands separators and no cents.
+func money(v float64) string {
+	s := strconv.FormatFloat(v, 'f', 0, 64)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+func healthCmd(df *dataFlags) *cobra.Command {
+	cmd := &cobra.Command{Use: "health", Short: "Maintain account health"}
+	recompute := &cobra.Command{
+		Use:   "recompute",
+		Short: "Rebuild every account's health from its events now (the server also does this once a day)",
+		Long: "Rebuild every account's health aggregate from its stored events, rescore it with the live journey map's " +
+			"health model and write today's trend row. Run it after changing the health model or success paths. " +
+			"It is safe while the server ingests events.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log := newLogger(slog.LevelWarn)
+			st, err := df.open(cmd.Context(), log)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			a, err := app.New(cmd.Context(), st, app.Options{Logger: log})
+			if err != nil {
+				return err
+			}
+			stats, err := a.Health.Recompute(cmd.Context())
+			if err != nil {
+				return fmt.Errorf("recompute health (%d accounts done): %w", stats.Accounts, err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Recomputed the health of %d accounts from %d events in %s.\n",
+				stats.Accounts, stats.Events, stats.Duration.Round(time.Millisecond))
+			if stats.Milestones > 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "%d success path milestones newly reached and recorded.\n", stats.Milestones)
+			}
+			return nil
+		},
+	}
+	cmd.AddCommand(recompute)
+	return cmd
+}

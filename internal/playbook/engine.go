@@ -1,0 +1,284 @@
+package playbook
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/moments-cs/moments/internal/journey"
+	"github.com/moments-cs/moments/internal/notify"
+	"github.com/moments-cs/moments/internal/store"
+)
+
+// Options assemble an Engine.
+type Options struct {
+	Store   *store.Store
+	Journey *journey.Live
+	Config  Config
+	Logger  *slog.Logger
+	// Now is the clock of runs, waits, due dates and escalations; default
+	// time.Now (UTC). Tests drive it and call Sweep.
+	Now func() time.Time
+	// Health, when set, returns the health variables of an account for
+	// conditions (branch, when); default the health tracker's stored state
+	// (store.AccountHealth).
+	Health func(ctx context.Context, accountID string) (map[string]any, error)
+}
+
+// Engine runs playbooks: it starts runs exactly once per occurrence, hands
+// due steps to the durable job queue, runs them through the step kinds'
+// runners, wakes waits, and escalates overdue tasks.
+type Engine struct {
+	st      *store.Store
+	db      *sql.DB
+	journey *journey.Live
+	cfg     Config
+	log     *slog.Logger
+	now     func() time.Time
+	health  func(ctx context.Context, accountID string) (map[string]any, error)
+	mailer  *notify.Mailer
+	sender  *notify.Sender
+
+	kicks chan struct{}
+	mu    sync.Mutex
+	// sweepMu serialises Sweep between the loop and tests.
+	sweepMu sync.Mutex
+	q       queue
+	stop    context.CancelFunc
+	done    chan struct{}
+	// lastEscalation is when overdue tasks were last checked.
+	lastEscalation time.Time
+}
+
+// New builds an engine and registers its ingest hook (waking steps that
+// wait for an event). Call it before the first event is ingested; start
+// the workers with Run.
+func New(o Options) (*Engine, error) {
+	if o.Store == nil || o.Journey == nil {
+		return nil, errors.New("playbook engine needs the store and the live journey map")
+	}
+	cfg := o.Config.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	e := &Engine{st: o.Store, db: o.Store.DB(), journey: o.Journey, cfg: cfg, log: o.Logger, now: o.Now,
+		health: o.Health, kicks: make(chan struct{}, 1)}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	if e.now == nil {
+		e.now = func() time.Time { return time.Now().UTC() }
+	}
+	if e.health == nil {
+		// The health tracker's stored state, as trigger conditions see it.
+		e.health = func(ctx context.Context, id string) (map[string]any, error) {
+			h, err := o.Store.AccountHealth(ctx, id)
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+			return h.Vars(e.now()), nil
+		}
+	}
+	if cfg.SMTPConfigured() {
+		m, err := notify.NewMailer(cfg.SMTP)
+		if err != nil {
+			return nil, err
+		}
+		e.mailer = m
+	}
+	s, err := notify.NewSender(cfg.Webhook)
+	if err != nil {
+		return nil, err
+	}
+	e.sender = s
+	o.Store.OnIngest(e.onIngest)
+	return e, nil
+}
+
+// onIngest wakes the steps waiting for the stored events, in the ingestion
+// transaction: the wake commits with the events or not at all.
+func (e *Engine) onIngest(ctx context.Context, tx *sql.Tx, events []store.Event) error {
+	runs, err := e.st.WakeOnEvents(ctx, tx, events, e.now())
+	if err != nil {
+		return err
+	}
+	if len(runs) > 0 {
+		e.kick()
+	}
+	return nil
+}
+
+// kick asks the dispatcher to look for due steps now rather than at its
+// next poll.
+func (e *Engine) kick() {
+	select {
+	case e.kicks <- struct{}{}:
+	default:
+	}
+}
+
+// Run applies the job queue's migrations, starts its workers and the
+// dispatcher, and returns; Stop stops them.
+func (e *Engine) Run(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.q != nil {
+		return errors.New("playbook engine is already running")
+	}
+	q, err := newQueue(ctx, e)
+	if err != nil {
+		return err
+	}
+	e.q = q
+	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	e.stop, e.done = cancel, make(chan struct{})
+	go e.loop(lctx)
+	return nil
+}
+
+// Stop stops the dispatcher and the workers; steps in flight get until
+// ctx's deadline to finish, and any cut short run again after a restart.
+func (e *Engine) Stop(ctx context.Context) error {
+	e.mu.Lock()
+	q, stop, done := e.q, e.stop, e.done
+	e.q = nil
+	e.mu.Unlock()
+	if q == nil {
+		return nil
+	}
+	// Not under e.mu: the loop's dispatch takes it.
+	stop()
+	<-done
+	return q.stop(ctx)
+}
+
+// loop dispatches due steps when kicked and at every poll, and runs the
+// periodic sweep.
+func (e *Engine) loop(ctx context.Context) {
+	defer close(e.done)
+	t := time.NewTicker(e.cfg.PollInterval)
+	defer t.Stop()
+	// A kick may come from inside a transaction that has not committed
+	// yet (StartTx, the ingest hook): dispatch at once and once more a
+	// little later.
+	again := time.NewTimer(time.Hour)
+	again.Stop()
+	defer again.Stop()
+	sweep := func() {
+		if err := e.Sweep(ctx); err != nil && ctx.Err() == nil {
+			e.log.Error("playbook sweep failed; will retry", "err", err)
+		}
+	}
+	dispatch := func() {
+		if err := e.dispatch(ctx); err != nil && ctx.Err() == nil {
+			e.log.Error("dispatch failed", "err", err)
+		}
+	}
+	sweep()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			sweep()
+		case <-e.kicks:
+			dispatch()
+			again.Reset(30 * time.Millisecond)
+		case <-again.C:
+			dispatch()
+		}
+	}
+}
+
+// handOff hands one step that just became due to the job queue directly,
+// without waiting for the dispatcher; if it fails, the dispatcher's next
+// poll does it.
+func (e *Engine) handOff(ctx context.Context, runID string, index, gen int) {
+	e.mu.Lock()
+	q := e.q
+	e.mu.Unlock()
+	if q == nil {
+		return
+	}
+	if err := q.insert(ctx, []stepArgs{{RunID: runID, Step: index, Gen: gen}}); err != nil {
+		e.kick()
+		return
+	}
+	if err := e.st.MarkDispatched(ctx, store.StepRowID(runID, index), gen, e.now()); err != nil {
+		e.kick()
+	}
+}
+
+// Sweep does the periodic work once: wakes waits whose time has come,
+// revives steps the job queue gave up on, escalates overdue tasks (at most
+// every EscalationInterval), notifies pending escalations and hands due
+// steps to the job queue. The engine calls it every PollInterval; tests
+// call it after moving the clock.
+func (e *Engine) Sweep(ctx context.Context) error {
+	e.sweepMu.Lock()
+	defer e.sweepMu.Unlock()
+	now := e.now()
+	if _, err := e.st.WakeSteps(ctx, now); err != nil {
+		return err
+	}
+	// A step handed to the queue long ago and neither finished nor retrying
+	// lost its job (a crash during its last attempt); run it again.
+	if _, err := e.st.RedispatchStuck(ctx, now.Add(-3*time.Hour), now); err != nil {
+		return err
+	}
+	if e.lastEscalation.IsZero() || now.Sub(e.lastEscalation) >= e.cfg.EscalationInterval || now.Before(e.lastEscalation) {
+		if err := e.escalateOverdue(ctx, now); err != nil {
+			return err
+		}
+		e.lastEscalation = now
+	}
+	if err := e.notifyEscalations(ctx); err != nil {
+		return err
+	}
+	return e.dispatch(ctx)
+}
+
+// dispatch hands every due step to the job queue. The job's unique key is
+// (run, step, generation), and the step row says which generation is
+// current, so a step handed over twice (two processes, or a crash before
+// MarkDispatched) still runs once.
+func (e *Engine) dispatch(ctx context.Context) error {
+	e.mu.Lock()
+	q := e.q
+	e.mu.Unlock()
+	if q == nil {
+		return nil
+	}
+	for {
+		steps, err := e.st.StepsToDispatch(ctx, e.now(), 200)
+		if err != nil {
+			return err
+		}
+		if len(steps) == 0 {
+			return nil
+		}
+		args := make([]stepArgs, len(steps))
+		for i, st := range steps {
+			args[i] = stepArgs{RunID: st.RunID, Step: st.Index, Gen: st.Gen}
+		}
+		if err := q.insert(ctx, args); err != nil {
+			return fmt.Errorf("hand steps to the job queue: %w", err)
+		}
+		now := e.now()
+		for _, st := range steps {
+			if err := e.st.MarkDispatched(ctx, st.ID, st.Gen, now); err != nil {
+				return err
+			}
+		}
+		if len(steps) < 200 {
+			return nil
+		}
+	}
+}

@@ -1,0 +1,220 @@
+package playbook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/moments-cs/moments/internal/journey"
+	"github.com/moments-cs/moments/internal/store"
+)
+
+// runStep runs one generation of one step: the body of a River job. It
+// returns nil when the step's outcome is recorded (or another worker
+// recorded it), a *permanentError when the step failed for good (recorded
+// too), and any other error for the job queue to retry.
+func (e *Engine) runStep(ctx context.Context, a stepArgs, attempt, maxAttempts int) error {
+	row, ok, err := e.st.ClaimStep(ctx, a.RunID, a.Step, a.Gen, e.now())
+	if err != nil || !ok {
+		return err
+	}
+	run, err := e.st.RunTx(ctx, e.db, a.RunID)
+	if err != nil {
+		return fmt.Errorf("read run %s: %w", a.RunID, err)
+	}
+	sc := &StepContext{Run: run, Row: row, Index: a.Step, Key: fmt.Sprint(a.Step + 1), Attempt: attempt, Wake: row.Wake, e: e}
+	out, err := e.prepare(ctx, sc)
+	if err == nil && out == nil {
+		var o Outcome
+		o, err = e.execute(ctx, sc)
+		out = &o
+	}
+	if err == nil {
+		err = e.commit(ctx, sc, a, *out)
+	}
+	if err != nil {
+		return e.recordError(ctx, sc, a, err, attempt, maxAttempts)
+	}
+	return nil
+}
+
+// prepare loads the step's definition from the run's map version and
+// applies its when guard; a non-nil Outcome ends the step without running
+// it.
+func (e *Engine) prepare(ctx context.Context, sc *StepContext) (*Outcome, error) {
+	m, err := e.journey.Version(ctx, sc.Run.MapVersion)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, Permanentf("journey map version %d, which started this run, does not exist", sc.Run.MapVersion)
+	}
+	if err != nil {
+		return nil, err
+	}
+	sc.Map = m
+	for i := range m.Moments {
+		if m.Moments[i].ID == sc.Run.MomentID {
+			sc.Moment = &m.Moments[i]
+		}
+	}
+	if sc.Moment == nil {
+		return nil, Permanentf("moment %q is not in journey map version %d, which started this run", sc.Run.MomentID, sc.Run.MapVersion)
+	}
+	if sc.Index >= len(sc.Moment.Playbook) {
+		return &Outcome{Status: store.StepSkipped, Summary: "the moment's playbook has no steps", Next: journey.StepEnd}, nil
+	}
+	sc.Step = sc.Moment.Playbook[sc.Index]
+	sc.Key = stepKey(sc.Step, sc.Index)
+	first := sc.Wake == "" || sc.Wake == "retry"
+	if first && sc.Step.When != "" && sc.Step.Kind != journey.StepBranch {
+		ok, err := sc.Condition(ctx, sc.Step.When)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return &Outcome{Status: store.StepSkipped, Summary: "skipped: its condition did not hold (" + sc.Step.When + ")"}, nil
+		}
+	}
+	return nil, nil
+}
+
+func (e *Engine) execute(ctx context.Context, sc *StepContext) (Outcome, error) {
+	r, ok := runnerFor(sc.Step.Kind)
+	if !ok {
+		return Outcome{}, Permanentf("%s steps are not available in this version of Moments", sc.Step.Kind)
+	}
+	return r.Run(ctx, sc)
+}
+
+// commit records the outcome, its writes and the run's next step in one
+// transaction, guarded by the step's generation: of two workers that ran
+// the same step (a job rescued while still running), only one commits.
+func (e *Engine) commit(ctx context.Context, sc *StepContext, a stepArgs, out Outcome) error {
+	now := e.now()
+	if out.Status == "" {
+		out.Status = store.StepDone
+	}
+	next := len(sc.playbook())
+	if out.Status != store.StepWaiting {
+		target := out.Next
+		if target == "" {
+			target = sc.Step.Next
+		}
+		var err error
+		if next, err = indexOf(sc.playbook(), target, sc.Index); err != nil {
+			return err
+		}
+	}
+	tx, err := e.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if out.Writes != nil {
+		if err := out.Writes(ctx, tx); err != nil {
+			return err
+		}
+	}
+	res := store.StepResult{Status: out.Status, Key: sc.Key, Kind: sc.Step.Kind, Outcome: out.Summary}
+	if out.Status == store.StepWaiting {
+		if !out.WaitUntil.IsZero() {
+			u := out.WaitUntil
+			res.DueAt = &u
+		}
+		res.WaitEvent = out.WaitEvent
+	} else if next < len(sc.playbook()) {
+		res.Next = stepKey(sc.playbook()[next], next)
+	} else {
+		res.Next = journey.StepEnd
+	}
+	ok, err := e.st.FinishStep(ctx, tx, a.RunID, a.Step, a.Gen, res, now)
+	if err != nil || !ok {
+		return err
+	}
+	switch {
+	case out.Status == store.StepWaiting:
+		err = e.st.UpdateRunState(ctx, tx, a.RunID, store.RunWaiting, sc.Key, "", now)
+	case next >= len(sc.playbook()):
+		err = e.st.UpdateRunState(ctx, tx, a.RunID, store.RunDone, "", "", now)
+	default:
+		if _, err = e.st.InsertStep(ctx, tx, store.RunStep{RunID: a.RunID, Index: next, Key: res.Next,
+			Kind: sc.playbook()[next].Kind, AccountID: sc.Run.AccountID, Status: store.StepDue, DueAt: &now, CreatedAt: now}); err == nil {
+			err = e.st.UpdateRunState(ctx, tx, a.RunID, store.RunRunning, res.Next, "", now)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	if out.Status != store.StepWaiting && next < len(sc.playbook()) {
+		e.handOff(ctx, a.RunID, next, 1)
+	}
+	return nil
+}
+
+func (sc *StepContext) playbook() []journey.Step {
+	if sc.Moment == nil {
+		return nil
+	}
+	return sc.Moment.Playbook
+}
+
+// recordError records a failed attempt: for good when the error is
+// permanent or the attempts are spent (the step and the run are marked
+// failed, and the error returned is permanent), otherwise as the step's
+// last error while the job queue retries.
+func (e *Engine) recordError(ctx context.Context, sc *StepContext, a stepArgs, cause error, attempt, maxAttempts int) error {
+	now := e.now()
+	var perm *permanentError
+	final := errors.As(cause, &perm) || attempt >= maxAttempts
+	msg := cause.Error()
+	if !final {
+		msg = fmt.Sprintf("%s (attempt %d of %d; trying again in %s)", msg, attempt, maxAttempts,
+			e.cfg.RetryDelay(attempt).Round(1e9))
+		e.log.Warn("playbook step failed; will retry", "run", a.RunID, "step", sc.Key, "attempt", attempt, "err", cause)
+		if err := e.st.NoteStepError(ctx, a.RunID, a.Step, a.Gen, sc.Key, sc.Step.Kind, msg, now); err != nil {
+			return errors.Join(cause, err)
+		}
+		return cause
+	}
+	if perm == nil {
+		msg = fmt.Sprintf("%s (gave up after %d attempts; retry the step once the cause is fixed)", msg, attempt)
+	}
+	e.log.Error("playbook step failed", "run", a.RunID, "step", sc.Key, "attempt", attempt, "err", cause)
+	tx, err := e.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	ok, err := e.st.FinishStep(ctx, tx, a.RunID, a.Step, a.Gen,
+		store.StepResult{Status: store.StepFailed, Key: sc.Key, Kind: sc.Step.Kind, Error: msg}, now)
+	if err != nil || !ok {
+		return err
+	}
+	if err := e.st.UpdateRunState(ctx, tx, a.RunID, store.RunFailed, sc.Key, "step "+sc.Key+" failed: "+msg, now); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	return Permanent(cause)
+}
+
+// RetryStep runs a failed step of a run again. step is the step's id in
+// the map, or its position from 1.
+func (e *Engine) RetryStep(ctx context.Context, runID, step string) error {
+	steps, err := e.st.RunSteps(ctx, e.db, runID)
+	if err != nil {
+		return err
+	}
+	for _, st := range steps {
+		if st.Key == step || fmt.Sprint(st.Index+1) == step {
+			if err := e.st.RetryStep(ctx, runID, st.Index, e.now()); err != nil {
+				return err
+			}
+			e.kick()
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: run %s has no step %q", store.ErrNotFound, runID, step)
+}

@@ -1,0 +1,121 @@
+package playbook
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/moments-cs/moments/internal/store"
+)
+
+// Trigger categories that start runs (the journey map's trigger categories).
+const (
+	TriggerLifecycle     = "lifecycle"
+	TriggerCustomerEvent = "customer_event"
+	TriggerScheduled     = "scheduled"
+	TriggerCSM           = "csm"
+	TriggerVendor        = "vendor"
+)
+
+var triggers = []string{TriggerLifecycle, TriggerCustomerEvent, TriggerScheduled, TriggerCSM, TriggerVendor}
+
+// RunRequest asks for one run of a moment's playbook for one account and one
+// occurrence.
+type RunRequest struct {
+	AccountID string
+	MomentID  string
+	// Occurrence is the stable key of the occurrence, e.g. "evt:<event id>",
+	// "renewal_date-90d:2027-01-31", "csm:<uuid>", "broadcast:<id>". The
+	// same (account, moment, occurrence) never starts two runs.
+	Occurrence string
+	// MapVersion is the live journey map version when the trigger fired;
+	// the run keeps it to the end.
+	MapVersion int
+	// Trigger is the category that started it: lifecycle, customer_event,
+	// scheduled, csm or vendor.
+	Trigger string
+	// ContactID is the contact involved, if any.
+	ContactID string
+	// EventID is the event that fired it, if any.
+	EventID int64
+	// StartedBy is the person or key that started it (csm, vendor), if any.
+	StartedBy string
+}
+
+// ErrInvalidRequest wraps a RunRequest that lacks a required field.
+var ErrInvalidRequest = errors.New("invalid run request")
+
+// Validate reports the first missing or malformed field.
+func (r RunRequest) Validate() error {
+	switch {
+	case strings.TrimSpace(r.AccountID) == "":
+		return fmt.Errorf("%w: account id is empty", ErrInvalidRequest)
+	case strings.TrimSpace(r.MomentID) == "":
+		return fmt.Errorf("%w: moment id is empty", ErrInvalidRequest)
+	case strings.TrimSpace(r.Occurrence) == "":
+		return fmt.Errorf("%w: occurrence is empty: give each occurrence a stable key such as evt:<event id>", ErrInvalidRequest)
+	case r.MapVersion < 1:
+		return fmt.Errorf("%w: map version %d is not a journey map version", ErrInvalidRequest, r.MapVersion)
+	case !slices.Contains(triggers, r.Trigger):
+		return fmt.Errorf("%w: trigger %q is not one of %s", ErrInvalidRequest, r.Trigger, strings.Join(triggers, ", "))
+	}
+	return nil
+}
+
+// StartTx starts the run inside the caller's transaction (the ingestion
+// transaction, see store.OnIngest, or any other *sql.Tx on the store's write
+// DB): it inserts the run with a UNIQUE (account_id, moment_id, occurrence)
+// key and returns started=false and the existing run's id if that
+// occurrence already has a run. Exactly once per occurrence, whatever the
+// retries, restarts or replicas.
+//
+// The run's first step is written as due in the same transaction (a
+// transactional outbox); the engine hands it to the job queue once the
+// transaction has committed. StartTx reads no journey map and does no I/O
+// beyond two inserts, so it is cheap enough for the ingestion path.
+func (e *Engine) StartTx(ctx context.Context, tx *sql.Tx, r RunRequest) (runID string, started bool, err error) {
+	if err := r.Validate(); err != nil {
+		return "", false, err
+	}
+	now := e.now()
+	id, inserted, err := e.st.InsertRun(ctx, tx, store.Run{
+		ID: uuid.NewString(), AccountID: r.AccountID, MomentID: r.MomentID, Occurrence: r.Occurrence,
+		MapVersion: r.MapVersion, Category: r.Trigger, ContactID: r.ContactID, EventID: r.EventID,
+		StartedBy: r.StartedBy, Status: store.RunRunning, CreatedAt: now,
+	})
+	if err != nil || !inserted {
+		return id, false, err
+	}
+	if _, err := e.st.InsertStep(ctx, tx, store.RunStep{
+		RunID: id, Index: 0, AccountID: r.AccountID, Status: store.StepDue, DueAt: &now, CreatedAt: now,
+	}); err != nil {
+		return "", false, err
+	}
+	e.kick()
+	return id, true, nil
+}
+
+// Start is StartTx in its own transaction.
+func (e *Engine) Start(ctx context.Context, r RunRequest) (runID string, started bool, err error) {
+	tx, err := e.db.BeginTx(ctx, nil)
+	if err != nil {
+		return "", false, err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	id, started, err := e.StartTx(ctx, tx, r)
+	if err != nil {
+		return "", false, err
+	}
+	if err := tx.Commit(); err != nil {
+		return "", false, err
+	}
+	if started {
+		e.handOff(ctx, id, 0, 1)
+	}
+	return id, started, nil
+}

@@ -1,0 +1,319 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/moments-cs/moments/internal/auth"
+	"github.com/moments-cs/moments/internal/journey"
+	"github.com/moments-cs/moments/internal/store"
+)
+
+// settingsTabs are the tabs of the settings section the viewer may open.
+func settingsTabs(se auth.Session, current string) []pageLink {
+	var out []pageLink
+	add := func(p auth.Permission, label, url string) {
+		if se.Role.Can(p) {
+			out = append(out, pageLink{Label: label, URL: url, Current: url == current})
+		}
+	}
+	add(auth.PermJourney, "Journey map", "/settings/journey")
+	add(auth.PermKeys, "API keys", "/settings/keys")
+	add(auth.PermUsers, "People", "/settings/users")
+	add(auth.PermSystem, "Email and webhooks", "/settings/delivery")
+	return out
+}
+
+type settingsData struct {
+	Tabs []pageLink
+	Page any
+}
+
+func (s *Server) settingsView(r *http.Request, current, title string, page any) uiView {
+	v := s.view(r, "settings", title, settingsData{Tabs: settingsTabs(uiSession(r), current), Page: page})
+	return v
+}
+
+func (s *Server) settingsPage(w http.ResponseWriter, r *http.Request) {
+	http.Redirect(w, r, "/settings/journey", http.StatusSeeOther)
+}
+
+// --- journey map versions ---------------------------------------------------
+
+type journeyVersionsData struct {
+	Versions []store.JourneyVersion
+	Live     int
+	// From and To are the versions compared; Changes what changed.
+	From, To int
+	Changes  []journey.Change
+	Compared bool
+	Same     bool
+}
+
+func (s *Server) settingsJourneyPage(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	vs, err := s.store.JourneyVersions(ctx)
+	if err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	d := journeyVersionsData{Versions: vs}
+	if len(vs) > 0 {
+		d.Live = vs[0].Number
+	}
+	q := r.URL.Query()
+	if q.Get("from") != "" || q.Get("to") != "" {
+		from, err1 := strconv.Atoi(q.Get("from"))
+		to, err2 := strconv.Atoi(q.Get("to"))
+		if err1 != nil || err2 != nil || from < 0 || to < 1 {
+			s.uiError(w, r, uiBadRequest("from", "Choose two versions to compare."))
+			return
+		}
+		var old, cur *journey.Map
+		if from > 0 {
+			if old, err = s.journey.Version(ctx, from); err != nil {
+				s.uiError(w, r, uiNotFound("There is no journey map version "+strconv.Itoa(from)+"."))
+				return
+			}
+		}
+		if cur, err = s.journey.Version(ctx, to); err != nil {
+			s.uiError(w, r, uiNotFound("There is no journey map version "+strconv.Itoa(to)+"."))
+			return
+		}
+		d.From, d.To, d.Compared = from, to, true
+		d.Changes = journey.Diff(old, cur)
+		d.Same = len(d.Changes) == 0
+	} else if len(vs) > 0 {
+		d.To = vs[0].Number
+		d.From = d.To - 1
+	}
+	s.render(w, r, http.StatusOK, "settings_journey", s.settingsView(r, "/settings/journey", "Settings", d))
+}
+
+// --- API keys -----------------------------------------------------------------
+
+type keysData struct {
+	Keys []store.APIKey
+	// Secret is the key just created, shown this once.
+	Secret  string
+	Created store.APIKey
+	Name    string
+	Scope   string
+	Error   string
+}
+
+func (s *Server) settingsKeysPage(w http.ResponseWriter, r *http.Request) {
+	s.renderKeys(w, r, http.StatusOK, keysData{Scope: auth.ScopeWrite})
+}
+
+func (s *Server) renderKeys(w http.ResponseWriter, r *http.Request, status int, d keysData) {
+	keys, err := s.store.ListKeys(r.Context())
+	if err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	// Newest first: the key just created is at the top.
+	for i, j := 0, len(keys)-1; i < j; i, j = i+1, j-1 {
+		keys[i], keys[j] = keys[j], keys[i]
+	}
+	d.Keys = keys
+	v := s.settingsView(r, "/settings/keys", "Settings", d)
+	v.Error = d.Error
+	s.render(w, r, status, "settings_keys", v)
+}
+
+func (s *Server) createKeyFromUI(w http.ResponseWriter, r *http.Request) {
+	name := strings.TrimSpace(r.PostFormValue("name"))
+	scope := r.PostFormValue("scope")
+	d := keysData{Name: name, Scope: scope}
+	if scope != auth.ScopeWrite && scope != auth.ScopeAdmin {
+		d.Error = "Choose a scope: write (send events) or admin (REST API)."
+		s.renderKeys(w, r, http.StatusBadRequest, d)
+		return
+	}
+	if name == "" {
+		d.Error = "Give the key a name that says where it is used, such as “Segment production”."
+		s.renderKeys(w, r, http.StatusBadRequest, d)
+		return
+	}
+	k, secret, err := s.keys.Create(r.Context(), scope, name)
+	if err != nil {
+		d.Error = "The key was not created: " + err.Error()
+		s.renderKeys(w, r, http.StatusBadRequest, d)
+		return
+	}
+	s.log.InfoContext(r.Context(), "api key created", "key", k.ID, "scope", k.Scope, "by", uiSession(r).User.Email)
+	s.renderKeys(w, r, http.StatusOK, keysData{Secret: secret, Created: k, Scope: auth.ScopeWrite})
+}
+
+func (s *Server) revokeKeyFromUI(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	err := s.store.RevokeKey(r.Context(), id, s.now())
+	if errors.Is(err, store.ErrNotFound) {
+		s.uiError(w, r, uiNotFound("There is no API key "+strconv.Quote(id)+"."))
+		return
+	}
+	if err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	s.log.InfoContext(r.Context(), "api key revoked", "key", id, "by", uiSession(r).User.Email)
+	back(w, r, "/settings/keys", "key_revoked")
+}
+
+// --- people -------------------------------------------------------------------
+
+type usersData struct {
+	Users []store.User
+	Roles []auth.Role
+	// Password is the generated password of the person just added, shown
+	// this once.
+	Password string
+	Added    store.User
+	Email    string
+	Name     string
+	Role     string
+	Policy   auth.PeopleConfig
+}
+
+func (s *Server) settingsUsersPage(w http.ResponseWriter, r *http.Request) {
+	s.renderUsers(w, r, http.StatusOK, usersData{Role: string(auth.RoleCSM)}, "")
+}
+
+func (s *Server) renderUsers(w http.ResponseWriter, r *http.Request, status int, d usersData, msg string) {
+	users, err := s.store.ListUsers(r.Context())
+	if err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	d.Users, d.Roles, d.Policy = users, auth.Roles, s.people.Config()
+	v := s.settingsView(r, "/settings/users", "Settings", d)
+	v.Error = msg
+	s.render(w, r, status, "settings_users", v)
+}
+
+func (s *Server) addUserFromUI(w http.ResponseWriter, r *http.Request) {
+	d := usersData{Email: strings.TrimSpace(r.PostFormValue("email")), Name: strings.TrimSpace(r.PostFormValue("name")),
+		Role: r.PostFormValue("role")}
+	role, err := auth.ParseRole(d.Role)
+	if err != nil {
+		s.renderUsers(w, r, http.StatusBadRequest, d, "Choose a role: admin, ops, csm or viewer.")
+		return
+	}
+	u, pw, err := s.people.Add(r.Context(), d.Email, d.Name, role, "")
+	if errors.Is(err, store.ErrUserExists) {
+		s.renderUsers(w, r, http.StatusConflict, d, "Someone with this email already exists.")
+		return
+	}
+	if err != nil {
+		s.renderUsers(w, r, http.StatusBadRequest, d, "The person was not added: "+err.Error()+".")
+		return
+	}
+	s.log.InfoContext(r.Context(), "person added", "user", u.ID, "role", u.Role, "by", uiSession(r).User.Email)
+	s.renderUsers(w, r, http.StatusOK, usersData{Password: pw, Added: u, Role: string(auth.RoleCSM)}, "")
+}
+
+// updateUserFromUI changes a role, disables or enables someone, or resets
+// their password (action = role, disable, enable, reset).
+func (s *Server) updateUserFromUI(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	id := r.PathValue("id")
+	u, err := s.store.User(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		s.uiError(w, r, uiNotFound("There is no such person."))
+		return
+	}
+	if err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	switch r.PostFormValue("action") {
+	case "role":
+		role, perr := auth.ParseRole(r.PostFormValue("role"))
+		if perr != nil {
+			s.renderUsers(w, r, http.StatusBadRequest, usersData{Role: string(auth.RoleCSM)}, "Choose a role: admin, ops, csm or viewer.")
+			return
+		}
+		err = s.people.SetRole(ctx, id, role)
+	case "disable":
+		err = s.people.SetDisabled(ctx, id, true)
+	case "enable":
+		err = s.people.SetDisabled(ctx, id, false)
+	case "reset":
+		pw := auth.GeneratePassword()
+		if err = s.people.SetPassword(ctx, id, pw); err == nil {
+			s.renderUsers(w, r, http.StatusOK, usersData{Password: pw, Added: u, Role: string(auth.RoleCSM)}, "")
+			return
+		}
+	default:
+		s.uiError(w, r, uiBadRequest("action", "Unknown change."))
+		return
+	}
+	if errors.Is(err, auth.ErrLastAdmin) {
+		s.renderUsers(w, r, http.StatusConflict, usersData{Role: string(auth.RoleCSM)},
+			"This is the only active admin: make someone else admin first.")
+		return
+	}
+	if err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	s.log.InfoContext(ctx, "person updated", "user", id, "action", r.PostFormValue("action"), "by", uiSession(r).User.Email)
+	back(w, r, "/settings/users", "user_updated")
+}
+
+// --- email and webhooks -------------------------------------------------------
+
+type deliveryData struct {
+	Configured bool
+	SMTP       []uiFact
+	Webhooks   []uiFact
+}
+
+func (s *Server) settingsDeliveryPage(w http.ResponseWriter, r *http.Request) {
+	d := deliveryData{}
+	if c := s.delivery; c != nil {
+		d.Configured = true
+		smtp := c.SMTP
+		host := smtp.Host
+		if host == "" {
+			host = "not set: email steps wait until it is (--smtp-host or MOMENTS_SMTP_HOST)"
+		}
+		port := ""
+		if smtp.Port > 0 {
+			port = strconv.Itoa(smtp.Port)
+		}
+		login := "none"
+		if smtp.Username != "" {
+			login = smtp.Username + " (password set: " + yesNo(smtp.Password != "") + ")"
+		}
+		tls := smtp.TLS
+		if tls == "" {
+			tls = "starttls"
+		}
+		d.SMTP = uiFacts("Host", host, "Port", port, "TLS", tls, "Login", login, "From", smtp.From)
+		secret := "not set: webhooks are sent unsigned"
+		if c.WebhookSecret != "" {
+			secret = "set (Moments-Signature header on every webhook)"
+		}
+		attempts := ""
+		if c.Webhook.MaxAttempts > 0 {
+			attempts = strconv.Itoa(c.Webhook.MaxAttempts)
+		}
+		timeout := ""
+		if c.Webhook.Timeout > 0 {
+			timeout = c.Webhook.Timeout.String()
+		}
+		d.Webhooks = uiFacts("Signing secret", secret, "Attempts per step", attempts, "Timeout per attempt", timeout)
+	}
+	s.render(w, r, http.StatusOK, "settings_delivery", s.settingsView(r, "/settings/delivery", "Settings", d))
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
