@@ -183,8 +183,8 @@ func (s *Store) CreateSession(ctx context.Context, se Session) error {
 // user, who must not be disabled; otherwise ErrNotFound.
 func (s *Store) SessionByHash(ctx context.Context, hash []byte, now time.Time) (Session, User, error) {
 	var (
-		se                                   Session
-		created, seen, expires, absolute     int64
+		se                               Session
+		created, seen, expires, absolute int64
 	)
 	cols := "u.id, u.email, u.name, u.role, u.created_at, u.updated_at, u.last_sign_in_at, u.disabled_at"
 	u, err := scanUser(s.read.QueryRowContext(ctx, `SELECT `+cols+`, s.created_at, s.last_seen_at, s.expires_at, s.absolute_at, s.ip, s.user_agent

@@ -29,7 +29,7 @@ type momentDelivery struct {
 	// OnTime counts runs finished within the SLA; Late those finished
 	// after it or still running past it. Judged counts the runs that are
 	// either (so a share can be given).
-	OnTime, Late, Judged int
+	OnTime, Late, Judged                      int
 	Tasks, TasksOpen, TasksDone, TasksOverdue int
 	Escalated                                 int
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/cookiejar"
@@ -61,7 +62,11 @@ func setupUI(t testing.TB, accounts int, withPlaybooks ...bool) *uiFixture {
 	ctx := context.Background()
 	st := storetest.Open(t, store.SQLite)
 	now := uiNow
-	a, err := app.New(ctx, st, app.Options{Now: func() time.Time { return now }})
+	var log *slog.Logger
+	if os.Getenv("MOMENTS_TEST_LOG") != "" {
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	a, err := app.New(ctx, st, app.Options{Now: func() time.Time { return now }, Logger: log})
 	require.NoError(t, err)
 	// The playbook engine turns started moments into runs and tasks. The
 	// app does not assemble it yet, so the fixture does, as serve will.
@@ -150,7 +155,7 @@ func (f *uiFixture) seed(t testing.TB, n int) {
 		renewal := f.now.AddDate(0, 0, rng.IntN(400)-30)
 		arr := float64(5000 + rng.IntN(40)*2500)
 		traits := map[string]any{
-			"name": fmt.Sprintf("Customer %03d %s", i, []string{"Labs", "Group", "Systems", "Health", "Retail"}[i%5]),
+			"name":  fmt.Sprintf("Customer %03d %s", i, []string{"Labs", "Group", "Systems", "Health", "Retail"}[i%5]),
 			"owner": owner, "segment": segments[i%3], "plan": []string{"team", "business", "enterprise"}[i%3],
 			"arr": arr, "renewal_date": renewal.Format(time.DateOnly), "lifecycle_stage": stages[rng.IntN(3)],
 			"contract_start": contract.Format(time.DateOnly), "seats": 10 + rng.IntN(40),
@@ -220,7 +225,7 @@ func (f *uiFixture) signIn(t testing.TB, c *http.Client, email string) string {
 	res.Body.Close()
 	require.Equal(t, http.StatusSeeOther, res.StatusCode)
 	status, body = f.page(t, c, "/")
-	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, http.StatusOK, status, snippet(body))
 	m = csrfField.FindStringSubmatch(body)
 	require.NotNil(t, m)
 	return m[1]

@@ -39,7 +39,7 @@ var uiFuncs = template.FuncMap{
 	"deref64":    func(p *float64) float64 { return *p },
 	"itoa":       strconv.Itoa,
 	"neg":        func(n int) int { return -n },
-	"mine":       func(v uiView, who string) bool { return isMine(v.Session, who) },
+	"mine":       isMine,
 }
 
 // timeOf accepts the kinds of time the views carry.

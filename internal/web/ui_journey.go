@@ -76,21 +76,24 @@ func (s *Server) uiJourneyPage(w http.ResponseWriter, r *http.Request) {
 		if row == nil {
 			return m
 		}
-		label := "delivery: " + row.Grade()
+		short, long := "delivery "+row.Grade(), "Delivery over the last 90 days: "+row.Grade()
 		if share := row.OnTimeShare(); share >= 0 {
-			label += ", " + percent(share) + " on time"
+			short += " · " + percent(share)
+			long += ", " + percent(share) + " of runs on time against the SLA"
 		}
 		if row.Escalated > 0 {
-			label += ", " + plural(row.Escalated, "escalation", "escalations")
+			long += ", " + plural(row.Escalated, "escalated task", "escalated tasks")
 		}
-		return m + `<div class="delivery"><span class="badge b-` + row.Grade() + `">` + template.HTMLEscapeString(label) + `</span></div>`
+		badge := `<div class="delivery"><span class="badge b-` + row.Grade() + `" title="` + template.HTMLEscapeString(long) + `">` +
+			template.HTMLEscapeString(short) + `</span></div>`
+		return strings.TrimSuffix(m, "</article>") + badge + "</article>"
 	}))
 	v := s.view(r, "journey", "Journey", d)
 	s.render(w, r, http.StatusOK, "swimlane", v)
 }
 
 // cardRE finds the opening of each card on the swimlane.
-var cardRE = regexp.MustCompile(`<article class="jm-card[^"]*" data-moment="([^"]+)">`)
+var cardRE = regexp.MustCompile(`(?s)<article class="jm-card[^"]*" data-moment="([^"]+)">.*?</article>`)
 
 type momentPageData struct {
 	Body     template.HTML

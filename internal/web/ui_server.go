@@ -208,6 +208,12 @@ func securityHeaders(w http.ResponseWriter) {
 // the X-CSRF-Token header that htmx sends (403 otherwise).
 func (s *Server) uiPage(perm auth.Permission, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/favicon.ico" {
+			// Browsers ask for it on every site; answering here keeps the
+			// request from bouncing through the sign-in page.
+			http.NotFound(w, r)
+			return
+		}
 		securityHeaders(w)
 		c, err := r.Cookie(sessionCookie)
 		var se auth.Session
@@ -453,7 +459,13 @@ func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) renderSignIn(w http.ResponseWriter, r *http.Request, status int, d signInData, msg string) {
-	d.Token = randomToken()
+	// Keep the browser's form token while it is valid: a second tab (or a
+	// favicon request bounced here) must not invalidate the first form.
+	if c, err := r.Cookie(signInCookie); err == nil && len(c.Value) == 32 && status == http.StatusOK {
+		d.Token = c.Value
+	} else {
+		d.Token = randomToken()
+	}
 	setCookie(w, r, signInCookie, d.Token, 3600)
 	v := uiView{Title: "Sign in", Error: msg, Data: d, TZ: viewerTZ(r), Now: s.now()}
 	if r.URL.Query().Get("done") == "signed_out" {
