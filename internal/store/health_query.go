@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -119,6 +118,10 @@ type HealthRecord struct {
 	Aggregate []byte
 	// Recent is the JSON list of [day, combined] of the last days.
 	Recent []byte
+	// SameTrend tells SaveHealthTx that the day's trend row already holds
+	// this state's scores and quadrant (the state was last written that
+	// day with them), so it is not written again.
+	SameTrend bool
 }
 
 // HealthTrendPoint is one day of an account's health trend.
@@ -179,29 +182,42 @@ const healthCols = `h.behavioural, h.emotional, h.combined, h.quadrant, h.previo
 // fills h from them; with nullable set, every column may be NULL (an
 // outer join found no row).
 func healthDest(h *AccountHealth) ([]any, func()) {
-	var (
-		b, e, c, base, prog                      sql.NullFloat64
-		quad, prev, path, next, nextName         sql.NullString
-		changed, due, start, ttv, tti, last, upd sql.NullInt64
-		qver, drop, ul, up, reached, total, ver  sql.NullInt64
-	)
-	dest := []any{&b, &e, &c, &quad, &prev, &changed, &qver, &base, &drop, &ul, &up, &last, &path,
-		&prog, &reached, &total, &next, &nextName, &due, &start, &ttv, &tti, &ver, &upd}
-	return dest, func() {
-		h.Behavioural, h.Emotional, h.Combined = floatPtr(b), floatPtr(e), floatPtr(c)
-		h.Quadrant, h.PreviousQuadrant = quad.String, prev.String
-		h.QuadrantChangedAt, h.QuadrantVersion = timePtr(changed), qver.Int64
-		h.CombinedBaseline = floatPtr(base)
-		h.UsageDrop, h.UsageLast, h.UsagePrevious = drop.Int64 != 0, int(ul.Int64), int(up.Int64)
-		h.LastActivityAt = timePtr(last)
-		h.PathID, h.PathProgress = path.String, floatPtr(prog)
-		h.MilestonesReached, h.MilestonesTotal = int(reached.Int64), int(total.Int64)
-		h.NextMilestone, h.NextMilestoneName, h.NextDueAt = next.String, nextName.String, timePtr(due)
-		h.ContractStart, h.TimeToValue, h.TimeToImplementation = timePtr(start), durPtr(ttv), durPtr(tti)
-		h.Version = ver.Int64
-		if upd.Valid {
-			h.UpdatedAt = fromMicros(upd.Int64)
-		}
+	hs := &healthScan{}
+	return hs.dest(nil), func() { hs.fill(h) }
+}
+
+// healthScan holds the scan destinations of healthCols, reused from row to
+// row by queries that read many.
+type healthScan struct {
+	b, e, c, base, prog                      sql.NullFloat64
+	quad, prev, path, next, nextName         sql.NullString
+	changed, due, start, ttv, tti, last, upd sql.NullInt64
+	qver, drop, ul, up, reached, total, ver  sql.NullInt64
+}
+
+// dest returns the destinations of healthCols after those of lead.
+func (hs *healthScan) dest(lead []any) []any {
+	return append(lead, &hs.b, &hs.e, &hs.c, &hs.quad, &hs.prev, &hs.changed, &hs.qver, &hs.base, &hs.drop, &hs.ul, &hs.up,
+		&hs.last, &hs.path, &hs.prog, &hs.reached, &hs.total, &hs.next, &hs.nextName, &hs.due, &hs.start, &hs.ttv, &hs.tti,
+		&hs.ver, &hs.upd)
+}
+
+// fill sets h from the last row scanned.
+func (hs *healthScan) fill(h *AccountHealth) {
+	h.Behavioural, h.Emotional, h.Combined = floatPtr(hs.b), floatPtr(hs.e), floatPtr(hs.c)
+	h.Quadrant, h.PreviousQuadrant = hs.quad.String, hs.prev.String
+	h.QuadrantChangedAt, h.QuadrantVersion = timePtr(hs.changed), hs.qver.Int64
+	h.CombinedBaseline = floatPtr(hs.base)
+	h.UsageDrop, h.UsageLast, h.UsagePrevious = hs.drop.Int64 != 0, int(hs.ul.Int64), int(hs.up.Int64)
+	h.LastActivityAt = timePtr(hs.last)
+	h.PathID, h.PathProgress = hs.path.String, floatPtr(hs.prog)
+	h.MilestonesReached, h.MilestonesTotal = int(hs.reached.Int64), int(hs.total.Int64)
+	h.NextMilestone, h.NextMilestoneName, h.NextDueAt = hs.next.String, hs.nextName.String, timePtr(hs.due)
+	h.ContractStart, h.TimeToValue, h.TimeToImplementation = timePtr(hs.start), durPtr(hs.ttv), durPtr(hs.tti)
+	h.Version = hs.ver.Int64
+	h.UpdatedAt = time.Time{}
+	if hs.upd.Valid {
+		h.UpdatedAt = fromMicros(hs.upd.Int64)
 	}
 }
 
@@ -221,25 +237,28 @@ func durPtr(v sql.NullInt64) *time.Duration {
 	return &d
 }
 
-func nullFloat(f *float64) sql.NullFloat64 {
+// floatArg, timeArg and durArg are the driver values of a nullable float,
+// time (Unix microseconds; the zero time is NULL, as nullMicros has it) and
+// duration (microseconds).
+func floatArg(f *float64) any {
 	if f == nil {
-		return sql.NullFloat64{}
+		return nil
 	}
-	return sql.NullFloat64{Float64: *f, Valid: true}
+	return *f
 }
 
-func nullTimePtr(t *time.Time) sql.NullInt64 {
-	if t == nil {
-		return sql.NullInt64{}
+func timeArg(t *time.Time) any {
+	if t == nil || t.IsZero() {
+		return nil
 	}
-	return nullMicros(*t)
+	return t.UnixMicro()
 }
 
-func nullDur(d *time.Duration) sql.NullInt64 {
+func durArg(d *time.Duration) any {
 	if d == nil {
-		return sql.NullInt64{}
+		return nil
 	}
-	return sql.NullInt64{Int64: d.Microseconds(), Valid: true}
+	return d.Microseconds()
 }
 
 func boolInt(b bool) int64 {
@@ -285,26 +304,23 @@ func (s *Store) LoadHealthTx(ctx context.Context, tx *sql.Tx, ids []string) (map
 		if err != nil {
 			return nil, fmt.Errorf("read health state: %w", err)
 		}
+		var (
+			hs                  healthScan
+			id                  string
+			traits, agg, recent []byte
+		)
+		dest := hs.dest([]any{&id, &traits, &agg, &recent})
 		for rows.Next() {
-			r := &HealthRecord{}
-			var traits, agg, recent sql.RawBytes
-			dest, fill := healthDest(&r.AccountHealth)
-			if err := rows.Scan(append([]any{&r.AccountID, &traits, &agg, &recent}, dest...)...); err != nil {
+			// Scanning into []byte copies, so each row's bytes are its own.
+			traits, agg, recent = nil, nil, nil
+			if err := rows.Scan(dest...); err != nil {
 				rows.Close()
 				return nil, err
 			}
-			fill()
+			r := &HealthRecord{RawTraits: traits, Aggregate: agg, Recent: recent}
+			r.AccountID = id
+			hs.fill(&r.AccountHealth)
 			r.Exists = r.Version > 0
-			// RawBytes are only valid until the next row: copy what is kept.
-			if agg != nil {
-				r.Aggregate = bytes.Clone(agg)
-			}
-			if recent != nil {
-				r.Recent = bytes.Clone(recent)
-			}
-			if len(traits) > 0 {
-				r.RawTraits = bytes.Clone(traits)
-			}
 			out[r.AccountID] = r
 		}
 		if err := rows.Close(); err != nil {
@@ -355,39 +371,58 @@ const accountHealthCols = `account_id, behavioural, emotional, combined, quadran
 const accountHealthColumns = 25
 
 // SaveHealthTx writes the records' aggregates, states and the trend row of
-// day (a UTC day number, Unix days) in tx: three multi-row upserts per
-// statement size (see healthChunks). The caller sets every field, Version
+// day (a UTC day number, Unix days) in tx: multi-row upserts of the
+// statement sizes of healthChunks. The caller sets every field, Version
 // included.
 func (s *Store) SaveHealthTx(ctx context.Context, tx *sql.Tx, recs []*HealthRecord, day int64) error {
 	sort.Slice(recs, func(i, j int) bool { return recs[i].AccountID < recs[j].AccountID })
 	size := min(len(recs), healthSizes[0])
 	aggArgs := make([]any, 0, 3*size)
 	stateArgs := make([]any, 0, accountHealthColumns*size)
-	trendArgs := make([]any, 0, 6*size)
 	start := 0
 	for _, n := range healthChunks(len(recs)) {
 		chunk := recs[start : start+n]
 		start += n
-		aggArgs, stateArgs, trendArgs = aggArgs[:0], stateArgs[:0], trendArgs[:0]
+		aggArgs, stateArgs = aggArgs[:0], stateArgs[:0]
 		for _, r := range chunk {
 			recent := r.Recent
 			if len(recent) == 0 {
 				recent = []byte("[]")
 			}
 			aggArgs = append(aggArgs, r.AccountID, string(r.Aggregate), string(recent))
+			// Arguments in the driver's own types (nil, int64, float64,
+			// string) skip database/sql's conversions, which cost as much as
+			// binding them: a write has 25 per account.
 			h := &r.AccountHealth
-			stateArgs = append(stateArgs, r.AccountID, nullFloat(h.Behavioural), nullFloat(h.Emotional), nullFloat(h.Combined),
-				h.Quadrant, h.PreviousQuadrant, nullTimePtr(h.QuadrantChangedAt), h.QuadrantVersion, nullFloat(h.CombinedBaseline),
-				boolInt(h.UsageDrop), h.UsageLast, h.UsagePrevious, nullTimePtr(h.LastActivityAt), h.PathID, nullFloat(h.PathProgress),
-				h.MilestonesReached, h.MilestonesTotal, h.NextMilestone, h.NextMilestoneName, nullTimePtr(h.NextDueAt),
-				nullTimePtr(h.ContractStart), nullDur(h.TimeToValue), nullDur(h.TimeToImplementation), h.Version, micros(h.UpdatedAt))
-			trendArgs = append(trendArgs, r.AccountID, day, nullFloat(h.Behavioural), nullFloat(h.Emotional), nullFloat(h.Combined), h.Quadrant)
+			stateArgs = append(stateArgs, r.AccountID, floatArg(h.Behavioural), floatArg(h.Emotional), floatArg(h.Combined),
+				h.Quadrant, h.PreviousQuadrant, timeArg(h.QuadrantChangedAt), h.QuadrantVersion, floatArg(h.CombinedBaseline),
+				boolInt(h.UsageDrop), int64(h.UsageLast), int64(h.UsagePrevious), timeArg(h.LastActivityAt), h.PathID,
+				floatArg(h.PathProgress), int64(h.MilestonesReached), int64(h.MilestonesTotal), h.NextMilestone, h.NextMilestoneName,
+				timeArg(h.NextDueAt), timeArg(h.ContractStart), durArg(h.TimeToValue), durArg(h.TimeToImplementation), h.Version,
+				micros(h.UpdatedAt))
 		}
 		if _, err := s.healthExec(ctx, tx, s.healthSQL(saveAggregates, n), aggArgs...); err != nil {
 			return fmt.Errorf("write health aggregates: %w", err)
 		}
 		if _, err := s.healthExec(ctx, tx, s.healthSQL(saveStates, n), stateArgs...); err != nil {
 			return fmt.Errorf("write health state: %w", err)
+		}
+	}
+	trend := make([]*HealthRecord, 0, len(recs))
+	for _, r := range recs {
+		if !r.SameTrend {
+			trend = append(trend, r)
+		}
+	}
+	trendArgs := make([]any, 0, 6*min(len(trend), healthSizes[0]))
+	start = 0
+	for _, n := range healthChunks(len(trend)) {
+		chunk := trend[start : start+n]
+		start += n
+		trendArgs = trendArgs[:0]
+		for _, r := range chunk {
+			h := &r.AccountHealth
+			trendArgs = append(trendArgs, r.AccountID, day, floatArg(h.Behavioural), floatArg(h.Emotional), floatArg(h.Combined), h.Quadrant)
 		}
 		if _, err := s.healthExec(ctx, tx, s.healthSQL(saveTrend, n), trendArgs...); err != nil {
 			return fmt.Errorf("write health trend: %w", err)
@@ -802,6 +837,100 @@ func (s *Store) HealthEvents(ctx context.Context, tx *sql.Tx, accountIDs []strin
 	return nil
 }
 
+// HealthScanRange is how many event ids a ScanHealthEvents query covers:
+// each range is its own short read, so a scan of millions of events never
+// holds one read transaction open for long (which on SQLite would keep the
+// WAL from being checkpointed while ingestion goes on).
+const HealthScanRange = 200_000
+
+// ScanHealthEvents calls fn with every event that health reads (track,
+// page and screen calls attributed to an account), in id order — the
+// order the events table is stored in, so the table is read from start to
+// end instead of jumping from account to account — up to the largest id
+// stored when the scan starts. Properties and roles are read as
+// HealthEvents reads them. The HealthEvent passed to fn is reused: copy
+// what is kept.
+func (s *Store) ScanHealthEvents(ctx context.Context, fn func(*HealthEvent) error) error {
+	var q healthDB = s.readHandle()
+	if s.dialect == SQLite {
+		// Memory-mapped reads cost no system call and no copy per page.
+		conn, err := s.read.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("read events to recompute health: %w", err)
+		}
+		defer conn.Close()
+		if _, err := conn.ExecContext(ctx, "PRAGMA mmap_size = "+strconv.FormatInt(healthMmapBytes, 10)); err != nil {
+			return fmt.Errorf("read events to recompute health: %w", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA mmap_size = 0") //nolint:errcheck // best effort
+		q = conn
+	}
+	var last sql.NullInt64
+	if err := q.QueryRowContext(ctx, "SELECT MAX(id) FROM events").Scan(&last); err != nil {
+		return fmt.Errorf("read events to recompute health: %w", err)
+	}
+	query := `SELECT e.id, e.account_id, e.type, e.name, e.user_id, e.timestamp, ` + s.healthPropsSQL() + `,
+		CASE WHEN e.name = '` + eventSurveyResponded + `' THEN (SELECT c.role FROM contacts c WHERE c.id = e.user_id) END
+		FROM events e WHERE e.id > $1 AND e.id <= $2 AND e.account_id <> '' AND e.type IN ('track', 'page', 'screen')
+		ORDER BY e.id`
+	var ev HealthEvent
+	for from := int64(0); from < last.Int64; from += HealthScanRange {
+		rows, err := q.QueryContext(ctx, query, from, min(from+HealthScanRange, last.Int64))
+		if err != nil {
+			return fmt.Errorf("read events to recompute health: %w", err)
+		}
+		for rows.Next() {
+			var (
+				ts    int64
+				props sql.NullString
+				role  sql.NullString
+			)
+			if err := rows.Scan(&ev.ID, &ev.AccountID, &ev.Type, &ev.Name, &ev.UserID, &ts, &props, &role); err != nil {
+				rows.Close()
+				return err
+			}
+			ev.Timestamp = fromMicros(ts)
+			ev.Properties = nil
+			if props.Valid && props.String != "" {
+				ev.Properties = json.RawMessage(props.String)
+			}
+			ev.ContactRole = role.String
+			if err := fn(&ev); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return fmt.Errorf("read events to recompute health: %w", err)
+		}
+	}
+	return nil
+}
+
+// HealthAccounts returns every account id, in id order, with the version
+// of its stored health (0 when none).
+func (s *Store) HealthAccounts(ctx context.Context) ([]string, map[string]int64, error) {
+	var (
+		ids      []string
+		versions = map[string]int64{}
+		after    string
+	)
+	for {
+		page, vs, err := s.HealthAccountPage(ctx, after, 50_000)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(page) == 0 {
+			return ids, versions, nil
+		}
+		ids = append(ids, page...)
+		for id, v := range vs {
+			versions[id] = v
+		}
+		after = page[len(page)-1]
+	}
+}
+
 // healthMmapBytes is the memory map size of a recompute's reads (address
 // space, not memory: pages are shared with the OS page cache).
 const healthMmapBytes = 1 << 36
@@ -933,9 +1062,22 @@ func (s *Store) HealthExceptions(ctx context.Context, q ExceptionQuery) ([]Excep
 	if err := s.read.QueryRowContext(ctx, "SELECT COUNT(*), CAST($3 AS TEXT)"+from, args...).Scan(&total, &today); err != nil {
 		return nil, 0, fmt.Errorf("count exceptions: %w", err)
 	}
-	rows, err := s.read.QueryContext(ctx, `SELECT a.id, a.name, a.plan, a.segment, a.owner, a.lifecycle_stage, a.arr, a.renewal_date,
-		`+overdue+`, `+healthCols+`, a.arr * (`+proximity+`) AS priority, `+strings.Join(met, " + ")+` AS met`+from+`
-		ORDER BY priority DESC, a.arr DESC, met DESC, a.id`+limit, args...)
+	query := `SELECT a.id, a.name, a.plan, a.segment, a.owner, a.lifecycle_stage, a.arr, a.renewal_date,
+		` + overdue + `, ` + healthCols + `, a.arr * (` + proximity + `) AS priority, ` + strings.Join(met, " + ") + ` AS met` + from + `
+		ORDER BY priority DESC, a.arr DESC, met DESC, a.id`
+	if limit != "" {
+		// Rank on the few columns ranking needs, then read the whole rows
+		// of the first ones only: a sort carries every selected column of
+		// every candidate, and reading some forty columns of each of
+		// 86,000 candidates was most of the report's time.
+		query = `SELECT a.id, a.name, a.plan, a.segment, a.owner, a.lifecycle_stage, a.arr, a.renewal_date,
+			` + overdue + `, ` + healthCols + `, r.priority, r.met
+			FROM (SELECT h.account_id AS rid, a.arr AS rarr, a.arr * (` + proximity + `) AS priority, ` + strings.Join(met, " + ") + ` AS met` +
+			from + ` ORDER BY priority DESC, a.arr DESC, met DESC, a.id` + limit + `) r
+			JOIN account_health h ON h.account_id = r.rid JOIN accounts a ON a.id = r.rid` + join + `
+			ORDER BY r.priority DESC, r.rarr DESC, r.met DESC, r.rid`
+	}
+	rows, err := s.read.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("read exceptions: %w", err)
 	}

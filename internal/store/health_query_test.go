@@ -97,6 +97,13 @@ func TestHealthStateExceptionsAndSummary(t *testing.T) {
 		require.Equal(t, 8000.0, byID["tasked"].Account.ARR)
 		require.Equal(t, 0, byID["falling"].OverdueTasks)
 
+		// A limited report ranks first and reads whole rows after: the same
+		// rows, in the same order, as the first ones of the full report.
+		top, total, err := s.HealthExceptions(ctx, store.ExceptionQuery{Now: now, DueBefore: now.Add(-7 * 24 * time.Hour), ScoreDrop: 10, Limit: 2})
+		require.NoError(t, err)
+		require.Equal(t, 3, total)
+		require.Equal(t, got[:2], top)
+
 		got, total, err = s.HealthExceptions(ctx, store.ExceptionQuery{HealthFilter: store.HealthFilter{Owner: "bob", Segment: "enterprise"},
 			Now: now, DueBefore: now.Add(-7 * 24 * time.Hour), ScoreDrop: 10, Limit: 1})
 		require.NoError(t, err)

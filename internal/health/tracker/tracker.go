@@ -83,6 +83,7 @@ type Tracker struct {
 	mu    sync.Mutex
 	model *model
 	drops []QuadrantDrop
+	memo  memo
 
 	stopOnce sync.Once
 	quit     chan struct{}
@@ -117,6 +118,10 @@ type model struct {
 	programs map[string]*rules.Program
 	// milestoneEvents lists the event names any milestone listens to.
 	milestoneEvents map[string]bool
+	// pathsReadTraitsOnly is set when no path condition reads health or
+	// the clock, so an account's path follows from its traits alone and
+	// can be remembered while they do not change.
+	pathsReadTraitsOnly bool
 }
 
 // currentModel returns the model of the live map, or the defaults when no
@@ -160,7 +165,11 @@ func (t *Tracker) currentModel(ctx context.Context) (*model, error) {
 		}
 		md.programs[expr] = p
 	}
+	md.pathsReadTraitsOnly = true
 	for _, p := range md.paths {
+		if mentions(p.When, rules.VarHealth) || mentions(p.When, rules.VarNow) {
+			md.pathsReadTraitsOnly = false
+		}
 		compile(p.When)
 		for _, ms := range p.Milestones {
 			compile(ms.When)
@@ -197,10 +206,15 @@ type rebuild struct {
 	latest int64
 }
 
+// newRebuild starts a rebuild of agg. Its maps are made when first
+// written: a recompute holds one rebuild per account.
 func newRebuild(agg *health.Aggregate) *rebuild {
-	r := &rebuild{agg: agg, first: map[string]int64{}, backed: map[string]int64{}}
-	for id, at := range agg.Milestones {
-		r.backed[id] = at
+	r := &rebuild{agg: agg}
+	if len(agg.Milestones) > 0 {
+		r.backed = make(map[string]int64, len(agg.Milestones))
+		for id, at := range agg.Milestones {
+			r.backed[id] = at
+		}
 	}
 	return r
 }
@@ -220,6 +234,9 @@ func (r *rebuild) apply(md *model, ev health.Event) {
 	if ev.Name == health.EventMilestoneReached {
 		if id, _ := ev.Properties["milestone_id"].(string); id != "" {
 			if old, ok := r.backed[id]; !ok || at < old {
+				if r.backed == nil {
+					r.backed = map[string]int64{}
+				}
 				r.backed[id] = at
 			}
 		}
@@ -227,6 +244,9 @@ func (r *rebuild) apply(md *model, ev health.Event) {
 	}
 	if md.milestoneEvents[ev.Name] {
 		if old, ok := r.first[ev.Name]; !ok || at < old {
+			if r.first == nil {
+				r.first = map[string]int64{}
+			}
 			r.first[ev.Name] = at
 		}
 	}
@@ -244,13 +264,20 @@ type outcome struct {
 // events, then by conditions, until nothing more is reached), scores the
 // account and fills rec's state for writing. conditionAt is when a
 // milestone reached by its condition counts as reached.
-func (t *Tracker) finish(ctx context.Context, md *model, rec *store.HealthRecord, r *rebuild, now, conditionAt time.Time) outcome {
+func (t *Tracker) finish(ctx context.Context, md *model, in *inputs, r *rebuild, now, conditionAt time.Time) outcome {
 	var o outcome
-	traits := rec.Traits
-	prevVars := rec.AccountHealth.Vars(now)
-	o.path = paths.Choose(md.paths, traits, func(expr string, account map[string]any) (bool, error) {
-		return md.eval(ctx, expr, account, prevVars, now), nil
-	})
+	rec := in.rec
+	if in.pathKnown {
+		o.path = in.path
+	} else {
+		var prevVars map[string]any
+		o.path = paths.Choose(md.paths, nil, func(expr string, _ map[string]any) (bool, error) {
+			if prevVars == nil && mentions(expr, rules.VarHealth) {
+				prevVars = rec.AccountHealth.Vars(now)
+			}
+			return md.eval(ctx, expr, in.traitsFor(expr), prevVars, now), nil
+		})
+	}
 	if o.path != nil {
 		for _, ms := range o.path.Milestones {
 			at := int64(0)
@@ -269,8 +296,8 @@ func (t *Tracker) finish(ctx context.Context, md *model, rec *store.HealthRecord
 	}
 
 	info := health.AccountInfo{
-		Seats:         seats(traits, md.health.Behavioural.SeatsTrait),
-		ContractStart: contractStart(traits),
+		Seats:         in.seats,
+		ContractStart: in.start,
 		PathProgress:  health.ProgressUnknown,
 	}
 	for range 1 + maxMilestones(o.path) {
@@ -283,7 +310,7 @@ func (t *Tracker) finish(ctx context.Context, md *model, rec *store.HealthRecord
 		if o.path == nil {
 			break
 		}
-		vars := stateOf(rec.AccountID, o.result, o.progress, o.path, r.agg, md, now).Vars(now)
+		var vars map[string]any
 		reached := false
 		for _, ms := range o.path.Milestones {
 			if ms.When == "" {
@@ -292,7 +319,10 @@ func (t *Tracker) finish(ctx context.Context, md *model, rec *store.HealthRecord
 			if _, ok := r.agg.Milestones[ms.ID]; ok {
 				continue
 			}
-			if md.eval(ctx, ms.When, traits, vars, now) {
+			if vars == nil {
+				vars = stateOf(rec.AccountID, o.result, o.progress, o.path, r.agg, md, now).Vars(now)
+			}
+			if md.eval(ctx, ms.When, in.traitsFor(ms.When), vars, now) {
 				r.agg.Apply(health.MilestoneEvent(ms.ID, conditionAt), md.health)
 				reached = true
 			}
@@ -318,6 +348,9 @@ func (t *Tracker) finish(ctx context.Context, md *model, rec *store.HealthRecord
 			}
 			o.reaches = append(o.reaches, store.MilestoneReach{AccountID: rec.AccountID, PathID: o.path.ID,
 				MilestoneID: ms.ID, Name: names[ms.ID], At: time.Unix(at, 0).UTC()})
+			if r.backed == nil {
+				r.backed = map[string]int64{}
+			}
 			r.backed[ms.ID] = at
 		}
 	}
@@ -332,10 +365,20 @@ func (t *Tracker) finish(ctx context.Context, md *model, rec *store.HealthRecord
 		st.PreviousQuadrant, st.QuadrantChangedAt, st.QuadrantVersion = old.Quadrant, &at, st.Version
 	}
 	rec.Recent, st.CombinedBaseline = trackRecent(rec.Recent, st.Combined, now)
+	// The trend row of a day is written with the state, so when the state
+	// was last written today with these scores, today's row holds them.
+	rec.SameTrend = rec.Exists && dayOf(old.UpdatedAt) == dayOf(now) && old.Quadrant == st.Quadrant &&
+		sameValue(old.Behavioural, st.Behavioural) && sameValue(old.Emotional, st.Emotional) && sameValue(old.Combined, st.Combined)
 	rec.AccountHealth = st
 	r.agg.Format = health.AggregateFormat
-	rec.Aggregate = r.agg.AppendJSON(nil)
+	// Sized from the stored aggregate, which the new one rarely outgrows
+	// by much: growing the buffer step by step cost a third of encoding.
+	rec.Aggregate = r.agg.AppendJSON(make([]byte, 0, len(rec.Aggregate)+len(rec.Aggregate)/4+256))
 	return o
+}
+
+func sameValue(a, b *float64) bool {
+	return (a == nil) == (b == nil) && (a == nil || *a == *b)
 }
 
 func maxMilestones(p *journey.SuccessPath) int {
@@ -389,8 +432,9 @@ func valuePtr(v health.Value) *float64 {
 // kept when the account is younger.
 func trackRecent(raw []byte, combined *float64, now time.Time) ([]byte, *float64) {
 	today := dayOf(now)
-	var recent [][2]float64
-	if len(raw) > 0 {
+	recent, ok := parseRecent(raw)
+	if !ok {
+		recent = nil
 		_ = json.Unmarshal(raw, &recent) // unreadable history only loses the baseline
 	}
 	kept := recent[:0]
@@ -408,8 +452,74 @@ func trackRecent(raw []byte, combined *float64, now time.Time) ([]byte, *float64
 	if combined != nil {
 		kept = append(kept, [2]float64{float64(today), *combined})
 	}
-	out, _ := json.Marshal(kept)
-	return out, base
+	return appendRecent(make([]byte, 0, 2+len(kept)*20), kept), base
+}
+
+// parseRecent reads the [[day, score], …] list that appendRecent writes,
+// without encoding/json's reflection (it ran for every account of every
+// commit); ok is false for anything else, which encoding/json then reads.
+func parseRecent(b []byte) (out [][2]float64, ok bool) {
+	if len(b) == 0 {
+		return nil, true
+	}
+	if len(b) < 2 || b[0] != '[' || b[len(b)-1] != ']' {
+		return nil, false
+	}
+	b = b[1 : len(b)-1]
+	for len(b) > 0 {
+		if len(out) > 0 {
+			if b[0] != ',' {
+				return nil, false
+			}
+			b = b[1:]
+		}
+		end := bytes.IndexByte(b, ']')
+		if len(b) < 2 || b[0] != '[' || end < 0 {
+			return nil, false
+		}
+		day, score, found := bytes.Cut(b[1:end], []byte{','})
+		if !found {
+			return nil, false
+		}
+		d, err1 := strconv.ParseFloat(string(day), 64)
+		v, err2 := strconv.ParseFloat(string(score), 64)
+		if err1 != nil || err2 != nil {
+			return nil, false
+		}
+		out = append(out, [2]float64{d, v})
+		b = b[end+1:]
+	}
+	return out, true
+}
+
+// appendRecent writes the list as encoding/json does: numbers in their
+// shortest form, without an exponent in the range of days and scores
+// (outside it, encoding/json writes the list).
+func appendRecent(b []byte, recent [][2]float64) []byte {
+	for _, p := range recent {
+		if !plain(p[0]) || !plain(p[1]) {
+			out, _ := json.Marshal(recent)
+			return append(b, out...)
+		}
+	}
+	b = append(b, '[')
+	for i, p := range recent {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '[')
+		b = strconv.AppendFloat(b, p[0], 'f', -1, 64)
+		b = append(b, ',')
+		b = strconv.AppendFloat(b, p[1], 'f', -1, 64)
+		b = append(b, ']')
+	}
+	return append(b, ']')
+}
+
+// plain reports whether encoding/json writes f without an exponent.
+func plain(f float64) bool {
+	a := math.Abs(f)
+	return a == 0 || (a >= 1e-6 && a < 1e21)
 }
 
 func dayOf(t time.Time) int64 { return int64(math.Floor(float64(t.Unix()) / 86400)) }
@@ -521,10 +631,14 @@ func (t *Tracker) OnIngest(ctx context.Context, tx *sql.Tx, events []store.Event
 	var reaches []store.MilestoneReach
 	for _, id := range order {
 		rec := recs[id]
-		if err := rec.DecodeTraits(); err != nil {
+		in, agg, err := t.inputsOf(md, rec, true)
+		if err != nil {
 			return err
 		}
-		r := newRebuild(t.loadAggregate(rec))
+		if agg == nil {
+			agg = t.loadAggregate(rec)
+		}
+		r := newRebuild(agg)
 		for _, i := range byAccount[id] {
 			e := &events[i]
 			r.apply(md, healthEvent(e.Type, e.Name, e.UserID, roles[e.UserID], e.Timestamp, e.Properties))
@@ -536,7 +650,8 @@ func (t *Tracker) OnIngest(ctx context.Context, tx *sql.Tx, events []store.Event
 		if r.latest > 0 && r.latest < now.Unix() {
 			at = time.Unix(r.latest, 0).UTC()
 		}
-		o := t.finish(ctx, md, rec, r, now, at)
+		o := t.finish(ctx, md, in, r, now, at)
+		t.remember(md, in, o.path, r.agg, true)
 		reaches = append(reaches, o.reaches...)
 		out = append(out, rec)
 	}
