@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -16,6 +17,7 @@ type playbookFlags struct {
 	smtpHost, smtpPort, smtpUser, smtpPassword, smtpFrom, smtpTLS string
 	webhookSecret                                                 string
 	workers                                                       int
+	stepLease                                                     string
 }
 
 func addPlaybookFlags(cmd *cobra.Command) *playbookFlags {
@@ -34,6 +36,8 @@ func addPlaybookFlags(cmd *cobra.Command) *playbookFlags {
 		"secret that signs playbook webhooks (Moments-Signature header); empty sends them unsigned (env MOMENTS_WEBHOOK_SECRET)")
 	workers, _ := strconv.Atoi(envOr("MOMENTS_PLAYBOOK_WORKERS", "0"))
 	fs.IntVar(&f.workers, "playbook-workers", workers, "playbook steps run at once; default 10 (env MOMENTS_PLAYBOOK_WORKERS)")
+	fs.StringVar(&f.stepLease, "playbook-step-lease", envOr("MOMENTS_PLAYBOOK_STEP_LEASE", ""),
+		"how soon a playbook step left unfinished by a server that died runs again; default 15s (env MOMENTS_PLAYBOOK_STEP_LEASE)")
 	return f
 }
 
@@ -53,6 +57,13 @@ func (f *playbookFlags) config() (playbook.Config, error) {
 	}
 	c.WebhookSecret = f.webhookSecret
 	c.Workers = f.workers
+	if f.stepLease != "" {
+		d, err := time.ParseDuration(f.stepLease)
+		if err != nil {
+			return c, fmt.Errorf("--playbook-step-lease (MOMENTS_PLAYBOOK_STEP_LEASE) %q is not a duration such as 15s", f.stepLease)
+		}
+		c.StepLease = d
+	}
 	if err := c.Validate(); err != nil {
 		return c, fmt.Errorf("playbook settings: %w", err)
 	}

@@ -36,6 +36,14 @@ type Config struct {
 	// RetryDelay is the wait before attempt n+1 after attempt n failed
 	// (default: n⁴ seconds plus 5 seconds).
 	RetryDelay func(attempt int) time.Duration
+	// StepLease bounds how long a step whose server died stays stuck
+	// (default 15s). A server holds a lease on each step it is carrying
+	// out and renews it every third of StepLease; a step whose lease ran
+	// out is run again by whichever server is up. Shorter recovers sooner
+	// after a crash; too short for the database's worst pauses would let
+	// a slow but live step be run a second time (its database effects
+	// still commit once; email and webhooks carry stable identities).
+	StepLease time.Duration
 }
 
 // Defaults of Config.
@@ -44,6 +52,7 @@ const (
 	DefaultPollInterval       = time.Second
 	DefaultEscalationInterval = time.Minute
 	DefaultMaxAttempts        = 8
+	DefaultStepLease          = 15 * time.Second
 )
 
 // SMTPConfigured reports whether an SMTP host is set.
@@ -61,6 +70,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxAttempts == 0 {
 		c.MaxAttempts = DefaultMaxAttempts
+	}
+	if c.StepLease == 0 {
+		c.StepLease = DefaultStepLease
 	}
 	if c.RetryDelay == nil {
 		c.RetryDelay = func(n int) time.Duration {
@@ -93,6 +105,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("escalation interval %s is too short; use at least 1s", c.EscalationInterval)
 	case c.MaxAttempts < 1 || c.MaxAttempts > 25:
 		return fmt.Errorf("step max attempts %d is out of range 1–25", c.MaxAttempts)
+	case c.StepLease < time.Second || c.StepLease > 10*time.Minute:
+		return fmt.Errorf("playbook step lease %s is out of range 1s–10m; the default, 15s, suits most installations", c.StepLease)
 	}
 	return nil
 }

@@ -12,6 +12,11 @@
 // email and webhooks carry identities that are stable across attempts
 // (Message-ID, Idempotency-Key), so a repeat after a crash is recognisable.
 //
+// A claimed step is leased to its worker's process, which renews the lease
+// while the step runs; a step whose server died runs again under a new
+// generation once its lease ends (lease.go), without waiting for River's
+// rescuer.
+//
 // Step kinds are runners registered by kind (RegisterStep); the built-in
 // ones are task, email, webhook, wait, branch and escalate. docs/playbooks.md
 // describes the guarantees for an operations lead.

@@ -39,9 +39,12 @@ type Engine struct {
 	cfg     Config
 	log     *slog.Logger
 	now     func() time.Time
-	health  func(ctx context.Context, accountID string) (map[string]any, error)
-	mailer  *notify.Mailer
-	sender  *notify.Sender
+	// wall is the clock of step leases: liveness is real time, whatever
+	// clock runs the playbooks.
+	wall   func() time.Time
+	health func(ctx context.Context, accountID string) (map[string]any, error)
+	mailer *notify.Mailer
+	sender *notify.Sender
 
 	kicks chan struct{}
 	mu    sync.Mutex
@@ -52,6 +55,11 @@ type Engine struct {
 	done    chan struct{}
 	// lastEscalation is when overdue tasks were last checked.
 	lastEscalation time.Time
+	// leases are the steps this process carries out (lease.go); leaseStop
+	// and leaseDone stop their renewal.
+	leases    leases
+	leaseStop context.CancelFunc
+	leaseDone chan struct{}
 }
 
 // New builds an engine and registers its ingest hook (waking steps that
@@ -66,7 +74,7 @@ func New(o Options) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{st: o.Store, db: o.Store.DB(), journey: o.Journey, cfg: cfg, log: o.Logger, now: o.Now,
-		health: o.Health, kicks: make(chan struct{}, 1)}
+		health: o.Health, kicks: make(chan struct{}, 1), wall: time.Now}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
@@ -140,6 +148,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	e.stop, e.done = cancel, make(chan struct{})
 	go e.loop(lctx)
+	rctx, rcancel := context.WithCancel(context.WithoutCancel(ctx))
+	e.leaseStop, e.leaseDone = rcancel, make(chan struct{})
+	go e.leaseLoop(rctx, e.leaseDone)
 	return nil
 }
 
@@ -148,6 +159,7 @@ func (e *Engine) Run(ctx context.Context) error {
 func (e *Engine) Stop(ctx context.Context) error {
 	e.mu.Lock()
 	q, stop, done := e.q, e.stop, e.done
+	leaseStop, leaseDone := e.leaseStop, e.leaseDone
 	e.q = nil
 	e.mu.Unlock()
 	if q == nil {
@@ -156,7 +168,12 @@ func (e *Engine) Stop(ctx context.Context) error {
 	// Not under e.mu: the loop's dispatch takes it.
 	stop()
 	<-done
-	return q.stop(ctx)
+	err := q.stop(ctx)
+	// Leases are renewed until the last step in flight has recorded how
+	// it ended.
+	leaseStop()
+	<-leaseDone
+	return err
 }
 
 // loop dispatches due steps when kicked and at every poll, and runs the
@@ -217,7 +234,8 @@ func (e *Engine) handOff(ctx context.Context, runID string, index, gen int) {
 }
 
 // Sweep does the periodic work once: wakes waits whose time has come,
-// revives steps the job queue gave up on, escalates overdue tasks (at most
+// runs again the steps a stopped server abandoned (lease.go), revives
+// steps the job queue gave up on, escalates overdue tasks (at most
 // every EscalationInterval), notifies pending escalations and hands due
 // steps to the job queue. The engine calls it every PollInterval; tests
 // call it after moving the clock.
@@ -226,6 +244,10 @@ func (e *Engine) Sweep(ctx context.Context) error {
 	defer e.sweepMu.Unlock()
 	now := e.now()
 	if _, err := e.st.WakeSteps(ctx, now); err != nil {
+		return err
+	}
+	// Steps whose server stopped while carrying them out run again.
+	if err := e.recoverAbandoned(ctx, now); err != nil {
 		return err
 	}
 	// A step handed to the queue long ago and neither finished nor retrying

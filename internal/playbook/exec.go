@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/moments-cs/moments/internal/journey"
 	"github.com/moments-cs/moments/internal/store"
@@ -14,10 +15,14 @@ import (
 // recorded it), a *permanentError when the step failed for good (recorded
 // too), and any other error for the job queue to retry.
 func (e *Engine) runStep(ctx context.Context, a stepArgs, attempt, maxAttempts int) error {
-	row, ok, err := e.st.ClaimStep(ctx, a.RunID, a.Step, a.Gen, e.now())
+	row, ok, err := e.st.ClaimStep(ctx, a.RunID, a.Step, a.Gen, e.now(), e.wall().Add(e.cfg.StepLease))
 	if err != nil || !ok {
 		return err
 	}
+	// The step is leased to this process until it records how it ended;
+	// ctx ends early if the lease is lost (lease.go).
+	ctx, release := e.hold(ctx, a)
+	defer release()
 	run, err := e.st.RunTx(ctx, e.db, a.RunID)
 	if err != nil {
 		return fmt.Errorf("read run %s: %w", a.RunID, err)
@@ -29,11 +34,21 @@ func (e *Engine) runStep(ctx context.Context, a stepArgs, attempt, maxAttempts i
 		o, err = e.execute(ctx, sc)
 		out = &o
 	}
+	// The step's bookkeeping outlives a cancelled step (a shutdown that
+	// ran out of time, a lost lease): work done is recorded rather than
+	// repeated, and a failure is recorded so the retry can claim the step.
+	// A step whose lease was lost records nothing: its generation is
+	// superseded.
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
 	if err == nil {
-		err = e.commit(ctx, sc, a, *out)
+		err = e.commit(bctx, sc, a, *out)
 	}
 	if err != nil {
-		return e.recordError(ctx, sc, a, err, attempt, maxAttempts)
+		if cause := context.Cause(ctx); errors.Is(cause, errLeaseLost) {
+			err = cause
+		}
+		return e.recordError(bctx, sc, a, err, attempt, maxAttempts)
 	}
 	return nil
 }
@@ -172,7 +187,7 @@ func (e *Engine) recordError(ctx context.Context, sc *StepContext, a stepArgs, c
 		msg = fmt.Sprintf("%s (attempt %d of %d; trying again in %s)", msg, attempt, maxAttempts,
 			e.cfg.RetryDelay(attempt).Round(1e9))
 		e.log.Warn("playbook step failed; will retry", "run", a.RunID, "step", sc.Key, "attempt", attempt, "err", cause)
-		if err := e.st.NoteStepError(ctx, a.RunID, a.Step, a.Gen, sc.Key, sc.Step.Kind, msg, now); err != nil {
+		if err := e.st.NoteStepError(ctx, a.RunID, a.Step, a.Gen, sc.Key, sc.Step.Kind, msg, now, now.Add(e.cfg.RetryDelay(attempt))); err != nil {
 			return errors.Join(cause, err)
 		}
 		return cause

@@ -2,6 +2,7 @@ package playbook
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/moments-cs/moments/internal/store"
 )
@@ -32,7 +34,16 @@ func (stepArgs) Kind() string { return "playbook_step" }
 // touches (see dispatch: jobs are handed over after the step rows commit).
 type queue interface {
 	insert(ctx context.Context, args []stepArgs) error
+	// running lists the step jobs handed to a worker, in any process, and
+	// when each was handed over.
+	running(ctx context.Context) ([]runningJob, error)
 	stop(ctx context.Context) error
+}
+
+// runningJob is a step job the queue handed to a worker.
+type runningJob struct {
+	args        stepArgs
+	attemptedAt time.Time
 }
 
 type riverQueue[TTx any] struct {
@@ -48,6 +59,28 @@ func (q *riverQueue[TTx]) insert(ctx context.Context, args []stepArgs) error {
 	}
 	_, err := q.client.InsertMany(ctx, params)
 	return err
+}
+
+func (q *riverQueue[TTx]) running(ctx context.Context) ([]runningJob, error) {
+	var out []runningJob
+	params := river.NewJobListParams().Kinds(stepArgs{}.Kind()).States(rivertype.JobStateRunning).First(1000)
+	for {
+		res, err := q.client.JobList(ctx, params)
+		if err != nil {
+			return nil, fmt.Errorf("list running steps in the job queue: %w", err)
+		}
+		for _, j := range res.Jobs {
+			var a stepArgs
+			if json.Unmarshal(j.EncodedArgs, &a) != nil || j.AttemptedAt == nil {
+				continue
+			}
+			out = append(out, runningJob{args: a, attemptedAt: *j.AttemptedAt})
+		}
+		if len(res.Jobs) < 1000 || res.LastCursor == nil {
+			return out, nil
+		}
+		params = params.After(res.LastCursor)
+	}
 }
 
 // stop lets running steps finish until ctx ends, then cancels them and
@@ -117,7 +150,11 @@ func startRiver[TTx any](ctx context.Context, e *Engine, drv riverdriver.Driver[
 		// with backoff); this is the backstop.
 		JobTimeout: 3 * time.Minute,
 		// After a crash, a step's job stays "running" in River until the
-		// rescuer retries it; this bounds how long a crashed step waits.
+		// rescuer retries it. The engine does not wait for that: it runs
+		// an abandoned step again under a new generation once its lease
+		// ends (lease.go), and the rescued job then finds its generation
+		// superseded and does nothing. Rescuing sooner would not help and
+		// is unsafe: River cannot tell a dead worker from a slow one.
 		RescueStuckJobsAfter: 5 * time.Minute,
 		MaxAttempts:          e.cfg.MaxAttempts,
 	})

@@ -19,7 +19,7 @@ const (
 )
 
 // Step statuses. A step row is "due" when it should run (at due_at),
-// "running" once a worker took it, "waiting" while a wait (or an escalate
+// "running" once a worker took it (due_at is then the worker's lease), "waiting" while a wait (or an escalate
 // step watching a task) sleeps, and "done", "skipped" or "failed" at the end.
 const (
 	StepDue     = "due"
@@ -471,13 +471,16 @@ func (s *Store) EventSince(ctx context.Context, q DBTX, accountID, name string, 
 	return id.Int64, err
 }
 
-// ClaimStep marks generation gen of a step as running, counting an
-// attempt, unless it is no longer due or running under that generation
-// (done already, or superseded); ok reports whether the caller may run it.
-func (s *Store) ClaimStep(ctx context.Context, runID string, index, gen int, now time.Time) (RunStep, bool, error) {
+// ClaimStep marks generation gen of a due step as running, counting an
+// attempt and leasing the step to the caller until leaseUntil (a running
+// step's due_at is its lease: see step_lease.go), unless it is not due
+// under that generation (running elsewhere, done already, or superseded);
+// ok reports whether the caller may run it. Only a due step can be
+// claimed, so one generation of a step has at most one worker at a time.
+func (s *Store) ClaimStep(ctx context.Context, runID string, index, gen int, now, leaseUntil time.Time) (RunStep, bool, error) {
 	res, err := s.write.ExecContext(ctx, `UPDATE run_steps SET status = 'running', attempts = attempts + 1,
-		started_at = COALESCE(started_at, $1), updated_at = $1
-		WHERE id = $2 AND gen = $3 AND status IN ('due', 'running')`, micros(now), StepRowID(runID, index), gen)
+		started_at = COALESCE(started_at, $1), updated_at = $1, due_at = $4
+		WHERE id = $2 AND gen = $3 AND status = 'due'`, micros(now), StepRowID(runID, index), gen, micros(leaseUntil))
 	if err != nil {
 		return RunStep{}, false, fmt.Errorf("claim step: %w", err)
 	}
@@ -520,11 +523,13 @@ func (s *Store) FinishStep(ctx context.Context, tx DBTX, runID string, index, ge
 	return n == 1, err
 }
 
-// NoteStepError records a failed attempt that will be retried, without
-// changing the step's status.
-func (s *Store) NoteStepError(ctx context.Context, runID string, index, gen int, key, kind, msg string, now time.Time) error {
-	_, err := s.write.ExecContext(ctx, `UPDATE run_steps SET error = $1, step_key = $2, kind = $3, updated_at = $4
-		WHERE id = $5 AND gen = $6 AND status = 'running'`, msg, key, kind, micros(now), StepRowID(runID, index), gen)
+// NoteStepError records a failed attempt that the job queue will retry at
+// retryAt: the running step becomes due again (at retryAt) under the same
+// generation, so the retry can claim it and the step holds no lease while
+// it waits.
+func (s *Store) NoteStepError(ctx context.Context, runID string, index, gen int, key, kind, msg string, now, retryAt time.Time) error {
+	_, err := s.write.ExecContext(ctx, `UPDATE run_steps SET status = 'due', due_at = $7, error = $1, step_key = $2, kind = $3, updated_at = $4
+		WHERE id = $5 AND gen = $6 AND status = 'running'`, msg, key, kind, micros(now), StepRowID(runID, index), gen, micros(retryAt))
 	if err != nil {
 		return err
 	}
