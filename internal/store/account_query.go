@@ -81,14 +81,8 @@ func (s *Store) ListAccounts(ctx context.Context, f AccountFilter, p Page) ([]Ac
 	}
 	defer rows.Close()
 	var out []Account
-	for rows.Next() {
-		a, err := scanAccount(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
+	out, err = appendRows(out, rows, scanAccount)
+	if err != nil {
 		return nil, "", err
 	}
 	next := ""
@@ -174,14 +168,7 @@ func (s *Store) AccountContacts(ctx context.Context, accountID string) ([]Contac
 	}
 	defer rows.Close()
 	var out []Contact
-	for rows.Next() {
-		c, err := scanContact(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return appendRows(out, rows, scanContact)
 }
 
 // EventFilter narrows ListEvents. Empty fields match everything.
@@ -264,14 +251,8 @@ func (s *Store) ListEvents(ctx context.Context, f EventFilter, p Page) ([]Event,
 	}
 	defer rows.Close()
 	var out []Event
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
+	out, err = appendRows(out, rows, scanEvent)
+	if err != nil {
 		return nil, "", err
 	}
 	next := ""

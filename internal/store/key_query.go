@@ -39,14 +39,7 @@ func (s *Store) ListKeys(ctx context.Context) ([]APIKey, error) {
 	}
 	defer rows.Close()
 	var out []APIKey
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
+	return appendRows(out, rows, scanKey)
 }
 
 // KeyByHash finds a key that is not revoked by the hash of its secret.

@@ -208,14 +208,7 @@ func (s *Store) RunSteps(ctx context.Context, q DBTX, runID string) ([]RunStep, 
 	}
 	defer rows.Close()
 	out := []RunStep{}
-	for rows.Next() {
-		st, err := scanStep(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, st)
-	}
-	return out, rows.Err()
+	return appendRows(out, rows, scanStep)
 }
 
 // Step returns one step row, read through q.
@@ -279,14 +272,8 @@ func (s *Store) ListRuns(ctx context.Context, f RunFilter, p Page) ([]Run, strin
 	}
 	defer rows.Close()
 	out := []Run{}
-	for rows.Next() {
-		r, err := scanRun(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+	out, err = appendRows(out, rows, scanRun)
+	if err != nil {
 		return nil, "", err
 	}
 	next := ""
@@ -317,14 +304,7 @@ func (s *Store) StepsToDispatch(ctx context.Context, now time.Time, limit int) (
 	}
 	defer rows.Close()
 	var out []RunStep
-	for rows.Next() {
-		st, err := scanStep(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, st)
-	}
-	return out, rows.Err()
+	return appendRows(out, rows, scanStep)
 }
 
 // MarkDispatched records that generation gen of a step was handed to the

@@ -204,14 +204,8 @@ func (s *Store) ListTasks(ctx context.Context, f TaskFilter, now time.Time, p Pa
 	}
 	defer rows.Close()
 	out := []Task{}
-	for rows.Next() {
-		t, err := scanTask(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
+	out, err = appendRows(out, rows, scanTask)
+	if err != nil {
 		return nil, "", err
 	}
 	next := ""
@@ -298,14 +292,7 @@ func (s *Store) OverdueTasks(ctx context.Context, now time.Time, maxLevel, limit
 	}
 	defer rows.Close()
 	var out []Task
-	for rows.Next() {
-		t, err := scanTask(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return appendRows(out, rows, scanTask)
 }
 
 // Escalation is one step of service recovery: a task (or a run) raised to a
@@ -430,14 +417,7 @@ func (s *Store) Escalations(ctx context.Context, taskID, runID string) ([]Escala
 	}
 	defer rows.Close()
 	out := []Escalation{}
-	for rows.Next() {
-		e, err := scanEscalation(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return appendRows(out, rows, scanEscalation)
 }
 
 // Send is one email or webhook a playbook sent (or tried to), for the
@@ -519,12 +499,5 @@ func (s *Store) AccountSends(ctx context.Context, accountID, runID string, limit
 	}
 	defer rows.Close()
 	out := []Send{}
-	for rows.Next() {
-		x, err := scanSend(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, x)
-	}
-	return out, rows.Err()
+	return appendRows(out, rows, scanSend)
 }

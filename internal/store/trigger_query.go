@@ -327,14 +327,7 @@ func (s *Store) AccountsAfter(ctx context.Context, q TriggerDB, after string, li
 	}
 	defer rows.Close()
 	var out []Account
-	for rows.Next() {
-		a, err := scanAccount(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return appendRows(out, rows, scanAccount)
 }
 
 // TriggerWatermark returns the time through which a scheduled rule was
@@ -470,14 +463,7 @@ func (s *Store) AccountRules(ctx context.Context, account string) ([]AccountRule
 	}
 	defer rows.Close()
 	var out []AccountRule
-	for rows.Next() {
-		r, err := scanRule(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return appendRows(out, rows, scanRule)
 }
 
 // AccountRulesVersion changes whenever a personal rule is added or removed.
@@ -571,14 +557,7 @@ func (s *Store) UnfinishedBroadcasts(ctx context.Context) ([]Broadcast, error) {
 	}
 	defer rows.Close()
 	var out []Broadcast
-	for rows.Next() {
-		b, err := scanBroadcast(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, b)
-	}
-	return out, rows.Err()
+	return appendRows(out, rows, scanBroadcast)
 }
 
 // AdvanceBroadcast records one handled chunk: it moves the cursor from

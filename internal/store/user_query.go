@@ -109,14 +109,7 @@ func (s *Store) ListUsers(ctx context.Context) ([]User, error) {
 	}
 	defer rows.Close()
 	var out []User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return appendRows(out, rows, func(r scanner) (User, error) { return scanUser(r) })
 }
 
 // CountUsers counts every user, disabled ones included.
