@@ -193,11 +193,22 @@ func (r Result) Component(name string) (Component, bool) {
 // weights normalised over them; a group with no known component is unknown.
 // Windows are whole UTC days ending with now's day.
 func Score(agg *Aggregate, acct AccountInfo, model journey.HealthModel, now time.Time) Result {
+	return score(agg, acct, model, now, false)
+}
+
+// Scores is Score without the explanation texts (component reasons and the
+// quadrant reason are empty): the same numbers, for callers that store only
+// the numbers, such as the ingestion path.
+func Scores(agg *Aggregate, acct AccountInfo, model journey.HealthModel, now time.Time) Result {
+	return score(agg, acct, model, now, true)
+}
+
+func score(agg *Aggregate, acct AccountInfo, model journey.HealthModel, now time.Time, quiet bool) Result {
 	if agg == nil {
 		agg = &Aggregate{}
 	}
 	m := Defaults(model)
-	s := scorer{agg: agg, acct: acct, m: m, now: now, nowSec: now.Unix()}
+	s := scorer{agg: agg, acct: acct, m: m, now: now, nowSec: now.Unix(), quiet: quiet}
 	s.nowDay = dayOf(s.nowSec)
 	s.window = windowDays(m)
 
@@ -233,7 +244,9 @@ func Score(agg *Aggregate, acct AccountInfo, model journey.HealthModel, now time
 	}
 
 	r.Quadrant = Classify(r.Behavioural, r.Emotional, m.Quadrant)
-	r.QuadrantReason = quadrantReason(r, m.Quadrant)
+	if !quiet {
+		r.QuadrantReason = quadrantReason(r, m.Quadrant)
+	}
 	r.Play = Play(r.Quadrant, m.Quadrant)
 	return r
 }
@@ -283,6 +296,22 @@ type scorer struct {
 	nowSec int64
 	nowDay int64
 	window int64
+	// quiet skips the explanation texts (Scores).
+	quiet bool
+}
+
+// reason sets or extends a component's explanation, unless the scorer is
+// quiet: formatting the texts is a fifth of scoring, and the ingestion path
+// stores only the numbers.
+func (s *scorer) reason(c *Component, add bool, format string, args ...any) {
+	if s.quiet {
+		return
+	}
+	if add {
+		c.Reason += fmt.Sprintf(format, args...)
+		return
+	}
+	c.Reason = fmt.Sprintf(format, args...)
 }
 
 // inWindow reports whether a day falls in the window of n days ending today.
@@ -309,7 +338,7 @@ func (s *scorer) recency(weight float64) Component {
 	default:
 		c.Value = Known(100 * (zero - days) / (zero - full))
 	}
-	c.Reason = "last activity " + ago(age)
+	s.reason(&c, false, "last activity %s", ago(age))
 	c.Events = s.recentActivity()
 	return c
 }
@@ -334,11 +363,11 @@ func (s *scorer) frequency(weight float64) Component {
 	full := FrequencyFullShare * float64(n)
 	c.Value = Known(clamp100(100 * float64(active) / full))
 	if sinceStart {
-		c.Reason = fmt.Sprintf("active on %d of the %s since the contract started", active, plural(int(n), "day", "days"))
+		s.reason(&c, false, "active on %d of the %s since the contract started", active, plural(int(n), "day", "days"))
 	} else {
-		c.Reason = fmt.Sprintf("active on %d of the last %d days", active, n)
+		s.reason(&c, false, "active on %d of the last %d days", active, n)
 	}
-	c.Reason += fmt.Sprintf(" (full marks from %g active days)", math.Ceil(full))
+	s.reason(&c, true, " (full marks from %g active days)", math.Ceil(full))
 	c.Events = s.recentActivity()
 	return c
 }
@@ -366,7 +395,7 @@ func (s *scorer) breadth(weight float64) Component {
 	}
 	used := len(features) - len(unused)
 	c.Value = Known(100 * float64(used) / float64(len(features)))
-	c.Reason = fmt.Sprintf("%d of %d key features used in the last %d days", used, len(features), s.window)
+	s.reason(&c, false, "%d of %d key features used in the last %d days", used, len(features), s.window)
 	if len(unused) > 0 {
 		c.Reason += "; not used: " + strings.Join(unused, ", ")
 	}
@@ -378,7 +407,7 @@ func (s *scorer) breadth(weight float64) Component {
 func (s *scorer) depth(weight float64) Component {
 	c := Component{Name: ComponentDepth, Group: GroupBehavioural, Weight: weight}
 	if s.acct.Seats <= 0 {
-		c.Reason = fmt.Sprintf("seat count unknown: set the account trait %q", s.m.Behavioural.SeatsTrait)
+		s.reason(&c, false, "seat count unknown: set the account trait %q", s.m.Behavioural.SeatsTrait)
 		return c
 	}
 	users := 0
@@ -388,10 +417,10 @@ func (s *scorer) depth(weight float64) Component {
 		}
 	}
 	c.Value = Known(clamp100(100 * float64(users) / float64(s.acct.Seats)))
-	c.Reason = fmt.Sprintf("%s in the last %d days for %s",
+	s.reason(&c, false, "%s in the last %d days for %s",
 		plural(users, "active user", "active users"), s.window, plural(s.acct.Seats, "seat", "seats"))
 	if users >= MaxUsers {
-		c.Reason += fmt.Sprintf(" (counted up to %d)", MaxUsers)
+		s.reason(&c, true, " (counted up to %d)", MaxUsers)
 	}
 	c.Events = s.recentActivity()
 	return c
@@ -405,7 +434,7 @@ func (s *scorer) progress(weight float64) Component {
 		return c
 	}
 	c.Value = Known(100 * min(p, 1))
-	c.Reason = fmt.Sprintf("%.0f%% of the success path reached", c.Value.Score)
+	s.reason(&c, false, "%.0f%% of the success path reached", c.Value.Score)
 	for id, t := range s.agg.Milestones {
 		c.Events = append(c.Events, Moved{Event: EventMilestoneReached, At: unix(t), Detail: id})
 	}
@@ -448,7 +477,7 @@ func (s *scorer) survey(name, kind string, weight float64, answers []Response) C
 		if w > topWeight {
 			top, topWeight = r, w
 		}
-		if len(c.Events) < maxMoved {
+		if len(c.Events) < maxMoved && !s.quiet {
 			c.Events = append(c.Events, Moved{
 				Event:  EventSurveyResponded,
 				At:     unix(r.At),
@@ -457,15 +486,15 @@ func (s *scorer) survey(name, kind string, weight float64, answers []Response) C
 		}
 	}
 	if total == 0 {
-		c.Reason = fmt.Sprintf("no %s answer in the last %d days", label, StaleHalfLives*halfLifeDays(s.m))
+		s.reason(&c, false, "no %s answer in the last %d days", label, StaleHalfLives*halfLifeDays(s.m))
 		return c
 	}
 	c.Value = Known(clamp100(sum / total))
 	age := s.now.Sub(unix(top.At))
 	if kind == KindNPS {
-		c.Reason = fmt.Sprintf("NPS %s from %s, %s", fmtScore(top.Score), who(top), ago(age))
+		s.reason(&c, false, "NPS %s from %s, %s", fmtScore(top.Score), who(top), ago(age))
 		if n > 1 {
-			c.Reason += fmt.Sprintf("; %d contacts' latest answers weighted by role and age", n)
+			s.reason(&c, true, "; %d contacts' latest answers weighted by role and age", n)
 		}
 		return c
 	}
@@ -480,7 +509,7 @@ func (s *scorer) survey(name, kind string, weight float64, answers []Response) C
 			break
 		}
 	}
-	c.Reason = fmt.Sprintf("%s %s %s, weighted average of %s, latest %s",
+	s.reason(&c, false, "%s %s %s, weighted average of %s, latest %s",
 		label, fmtScore(math.Round(raw/total*10)/10), scale, plural(n, "answer", "answers"), ago(latest))
 	return c
 }
@@ -528,14 +557,14 @@ func (s *scorer) support(weight float64) Component {
 		}
 	}
 	if opened+escalated+reopened == 0 {
-		c.Reason = fmt.Sprintf("no support tickets in the last %d days", TicketRetentionDays)
+		s.reason(&c, false, "no support tickets in the last %d days", TicketRetentionDays)
 		return c
 	}
 	if len(c.Events) == 0 {
 		c.Events = quiet
 	}
 	c.Value = Known(max(0, 100-penalty))
-	c.Reason = fmt.Sprintf("%s opened, %d escalated, %d reopened in the last %d days",
+	s.reason(&c, false, "%s opened, %d escalated, %d reopened in the last %d days",
 		plural(opened, "ticket", "tickets"), escalated, reopened, TicketRetentionDays)
 	return c
 }

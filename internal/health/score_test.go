@@ -3,6 +3,7 @@ package health
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -378,4 +379,37 @@ func TestValueJSON(t *testing.T) {
 	}
 	require.Equal(t, "unknown", Value{}.String())
 	require.Equal(t, "63", Known(62.5).String())
+}
+
+// TestScoresMatchesScore: the ingestion path's quiet scoring gives exactly
+// Score's numbers, without the texts.
+func TestScoresMatchesScore(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(7, 7))
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	m := Defaults(journey.HealthModel{Behavioural: journey.BehaviouralModel{KeyFeatures: []string{"Report Created", "Export Run"}}})
+	for i := 0; i < 200; i++ {
+		agg := &Aggregate{}
+		for j := 0; j < rng.IntN(60); j++ {
+			ev := Event{Name: []string{"Report Created", "Export Run", "Login", EventSurveyResponded, EventTicketEscalated}[rng.IntN(5)],
+				Type: "track", UserID: fmt.Sprint("u", rng.IntN(5)), ContactRole: "sponsor",
+				Timestamp: now.Add(-time.Duration(rng.IntN(90*24)) * time.Hour)}
+			if ev.Name == EventSurveyResponded {
+				ev.Properties = map[string]any{"kind": "nps", "score": float64(rng.IntN(11))}
+			}
+			agg.Apply(ev, m)
+		}
+		info := AccountInfo{Seats: 10, PathProgress: ProgressUnknown}
+		full, quiet := Score(agg, info, m, now), Scores(agg, info, m, now)
+		require.Equal(t, full.Behavioural, quiet.Behavioural)
+		require.Equal(t, full.Emotional, quiet.Emotional)
+		require.Equal(t, full.Combined, quiet.Combined)
+		require.Equal(t, full.Quadrant, quiet.Quadrant)
+		require.Equal(t, full.Play, quiet.Play)
+		require.Empty(t, quiet.QuadrantReason)
+		for k, c := range quiet.Components {
+			require.Equal(t, full.Components[k].Value, c.Value)
+			require.Equal(t, full.Components[k].Weight, c.Weight)
+		}
+	}
 }

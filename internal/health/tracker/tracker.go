@@ -306,7 +306,7 @@ func (t *Tracker) finish(ctx context.Context, md *model, in *inputs, r *rebuild,
 			o.progress = &p
 			info.PathProgress = p.Fraction
 		}
-		o.result = health.Score(r.agg, info, md.health, now)
+		o.result = health.Scores(r.agg, info, md.health, now)
 		if o.path == nil {
 			break
 		}
