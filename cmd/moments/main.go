@@ -70,6 +70,7 @@ func newRoot() *cobra.Command {
 	root.AddCommand(serveCmd(&df), keysCmd(&df), importCmd(&df))
 	root.AddCommand(mapCmd(&df))
 	root.AddCommand(usersCmd(&df))
+	root.AddCommand(demoCmd(&df))
 	root.AddCommand(reportCmd(&df), healthCmd(&df))
 	return root
 }
