@@ -364,8 +364,10 @@ func (b *batch) traits(ctx context.Context) error {
 }
 
 // keyRoles keeps who holds a key role (sponsor, champion) at which account
-// and fires sponsor_change when that changes: a contact gains or loses a key
-// role, or leaves the account.
+// and fires sponsor_change when a key contact changes role or leaves the
+// account (or the company). Gaining a key role fires nothing: an account's
+// key contacts arriving is its setup, and a replacement follows a departure
+// that already fired.
 func (b *batch) keyRoles(ctx context.Context) error {
 	lastEvent := map[string]int{}
 	var ids []string
@@ -423,18 +425,12 @@ func (b *batch) keyRoles(ctx context.Context) error {
 		}
 		i := lastEvent[id]
 		occ := "sponsor_change:" + id + ":" + strconv.FormatInt(b.events[i].ID, 10)
-		var affected []string
-		if was.AccountID != "" {
-			affected = append(affected, was.AccountID)
+		if was.AccountID == "" {
+			continue // a new key contact: nothing changed for any account
 		}
-		if is.AccountID != "" && is.AccountID != was.AccountID {
-			affected = append(affected, is.AccountID)
-		}
-		for _, acct := range affected {
-			for _, l := range listeners {
-				if err := b.fire(ctx, l, acct, id, i, occ); err != nil {
-					return err
-				}
+		for _, l := range listeners {
+			if err := b.fire(ctx, l, was.AccountID, id, i, occ); err != nil {
+				return err
 			}
 		}
 	}

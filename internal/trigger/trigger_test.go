@@ -81,19 +81,22 @@ func TestIngestionTriggers(t *testing.T) {
 			require.Len(t, e.runs(t, "acme", "big_seats"), 1, "acme has 60 seats")
 			require.Empty(t, e.runs(t, "small", "big_seats"))
 
-			// sponsor_change: a contact becomes sponsor, changes role,
-			// leaves for another account.
+			// sponsor_change: a key contact (sponsor or champion) changes
+			// role or leaves. A contact becoming an account's first key
+			// contact is the relationship's setup, not a change.
 			e.batch(t, identify("u-2", "acme", map[string]any{"email": "sam@acme.example", "role": "user"}))
 			require.Empty(t, e.runs(t, "acme", "sponsor_change"))
 			e.batch(t, identify("u-2", "acme", map[string]any{"role": "sponsor"}))
-			require.Len(t, e.runs(t, "acme", "sponsor_change"), 1, "a new sponsor")
+			require.Empty(t, e.runs(t, "acme", "sponsor_change"), "a new sponsor is not a change")
 			e.batch(t, identify("u-2", "acme", map[string]any{"role": "sponsor", "title": "VP"}))
-			require.Len(t, e.runs(t, "acme", "sponsor_change"), 1, "the same sponsor again")
+			require.Empty(t, e.runs(t, "acme", "sponsor_change"), "the same sponsor again")
+			e.batch(t, identify("u-2", "acme", map[string]any{"role": "champion"}))
+			require.Len(t, e.runs(t, "acme", "sponsor_change"), 1, "the sponsor became a champion")
 			e.batch(t, identify("u-2", "globex", map[string]any{"role": "sponsor"}))
-			require.Len(t, e.runs(t, "acme", "sponsor_change"), 2, "the sponsor left acme")
-			require.Len(t, e.runs(t, "globex", "sponsor_change"), 1, "and became globex's")
+			require.Len(t, e.runs(t, "acme", "sponsor_change"), 2, "the champion left acme")
+			require.Empty(t, e.runs(t, "globex", "sponsor_change"), "arriving at globex is not globex's change")
 			e.batch(t, identify("u-2", "globex", map[string]any{"role": "admin"}))
-			require.Len(t, e.runs(t, "globex", "sponsor_change"), 2, "the sponsor is no longer one")
+			require.Len(t, e.runs(t, "globex", "sponsor_change"), 1, "the sponsor is no longer one")
 
 			// Events that no moment listens to start nothing.
 			before := len(e.runs(t, "", ""))
