@@ -960,8 +960,12 @@ func (s *Store) ClaimHealthRun(ctx context.Context, name string, day int64, now 
 	return n > 0, err
 }
 
-// HealthFilter narrows health reports by account. Empty fields match
-// everything.
+// ChurnedStage is the lifecycle_stage of an account that was lost; the
+// health reports leave such accounts out unless their stage is asked for.
+const ChurnedStage = "churned"
+
+// HealthFilter narrows the health reports. Empty fields match everything,
+// except that churned accounts are left out unless Stage asks for them.
 type HealthFilter struct {
 	Owner   string
 	Segment string
@@ -979,6 +983,11 @@ func (f HealthFilter) where(args *[]any) string {
 	add("a.owner", f.Owner)
 	add("a.segment", f.Segment)
 	add("a.lifecycle_stage", f.Stage)
+	if f.Stage == "" {
+		// Lost customers are not at risk any more: reports are about the
+		// accounts a team can still keep, unless asked for churned ones.
+		conds = append(conds, "a.lifecycle_stage <> '"+ChurnedStage+"'")
+	}
 	if len(conds) == 0 {
 		return ""
 	}

@@ -140,3 +140,33 @@ func TestHealthStateExceptionsAndSummary(t *testing.T) {
 		require.Equal(t, int64(4), n)
 	})
 }
+
+func TestHealthReportsLeaveOutChurnedAccounts(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+		group := func(id, stage string, arr float64) store.Message {
+			return store.Message{Type: "group", MessageID: "g-" + id, GroupID: id, Timestamp: now, ReceivedAt: now,
+				Traits: map[string]any{"lifecycle_stage": stage, "arr": arr}}
+		}
+		_, err := s.Ingest(ctx, "wk", []store.Message{group("kept", "adoption", 1000), group("lost", "churned", 5000)})
+		require.NoError(t, err)
+		count := func(f store.HealthFilter) (int, float64) {
+			totals, err := s.HealthSummary(ctx, f)
+			require.NoError(t, err)
+			n, arr := 0, 0.0
+			for _, q := range totals {
+				n += q.Accounts
+				arr += q.ARR
+			}
+			return n, arr
+		}
+		n, arr := count(store.HealthFilter{})
+		require.Equal(t, 1, n, "a churned account is no longer at risk")
+		require.Equal(t, 1000.0, arr)
+		n, arr = count(store.HealthFilter{Stage: store.ChurnedStage})
+		require.Equal(t, 1, n, "unless churned accounts are asked for")
+		require.Equal(t, 5000.0, arr)
+	})
+}

@@ -234,10 +234,13 @@ func (s *Server) ownedAccounts(ctx context.Context, owner string) ([]store.Accou
 }
 
 // upcomingRenewals lists accounts renewing within horizon days (or overdue
-// by up to 30), soonest first.
+// by up to 30), soonest first; churned accounts renew no more.
 func upcomingRenewals(accts []store.Account, now time.Time, horizon int) []renewalRow {
 	var out []renewalRow
 	for _, a := range accts {
+		if a.LifecycleStage == store.ChurnedStage {
+			continue
+		}
 		d, ok := store.ParseDate(a.RenewalDate)
 		if !ok {
 			continue
