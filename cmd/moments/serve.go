@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,8 +20,9 @@ import (
 
 func serveCmd(df *dataFlags) *cobra.Command {
 	var (
-		addr string
-		pf   *playbookFlags
+		addr   string
+		maxAge time.Duration
+		pf     *playbookFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -37,10 +39,13 @@ func serveCmd(df *dataFlags) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			return serve(cmd.Context(), cmd.OutOrStdout(), log, st, serveOptions{addr: addr, playbook: pbc})
+			return serve(cmd.Context(), cmd.OutOrStdout(), log, st, serveOptions{addr: addr, playbook: pbc, triggerMaxAge: maxAge})
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", envOr("MOMENTS_ADDR", "127.0.0.1:8080"), "address to listen on (env MOMENTS_ADDR)")
+	defAge, _ := time.ParseDuration(os.Getenv("MOMENTS_TRIGGER_MAX_EVENT_AGE"))
+	cmd.Flags().DurationVar(&maxAge, "trigger-max-event-age", defAge,
+		"events older than this when they arrive start no moment, e.g. 168h while replaying history; 0: no limit (env MOMENTS_TRIGGER_MAX_EVENT_AGE)")
 	pf = addPlaybookFlags(cmd)
 	return cmd
 }
@@ -50,6 +55,8 @@ type serveOptions struct {
 	addr string
 	// playbook is how playbooks send email and webhooks.
 	playbook playbook.Config
+	// triggerMaxAge is app.Options.TriggerMaxEventAge.
+	triggerMaxAge time.Duration
 	// ready, when set, runs once the server accepts connections, with its
 	// base URL and the keys created on first start (both "" otherwise); it
 	// prints them itself. The server keeps running after ready returns nil
@@ -62,7 +69,7 @@ type serveOptions struct {
 // commits what it accepted.
 func serve(ctx context.Context, out io.Writer, log *slog.Logger, st *store.Store, o serveOptions) error {
 	addr := o.addr
-	a, err := app.New(ctx, st, app.Options{Logger: log, Playbook: o.playbook})
+	a, err := app.New(ctx, st, app.Options{Logger: log, Playbook: o.playbook, TriggerMaxEventAge: o.triggerMaxAge})
 	if err != nil {
 		return err
 	}

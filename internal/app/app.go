@@ -27,6 +27,9 @@ type Options struct {
 	// Playbook is how playbooks send email and webhooks (SMTP, signing
 	// secret) and how many steps run at once; the zero value is valid.
 	Playbook playbook.Config
+	// TriggerMaxEventAge, when positive, is the age beyond which an
+	// arriving event starts no moment (trigger.Options.MaxEventAge).
+	TriggerMaxEventAge time.Duration
 }
 
 // App is a running installation.
@@ -72,7 +75,7 @@ func New(ctx context.Context, st *store.Store, o Options) (*App, error) {
 	// Triggers' hook runs after health's, so conditions see fresh health
 	// and a quadrant moved by the batch. The playbook engine is connected
 	// with a.Triggers.SetStarter once built.
-	a.Triggers = trigger.New(trigger.Options{Store: st, Journey: a.Journey, Logger: a.log, Now: a.now})
+	a.Triggers = trigger.New(trigger.Options{Store: st, Journey: a.Journey, Logger: a.log, Now: a.now, MaxEventAge: o.TriggerMaxEventAge})
 	st.OnIngest(a.Triggers.OnIngest)
 	a.Health.OnQuadrantDrop(a.Triggers.QuadrantDropped)
 	pb, err := playbook.New(playbook.Options{Store: st, Journey: a.Journey, Config: o.Playbook, Logger: a.log, Now: a.now})

@@ -180,6 +180,9 @@ func (b *batch) fire(ctx context.Context, l *listener, account, contact string, 
 	if account == "" {
 		return nil
 	}
+	if event >= 0 && b.e.maxAge > 0 && b.now.Sub(b.events[event].Timestamp) > b.e.maxAge {
+		return nil // history (Options.MaxEventAge): it informs health and reports, it starts no moment
+	}
 	vars, err := b.vars(ctx, account, contact, event)
 	if err != nil {
 		return err

@@ -65,8 +65,15 @@ func setup(t testing.TB, d store.Dialect, mapYAML string) *env {
 // setupOn builds an installation on an open store; apply applies mapYAML.
 func setupOn(t testing.TB, st *store.Store, mapYAML string, c *clock, apply bool) *env {
 	t.Helper()
+	return setupWith(t, st, mapYAML, c, apply, app.Options{})
+}
+
+// setupWith is setupOn with app options (the clock is set from c).
+func setupWith(t testing.TB, st *store.Store, mapYAML string, c *clock, apply bool, o app.Options) *env {
+	t.Helper()
 	ctx := context.Background()
-	a, err := app.New(ctx, st, app.Options{Now: c.Now})
+	o.Now = c.Now
+	a, err := app.New(ctx, st, o)
 	require.NoError(t, err)
 	pb, err := playbook.New(playbook.Options{Store: st, Journey: a.Journey, Now: c.Now})
 	require.NoError(t, err)

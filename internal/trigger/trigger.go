@@ -36,10 +36,19 @@ type Options struct {
 	// TickEvery is how often Run evaluates scheduled triggers; default one
 	// minute.
 	TickEvery time.Duration
+	// MaxEventAge, when positive: an event whose timestamp is older than
+	// this when it arrives starts no moment. Set it when replaying history
+	// (a Segment replay, a backfill): old events then update accounts,
+	// health and reports, but a CSM does not wake up to tasks for last
+	// year's kickoffs. Zero (the default) starts moments for events of any
+	// age.
+	MaxEventAge time.Duration
 }
 
 // Engine detects moments and starts their runs.
 type Engine struct {
+	// maxAge is Options.MaxEventAge.
+	maxAge  time.Duration
 	st      *store.Store
 	live    *journey.Live
 	starter atomic.Pointer[Starter]
@@ -71,7 +80,7 @@ type Engine struct {
 // New builds an Engine. Register its OnIngest with the store and call Run
 // (or Tick) for scheduled triggers.
 func New(o Options) *Engine {
-	e := &Engine{st: o.Store, live: o.Journey, log: o.Logger, now: o.Now, every: o.TickEvery}
+	e := &Engine{st: o.Store, live: o.Journey, log: o.Logger, now: o.Now, every: o.TickEvery, maxAge: o.MaxEventAge}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
