@@ -808,29 +808,7 @@ func (s *Store) HealthEvents(ctx context.Context, tx *sql.Tx, accountIDs []strin
 		if err != nil {
 			return fmt.Errorf("read events to recompute health: %w", err)
 		}
-		var ev HealthEvent
-		for rows.Next() {
-			var (
-				ts    int64
-				props sql.NullString
-				role  sql.NullString
-			)
-			if err := rows.Scan(&ev.ID, &ev.AccountID, &ev.Type, &ev.Name, &ev.UserID, &ts, &props, &role); err != nil {
-				rows.Close()
-				return err
-			}
-			ev.Timestamp = fromMicros(ts)
-			ev.Properties = nil
-			if props.Valid && props.String != "" {
-				ev.Properties = json.RawMessage(props.String)
-			}
-			ev.ContactRole = role.String
-			if err := fn(&ev); err != nil {
-				rows.Close()
-				return err
-			}
-		}
-		if err := rows.Close(); err != nil {
+		if err := eachHealthEvent(rows, fn); err != nil {
 			return err
 		}
 	}
@@ -873,34 +851,12 @@ func (s *Store) ScanHealthEvents(ctx context.Context, fn func(*HealthEvent) erro
 		CASE WHEN e.name = '` + eventSurveyResponded + `' THEN (SELECT c.role FROM contacts c WHERE c.id = e.user_id) END
 		FROM events e WHERE e.id > $1 AND e.id <= $2 AND e.account_id <> '' AND e.type IN ('track', 'page', 'screen')
 		ORDER BY e.id`
-	var ev HealthEvent
 	for from := int64(0); from < last.Int64; from += HealthScanRange {
 		rows, err := q.QueryContext(ctx, query, from, min(from+HealthScanRange, last.Int64))
 		if err != nil {
 			return fmt.Errorf("read events to recompute health: %w", err)
 		}
-		for rows.Next() {
-			var (
-				ts    int64
-				props sql.NullString
-				role  sql.NullString
-			)
-			if err := rows.Scan(&ev.ID, &ev.AccountID, &ev.Type, &ev.Name, &ev.UserID, &ts, &props, &role); err != nil {
-				rows.Close()
-				return err
-			}
-			ev.Timestamp = fromMicros(ts)
-			ev.Properties = nil
-			if props.Valid && props.String != "" {
-				ev.Properties = json.RawMessage(props.String)
-			}
-			ev.ContactRole = role.String
-			if err := fn(&ev); err != nil {
-				rows.Close()
-				return err
-			}
-		}
-		if err := rows.Close(); err != nil {
+		if err := eachHealthEvent(rows, fn); err != nil {
 			return fmt.Errorf("read events to recompute health: %w", err)
 		}
 	}
@@ -1172,4 +1128,31 @@ func (s *Store) HealthSummary(ctx context.Context, f HealthFilter) ([]QuadrantTo
 		out = append(out, t)
 	}
 	return out, rows.Err()
+}
+
+// eachHealthEvent calls fn with each row of a health event query (id,
+// account, type, name, user, timestamp, properties, contact role), in one
+// reused HealthEvent, and closes rows.
+func eachHealthEvent(rows *sql.Rows, fn func(*HealthEvent) error) error {
+	defer rows.Close()
+	var ev HealthEvent
+	for rows.Next() {
+		var (
+			ts          int64
+			props, role sql.NullString
+		)
+		if err := rows.Scan(&ev.ID, &ev.AccountID, &ev.Type, &ev.Name, &ev.UserID, &ts, &props, &role); err != nil {
+			return err
+		}
+		ev.Timestamp = fromMicros(ts)
+		ev.Properties = nil
+		if props.Valid && props.String != "" {
+			ev.Properties = json.RawMessage(props.String)
+		}
+		ev.ContactRole = role.String
+		if err := fn(&ev); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
