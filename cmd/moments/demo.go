@@ -42,6 +42,12 @@ var demoPeople = []struct {
 	{"sam.okafor@northwind.example", "Sam Okafor", auth.RoleCSM},
 }
 
+// demoGoLive is how long ago Northwind "went live" with Moments: its year
+// of history fills accounts, health and reports, but only the events of the
+// last demoGoLive start moments, as they would have since go-live. Without
+// it a CSM's cockpit would open with tasks for year-old kickoffs.
+const demoGoLive = 30 * 24 * time.Hour
+
 func demoCmd(df *dataFlags) *cobra.Command {
 	var (
 		cfg  demo.Config
@@ -112,7 +118,7 @@ Email and webhooks from the playbooks go to sinks on this machine. The same
 				cfg.Accounts, cfg.Months, cfg.Seed)
 			d := &demoRun{cfg: cfg, out: out, errOut: errOut, live: live, where: where, temp: temp, sinks: sinks}
 			return serve(cmd.Context(), out, log, st, serveOptions{addr: addr, ready: d.ready,
-				playbook: playbook.Config{SMTP: sinks.SMTP()}})
+				playbook: playbook.Config{SMTP: sinks.SMTP()}, triggerMaxAge: demoGoLive})
 		},
 	}
 	cmd.Flags().Uint64Var(&cfg.Seed, "seed", 1, "seed of the invented company; the same seed gives the same data")
