@@ -96,7 +96,11 @@ func ParseDuration(s string) (Duration, error) {
 			return Duration{}, fmt.Errorf("%q is not a duration; use one whole number and one unit, such as 36h for a day and a half", s)
 		}
 		word := strings.ToLower(strings.TrimSpace(string(unit)))
-		if short, ok := unitWords[word]; ok {
+		short, ok := unitWords[word]
+		if _, valid := unitLength[Unit(word)]; valid { // "5BD", "5 bd"
+			short, ok = Unit(word), true
+		}
+		if ok {
 			return Duration{}, fmt.Errorf("%q is not a duration; write it as %d%s", s, n, short)
 		}
 		return Duration{}, fmt.Errorf("%q has unit %q, which maps do not use; %s", s, word, durationHelp)

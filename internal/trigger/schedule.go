@@ -135,10 +135,22 @@ type cronSpec struct {
 	domAny, dowAny                bool
 }
 
-var cronNames = map[string]int{
-	"jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6, "jul": 7, "aug": 8, "sep": 9, "oct": 10, "nov": 11, "dec": 12,
-	"sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6,
+// cronNames are the names a field accepts besides numbers: month names only
+// in the month field and day names only in the day-of-week field, so "jan"
+// as a weekday is an error rather than Monday.
+type cronNames struct {
+	values map[string]int
+	what   string // for errors, such as "a month name (jan, feb, …, dec)"
 }
+
+var (
+	cronMonths = &cronNames{map[string]int{
+		"jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6, "jul": 7, "aug": 8, "sep": 9, "oct": 10, "nov": 11, "dec": 12,
+	}, "a month name (jan, feb, …, dec)"}
+	cronDays = &cronNames{map[string]int{
+		"sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6,
+	}, "a day name (sun, mon, …, sat)"}
+)
 
 func parseCron(expr string) (*cronSpec, error) {
 	f := strings.Fields(expr)
@@ -150,8 +162,9 @@ func parseCron(expr string) (*cronSpec, error) {
 	bounds := [5][2]int{{0, 59}, {0, 23}, {1, 31}, {1, 12}, {0, 7}}
 	dst := [5]*uint64{&c.minute, &c.hour, &c.dom, &c.month, &c.dow}
 	names := [5]string{"minute", "hour", "day of month", "month", "day of week"}
+	words := [5]*cronNames{nil, nil, nil, cronMonths, cronDays}
 	for i := range f {
-		if *dst[i], err = cronField(f[i], bounds[i][0], bounds[i][1]); err != nil {
+		if *dst[i], err = cronField(f[i], bounds[i][0], bounds[i][1], words[i]); err != nil {
 			return nil, fmt.Errorf("cron %q, %s field: %w", expr, names[i], err)
 		}
 	}
@@ -162,7 +175,7 @@ func parseCron(expr string) (*cronSpec, error) {
 	return &c, nil
 }
 
-func cronField(s string, lo, hi int) (uint64, error) {
+func cronField(s string, lo, hi int, words *cronNames) (uint64, error) {
 	var set uint64
 	for _, part := range strings.Split(s, ",") {
 		rng, stepText, hasStep := strings.Cut(part, "/")
@@ -180,14 +193,14 @@ func cronField(s string, lo, hi int) (uint64, error) {
 		case strings.Contains(rng, "-"):
 			x, y, _ := strings.Cut(rng, "-")
 			var err error
-			if a, err = cronValue(x); err != nil {
+			if a, err = cronValue(x, words); err != nil {
 				return 0, err
 			}
-			if b, err = cronValue(y); err != nil {
+			if b, err = cronValue(y, words); err != nil {
 				return 0, err
 			}
 		default:
-			v, err := cronValue(rng)
+			v, err := cronValue(rng, words)
 			if err != nil {
 				return 0, err
 			}
@@ -196,8 +209,11 @@ func cronField(s string, lo, hi int) (uint64, error) {
 				b = hi
 			}
 		}
-		if a < lo || b > hi || a > b {
+		if a < lo || b > hi {
 			return 0, fmt.Errorf("%q is outside %d–%d", part, lo, hi)
+		}
+		if a > b {
+			return 0, fmt.Errorf("%q runs backwards; write the smaller value first", part)
 		}
 		for v := a; v <= b; v += step {
 			set |= 1 << v
@@ -206,12 +222,17 @@ func cronField(s string, lo, hi int) (uint64, error) {
 	return set, nil
 }
 
-func cronValue(s string) (int, error) {
-	if v, ok := cronNames[strings.ToLower(s)]; ok {
-		return v, nil
+func cronValue(s string, words *cronNames) (int, error) {
+	if words != nil {
+		if v, ok := words.values[strings.ToLower(s)]; ok {
+			return v, nil
+		}
 	}
 	v, err := strconv.Atoi(s)
 	if err != nil {
+		if words != nil && s != "" {
+			return 0, fmt.Errorf("%q is not a number or %s", s, words.what)
+		}
 		return 0, fmt.Errorf("%q is not a number", s)
 	}
 	return v, nil
