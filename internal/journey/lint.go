@@ -45,7 +45,17 @@ const (
 var (
 	idPattern    = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 	traitPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.]*$`)
-	cronField    = regexp.MustCompile(`^[0-9A-Za-z*/,\-?]+$`)
+	// cronFields are the characters each cron field may hold: numbers
+	// everywhere, month names only in the month field and day names only
+	// in the day-of-week field (the trigger engine's parser refuses "jan"
+	// as a weekday; lint says so first).
+	cronFields = [5]*regexp.Regexp{
+		regexp.MustCompile(`^[0-9*/,\-?]+$`),
+		regexp.MustCompile(`^[0-9*/,\-?]+$`),
+		regexp.MustCompile(`^[0-9*/,\-?]+$`),
+		regexp.MustCompile(`(?i)^([0-9*/,\-?]|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)+$`),
+		regexp.MustCompile(`(?i)^([0-9*/,\-?]|sun|mon|tue|wed|thu|fri|sat)+$`),
+	}
 )
 
 // maxIDLength is the longest id; ids appear in URLs and reports.
@@ -471,8 +481,8 @@ func isCron(s string) bool {
 	if len(fields) != 5 {
 		return false
 	}
-	for _, f := range fields {
-		if !cronField.MatchString(f) {
+	for i, f := range fields {
+		if !cronFields[i].MatchString(f) {
 			return false
 		}
 	}
