@@ -69,29 +69,8 @@ func (s *Store) ListAccounts(ctx context.Context, f AccountFilter, p Page) ([]Ac
 		n, i := "$"+strconv.Itoa(len(args)-1), "$"+strconv.Itoa(len(args))
 		where = append(where, "(name > "+n+" OR (name = "+n+" AND id > "+i+"))")
 	}
-	q := "SELECT " + accountCols + " FROM accounts"
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	limit := p.limit()
-	q += " ORDER BY name, id LIMIT " + strconv.Itoa(limit+1)
-	rows, err := s.read.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, "", fmt.Errorf("list accounts: %w", err)
-	}
-	defer rows.Close()
-	var out []Account
-	out, err = appendRows(out, rows, scanAccount)
-	if err != nil {
-		return nil, "", err
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		last := out[limit-1]
-		next = encodeCursor(last.Name, last.ID)
-	}
-	return out, next, nil
+	return queryPage(ctx, s.read, "accounts", "SELECT "+accountCols+" FROM accounts", where, "name, id", args, p, scanAccount,
+		func(a Account) string { return encodeCursor(a.Name, a.ID) })
 }
 
 // ErrBadCursor is returned for a cursor this server did not issue.
@@ -99,6 +78,49 @@ var ErrBadCursor = errors.New("cursor is not one this server issued")
 
 func encodeCursor(parts ...string) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(strings.Join(parts, "\x00")))
+}
+
+// decodeNumCursor reads a cursor whose first part is a number (a time in
+// microseconds, a sort key) and whose second is an id.
+func decodeNumCursor(c string) (int64, string, error) {
+	k, id, err := decodeCursor(c)
+	if err != nil {
+		return 0, "", err
+	}
+	n, err := strconv.ParseInt(k, 10, 64)
+	if err != nil {
+		return 0, "", ErrBadCursor
+	}
+	return n, id, nil
+}
+
+// queryPage runs one keyset-paginated list query: from (a SELECT … FROM)
+// with every condition of where, in order, asking for one row more than
+// the page so it knows whether another page follows. It returns the page
+// (never nil) and the cursor of the next page, made by cursor from the
+// page's last row ("" on the last page).
+func queryPage[T any](ctx context.Context, db *sql.DB, what, from string, where []string, order string, args []any, p Page,
+	scan func(scanner) (T, error), cursor func(T) string) ([]T, string, error) {
+	q := from
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	limit := p.limit()
+	q += " ORDER BY " + order + " LIMIT " + strconv.Itoa(limit+1)
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list %s: %w", what, err)
+	}
+	defer rows.Close()
+	out, err := appendRows(make([]T, 0, limit+1), rows, scan)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(out) <= limit {
+		return out, "", nil
+	}
+	out = out[:limit]
+	return out, cursor(out[limit-1]), nil
 }
 
 func decodeCursor(c string) (string, string, error) {
@@ -239,28 +261,8 @@ func (s *Store) ListEvents(ctx context.Context, f EventFilter, p Page) ([]Event,
 		}
 		add("id", id, "<")
 	}
-	q := "SELECT " + eventCols + " FROM events"
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	limit := p.limit()
-	q += " ORDER BY id DESC LIMIT " + strconv.Itoa(limit+1)
-	rows, err := s.read.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, "", fmt.Errorf("list events: %w", err)
-	}
-	defer rows.Close()
-	var out []Event
-	out, err = appendRows(out, rows, scanEvent)
-	if err != nil {
-		return nil, "", err
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = strconv.FormatInt(out[limit-1].ID, 10)
-	}
-	return out, next, nil
+	return queryPage(ctx, s.read, "events", "SELECT "+eventCols+" FROM events", where, "id DESC", args, p, scanEvent,
+		func(e Event) string { return strconv.FormatInt(e.ID, 10) })
 }
 
 // CountEvents counts stored events.

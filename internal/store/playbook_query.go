@@ -250,43 +250,18 @@ func (s *Store) ListRuns(ctx context.Context, f RunFilter, p Page) ([]Run, strin
 		add("status = ?", f.Status)
 	}
 	if p.Cursor != "" {
-		at, id, err := decodeCursor(p.Cursor)
+		t, id, err := decodeNumCursor(p.Cursor)
 		if err != nil {
 			return nil, "", err
 		}
-		t, err := strconv.ParseInt(at, 10, 64)
-		if err != nil {
-			return nil, "", ErrBadCursor
-		}
 		add("(created_at < ? OR (created_at = ? AND id < ?))", t, t, id)
 	}
-	q := "SELECT " + runCols + " FROM runs"
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	limit := p.limit()
-	q += " ORDER BY created_at DESC, id DESC LIMIT " + strconv.Itoa(limit+1)
-	rows, err := s.read.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, "", fmt.Errorf("list runs: %w", err)
-	}
-	defer rows.Close()
-	out := []Run{}
-	out, err = appendRows(out, rows, scanRun)
-	if err != nil {
-		return nil, "", err
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		last := out[limit-1]
-		next = encodeCursor(strconv.FormatInt(micros(last.CreatedAt), 10), last.ID)
-	}
-	return out, next, nil
+	return queryPage(ctx, s.read, "runs", "SELECT "+runCols+" FROM runs", where, "created_at DESC, id DESC", args, p, scanRun,
+		func(r Run) string { return encodeCursor(strconv.FormatInt(micros(r.CreatedAt), 10), r.ID) })
 }
 
-// CountRuns counts the runs of an occurrence key prefix for an account and
-// moment (all occurrences when occurrence is empty); for tests and reports.
+// CountRuns counts the runs of an account and a moment (every account or
+// moment when the argument is empty); for tests and reports.
 func (s *Store) CountRuns(ctx context.Context, accountID, momentID string) (int, error) {
 	var n int
 	err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM runs WHERE ($1 = '' OR account_id = $1) AND ($2 = '' OR moment_id = $2)`,

@@ -257,3 +257,67 @@ func TestHooksSeeReattributedEvents(t *testing.T) {
 			"the login sent before the link reaches the hooks again, now with its account")
 	})
 }
+
+// TestRunsAndTasksPaginate pages through runs (newest first) and tasks (by
+// due date, undated last) three at a time, ties included: every row once,
+// in order.
+func TestRunsAndTasksPaginate(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		var wantRuns, wantTasks []string
+		for i := 0; i < 7; i++ {
+			id := fmt.Sprintf("run-%d", i)
+			created := t0.Add(time.Duration(i/2) * time.Minute) // pairs share a creation time
+			_, ok, err := s.InsertRun(ctx, s.DB(), store.Run{ID: id, AccountID: "acme", MomentID: "kickoff",
+				Occurrence: id, MapVersion: 1, Category: "csm", Status: "running", CreatedAt: created})
+			require.NoError(t, err)
+			require.True(t, ok)
+			task := store.Task{ID: fmt.Sprintf("task-%d", i), RunID: id, AccountID: "acme", MomentID: "kickoff",
+				Title: "Call", Assignee: "cs", CreatedAt: created}
+			if i < 5 {
+				due := t0.Add(time.Duration(i%3) * time.Hour) // ties on due dates too
+				task.DueAt = &due
+			}
+			_, err = s.InsertTask(ctx, s.DB(), task)
+			require.NoError(t, err)
+		}
+		wantRuns = []string{"run-6", "run-5", "run-4", "run-3", "run-2", "run-1", "run-0"}
+		wantTasks = []string{"task-0", "task-3", "task-1", "task-4", "task-2", "task-5", "task-6"}
+
+		var runs []string
+		cursor := ""
+		for pages := 0; ; pages++ {
+			require.Less(t, pages, 5)
+			page, next, err := s.ListRuns(ctx, store.RunFilter{AccountID: "acme"}, store.Page{Limit: 3, Cursor: cursor})
+			require.NoError(t, err)
+			for _, r := range page {
+				runs = append(runs, r.ID)
+			}
+			if next == "" {
+				break
+			}
+			cursor = next
+		}
+		require.Equal(t, wantRuns, runs)
+
+		var tasks []string
+		cursor = ""
+		for pages := 0; ; pages++ {
+			require.Less(t, pages, 5)
+			page, next, err := s.ListTasks(ctx, store.TaskFilter{AccountID: "acme"}, t0, store.Page{Limit: 3, Cursor: cursor})
+			require.NoError(t, err)
+			for _, x := range page {
+				tasks = append(tasks, x.ID)
+			}
+			if next == "" {
+				break
+			}
+			cursor = next
+		}
+		require.Equal(t, wantTasks, tasks)
+
+		_, _, err := s.ListTasks(ctx, store.TaskFilter{}, t0, store.Page{Cursor: "bm90LWEtbnVtYmVy"})
+		require.ErrorIs(t, err, store.ErrBadCursor)
+	})
+}

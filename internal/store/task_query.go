@@ -5,8 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -181,44 +181,21 @@ func (s *Store) ListTasks(ctx context.Context, f TaskFilter, now time.Time, p Pa
 	// time, or the largest int64 for none, so a cursor is one number.
 	const sortKey = "COALESCE(due_at, 9223372036854775807)"
 	if p.Cursor != "" {
-		k, id, err := decodeCursor(p.Cursor)
+		kv, id, err := decodeNumCursor(p.Cursor)
 		if err != nil {
 			return nil, "", err
-		}
-		kv, err := strconv.ParseInt(k, 10, 64)
-		if err != nil {
-			return nil, "", ErrBadCursor
 		}
 		a, b := arg(kv), arg(id)
 		where = append(where, "("+sortKey+" > "+a+" OR ("+sortKey+" = "+a+" AND id > "+b+"))")
 	}
-	q := "SELECT " + taskCols + " FROM tasks"
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	limit := p.limit()
-	q += " ORDER BY " + sortKey + ", id LIMIT " + strconv.Itoa(limit+1)
-	rows, err := s.read.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, "", fmt.Errorf("list tasks: %w", err)
-	}
-	defer rows.Close()
-	out := []Task{}
-	out, err = appendRows(out, rows, scanTask)
-	if err != nil {
-		return nil, "", err
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		last := out[limit-1]
-		k := int64(9223372036854775807)
-		if last.DueAt != nil {
-			k = micros(*last.DueAt)
-		}
-		next = encodeCursor(strconv.FormatInt(k, 10), last.ID)
-	}
-	return out, next, nil
+	return queryPage(ctx, s.read, "tasks", "SELECT "+taskCols+" FROM tasks", where, sortKey+", id", args, p, scanTask,
+		func(t Task) string {
+			k := int64(math.MaxInt64)
+			if t.DueAt != nil {
+				k = micros(*t.DueAt)
+			}
+			return encodeCursor(strconv.FormatInt(k, 10), t.ID)
+		})
 }
 
 // TaskChange is a change to a task through the API. Nil fields are left
