@@ -39,7 +39,7 @@ func (s *Server) listAccounts(w http.ResponseWriter, r *http.Request) error {
 		return aerr
 	}
 	q := r.URL.Query()
-	accts, next, err := s.store.ListAccounts(r.Context(), store.AccountFilter{
+	accts, next, err := s.Store.ListAccounts(r.Context(), store.AccountFilter{
 		Segment: q.Get("segment"), Owner: q.Get("owner"), Stage: q.Get("stage"),
 	}, p)
 	if err != nil {
@@ -58,15 +58,15 @@ const timelineLength = 50
 
 func (s *Server) getAccount(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
-	a, err := s.store.Account(r.Context(), id)
+	a, err := s.Store.Account(r.Context(), id)
 	if err != nil {
 		return storeError(err, "account "+strconv.Quote(id))
 	}
-	contacts, err := s.store.AccountContacts(r.Context(), id)
+	contacts, err := s.Store.AccountContacts(r.Context(), id)
 	if err != nil {
 		return err
 	}
-	events, next, err := s.store.ListEvents(r.Context(), store.EventFilter{Account: id}, store.Page{Limit: timelineLength})
+	events, next, err := s.Store.ListEvents(r.Context(), store.EventFilter{Account: id}, store.Page{Limit: timelineLength})
 	if err != nil {
 		return err
 	}
@@ -76,11 +76,11 @@ func (s *Server) getAccount(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) getContact(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
-	c, err := s.store.Contact(r.Context(), id)
+	c, err := s.Store.Contact(r.Context(), id)
 	if err != nil {
 		return storeError(err, "contact "+strconv.Quote(id))
 	}
-	events, next, err := s.store.ListEvents(r.Context(), store.EventFilter{User: id}, store.Page{Limit: timelineLength})
+	events, next, err := s.Store.ListEvents(r.Context(), store.EventFilter{User: id}, store.Page{Limit: timelineLength})
 	if err != nil {
 		return err
 	}
@@ -94,7 +94,7 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) error {
 		return aerr
 	}
 	q := r.URL.Query()
-	events, next, err := s.store.ListEvents(r.Context(), store.EventFilter{
+	events, next, err := s.Store.ListEvents(r.Context(), store.EventFilter{
 		Account: q.Get("account"), User: q.Get("user"), Name: q.Get("name"), Type: q.Get("type"),
 	}, p)
 	if err != nil {

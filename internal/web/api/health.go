@@ -37,7 +37,7 @@ func wantsCSV(r *http.Request) bool {
 
 // healthRunning refuses with 503 when the health tracker is not running on this server.
 func (s *Server) healthRunning() error {
-	if s.health != nil {
+	if s.Health != nil {
 		return nil
 	}
 	return &web.Error{Status: http.StatusServiceUnavailable, Code: "unavailable",
@@ -54,7 +54,7 @@ func (s *Server) getAccountHealth(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	id := r.PathValue("id")
-	h, err := s.health.Account(r.Context(), id)
+	h, err := s.Health.Account(r.Context(), id)
 	if err != nil {
 		return storeError(err, "account "+strconv.Quote(id))
 	}
@@ -91,7 +91,7 @@ func (s *Server) getAccountPath(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	id := r.PathValue("id")
-	p, err := s.health.Path(r.Context(), id)
+	p, err := s.Health.Path(r.Context(), id)
 	if err != nil {
 		return storeError(err, "account "+strconv.Quote(id))
 	}
@@ -140,16 +140,16 @@ func (s *Server) getExceptionReport(w http.ResponseWriter, r *http.Request) erro
 	if aerr != nil {
 		return aerr
 	}
-	rep, err := report.Exceptions(r.Context(), s.store, report.ExceptionFilter{
+	rep, err := report.Exceptions(r.Context(), s.Store, report.ExceptionFilter{
 		HealthFilter: healthFilter(r), BehindDays: behind, Limit: limit,
-	}, s.now())
+	}, s.Now())
 	if err != nil {
 		return err
 	}
 	if wantsCSV(r) {
 		csvHeaders(w, "exceptions")
 		if err := report.WriteExceptionsCSV(w, rep); err != nil {
-			s.log.ErrorContext(r.Context(), "writing the exception report failed", "err", err)
+			s.Logger.ErrorContext(r.Context(), "writing the exception report failed", "err", err)
 		}
 		return nil
 	}
@@ -161,14 +161,14 @@ func (s *Server) getHealthReport(w http.ResponseWriter, r *http.Request) error {
 	if err := s.healthRunning(); err != nil {
 		return err
 	}
-	rep, err := report.Health(r.Context(), s.store, healthFilter(r), s.now())
+	rep, err := report.Health(r.Context(), s.Store, healthFilter(r), s.Now())
 	if err != nil {
 		return err
 	}
 	if wantsCSV(r) {
 		csvHeaders(w, "health")
 		if err := report.WriteHealthCSV(w, rep); err != nil {
-			s.log.ErrorContext(r.Context(), "writing the health report failed", "err", err)
+			s.Logger.ErrorContext(r.Context(), "writing the health report failed", "err", err)
 		}
 		return nil
 	}

@@ -128,7 +128,7 @@ func (s *Server) putJourney(w http.ResponseWriter, r *http.Request) error {
 	}
 	// JSON is read by the YAML parser too (JSON is YAML), so diagnostics
 	// point at the line and column of the JSON text.
-	res, err := s.journey.Apply(r.Context(), source, body, appliedBy(r))
+	res, err := s.Journey.Apply(r.Context(), source, body, appliedBy(r))
 	if errors.Is(err, store.ErrConflict) {
 		return &web.Error{Status: http.StatusConflict, Code: "conflict",
 			Message: "another version of the map was applied at the same moment; send the request again"}
@@ -199,9 +199,9 @@ func (s *Server) journeyVersion(ctx context.Context, n int) (*journey.Map, store
 		err error
 	)
 	if n == 0 {
-		m, n, err = s.journey.Get(ctx)
+		m, n, err = s.Journey.Get(ctx)
 	} else {
-		m, err = s.journey.Version(ctx, n)
+		m, err = s.Journey.Version(ctx, n)
 	}
 	if errors.Is(err, journey.ErrNoMap) {
 		return nil, store.JourneyVersion{}, errNoJourney()
@@ -213,7 +213,7 @@ func (s *Server) journeyVersion(ctx context.Context, n int) (*journey.Map, store
 	if err != nil {
 		return nil, store.JourneyVersion{}, err
 	}
-	v, err := s.store.JourneyVersionByNumber(ctx, n)
+	v, err := s.Store.JourneyVersionByNumber(ctx, n)
 	if err != nil {
 		return nil, store.JourneyVersion{}, fmt.Errorf("read journey map version %d: %w", n, err)
 	}
@@ -253,7 +253,6 @@ func (s *Server) getJourney(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return s.writeMap(w, r, m, v, v.Number)
-	return nil
 }
 
 func (s *Server) getJourneyVersion(w http.ResponseWriter, r *http.Request) error {
@@ -265,12 +264,11 @@ func (s *Server) getJourneyVersion(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	live, err := s.store.LiveJourneyNumber(r.Context())
+	live, err := s.Store.LiveJourneyNumber(r.Context())
 	if err != nil {
 		return err
 	}
 	return s.writeMap(w, r, m, v, live)
-	return nil
 }
 
 // journeyVersionItem is one version in the list.
@@ -280,7 +278,7 @@ type journeyVersionItem struct {
 }
 
 func (s *Server) listJourneyVersions(w http.ResponseWriter, r *http.Request) error {
-	versions, err := s.store.JourneyVersions(r.Context())
+	versions, err := s.Store.JourneyVersions(r.Context())
 	if err != nil {
 		return err
 	}
@@ -307,7 +305,7 @@ type rankedMoment struct {
 }
 
 func (s *Server) listMoments(w http.ResponseWriter, r *http.Request) error {
-	m, n, err := s.journey.Get(r.Context())
+	m, n, err := s.Journey.Get(r.Context())
 	if errors.Is(err, journey.ErrNoMap) {
 		err = errNoJourney()
 	}

@@ -32,7 +32,7 @@ type taskJSON struct {
 }
 
 func (s *Server) taskJSON(t store.Task) taskJSON {
-	return taskJSON{Task: t, Status: t.Display(s.now())}
+	return taskJSON{Task: t, Status: t.Display(s.Now())}
 }
 
 var taskStatuses = []string{store.TaskOpen, store.TaskOverdue, store.TaskEscalated, store.TaskDone, store.TaskSnoozed}
@@ -49,7 +49,7 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) error {
 		return web.BadRequest("invalid_parameter", "status",
 			"status "+strconv.Quote(f.Status)+" is not a task status: use open, overdue, escalated, done or snoozed")
 	}
-	tasks, next, err := s.store.ListTasks(r.Context(), f, s.now(), p)
+	tasks, next, err := s.Store.ListTasks(r.Context(), f, s.Now(), p)
 	if err != nil {
 		return storeError(err, "page")
 	}
@@ -62,11 +62,11 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getTask(w http.ResponseWriter, r *http.Request) error {
-	t, err := s.store.Task(r.Context(), r.PathValue("id"))
+	t, err := s.Store.Task(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return storeError(err, "task "+strconv.Quote(r.PathValue("id")))
 	}
-	escs, err := s.store.Escalations(r.Context(), t.ID, "")
+	escs, err := s.Store.Escalations(r.Context(), t.ID, "")
 	if err != nil {
 		return err
 	}
@@ -89,7 +89,7 @@ func (s *Server) patchTask(w http.ResponseWriter, r *http.Request) error {
 	if aerr := readTriggerBody(w, r, &body); aerr != nil {
 		return aerr
 	}
-	now := s.now()
+	now := s.Now()
 	c := store.TaskChange{By: startedBy(r, "")}
 	if body.Assignee != nil {
 		a := strings.TrimSpace(*body.Assignee)
@@ -135,7 +135,7 @@ func (s *Server) patchTask(w http.ResponseWriter, r *http.Request) error {
 	if c.Assignee == nil && c.Status == nil && c.SnoozedUntil == nil {
 		return web.BadRequest("empty_change", "", "nothing to change: send assignee (claim), status done (complete) or snoozed_until (snooze)")
 	}
-	t, err := s.store.UpdateTask(r.Context(), r.PathValue("id"), c, now)
+	t, err := s.Store.UpdateTask(r.Context(), r.PathValue("id"), c, now)
 	if err != nil {
 		return storeError(err, "task "+strconv.Quote(r.PathValue("id")))
 	}
@@ -156,7 +156,7 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
 		return web.BadRequest("invalid_parameter", "status",
 			"status "+strconv.Quote(f.Status)+" is not a run status: use running, waiting, done or failed")
 	}
-	runs, next, err := s.store.ListRuns(r.Context(), f, p)
+	runs, next, err := s.Store.ListRuns(r.Context(), f, p)
 	if err != nil {
 		return storeError(err, "page")
 	}
@@ -167,11 +167,11 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) getRun(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	id := r.PathValue("id")
-	run, err := s.store.Run(ctx, id)
+	run, err := s.Store.Run(ctx, id)
 	if err != nil {
 		return storeError(err, "run "+strconv.Quote(id))
 	}
-	tasks, _, err := s.store.ListTasks(ctx, store.TaskFilter{RunID: id}, s.now(), store.Page{Limit: 500})
+	tasks, _, err := s.Store.ListTasks(ctx, store.TaskFilter{RunID: id}, s.Now(), store.Page{Limit: 500})
 	if err != nil {
 		return err
 	}
@@ -179,11 +179,11 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request) error {
 	for i, t := range tasks {
 		out[i] = s.taskJSON(t)
 	}
-	sends, err := s.store.AccountSends(ctx, "", id, 500)
+	sends, err := s.Store.AccountSends(ctx, "", id, 500)
 	if err != nil {
 		return err
 	}
-	escs, err := s.store.Escalations(ctx, "", id)
+	escs, err := s.Store.Escalations(ctx, "", id)
 	if err != nil {
 		return err
 	}
@@ -192,16 +192,16 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) retryStep(w http.ResponseWriter, r *http.Request) error {
-	if s.playbooks == nil {
+	if s.Playbooks == nil {
 		return &web.Error{Status: http.StatusServiceUnavailable, Code: "unavailable",
 			Message: "the playbook engine is not running on this server"}
 	}
 	ctx := r.Context()
 	id, step := r.PathValue("id"), r.PathValue("step")
-	if _, err := s.store.Run(ctx, id); err != nil {
+	if _, err := s.Store.Run(ctx, id); err != nil {
 		return storeError(err, "run "+strconv.Quote(id))
 	}
-	err := s.playbooks.RetryStep(ctx, id, step)
+	err := s.Playbooks.RetryStep(ctx, id, step)
 	switch {
 	case errors.Is(err, store.ErrStepNotFailed):
 		return &web.Error{Status: http.StatusConflict, Code: "not_failed", Field: "step",
@@ -211,7 +211,7 @@ func (s *Server) retryStep(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return err
 	}
-	run, err := s.store.Run(ctx, id)
+	run, err := s.Store.Run(ctx, id)
 	if err != nil {
 		return err
 	}

@@ -10,54 +10,25 @@ package api
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/moments-cs/moments/internal/auth"
-	"github.com/moments-cs/moments/internal/health/tracker"
-	"github.com/moments-cs/moments/internal/journey"
-	"github.com/moments-cs/moments/internal/playbook"
 	"github.com/moments-cs/moments/internal/store"
-	"github.com/moments-cs/moments/internal/trigger"
 	"github.com/moments-cs/moments/internal/web"
 )
 
-// Server answers the REST API.
+// Server answers the REST API. Without Options.Health the health and
+// report endpoints (health.go) answer 503, without Options.Triggers the
+// manual start, personal rule and broadcast endpoints (triggers.go), and
+// without Options.Playbooks a step retry (runs.go).
 type Server struct {
-	store   *store.Store
-	keys    *auth.Keys
-	journey *journey.Live
-	// health is behind the health and report endpoints (health.go);
-	// without it they answer 503.
-	health *tracker.Tracker
-	// triggers starts moments by hand and broadcasts (triggers.go);
-	// without it those endpoints answer 503.
-	triggers *trigger.Engine
-	// playbooks retries failed steps (runs.go); without it a retry
-	// answers 503.
-	playbooks *playbook.Engine
-	log       *slog.Logger
-	now       func() time.Time
-	errors    web.Adapter
-}
-
-// Options configure the REST API; see web/server.Options for each field.
-type Options struct {
-	Store     *store.Store
-	Keys      *auth.Keys
-	Journey   *journey.Live
-	Health    *tracker.Tracker
-	Triggers  *trigger.Engine
-	Playbooks *playbook.Engine
-	Logger    *slog.Logger
-	Now       func() time.Time
+	web.Options
+	errors web.Adapter
 }
 
 // New returns the REST API. Logger and Now must be set.
-func New(o Options) *Server {
-	return &Server{store: o.Store, keys: o.Keys, journey: o.Journey, health: o.Health, triggers: o.Triggers,
-		playbooks: o.Playbooks, log: o.Logger, now: o.Now, errors: web.JSONAdapter(o.Logger)}
+func New(o web.Options) *Server {
+	return &Server{Options: o, errors: web.JSONAdapter(o.Logger)}
 }
 
 // Routes registers the REST API's routes.
@@ -81,7 +52,7 @@ func (s *Server) admin(h web.HandlerFunc) http.HandlerFunc {
 		if !ok {
 			return web.Unauthorized("send an admin API key as 'Authorization: Bearer <key>'; create one with `moments keys create --scope admin`")
 		}
-		key, err := s.keys.Check(r.Context(), secret, auth.ScopeAdmin)
+		key, err := s.Keys.Check(r.Context(), secret, auth.ScopeAdmin)
 		if err != nil {
 			return web.Unauthorized("this API key is not valid for the REST API: " + err.Error())
 		}

@@ -28,7 +28,7 @@ func (s *Server) triggerRoutes(rt *web.Router) {
 
 // triggersRunning refuses with 503 when the trigger engine is not running on this server.
 func (s *Server) triggersRunning() error {
-	if s.triggers != nil {
+	if s.Triggers != nil {
 		return nil
 	}
 	return &web.Error{Status: http.StatusServiceUnavailable, Code: "unavailable",
@@ -109,7 +109,7 @@ func (s *Server) startMoment(w http.ResponseWriter, r *http.Request) error {
 		return aerr
 	}
 	account, moment := r.PathValue("id"), r.PathValue("moment")
-	res, err := s.triggers.StartMoment(r.Context(), account, moment, trigger.ManualStart{
+	res, err := s.Triggers.StartMoment(r.Context(), account, moment, trigger.ManualStart{
 		Note: body.Note, StartedBy: startedBy(r, body.StartedBy), IdempotencyKey: r.Header.Get("Idempotency-Key")})
 	if err != nil {
 		return triggerError(err, account, moment)
@@ -132,7 +132,7 @@ func (s *Server) createAccountRule(w http.ResponseWriter, r *http.Request) error
 	}
 	account := r.PathValue("id")
 	in.CreatedBy = startedBy(r, "")
-	rule, err := s.triggers.AddRule(r.Context(), account, in)
+	rule, err := s.Triggers.AddRule(r.Context(), account, in)
 	if err != nil {
 		return triggerError(err, account, in.Moment)
 	}
@@ -145,10 +145,10 @@ func (s *Server) listAccountRules(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	account := r.PathValue("id")
-	if _, err := s.store.Account(r.Context(), account); err != nil {
+	if _, err := s.Store.Account(r.Context(), account); err != nil {
 		return storeError(err, "account "+strconv.Quote(account))
 	}
-	rules, err := s.triggers.Rules(r.Context(), account)
+	rules, err := s.Triggers.Rules(r.Context(), account)
 	if err != nil {
 		return err
 	}
@@ -161,7 +161,7 @@ func (s *Server) deleteAccountRule(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	account, id := r.PathValue("id"), r.PathValue("rule")
-	if err := s.triggers.DeleteRule(r.Context(), account, id); err != nil {
+	if err := s.Triggers.DeleteRule(r.Context(), account, id); err != nil {
 		return storeError(err, "rule "+strconv.Quote(id)+" of account "+strconv.Quote(account))
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -180,7 +180,7 @@ func (s *Server) createBroadcast(w http.ResponseWriter, r *http.Request) error {
 	if aerr := readTriggerBody(w, r, &body); aerr != nil {
 		return aerr
 	}
-	b, created, err := s.triggers.Broadcast(r.Context(), trigger.BroadcastRequest{Moment: body.Moment, Segment: body.Segment,
+	b, created, err := s.Triggers.Broadcast(r.Context(), trigger.BroadcastRequest{Moment: body.Moment, Segment: body.Segment,
 		IdempotencyKey: r.Header.Get("Idempotency-Key"), StartedBy: startedBy(r, body.StartedBy)})
 	if err != nil {
 		return triggerError(err, "", body.Moment)
@@ -198,7 +198,7 @@ func (s *Server) getBroadcast(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	id := r.PathValue("id")
-	b, err := s.triggers.BroadcastByID(r.Context(), id)
+	b, err := s.Triggers.BroadcastByID(r.Context(), id)
 	if err != nil {
 		return storeError(err, "broadcast "+strconv.Quote(id))
 	}

@@ -17,11 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/moments-cs/moments/internal/auth"
-	"github.com/moments-cs/moments/internal/health/tracker"
 	"github.com/moments-cs/moments/internal/journey"
-	"github.com/moments-cs/moments/internal/playbook"
 	"github.com/moments-cs/moments/internal/store"
-	"github.com/moments-cs/moments/internal/trigger"
 	"github.com/moments-cs/moments/internal/web"
 	"github.com/moments-cs/moments/internal/web/api"
 	"github.com/moments-cs/moments/internal/web/tracking"
@@ -34,30 +31,8 @@ type Server struct {
 	router *web.Router
 }
 
-// Options configure a Server.
-type Options struct {
-	Store *store.Store
-	Keys  *auth.Keys
-	// Journey is the live journey map; default the map of Store.
-	Journey *journey.Live
-	// People signs people in to the UI; default a service over Store.
-	People *auth.People
-	// Delivery is the playbooks' email and webhook configuration, shown
-	// without secrets under Settings → Email and webhooks.
-	Delivery *playbook.Config
-	// Health is the health tracker behind the health and report
-	// endpoints; without it they answer 503.
-	Health *tracker.Tracker
-	// Triggers is the trigger engine behind the manual start, personal
-	// rule and broadcast endpoints; without it they answer 503.
-	Triggers *trigger.Engine
-	// Playbooks is the playbook engine behind step retries; without it a
-	// retry answers 503.
-	Playbooks *playbook.Engine
-	Logger    *slog.Logger
-	// Now is the clock; default time.Now.
-	Now func() time.Time
-}
+// Options configure a Server; see web.Options.
+type Options = web.Options
 
 // New builds the server and its routes.
 func New(o Options) *Server {
@@ -83,10 +58,8 @@ func New(o Options) *Server {
 	s := &Server{store: o.Store, router: web.NewRouter(metrics, o.Logger)}
 
 	tracking.New(o.Store, o.Keys, metrics, o.Logger, o.Now).Routes(s.router)
-	api.New(api.Options{Store: o.Store, Keys: o.Keys, Journey: o.Journey, Health: o.Health, Triggers: o.Triggers,
-		Playbooks: o.Playbooks, Logger: o.Logger, Now: o.Now}).Routes(s.router)
-	ui.New(ui.Options{Store: o.Store, Keys: o.Keys, Journey: o.Journey, People: o.People, Delivery: o.Delivery,
-		Health: o.Health, Triggers: o.Triggers, Logger: o.Logger, Now: o.Now}).Routes(s.router)
+	api.New(o).Routes(s.router)
+	ui.New(o).Routes(s.router)
 
 	s.router.Handle("GET /healthz", s.healthz)
 	s.router.HandleUncounted("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))

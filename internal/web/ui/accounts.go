@@ -140,11 +140,11 @@ func (s *Server) accountsPage(w http.ResponseWriter, r *http.Request) error {
 
 // loadQuadrants fills in the stored health of rows.
 func (s *Server) loadQuadrants(ctx context.Context, rows []accountRow) error {
-	if s.health == nil {
+	if s.Health == nil {
 		return nil
 	}
 	for i := range rows {
-		h, err := s.store.AccountHealth(ctx, rows[i].Account.ID)
+		h, err := s.Store.AccountHealth(ctx, rows[i].Account.ID)
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}
@@ -258,24 +258,24 @@ func (s *Server) accountPage(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	se := uiSession(r)
 	id := r.PathValue("id")
-	a, err := s.store.Account(ctx, id)
+	a, err := s.Store.Account(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return uiNotFound("There is no account " + strconv.Quote(id) + ". It appears once a group call names it.")
 	}
 	if err != nil {
 		return err
 	}
-	now := s.now()
+	now := s.Now()
 	d := accountData{Account: a, CanStart: canWorkAccount(se, a.Owner), StartKey: randomToken()}
 	d.Traits = accountTraits(a)
 	if rs := upcomingRenewals([]store.Account{a}, now, 3650); len(rs) > 0 {
 		d.Renewal = &rs[0]
 	}
-	if d.Contacts, err = s.store.AccountContacts(ctx, id); err != nil {
+	if d.Contacts, err = s.Store.AccountContacts(ctx, id); err != nil {
 		return err
 	}
-	if s.health != nil {
-		h, err := s.health.Account(ctx, id)
+	if s.Health != nil {
+		h, err := s.Health.Account(ctx, id)
 		switch {
 		case err == nil:
 			d.Health = &h
@@ -284,7 +284,7 @@ func (s *Server) accountPage(w http.ResponseWriter, r *http.Request) error {
 		default:
 			return err
 		}
-		p, err := s.health.Path(ctx, id)
+		p, err := s.Health.Path(ctx, id)
 		switch {
 		case err == nil:
 			d.Path = &p
@@ -297,7 +297,7 @@ func (s *Server) accountPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	tasks, _, err := s.store.ListTasks(ctx, store.TaskFilter{AccountID: id}, now, store.Page{Limit: 100})
+	tasks, _, err := s.Store.ListTasks(ctx, store.TaskFilter{AccountID: id}, now, store.Page{Limit: 100})
 	if err != nil {
 		return err
 	}
@@ -386,7 +386,7 @@ func accountTraits(a store.Account) []uiFact {
 // webhooks, surveys and runs, newest first.
 func (s *Server) accountTimeline(ctx context.Context, a store.Account, tasks []store.Task) ([]timelineItem, []store.Run, error) {
 	var items []timelineItem
-	events, _, err := s.store.ListEvents(ctx, store.EventFilter{Account: a.ID}, store.Page{Limit: accountTimeline})
+	events, _, err := s.Store.ListEvents(ctx, store.EventFilter{Account: a.ID}, store.Page{Limit: accountTimeline})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -411,12 +411,12 @@ func (s *Server) accountTimeline(ctx context.Context, a store.Account, tasks []s
 		items = append(items, timelineItem{At: e.Timestamp, Kind: kind, Title: title, Detail: detail})
 	}
 	moments := s.momentNames(ctx)
-	now := s.now()
+	now := s.Now()
 	for _, t := range tasks {
 		items = append(items, timelineItem{At: t.CreatedAt, Kind: "task", Title: "Task: " + t.Title,
 			Detail: "for " + t.Assignee, Status: t.Display(now)})
 	}
-	sends, err := s.store.AccountSends(ctx, a.ID, "", accountTimeline)
+	sends, err := s.Store.AccountSends(ctx, a.ID, "", accountTimeline)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -431,7 +431,7 @@ func (s *Server) accountTimeline(ctx context.Context, a store.Account, tasks []s
 		}
 		items = append(items, timelineItem{At: at, Kind: x.Kind, Title: title, Detail: "to " + x.Recipient, Status: x.Status})
 	}
-	runs, _, err := s.store.ListRuns(ctx, store.RunFilter{AccountID: a.ID}, store.Page{Limit: accountTimeline})
+	runs, _, err := s.Store.ListRuns(ctx, store.RunFilter{AccountID: a.ID}, store.Page{Limit: accountTimeline})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -456,7 +456,7 @@ func (s *Server) startMomentFromUI(w http.ResponseWriter, r *http.Request) error
 	ctx := r.Context()
 	se := uiSession(r)
 	id, moment := r.PathValue("id"), r.PathValue("moment")
-	a, err := s.store.Account(ctx, id)
+	a, err := s.Store.Account(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return uiNotFound("There is no account " + strconv.Quote(id) + ".")
 	}
@@ -466,13 +466,13 @@ func (s *Server) startMomentFromUI(w http.ResponseWriter, r *http.Request) error
 	if !canWorkAccount(se, a.Owner) {
 		return web.Forbidden("Only the account's owner, ops or an admin may start a moment on " + cmp.Or(a.Name, a.ID) + ".")
 	}
-	if s.triggers == nil {
+	if s.Triggers == nil {
 		return &web.Error{Status: http.StatusServiceUnavailable, Code: "unavailable",
 			Message: "Moments cannot be started on this server: the trigger engine is not running."}
 	}
 	// The form carries a key made when the page was drawn, so a double
 	// click or a resubmitted form starts the moment once.
-	res, err := s.triggers.StartMoment(ctx, id, moment, trigger.ManualStart{
+	res, err := s.Triggers.StartMoment(ctx, id, moment, trigger.ManualStart{
 		StartedBy: se.User.Email, Note: strings.TrimSpace(r.PostFormValue("note")),
 		IdempotencyKey: strings.TrimSpace(r.PostFormValue("key")),
 	})
@@ -492,7 +492,7 @@ func (s *Server) startMomentFromUI(w http.ResponseWriter, r *http.Request) error
 	case err != nil:
 		return err
 	}
-	s.log.InfoContext(ctx, "moment started from the UI", "account", id, "moment", moment, "run", res.RunID, "by", se.User.Email)
+	s.Logger.InfoContext(ctx, "moment started from the UI", "account", id, "moment", moment, "run", res.RunID, "by", se.User.Email)
 	done := "moment_started"
 	if !res.Started {
 		done = "moment_exists"

@@ -68,8 +68,8 @@ func (s *Server) cockpitPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	se := uiSession(r)
-	now := s.now()
-	d := cockpitData{Everyone: r.URL.Query().Get("who") == "all", HasHealth: s.health != nil}
+	now := s.Now()
+	d := cockpitData{Everyone: r.URL.Query().Get("who") == "all", HasHealth: s.Health != nil}
 	d.Scope = []pageLink{{Label: "My work", URL: "/", Current: !d.Everyone}, {Label: "Everyone's", URL: "/?who=all", Current: d.Everyone}}
 	owner := se.User.Email
 	if d.Everyone {
@@ -85,7 +85,7 @@ func (s *Server) cockpitPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	tasks, _, err := s.store.ListTasks(ctx, store.TaskFilter{Assignee: owner, Status: store.TaskOpen}, now, store.Page{Limit: cockpitTaskLimit})
+	tasks, _, err := s.Store.ListTasks(ctx, store.TaskFilter{Assignee: owner, Status: store.TaskOpen}, now, store.Page{Limit: cockpitTaskLimit})
 	if err != nil {
 		return err
 	}
@@ -119,7 +119,7 @@ func (s *Server) cockpitPage(w http.ResponseWriter, r *http.Request) error {
 	d.Counts = taskCounts(rows)
 
 	// Escalations: escalated tasks held by the viewer or on their accounts.
-	esc, _, err := s.store.ListTasks(ctx, store.TaskFilter{Status: store.TaskEscalated}, now, store.Page{Limit: cockpitTaskLimit})
+	esc, _, err := s.Store.ListTasks(ctx, store.TaskFilter{Status: store.TaskEscalated}, now, store.Page{Limit: cockpitTaskLimit})
 	if err != nil {
 		return err
 	}
@@ -140,8 +140,8 @@ func (s *Server) cockpitPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	d.Escalations = taskTable{View: v, Rows: keep}
 
-	if s.health != nil {
-		d.Exceptions, err = report.Exceptions(ctx, s.store, report.ExceptionFilter{
+	if s.Health != nil {
+		d.Exceptions, err = report.Exceptions(ctx, s.Store, report.ExceptionFilter{
 			HealthFilter: store.HealthFilter{Owner: owner}, Limit: cockpitExceptions}, now)
 		if err != nil {
 			return err
@@ -162,7 +162,7 @@ func (s *Server) cockpitPage(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) teamTasksOn(ctx context.Context, accts []store.Account, now time.Time) ([]store.Task, error) {
 	var out []store.Task
 	for _, a := range accts {
-		ts, _, err := s.store.ListTasks(ctx, store.TaskFilter{AccountID: a.ID, Status: store.TaskOpen}, now, store.Page{Limit: 100})
+		ts, _, err := s.Store.ListTasks(ctx, store.TaskFilter{AccountID: a.ID, Status: store.TaskOpen}, now, store.Page{Limit: 100})
 		if err != nil {
 			return nil, err
 		}
@@ -193,10 +193,10 @@ func compareDue(a, b store.Task) int {
 
 // liveMap returns the live map, or nil without error when none is applied.
 func (s *Server) liveMap(ctx context.Context) (*journey.Map, int, error) {
-	if s.journey == nil {
+	if s.Journey == nil {
 		return nil, 0, nil
 	}
-	m, n, err := s.journey.Get(ctx)
+	m, n, err := s.Journey.Get(ctx)
 	if err == journey.ErrNoMap {
 		return nil, 0, nil
 	}
@@ -213,7 +213,7 @@ func (s *Server) ownedAccounts(ctx context.Context, owner string) ([]store.Accou
 	var out []store.Account
 	p := store.Page{Limit: 500}
 	for {
-		page, next, err := s.store.ListAccounts(ctx, store.AccountFilter{Owner: owner}, p)
+		page, next, err := s.Store.ListAccounts(ctx, store.AccountFilter{Owner: owner}, p)
 		if err != nil {
 			return nil, err
 		}

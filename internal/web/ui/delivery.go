@@ -64,7 +64,7 @@ func (d *momentDelivery) Grade() string {
 // momentDeliveries summarises the runs and tasks of the last deliveryDays per
 // moment of m (moments no longer in m are reported too, by id).
 func (s *Server) momentDeliveries(ctx context.Context, m *journey.Map) (map[string]*momentDelivery, []string, error) {
-	now := s.now()
+	now := s.Now()
 	since := now.Add(-deliveryDays * 24 * time.Hour)
 	out := map[string]*momentDelivery{}
 	var order []string
@@ -96,7 +96,7 @@ func (s *Server) momentDeliveries(ctx context.Context, m *journey.Map) (map[stri
 	read := 0
 runs:
 	for {
-		page, next, err := s.store.ListRuns(ctx, store.RunFilter{}, p)
+		page, next, err := s.Store.ListRuns(ctx, store.RunFilter{}, p)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -140,7 +140,7 @@ runs:
 	p = store.Page{Limit: 500}
 	read = 0
 	for {
-		page, next, err := s.store.ListTasks(ctx, store.TaskFilter{}, now, p)
+		page, next, err := s.Store.ListTasks(ctx, store.TaskFilter{}, now, p)
 		if err != nil {
 			return nil, nil, err
 		}

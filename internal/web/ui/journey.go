@@ -24,11 +24,11 @@ type journeyPageData struct {
 // liveVersion returns the live map with its version record, or
 // journey.ErrNoMap when none is applied.
 func (s *Server) liveVersion(ctx context.Context) (*journey.Map, store.JourneyVersion, error) {
-	m, n, err := s.journey.Get(ctx)
+	m, n, err := s.Journey.Get(ctx)
 	if err != nil {
 		return nil, store.JourneyVersion{}, err
 	}
-	v, err := s.store.JourneyVersionByNumber(ctx, n)
+	v, err := s.Store.JourneyVersionByNumber(ctx, n)
 	if err != nil {
 		return nil, store.JourneyVersion{}, err
 	}
@@ -109,7 +109,7 @@ func (s *Server) momentPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	d := momentPageData{Moment: mv, MomentID: id, Accounts: map[string]string{}}
 	for _, status := range []string{store.RunRunning, store.RunWaiting} {
-		runs, _, err := s.store.ListRuns(ctx, store.RunFilter{MomentID: id, Status: status}, store.Page{Limit: 100})
+		runs, _, err := s.Store.ListRuns(ctx, store.RunFilter{MomentID: id, Status: status}, store.Page{Limit: 100})
 		if err != nil {
 			return err
 		}
@@ -117,7 +117,7 @@ func (s *Server) momentPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	for _, run := range d.Runs {
 		if _, ok := d.Accounts[run.AccountID]; !ok {
-			a, err := s.store.Account(ctx, run.AccountID)
+			a, err := s.Store.Account(ctx, run.AccountID)
 			if err == nil && a.Name != "" {
 				d.Accounts[run.AccountID] = a.Name
 			} else {

@@ -114,11 +114,11 @@ func (s *Server) reportPage(w http.ResponseWriter, r *http.Request) error {
 	f := reportFilter{Owner: q.Get("owner"), Segment: q.Get("segment"), Stage: q.Get("stage")}
 	if asCSV {
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="moments-%s-%s.csv"`, id, s.now().Format("2006-01-02")))
+		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="moments-%s-%s.csv"`, id, s.Now().Format("2006-01-02")))
 		w.Header().Set("Cache-Control", "no-store")
 		if err := rep.CSV(s, r, f, w); err != nil {
 			// The header may be sent already; the log has the detail.
-			s.log.ErrorContext(r.Context(), "csv report failed", "report", id, "err", err)
+			s.Logger.ErrorContext(r.Context(), "csv report failed", "report", id, "err", err)
 		}
 		return nil
 	}
@@ -160,10 +160,10 @@ type exceptionsData struct {
 }
 
 func exceptionsReport(s *Server, r *http.Request, f reportFilter) (any, error) {
-	if s.health == nil {
+	if s.Health == nil {
 		return nil, errHealthOff
 	}
-	rep, err := report.Exceptions(r.Context(), s.store, report.ExceptionFilter{HealthFilter: f.health()}, s.now())
+	rep, err := report.Exceptions(r.Context(), s.Store, report.ExceptionFilter{HealthFilter: f.health()}, s.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -189,10 +189,10 @@ func exceptionsReport(s *Server, r *http.Request, f reportFilter) (any, error) {
 }
 
 func exceptionsCSV(s *Server, r *http.Request, f reportFilter, w io.Writer) error {
-	if s.health == nil {
+	if s.Health == nil {
 		return errHealthOff
 	}
-	rep, err := report.Exceptions(r.Context(), s.store, report.ExceptionFilter{HealthFilter: f.health()}, s.now())
+	rep, err := report.Exceptions(r.Context(), s.Store, report.ExceptionFilter{HealthFilter: f.health()}, s.Now())
 	if err != nil {
 		return err
 	}
@@ -223,7 +223,7 @@ func (s *Server) accountHealths(ctx context.Context, f reportFilter) ([]store.Ac
 			continue
 		}
 		accts = append(accts, a)
-		h, err := s.store.AccountHealth(ctx, a.ID)
+		h, err := s.Store.AccountHealth(ctx, a.ID)
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}
@@ -249,11 +249,11 @@ func (s *Server) quadrantThresholds(ctx context.Context) (float64, float64) {
 }
 
 func healthReport(s *Server, r *http.Request, f reportFilter) (any, error) {
-	if s.health == nil {
+	if s.Health == nil {
 		return nil, errHealthOff
 	}
 	ctx := r.Context()
-	rep, err := report.Health(ctx, s.store, f.health(), s.now())
+	rep, err := report.Health(ctx, s.Store, f.health(), s.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -367,7 +367,7 @@ func quantile(sorted []ttvRow, q float64) float64 {
 }
 
 func ttvReport(s *Server, r *http.Request, f reportFilter) (any, error) {
-	if s.health == nil {
+	if s.Health == nil {
 		return nil, errHealthOff
 	}
 	rows, waiting, err := s.ttvRows(r.Context(), f)

@@ -17,17 +17,11 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"path"
 
-	"github.com/moments-cs/moments/internal/health/tracker"
-	"github.com/moments-cs/moments/internal/journey"
-	"github.com/moments-cs/moments/internal/playbook"
-	"github.com/moments-cs/moments/internal/store"
-	"github.com/moments-cs/moments/internal/trigger"
 	"github.com/moments-cs/moments/internal/web"
 
 	"strings"
@@ -124,42 +118,20 @@ func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(f.body)
 }
 
-// Server serves the UI's pages.
+// Server serves the UI's pages. Options.Delivery, the email and webhook
+// configuration, is shown read-only under Settings (settings.go); it is nil
+// when playbooks are not running.
 type Server struct {
-	store   *store.Store
-	keys    *auth.Keys
-	journey *journey.Live
-	people  *auth.People
-	// delivery is the email and webhook configuration, shown read-only
-	// under Settings (settings.go); nil when playbooks are not running.
-	delivery *playbook.Config
-	health   *tracker.Tracker
-	triggers *trigger.Engine
-	log      *slog.Logger
-	now      func() time.Time
+	web.Options
 	// errors renders a page handler's error as the error page;
 	// apiErrors answers an unknown /api or /v1 path in JSON.
 	errors    web.Adapter
 	apiErrors web.Adapter
 }
 
-// Options configure the UI; see web/server.Options for each field.
-type Options struct {
-	Store    *store.Store
-	Keys     *auth.Keys
-	Journey  *journey.Live
-	People   *auth.People
-	Delivery *playbook.Config
-	Health   *tracker.Tracker
-	Triggers *trigger.Engine
-	Logger   *slog.Logger
-	Now      func() time.Time
-}
-
 // New returns the UI. Logger, Now, People and Journey must be set.
-func New(o Options) *Server {
-	s := &Server{store: o.Store, keys: o.Keys, journey: o.Journey, people: o.People, delivery: o.Delivery,
-		health: o.Health, triggers: o.Triggers, log: o.Logger, now: o.Now, apiErrors: web.JSONAdapter(o.Logger)}
+func New(o web.Options) *Server {
+	s := &Server{Options: o, apiErrors: web.JSONAdapter(o.Logger)}
 	s.errors = web.Adapter{Log: o.Logger, Subject: "page", Render: s.renderError,
 		Internal: "Something went wrong on the server; the log has the details under this error's id."}
 	return s
@@ -274,7 +246,7 @@ func (s *Server) uiPage(perm auth.Permission, h web.HandlerFunc) http.HandlerFun
 		c, err := r.Cookie(sessionCookie)
 		var se auth.Session
 		if err == nil {
-			se, err = s.people.Authenticate(r.Context(), c.Value)
+			se, err = s.People.Authenticate(r.Context(), c.Value)
 		}
 		if err != nil {
 			if !errors.Is(err, auth.ErrNoSession) && !errors.Is(err, http.ErrNoCookie) {
@@ -362,7 +334,7 @@ func viewerTZ(r *http.Request) *time.Location {
 
 // view starts the view of a page.
 func (s *Server) view(r *http.Request, section, title string, data any) uiView {
-	v := uiView{Title: title, Section: section, Session: uiSession(r), Data: data, TZ: viewerTZ(r), Now: s.now()}
+	v := uiView{Title: title, Section: section, Session: uiSession(r), Data: data, TZ: viewerTZ(r), Now: s.Now()}
 	switch r.URL.Query().Get("done") {
 	case "":
 	default:
@@ -402,7 +374,7 @@ func (s *Server) renderPart(w http.ResponseWriter, r *http.Request, status int, 
 	}
 	if err != nil {
 		id := web.ErrorID()
-		s.log.ErrorContext(r.Context(), "page failed", "error_id", id, "path", r.URL.Path, "err", err)
+		s.Logger.ErrorContext(r.Context(), "page failed", "error_id", id, "path", r.URL.Path, "err", err)
 		http.Error(w, "Something went wrong on the server (error id "+id+").", http.StatusInternalServerError)
 		return
 	}
@@ -491,7 +463,7 @@ func randomToken() string {
 
 func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(sessionCookie); err == nil {
-		if _, err := s.people.Authenticate(r.Context(), c.Value); err == nil {
+		if _, err := s.People.Authenticate(r.Context(), c.Value); err == nil {
 			http.Redirect(w, r, localPath(r.URL.Query().Get("next"), "/"), http.StatusSeeOther)
 			return
 		}
@@ -508,7 +480,7 @@ func (s *Server) renderSignIn(w http.ResponseWriter, r *http.Request, status int
 		d.Token = randomToken()
 	}
 	setCookie(w, r, signInCookie, d.Token, 3600)
-	v := uiView{Title: "Sign in", Error: msg, Data: d, TZ: viewerTZ(r), Now: s.now()}
+	v := uiView{Title: "Sign in", Error: msg, Data: d, TZ: viewerTZ(r), Now: s.Now()}
 	if r.URL.Query().Get("done") == "signed_out" {
 		v.Flash = "You are signed out."
 	}
@@ -523,7 +495,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
 			"The sign-in form had expired or did not come from this page. Please sign in again.")
 		return nil
 	}
-	token, _, err := s.people.SignIn(r.Context(), d.Email, r.PostFormValue("password"), clientIP(r), r.UserAgent())
+	token, _, err := s.People.SignIn(r.Context(), d.Email, r.PostFormValue("password"), clientIP(r), r.UserAgent())
 	var locked *auth.LockedOutError
 	switch {
 	case errors.As(err, &locked):
@@ -538,14 +510,14 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	setCookie(w, r, signInCookie, "", -1)
-	setCookie(w, r, sessionCookie, token, int(s.people.Config().SessionMax/time.Second))
+	setCookie(w, r, sessionCookie, token, int(s.People.Config().SessionMax/time.Second))
 	http.Redirect(w, r, localPath(d.Next, "/"), http.StatusSeeOther)
 	return nil
 }
 
 func (s *Server) signOut(w http.ResponseWriter, r *http.Request) error {
 	if c, err := r.Cookie(sessionCookie); err == nil {
-		if err := s.people.SignOut(r.Context(), c.Value); err != nil {
+		if err := s.People.SignOut(r.Context(), c.Value); err != nil {
 			return err
 		}
 	}

@@ -55,7 +55,7 @@ type journeyVersionsData struct {
 
 func (s *Server) settingsJourneyPage(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	vs, err := s.store.JourneyVersions(ctx)
+	vs, err := s.Store.JourneyVersions(ctx)
 	if err != nil {
 		return err
 	}
@@ -72,11 +72,11 @@ func (s *Server) settingsJourneyPage(w http.ResponseWriter, r *http.Request) err
 		}
 		var old, cur *journey.Map
 		if from > 0 {
-			if old, err = s.journey.Version(ctx, from); err != nil {
+			if old, err = s.Journey.Version(ctx, from); err != nil {
 				return uiNotFound("There is no journey map version " + strconv.Itoa(from) + ".")
 			}
 		}
-		if cur, err = s.journey.Version(ctx, to); err != nil {
+		if cur, err = s.Journey.Version(ctx, to); err != nil {
 			return uiNotFound("There is no journey map version " + strconv.Itoa(to) + ".")
 		}
 		d.From, d.To, d.Compared = from, to, true
@@ -107,7 +107,7 @@ func (s *Server) settingsKeysPage(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (s *Server) renderKeys(w http.ResponseWriter, r *http.Request, status int, d keysData) error {
-	keys, err := s.store.ListKeys(r.Context())
+	keys, err := s.Store.ListKeys(r.Context())
 	if err != nil {
 		return err
 	}
@@ -134,25 +134,25 @@ func (s *Server) createKeyFromUI(w http.ResponseWriter, r *http.Request) error {
 		d.Error = "Give the key a name that says where it is used, such as “Segment production”."
 		return s.renderKeys(w, r, http.StatusBadRequest, d)
 	}
-	k, secret, err := s.keys.Create(r.Context(), scope, name)
+	k, secret, err := s.Keys.Create(r.Context(), scope, name)
 	if err != nil {
 		d.Error = "The key was not created: " + err.Error()
 		return s.renderKeys(w, r, http.StatusBadRequest, d)
 	}
-	s.log.InfoContext(r.Context(), "api key created", "key", k.ID, "scope", k.Scope, "by", uiSession(r).User.Email)
+	s.Logger.InfoContext(r.Context(), "api key created", "key", k.ID, "scope", k.Scope, "by", uiSession(r).User.Email)
 	return s.renderKeys(w, r, http.StatusOK, keysData{Secret: secret, Created: k, Scope: auth.ScopeWrite})
 }
 
 func (s *Server) revokeKeyFromUI(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
-	err := s.store.RevokeKey(r.Context(), id, s.now())
+	err := s.Store.RevokeKey(r.Context(), id, s.Now())
 	if errors.Is(err, store.ErrNotFound) {
 		return uiNotFound("There is no API key " + strconv.Quote(id) + ".")
 	}
 	if err != nil {
 		return err
 	}
-	s.log.InfoContext(r.Context(), "api key revoked", "key", id, "by", uiSession(r).User.Email)
+	s.Logger.InfoContext(r.Context(), "api key revoked", "key", id, "by", uiSession(r).User.Email)
 	back(w, r, "/settings/keys", "key_revoked")
 	return nil
 }
@@ -177,11 +177,11 @@ func (s *Server) settingsUsersPage(w http.ResponseWriter, r *http.Request) error
 }
 
 func (s *Server) renderUsers(w http.ResponseWriter, r *http.Request, status int, d usersData, msg string) error {
-	users, err := s.store.ListUsers(r.Context())
+	users, err := s.Store.ListUsers(r.Context())
 	if err != nil {
 		return err
 	}
-	d.Users, d.Roles, d.Policy = users, auth.Roles, s.people.Config()
+	d.Users, d.Roles, d.Policy = users, auth.Roles, s.People.Config()
 	v := s.settingsView(r, "/settings/users", "Settings", d)
 	v.Error = msg
 	s.render(w, r, status, "settings_users", v)
@@ -195,14 +195,14 @@ func (s *Server) addUserFromUI(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return s.renderUsers(w, r, http.StatusBadRequest, d, "Choose a role: admin, ops, csm or viewer.")
 	}
-	u, pw, err := s.people.Add(r.Context(), d.Email, d.Name, role, "")
+	u, pw, err := s.People.Add(r.Context(), d.Email, d.Name, role, "")
 	if errors.Is(err, store.ErrUserExists) {
 		return s.renderUsers(w, r, http.StatusConflict, d, "Someone with this email already exists.")
 	}
 	if err != nil {
 		return s.renderUsers(w, r, http.StatusBadRequest, d, "The person was not added: "+err.Error()+".")
 	}
-	s.log.InfoContext(r.Context(), "person added", "user", u.ID, "role", u.Role, "by", uiSession(r).User.Email)
+	s.Logger.InfoContext(r.Context(), "person added", "user", u.ID, "role", u.Role, "by", uiSession(r).User.Email)
 	return s.renderUsers(w, r, http.StatusOK, usersData{Password: pw, Added: u, Role: string(auth.RoleCSM)}, "")
 }
 
@@ -211,7 +211,7 @@ func (s *Server) addUserFromUI(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) updateUserFromUI(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	id := r.PathValue("id")
-	u, err := s.store.User(ctx, id)
+	u, err := s.Store.User(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return uiNotFound("There is no such person.")
 	}
@@ -224,14 +224,14 @@ func (s *Server) updateUserFromUI(w http.ResponseWriter, r *http.Request) error 
 		if perr != nil {
 			return s.renderUsers(w, r, http.StatusBadRequest, usersData{Role: string(auth.RoleCSM)}, "Choose a role: admin, ops, csm or viewer.")
 		}
-		err = s.people.SetRole(ctx, id, role)
+		err = s.People.SetRole(ctx, id, role)
 	case "disable":
-		err = s.people.SetDisabled(ctx, id, true)
+		err = s.People.SetDisabled(ctx, id, true)
 	case "enable":
-		err = s.people.SetDisabled(ctx, id, false)
+		err = s.People.SetDisabled(ctx, id, false)
 	case "reset":
 		pw := auth.GeneratePassword()
-		if err = s.people.SetPassword(ctx, id, pw); err == nil {
+		if err = s.People.SetPassword(ctx, id, pw); err == nil {
 			return s.renderUsers(w, r, http.StatusOK, usersData{Password: pw, Added: u, Role: string(auth.RoleCSM)}, "")
 		}
 	default:
@@ -244,7 +244,7 @@ func (s *Server) updateUserFromUI(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	s.log.InfoContext(ctx, "person updated", "user", id, "action", r.PostFormValue("action"), "by", uiSession(r).User.Email)
+	s.Logger.InfoContext(ctx, "person updated", "user", id, "action", r.PostFormValue("action"), "by", uiSession(r).User.Email)
 	back(w, r, "/settings/users", "user_updated")
 	return nil
 }
@@ -259,7 +259,7 @@ type deliveryData struct {
 
 func (s *Server) settingsDeliveryPage(w http.ResponseWriter, r *http.Request) error {
 	d := deliveryData{}
-	if c := s.delivery; c != nil {
+	if c := s.Delivery; c != nil {
 		d.Configured = true
 		smtp := c.SMTP
 		host := smtp.Host

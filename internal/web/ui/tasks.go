@@ -63,12 +63,12 @@ func (s *Server) rowsFor(ctx context.Context, se auth.Session, tasks []store.Tas
 	accounts := map[string]store.Account{}
 	moments := s.momentNames(ctx)
 	rows := make([]taskRow, 0, len(tasks))
-	now := s.now()
+	now := s.Now()
 	for _, t := range tasks {
 		a, ok := accounts[t.AccountID]
 		if !ok {
 			var err error
-			a, err = s.store.Account(ctx, t.AccountID)
+			a, err = s.Store.Account(ctx, t.AccountID)
 			if err != nil && !errors.Is(err, store.ErrNotFound) {
 				return nil, err
 			}
@@ -87,10 +87,10 @@ func (s *Server) rowsFor(ctx context.Context, se auth.Session, tasks []store.Tas
 // momentNames maps the live map's moment ids to their names.
 func (s *Server) momentNames(ctx context.Context) map[string]string {
 	out := map[string]string{}
-	if s.journey == nil {
+	if s.Journey == nil {
 		return out
 	}
-	m, _, err := s.journey.Get(ctx)
+	m, _, err := s.Journey.Get(ctx)
 	if err != nil {
 		return out
 	}
@@ -102,7 +102,7 @@ func (s *Server) momentNames(ctx context.Context) map[string]string {
 
 // activeUsers are the people a task may be given to.
 func (s *Server) activeUsers(ctx context.Context) ([]store.User, error) {
-	all, err := s.store.ListUsers(ctx)
+	all, err := s.Store.ListUsers(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -126,21 +126,21 @@ func (s *Server) taskAction(action string) web.HandlerFunc {
 		ctx := r.Context()
 		se := uiSession(r)
 		id := r.PathValue("id")
-		t, err := s.store.Task(ctx, id)
+		t, err := s.Store.Task(ctx, id)
 		if errors.Is(err, store.ErrNotFound) {
 			return uiNotFound("This task does not exist any more.")
 		}
 		if err != nil {
 			return err
 		}
-		a, err := s.store.Account(ctx, t.AccountID)
+		a, err := s.Store.Account(ctx, t.AccountID)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 		if !canActOn(se, t, a.Owner) {
 			return web.Forbidden("This task belongs to someone else's account. Ask its owner, or ops, to change it.")
 		}
-		now := s.now()
+		now := s.Now()
 		c := store.TaskChange{By: se.User.Email}
 		done := ""
 		switch action {
@@ -171,11 +171,11 @@ func (s *Server) taskAction(action string) web.HandlerFunc {
 			}
 			c.Assignee, done = &to, "task_reassigned"
 		}
-		t, err = s.store.UpdateTask(ctx, id, c, now)
+		t, err = s.Store.UpdateTask(ctx, id, c, now)
 		if err != nil {
 			return err
 		}
-		s.log.InfoContext(ctx, "task changed", "task", id, "action", action, "by", se.User.Email)
+		s.Logger.InfoContext(ctx, "task changed", "task", id, "action", action, "by", se.User.Email)
 		if !isHTMX(r) {
 			back(w, r, "/", done)
 			return nil
