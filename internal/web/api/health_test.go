@@ -5,19 +5,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"testing"
 	"time"
 
-	"github.com/moments-cs/moments/internal/web/webtest"
-
 	"github.com/stretchr/testify/require"
 
 	"github.com/moments-cs/moments/internal/app"
 	"github.com/moments-cs/moments/internal/store/storetest"
+	"github.com/moments-cs/moments/internal/web/webtest"
 )
 
 // healthNow is the fixed clock of the health end-to-end test.
@@ -116,13 +114,9 @@ func TestHealthEndToEnd(t *testing.T) {
 			require.Equal(t, 2.0, body["accounts"])
 			require.Equal(t, 150000.0, body["arr"])
 
-			status, body = f.Get(t, "/api/v1/reports/exceptions?behind_days=soon")
-			require.Equal(t, http.StatusBadRequest, status)
-			_, field := webtest.ErrorOf(t, body)
+			_, field := f.GetError(t, "/api/v1/reports/exceptions?behind_days=soon", http.StatusBadRequest)
 			require.Equal(t, "behind_days", field)
-			status, body = f.Get(t, "/api/v1/accounts/nope/health")
-			require.Equal(t, http.StatusNotFound, status)
-			code, _ := webtest.ErrorOf(t, body)
+			code, _ := f.GetError(t, "/api/v1/accounts/nope/health", http.StatusNotFound)
 			require.Equal(t, "not_found", code)
 			status, _ = f.Get(t, "/api/v1/accounts/nope/path")
 			require.Equal(t, http.StatusNotFound, status)
@@ -132,17 +126,9 @@ func TestHealthEndToEnd(t *testing.T) {
 
 func getCSV(f *webtest.Fixture, t *testing.T, path string) []byte {
 	t.Helper()
-	req, err := http.NewRequest("GET", f.URL+path, nil)
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+f.AdminKey)
-	req.Header.Set("Accept", "text/csv")
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer res.Body.Close()
-	require.Equal(t, http.StatusOK, res.StatusCode)
-	require.Equal(t, "text/csv; charset=utf-8", res.Header.Get("Content-Type"))
-	raw, err := io.ReadAll(res.Body)
-	require.NoError(t, err)
+	status, contentType, raw := f.GetRaw(t, path, "text/csv")
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, "text/csv; charset=utf-8", contentType)
 	return raw
 }
 

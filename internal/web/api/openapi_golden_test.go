@@ -1,15 +1,13 @@
 package api_test
 
 import (
-	"io"
 	"net/http"
 	"testing"
-
-	"github.com/moments-cs/moments/internal/web/webtest"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/moments-cs/moments/internal/store"
+	"github.com/moments-cs/moments/internal/web/webtest"
 )
 
 // TestOpenAPIDocumentIsUnchanged compares the document served at
@@ -19,12 +17,8 @@ import (
 func TestOpenAPIDocumentIsUnchanged(t *testing.T) {
 	t.Parallel()
 	f := webtest.Setup(t, store.SQLite)
-	res, err := http.Get(f.URL + "/api/v1/openapi.json")
-	require.NoError(t, err)
-	defer res.Body.Close()
-	require.Equal(t, http.StatusOK, res.StatusCode)
-	require.Equal(t, "application/json", res.Header.Get("Content-Type"))
-	body, err := io.ReadAll(res.Body)
-	require.NoError(t, err)
+	status, contentType, body := f.GetRaw(t, "/api/v1/openapi.json", "")
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, "application/json", contentType)
 	webtest.Golden(t, "openapi.json", body)
 }

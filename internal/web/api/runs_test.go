@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/moments-cs/moments/internal/web/webtest"
-
 	"github.com/stretchr/testify/require"
 
 	"github.com/moments-cs/moments/internal/app"
@@ -17,6 +15,7 @@ import (
 	"github.com/moments-cs/moments/internal/playbook"
 	"github.com/moments-cs/moments/internal/store"
 	"github.com/moments-cs/moments/internal/store/storetest"
+	"github.com/moments-cs/moments/internal/web/webtest"
 )
 
 const playbookMap = `version: 1

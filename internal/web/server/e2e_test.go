@@ -5,12 +5,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/moments-cs/moments/internal/web/webtest"
-
 	"github.com/stretchr/testify/require"
 	analytics "gopkg.in/segmentio/analytics-go.v3"
 
 	"github.com/moments-cs/moments/internal/store/storetest"
+	"github.com/moments-cs/moments/internal/web/webtest"
 )
 
 // TestSegmentClientEndToEnd sends identify, group and track calls through
@@ -76,13 +75,9 @@ func TestSegmentClientEndToEnd(t *testing.T) {
 			}
 			require.Equal(t, 120, total, "every track call stored once")
 
-			status, body = f.Get(t, "/api/v1/accounts/nope")
-			require.Equal(t, http.StatusNotFound, status)
-			code, _ := webtest.ErrorOf(t, body)
+			code, _ := f.GetError(t, "/api/v1/accounts/nope", http.StatusNotFound)
 			require.Equal(t, "not_found", code)
-			status, body = f.Get(t, "/api/v1/accounts?limit=0")
-			require.Equal(t, http.StatusBadRequest, status)
-			_, field := webtest.ErrorOf(t, body)
+			_, field := f.GetError(t, "/api/v1/accounts?limit=0", http.StatusBadRequest)
 			require.Equal(t, "limit", field)
 		})
 	}

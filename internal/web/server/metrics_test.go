@@ -6,11 +6,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/moments-cs/moments/internal/web/webtest"
-
 	"github.com/stretchr/testify/require"
 
 	"github.com/moments-cs/moments/internal/store"
+	"github.com/moments-cs/moments/internal/web/webtest"
 )
 
 func TestHealthzAndMetrics(t *testing.T) {

@@ -12,13 +12,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/moments-cs/moments/internal/web/webtest"
-
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/moments-cs/moments/internal/store"
 	"github.com/moments-cs/moments/internal/store/storetest"
+	"github.com/moments-cs/moments/internal/web/webtest"
 )
 
 // benchPreload is how many events the database holds before measuring

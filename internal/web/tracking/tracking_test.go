@@ -9,12 +9,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/moments-cs/moments/internal/web/webtest"
-
 	"github.com/stretchr/testify/require"
 
 	"github.com/moments-cs/moments/internal/store"
 	"github.com/moments-cs/moments/internal/store/storetest"
+	"github.com/moments-cs/moments/internal/web/webtest"
 )
 
 func TestTrackingRejectsBadInput(t *testing.T) {

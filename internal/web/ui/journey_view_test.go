@@ -9,12 +9,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/moments-cs/moments/internal/web/webtest"
-
 	"github.com/stretchr/testify/require"
 
 	"github.com/moments-cs/moments/internal/journey"
 	"github.com/moments-cs/moments/internal/store/storetest"
+	"github.com/moments-cs/moments/internal/web/webtest"
 )
 
 // placement is where the swimlane drew one moment card.

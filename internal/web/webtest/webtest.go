@@ -146,3 +146,30 @@ func (f *Fixture) PutMap(t testing.TB, yaml []byte) int {
 	status, _ := Do(t, req)
 	return status
 }
+
+// GetRaw calls path with the admin key, asking for accept (when not ""),
+// and returns the answer's status, Content-Type and body unparsed.
+func (f *Fixture) GetRaw(t testing.TB, path, accept string) (status int, contentType string, body []byte) {
+	t.Helper()
+	req, err := http.NewRequest("GET", f.URL+path, nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+f.AdminKey)
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	body, err = io.ReadAll(res.Body)
+	require.NoError(t, err)
+	return res.StatusCode, res.Header.Get("Content-Type"), body
+}
+
+// GetError calls path with the admin key, requires an API error with
+// wantStatus and returns its code and field.
+func (f *Fixture) GetError(t testing.TB, path string, wantStatus int) (code, field string) {
+	t.Helper()
+	status, body := f.Get(t, path)
+	require.Equal(t, wantStatus, status, body)
+	return ErrorOf(t, body)
+}
