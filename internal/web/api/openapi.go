@@ -12,7 +12,7 @@ import (
 // openAPIFiles hold the OpenAPI document in parts: base.json has the info,
 // security schemes and shared schemas; every other file adds the paths (and
 // schemas) of one area of the API, so each capability documents its own
-// endpoints. openapi_test.go fails when a route is registered without
+// endpoints. web/server/openapi_test.go fails when a route is registered without
 // being documented.
 //
 //go:embed openapi/*.json

@@ -57,7 +57,7 @@ func New(o Options) *Server {
 	metrics := web.NewMetrics(reg)
 	s := &Server{store: o.Store, router: web.NewRouter(metrics, o.Logger)}
 
-	tracking.New(o.Store, o.Keys, metrics, o.Logger, o.Now).Routes(s.router)
+	tracking.New(o, metrics).Routes(s.router)
 	api.New(o).Routes(s.router)
 	ui.New(o).Routes(s.router)
 

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"time"
 
@@ -28,10 +27,10 @@ type Server struct {
 	errors  web.Adapter
 }
 
-// New returns the tracking API over st, accepting write keys from keys and
-// counting ingested messages in m.
-func New(st *store.Store, keys *auth.Keys, m *web.Metrics, log *slog.Logger, now func() time.Time) *Server {
-	return &Server{store: st, keys: keys, metrics: m, now: now, errors: web.JSONAdapter(log)}
+// New returns the tracking API over o.Store, accepting write keys from
+// o.Keys and counting ingested messages in m. Logger and Now must be set.
+func New(o web.Options, m *web.Metrics) *Server {
+	return &Server{store: o.Store, keys: o.Keys, metrics: m, now: o.Now, errors: web.JSONAdapter(o.Logger)}
 }
 
 // Routes registers the tracking API's routes.

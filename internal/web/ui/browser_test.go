@@ -72,7 +72,7 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	}
 	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	require.NoError(t, err)
-	dir := filepath.Join("..", "..", "docs", "screenshots")
+	dir := filepath.Join("..", "..", "..", "docs", "screenshots")
 	require.NoError(t, os.MkdirAll(dir, 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644))
 	t.Logf("wrote docs/screenshots/%s.png (%d KB)", name, len(png)/1024)
