@@ -1,122 +1,26 @@
 // Package ui is Moments' signed-in UI: server-rendered pages (html/template)
 // with htmx for the parts that update in place. One file per group of
 // pages (cockpit.go, accounts.go, journey.go, reports.go, settings.go,
-// tasks.go); server.go holds sign-in, the layout and the error page.
+// tasks.go); server.go holds the routes and the session check every page
+// passes, templates.go the embedded templates, the layout's view and the
+// error page, signin.go signing in and out.
 package ui
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
-	"embed"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"html/template"
-	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
-	"path"
 
 	"github.com/moments-cs/moments/internal/web"
 
 	"strings"
-	"time"
 
 	"github.com/moments-cs/moments/internal/auth"
 )
-
-// The UI: server-rendered pages (html/template) with htmx for the parts that
-// update in place. Every page works without JavaScript. Templates and static
-// assets are embedded, so the binary is the whole application.
-//
-// templates/layout.html holds the shell (navigation, page title, flash) and
-// the shared partials, templates/journey.html the swimlane and the moment
-// definition; each templates/pages/*.html defines "content" for one page
-// and is parsed on a clone of the two.
-//
-//go:embed templates/layout.html templates/journey.html templates/journey.css templates/pages/*.html static
-var uiFS embed.FS
-
-var (
-	uiPages  = mustParseUI()
-	uiStatic = mustStatic()
-)
-
-func mustParseUI() map[string]*template.Template {
-	base := template.Must(template.New("layout").Funcs(uiFuncs).ParseFS(uiFS, "templates/layout.html", "templates/journey.html"))
-	names, err := fs.Glob(uiFS, "templates/pages/*.html")
-	if err != nil {
-		panic(err)
-	}
-	out := map[string]*template.Template{}
-	for _, n := range names {
-		t := template.Must(template.Must(base.Clone()).ParseFS(uiFS, n))
-		out[strings.TrimSuffix(path.Base(n), ".html")] = t
-	}
-	return out
-}
-
-// staticFile is one embedded asset with its content hash, which versions
-// its URL so that browsers may cache it for a year.
-type staticFile struct {
-	body        []byte
-	contentType string
-	hash        string
-}
-
-func mustStatic() map[string]staticFile {
-	out := map[string]staticFile{}
-	types := map[string]string{".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8",
-		".svg": "image/svg+xml", ".txt": "text/plain; charset=utf-8", ".png": "image/png"}
-	add := func(name string, body []byte) {
-		h := sha256.Sum256(body)
-		out[name] = staticFile{body: body, contentType: types[path.Ext(name)], hash: hex.EncodeToString(h[:4])}
-	}
-	err := fs.WalkDir(uiFS, "static", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := uiFS.ReadFile(p)
-		add(strings.TrimPrefix(p, "static/"), b)
-		return err
-	})
-	if err != nil {
-		panic(err)
-	}
-	// The swimlane's stylesheet belongs to the journey page; the layout
-	// links it rather than inlining it.
-	add("journey.css", []byte(journeyCSS))
-	return out
-}
-
-// assetURL is the versioned URL of a static file.
-func assetURL(name string) string {
-	if f, ok := uiStatic[name]; ok {
-		return "/static/" + name + "?v=" + f.hash
-	}
-	return "/static/" + name
-}
-
-func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request) {
-	f, ok := uiStatic[r.PathValue("file")]
-	if !ok {
-		http.NotFound(w, r)
-		return
-	}
-	w.Header().Set("Content-Type", f.contentType)
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	if r.URL.Query().Get("v") == f.hash {
-		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
-	} else {
-		w.Header().Set("Cache-Control", "public, max-age=300")
-	}
-	_, _ = w.Write(f.body)
-}
 
 // Server serves the UI's pages. Options.Delivery, the email and webhook
 // configuration, is shown read-only under Settings (settings.go); it is nil
@@ -285,141 +189,6 @@ func (s *Server) uiPage(perm auth.Permission, h web.HandlerFunc) http.HandlerFun
 	})
 }
 
-// uiView is what every page template receives: the shell's data and the
-// page's own in Data.
-type uiView struct {
-	Title    string
-	Subtitle string
-	// Section is the navigation entry that is current.
-	Section string
-	Session auth.Session
-	// Flash is a one-line message at the top of the page.
-	Flash string
-	// Error is a one-line error at the top of the page.
-	Error string
-	Data  any
-	// TZ is the viewer's time zone (from the tz cookie), UTC by default.
-	TZ *time.Location
-	// Now is the server's clock, for "in 3 days".
-	Now time.Time
-}
-
-// Can reports whether the viewer has a permission, for templates.
-func (v uiView) Can(p string) bool { return v.Session.Role.Can(auth.Permission(p)) }
-
-// CSRF is the token forms carry.
-func (v uiView) CSRF() string { return v.Session.CSRF }
-
-// SignedIn reports whether there is a viewer (the sign-in and error pages
-// may have none).
-func (v uiView) SignedIn() bool { return v.Session.User.ID != "" }
-
-// viewerTZ reads the time zone the browser reported (app.js sets the
-// cookie); UTC when unknown.
-func viewerTZ(r *http.Request) *time.Location {
-	c, err := r.Cookie(tzCookie)
-	if err != nil || c.Value == "" || len(c.Value) > 64 {
-		return time.UTC
-	}
-	name, err := url.QueryUnescape(c.Value)
-	if err != nil {
-		return time.UTC
-	}
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		return time.UTC
-	}
-	return loc
-}
-
-// view starts the view of a page.
-func (s *Server) view(r *http.Request, section, title string, data any) uiView {
-	v := uiView{Title: title, Section: section, Session: uiSession(r), Data: data, TZ: viewerTZ(r), Now: s.Now()}
-	switch r.URL.Query().Get("done") {
-	case "":
-	default:
-		v.Flash = flashText(r.URL.Query().Get("done"))
-	}
-	return v
-}
-
-// flashText turns a done= code after a redirect into a message; codes keep
-// the URL free of text an attacker could craft.
-func flashText(code string) string {
-	return map[string]string{
-		"task_completed":  "Task marked done.",
-		"task_snoozed":    "Task snoozed.",
-		"task_reassigned": "Task reassigned.",
-		"moment_started":  "Moment started: its playbook is running.",
-		"moment_exists":   "This moment is already running for this account today.",
-		"key_revoked":     "API key revoked. Requests with it are refused within 10 seconds.",
-		"user_added":      "Person added.",
-		"user_updated":    "Person updated.",
-	}[code]
-}
-
-// render renders page into a buffer first, so that a template error
-// becomes a clean error page rather than half a page. An htmx request for
-// a part gets only the template named by part.
-func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page string, v uiView) {
-	s.renderPart(w, r, status, page, "layout", v)
-}
-
-func (s *Server) renderPart(w http.ResponseWriter, r *http.Request, status int, page, part string, v any) {
-	t, ok := uiPages[page]
-	var buf bytes.Buffer
-	err := fmt.Errorf("no page template %q", page)
-	if ok {
-		err = t.ExecuteTemplate(&buf, part, v)
-	}
-	if err != nil {
-		id := web.ErrorID()
-		s.Logger.ErrorContext(r.Context(), "page failed", "error_id", id, "path", r.URL.Path, "err", err)
-		http.Error(w, "Something went wrong on the server (error id "+id+").", http.StatusInternalServerError)
-		return
-	}
-	securityHeaders(w)
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
-}
-
-type uiErrorData struct {
-	Status  int
-	Message string
-	ID      string
-	Next    string
-}
-
-// renderError renders the error page of an error a page handler returned
-// (the adapter has logged it under e.ID, which the page shows). An htmx
-// request gets the message alone.
-func (s *Server) renderError(w http.ResponseWriter, r *http.Request, e *web.Error) {
-	title := map[int]string{
-		http.StatusNotFound: "Not found", http.StatusForbidden: "Not allowed", http.StatusBadRequest: "Please check the form",
-		http.StatusConflict: "Already done", http.StatusTooManyRequests: "Too many attempts",
-	}[e.Status]
-	if title == "" {
-		title = "Something went wrong"
-	}
-	v := s.view(r, "", title, uiErrorData{Status: e.Status, Message: e.Message, ID: e.ID})
-	if isHTMX(r) {
-		s.renderPart(w, r, e.Status, "error", "error_message", v)
-		return
-	}
-	s.render(w, r, e.Status, "error", v)
-}
-
-// uiNotFound is a 404 whose message is a whole sentence for the page.
-func uiNotFound(what string) *web.Error {
-	return web.NewError(http.StatusNotFound, "not_found", "", what)
-}
-
-// uiBadRequest is a 400 about one form field.
-func uiBadRequest(field, msg string) *web.Error {
-	return web.NewError(http.StatusBadRequest, "invalid", field, msg)
-}
-
 // back redirects a form post to where it came from (a local path only),
 // with a done= code for the flash.
 func back(w http.ResponseWriter, r *http.Request, fallback, done string) {
@@ -445,96 +214,4 @@ func localPath(p, fallback string) string {
 		return fallback
 	}
 	return p
-}
-
-// --- sign-in ---------------------------------------------------------------
-
-type signInData struct {
-	Email string
-	Next  string
-	Token string
-}
-
-func randomToken() string {
-	var b [24]byte
-	_, _ = rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}
-
-func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) {
-	if c, err := r.Cookie(sessionCookie); err == nil {
-		if _, err := s.People.Authenticate(r.Context(), c.Value); err == nil {
-			http.Redirect(w, r, localPath(r.URL.Query().Get("next"), "/"), http.StatusSeeOther)
-			return
-		}
-	}
-	s.renderSignIn(w, r, http.StatusOK, signInData{Next: localPath(r.URL.Query().Get("next"), "")}, "")
-}
-
-func (s *Server) renderSignIn(w http.ResponseWriter, r *http.Request, status int, d signInData, msg string) {
-	// Keep the browser's form token while it is valid: a second tab (or a
-	// favicon request bounced here) must not invalidate the first form.
-	if c, err := r.Cookie(signInCookie); err == nil && len(c.Value) == 32 && status == http.StatusOK {
-		d.Token = c.Value
-	} else {
-		d.Token = randomToken()
-	}
-	setCookie(w, r, signInCookie, d.Token, 3600)
-	v := uiView{Title: "Sign in", Error: msg, Data: d, TZ: viewerTZ(r), Now: s.Now()}
-	if r.URL.Query().Get("done") == "signed_out" {
-		v.Flash = "You are signed out."
-	}
-	s.render(w, r, status, "signin", v)
-}
-
-func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
-	d := signInData{Email: strings.TrimSpace(r.PostFormValue("email")), Next: localPath(r.PostFormValue("next"), "")}
-	c, err := r.Cookie(signInCookie)
-	if err != nil || c.Value == "" || subtle.ConstantTimeCompare([]byte(c.Value), []byte(r.PostFormValue("csrf"))) != 1 {
-		s.renderSignIn(w, r, http.StatusForbidden, d,
-			"The sign-in form had expired or did not come from this page. Please sign in again.")
-		return nil
-	}
-	token, _, err := s.People.SignIn(r.Context(), d.Email, r.PostFormValue("password"), clientIP(r), r.UserAgent())
-	var locked *auth.LockedOutError
-	switch {
-	case errors.As(err, &locked):
-		s.renderSignIn(w, r, http.StatusTooManyRequests, d, fmt.Sprintf(
-			"Too many failed sign-ins. Sign-in is paused for this account and address until %s. An admin can reset your password meanwhile.",
-			locked.Until.In(viewerTZ(r)).Format("15:04 MST")))
-		return nil
-	case errors.Is(err, auth.ErrBadCredentials):
-		s.renderSignIn(w, r, http.StatusUnauthorized, d, "The email or the password is not right.")
-		return nil
-	case err != nil:
-		return err
-	}
-	setCookie(w, r, signInCookie, "", -1)
-	setCookie(w, r, sessionCookie, token, int(s.People.Config().SessionMax/time.Second))
-	http.Redirect(w, r, localPath(d.Next, "/"), http.StatusSeeOther)
-	return nil
-}
-
-func (s *Server) signOut(w http.ResponseWriter, r *http.Request) error {
-	if c, err := r.Cookie(sessionCookie); err == nil {
-		if err := s.People.SignOut(r.Context(), c.Value); err != nil {
-			return err
-		}
-	}
-	setCookie(w, r, sessionCookie, "", -1)
-	http.Redirect(w, r, "/signin?done=signed_out", http.StatusSeeOther)
-	return nil
-}
-
-// --- template helpers ------------------------------------------------------
-
-// pageLink is a link in a list of filters, tabs or pages.
-type pageLink struct {
-	Label   string
-	URL     string
-	Current bool
-}
-
-func containsFold(s, sub string) bool {
-	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
 }
