@@ -162,13 +162,6 @@ func mapTeamNames(m *journey.Map) map[string]string {
 	return names
 }
 
-func orID(names map[string]string, id string) string {
-	if n := names[id]; n != "" {
-		return n
-	}
-	return id
-}
-
 func momentCard(lm journey.LaneMoment, names map[string]string) momentCardView {
 	c := momentCardView{
 		ID: lm.ID, Name: lm.Name, Stage: lm.Stage, Owner: lm.Owner,
@@ -182,7 +175,7 @@ func momentCard(lm journey.LaneMoment, names map[string]string) momentCardView {
 		c.SLAText = spellDuration(lm.SLA)
 	}
 	for _, s := range lm.Supporters {
-		c.Supporters = append(c.Supporters, teamTag{ID: s, Name: orID(names, s)})
+		c.Supporters = append(c.Supporters, teamTag{ID: s, Name: uiNameOr(names, s)})
 	}
 	return c
 }
@@ -217,7 +210,7 @@ func (s *Server) swimlane(ctx context.Context) (swimlaneView, error) {
 	}
 	perStage := map[string]int{}
 	for _, l := range sw.Lanes {
-		lane := swimLane{ID: l.Team.ID, Name: orID(names, l.Team.ID), Lead: l.Team.Lead}
+		lane := swimLane{ID: l.Team.ID, Name: uiNameOr(names, l.Team.ID), Lead: l.Team.Lead}
 		for i, c := range l.Cells {
 			cell := swimCell{Stage: c.Stage, StageName: sw.Stages[i].Name, Wide: wide[i]}
 			for _, lm := range c.Moments {
@@ -268,21 +261,19 @@ type momentPageView struct {
 	Moment     journey.Moment
 	Ideal      []idealStepView
 	Escalation string
-	Trigger    []jmFact
-	Metrics    []jmFact
+	Trigger    []uiFact
+	Metrics    []uiFact
 	Playbook   []playbookStepView
 }
 
 type idealStepView struct{ Step, Owner, Within string }
 
-// fact is one labelled value of a definition.
-type jmFact struct{ Label, Value string }
 
 type playbookStepView struct {
 	Number int
 	ID     string
 	Kind   string
-	Facts  []jmFact
+	Facts  []uiFact
 }
 
 // momentView lays out moment id of the live map for the "journey_moment"
@@ -314,7 +305,7 @@ func (s *Server) momentView(ctx context.Context, id string) (momentPageView, err
 			ID: mo.ID, Name: mo.Name, Stage: mo.Stage, Owner: mo.Owner, Supporters: mo.Supporters,
 			Importance: mo.Importance, Score: mo.Importance.Score(), Category: mo.Trigger.Category, SLA: mo.SLA,
 		}, names),
-		StageName: orID(stageNames, mo.Stage), OwnerName: orID(names, mo.Owner),
+		StageName: uiNameOr(stageNames, mo.Stage), OwnerName: uiNameOr(names, mo.Owner),
 	}
 	view.Escalation = mo.EscalationOwner
 	if view.Escalation == "" {
@@ -329,10 +320,10 @@ func (s *Server) momentView(ctx context.Context, id string) (momentPageView, err
 			view.Escalation += " (" + lead + ")"
 		}
 	} else {
-		view.Escalation = orID(names, view.Escalation)
+		view.Escalation = uiNameOr(names, view.Escalation)
 	}
 	for _, st := range mo.Ideal {
-		owner := orID(names, st.Owner)
+		owner := uiNameOr(names, st.Owner)
 		if st.Owner == "customer" {
 			owner = "the customer"
 		}
@@ -350,18 +341,8 @@ func (s *Server) momentView(ctx context.Context, id string) (momentPageView, err
 	return view, nil
 }
 
-// facts keeps the labelled values that are set.
-func jmFacts(pairs ...string) []jmFact {
-	var out []jmFact
-	for i := 0; i+1 < len(pairs); i += 2 {
-		if pairs[i+1] != "" {
-			out = append(out, jmFact{pairs[i], pairs[i+1]})
-		}
-	}
-	return out
-}
 
-func triggerFacts(t journey.Trigger) []jmFact {
+func triggerFacts(t journey.Trigger) []uiFact {
 	var schedule string
 	if sc := t.Schedule; sc != nil {
 		switch {
@@ -377,7 +358,7 @@ func triggerFacts(t journey.Trigger) []jmFact {
 	if trait == "" && (t.Enter != "" || t.Leave != "") {
 		trait = "lifecycle_stage"
 	}
-	return jmFacts(
+	return uiFacts(
 		"Category", triggerCategoryLabel(t.Category),
 		"Events", strings.Join(t.Events, ", "),
 		"Signal", t.Signal,
@@ -390,7 +371,7 @@ func triggerFacts(t journey.Trigger) []jmFact {
 	)
 }
 
-func metricFacts(m journey.Metrics) []jmFact {
+func metricFacts(m journey.Metrics) []uiFact {
 	var cost, clock string
 	if m.Cost.Minutes > 0 {
 		cost = fmt.Sprintf("%d minutes of effort per delivery", m.Cost.Minutes)
@@ -402,10 +383,10 @@ func metricFacts(m journey.Metrics) []jmFact {
 	if m.Quality.Survey != "" {
 		quality = "survey " + m.Quality.Survey
 	}
-	return jmFacts("Quantity", m.Quantity, "Quality", quality, "Cost", cost, "Time", clock)
+	return uiFacts("Quantity", m.Quantity, "Quality", quality, "Cost", cost, "Time", clock)
 }
 
-func stepFacts(st journey.Step, names map[string]string) []jmFact {
+func stepFacts(st journey.Step, names map[string]string) []uiFact {
 	orDuration := func(s string) string {
 		if s == "" {
 			return ""
@@ -414,13 +395,13 @@ func stepFacts(st journey.Step, names map[string]string) []jmFact {
 	}
 	assignee := st.Assignee
 	if assignee != "" {
-		assignee = orID(names, assignee)
+		assignee = uiNameOr(names, assignee)
 	}
 	notify := st.Notify
 	if notify != "" {
-		notify = orID(names, notify)
+		notify = uiNameOr(names, notify)
 	}
-	return jmFacts(
+	return uiFacts(
 		"Title", st.Title,
 		"Description", st.Description,
 		"Assignee", assignee,
