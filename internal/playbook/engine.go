@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/moments-cs/moments/internal/health"
 	"github.com/moments-cs/moments/internal/journey"
 	"github.com/moments-cs/moments/internal/notify"
 	"github.com/moments-cs/moments/internal/store"
@@ -91,7 +92,7 @@ func New(o Options) (*Engine, error) {
 			if err != nil {
 				return nil, err
 			}
-			return h.Vars(e.now()), nil
+			return health.Vars(h, e.now()), nil
 		}
 	}
 	if cfg.SMTPConfigured() {

@@ -124,10 +124,9 @@ func TestHealthStateExceptionsAndSummary(t *testing.T) {
 		require.True(t, h.UsageDrop)
 		require.Equal(t, int64(1), h.Version)
 		require.False(t, h.QuadrantMoved())
-		vars := h.Vars(now)
-		require.Equal(t, "champion", vars["quadrant"])
-		require.Equal(t, 90.0, vars["combined"])
-		require.NotContains(t, vars, "emotional", "an unknown score is left out")
+		require.Equal(t, "champion", h.Quadrant)
+		require.Equal(t, 90.0, *h.Combined)
+		require.Nil(t, h.Emotional, "an unknown score is nil")
 		_, err = s.AccountHealth(ctx, "unscored")
 		require.ErrorIs(t, err, store.ErrNotFound)
 

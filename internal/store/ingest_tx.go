@@ -41,7 +41,7 @@ func (b *ingestBatch) resolveAccounts(ctx context.Context) error {
 			args = append(args, id)
 		}
 		rows, err := b.tx.QueryContext(ctx,
-			"SELECT id, account_id FROM contacts WHERE account_id IS NOT NULL AND id IN ("+b.s.placeholders(1, len(args))+")", args...)
+			"SELECT id, account_id FROM contacts WHERE account_id IS NOT NULL AND id IN ("+b.s.dialect.placeholders(1, len(args))+")", args...)
 		if err != nil {
 			return fmt.Errorf("look up contacts' accounts: %w", err)
 		}
@@ -68,34 +68,6 @@ func (b *ingestBatch) resolveAccounts(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// placeholders returns n parameter markers numbered from `from`. SQLite
-// gets anonymous "?" markers: it treats "$1" as a named parameter and looks
-// names up by a linear scan, which made a 2,800-parameter insert spend most
-// of its time matching names.
-func (s *Store) placeholders(from, n int) string {
-	var sb strings.Builder
-	for i := 0; i < n; i++ {
-		if i > 0 {
-			sb.WriteByte(',')
-		}
-		if s.dialect == SQLite {
-			sb.WriteByte('?')
-		} else {
-			sb.WriteString("$" + strconv.Itoa(from+i))
-		}
-	}
-	return sb.String()
-}
-
-// forUpdate locks the row being merged on PostgreSQL, where several server
-// processes may write at once; SQLite has one writer, which is lock enough.
-func (b *ingestBatch) forUpdate() string {
-	if b.s.dialect == Postgres {
-		return " FOR UPDATE"
-	}
-	return ""
 }
 
 // mergeTraits applies Segment's rule: top-level traits in a later call
@@ -173,7 +145,7 @@ func (b *ingestBatch) flushAccounts(ctx context.Context) error {
 			exists   = true
 		)
 		err := b.tx.QueryRowContext(ctx,
-			"SELECT traits, created_at, last_seen_at FROM accounts WHERE id = $1"+b.forUpdate(), id).
+			"SELECT traits, created_at, last_seen_at FROM accounts WHERE id = $1"+b.s.dialect.forUpdate(), id).
 			Scan(&raw, &created, &lastSeen)
 		switch {
 		case err == sql.ErrNoRows:
@@ -301,7 +273,7 @@ func (b *ingestBatch) flushContacts(ctx context.Context) error {
 			exists   = true
 		)
 		err := b.tx.QueryRowContext(ctx,
-			"SELECT traits, created_at, account_id, last_seen_at FROM contacts WHERE id = $1"+b.forUpdate(), id).
+			"SELECT traits, created_at, account_id, last_seen_at FROM contacts WHERE id = $1"+b.s.dialect.forUpdate(), id).
 			Scan(&raw, &created, &acct, &lastSeen)
 		switch {
 		case err == sql.ErrNoRows:

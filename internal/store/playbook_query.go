@@ -41,14 +41,6 @@ const (
 	TaskSnoozed   = "snoozed"
 )
 
-// DBTX is what the playbook's writes need: a *sql.Tx (the ingestion
-// transaction, or one of the engine's own) or the *sql.DB.
-type DBTX interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
 // Run is one execution of a moment's playbook for one account and one
 // occurrence of its trigger.
 type Run struct {
@@ -101,7 +93,7 @@ func StepRowID(runID string, index int) string { return runID + "/" + strconv.It
 // InsertRun inserts r unless its (account, moment, occurrence) already has a
 // run, and returns the run's id and whether it was inserted. With q the
 // caller's transaction, the run commits or rolls back with it.
-func (s *Store) InsertRun(ctx context.Context, q DBTX, r Run) (string, bool, error) {
+func (s *Store) InsertRun(ctx context.Context, q Querier, r Run) (string, bool, error) {
 	res, err := q.ExecContext(ctx, `INSERT INTO runs (id, account_id, moment_id, occurrence, map_version, category,
 		contact_id, event_id, started_by, status, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
@@ -127,7 +119,7 @@ func (s *Store) InsertRun(ctx context.Context, q DBTX, r Run) (string, bool, err
 
 // InsertStep inserts a step row for a run unless it exists; it reports
 // whether it inserted.
-func (s *Store) InsertStep(ctx context.Context, q DBTX, st RunStep) (bool, error) {
+func (s *Store) InsertStep(ctx context.Context, q Querier, st RunStep) (bool, error) {
 	res, err := q.ExecContext(ctx, `INSERT INTO run_steps (id, run_id, step_index, step_key, kind, account_id, status,
 		gen, due_at, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $9)
@@ -188,7 +180,7 @@ func (s *Store) Run(ctx context.Context, id string) (Run, error) {
 }
 
 // RunTx returns one run without its steps, read through q.
-func (s *Store) RunTx(ctx context.Context, q DBTX, id string) (Run, error) {
+func (s *Store) RunTx(ctx context.Context, q Querier, id string) (Run, error) {
 	run, err := scanRun(q.QueryRowContext(ctx, "SELECT "+runCols+" FROM runs WHERE id = $1", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return run, ErrNotFound
@@ -198,7 +190,7 @@ func (s *Store) RunTx(ctx context.Context, q DBTX, id string) (Run, error) {
 
 // RunSteps returns a run's steps in playbook order, read through q (nil
 // means the read pool).
-func (s *Store) RunSteps(ctx context.Context, q DBTX, runID string) ([]RunStep, error) {
+func (s *Store) RunSteps(ctx context.Context, q Querier, runID string) ([]RunStep, error) {
 	if q == nil {
 		q = s.read
 	}
@@ -212,7 +204,7 @@ func (s *Store) RunSteps(ctx context.Context, q DBTX, runID string) ([]RunStep, 
 }
 
 // Step returns one step row, read through q.
-func (s *Store) Step(ctx context.Context, q DBTX, runID string, index int) (RunStep, error) {
+func (s *Store) Step(ctx context.Context, q Querier, runID string, index int) (RunStep, error) {
 	st, err := scanStep(q.QueryRowContext(ctx, "SELECT "+stepCols+" FROM run_steps WHERE id = $1", StepRowID(runID, index)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return st, ErrNotFound
@@ -348,7 +340,7 @@ func (s *Store) WakeSteps(ctx context.Context, now time.Time) ([]string, error) 
 	return runs, tx.Commit()
 }
 
-func (s *Store) wake(ctx context.Context, tx DBTX, id, run, wake string, eventID int64, now time.Time) (bool, error) {
+func (s *Store) wake(ctx context.Context, tx Querier, id, run, wake string, eventID int64, now time.Time) (bool, error) {
 	res, err := tx.ExecContext(ctx, `UPDATE run_steps SET status = 'due', gen = gen + 1, wake = $1, wake_event_id = $2,
 		due_at = $3, updated_at = $3 WHERE id = $4 AND status = 'waiting'`, wake, eventID, micros(now), id)
 	if err != nil {
@@ -365,7 +357,7 @@ func (s *Store) wake(ctx context.Context, tx DBTX, id, run, wake string, eventID
 // WakeOnEvents wakes the steps waiting for one of events (same account,
 // same name), inside the ingestion transaction tx. It returns the runs it
 // woke.
-func (s *Store) WakeOnEvents(ctx context.Context, tx DBTX, events []Event, now time.Time) ([]string, error) {
+func (s *Store) WakeOnEvents(ctx context.Context, tx Querier, events []Event, now time.Time) ([]string, error) {
 	names := map[string]bool{}
 	for _, e := range events {
 		if e.AccountID != "" && e.Name != "" {
@@ -380,7 +372,7 @@ func (s *Store) WakeOnEvents(ctx context.Context, tx DBTX, events []Event, now t
 		args = append(args, n)
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT id, run_id, wait_event, account_id FROM run_steps
-		WHERE status = 'waiting' AND wait_event <> '' AND wait_event IN (`+s.placeholders(1, len(args))+`)`, args...)
+		WHERE status = 'waiting' AND wait_event <> '' AND wait_event IN (`+s.dialect.placeholders(1, len(args))+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("find steps waiting for events: %w", err)
 	}
@@ -419,7 +411,7 @@ func (s *Store) WakeOnEvents(ctx context.Context, tx DBTX, events []Event, now t
 
 // EventSince returns the id of the account's latest event named name
 // received at or after since, or 0 when there is none.
-func (s *Store) EventSince(ctx context.Context, q DBTX, accountID, name string, since time.Time) (int64, error) {
+func (s *Store) EventSince(ctx context.Context, q Querier, accountID, name string, since time.Time) (int64, error) {
 	var id sql.NullInt64
 	err := q.QueryRowContext(ctx, `SELECT MAX(id) FROM events WHERE account_id = $1 AND name = $2 AND received_at >= $3`,
 		accountID, name, micros(since)).Scan(&id)
@@ -461,7 +453,7 @@ type StepResult struct {
 // FinishStep records the result of generation gen of a running step through
 // tx; ok is false (and nothing is written) when the step is no longer
 // running under that generation, which means another worker recorded it.
-func (s *Store) FinishStep(ctx context.Context, tx DBTX, runID string, index, gen int, r StepResult, now time.Time) (bool, error) {
+func (s *Store) FinishStep(ctx context.Context, tx Querier, runID string, index, gen int, r StepResult, now time.Time) (bool, error) {
 	var finished sql.NullInt64
 	if r.Status != StepWaiting {
 		finished = sql.NullInt64{Int64: micros(now), Valid: true}
@@ -493,7 +485,7 @@ func (s *Store) NoteStepError(ctx context.Context, runID string, index, gen int,
 }
 
 // UpdateRunState sets a run's status, current step and error through q.
-func (s *Store) UpdateRunState(ctx context.Context, q DBTX, runID, status, current, errMsg string, now time.Time) error {
+func (s *Store) UpdateRunState(ctx context.Context, q Querier, runID, status, current, errMsg string, now time.Time) error {
 	var finished sql.NullInt64
 	if status == RunDone || status == RunFailed {
 		finished = sql.NullInt64{Int64: micros(now), Valid: true}

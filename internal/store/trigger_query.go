@@ -9,18 +9,6 @@ import (
 	"time"
 )
 
-// TriggerDB is what the trigger engine's queries run on: the ingestion
-// transaction (inside an ingest hook), another *sql.Tx on the write handle,
-// or a handle of the store.
-type TriggerDB interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-// Reader returns the read handle, for queries that need no transaction.
-func (s *Store) Reader() TriggerDB { return s.read }
-
 // Kinds of watched traits.
 const (
 	WatchValue = "value"
@@ -29,7 +17,7 @@ const (
 
 // WatchedTraits returns the traits the trigger engine keeps, as
 // "kind\x00trait" keys.
-func (s *Store) WatchedTraits(ctx context.Context, q TriggerDB) (map[string]bool, error) {
+func (s *Store) WatchedTraits(ctx context.Context, q Querier) (map[string]bool, error) {
 	rows, err := q.QueryContext(ctx, "SELECT trait, kind FROM trigger_watched")
 	if err != nil {
 		return nil, fmt.Errorf("read watched traits: %w", err)
@@ -52,7 +40,7 @@ func (s *Store) WatchedTraits(ctx context.Context, q TriggerDB) (map[string]bool
 // accounts in skip are left unseeded: their traits already hold the values
 // of the calls being handled, which must count as changes. It reports
 // whether the trait was newly watched.
-func (s *Store) WatchTrait(ctx context.Context, tx *sql.Tx, trait, kind string, skip map[string]bool,
+func (s *Store) WatchTrait(ctx context.Context, tx Querier, trait, kind string, skip map[string]bool,
 	value func(traits map[string]any) (string, bool)) (bool, error) {
 	res, err := tx.ExecContext(ctx, `INSERT INTO trigger_watched (trait, kind, since) VALUES ($1, $2, $3)
 		ON CONFLICT (trait, kind) DO NOTHING`, trait, kind, micros(s.now()))
@@ -111,7 +99,7 @@ func (s *Store) WatchTrait(ctx context.Context, tx *sql.Tx, trait, kind string, 
 
 // TriggerTraitValues returns the last seen values of trait for accounts
 // (absent: never seen).
-func (s *Store) TriggerTraitValues(ctx context.Context, q TriggerDB, trait string, accounts []string) (map[string]string, error) {
+func (s *Store) TriggerTraitValues(ctx context.Context, q Querier, trait string, accounts []string) (map[string]string, error) {
 	out := map[string]string{}
 	for start := 0; start < len(accounts); start += keyChunk {
 		end := min(start+keyChunk, len(accounts))
@@ -119,8 +107,8 @@ func (s *Store) TriggerTraitValues(ctx context.Context, q TriggerDB, trait strin
 		for _, a := range accounts[start:end] {
 			args = append(args, a)
 		}
-		rows, err := q.QueryContext(ctx, "SELECT account_id, value FROM trigger_trait_values WHERE trait = "+s.placeholders(1, 1)+
-			" AND account_id IN ("+s.placeholders(2, end-start)+")", args...)
+		rows, err := q.QueryContext(ctx, "SELECT account_id, value FROM trigger_trait_values WHERE trait = "+s.dialect.placeholders(1, 1)+
+			" AND account_id IN ("+s.dialect.placeholders(2, end-start)+")", args...)
 		if err != nil {
 			return nil, fmt.Errorf("read trait values: %w", err)
 		}
@@ -140,7 +128,7 @@ func (s *Store) TriggerTraitValues(ctx context.Context, q TriggerDB, trait strin
 }
 
 // SetTriggerTraitValue records the last seen value of a trait; "" removes it.
-func (s *Store) SetTriggerTraitValue(ctx context.Context, q TriggerDB, account, trait, value string) error {
+func (s *Store) SetTriggerTraitValue(ctx context.Context, q Querier, account, trait, value string) error {
 	var err error
 	if value == "" {
 		_, err = q.ExecContext(ctx, "DELETE FROM trigger_trait_values WHERE account_id = $1 AND trait = $2", account, trait)
@@ -155,7 +143,7 @@ func (s *Store) SetTriggerTraitValue(ctx context.Context, q TriggerDB, account, 
 }
 
 // SetTriggerDate records an account's date trait (YYYY-MM-DD); "" removes it.
-func (s *Store) SetTriggerDate(ctx context.Context, q TriggerDB, trait, account, date string) error {
+func (s *Store) SetTriggerDate(ctx context.Context, q Querier, trait, account, date string) error {
 	var err error
 	if date == "" {
 		_, err = q.ExecContext(ctx, "DELETE FROM trigger_dates WHERE trait = $1 AND account_id = $2", trait, account)
@@ -198,7 +186,7 @@ func (s *Store) TriggerDatesBetween(ctx context.Context, trait, from, to string,
 }
 
 // TriggerDate returns one account's date trait, "" when unknown.
-func (s *Store) TriggerDate(ctx context.Context, q TriggerDB, trait, account string) (string, error) {
+func (s *Store) TriggerDate(ctx context.Context, q Querier, trait, account string) (string, error) {
 	var d string
 	err := q.QueryRowContext(ctx, "SELECT date FROM trigger_dates WHERE trait = $1 AND account_id = $2", trait, account).Scan(&d)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -214,7 +202,7 @@ type KeyRole struct {
 }
 
 // TriggerContactRoles returns the remembered key roles of contacts.
-func (s *Store) TriggerContactRoles(ctx context.Context, q TriggerDB, contacts []string) (map[string]KeyRole, error) {
+func (s *Store) TriggerContactRoles(ctx context.Context, q Querier, contacts []string) (map[string]KeyRole, error) {
 	out := map[string]KeyRole{}
 	for start := 0; start < len(contacts); start += keyChunk {
 		end := min(start+keyChunk, len(contacts))
@@ -223,7 +211,7 @@ func (s *Store) TriggerContactRoles(ctx context.Context, q TriggerDB, contacts [
 			args = append(args, c)
 		}
 		rows, err := q.QueryContext(ctx, "SELECT contact_id, account_id, role FROM trigger_contact_roles WHERE contact_id IN ("+
-			s.placeholders(1, end-start)+")", args...)
+			s.dialect.placeholders(1, end-start)+")", args...)
 		if err != nil {
 			return nil, fmt.Errorf("read key roles: %w", err)
 		}
@@ -245,7 +233,7 @@ func (s *Store) TriggerContactRoles(ctx context.Context, q TriggerDB, contacts [
 
 // SetTriggerContactRole remembers a contact's key role; an empty role or
 // account forgets it.
-func (s *Store) SetTriggerContactRole(ctx context.Context, q TriggerDB, contact string, k KeyRole) error {
+func (s *Store) SetTriggerContactRole(ctx context.Context, q Querier, contact string, k KeyRole) error {
 	var err error
 	if k.Role == "" || k.AccountID == "" {
 		_, err = q.ExecContext(ctx, "DELETE FROM trigger_contact_roles WHERE contact_id = $1", contact)
@@ -260,7 +248,7 @@ func (s *Store) SetTriggerContactRole(ctx context.Context, q TriggerDB, contact 
 }
 
 // TriggerContacts reads contacts (id, account, traits) in q.
-func (s *Store) TriggerContacts(ctx context.Context, q TriggerDB, ids []string) (map[string]Contact, error) {
+func (s *Store) TriggerContacts(ctx context.Context, q Querier, ids []string) (map[string]Contact, error) {
 	out := map[string]Contact{}
 	for start := 0; start < len(ids); start += keyChunk {
 		end := min(start+keyChunk, len(ids))
@@ -268,7 +256,7 @@ func (s *Store) TriggerContacts(ctx context.Context, q TriggerDB, ids []string) 
 		for _, c := range ids[start:end] {
 			args = append(args, c)
 		}
-		rows, err := q.QueryContext(ctx, "SELECT "+contactCols+" FROM contacts WHERE id IN ("+s.placeholders(1, end-start)+")", args...)
+		rows, err := q.QueryContext(ctx, "SELECT "+contactCols+" FROM contacts WHERE id IN ("+s.dialect.placeholders(1, end-start)+")", args...)
 		if err != nil {
 			return nil, fmt.Errorf("read contacts: %w", err)
 		}
@@ -288,7 +276,7 @@ func (s *Store) TriggerContacts(ctx context.Context, q TriggerDB, ids []string) 
 }
 
 // TriggerAccounts reads accounts in q.
-func (s *Store) TriggerAccounts(ctx context.Context, q TriggerDB, ids []string) (map[string]Account, error) {
+func (s *Store) TriggerAccounts(ctx context.Context, q Querier, ids []string) (map[string]Account, error) {
 	out := map[string]Account{}
 	for start := 0; start < len(ids); start += keyChunk {
 		end := min(start+keyChunk, len(ids))
@@ -296,7 +284,7 @@ func (s *Store) TriggerAccounts(ctx context.Context, q TriggerDB, ids []string) 
 		for _, c := range ids[start:end] {
 			args = append(args, c)
 		}
-		rows, err := q.QueryContext(ctx, "SELECT "+accountCols+" FROM accounts WHERE id IN ("+s.placeholders(1, end-start)+")", args...)
+		rows, err := q.QueryContext(ctx, "SELECT "+accountCols+" FROM accounts WHERE id IN ("+s.dialect.placeholders(1, end-start)+")", args...)
 		if err != nil {
 			return nil, fmt.Errorf("read accounts: %w", err)
 		}
@@ -317,7 +305,7 @@ func (s *Store) TriggerAccounts(ctx context.Context, q TriggerDB, ids []string) 
 
 // AccountsAfter returns up to limit accounts with an id greater than after,
 // in id order: the way to page through every account.
-func (s *Store) AccountsAfter(ctx context.Context, q TriggerDB, after string, limit int) ([]Account, error) {
+func (s *Store) AccountsAfter(ctx context.Context, q Querier, after string, limit int) ([]Account, error) {
 	if q == nil {
 		q = s.read
 	}
@@ -345,7 +333,7 @@ func (s *Store) TriggerWatermark(ctx context.Context, rule string) (t time.Time,
 }
 
 // AdvanceTriggerWatermark moves a rule's watermark forward to t (never back).
-func (s *Store) AdvanceTriggerWatermark(ctx context.Context, q TriggerDB, rule string, t time.Time) error {
+func (s *Store) AdvanceTriggerWatermark(ctx context.Context, q Querier, rule string, t time.Time) error {
 	_, err := q.ExecContext(ctx, `INSERT INTO trigger_watermarks (rule, through) VALUES ($1, $2)
 		ON CONFLICT (rule) DO UPDATE SET through = CASE WHEN excluded.through > trigger_watermarks.through
 		THEN excluded.through ELSE trigger_watermarks.through END`, rule, micros(t))
@@ -356,7 +344,7 @@ func (s *Store) AdvanceTriggerWatermark(ctx context.Context, q TriggerDB, rule s
 }
 
 // TriggerSignal returns an account's recorded state of a derived signal.
-func (s *Store) TriggerSignal(ctx context.Context, q TriggerDB, account, signal string) (state string, since time.Time, err error) {
+func (s *Store) TriggerSignal(ctx context.Context, q Querier, account, signal string) (state string, since time.Time, err error) {
 	var v int64
 	err = q.QueryRowContext(ctx, "SELECT state, since FROM trigger_signals WHERE account_id = $1 AND signal = $2", account, signal).Scan(&state, &v)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -366,7 +354,7 @@ func (s *Store) TriggerSignal(ctx context.Context, q TriggerDB, account, signal 
 }
 
 // SetTriggerSignal records the state of a derived signal.
-func (s *Store) SetTriggerSignal(ctx context.Context, q TriggerDB, account, signal, state string, since time.Time) error {
+func (s *Store) SetTriggerSignal(ctx context.Context, q Querier, account, signal, state string, since time.Time) error {
 	_, err := q.ExecContext(ctx, `INSERT INTO trigger_signals (account_id, signal, state, since) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (account_id, signal) DO UPDATE SET state = excluded.state, since = excluded.since`,
 		account, signal, state, micros(since))
@@ -523,7 +511,7 @@ func (s *Store) CreateBroadcast(ctx context.Context, b Broadcast) (Broadcast, bo
 }
 
 // BroadcastByID returns one broadcast.
-func (s *Store) BroadcastByID(ctx context.Context, q TriggerDB, id string) (Broadcast, error) {
+func (s *Store) BroadcastByID(ctx context.Context, q Querier, id string) (Broadcast, error) {
 	if q == nil {
 		q = s.read
 	}
@@ -537,11 +525,8 @@ func (s *Store) BroadcastByID(ctx context.Context, q TriggerDB, id string) (Broa
 // LockBroadcast reads a broadcast in tx, locking its row on PostgreSQL so
 // that server processes working on the same broadcast take turns chunk by
 // chunk (SQLite's write transaction is lock enough).
-func (s *Store) LockBroadcast(ctx context.Context, tx *sql.Tx, id string) (Broadcast, error) {
-	q := "SELECT " + broadcastCols + " FROM trigger_broadcasts WHERE id = $1"
-	if s.dialect == Postgres {
-		q += " FOR UPDATE"
-	}
+func (s *Store) LockBroadcast(ctx context.Context, tx Querier, id string) (Broadcast, error) {
+	q := "SELECT " + broadcastCols + " FROM trigger_broadcasts WHERE id = $1" + s.dialect.forUpdate()
 	b, err := scanBroadcast(tx.QueryRowContext(ctx, q, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return b, ErrNotFound
@@ -564,7 +549,7 @@ func (s *Store) UnfinishedBroadcasts(ctx context.Context) ([]Broadcast, error) {
 // `from` to `to` and adds the counts, only if the cursor is still at
 // `from`; ok is false when another process handled the chunk first (the
 // caller rolls back). done marks the broadcast finished.
-func (s *Store) AdvanceBroadcast(ctx context.Context, tx *sql.Tx, id, from, to string, matched, reached int, done bool) (bool, error) {
+func (s *Store) AdvanceBroadcast(ctx context.Context, tx Querier, id, from, to string, matched, reached int, done bool) (bool, error) {
 	status, finished := "running", sql.NullInt64{}
 	if done {
 		status, finished = "done", sql.NullInt64{Int64: micros(s.now()), Valid: true}
@@ -621,7 +606,7 @@ type QuadrantMove struct {
 // moved to another quadrant by the write that produced it (see
 // AccountHealth.QuadrantMoved): read in the ingestion transaction after
 // the health hook, the moves this batch caused. One query per 500 accounts.
-func (s *Store) QuadrantMovesTx(ctx context.Context, tx *sql.Tx, accounts []string) ([]QuadrantMove, error) {
+func (s *Store) QuadrantMovesTx(ctx context.Context, tx Querier, accounts []string) ([]QuadrantMove, error) {
 	var out []QuadrantMove
 	for start := 0; start < len(accounts); start += keyChunk {
 		end := min(start+keyChunk, len(accounts))
@@ -631,7 +616,7 @@ func (s *Store) QuadrantMovesTx(ctx context.Context, tx *sql.Tx, accounts []stri
 		}
 		rows, err := tx.QueryContext(ctx, `SELECT account_id, previous_quadrant, quadrant, version FROM account_health
 			WHERE version > 0 AND quadrant_version = version AND previous_quadrant <> '' AND account_id IN (`+
-			s.placeholders(1, end-start)+")", args...)
+			s.dialect.placeholders(1, end-start)+")", args...)
 		if err != nil {
 			return nil, fmt.Errorf("read quadrant moves: %w", err)
 		}

@@ -150,7 +150,7 @@ func (b *batch) vars(ctx context.Context, account, contact string, event int) (r
 		return v, err
 	}
 	if h != nil {
-		v.Health = h.Vars(b.now)
+		v.Health = health.Vars(*h, b.now)
 	}
 	a, ok, err := b.account(ctx, account)
 	if err != nil {
