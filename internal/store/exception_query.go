@@ -21,26 +21,19 @@ type HealthFilter struct {
 	Stage   string
 }
 
-func (f HealthFilter) where(args *[]any) string {
-	var conds []string
-	add := func(col, v string) {
-		if v != "" {
-			*args = append(*args, v)
-			conds = append(conds, fmt.Sprintf("%s = $%d", col, len(*args)))
-		}
-	}
-	add("a.owner", f.Owner)
-	add("a.segment", f.Segment)
-	add("a.lifecycle_stage", f.Stage)
+// where returns the filter's conditions on accounts a, after " AND ",
+// with their parameters numbered after args.
+func (f HealthFilter) where(args []any) (string, []any) {
+	w := where{args: args}
+	w.eq("a.owner", f.Owner)
+	w.eq("a.segment", f.Segment)
+	w.eq("a.lifecycle_stage", f.Stage)
 	if f.Stage == "" {
 		// Lost customers are not at risk any more: reports are about the
 		// accounts a team can still keep, unless asked for churned ones.
-		conds = append(conds, "a.lifecycle_stage <> '"+ChurnedStage+"'")
+		w.add("a.lifecycle_stage <> '" + ChurnedStage + "'")
 	}
-	if len(conds) == 0 {
-		return ""
-	}
-	return " AND " + strings.Join(conds, " AND ")
+	return w.and(" AND "), w.args
 }
 
 // ExceptionQuery selects exception candidates: accounts whose next
@@ -101,9 +94,9 @@ func (s *Store) HealthExceptions(ctx context.Context, q ExceptionQuery) ([]Excep
 	daysTo := "CASE WHEN a.renewal_date = '' THEN NULL ELSE " + d.daysBetween("$3", "a.renewal_date") + " END"
 	proximity := fmt.Sprintf("CASE WHEN a.renewal_date = '' THEN %g ELSE %d.0 / (%d.0 + %s) END",
 		UnknownRenewalProximity, RenewalHorizonDays, RenewalHorizonDays, d.greatest(d.daysBetween("$3", "a.renewal_date"), "0"))
-	where := q.HealthFilter.where(&args)
+	filter, args := q.HealthFilter.where(args)
 	from := ` FROM account_health h JOIN accounts a ON a.id = h.account_id` + join + `
-		WHERE h.version > 0 AND (` + strings.Join(conds, " OR ") + `)` + where
+		WHERE h.version > 0 AND (` + strings.Join(conds, " OR ") + `)` + filter
 	// Counting apart lets the ranked query keep only the first rows in its
 	// sort (a window count would make it keep them all).
 	// ($3, the date, and $4, the time, are selected only so that
@@ -179,11 +172,10 @@ type QuadrantTotal struct {
 
 // HealthSummary counts accounts and sums ARR per quadrant.
 func (s *Store) HealthSummary(ctx context.Context, f HealthFilter) ([]QuadrantTotal, error) {
-	var args []any
-	where := f.where(&args)
+	filter, args := f.where(nil)
 	rows, err := s.read.QueryContext(ctx, `SELECT COALESCE(h.quadrant, ''), COUNT(*), COALESCE(SUM(a.arr), 0)
 		FROM accounts a LEFT JOIN account_health h ON h.account_id = a.id AND h.version > 0
-		WHERE 1 = 1`+where+` GROUP BY COALESCE(h.quadrant, '')`, args...)
+		WHERE 1 = 1`+filter+` GROUP BY COALESCE(h.quadrant, '')`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read the health summary: %w", err)
 	}

@@ -34,28 +34,15 @@ func (b *ingestBatch) resolveAccounts(ctx context.Context) error {
 		return nil
 	}
 	found := map[string]string{}
-	for start := 0; start < len(missing); start += keyChunk {
-		end := min(start+keyChunk, len(missing))
-		args := make([]any, 0, end-start)
-		for _, id := range missing[start:end] {
-			args = append(args, id)
-		}
-		rows, err := b.tx.QueryContext(ctx,
-			"SELECT id, account_id FROM contacts WHERE account_id IS NOT NULL AND id IN ("+b.s.dialect.placeholders(1, len(args))+")", args...)
-		if err != nil {
-			return fmt.Errorf("look up contacts' accounts: %w", err)
-		}
-		for rows.Next() {
+	err := b.s.eachRowIn(ctx, b.tx, "SELECT id, account_id FROM contacts WHERE account_id IS NOT NULL AND id IN ("+idsMarker+")", nil, missing,
+		func(r scanner) error {
 			var id, acct string
-			if err := rows.Scan(&id, &acct); err != nil {
-				rows.Close()
-				return err
-			}
+			err := r.Scan(&id, &acct)
 			found[id] = acct
-		}
-		if err := rows.Close(); err != nil {
 			return err
-		}
+		})
+	if err != nil {
+		return fmt.Errorf("look up contacts' accounts: %w", err)
 	}
 	for i := range b.rows {
 		e := &b.rows[i]

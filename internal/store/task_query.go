@@ -137,42 +137,27 @@ var ErrBadStatus = errors.New("status must be one of open, overdue, escalated, d
 // ListTasks returns one page of tasks, soonest due first (tasks without a
 // due date last), and the next cursor.
 func (s *Store) ListTasks(ctx context.Context, f TaskFilter, now time.Time, p Page) ([]Task, string, error) {
-	var (
-		where []string
-		args  []any
-	)
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
-	if f.Assignee != "" {
-		where = append(where, "assignee = "+arg(f.Assignee))
-	}
-	if f.AccountID != "" {
-		where = append(where, "account_id = "+arg(f.AccountID))
-	}
-	if f.MomentID != "" {
-		where = append(where, "moment_id = "+arg(f.MomentID))
-	}
-	if f.RunID != "" {
-		where = append(where, "run_id = "+arg(f.RunID))
-	}
+	var w where
+	w.eq("assignee", f.Assignee)
+	w.eq("account_id", f.AccountID)
+	w.eq("moment_id", f.MomentID)
+	w.eq("run_id", f.RunID)
 	if f.Status == TaskDone {
 		// PostgreSQL refuses a parameter the statement does not use, so
 		// done (which needs no clock) is handled apart.
-		where = append(where, "status = 'done'")
+		w.add("status = 'done'")
 	} else if f.Status != "" {
-		n := arg(micros(now))
+		n := w.arg(micros(now))
 		active := "status <> 'done' AND (snoozed_until IS NULL OR snoozed_until <= " + n + ")"
 		switch f.Status {
 		case TaskOpen:
-			where = append(where, active)
+			w.add(active)
 		case TaskOverdue:
-			where = append(where, active+" AND due_at IS NOT NULL AND due_at < "+n)
+			w.add(active + " AND due_at IS NOT NULL AND due_at < " + n)
 		case TaskEscalated:
-			where = append(where, active+" AND escalation_level > 0")
+			w.add(active + " AND escalation_level > 0")
 		case TaskSnoozed:
-			where = append(where, "status <> 'done' AND snoozed_until > "+n)
+			w.add("status <> 'done' AND snoozed_until > " + n)
 		default:
 			return nil, "", ErrBadStatus
 		}
@@ -185,10 +170,10 @@ func (s *Store) ListTasks(ctx context.Context, f TaskFilter, now time.Time, p Pa
 		if err != nil {
 			return nil, "", err
 		}
-		a, b := arg(kv), arg(id)
-		where = append(where, "("+sortKey+" > "+a+" OR ("+sortKey+" = "+a+" AND id > "+b+"))")
+		a, b := w.arg(kv), w.arg(id)
+		w.add("(" + sortKey + " > " + a + " OR (" + sortKey + " = " + a + " AND id > " + b + "))")
 	}
-	return queryPage(ctx, s.read, "tasks", "SELECT "+taskCols+" FROM tasks", where, sortKey+", id", args, p, scanTask,
+	return queryPage(ctx, s.read, "tasks", "SELECT "+taskCols+" FROM tasks", w, sortKey+", id", p, scanTask,
 		func(t Task) string {
 			k := int64(math.MaxInt64)
 			if t.DueAt != nil {

@@ -101,28 +101,15 @@ func (s *Store) WatchTrait(ctx context.Context, tx Querier, trait, kind string, 
 // (absent: never seen).
 func (s *Store) TriggerTraitValues(ctx context.Context, q Querier, trait string, accounts []string) (map[string]string, error) {
 	out := map[string]string{}
-	for start := 0; start < len(accounts); start += keyChunk {
-		end := min(start+keyChunk, len(accounts))
-		args := []any{trait}
-		for _, a := range accounts[start:end] {
-			args = append(args, a)
-		}
-		rows, err := q.QueryContext(ctx, "SELECT account_id, value FROM trigger_trait_values WHERE trait = "+s.dialect.placeholders(1, 1)+
-			" AND account_id IN ("+s.dialect.placeholders(2, end-start)+")", args...)
-		if err != nil {
-			return nil, fmt.Errorf("read trait values: %w", err)
-		}
-		for rows.Next() {
-			var a, v string
-			if err := rows.Scan(&a, &v); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			out[a] = v
-		}
-		if err := rows.Close(); err != nil {
-			return nil, err
-		}
+	err := s.eachRowIn(ctx, q, "SELECT account_id, value FROM trigger_trait_values WHERE trait = "+s.dialect.placeholders(1, 1)+
+		" AND account_id IN ("+idsMarker+")", []any{trait}, accounts, func(r scanner) error {
+		var a, v string
+		err := r.Scan(&a, &v)
+		out[a] = v
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read trait values: %w", err)
 	}
 	return out, nil
 }
@@ -204,29 +191,16 @@ type KeyRole struct {
 // TriggerContactRoles returns the remembered key roles of contacts.
 func (s *Store) TriggerContactRoles(ctx context.Context, q Querier, contacts []string) (map[string]KeyRole, error) {
 	out := map[string]KeyRole{}
-	for start := 0; start < len(contacts); start += keyChunk {
-		end := min(start+keyChunk, len(contacts))
-		args := make([]any, 0, end-start)
-		for _, c := range contacts[start:end] {
-			args = append(args, c)
-		}
-		rows, err := q.QueryContext(ctx, "SELECT contact_id, account_id, role FROM trigger_contact_roles WHERE contact_id IN ("+
-			s.dialect.placeholders(1, end-start)+")", args...)
-		if err != nil {
-			return nil, fmt.Errorf("read key roles: %w", err)
-		}
-		for rows.Next() {
+	err := s.eachRowIn(ctx, q, "SELECT contact_id, account_id, role FROM trigger_contact_roles WHERE contact_id IN ("+idsMarker+")", nil, contacts,
+		func(r scanner) error {
 			var c string
 			var k KeyRole
-			if err := rows.Scan(&c, &k.AccountID, &k.Role); err != nil {
-				rows.Close()
-				return nil, err
-			}
+			err := r.Scan(&c, &k.AccountID, &k.Role)
 			out[c] = k
-		}
-		if err := rows.Close(); err != nil {
-			return nil, err
-		}
+			return err
+		})
+	if err != nil {
+		return nil, fmt.Errorf("read key roles: %w", err)
 	}
 	return out, nil
 }
@@ -245,77 +219,6 @@ func (s *Store) SetTriggerContactRole(ctx context.Context, q Querier, contact st
 		return fmt.Errorf("record key role: %w", err)
 	}
 	return nil
-}
-
-// TriggerContacts reads contacts (id, account, traits) in q.
-func (s *Store) TriggerContacts(ctx context.Context, q Querier, ids []string) (map[string]Contact, error) {
-	out := map[string]Contact{}
-	for start := 0; start < len(ids); start += keyChunk {
-		end := min(start+keyChunk, len(ids))
-		args := make([]any, 0, end-start)
-		for _, c := range ids[start:end] {
-			args = append(args, c)
-		}
-		rows, err := q.QueryContext(ctx, "SELECT "+contactCols+" FROM contacts WHERE id IN ("+s.dialect.placeholders(1, end-start)+")", args...)
-		if err != nil {
-			return nil, fmt.Errorf("read contacts: %w", err)
-		}
-		for rows.Next() {
-			c, err := scanContact(rows)
-			if err != nil {
-				rows.Close()
-				return nil, err
-			}
-			out[c.ID] = c
-		}
-		if err := rows.Close(); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
-
-// TriggerAccounts reads accounts in q.
-func (s *Store) TriggerAccounts(ctx context.Context, q Querier, ids []string) (map[string]Account, error) {
-	out := map[string]Account{}
-	for start := 0; start < len(ids); start += keyChunk {
-		end := min(start+keyChunk, len(ids))
-		args := make([]any, 0, end-start)
-		for _, c := range ids[start:end] {
-			args = append(args, c)
-		}
-		rows, err := q.QueryContext(ctx, "SELECT "+accountCols+" FROM accounts WHERE id IN ("+s.dialect.placeholders(1, end-start)+")", args...)
-		if err != nil {
-			return nil, fmt.Errorf("read accounts: %w", err)
-		}
-		for rows.Next() {
-			a, err := scanAccount(rows)
-			if err != nil {
-				rows.Close()
-				return nil, err
-			}
-			out[a.ID] = a
-		}
-		if err := rows.Close(); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
-
-// AccountsAfter returns up to limit accounts with an id greater than after,
-// in id order: the way to page through every account.
-func (s *Store) AccountsAfter(ctx context.Context, q Querier, after string, limit int) ([]Account, error) {
-	if q == nil {
-		q = s.read
-	}
-	rows, err := q.QueryContext(ctx, "SELECT "+accountCols+" FROM accounts WHERE id > $1 ORDER BY id LIMIT "+fmt.Sprint(limit), after)
-	if err != nil {
-		return nil, fmt.Errorf("page through accounts: %w", err)
-	}
-	defer rows.Close()
-	var out []Account
-	return appendRows(out, rows, scanAccount)
 }
 
 // TriggerWatermark returns the time through which a scheduled rule was
@@ -608,29 +511,16 @@ type QuadrantMove struct {
 // the health hook, the moves this batch caused. One query per 500 accounts.
 func (s *Store) QuadrantMovesTx(ctx context.Context, tx Querier, accounts []string) ([]QuadrantMove, error) {
 	var out []QuadrantMove
-	for start := 0; start < len(accounts); start += keyChunk {
-		end := min(start+keyChunk, len(accounts))
-		args := make([]any, 0, end-start)
-		for _, a := range accounts[start:end] {
-			args = append(args, a)
-		}
-		rows, err := tx.QueryContext(ctx, `SELECT account_id, previous_quadrant, quadrant, version FROM account_health
-			WHERE version > 0 AND quadrant_version = version AND previous_quadrant <> '' AND account_id IN (`+
-			s.dialect.placeholders(1, end-start)+")", args...)
-		if err != nil {
-			return nil, fmt.Errorf("read quadrant moves: %w", err)
-		}
-		for rows.Next() {
+	err := s.eachRowIn(ctx, tx, `SELECT account_id, previous_quadrant, quadrant, version FROM account_health
+		WHERE version > 0 AND quadrant_version = version AND previous_quadrant <> '' AND account_id IN (`+idsMarker+")", nil, accounts,
+		func(r scanner) error {
 			var m QuadrantMove
-			if err := rows.Scan(&m.AccountID, &m.From, &m.To, &m.Version); err != nil {
-				rows.Close()
-				return nil, err
-			}
+			err := r.Scan(&m.AccountID, &m.From, &m.To, &m.Version)
 			out = append(out, m)
-		}
-		if err := rows.Close(); err != nil {
-			return nil, err
-		}
+			return err
+		})
+	if err != nil {
+		return nil, fmt.Errorf("read quadrant moves: %w", err)
 	}
 	return out, nil
 }

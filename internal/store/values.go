@@ -3,8 +3,11 @@ package store
 // Conversions between Go values and the stored representations.
 
 import (
+	"context"
 	"database/sql"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -100,4 +103,86 @@ func sortedUnique(ids []string) []string {
 		n++
 	}
 	return out[:n]
+}
+
+// idsMarker stands, in a query given to eachRowIn, for the list of ids of
+// one chunk: "… WHERE id IN (" + idsMarker + ")".
+const idsMarker = "$IDS"
+
+// eachRowIn runs query on q once per chunk of at most keyChunk ids, with
+// idsMarker replaced by the chunk's parameters (numbered after those of
+// lead, which every chunk passes first), and calls each with every row.
+func (s *Store) eachRowIn(ctx context.Context, q Querier, query string, lead []any, ids []string, each func(scanner) error) error {
+	for start := 0; start < len(ids); start += keyChunk {
+		chunk := ids[start:min(start+keyChunk, len(ids))]
+		args := append(make([]any, 0, len(lead)+len(chunk)), lead...)
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		rows, err := q.QueryContext(ctx, strings.Replace(query, idsMarker, s.dialect.placeholders(len(lead)+1, len(chunk)), 1), args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			if err := each(rows); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mapRowsIn is eachRowIn for rows scanned into values kept by key.
+func mapRowsIn[T any](ctx context.Context, s *Store, q Querier, query string, ids []string, scan func(scanner) (T, error), key func(T) string) (map[string]T, error) {
+	out := make(map[string]T, len(ids))
+	err := s.eachRowIn(ctx, q, query, nil, ids, func(r scanner) error {
+		v, err := scan(r)
+		if err == nil {
+			out[key(v)] = v
+		}
+		return err
+	})
+	return out, err
+}
+
+// where collects the conditions of a WHERE clause and their parameters,
+// numbered in the order they are added.
+type where struct {
+	conds []string
+	args  []any
+}
+
+// arg adds a parameter holding v and returns its marker.
+func (w *where) arg(v any) string {
+	w.args = append(w.args, v)
+	return "$" + strconv.Itoa(len(w.args))
+}
+
+// add adds cond, whose "?" markers become, in order, parameters holding vs.
+func (w *where) add(cond string, vs ...any) {
+	for _, v := range vs {
+		cond = strings.Replace(cond, "?", w.arg(v), 1)
+	}
+	w.conds = append(w.conds, cond)
+}
+
+// eq adds "col = v", unless v is empty (an empty filter field matches
+// everything).
+func (w *where) eq(col, v string) {
+	if v != "" {
+		w.add(col+" = ?", v)
+	}
+}
+
+// and returns the conditions joined by AND, after prefix; "" when there
+// are none.
+func (w *where) and(prefix string) string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return prefix + strings.Join(w.conds, " AND ")
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -221,34 +220,18 @@ type RunFilter struct {
 
 // ListRuns returns one page of runs, newest first, and the next cursor.
 func (s *Store) ListRuns(ctx context.Context, f RunFilter, p Page) ([]Run, string, error) {
-	var (
-		where []string
-		args  []any
-	)
-	add := func(cond string, v ...any) {
-		for _, x := range v {
-			args = append(args, x)
-			cond = strings.Replace(cond, "?", "$"+strconv.Itoa(len(args)), 1)
-		}
-		where = append(where, cond)
-	}
-	if f.AccountID != "" {
-		add("account_id = ?", f.AccountID)
-	}
-	if f.MomentID != "" {
-		add("moment_id = ?", f.MomentID)
-	}
-	if f.Status != "" {
-		add("status = ?", f.Status)
-	}
+	var w where
+	w.eq("account_id", f.AccountID)
+	w.eq("moment_id", f.MomentID)
+	w.eq("status", f.Status)
 	if p.Cursor != "" {
 		t, id, err := decodeNumCursor(p.Cursor)
 		if err != nil {
 			return nil, "", err
 		}
-		add("(created_at < ? OR (created_at = ? AND id < ?))", t, t, id)
+		w.add("(created_at < ? OR (created_at = ? AND id < ?))", t, t, id)
 	}
-	return queryPage(ctx, s.read, "runs", "SELECT "+runCols+" FROM runs", where, "created_at DESC, id DESC", args, p, scanRun,
+	return queryPage(ctx, s.read, "runs", "SELECT "+runCols+" FROM runs", w, "created_at DESC, id DESC", p, scanRun,
 		func(r Run) string { return encodeCursor(strconv.FormatInt(micros(r.CreatedAt), 10), r.ID) })
 }
 
@@ -409,15 +392,6 @@ func (s *Store) WakeOnEvents(ctx context.Context, tx Querier, events []Event, no
 	return runs, nil
 }
 
-// EventSince returns the id of the account's latest event named name
-// received at or after since, or 0 when there is none.
-func (s *Store) EventSince(ctx context.Context, q Querier, accountID, name string, since time.Time) (int64, error) {
-	var id sql.NullInt64
-	err := q.QueryRowContext(ctx, `SELECT MAX(id) FROM events WHERE account_id = $1 AND name = $2 AND received_at >= $3`,
-		accountID, name, micros(since)).Scan(&id)
-	return id.Int64, err
-}
-
 // ClaimStep marks generation gen of a due step as running, counting an
 // attempt and leasing the step to the caller until leaseUntil (a running
 // step's due_at is its lease: see step_lease.go), unless it is not due
@@ -522,13 +496,4 @@ func (s *Store) RetryStep(ctx context.Context, runID string, index int, now time
 		return err
 	}
 	return tx.Commit()
-}
-
-// EventByID returns one stored event.
-func (s *Store) EventByID(ctx context.Context, id int64) (Event, error) {
-	e, err := scanEvent(s.read.QueryRowContext(ctx, "SELECT "+eventCols+" FROM events WHERE id = $1", id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return e, ErrNotFound
-	}
-	return e, err
 }
