@@ -35,10 +35,10 @@ func TestAbandonedStepRunsAgainAfterItsLease(t *testing.T) {
 		id, _, err := e.Start(ctx, RunRequest{AccountID: "globex", MomentID: "rescue", Occurrence: "o", MapVersion: 1, Trigger: TriggerCSM})
 		require.NoError(t, err)
 		// A worker of a server that died claimed it, and its lease is over.
-		_, ok, err := st.ClaimStep(ctx, id, 0, 1, clk.Now(), time.Now().Add(-time.Millisecond))
+		_, ok, err := st.ClaimStep(ctx, store.StepLease{RunID: id, Index: 0, Gen: 1}, clk.Now(), time.Now().Add(-time.Millisecond))
 		require.NoError(t, err)
 		require.True(t, ok)
-		_, ok, err = st.ClaimStep(ctx, id, 0, 1, clk.Now(), time.Now().Add(time.Minute))
+		_, ok, err = st.ClaimStep(ctx, store.StepLease{RunID: id, Index: 0, Gen: 1}, clk.Now(), time.Now().Add(time.Minute))
 		require.NoError(t, err)
 		require.False(t, ok, "a running step cannot be claimed a second time")
 

@@ -398,7 +398,8 @@ func (s *Store) WakeOnEvents(ctx context.Context, tx Querier, events []Event, no
 // under that generation (running elsewhere, done already, or superseded);
 // ok reports whether the caller may run it. Only a due step can be
 // claimed, so one generation of a step has at most one worker at a time.
-func (s *Store) ClaimStep(ctx context.Context, runID string, index, gen int, now, leaseUntil time.Time) (RunStep, bool, error) {
+func (s *Store) ClaimStep(ctx context.Context, l StepLease, now, leaseUntil time.Time) (RunStep, bool, error) {
+	runID, index, gen := l.RunID, l.Index, l.Gen
 	res, err := s.write.ExecContext(ctx, `UPDATE run_steps SET status = 'running', attempts = attempts + 1,
 		started_at = COALESCE(started_at, $1), updated_at = $1, due_at = $4
 		WHERE id = $2 AND gen = $3 AND status = 'due'`, micros(now), StepRowID(runID, index), gen, micros(leaseUntil))
@@ -427,7 +428,8 @@ type StepResult struct {
 // FinishStep records the result of generation gen of a running step through
 // tx; ok is false (and nothing is written) when the step is no longer
 // running under that generation, which means another worker recorded it.
-func (s *Store) FinishStep(ctx context.Context, tx Querier, runID string, index, gen int, r StepResult, now time.Time) (bool, error) {
+func (s *Store) FinishStep(ctx context.Context, tx Querier, l StepLease, r StepResult, now time.Time) (bool, error) {
+	runID, index, gen := l.RunID, l.Index, l.Gen
 	var finished sql.NullInt64
 	if r.Status != StepWaiting {
 		finished = sql.NullInt64{Int64: micros(now), Valid: true}
@@ -448,24 +450,42 @@ func (s *Store) FinishStep(ctx context.Context, tx Querier, runID string, index,
 // retryAt: the running step becomes due again (at retryAt) under the same
 // generation, so the retry can claim it and the step holds no lease while
 // it waits.
-func (s *Store) NoteStepError(ctx context.Context, runID string, index, gen int, key, kind, msg string, now, retryAt time.Time) error {
+func (s *Store) NoteStepError(ctx context.Context, l StepLease, e StepError) error {
 	_, err := s.write.ExecContext(ctx, `UPDATE run_steps SET status = 'due', due_at = $7, error = $1, step_key = $2, kind = $3, updated_at = $4
-		WHERE id = $5 AND gen = $6 AND status = 'running'`, msg, key, kind, micros(now), StepRowID(runID, index), gen, micros(retryAt))
+		WHERE id = $5 AND gen = $6 AND status = 'running'`, e.Message, e.Key, e.Kind, micros(e.At), StepRowID(l.RunID, l.Index), l.Gen,
+		micros(e.RetryAt))
 	if err != nil {
 		return err
 	}
-	_, err = s.write.ExecContext(ctx, `UPDATE runs SET error = $1, updated_at = $2 WHERE id = $3`, msg, micros(now), runID)
+	_, err = s.write.ExecContext(ctx, `UPDATE runs SET error = $1, updated_at = $2 WHERE id = $3`, e.Message, micros(e.At), l.RunID)
 	return err
 }
 
+// StepError is a failed attempt of a step, which the job queue retries.
+type StepError struct {
+	// Key and Kind are the step's key and kind in the playbook.
+	Key, Kind string
+	Message   string
+	// At is when the attempt failed; RetryAt when the retry is due.
+	At, RetryAt time.Time
+}
+
+// RunState is what UpdateRunState sets: a run's status, current step and
+// error.
+type RunState struct {
+	Status  string
+	Current string
+	Error   string
+}
+
 // UpdateRunState sets a run's status, current step and error through q.
-func (s *Store) UpdateRunState(ctx context.Context, q Querier, runID, status, current, errMsg string, now time.Time) error {
+func (s *Store) UpdateRunState(ctx context.Context, q Querier, runID string, st RunState, now time.Time) error {
 	var finished sql.NullInt64
-	if status == RunDone || status == RunFailed {
+	if st.Status == RunDone || st.Status == RunFailed {
 		finished = sql.NullInt64{Int64: micros(now), Valid: true}
 	}
 	_, err := q.ExecContext(ctx, `UPDATE runs SET status = $1, current_step = $2, error = $3, finished_at = $4, updated_at = $5
-		WHERE id = $6`, status, current, errMsg, finished, micros(now), runID)
+		WHERE id = $6`, st.Status, st.Current, st.Error, finished, micros(now), runID)
 	if err != nil {
 		return fmt.Errorf("update run: %w", err)
 	}

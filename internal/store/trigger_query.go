@@ -448,13 +448,23 @@ func (s *Store) UnfinishedBroadcasts(ctx context.Context) ([]Broadcast, error) {
 	return appendRows(out, rows, scanBroadcast)
 }
 
+// BroadcastChunk is one handled chunk of a broadcast: the cursor moves
+// From → To, Matched accounts met the condition and Reached were started;
+// Done marks the last chunk.
+type BroadcastChunk struct {
+	ID, From, To     string
+	Matched, Reached int
+	Done             bool
+}
+
 // AdvanceBroadcast records one handled chunk: it moves the cursor from
 // `from` to `to` and adds the counts, only if the cursor is still at
 // `from`; ok is false when another process handled the chunk first (the
 // caller rolls back). done marks the broadcast finished.
-func (s *Store) AdvanceBroadcast(ctx context.Context, tx Querier, id, from, to string, matched, reached int, done bool) (bool, error) {
+func (s *Store) AdvanceBroadcast(ctx context.Context, tx Querier, c BroadcastChunk) (bool, error) {
+	id, from, to, matched, reached := c.ID, c.From, c.To, c.Matched, c.Reached
 	status, finished := "running", sql.NullInt64{}
-	if done {
+	if c.Done {
 		status, finished = "done", sql.NullInt64{Int64: micros(s.now()), Valid: true}
 	}
 	res, err := tx.ExecContext(ctx, `UPDATE trigger_broadcasts SET cursor = $1, matched = matched + $2, reached = reached + $3,

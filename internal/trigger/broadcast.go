@@ -165,7 +165,7 @@ func (e *Engine) broadcastChunk(ctx context.Context, id string, seg **rules.Prog
 		to = accounts[len(accounts)-1].ID
 	}
 	done = len(accounts) < chunkSize
-	ok, err := e.st.AdvanceBroadcast(ctx, tx, b.ID, b.Cursor, to, matched, reached, done)
+	ok, err := e.st.AdvanceBroadcast(ctx, tx, store.BroadcastChunk{ID: b.ID, From: b.Cursor, To: to, Matched: matched, Reached: reached, Done: done})
 	if err != nil || !ok {
 		// !ok: another process handled this chunk first; read again.
 		return false, err
