@@ -97,7 +97,7 @@ func Exceptions(ctx context.Context, st *store.Store, f ExceptionFilter, now tim
 	}
 	rep := ExceptionReport{At: now, BehindDays: behind, Ranking: Ranking, Exceptions: []Exception{}}
 	const day = 24 * time.Hour
-	cands, total, err := st.HealthExceptions(ctx, store.ExceptionQuery{
+	cands, total, err := st.ExceptionCandidates(ctx, store.ExceptionQuery{
 		HealthFilter: f.HealthFilter, Now: now,
 		DueBefore: now.Add(-time.Duration(behind) * day),
 		ScoreDrop: tracker.FallingScorePoints,

@@ -133,8 +133,8 @@ func (s *Store) CountAccounts(ctx context.Context) (int, error) {
 	return n, err
 }
 
-// TriggerAccounts reads accounts in q.
-func (s *Store) TriggerAccounts(ctx context.Context, q Querier, ids []string) (map[string]Account, error) {
+// AccountsByIDTx reads accounts in q.
+func (s *Store) AccountsByIDTx(ctx context.Context, q Querier, ids []string) (map[string]Account, error) {
 	out, err := mapRowsIn(ctx, s, q, "SELECT "+accountCols+" FROM accounts WHERE id IN ("+idsMarker+")", ids, scanAccount,
 		func(a Account) string { return a.ID })
 	if err != nil {
@@ -143,9 +143,9 @@ func (s *Store) TriggerAccounts(ctx context.Context, q Querier, ids []string) (m
 	return out, nil
 }
 
-// AccountsAfter returns up to limit accounts with an id greater than after,
+// AccountsAfterTx returns up to limit accounts with an id greater than after,
 // in id order: the way to page through every account.
-func (s *Store) AccountsAfter(ctx context.Context, q Querier, after string, limit int) ([]Account, error) {
+func (s *Store) AccountsAfterTx(ctx context.Context, q Querier, after string, limit int) ([]Account, error) {
 	if q == nil {
 		q = s.read
 	}

@@ -66,8 +66,8 @@ func (s *Store) AccountContacts(ctx context.Context, accountID string) ([]Contac
 	return appendRows(out, rows, scanContact)
 }
 
-// TriggerContacts reads contacts (id, account, traits) in q.
-func (s *Store) TriggerContacts(ctx context.Context, q Querier, ids []string) (map[string]Contact, error) {
+// ContactsByIDTx reads contacts (id, account, traits) in q.
+func (s *Store) ContactsByIDTx(ctx context.Context, q Querier, ids []string) (map[string]Contact, error) {
 	out, err := mapRowsIn(ctx, s, q, "SELECT "+contactCols+" FROM contacts WHERE id IN ("+idsMarker+")", ids, scanContact,
 		func(c Contact) string { return c.ID })
 	if err != nil {

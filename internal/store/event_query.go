@@ -76,17 +76,17 @@ func (s *Store) CountEvents(ctx context.Context) (int64, error) {
 	return n, err
 }
 
-// EventSince returns the id of the account's latest event named name
+// LatestEventSinceTx returns the id of the account's latest event named name
 // received at or after since, or 0 when there is none.
-func (s *Store) EventSince(ctx context.Context, q Querier, accountID, name string, since time.Time) (int64, error) {
+func (s *Store) LatestEventSinceTx(ctx context.Context, q Querier, accountID, name string, since time.Time) (int64, error) {
 	var id sql.NullInt64
 	err := q.QueryRowContext(ctx, `SELECT MAX(id) FROM events WHERE account_id = $1 AND name = $2 AND received_at >= $3`,
 		accountID, name, micros(since)).Scan(&id)
 	return id.Int64, err
 }
 
-// EventByID returns one stored event.
-func (s *Store) EventByID(ctx context.Context, id int64) (Event, error) {
+// Event returns one stored event.
+func (s *Store) Event(ctx context.Context, id int64) (Event, error) {
 	e, err := scanEvent(s.read.QueryRowContext(ctx, "SELECT "+eventCols+" FROM events WHERE id = $1", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return e, ErrNotFound

@@ -46,7 +46,7 @@ type ExceptionQuery struct {
 	DueBefore time.Time
 	ScoreDrop float64
 	// Limit bounds the candidates returned, best ranked first (see
-	// HealthExceptions); 0 returns them all.
+	// ExceptionCandidates); 0 returns them all.
 	Limit int
 }
 
@@ -74,13 +74,13 @@ const (
 	UnknownRenewalProximity = 0.25
 )
 
-// HealthExceptions returns the exception candidates, from the stored health
+// ExceptionCandidates returns the exception candidates, from the stored health
 // state (one scan of account_health, no events read), ranked by priority
 // (ARR × renewal proximity), then ARR, then the number of rules met, then
 // id, and the number of candidates in all. This is the one place the
 // priority is computed: ranking in the database lets a report of the first
 // hundred rows at 100,000 accounts read only those rows.
-func (s *Store) HealthExceptions(ctx context.Context, q ExceptionQuery) ([]ExceptionCandidate, int, error) {
+func (s *Store) ExceptionCandidates(ctx context.Context, q ExceptionQuery) ([]ExceptionCandidate, int, error) {
 	d := s.dialect
 	args := []any{micros(q.DueBefore), q.ScoreDrop, q.Now.UTC().Format(time.DateOnly), micros(q.Now)}
 	join := " LEFT JOIN (" + overdueTasksSQL + ") t ON t.account_id = h.account_id"
@@ -170,8 +170,8 @@ type QuadrantTotal struct {
 	ARR      float64
 }
 
-// HealthSummary counts accounts and sums ARR per quadrant.
-func (s *Store) HealthSummary(ctx context.Context, f HealthFilter) ([]QuadrantTotal, error) {
+// QuadrantTotals counts accounts and sums ARR per quadrant.
+func (s *Store) QuadrantTotals(ctx context.Context, f HealthFilter) ([]QuadrantTotal, error) {
 	filter, args := f.where(nil)
 	rows, err := s.read.QueryContext(ctx, `SELECT COALESCE(h.quadrant, ''), COUNT(*), COALESCE(SUM(a.arr), 0)
 		FROM accounts a LEFT JOIN account_health h ON h.account_id = a.id AND h.version > 0

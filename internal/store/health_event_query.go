@@ -23,13 +23,13 @@ type HealthEvent struct {
 	ContactRole string
 }
 
-// HealthEvents calls fn with every event of the accounts, account by
+// AccountEventsTx calls fn with every event of the accounts, account by
 // account (in id order) and in arrival order within each, reading through
 // the events_account index. With tx nil it reads from the read pool.
 // Properties are read only for events whose properties scoring uses
 // (survey answers, milestones, and events with a "feature" property), and
 // the contact's role only for survey answers.
-func (s *Store) HealthEvents(ctx context.Context, tx Querier, accountIDs []string, fn func(*HealthEvent) error) error {
+func (s *Store) AccountEventsTx(ctx context.Context, tx Querier, accountIDs []string, fn func(*HealthEvent) error) error {
 	q := tx
 	if q == nil {
 		// Reading an account's events jumps around the events table (it is
@@ -62,20 +62,20 @@ func (s *Store) HealthEvents(ctx context.Context, tx Querier, accountIDs []strin
 	return nil
 }
 
-// HealthScanRange is how many event ids a ScanHealthEvents query covers:
+// HealthScanRange is how many event ids a ScanAccountEvents query covers:
 // each range is its own short read, so a scan of millions of events never
 // holds one read transaction open for long (which on SQLite would keep the
 // WAL from being checkpointed while ingestion goes on).
 const HealthScanRange = 200_000
 
-// ScanHealthEvents calls fn with every event that health reads (track,
+// ScanAccountEvents calls fn with every event that health reads (track,
 // page and screen calls attributed to an account), in id order — the
 // order the events table is stored in, so the table is read from start to
 // end instead of jumping from account to account — up to the largest id
 // stored when the scan starts. Properties and roles are read as
-// HealthEvents reads them. The HealthEvent passed to fn is reused: copy
+// AccountEventsTx reads them. The HealthEvent passed to fn is reused: copy
 // what is kept.
-func (s *Store) ScanHealthEvents(ctx context.Context, fn func(*HealthEvent) error) error {
+func (s *Store) ScanAccountEvents(ctx context.Context, fn func(*HealthEvent) error) error {
 	q, release, err := s.mappedReader(ctx)
 	if err != nil {
 		return fmt.Errorf("read events to recompute health: %w", err)

@@ -78,14 +78,14 @@ type HealthRecord struct {
 	// Exists is false for an account with no stored health yet.
 	Exists bool
 	// RawTraits are the account's traits as stored (JSON); Traits the same
-	// decoded, plus "id", once DecodeTraits has run (LoadHealthTx leaves
+	// decoded, plus "id", once DecodeTraits has run (HealthRecordsTx leaves
 	// the decoding to the caller, which may know them already).
 	RawTraits []byte
 	Traits    map[string]any
 	Aggregate []byte
 	// Recent is the JSON list of [day, combined] of the last days.
 	Recent []byte
-	// SameTrend tells SaveHealthTx that the day's trend row already holds
+	// SameTrend tells SaveHealthRecordsTx that the day's trend row already holds
 	// this state's scores and quadrant (the state was last written that
 	// day with them), so it is not written again.
 	SameTrend bool
@@ -168,14 +168,14 @@ func (hs *healthScan) fill(h *AccountHealth) {
 	}
 }
 
-// LoadHealthTx reads the stored health of the accounts, with their traits,
+// HealthRecordsTx reads the stored health of the accounts, with their traits,
 // in the transaction tx (see healthChunks for how the accounts are split
 // into statements). On PostgreSQL the state rows are created if missing
 // and locked (FOR UPDATE), so that concurrent writers of one account
 // (several server processes, or a recompute) take turns; ids are locked in
 // sorted order so they cannot deadlock. Accounts that do not exist get a
 // record with only "id" in Traits.
-func (s *Store) LoadHealthTx(ctx context.Context, tx Querier, ids []string) (map[string]*HealthRecord, error) {
+func (s *Store) HealthRecordsTx(ctx context.Context, tx Querier, ids []string) (map[string]*HealthRecord, error) {
 	ids = sortedUnique(ids)
 	out := make(map[string]*HealthRecord, len(ids))
 	args := make([]any, 0, min(len(ids), healthSizes[0]))
@@ -256,11 +256,11 @@ const accountHealthCols = `account_id, behavioural, emotional, combined, quadran
 
 const accountHealthColumns = 25
 
-// SaveHealthTx writes the records' aggregates, states and the trend row of
+// SaveHealthRecordsTx writes the records' aggregates, states and the trend row of
 // day (a UTC day number, Unix days) in tx: multi-row upserts of the
 // statement sizes of healthChunks. The caller sets every field, Version
 // included.
-func (s *Store) SaveHealthTx(ctx context.Context, tx Querier, recs []*HealthRecord, day int64) error {
+func (s *Store) SaveHealthRecordsTx(ctx context.Context, tx Querier, recs []*HealthRecord, day int64) error {
 	sort.Slice(recs, func(i, j int) bool { return recs[i].AccountID < recs[j].AccountID })
 	size := min(len(recs), healthSizes[0])
 	aggArgs := make([]any, 0, 3*size)
@@ -431,10 +431,10 @@ func (s *Store) PruneHealthTrend(ctx context.Context, before int64) (int64, erro
 	return res.RowsAffected()
 }
 
-// HealthAccountPage returns up to limit account ids after `after`, in id
+// AccountHealthVersionPage returns up to limit account ids after `after`, in id
 // order, with the version of their stored health (0 when none): the pages a
 // recompute walks.
-func (s *Store) HealthAccountPage(ctx context.Context, after string, limit int) ([]string, map[string]int64, error) {
+func (s *Store) AccountHealthVersionPage(ctx context.Context, after string, limit int) ([]string, map[string]int64, error) {
 	rows, err := s.read.QueryContext(ctx, `SELECT a.id, COALESCE(h.version, 0) FROM accounts a
 		LEFT JOIN account_health h ON h.account_id = a.id WHERE a.id > $1 ORDER BY a.id LIMIT $2`, after, limit)
 	if err != nil {
@@ -457,16 +457,16 @@ func (s *Store) HealthAccountPage(ctx context.Context, after string, limit int) 
 	return ids, versions, rows.Err()
 }
 
-// HealthAccounts returns every account id, in id order, with the version
+// AccountHealthVersions returns every account id, in id order, with the version
 // of its stored health (0 when none).
-func (s *Store) HealthAccounts(ctx context.Context) ([]string, map[string]int64, error) {
+func (s *Store) AccountHealthVersions(ctx context.Context) ([]string, map[string]int64, error) {
 	var (
 		ids      []string
 		versions = map[string]int64{}
 		after    string
 	)
 	for {
-		page, vs, err := s.HealthAccountPage(ctx, after, 50_000)
+		page, vs, err := s.AccountHealthVersionPage(ctx, after, 50_000)
 		if err != nil {
 			return nil, nil, err
 		}

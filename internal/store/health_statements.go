@@ -70,7 +70,7 @@ func (s *Store) healthSQL(kind healthStatement, n int) string {
 	switch kind {
 	case loadHealth:
 		if d.locksRows() {
-			// LoadHealthTx has created the missing rows, so the state
+			// HealthRecordsTx has created the missing rows, so the state
 			// rows lead and are locked.
 			q = `SELECT h.account_id, ` + d.jsonText("a.traits") + `, g.aggregate, g.recent, ` + healthCols + `
 				FROM account_health h LEFT JOIN accounts a ON a.id = h.account_id

@@ -89,10 +89,10 @@ type RunStep struct {
 // StepRowID is the primary key of a run's step row.
 func StepRowID(runID string, index int) string { return runID + "/" + strconv.Itoa(index) }
 
-// InsertRun inserts r unless its (account, moment, occurrence) already has a
+// InsertRunTx inserts r unless its (account, moment, occurrence) already has a
 // run, and returns the run's id and whether it was inserted. With q the
 // caller's transaction, the run commits or rolls back with it.
-func (s *Store) InsertRun(ctx context.Context, q Querier, r Run) (string, bool, error) {
+func (s *Store) InsertRunTx(ctx context.Context, q Querier, r Run) (string, bool, error) {
 	res, err := q.ExecContext(ctx, `INSERT INTO runs (id, account_id, moment_id, occurrence, map_version, category,
 		contact_id, event_id, started_by, status, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
@@ -116,9 +116,9 @@ func (s *Store) InsertRun(ctx context.Context, q Querier, r Run) (string, bool, 
 	return id, false, nil
 }
 
-// InsertStep inserts a step row for a run unless it exists; it reports
+// InsertStepTx inserts a step row for a run unless it exists; it reports
 // whether it inserted.
-func (s *Store) InsertStep(ctx context.Context, q Querier, st RunStep) (bool, error) {
+func (s *Store) InsertStepTx(ctx context.Context, q Querier, st RunStep) (bool, error) {
 	res, err := q.ExecContext(ctx, `INSERT INTO run_steps (id, run_id, step_index, step_key, kind, account_id, status,
 		gen, due_at, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $9)
@@ -174,7 +174,7 @@ func (s *Store) Run(ctx context.Context, id string) (Run, error) {
 	if err != nil {
 		return run, fmt.Errorf("read run: %w", err)
 	}
-	run.Steps, err = s.RunSteps(ctx, s.read, id)
+	run.Steps, err = s.RunStepsTx(ctx, s.read, id)
 	return run, err
 }
 
@@ -187,9 +187,9 @@ func (s *Store) RunTx(ctx context.Context, q Querier, id string) (Run, error) {
 	return run, err
 }
 
-// RunSteps returns a run's steps in playbook order, read through q (nil
+// RunStepsTx returns a run's steps in playbook order, read through q (nil
 // means the read pool).
-func (s *Store) RunSteps(ctx context.Context, q Querier, runID string) ([]RunStep, error) {
+func (s *Store) RunStepsTx(ctx context.Context, q Querier, runID string) ([]RunStep, error) {
 	if q == nil {
 		q = s.read
 	}
@@ -203,7 +203,7 @@ func (s *Store) RunSteps(ctx context.Context, q Querier, runID string) ([]RunSte
 }
 
 // Step returns one step row, read through q.
-func (s *Store) Step(ctx context.Context, q Querier, runID string, index int) (RunStep, error) {
+func (s *Store) StepTx(ctx context.Context, q Querier, runID string, index int) (RunStep, error) {
 	st, err := scanStep(q.QueryRowContext(ctx, "SELECT "+stepCols+" FROM run_steps WHERE id = $1", StepRowID(runID, index)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return st, ErrNotFound
@@ -244,9 +244,9 @@ func (s *Store) CountRuns(ctx context.Context, accountID, momentID string) (int,
 	return n, err
 }
 
-// StepsToDispatch returns steps due at now whose current generation has not
+// UndispatchedSteps returns steps due at now whose current generation has not
 // been handed to the job queue yet, oldest first.
-func (s *Store) StepsToDispatch(ctx context.Context, now time.Time, limit int) ([]RunStep, error) {
+func (s *Store) UndispatchedSteps(ctx context.Context, now time.Time, limit int) ([]RunStep, error) {
 	rows, err := s.write.QueryContext(ctx, "SELECT "+stepCols+` FROM run_steps
 		WHERE status = 'due' AND due_at <= $1 AND dispatched_gen < gen ORDER BY due_at LIMIT `+strconv.Itoa(limit), micros(now))
 	if err != nil {
@@ -257,19 +257,19 @@ func (s *Store) StepsToDispatch(ctx context.Context, now time.Time, limit int) (
 	return appendRows(out, rows, scanStep)
 }
 
-// MarkDispatched records that generation gen of a step was handed to the
+// MarkStepDispatched records that generation gen of a step was handed to the
 // job queue.
-func (s *Store) MarkDispatched(ctx context.Context, id string, gen int, now time.Time) error {
+func (s *Store) MarkStepDispatched(ctx context.Context, id string, gen int, now time.Time) error {
 	_, err := s.write.ExecContext(ctx, `UPDATE run_steps SET dispatched_gen = $1, dispatched_at = $2
 		WHERE id = $3 AND dispatched_gen < $1`, gen, micros(now), id)
 	return err
 }
 
-// RedispatchStuck makes steps that were handed to the job queue before
+// RedispatchStuckSteps makes steps that were handed to the job queue before
 // cutoff and never finished due again under a new generation, for the case
 // where the job queue gave up on a job without the engine recording why
 // (a crash during the last attempt). It returns how many it revived.
-func (s *Store) RedispatchStuck(ctx context.Context, cutoff, now time.Time) (int, error) {
+func (s *Store) RedispatchStuckSteps(ctx context.Context, cutoff, now time.Time) (int, error) {
 	res, err := s.write.ExecContext(ctx, `UPDATE run_steps SET status = 'due', gen = gen + 1, due_at = $2, updated_at = $2
 		WHERE status IN ('due', 'running') AND dispatched_gen = gen AND dispatched_at < $1`, micros(cutoff), micros(now))
 	if err != nil {
@@ -337,10 +337,10 @@ func (s *Store) wake(ctx context.Context, tx Querier, id, run, wake string, even
 	return true, err
 }
 
-// WakeOnEvents wakes the steps waiting for one of events (same account,
+// WakeStepsForEventsTx wakes the steps waiting for one of events (same account,
 // same name), inside the ingestion transaction tx. It returns the runs it
 // woke.
-func (s *Store) WakeOnEvents(ctx context.Context, tx Querier, events []Event, now time.Time) ([]string, error) {
+func (s *Store) WakeStepsForEventsTx(ctx context.Context, tx Querier, events []Event, now time.Time) ([]string, error) {
 	names := map[string]bool{}
 	for _, e := range events {
 		if e.AccountID != "" && e.Name != "" {
@@ -409,7 +409,7 @@ func (s *Store) ClaimStep(ctx context.Context, l StepLease, now, leaseUntil time
 	if n, _ := res.RowsAffected(); n == 0 {
 		return RunStep{}, false, nil
 	}
-	st, err := s.Step(ctx, s.write, runID, index)
+	st, err := s.StepTx(ctx, s.write, runID, index)
 	return st, err == nil, err
 }
 
@@ -425,10 +425,10 @@ type StepResult struct {
 	WaitEvent string
 }
 
-// FinishStep records the result of generation gen of a running step through
+// FinishStepTx records the result of generation gen of a running step through
 // tx; ok is false (and nothing is written) when the step is no longer
 // running under that generation, which means another worker recorded it.
-func (s *Store) FinishStep(ctx context.Context, tx Querier, l StepLease, r StepResult, now time.Time) (bool, error) {
+func (s *Store) FinishStepTx(ctx context.Context, tx Querier, l StepLease, r StepResult, now time.Time) (bool, error) {
 	runID, index, gen := l.RunID, l.Index, l.Gen
 	var finished sql.NullInt64
 	if r.Status != StepWaiting {
@@ -470,7 +470,7 @@ type StepError struct {
 	At, RetryAt time.Time
 }
 
-// RunState is what UpdateRunState sets: a run's status, current step and
+// RunState is what UpdateRunTx sets: a run's status, current step and
 // error.
 type RunState struct {
 	Status  string
@@ -478,8 +478,8 @@ type RunState struct {
 	Error   string
 }
 
-// UpdateRunState sets a run's status, current step and error through q.
-func (s *Store) UpdateRunState(ctx context.Context, q Querier, runID string, st RunState, now time.Time) error {
+// UpdateRunTx sets a run's status, current step and error through q.
+func (s *Store) UpdateRunTx(ctx context.Context, q Querier, runID string, st RunState, now time.Time) error {
 	var finished sql.NullInt64
 	if st.Status == RunDone || st.Status == RunFailed {
 		finished = sql.NullInt64{Int64: micros(now), Valid: true}

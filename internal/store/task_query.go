@@ -75,9 +75,9 @@ func scanTask(r scanner) (Task, error) {
 	return t, err
 }
 
-// InsertTask inserts t through q unless its run step already made a task;
+// InsertTaskTx inserts t through q unless its run step already made a task;
 // it reports whether it inserted.
-func (s *Store) InsertTask(ctx context.Context, q Querier, t Task) (bool, error) {
+func (s *Store) InsertTaskTx(ctx context.Context, q Querier, t Task) (bool, error) {
 	res, err := q.ExecContext(ctx, `INSERT INTO tasks (id, run_id, step_index, account_id, moment_id, title, description,
 		team, assignee, status, due_at, escalation_level, severity, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, '', $12, $12)
@@ -109,9 +109,9 @@ func (s *Store) TaskTx(ctx context.Context, q Querier, id string) (Task, error) 
 	return t, err
 }
 
-// LastRunTask returns the task made by the latest task step of a run
+// LastTaskOfRunTx returns the task made by the latest task step of a run
 // before step index before, or ErrNotFound.
-func (s *Store) LastRunTask(ctx context.Context, q Querier, runID string, before int) (Task, error) {
+func (s *Store) LastTaskOfRunTx(ctx context.Context, q Querier, runID string, before int) (Task, error) {
 	t, err := scanTask(q.QueryRowContext(ctx, "SELECT "+taskCols+` FROM tasks WHERE run_id = $1 AND step_index < $2
 		ORDER BY step_index DESC LIMIT 1`, runID, before))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -286,7 +286,7 @@ const (
 // Escalate records e through q unless an escalation with its key exists,
 // and raises its task (if any) to e's level and severity. It reports
 // whether it inserted.
-func (s *Store) Escalate(ctx context.Context, q Querier, e Escalation) (bool, error) {
+func (s *Store) InsertEscalationTx(ctx context.Context, q Querier, e Escalation) (bool, error) {
 	res, err := q.ExecContext(ctx, `INSERT INTO escalations (id, key, task_id, run_id, account_id, moment_id, level, severity,
 		reason, notify, status, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 		ON CONFLICT (key) DO NOTHING`, e.ID, e.Key, e.TaskID, e.RunID, e.AccountID, e.MomentID, e.Level, e.Severity,

@@ -623,7 +623,7 @@ func (t *Tracker) OnIngest(ctx context.Context, tx *sql.Tx, events []store.Event
 			return err
 		}
 	}
-	recs, err := t.st.LoadHealthTx(ctx, tx, order)
+	recs, err := t.st.HealthRecordsTx(ctx, tx, order)
 	if err != nil {
 		return err
 	}
@@ -660,5 +660,5 @@ func (t *Tracker) OnIngest(ctx context.Context, tx *sql.Tx, events []store.Event
 			return err
 		}
 	}
-	return t.st.SaveHealthTx(ctx, tx, out, dayOf(now))
+	return t.st.SaveHealthRecordsTx(ctx, tx, out, dayOf(now))
 }
