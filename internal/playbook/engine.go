@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/moments-cs/moments/internal/health"
 	"github.com/moments-cs/moments/internal/journey"
 	"github.com/moments-cs/moments/internal/notify"
 	"github.com/moments-cs/moments/internal/store"
@@ -91,7 +92,7 @@ func New(o Options) (*Engine, error) {
 			if err != nil {
 				return nil, err
 			}
-			return h.Vars(e.now()), nil
+			return health.Vars(h, e.now()), nil
 		}
 	}
 	if cfg.SMTPConfigured() {
@@ -113,7 +114,7 @@ func New(o Options) (*Engine, error) {
 // onIngest wakes the steps waiting for the stored events, in the ingestion
 // transaction: the wake commits with the events or not at all.
 func (e *Engine) onIngest(ctx context.Context, tx *sql.Tx, events []store.Event) error {
-	runs, err := e.st.WakeOnEvents(ctx, tx, events, e.now())
+	runs, err := e.st.WakeStepsForEventsTx(ctx, tx, events, e.now())
 	if err != nil {
 		return err
 	}
@@ -228,7 +229,7 @@ func (e *Engine) handOff(ctx context.Context, runID string, index, gen int) {
 		e.kick()
 		return
 	}
-	if err := e.st.MarkDispatched(ctx, store.StepRowID(runID, index), gen, e.now()); err != nil {
+	if err := e.st.MarkStepDispatched(ctx, store.StepRowID(runID, index), gen, e.now()); err != nil {
 		e.kick()
 	}
 }
@@ -252,7 +253,7 @@ func (e *Engine) Sweep(ctx context.Context) error {
 	}
 	// A step handed to the queue long ago and neither finished nor retrying
 	// lost its job (a crash during its last attempt); run it again.
-	if _, err := e.st.RedispatchStuck(ctx, now.Add(-3*time.Hour), now); err != nil {
+	if _, err := e.st.RedispatchStuckSteps(ctx, now.Add(-3*time.Hour), now); err != nil {
 		return err
 	}
 	if e.lastEscalation.IsZero() || now.Sub(e.lastEscalation) >= e.cfg.EscalationInterval || now.Before(e.lastEscalation) {
@@ -279,7 +280,7 @@ func (e *Engine) dispatch(ctx context.Context) error {
 		return nil
 	}
 	for {
-		steps, err := e.st.StepsToDispatch(ctx, e.now(), 200)
+		steps, err := e.st.UndispatchedSteps(ctx, e.now(), 200)
 		if err != nil {
 			return err
 		}
@@ -295,7 +296,7 @@ func (e *Engine) dispatch(ctx context.Context) error {
 		}
 		now := e.now()
 		for _, st := range steps {
-			if err := e.st.MarkDispatched(ctx, st.ID, st.Gen, now); err != nil {
+			if err := e.st.MarkStepDispatched(ctx, st.ID, st.Gen, now); err != nil {
 				return err
 			}
 		}

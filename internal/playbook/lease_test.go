@@ -35,10 +35,10 @@ func TestAbandonedStepRunsAgainAfterItsLease(t *testing.T) {
 		id, _, err := e.Start(ctx, RunRequest{AccountID: "globex", MomentID: "rescue", Occurrence: "o", MapVersion: 1, Trigger: TriggerCSM})
 		require.NoError(t, err)
 		// A worker of a server that died claimed it, and its lease is over.
-		_, ok, err := st.ClaimStep(ctx, id, 0, 1, clk.Now(), time.Now().Add(-time.Millisecond))
+		_, ok, err := st.ClaimStep(ctx, store.StepLease{RunID: id, Index: 0, Gen: 1}, clk.Now(), time.Now().Add(-time.Millisecond))
 		require.NoError(t, err)
 		require.True(t, ok)
-		_, ok, err = st.ClaimStep(ctx, id, 0, 1, clk.Now(), time.Now().Add(time.Minute))
+		_, ok, err = st.ClaimStep(ctx, store.StepLease{RunID: id, Index: 0, Gen: 1}, clk.Now(), time.Now().Add(time.Minute))
 		require.NoError(t, err)
 		require.False(t, ok, "a running step cannot be claimed a second time")
 
@@ -167,7 +167,7 @@ func TestUnclaimedJobOfADeadWorkerRunsAgain(t *testing.T) {
 		wall = wall.Add(time.Second)
 		require.NoError(t, e.Sweep(ctx))
 		require.Equal(t, []stepArgs{{RunID: id, Step: 0, Gen: 1}, {RunID: id, Step: 0, Gen: 2}}, q.inserted)
-		row, err := st.Step(ctx, st.DB(), id, 0)
+		row, err := st.StepTx(ctx, st.DB(), id, 0)
 		require.NoError(t, err)
 		require.Equal(t, store.StepDue, row.Status)
 		require.Equal(t, store.AbandonedStepError, row.Error)
@@ -178,7 +178,7 @@ func TestUnclaimedJobOfADeadWorkerRunsAgain(t *testing.T) {
 
 		// The dead worker's job, rescued by River at last, does nothing.
 		require.NoError(t, e.runStep(ctx, stepArgs{RunID: id, Step: 0, Gen: 1}, 2, 3))
-		row, err = st.Step(ctx, st.DB(), id, 0)
+		row, err = st.StepTx(ctx, st.DB(), id, 0)
 		require.NoError(t, err)
 		require.Equal(t, store.StepDue, row.Status)
 		require.Zero(t, row.Attempts)

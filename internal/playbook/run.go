@@ -83,7 +83,7 @@ func (e *Engine) StartTx(ctx context.Context, tx *sql.Tx, r RunRequest) (runID s
 		return "", false, err
 	}
 	now := e.now()
-	id, inserted, err := e.st.InsertRun(ctx, tx, store.Run{
+	id, inserted, err := e.st.InsertRunTx(ctx, tx, store.Run{
 		ID: uuid.NewString(), AccountID: r.AccountID, MomentID: r.MomentID, Occurrence: r.Occurrence,
 		MapVersion: r.MapVersion, Category: r.Trigger, ContactID: r.ContactID, EventID: r.EventID,
 		StartedBy: r.StartedBy, Status: store.RunRunning, CreatedAt: now,
@@ -91,7 +91,7 @@ func (e *Engine) StartTx(ctx context.Context, tx *sql.Tx, r RunRequest) (runID s
 	if err != nil || !inserted {
 		return id, false, err
 	}
-	if _, err := e.st.InsertStep(ctx, tx, store.RunStep{
+	if _, err := e.st.InsertStepTx(ctx, tx, store.RunStep{
 		RunID: id, Index: 0, AccountID: r.AccountID, Status: store.StepDue, DueAt: &now, CreatedAt: now,
 	}); err != nil {
 		return "", false, err

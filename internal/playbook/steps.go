@@ -56,7 +56,7 @@ func runTask(ctx context.Context, sc *StepContext) (Outcome, error) {
 		summary += ", due " + due.Format(time.RFC3339)
 	}
 	return Outcome{Summary: summary, Writes: func(ctx context.Context, tx *sql.Tx) error {
-		_, err := sc.Store().InsertTask(ctx, tx, t)
+		_, err := sc.Store().InsertTaskTx(ctx, tx, t)
 		return err
 	}}, nil
 }
@@ -358,7 +358,7 @@ func runWait(ctx context.Context, sc *StepContext) (Outcome, error) {
 		return Outcome{Status: store.StepWaiting, WaitUntil: d.AddTo(now), Summary: "waiting " + s.Duration}, nil
 	}
 	// The event may have arrived between the step becoming due and now.
-	if id, err := sc.Store().EventSince(ctx, sc.Store().DB(), sc.Run.AccountID, s.Until, sc.Row.CreatedAt); err != nil {
+	if id, err := sc.Store().LatestEventSinceTx(ctx, sc.Store().DB(), sc.Run.AccountID, s.Until, sc.Row.CreatedAt); err != nil {
 		return Outcome{}, err
 	} else if id != 0 {
 		return Outcome{Summary: fmt.Sprintf("%q had already arrived (event %d)", s.Until, id)}, nil
@@ -396,7 +396,7 @@ func runBranch(ctx context.Context, sc *StepContext) (Outcome, error) {
 // at its due date.
 func runEscalate(ctx context.Context, sc *StepContext) (Outcome, error) {
 	now := sc.Now()
-	t, err := sc.Store().LastRunTask(ctx, sc.Store().DB(), sc.Run.ID, sc.Index)
+	t, err := sc.Store().LastTaskOfRunTx(ctx, sc.Store().DB(), sc.Run.ID, sc.Index)
 	hasTask := err == nil
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return Outcome{}, err
@@ -439,7 +439,7 @@ func runEscalate(ctx context.Context, sc *StepContext) (Outcome, error) {
 	}
 	esc.Level = level
 	return Outcome{Summary: summary, Writes: func(ctx context.Context, tx *sql.Tx) error {
-		_, err := sc.Store().Escalate(ctx, tx, esc)
+		_, err := sc.Store().InsertEscalationTx(ctx, tx, esc)
 		return err
 	}}, nil
 }

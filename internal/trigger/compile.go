@@ -47,7 +47,7 @@ type compiled struct {
 	bySignal map[string][]*listener
 	// scheduled are the scheduled moments, in map order.
 	scheduled []*listener
-	// valueTraits and dateTraits must be watched (see store.WatchTrait).
+	// valueTraits and dateTraits must be watched (see store.WatchTraitTx).
 	valueTraits []string
 	dateTraits  []string
 	// problems are the moments skipped because a condition does not

@@ -100,12 +100,12 @@ type due struct {
 // time starts counting from now: applying a map does not start every
 // renewal moment of the past.
 func (e *Engine) tickRule(ctx context.Context, c *compiled, l *listener, rule string, now time.Time) error {
-	wm, ok, err := e.st.TriggerWatermark(ctx, rule)
+	wm, ok, err := e.st.RuleWatermark(ctx, rule)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		return e.st.AdvanceTriggerWatermark(ctx, e.st.DB(), rule, now)
+		return e.st.AdvanceRuleWatermarkTx(ctx, e.st.DB(), rule, now)
 	}
 	if !now.After(wm) {
 		return nil
@@ -116,7 +116,7 @@ func (e *Engine) tickRule(ctx context.Context, c *compiled, l *listener, rule st
 	s := l.sched
 	switch {
 	case s.relative() && l.rule != nil:
-		date, err := e.st.TriggerDate(ctx, e.st.Reader(), s.relativeTo, l.rule.AccountID)
+		date, err := e.st.DateTraitTx(ctx, e.st.Reader(), s.relativeTo, l.rule.AccountID)
 		if err != nil {
 			return err
 		}
@@ -129,7 +129,7 @@ func (e *Engine) tickRule(ctx context.Context, c *compiled, l *listener, rule st
 		lo, hi := s.dateWindow(wm, now)
 		after := store.DueDate{Date: lo}
 		for {
-			page, err := e.st.TriggerDatesBetween(ctx, s.relativeTo, lo, hi, after, chunkSize)
+			page, err := e.st.DateTraitsBetween(ctx, s.relativeTo, lo, hi, after, chunkSize)
 			if err != nil {
 				return err
 			}
@@ -160,7 +160,7 @@ func (e *Engine) tickRule(ctx context.Context, c *compiled, l *listener, rule st
 		}
 		after := ""
 		for {
-			page, err := e.st.AccountsAfter(ctx, nil, after, chunkSize)
+			page, err := e.st.AccountsAfterTx(ctx, nil, after, chunkSize)
 			if err != nil {
 				return err
 			}
@@ -177,7 +177,7 @@ func (e *Engine) tickRule(ctx context.Context, c *compiled, l *listener, rule st
 			after = page[len(page)-1].ID
 		}
 	}
-	return e.st.AdvanceTriggerWatermark(ctx, e.st.DB(), rule, now)
+	return e.st.AdvanceRuleWatermarkTx(ctx, e.st.DB(), rule, now)
 }
 
 // fireDue evaluates a scheduled rule's condition for due accounts and starts
@@ -190,7 +190,7 @@ func (e *Engine) fireDue(ctx context.Context, c *compiled, l *listener, dues []d
 	for i, d := range dues {
 		ids[i] = d.account
 	}
-	accounts, err := e.st.TriggerAccounts(ctx, e.st.Reader(), ids)
+	accounts, err := e.st.AccountsByIDTx(ctx, e.st.Reader(), ids)
 	if err != nil {
 		return err
 	}
@@ -251,7 +251,7 @@ func (e *Engine) tickUsageDrop(ctx context.Context, c *compiled, now time.Time) 
 		return nil
 	}
 	const rule = "signal:usage_drop"
-	wm, ok, err := e.st.TriggerWatermark(ctx, rule)
+	wm, ok, err := e.st.RuleWatermark(ctx, rule)
 	if err != nil {
 		return err
 	}
@@ -262,14 +262,14 @@ func (e *Engine) tickUsageDrop(ctx context.Context, c *compiled, now time.Time) 
 		return err
 	}
 	for {
-		ids, err := e.st.NewUsageDrops(ctx, chunkSize)
+		ids, err := e.st.UsageDropsWithoutEpisode(ctx, chunkSize)
 		if err != nil {
 			return err
 		}
 		if len(ids) == 0 {
 			break
 		}
-		accounts, err := e.st.TriggerAccounts(ctx, e.st.Reader(), ids)
+		accounts, err := e.st.AccountsByIDTx(ctx, e.st.Reader(), ids)
 		if err != nil {
 			return err
 		}
@@ -280,7 +280,7 @@ func (e *Engine) tickUsageDrop(ctx context.Context, c *compiled, now time.Time) 
 		for _, id := range ids {
 			// Recorded whether or not a condition holds: the episode is
 			// judged once, when it starts.
-			if err := e.st.SetTriggerSignal(ctx, tx, id, SignalUsageDrop, "dropped", now); err != nil {
+			if err := e.st.SetSignalStateTx(ctx, tx, id, SignalUsageDrop, "dropped", now); err != nil {
 				tx.Rollback() //nolint:errcheck // the error above is what matters
 				return err
 			}
@@ -312,7 +312,7 @@ func (e *Engine) tickUsageDrop(ctx context.Context, c *compiled, now time.Time) 
 			break
 		}
 	}
-	return e.st.AdvanceTriggerWatermark(ctx, e.st.DB(), rule, now)
+	return e.st.AdvanceRuleWatermarkTx(ctx, e.st.DB(), rule, now)
 }
 
 // QuadrantDropped starts the quadrant_drop moments for an account whose
@@ -330,7 +330,7 @@ func (e *Engine) QuadrantDropped(ctx context.Context, tx *sql.Tx, accountID stri
 		return nil
 	}
 	now := e.now()
-	accounts, err := e.st.TriggerAccounts(ctx, tx, []string{accountID})
+	accounts, err := e.st.AccountsByIDTx(ctx, tx, []string{accountID})
 	if err != nil {
 		return err
 	}

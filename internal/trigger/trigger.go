@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/moments-cs/moments/internal/health"
 	"github.com/moments-cs/moments/internal/journey"
 	"github.com/moments-cs/moments/internal/playbook"
 	"github.com/moments-cs/moments/internal/rules"
@@ -276,7 +277,7 @@ func traitDate(v any) string {
 // healthOf reads an account's stored health (internal/health/tracker
 // keeps it, in the ingestion transaction before this hook runs); ok is
 // false for an account not scored yet, whose `health` is an empty map.
-func (e *Engine) healthOf(ctx context.Context, q store.TriggerDB, account string) (store.AccountHealth, bool, error) {
+func (e *Engine) healthOf(ctx context.Context, q store.Querier, account string) (store.AccountHealth, bool, error) {
 	var (
 		h   store.AccountHealth
 		err error
@@ -293,10 +294,10 @@ func (e *Engine) healthOf(ctx context.Context, q store.TriggerDB, account string
 }
 
 // healthVars is the `health` variable of an account.
-func (e *Engine) healthVars(ctx context.Context, q store.TriggerDB, account string, now time.Time) (map[string]any, error) {
+func (e *Engine) healthVars(ctx context.Context, q store.Querier, account string, now time.Time) (map[string]any, error) {
 	h, ok, err := e.healthOf(ctx, q, account)
 	if err != nil || !ok {
 		return nil, err
 	}
-	return h.Vars(now), nil
+	return health.Vars(h, now), nil
 }

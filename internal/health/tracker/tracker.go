@@ -273,7 +273,7 @@ func (t *Tracker) finish(ctx context.Context, md *model, in *inputs, r *rebuild,
 		var prevVars map[string]any
 		o.path = paths.Choose(md.paths, nil, func(expr string, _ map[string]any) (bool, error) {
 			if prevVars == nil && mentions(expr, rules.VarHealth) {
-				prevVars = rec.AccountHealth.Vars(now)
+				prevVars = health.Vars(rec.AccountHealth, now)
 			}
 			return md.eval(ctx, expr, in.traitsFor(expr), prevVars, now), nil
 		})
@@ -320,7 +320,7 @@ func (t *Tracker) finish(ctx context.Context, md *model, in *inputs, r *rebuild,
 				continue
 			}
 			if vars == nil {
-				vars = stateOf(rec.AccountID, o.result, o.progress, o.path, r.agg, md, now).Vars(now)
+				vars = health.Vars(stateOf(rec.AccountID, o.result, o.progress, o.path, r.agg, md, now), now)
 			}
 			if md.eval(ctx, ms.When, in.traitsFor(ms.When), vars, now) {
 				r.agg.Apply(health.MilestoneEvent(ms.ID, conditionAt), md.health)
@@ -623,7 +623,7 @@ func (t *Tracker) OnIngest(ctx context.Context, tx *sql.Tx, events []store.Event
 			return err
 		}
 	}
-	recs, err := t.st.LoadHealthTx(ctx, tx, order)
+	recs, err := t.st.HealthRecordsTx(ctx, tx, order)
 	if err != nil {
 		return err
 	}
@@ -660,5 +660,5 @@ func (t *Tracker) OnIngest(ctx context.Context, tx *sql.Tx, events []store.Event
 			return err
 		}
 	}
-	return t.st.SaveHealthTx(ctx, tx, out, dayOf(now))
+	return t.st.SaveHealthRecordsTx(ctx, tx, out, dayOf(now))
 }
