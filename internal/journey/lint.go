@@ -9,19 +9,13 @@ import (
 	"strings"
 
 	"github.com/moments-cs/moments/internal/rules"
+	"github.com/moments-cs/moments/internal/vocab"
 )
 
 // Names the linter knows.
 var (
 	// Categories are the trigger categories.
 	Categories = []string{CategoryLifecycle, CategoryCustomerEvent, CategoryScheduled, CategoryCSM, CategoryVendor}
-	// Signals are the built-in derived signals a customer_event trigger
-	// can listen to.
-	Signals = []string{"usage_drop", "sponsor_change", "low_nps", "quadrant_drop"}
-	// Quadrants are the health quadrants: high or low behaviour × emotion.
-	Quadrants = []string{"champion", "captive", "dormant_fan", "at_risk"}
-	// SurveyKinds are the survey kinds: NPS 0–10, CSAT 1–5, CES 1–7.
-	SurveyKinds = []string{"nps", "csat", "ces"}
 	// CalendarRules are the named rules of a scheduled trigger's every;
 	// a five-field cron expression is also accepted.
 	CalendarRules = []string{"daily", "weekly", "monthly", "quarterly", "yearly"}
@@ -409,7 +403,7 @@ func (l *linter) checkTrigger(path string, t *Trigger) {
 	case CategoryCustomerEvent:
 		switch {
 		case len(t.Events) == 0 && t.Signal == "":
-			needs("a customer_event trigger needs events or a signal (%s)", strings.Join(Signals, ", "))
+			needs("a customer_event trigger needs events or a signal (%s)", strings.Join(vocab.Signals, ", "))
 		case len(t.Events) > 0 && t.Signal != "":
 			l.errorf(path+".signal", "signal and events cannot both be set; a signal trigger starts on its signal alone")
 		}
@@ -437,9 +431,9 @@ func (l *linter) checkTrigger(path string, t *Trigger) {
 	if t.Signal != "" {
 		if t.Category != CategoryCustomerEvent {
 			only("signal", true, CategoryCustomerEvent)
-		} else if !slices.Contains(Signals, t.Signal) {
+		} else if !slices.Contains(vocab.Signals, t.Signal) {
 			l.errorf(path+".signal", "signal %q is not known%s", t.Signal,
-				hint(t.Signal, Signals, "the signals are "+strings.Join(Signals, ", ")))
+				hint(t.Signal, vocab.Signals, "the signals are "+strings.Join(vocab.Signals, ", ")))
 		}
 	}
 	if t.Schedule != nil && t.Category != CategoryScheduled {
@@ -673,9 +667,9 @@ func (l *linter) checkHealth() {
 	threshold("health.quadrant.behavioural", h.Quadrant.Behavioural)
 	threshold("health.quadrant.emotional", h.Quadrant.Emotional)
 	for _, q := range sortedKeys(h.Quadrant.Plays) {
-		if !slices.Contains(Quadrants, q) {
+		if !slices.Contains(vocab.Quadrants, q) {
 			l.errorf("health.quadrant.plays."+q, "quadrant %q is not known%s",
-				q, hint(q, Quadrants, "the quadrants are "+strings.Join(Quadrants, ", ")))
+				q, hint(q, vocab.Quadrants, "the quadrants are "+strings.Join(vocab.Quadrants, ", ")))
 		}
 	}
 	if r := h.UsageDrop.Ratio; r < 0 || r >= 1 {
@@ -718,8 +712,8 @@ func (l *linter) checkSurvey(path string, s Survey) {
 	switch {
 	case s.Kind == "":
 		l.missing(path+".kind", "survey %q has no kind; use nps, csat or ces", s.ID)
-	case !slices.Contains(SurveyKinds, s.Kind):
-		l.errorf(path+".kind", "survey kind %q is not known%s", s.Kind, hint(s.Kind, SurveyKinds, "use nps (0–10), csat (1–5) or ces (1–7)"))
+	case !slices.Contains(vocab.SurveyKinds, s.Kind):
+		l.errorf(path+".kind", "survey kind %q is not known%s", s.Kind, hint(s.Kind, vocab.SurveyKinds, "use nps (0–10), csat (1–5) or ces (1–7)"))
 	}
 	if strings.TrimSpace(s.Question) == "" {
 		l.missing(path+".question", "survey %q has no question", s.ID)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/moments-cs/moments/internal/store"
 	"github.com/moments-cs/moments/internal/store/storetest"
+	"github.com/moments-cs/moments/internal/vocab"
 )
 
 func TestStartIsExactlyOncePerOccurrence(t *testing.T) {
@@ -178,7 +179,7 @@ func TestWaitTimesOutAndOverdueTaskEscalates(t *testing.T) {
 		require.False(t, skipped, "the celebrate step was jumped over")
 
 		// The escalate step watches the nudge task until it is due (1 day).
-		tasks, _, err := st.ListTasks(ctx, store.TaskFilter{RunID: id, Status: store.TaskOpen}, clk.Now(), store.Page{})
+		tasks, _, err := st.ListTasks(ctx, store.TaskFilter{RunID: id, Status: vocab.TaskOpen}, clk.Now(), store.Page{})
 		require.NoError(t, err)
 		titles := map[string]store.Task{}
 		for _, tk := range tasks {
@@ -195,7 +196,7 @@ func TestWaitTimesOutAndOverdueTaskEscalates(t *testing.T) {
 		require.NoError(t, err)
 		require.GreaterOrEqual(t, got.EscalationLevel, 1)
 		require.Equal(t, "critical", got.Severity)
-		require.Equal(t, store.TaskEscalated, got.Display(clk.Now()))
+		require.Equal(t, vocab.TaskEscalated, got.Display(clk.Now()))
 
 		// The kickoff task (due in 2bd) is long overdue: the periodic check
 		// escalated it once per level, and the owner team's lead was told.

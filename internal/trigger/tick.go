@@ -12,6 +12,7 @@ import (
 	"github.com/moments-cs/moments/internal/playbook"
 	"github.com/moments-cs/moments/internal/rules"
 	"github.com/moments-cs/moments/internal/store"
+	"github.com/moments-cs/moments/internal/vocab"
 )
 
 // MaxCatchUp bounds how far back a tick looks after an outage: occurrences
@@ -246,7 +247,7 @@ func (e *Engine) startAll(ctx context.Context, starts []playbook.RunRequest) err
 // recorded here. An episode ends when the flag clears; the next drop is a
 // new episode.
 func (e *Engine) tickUsageDrop(ctx context.Context, c *compiled, now time.Time) error {
-	ls := c.bySignal[SignalUsageDrop]
+	ls := c.bySignal[vocab.SignalUsageDrop]
 	if len(ls) == 0 {
 		return nil
 	}
@@ -280,7 +281,7 @@ func (e *Engine) tickUsageDrop(ctx context.Context, c *compiled, now time.Time) 
 		for _, id := range ids {
 			// Recorded whether or not a condition holds: the episode is
 			// judged once, when it starts.
-			if err := e.st.SetTriggerSignal(ctx, tx, id, SignalUsageDrop, "dropped", now); err != nil {
+			if err := e.st.SetTriggerSignal(ctx, tx, id, vocab.SignalUsageDrop, "dropped", now); err != nil {
 				tx.Rollback() //nolint:errcheck // the error above is what matters
 				return err
 			}
@@ -325,7 +326,7 @@ func (e *Engine) QuadrantDropped(ctx context.Context, tx *sql.Tx, accountID stri
 	if err != nil || c == nil {
 		return err
 	}
-	ls := c.bySignal[SignalQuadrantDrop]
+	ls := c.bySignal[vocab.SignalQuadrantDrop]
 	if len(ls) == 0 || !health.Worse(from, to) {
 		return nil
 	}
