@@ -39,17 +39,6 @@ const (
 var (
 	idPattern    = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 	traitPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.]*$`)
-	// cronFields are the characters each cron field may hold: numbers
-	// everywhere, month names only in the month field and day names only
-	// in the day-of-week field (the trigger engine's parser refuses "jan"
-	// as a weekday; lint says so first).
-	cronFields = [5]*regexp.Regexp{
-		regexp.MustCompile(`^[0-9*/,\-?]+$`),
-		regexp.MustCompile(`^[0-9*/,\-?]+$`),
-		regexp.MustCompile(`^[0-9*/,\-?]+$`),
-		regexp.MustCompile(`(?i)^([0-9*/,\-?]|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)+$`),
-		regexp.MustCompile(`(?i)^([0-9*/,\-?]|sun|mon|tue|wed|thu|fri|sat)+$`),
-	}
 )
 
 // maxIDLength is the longest id; ids appear in URLs and reports.
@@ -464,23 +453,19 @@ func (l *linter) checkSchedule(path string, s *Schedule) {
 		l.errorf(path+".relative_to", "relative_to %q is not a trait name such as renewal_date", s.RelativeTo)
 	}
 	l.duration(path+".offset", s.Offset, true)
-	if s.Every != "" && !slices.Contains(CalendarRules, s.Every) && !isCron(s.Every) {
+	every := strings.TrimSpace(s.Every)
+	switch {
+	case every == "" || slices.Contains(CalendarRules, every):
+	case len(strings.Fields(every)) != 5:
 		l.errorf(path+".every", "every %q is not a calendar rule%s", s.Every,
 			hint(s.Every, CalendarRules, "use "+strings.Join(CalendarRules, ", ")+`, or a five-field cron expression such as "0 9 * * 1"`))
-	}
-}
-
-func isCron(s string) bool {
-	fields := strings.Fields(s)
-	if len(fields) != 5 {
-		return false
-	}
-	for i, f := range fields {
-		if !cronFields[i].MatchString(f) {
-			return false
+	default:
+		// The scheduler parses the expression with ParseCron too, so a map
+		// that lints starts the schedule it says.
+		if _, err := ParseCron(every); err != nil {
+			l.errorf(path+".every", "%v", err)
 		}
 	}
-	return true
 }
 
 func (l *linter) checkPlaybook(path string, mo *Moment) {
