@@ -31,7 +31,7 @@ func TestStartIsExactlyOncePerOccurrence(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				id, ok, err := e.Start(context.Background(), req)
+				id, ok, err := e.Launch(context.Background(), req)
 				require.NoError(t, err)
 				mu.Lock()
 				ids[id] = true
@@ -53,9 +53,9 @@ func TestStartIsExactlyOncePerOccurrence(t *testing.T) {
 		st2.Occurrence = "evt:43"
 		tx, err := st.DB().BeginTx(context.Background(), nil)
 		require.NoError(t, err)
-		id1, ok1, err := e.StartTx(context.Background(), tx, st2)
+		id1, ok1, err := e.LaunchTx(context.Background(), tx, st2)
 		require.NoError(t, err)
-		id2, ok2, err := e.StartTx(context.Background(), tx, st2)
+		id2, ok2, err := e.LaunchTx(context.Background(), tx, st2)
 		require.NoError(t, err)
 		require.NoError(t, tx.Commit())
 		require.True(t, ok1)
@@ -98,7 +98,7 @@ func TestPlaybookRunsEveryStepKind(t *testing.T) {
 		e := newEngine(t, st, live, clk, cfg)
 		seedAccount(t, st, "acme", nil)
 
-		id, ok, err := e.Start(ctx, RunRequest{AccountID: "acme", MomentID: "kickoff", Occurrence: "csm:1", MapVersion: 1,
+		id, ok, err := e.Launch(ctx, RunRequest{AccountID: "acme", MomentID: "kickoff", Occurrence: "csm:1", MapVersion: 1,
 			Trigger: TriggerCSM, ContactID: "sponsor-acme", StartedBy: "csm@vendor.example"})
 		require.NoError(t, err)
 		require.True(t, ok)
@@ -158,7 +158,7 @@ func TestWaitTimesOutAndOverdueTaskEscalates(t *testing.T) {
 		cfg.SMTP = mail.config()
 		e := newEngine(t, st, live, clk, cfg)
 		seedAccount(t, st, "globex", nil)
-		id, _, err := e.Start(ctx, RunRequest{AccountID: "globex", MomentID: "kickoff", Occurrence: "csm:2", MapVersion: 1,
+		id, _, err := e.Launch(ctx, RunRequest{AccountID: "globex", MomentID: "kickoff", Occurrence: "csm:2", MapVersion: 1,
 			Trigger: TriggerCSM, ContactID: "sponsor-globex"})
 		require.NoError(t, err)
 		run := waitRun(t, st, id, status(store.RunWaiting))
@@ -231,9 +231,9 @@ func TestBranchAndConditionalEscalation(t *testing.T) {
 		e := newEngine(t, st, live, clk, fastConfig())
 		seedAccount(t, st, "big", map[string]any{"arr": 250000, "plan": "enterprise"})
 		seedAccount(t, st, "small", map[string]any{"arr": 5000, "plan": "starter"})
-		big, _, err := e.Start(ctx, RunRequest{AccountID: "big", MomentID: "rescue", Occurrence: "o", MapVersion: 1, Trigger: TriggerCSM})
+		big, _, err := e.Launch(ctx, RunRequest{AccountID: "big", MomentID: "rescue", Occurrence: "o", MapVersion: 1, Trigger: TriggerCSM})
 		require.NoError(t, err)
-		small, _, err := e.Start(ctx, RunRequest{AccountID: "small", MomentID: "rescue", Occurrence: "o", MapVersion: 1, Trigger: TriggerCSM})
+		small, _, err := e.Launch(ctx, RunRequest{AccountID: "small", MomentID: "rescue", Occurrence: "o", MapVersion: 1, Trigger: TriggerCSM})
 		require.NoError(t, err)
 
 		run := waitRun(t, st, big, status(store.RunDone))

@@ -232,7 +232,9 @@ func newEngine(t *testing.T, st *store.Store, live *journey.Live, clk *clock, cf
 	t.Helper()
 	e, err := New(Options{Store: st, Journey: live, Config: cfg, Now: clk.Now})
 	require.NoError(t, err)
-	require.NoError(t, e.Run(context.Background()))
+	// As internal/app does: the wake-up stage runs on every ingested batch.
+	st.OnIngest(e.OnIngest)
+	require.NoError(t, e.Start(context.Background()))
 	t.Cleanup(func() { _ = e.Stop(context.Background()) })
 	return e
 }

@@ -19,7 +19,7 @@
 //     missed day is caught up once.
 //   - By hand (StartMoment, Broadcast): the csm and vendor categories.
 //
-// Every start goes through the playbook engine's StartTx with an
+// Every start goes through the playbook engine's LaunchTx with an
 // occurrence key (account, moment, occurrence) that the engine keeps
 // unique: the same occurrence never starts two runs, whatever the retries,
 // restarts or server processes.

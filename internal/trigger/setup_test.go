@@ -43,7 +43,7 @@ func (c *clock) Set(t time.Time) {
 }
 
 // env is one installation built like `moments serve` builds it
-// (internal/app), with the real playbook engine as the triggers' starter,
+// (internal/app), with the app's playbook engine launching the triggers' runs,
 // served over HTTP.
 type env struct {
 	st       *store.Store
@@ -75,9 +75,9 @@ func setupWith(t testing.TB, st *store.Store, mapYAML string, c *clock, apply bo
 	o.Now = c.Now
 	a, err := app.New(ctx, st, o)
 	require.NoError(t, err)
-	pb, err := playbook.New(playbook.Options{Store: st, Journey: a.Journey, Now: c.Now})
-	require.NoError(t, err)
-	a.Triggers.SetStarter(pb)
+	// The app's own playbook engine launches the runs; its wake-up stage
+	// is the one app.New registered, after health's and the triggers'.
+	pb := a.Playbooks
 	admin, write, err := a.Keys.Bootstrap(ctx)
 	require.NoError(t, err)
 	if apply {

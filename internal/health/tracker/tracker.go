@@ -27,6 +27,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/moments-cs/moments/internal/defaults"
 	"github.com/moments-cs/moments/internal/health"
 	"github.com/moments-cs/moments/internal/journey"
 	"github.com/moments-cs/moments/internal/paths"
@@ -96,12 +97,7 @@ type Tracker struct {
 // first event is ingested.
 func New(st *store.Store, live *journey.Live, o Options) *Tracker {
 	t := &Tracker{st: st, live: live, log: o.Logger, now: o.Now, every: o.Every}
-	if t.log == nil {
-		t.log = slog.New(slog.DiscardHandler)
-	}
-	if t.now == nil {
-		t.now = func() time.Time { return time.Now().UTC() }
-	}
+	t.log, t.now = defaults.Logger(t.log), defaults.Clock(t.now)
 	if t.every <= 0 {
 		t.every = 24 * time.Hour
 	}
