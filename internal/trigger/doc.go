@@ -12,7 +12,7 @@
 //     an event's name, to a trait the event carries, or to a signal it can
 //     raise are evaluated: the compiled map holds an index from names to
 //     listeners, never a list to scan.
-//   - On a schedule (Tick): scheduled triggers relative to a date trait or
+//   - On a schedule (Tick, every TickEvery between Start and Stop): scheduled triggers relative to a date trait or
 //     on a calendar rule, the usage_drop signal, and broadcasts a stopped
 //     process left unfinished. Each scheduled rule keeps a durable
 //     watermark; a tick handles the due dates in (watermark, now], so a
