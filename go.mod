@@ -22,6 +22,7 @@ require (
 	github.com/stretchr/testify v1.12.1
 	github.com/wneessen/go-mail v0.8.1
 	golang.org/x/crypto v0.58.0
+	gonum.org/v1/gonum v0.17.0
 	gopkg.in/segmentio/analytics-go.v3 v3.1.0
 	modernc.org/sqlite v1.62.0
 )

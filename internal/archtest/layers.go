@@ -22,9 +22,8 @@ type Layer struct {
 // must be on exactly one.
 var Layers = []Layer{
 	{Name: "launcher", Packages: []string{"cmd/moments", "internal/app", "internal/archtest"}},
-	// internal/web is being split into a kernel (errors, adapter,
-	// middleware) and internal/web/tracking, internal/web/api and
-	// internal/web/ui; all of them are transport.
+	// The HTTP kernel (internal/web) and its surfaces: tracking, api, ui,
+	// and server, which assembles them.
 	{Name: "transport", Packages: []string{"internal/web/..."}},
 	{Name: "services", Packages: []string{
 		"internal/trigger", "internal/playbook", "internal/health/tracker", "internal/report",
@@ -32,7 +31,7 @@ var Layers = []Layer{
 	}},
 	{Name: "domain", Packages: []string{
 		"internal/journey", "internal/health", "internal/rules", "internal/ingest", "internal/paths",
-		"internal/auth", "examples",
+		"internal/auth", "internal/stats", "examples",
 	}},
 	{Name: "store", Packages: []string{"internal/store/..."}},
 	// The vocabulary and the helpers every package may use: they import
