@@ -17,6 +17,7 @@ import (
 	"github.com/moments-cs/moments/internal/journey"
 	"github.com/moments-cs/moments/internal/notify"
 	"github.com/moments-cs/moments/internal/store"
+	"github.com/moments-cs/moments/internal/vocab"
 )
 
 // ---- task ----
@@ -405,7 +406,7 @@ func runEscalate(ctx context.Context, sc *StepContext) (Outcome, error) {
 		switch {
 		case !hasTask:
 			return Outcome{Summary: "no task before this step to watch; nothing to escalate"}, nil
-		case t.Status == store.TaskDone:
+		case t.Status == vocab.TaskDone:
 			return Outcome{Summary: fmt.Sprintf("task %q was done in time; no escalation", t.Title)}, nil
 		case t.DueAt == nil:
 			return Outcome{Summary: fmt.Sprintf("task %q has no due date; nothing to escalate", t.Title)}, nil
@@ -428,7 +429,7 @@ func runEscalate(ctx context.Context, sc *StepContext) (Outcome, error) {
 		AccountID: sc.Run.AccountID, MomentID: sc.Run.MomentID, Severity: severity, Reason: reason, Notify: notifyTo,
 		CreatedAt: now}
 	summary := fmt.Sprintf("escalated (%s) to %s", severity, cmpOr(notifyTo, "the owner team's lead"))
-	if hasTask && t.Status != store.TaskDone {
+	if hasTask && t.Status != vocab.TaskDone {
 		esc.TaskID = t.ID
 		level = t.EscalationLevel + 1
 		summary = fmt.Sprintf("task %q escalated to level %d (%s); notifying %s", t.Title, level, severity,

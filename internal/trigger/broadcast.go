@@ -46,7 +46,7 @@ type BroadcastRequest struct {
 // reports) a broadcast. It returns when every account was considered;
 // created is false for a replay.
 func (e *Engine) Broadcast(ctx context.Context, r BroadcastRequest) (store.Broadcast, bool, error) {
-	if _, err := e.starterOf(); err != nil {
+	if _, err := e.launcherOf(); err != nil {
 		return store.Broadcast{}, false, err
 	}
 	c, err := e.current(ctx)

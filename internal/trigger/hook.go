@@ -15,18 +15,16 @@ import (
 	"github.com/moments-cs/moments/internal/playbook"
 	"github.com/moments-cs/moments/internal/rules"
 	"github.com/moments-cs/moments/internal/store"
+	"github.com/moments-cs/moments/internal/vocab"
 )
 
 // watchedRefresh is how often the set of watched traits is re-read, so a
 // trait another process started watching is kept here too.
 const watchedRefresh = 10 * time.Second
 
-// keyRoles are the contact roles whose change is a sponsor_change.
-var keyRoles = []string{"sponsor", "champion"}
-
 func keyRole(role string) string {
 	r := strings.ToLower(strings.TrimSpace(role))
-	if slices.Contains(keyRoles, r) {
+	if slices.Contains(vocab.KeyRoles, r) {
 		return r
 	}
 	return ""
@@ -408,7 +406,7 @@ func (b *batch) keyRoles(ctx context.Context) error {
 	}
 	var listeners []*listener
 	if b.c != nil {
-		listeners = b.c.bySignal[SignalSponsorChange]
+		listeners = b.c.bySignal[vocab.SignalSponsorChange]
 	}
 	for _, id := range check {
 		c, ok := now[id]
@@ -442,14 +440,14 @@ func (b *batch) keyRoles(ctx context.Context) error {
 
 // named fires the moments listening to each event's name, and low_nps.
 func (b *batch) named(ctx context.Context) error {
-	lowNPS := b.c.bySignal[SignalLowNPS]
+	lowNPS := b.c.bySignal[vocab.SignalLowNPS]
 	for i := range b.events {
 		ev := &b.events[i]
 		if ev.Name == "" || ev.AccountID == "" {
 			continue
 		}
 		ls := b.c.byEvent[ev.Name]
-		if ev.Name == SurveyResponded && len(lowNPS) > 0 && isLowNPS(ev.Properties) {
+		if ev.Name == vocab.EventSurveyResponded && len(lowNPS) > 0 && isLowNPS(ev.Properties) {
 			ls = append(slices.Clip(ls), lowNPS...)
 		}
 		occ := "evt:" + strconv.FormatInt(ev.ID, 10)
@@ -491,7 +489,7 @@ func isLowNPS(props json.RawMessage) bool {
 // quadrant to a worse one (health.Worse): the health hook, registered
 // before this one, records the move in the same transaction.
 func (b *batch) quadrants(ctx context.Context) error {
-	ls := b.c.bySignal[SignalQuadrantDrop]
+	ls := b.c.bySignal[vocab.SignalQuadrantDrop]
 	if len(ls) == 0 {
 		return nil
 	}

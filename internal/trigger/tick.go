@@ -12,6 +12,7 @@ import (
 	"github.com/moments-cs/moments/internal/playbook"
 	"github.com/moments-cs/moments/internal/rules"
 	"github.com/moments-cs/moments/internal/store"
+	"github.com/moments-cs/moments/internal/vocab"
 )
 
 // MaxCatchUp bounds how far back a tick looks after an outage: occurrences
@@ -26,10 +27,48 @@ const chunkSize = 500
 // tracker refreshes it daily and on ingestion.
 const usageDropEvery = time.Hour
 
-// Run evaluates scheduled triggers every TickEvery until ctx is done. Any
-// number of server processes may run it: an occurrence starts one run
-// whichever process gets there first.
-func (e *Engine) Run(ctx context.Context) {
+// Start evaluates scheduled triggers every TickEvery, in the background,
+// until Stop. Any number of server processes may start it: an occurrence
+// starts one run whichever process gets there first.
+func (e *Engine) Start(ctx context.Context) error {
+	e.runMu.Lock()
+	defer e.runMu.Unlock()
+	if e.stopTicks != nil {
+		return errors.New("trigger engine is already started")
+	}
+	// The ticks outlive the caller's context (a request's, say) and end
+	// with Stop.
+	tctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	e.stopTicks, e.ticksDone = cancel, done
+	go func() {
+		defer close(done)
+		e.tickEvery(tctx)
+	}()
+	return nil
+}
+
+// Stop stops the scheduled triggers started by Start and waits, until
+// ctx's deadline, for a tick in progress to finish.
+func (e *Engine) Stop(ctx context.Context) error {
+	e.runMu.Lock()
+	stop, done := e.stopTicks, e.ticksDone
+	e.stopTicks, e.ticksDone = nil, nil
+	e.runMu.Unlock()
+	if stop == nil {
+		return nil
+	}
+	stop()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// tickEvery runs Tick every TickEvery until ctx is done.
+func (e *Engine) tickEvery(ctx context.Context) {
 	t := time.NewTicker(e.every)
 	defer t.Stop()
 	for {
@@ -48,7 +87,7 @@ func (e *Engine) Run(ctx context.Context) {
 // personal rules with a schedule, the usage_drop signal, and resumes
 // broadcasts left unfinished.
 func (e *Engine) Tick(ctx context.Context) error {
-	if _, err := e.starterOf(); err != nil {
+	if _, err := e.launcherOf(); err != nil {
 		// Without playbooks nothing can start; the watermarks stay put so
 		// that the occurrences are caught up once the engine is connected.
 		return nil
@@ -246,7 +285,7 @@ func (e *Engine) startAll(ctx context.Context, starts []playbook.RunRequest) err
 // recorded here. An episode ends when the flag clears; the next drop is a
 // new episode.
 func (e *Engine) tickUsageDrop(ctx context.Context, c *compiled, now time.Time) error {
-	ls := c.bySignal[SignalUsageDrop]
+	ls := c.bySignal[vocab.SignalUsageDrop]
 	if len(ls) == 0 {
 		return nil
 	}
@@ -280,7 +319,7 @@ func (e *Engine) tickUsageDrop(ctx context.Context, c *compiled, now time.Time) 
 		for _, id := range ids {
 			// Recorded whether or not a condition holds: the episode is
 			// judged once, when it starts.
-			if err := e.st.SetSignalStateTx(ctx, tx, id, SignalUsageDrop, "dropped", now); err != nil {
+			if err := e.st.SetSignalStateTx(ctx, tx, id, vocab.SignalUsageDrop, "dropped", now); err != nil {
 				tx.Rollback() //nolint:errcheck // the error above is what matters
 				return err
 			}
@@ -325,7 +364,7 @@ func (e *Engine) QuadrantDropped(ctx context.Context, tx *sql.Tx, accountID stri
 	if err != nil || c == nil {
 		return err
 	}
-	ls := c.bySignal[SignalQuadrantDrop]
+	ls := c.bySignal[vocab.SignalQuadrantDrop]
 	if len(ls) == 0 || !health.Worse(from, to) {
 		return nil
 	}

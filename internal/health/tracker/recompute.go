@@ -314,8 +314,9 @@ const jobRecompute = "recompute"
 // Start runs the scheduled recompute: once per period (Options.Every,
 // default a UTC day), in whichever server process claims the period first.
 // It checks at start and then every few minutes, so a server that was down
-// at midnight catches up when it comes back.
-func (t *Tracker) Start(ctx context.Context) {
+// at midnight catches up when it comes back. Its error is always nil; it
+// returns one so that every background service starts the same way.
+func (t *Tracker) Start(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	t.quit = make(chan struct{})
 	t.done = make(chan struct{})
@@ -336,6 +337,7 @@ func (t *Tracker) Start(ctx context.Context) {
 			}
 		}
 	}()
+	return nil
 }
 
 // Stop stops the scheduled recompute, interrupting one in progress (the
