@@ -4,14 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/moments-cs/moments/internal/vocab"
 	"strconv"
 	"strings"
 	"time"
 )
-
-// ChurnedStage is the lifecycle_stage of an account that was lost; the
-// health reports leave such accounts out unless their stage is asked for.
-const ChurnedStage = "churned"
 
 // HealthFilter narrows the health reports. Empty fields match everything,
 // except that churned accounts are left out unless Stage asks for them.
@@ -31,7 +28,7 @@ func (f HealthFilter) where(args []any) (string, []any) {
 	if f.Stage == "" {
 		// Lost customers are not at risk any more: reports are about the
 		// accounts a team can still keep, unless asked for churned ones.
-		w.add("a.lifecycle_stage <> '" + ChurnedStage + "'")
+		w.add("a.lifecycle_stage <> '" + vocab.StageChurned + "'")
 	}
 	return w.and(" AND "), w.args
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"github.com/moments-cs/moments/internal/vocab"
 	"strconv"
 	"time"
 )
@@ -49,7 +50,7 @@ func (s *Store) AccountEventsTx(ctx context.Context, tx Querier, accountIDs []st
 			args[i] = id
 		}
 		rows, err := q.QueryContext(ctx, `SELECT e.id, e.account_id, e.type, e.name, e.user_id, e.timestamp, `+s.healthPropsSQL()+`,
-			CASE WHEN e.name = '`+eventSurveyResponded+`' THEN (SELECT c.role FROM contacts c WHERE c.id = e.user_id) END
+			CASE WHEN e.name = '`+vocab.EventSurveyResponded+`' THEN (SELECT c.role FROM contacts c WHERE c.id = e.user_id) END
 			FROM events e WHERE e.account_id IN (`+s.dialect.placeholders(1, len(chunk))+`) AND e.type IN ('track', 'page', 'screen')
 			ORDER BY e.account_id, e.id`, args...)
 		if err != nil {
@@ -86,7 +87,7 @@ func (s *Store) ScanAccountEvents(ctx context.Context, fn func(*HealthEvent) err
 		return fmt.Errorf("read events to recompute health: %w", err)
 	}
 	query := `SELECT e.id, e.account_id, e.type, e.name, e.user_id, e.timestamp, ` + s.healthPropsSQL() + `,
-		CASE WHEN e.name = '` + eventSurveyResponded + `' THEN (SELECT c.role FROM contacts c WHERE c.id = e.user_id) END
+		CASE WHEN e.name = '` + vocab.EventSurveyResponded + `' THEN (SELECT c.role FROM contacts c WHERE c.id = e.user_id) END
 		FROM events e WHERE e.id > $1 AND e.id <= $2 AND e.account_id <> '' AND e.type IN ('track', 'page', 'screen')
 		ORDER BY e.id`
 	for from := int64(0); from < last.Int64; from += HealthScanRange {
@@ -135,7 +136,7 @@ const healthMmapBytes = 1 << 36
 // event.
 func (s *Store) healthPropsSQL() string {
 	d := s.dialect
-	return "CASE WHEN e.name IN ('" + eventSurveyResponded + "', '" + eventMilestoneReached + "') OR " +
+	return "CASE WHEN e.name IN ('" + vocab.EventSurveyResponded + "', '" + vocab.EventMilestoneReached + "') OR " +
 		d.jsonHasKey("e.properties", "feature") + " THEN " + d.jsonText("e.properties") + " END"
 }
 

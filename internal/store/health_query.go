@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/moments-cs/moments/internal/vocab"
 	"sort"
 	"time"
 )
@@ -113,12 +114,6 @@ type MilestoneReach struct {
 // milestone reached): no API key has an empty id, so their dedupe keys
 // cannot collide with a customer's.
 const SystemWriteKey = ""
-
-// Event names health records itself and reads back.
-const (
-	eventMilestoneReached = "Milestone Reached"
-	eventSurveyResponded  = "Survey Responded"
-)
 
 const healthCols = `h.behavioural, h.emotional, h.combined, h.quadrant, h.previous_quadrant, h.quadrant_changed_at,
 	h.quadrant_version, h.combined_baseline, h.usage_drop, h.usage_last, h.usage_previous, h.last_activity_at, h.path_id,
@@ -333,7 +328,7 @@ func (s *Store) RecordMilestonesTx(ctx context.Context, tx Querier, reaches []Mi
 				return err
 			}
 			msgID := fmt.Sprintf("moments-milestone:%s:%s:%d", r.AccountID, r.MilestoneID, r.At.UnixMicro())
-			args = append(args, msgID, MessageKey(SystemWriteKey, msgID), SystemWriteKey, "track", eventMilestoneReached,
+			args = append(args, msgID, MessageKey(SystemWriteKey, msgID), SystemWriteKey, "track", vocab.EventMilestoneReached,
 				"", "", r.AccountID, micros(r.At), nil, nil, micros(now), string(props), `{"library":{"name":"moments"}}`, "{}")
 			mArgs = append(mArgs, r.AccountID, r.MilestoneID, r.PathID, micros(r.At))
 		}

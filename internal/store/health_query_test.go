@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"github.com/moments-cs/moments/internal/vocab"
 	"testing"
 	"time"
 
@@ -164,7 +165,7 @@ func TestHealthReportsLeaveOutChurnedAccounts(t *testing.T) {
 		n, arr := count(store.HealthFilter{})
 		require.Equal(t, 1, n, "a churned account is no longer at risk")
 		require.Equal(t, 1000.0, arr)
-		n, arr = count(store.HealthFilter{Stage: store.ChurnedStage})
+		n, arr = count(store.HealthFilter{Stage: vocab.StageChurned})
 		require.Equal(t, 1, n, "unless churned accounts are asked for")
 		require.Equal(t, 5000.0, arr)
 	})

@@ -29,17 +29,6 @@ const (
 	StepFailed  = "failed"
 )
 
-// Stored task statuses. Overdue and escalated are derived (see
-// Task.Display): a task is overdue when it is not done past its due date,
-// escalated when its escalation level is above zero.
-const (
-	TaskOpen      = "open"
-	TaskOverdue   = "overdue"
-	TaskEscalated = "escalated"
-	TaskDone      = "done"
-	TaskSnoozed   = "snoozed"
-)
-
 // Run is one execution of a moment's playbook for one account and one
 // occurrence of its trigger.
 type Run struct {

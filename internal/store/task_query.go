@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/moments-cs/moments/internal/vocab"
 	"math"
 	"strconv"
 	"time"
@@ -41,22 +42,22 @@ type Task struct {
 // snoozed_until), escalated, overdue or open, in that order of precedence.
 func (t Task) Display(now time.Time) string {
 	switch {
-	case t.Status == TaskDone:
-		return TaskDone
+	case t.Status == vocab.TaskDone:
+		return vocab.TaskDone
 	case t.SnoozedUntil != nil && t.SnoozedUntil.After(now):
-		return TaskSnoozed
+		return vocab.TaskSnoozed
 	case t.EscalationLevel > 0:
-		return TaskEscalated
+		return vocab.TaskEscalated
 	case t.DueAt != nil && t.DueAt.Before(now):
-		return TaskOverdue
+		return vocab.TaskOverdue
 	}
-	return TaskOpen
+	return vocab.TaskOpen
 }
 
 // Active reports whether the task still asks for work at now: not done and
 // not snoozed.
 func (t Task) Active(now time.Time) bool {
-	return t.Status != TaskDone && (t.SnoozedUntil == nil || !t.SnoozedUntil.After(now))
+	return t.Status != vocab.TaskDone && (t.SnoozedUntil == nil || !t.SnoozedUntil.After(now))
 }
 
 const taskCols = `id, run_id, step_index, account_id, moment_id, title, description, team, assignee, status, due_at,
@@ -82,7 +83,7 @@ func (s *Store) InsertTaskTx(ctx context.Context, q Querier, t Task) (bool, erro
 		team, assignee, status, due_at, escalation_level, severity, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, '', $12, $12)
 		ON CONFLICT (run_id, step_index) DO NOTHING`,
-		t.ID, t.RunID, t.StepIndex, t.AccountID, t.MomentID, t.Title, t.Description, t.Team, t.Assignee, TaskOpen,
+		t.ID, t.RunID, t.StepIndex, t.AccountID, t.MomentID, t.Title, t.Description, t.Team, t.Assignee, vocab.TaskOpen,
 		nullTime(t.DueAt), micros(t.CreatedAt))
 	if err != nil {
 		return false, fmt.Errorf("insert task: %w", err)
@@ -142,7 +143,7 @@ func (s *Store) ListTasks(ctx context.Context, f TaskFilter, now time.Time, p Pa
 	w.eq("account_id", f.AccountID)
 	w.eq("moment_id", f.MomentID)
 	w.eq("run_id", f.RunID)
-	if f.Status == TaskDone {
+	if f.Status == vocab.TaskDone {
 		// PostgreSQL refuses a parameter the statement does not use, so
 		// done (which needs no clock) is handled apart.
 		w.add("status = 'done'")
@@ -150,13 +151,13 @@ func (s *Store) ListTasks(ctx context.Context, f TaskFilter, now time.Time, p Pa
 		n := w.arg(micros(now))
 		active := "status <> 'done' AND (snoozed_until IS NULL OR snoozed_until <= " + n + ")"
 		switch f.Status {
-		case TaskOpen:
+		case vocab.TaskOpen:
 			w.add(active)
-		case TaskOverdue:
+		case vocab.TaskOverdue:
 			w.add(active + " AND due_at IS NOT NULL AND due_at < " + n)
-		case TaskEscalated:
+		case vocab.TaskEscalated:
 			w.add(active + " AND escalation_level > 0")
-		case TaskSnoozed:
+		case vocab.TaskSnoozed:
 			w.add("status <> 'done' AND snoozed_until > " + n)
 		default:
 			return nil, "", ErrBadStatus
@@ -212,25 +213,25 @@ func (s *Store) UpdateTask(ctx context.Context, id string, c TaskChange, now tim
 	if c.SnoozedUntil != nil {
 		if c.SnoozedUntil.IsZero() {
 			t.SnoozedUntil = nil
-			if t.Status == TaskSnoozed {
-				t.Status = TaskOpen
+			if t.Status == vocab.TaskSnoozed {
+				t.Status = vocab.TaskOpen
 			}
 		} else {
 			u := *c.SnoozedUntil
 			t.SnoozedUntil = &u
-			if t.Status != TaskDone {
-				t.Status = TaskSnoozed
+			if t.Status != vocab.TaskDone {
+				t.Status = vocab.TaskSnoozed
 			}
 		}
 	}
 	if c.Status != nil {
 		switch *c.Status {
-		case TaskDone:
-			if t.Status != TaskDone {
-				t.Status, t.CompletedAt, t.CompletedBy = TaskDone, &now, c.By
+		case vocab.TaskDone:
+			if t.Status != vocab.TaskDone {
+				t.Status, t.CompletedAt, t.CompletedBy = vocab.TaskDone, &now, c.By
 			}
-		case TaskOpen:
-			t.Status, t.CompletedAt, t.CompletedBy, t.SnoozedUntil = TaskOpen, nil, "", nil
+		case vocab.TaskOpen:
+			t.Status, t.CompletedAt, t.CompletedBy, t.SnoozedUntil = vocab.TaskOpen, nil, "", nil
 		}
 	}
 	_, err = tx.ExecContext(ctx, `UPDATE tasks SET assignee = $1, status = $2, snoozed_until = $3, completed_at = $4,
