@@ -15,6 +15,7 @@ import (
 	"github.com/moments-cs/moments/internal/journey"
 	"github.com/moments-cs/moments/internal/playbook"
 	"github.com/moments-cs/moments/internal/store"
+	"github.com/moments-cs/moments/internal/survey"
 	"github.com/moments-cs/moments/internal/trigger"
 	"github.com/moments-cs/moments/internal/web"
 )
@@ -30,6 +31,10 @@ type Options struct {
 	// TriggerMaxEventAge, when positive, is the age beyond which an
 	// arriving event starts no moment (trigger.Options.MaxEventAge).
 	TriggerMaxEventAge time.Duration
+	// Survey is where survey links point (the public URL) and how long a
+	// one-click score waits for its comment; surveys are emailed through
+	// Playbook.SMTP.
+	Survey survey.Config
 }
 
 // App is a running installation.
@@ -53,6 +58,9 @@ type App struct {
 	// Playbooks runs the playbooks that triggers start: durable steps,
 	// tasks, email, webhooks, waits and escalation.
 	Playbooks *playbook.Engine
+	// Surveys sends the map's surveys (survey steps, by hand), takes the
+	// answers and sends reminders.
+	Surveys *survey.Service
 }
 
 // New builds the App on an open store. Components that register ingest
@@ -78,14 +86,22 @@ func New(ctx context.Context, st *store.Store, o Options) (*App, error) {
 	a.Triggers = trigger.New(trigger.Options{Store: st, Journey: a.Journey, Logger: a.log, Now: a.now, MaxEventAge: o.TriggerMaxEventAge})
 	st.OnIngest(a.Triggers.OnIngest)
 	a.Health.OnQuadrantDrop(a.Triggers.QuadrantDropped)
-	pb, err := playbook.New(playbook.Options{Store: st, Journey: a.Journey, Config: o.Playbook, Logger: a.log, Now: a.now})
+	sc := o.Survey
+	sc.SMTP = o.Playbook.SMTP
+	sv, err := survey.New(survey.Options{Store: st, Journey: a.Journey, Config: sc, Logger: a.log, Now: a.now})
+	if err != nil {
+		return nil, err
+	}
+	a.Surveys = sv
+	pb, err := playbook.New(playbook.Options{Store: st, Journey: a.Journey, Config: o.Playbook, Logger: a.log, Now: a.now,
+		Steps: map[string]playbook.StepRunner{journey.StepSurvey: sv.StepRunner()}})
 	if err != nil {
 		return nil, err
 	}
 	a.Playbooks = pb
 	a.Triggers.SetStarter(pb)
 	a.Web = web.New(web.Options{Store: st, Keys: a.Keys, People: a.People, Logger: a.log, Now: a.now, Journey: a.Journey, Health: a.Health,
-		Triggers: a.Triggers, Playbooks: a.Playbooks})
+		Triggers: a.Triggers, Playbooks: a.Playbooks, Surveys: a.Surveys})
 	return a, nil
 }
 
@@ -99,6 +115,8 @@ func (a *App) Start(ctx context.Context) error {
 		return err
 	}
 	a.stops = append(a.stops, a.Playbooks.Stop)
+	a.Surveys.Start(ctx)
+	a.stops = append(a.stops, a.Surveys.Stop)
 	tctx, stopTriggers := context.WithCancel(context.WithoutCancel(ctx))
 	triggersDone := make(chan struct{})
 	go func() {

@@ -18,6 +18,7 @@ import (
 	"github.com/moments-cs/moments/internal/journey"
 	"github.com/moments-cs/moments/internal/playbook"
 	"github.com/moments-cs/moments/internal/store"
+	"github.com/moments-cs/moments/internal/survey"
 	"github.com/moments-cs/moments/internal/trigger"
 )
 
@@ -37,11 +38,14 @@ type Server struct {
 	// playbooks retries failed steps (playbook_api.go); nil when the
 	// playbook engine is not running.
 	playbooks *playbook.Engine
-	log       *slog.Logger
-	now       func() time.Time
-	mux       *http.ServeMux
-	metrics   *metrics
-	reg       *prometheus.Registry
+	// surveys sends surveys and takes answers (survey_api.go, survey_page.go);
+	// nil when not running.
+	surveys *survey.Service
+	log     *slog.Logger
+	now     func() time.Time
+	mux     *http.ServeMux
+	metrics *metrics
+	reg     *prometheus.Registry
 	// patterns lists every registered route, for the OpenAPI test.
 	patterns []string
 }
@@ -67,7 +71,10 @@ type Options struct {
 	// Playbooks is the playbook engine behind step retries
 	// (playbook_api.go); without it a retry answers 503.
 	Playbooks *playbook.Engine
-	Logger    *slog.Logger
+	// Surveys is the survey service behind the answer page, manual sends
+	// and the survey report; without it they answer 503.
+	Surveys *survey.Service
+	Logger  *slog.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
@@ -79,6 +86,7 @@ func New(o Options) *Server {
 	s.delivery = o.Delivery
 	s.triggers = o.Triggers
 	s.playbooks = o.Playbooks
+	s.surveys = o.Surveys
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -108,6 +116,7 @@ func (s *Server) routes() {
 	s.healthRoutes()
 	s.triggerRoutes()
 	s.playbookRoutes()
+	s.surveyRoutes()
 	s.uiRoutes()
 
 	s.handle("GET /healthz", s.healthz)
