@@ -16,13 +16,15 @@ import (
 	"github.com/moments-cs/moments/internal/app"
 	"github.com/moments-cs/moments/internal/playbook"
 	"github.com/moments-cs/moments/internal/store"
+	"github.com/moments-cs/moments/internal/survey"
 )
 
 func serveCmd(df *dataFlags) *cobra.Command {
 	var (
-		addr   string
-		maxAge time.Duration
-		pf     *playbookFlags
+		addr      string
+		publicURL string
+		maxAge    time.Duration
+		pf        *playbookFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -39,10 +41,12 @@ func serveCmd(df *dataFlags) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			return serve(cmd.Context(), cmd.OutOrStdout(), log, st, serveOptions{addr: addr, playbook: pbc, triggerMaxAge: maxAge})
+			return serve(cmd.Context(), cmd.OutOrStdout(), log, st, serveOptions{addr: addr, publicURL: publicURL, playbook: pbc, triggerMaxAge: maxAge})
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", envOr("MOMENTS_ADDR", "127.0.0.1:8080"), "address to listen on (env MOMENTS_ADDR)")
+	cmd.Flags().StringVar(&publicURL, "public-url", envOr("MOMENTS_PUBLIC_URL", ""),
+		"the address people reach this server at, e.g. https://moments.example.com behind a proxy; survey links start with it; default http:// and the listen address (env MOMENTS_PUBLIC_URL)")
 	defAge, _ := time.ParseDuration(os.Getenv("MOMENTS_TRIGGER_MAX_EVENT_AGE"))
 	cmd.Flags().DurationVar(&maxAge, "trigger-max-event-age", defAge,
 		"events older than this when they arrive start no moment, e.g. 168h while replaying history; 0: no limit (env MOMENTS_TRIGGER_MAX_EVENT_AGE)")
@@ -53,6 +57,9 @@ func serveCmd(df *dataFlags) *cobra.Command {
 // serveOptions are what `serve` and `demo` do differently.
 type serveOptions struct {
 	addr string
+	// publicURL is the base of survey links; empty means http:// and the
+	// address the server listens on.
+	publicURL string
 	// playbook is how playbooks send email and webhooks.
 	playbook playbook.Config
 	// triggerMaxAge is app.Options.TriggerMaxEventAge.
@@ -69,7 +76,19 @@ type serveOptions struct {
 // commits what it accepted.
 func serve(ctx context.Context, out io.Writer, log *slog.Logger, st *store.Store, o serveOptions) error {
 	addr := o.addr
-	a, err := app.New(ctx, st, app.Options{Logger: log, Playbook: o.playbook, TriggerMaxEventAge: o.triggerMaxAge})
+	// Listening first gives survey links the real address when the port
+	// is chosen by the system (:0).
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	defer ln.Close()
+	publicURL := o.publicURL
+	if publicURL == "" {
+		publicURL = "http://" + ln.Addr().String()
+	}
+	a, err := app.New(ctx, st, app.Options{Logger: log, Playbook: o.playbook, TriggerMaxEventAge: o.triggerMaxAge,
+		Survey: survey.Config{PublicURL: publicURL}})
 	if err != nil {
 		return err
 	}
@@ -86,10 +105,6 @@ func serve(ctx context.Context, out io.Writer, log *slog.Logger, st *store.Store
 		return err
 	}
 	defer a.Stop(context.Background()) //nolint:errcheck // logged by the components
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", addr, err)
-	}
 	hs := &http.Server{
 		Handler:           a.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
