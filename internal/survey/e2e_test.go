@@ -149,7 +149,7 @@ const people = `{"batch":[
  {"type":"identify","messageId":"i2","userId":"lee","traits":{"email":"lee@acme.example","first_name":"Lee","role":"user"},"context":{"groupId":"acme"}}
 ]}`
 
-var scoreLink = regexp.MustCompile(`(http://[^\s"]+/s/([A-Za-z0-9_-]+))\?score=(\d+)`)
+var scoreLink = regexp.MustCompile(`(https?://[^\s"]+/s/([A-Za-z0-9_-]+))\?score=(\d+)`)
 
 // links returns the answer page link and each score's link of an email.
 func links(t *testing.T, text string) (string, map[string]string) {
