@@ -24,7 +24,7 @@ const z95 = 1.959963984540054
 // Interval methods, named in the report so a reader knows how each was
 // computed.
 const (
-	MethodNPS  = "normal approximation on promoter (+1), passive (0) and detractor (−1) answers"
+	MethodNPS  = "adjusted Wald interval: one promoter, one passive and one detractor added, normal approximation on +1/0/−1 answers"
 	MethodCSAT = "Wilson score interval on the share of 4–5 answers"
 	MethodCES  = "Student's t interval on the mean"
 )
@@ -46,9 +46,12 @@ func interval(lo, hi, min, max float64) (*float64, *float64) {
 
 // NPS is the Net Promoter Score of 0–10 answers: the percentage of
 // promoters (9–10) minus that of detractors (0–6), from −100 to 100. Its
-// interval treats each answer as +1, 0 or −1 and uses the normal
-// approximation: NPS ± 1.96 · 100 · √((p + d − (p − d)²) / n), clamped to
-// −100..100.
+// interval is an adjusted Wald interval, in the spirit of Agresti–Coull for
+// a proportion: one promoter, one passive and one detractor are added
+// (n' = n + 3, p' = (promoters + 1)/n', d' = (detractors + 1)/n'), and
+// the interval is 100 · (p' − d' ± 1.96 · √((p' + d' − (p' − d')²)/n')),
+// clamped to −100..100. Unadjusted, a handful of identical answers would
+// give an interval of width zero; adjusted, one answer gives about ±70.
 func NPS(scores []int) Stat {
 	s := Stat{N: len(scores)}
 	if s.N == 0 {
@@ -64,10 +67,12 @@ func NPS(scores []int) Stat {
 		}
 	}
 	n := float64(s.N)
-	p, d := pro/n, det/n
-	s.Value = 100 * (p - d)
-	half := 100 * z95 * math.Sqrt((p+d-(p-d)*(p-d))/n)
-	s.Low, s.High = interval(s.Value-half, s.Value+half, -100, 100)
+	s.Value = 100 * (pro - det) / n
+	na := n + 3
+	p, d := (pro+1)/na, (det+1)/na
+	centre := 100 * (p - d)
+	half := 100 * z95 * math.Sqrt((p+d-(p-d)*(p-d))/na)
+	s.Low, s.High = interval(centre-half, centre+half, -100, 100)
 	return s
 }
 
