@@ -240,7 +240,7 @@ func surveyReportCmd(df *dataFlags) *cobra.Command {
 			if err != nil && !errors.Is(err, journey.ErrNoMap) {
 				return err
 			}
-			rep, err := report.SurveyReportFor(cmd.Context(), st, m, start, end)
+			rep, err := report.SurveyReportFor(cmd.Context(), st, m, start, end, nil)
 			if err != nil {
 				return err
 			}

@@ -358,8 +358,10 @@ func closeTheLoop(answers []Answer, rec map[int64]store.Recovery) []LoopRow {
 
 // SurveyReportFor reads the answers and sends of [from, to) and builds the
 // report. m (the live map) gives each moment its stage; nil leaves stages
-// empty.
-func SurveyReportFor(ctx context.Context, st *store.Store, m *journey.Map, from, to time.Time) (SurveyReport, error) {
+// empty. keep, when set, keeps only the answers and sends of the accounts
+// it accepts (a filter by owner, segment or stage).
+func SurveyReportFor(ctx context.Context, st *store.Store, m *journey.Map, from, to time.Time,
+	keep func(store.Account) bool) (SurveyReport, error) {
 	events, err := st.SurveyAnswerEvents(ctx, from, to)
 	if err != nil {
 		return SurveyReport{}, err
@@ -371,6 +373,14 @@ func SurveyReportFor(ctx context.Context, st *store.Store, m *journey.Map, from,
 		}
 	}
 	accounts := map[string]store.Account{}
+	account := func(id string) store.Account {
+		a, seen := accounts[id]
+		if !seen && id != "" {
+			a, _ = st.Account(ctx, id)
+			accounts[id] = a
+		}
+		return a
+	}
 	contacts := map[string]store.Contact{}
 	var answers []Answer
 	var detractors []int64
@@ -379,10 +389,9 @@ func SurveyReportFor(ctx context.Context, st *store.Store, m *journey.Map, from,
 		if !ok {
 			continue
 		}
-		acc, seen := accounts[a.AccountID]
-		if !seen && a.AccountID != "" {
-			acc, _ = st.Account(ctx, a.AccountID)
-			accounts[a.AccountID] = acc
+		acc := account(a.AccountID)
+		if keep != nil && !keep(acc) {
+			continue
 		}
 		a.Account, a.Segment = cmpOr(acc.Name, a.AccountID), acc.Segment
 		c, seen := contacts[a.ContactID]
@@ -401,7 +410,9 @@ func SurveyReportFor(ctx context.Context, st *store.Store, m *journey.Map, from,
 	if err != nil {
 		return SurveyReport{}, err
 	}
-	sends = slices.DeleteFunc(sends, func(x store.SurveySend) bool { return !x.CreatedAt.Before(to) })
+	sends = slices.DeleteFunc(sends, func(x store.SurveySend) bool {
+		return !x.CreatedAt.Before(to) || (keep != nil && !keep(account(x.AccountID)))
+	})
 	rec, err := st.RecoveriesFor(ctx, detractors)
 	if err != nil {
 		return SurveyReport{}, err

@@ -164,6 +164,6 @@ func (s *Server) buildSurveyReport(r *http.Request) (report.SurveyReport, *apiEr
 	if err != nil && !errors.Is(err, journey.ErrNoMap) {
 		return report.SurveyReport{}, nil, err
 	}
-	rep, err := report.SurveyReportFor(r.Context(), s.store, m, from, to)
+	rep, err := report.SurveyReportFor(r.Context(), s.store, m, from, to, nil)
 	return rep, nil, err
 }
