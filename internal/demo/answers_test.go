@@ -47,7 +47,10 @@ func TestAnswerSurveys(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); s.AnswerSurveys(ctx, AnswerOptions{Rate: 1, Every: time.Millisecond, Seed: 7}) }()
+	go func() {
+		defer close(done)
+		s.AnswerSurveys(ctx, AnswerOptions{Rate: 1, Every: time.Millisecond, Seed: 7})
+	}()
 	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(gets) == 10 }, 5*time.Second, 5*time.Millisecond)
 	cancel()
 	<-done
