@@ -4,11 +4,13 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/moments-cs/moments/internal/journey"
+	"github.com/moments-cs/moments/internal/store"
 )
 
 func TestDecodeForm(t *testing.T) {
@@ -99,4 +101,23 @@ func TestTokens(t *testing.T) {
 	require.Equal(t, ha, HashToken(a))
 	require.False(t, wellFormed(a[:31]))
 	require.False(t, wellFormed(strings.Repeat("!", 32)))
+}
+
+func TestResponseOf(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	at := func(daysAgo int) *time.Time { t := now.AddDate(0, 0, -daysAgo); return &t }
+	five := 5
+	sends := []store.SurveySend{ // newest first
+		{Status: store.SurveySent, SentAt: at(1)},                // too recent to count
+		{Status: store.SurveySent, SentAt: at(10)},               // unanswered
+		{Status: store.SurveySkipped},                            // never sent
+		{Status: store.SurveySent, SentAt: at(40), Score: &five}, // answered
+		{Status: store.SurveySent, SentAt: at(80)},               // unanswered
+		{Status: store.SurveySent, SentAt: at(120), Score: &five},
+	}
+	r := responseOf(sends, now)
+	require.Equal(t, Response{Sent: 4, Answered: 2, Rate: 0.5, LastUnanswered: 2, LastN: 3,
+		Explanation: "2 of the last 3 surveys unanswered"}, r)
+	require.Equal(t, "no survey sent in the last year", responseOf(nil, now).Explanation)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/moments-cs/moments/internal/health/tracker"
 	"github.com/moments-cs/moments/internal/journey"
 	"github.com/moments-cs/moments/internal/store"
+	"github.com/moments-cs/moments/internal/survey"
 	"github.com/moments-cs/moments/internal/trigger"
 )
 
@@ -247,6 +248,9 @@ type accountData struct {
 	HasMap    bool
 	Runs      []store.Run
 	NotScored bool
+	// Surveys is the account's survey response (nil without the survey
+	// service): non-response is a signal too.
+	Surveys *survey.Response
 	// StartKey makes the start forms idempotent (see startMomentFromUI).
 	StartKey string
 }
@@ -276,6 +280,14 @@ func (s *Server) accountPage(w http.ResponseWriter, r *http.Request) {
 	if d.Contacts, err = s.store.AccountContacts(ctx, id); err != nil {
 		s.uiError(w, r, err)
 		return
+	}
+	if s.surveys != nil {
+		sr, err := s.surveys.AccountResponse(ctx, id)
+		if err != nil {
+			s.uiError(w, r, err)
+			return
+		}
+		d.Surveys = &sr
 	}
 	if s.health != nil {
 		h, err := s.health.Account(ctx, id)

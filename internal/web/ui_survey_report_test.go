@@ -1,11 +1,16 @@
 package web_test
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/moments-cs/moments/internal/store"
 )
 
 // TestUISurveyReport shows the survey results of the seeded year's
@@ -28,4 +33,31 @@ func TestUISurveyReport(t *testing.T) {
 	require.Equal(t, http.StatusOK, status)
 	require.True(t, strings.HasPrefix(body, "by,key,kind,n,value,ci95_low,ci95_high\n"), body)
 	require.NotContains(t, body, ",smb,", "the segment filter keeps enterprise accounts only")
+}
+
+// TestUIAccountSurveyResponse shows the account's survey response and
+// the non-response line in the emotional score's explanation.
+func TestUIAccountSurveyResponse(t *testing.T) {
+	t.Parallel()
+	f := setupUI(t, 2)
+	ctx := context.Background()
+	seven := 7
+	for i, answered := range []bool{true, false, false} {
+		at := uiNow.AddDate(0, 0, -10*(3-i))
+		x := store.SurveySend{ID: fmt.Sprint("s", i), Key: fmt.Sprint("k", i), TokenHash: []byte{byte(i + 1)}, SurveyID: "nps",
+			Kind: "nps", AccountID: "acct_000", ContactID: "acct_000-u0", CreatedAt: at}
+		_, _, err := f.store.ReserveSurveySend(ctx, x, at, at, func(store.SurveyHistory) store.SurveyDecision { return store.SurveyDecision{} })
+		require.NoError(t, err)
+		require.NoError(t, f.store.FinishSurveySend(ctx, x.ID, store.SurveySent, "", at))
+		if answered {
+			_, err = f.store.RecordSurveyAnswer(ctx, x.ID, &seven, "", at.Add(time.Hour))
+			require.NoError(t, err)
+		}
+	}
+	c := browserClient(t)
+	f.signIn(t, c, adminEmail)
+	status, body := f.page(t, c, "/accounts/acct_000")
+	require.Equal(t, http.StatusOK, status, snippet(body))
+	require.Contains(t, body, "surveys answered (1 of 3, last 12 months)")
+	require.Contains(t, body, "2 of the last 3 surveys unanswered")
 }
