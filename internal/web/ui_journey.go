@@ -88,6 +88,7 @@ func (s *Server) uiJourneyPage(w http.ResponseWriter, r *http.Request) {
 			template.HTMLEscapeString(short) + `</span></div>`
 		return strings.TrimSuffix(m, "</article>") + badge + "</article>"
 	}))
+	d.Body = s.withQuality(r, d.Body)
 	v := s.view(r, "journey", "Journey", d)
 	s.render(w, r, http.StatusOK, "swimlane", v)
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/moments-cs/moments/internal/report"
 	"github.com/moments-cs/moments/internal/store"
@@ -171,4 +172,81 @@ func prec(kind string) int {
 		return 1
 	}
 	return 0
+}
+
+// qualityDays is the window of the quality score on the journey's cards.
+const qualityDays = 90
+
+// minQualityAnswers is how many answers a quality score needs before the
+// card colours it; with fewer it says "few answers".
+const minQualityAnswers = 10
+
+// qualityGrade judges a quality score: good, fair or poor. NPS: 30 and
+// above is good, 0 and above fair; CSAT: 80 % good, 60 % fair; CES: 5.5
+// good, 4.5 fair.
+func qualityGrade(g report.SurveyGroup) string {
+	if g.N < minQualityAnswers {
+		return "none"
+	}
+	bands := map[string][2]float64{"nps": {30, 0}, "csat": {80, 60}, "ces": {5.5, 4.5}}[g.Kind]
+	switch {
+	case g.Value >= bands[0]:
+		return "good"
+	case g.Value >= bands[1]:
+		return "fair"
+	}
+	return "poor"
+}
+
+// withQuality adds each moment's quality score — its quality survey's
+// answers over the last 90 days, from every source — to its card on the
+// swimlane.
+func (s *Server) withQuality(r *http.Request, body template.HTML) template.HTML {
+	m, _, err := s.journey.Get(r.Context())
+	if err != nil || m == nil {
+		return body
+	}
+	now := s.now()
+	rep, err := report.SurveyReportFor(r.Context(), s.store, m, now.AddDate(0, 0, -qualityDays), now.Add(time.Second), nil)
+	if err != nil {
+		s.log.WarnContext(r.Context(), "journey quality scores", "err", err)
+		return body
+	}
+	want := map[string]string{}
+	for _, mo := range m.Moments {
+		if q := mo.Metrics.Quality.Survey; q != "" {
+			for _, sv := range m.Surveys {
+				if sv.ID == q {
+					want[mo.ID] = sv.Kind
+				}
+			}
+		}
+	}
+	got := map[string]report.SurveyGroup{}
+	for _, g := range rep.Scores {
+		if g.By == "moment" && want[g.Key] == g.Kind {
+			got[g.Key] = g
+		}
+	}
+	return template.HTML(cardRE.ReplaceAllStringFunc(string(body), func(card string) string { //nolint:gosec // our own markup
+		id := cardRE.FindStringSubmatch(card)[1]
+		g, ok := got[id]
+		if !ok {
+			return card
+		}
+		grade := qualityGrade(g)
+		short := "quality " + surveyScoreText(g.Kind, g.Value)
+		long := fmt.Sprintf("Quality over the last %d days: %s from %d answers", qualityDays, surveyScoreText(g.Kind, g.Value), g.N)
+		if g.Low != nil {
+			long += fmt.Sprintf(" (95 %% interval %.*f to %.*f)", prec(g.Kind), *g.Low, prec(g.Kind), *g.High)
+		}
+		if grade == "none" {
+			short += " · few answers"
+		} else {
+			short += " · " + grade
+		}
+		badge := `<div class="delivery"><span class="badge b-` + grade + `" title="` + template.HTMLEscapeString(long) + `">` +
+			template.HTMLEscapeString(short) + `</span></div>`
+		return strings.TrimSuffix(card, "</article>") + badge + "</article>"
+	}))
 }

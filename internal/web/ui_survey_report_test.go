@@ -61,3 +61,27 @@ func TestUIAccountSurveyResponse(t *testing.T) {
 	require.Contains(t, body, "surveys answered (1 of 3, last 12 months)")
 	require.Contains(t, body, "2 of the last 3 surveys unanswered")
 }
+
+// TestUIJourneyQuality puts each moment's quality score on its swimlane
+// card: the answers of its quality survey, from any source.
+func TestUIJourneyQuality(t *testing.T) {
+	t.Parallel()
+	f := setupUI(t, 1)
+	ctx := context.Background()
+	var msgs []store.Message
+	for i, score := range []int{10, 9, 9, 10, 8, 7, 9, 10, 3, 9, 10, 9} {
+		at := uiNow.Add(-time.Duration(i+1) * 24 * time.Hour)
+		msgs = append(msgs, store.Message{Type: "track", MessageID: fmt.Sprint("nps-", i), UserID: "acct_000-u0", GroupID: "acct_000",
+			Name: store.EventSurveyResponded, Timestamp: at, ReceivedAt: at,
+			Properties: []byte(fmt.Sprintf(`{"kind":"nps","score":%d,"survey":"nps","moment":"relationship_nps"}`, score))})
+	}
+	_, err := f.store.Ingest(ctx, "wk", msgs)
+	require.NoError(t, err)
+	c := browserClient(t)
+	f.signIn(t, c, adminEmail)
+	status, body := f.page(t, c, "/journey")
+	require.Equal(t, http.StatusOK, status, snippet(body))
+	// 9 promoters, 2 passives, 1 detractor of 12: NPS 67.
+	require.Contains(t, body, "quality NPS 67 · good")
+	require.Contains(t, body, "Quality over the last 90 days: NPS 67 from 12 answers")
+}
