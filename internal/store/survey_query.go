@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/moments-cs/moments/internal/vocab"
 )
 
 // Survey send statuses. A pending send is reserved (it counts against the
@@ -20,9 +22,6 @@ const (
 	SurveySkipped   = "skipped"
 	SurveyWithdrawn = "withdrawn"
 )
-
-// EventSurveyResponded is the event every survey answer becomes.
-const EventSurveyResponded = eventSurveyResponded
 
 // SurveySend is one survey sent (or skipped) to one contact.
 type SurveySend struct {
@@ -328,7 +327,7 @@ func (s *Store) SurveyAnswerEvents(ctx context.Context, from, to time.Time) ([]E
 	// The name is a literal so that the partial index on these events
 	// serves the query.
 	rows, err := s.read.QueryContext(ctx, "SELECT "+eventCols+` FROM events
-		WHERE name = 'Survey Responded' AND timestamp >= $1 AND timestamp < $2 ORDER BY timestamp, id`,
+		WHERE name = '`+vocab.EventSurveyResponded+`' AND timestamp >= $1 AND timestamp < $2 ORDER BY timestamp, id`,
 		micros(from), micros(to))
 	if err != nil {
 		return nil, fmt.Errorf("list survey answers: %w", err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/moments-cs/moments/internal/journey"
 	"github.com/moments-cs/moments/internal/store"
+	"github.com/moments-cs/moments/internal/vocab"
 )
 
 // MaxCommentBytes bounds a comment.
@@ -178,7 +179,7 @@ func answerEvent(x store.SurveySend) (store.Message, error) {
 	}
 	c, _ := json.Marshal(map[string]any{"groupId": x.AccountID})
 	return store.Message{Type: "track", MessageID: "survey-answer-" + x.ID, UserID: x.ContactID, GroupID: x.AccountID,
-		Name: store.EventSurveyResponded, Properties: p, Context: c, Timestamp: *x.AnsweredAt,
+		Name: vocab.EventSurveyResponded, Properties: p, Context: c, Timestamp: *x.AnsweredAt,
 		OriginalTimestamp: *x.AnsweredAt}, nil
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/moments-cs/moments/internal/store"
 	"github.com/moments-cs/moments/internal/store/storetest"
 	"github.com/moments-cs/moments/internal/survey"
+	"github.com/moments-cs/moments/internal/vocab"
 )
 
 const budgetMap = `version: 1
@@ -179,15 +180,15 @@ func TestQuietPeriod(t *testing.T) {
 	c := newClocked(t, st, clk, notifytest.Start(t), budgetMap)
 	c.people(t, "kim")
 	task := store.Task{ID: "t1", RunID: "r1", AccountID: "acme", MomentID: "kickoff", Title: "Fix the import", Team: "cs", Assignee: "cs", CreatedAt: clk.now()}
-	_, err := st.InsertTask(ctx, st.DB(), task)
+	_, err := st.InsertTaskTx(ctx, st.DB(), task)
 	require.NoError(t, err)
-	_, err = st.Escalate(ctx, st.DB(), store.Escalation{ID: "e1", Key: "k1", TaskID: "t1", RunID: "r1", AccountID: "acme",
+	_, err = st.InsertEscalationTx(ctx, st.DB(), store.Escalation{ID: "e1", Key: "k1", TaskID: "t1", RunID: "r1", AccountID: "acme",
 		MomentID: "kickoff", Level: 1, Severity: "high", Reason: "overdue", CreatedAt: clk.now()})
 	require.NoError(t, err)
 	x := c.send(t, "nps", "kim", "")
 	require.Equal(t, store.SurveySkipped, x.Status)
 	require.Equal(t, "quiet period: Acme has an open escalation; no survey until it is resolved", x.Reason)
-	done := store.TaskDone
+	done := vocab.TaskDone
 	_, err = st.UpdateTask(ctx, "t1", store.TaskChange{Status: &done}, clk.now())
 	require.NoError(t, err)
 	require.Equal(t, store.SurveySent, c.send(t, "nps", "kim", "").Status)

@@ -20,6 +20,7 @@ import (
 	"github.com/moments-cs/moments/internal/notify/notifytest"
 	"github.com/moments-cs/moments/internal/playbook"
 	"github.com/moments-cs/moments/internal/store"
+	"github.com/moments-cs/moments/internal/vocab"
 	"github.com/moments-cs/moments/internal/store/storetest"
 	"github.com/moments-cs/moments/internal/survey"
 )
@@ -166,7 +167,7 @@ func links(t *testing.T, text string) (string, map[string]string) {
 
 func countSurveyEvents(t *testing.T, st *store.Store) []store.Event {
 	t.Helper()
-	evs, _, err := st.ListEvents(context.Background(), store.EventFilter{Name: store.EventSurveyResponded}, store.Page{Limit: 100})
+	evs, _, err := st.ListEvents(context.Background(), store.EventFilter{Name: vocab.EventSurveyResponded}, store.Page{Limit: 100})
 	require.NoError(t, err)
 	return evs
 }

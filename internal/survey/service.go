@@ -115,7 +115,7 @@ func (s *Service) PublicURL() string { return s.cfg.PublicURL }
 
 // Start runs the sweeper (reminders, answers waiting for their event)
 // until Stop.
-func (s *Service) Start(ctx context.Context) {
+func (s *Service) Start(ctx context.Context) error {
 	ctx, s.stop = context.WithCancel(context.WithoutCancel(ctx))
 	s.done = make(chan struct{})
 	go func() {
@@ -133,6 +133,7 @@ func (s *Service) Start(ctx context.Context) {
 			}
 		}
 	}()
+	return nil
 }
 
 // Stop stops the sweeper.

@@ -6,13 +6,14 @@ import (
 	"strings"
 
 	"github.com/moments-cs/moments/internal/journey"
+	"github.com/moments-cs/moments/internal/vocab"
 )
 
 // Survey kinds.
 const (
-	KindNPS  = "nps"
-	KindCSAT = "csat"
-	KindCES  = "ces"
+	KindNPS  = vocab.SurveyNPS
+	KindCSAT = vocab.SurveyCSAT
+	KindCES  = vocab.SurveyCES
 )
 
 // Scale is the range of scores of a survey kind and the words at its ends.
