@@ -12,9 +12,8 @@ import (
 	"strconv"
 	"time"
 
-	"gonum.org/v1/gonum/stat/distuv"
-
 	"github.com/moments-cs/moments/internal/journey"
+	"github.com/moments-cs/moments/internal/stats"
 	"github.com/moments-cs/moments/internal/store"
 )
 
@@ -77,8 +76,8 @@ func NPS(scores []int) Stat {
 }
 
 // CSAT is the percentage of 1–5 answers that are 4 or 5, with the Wilson
-// score interval, which stays within 0–100 and behaves with small samples
-// and shares near 0 or 100 %.
+// score interval (stats.Wilson), which stays within 0–100 and behaves with
+// small samples and shares near 0 or 100 %.
 func CSAT(scores []int) Stat {
 	s := Stat{N: len(scores)}
 	if s.N == 0 {
@@ -90,41 +89,29 @@ func CSAT(scores []int) Stat {
 			k++
 		}
 	}
-	n := float64(s.N)
-	p := float64(k) / n
-	s.Value = 100 * p
-	z2 := z95 * z95
-	centre := (p + z2/(2*n)) / (1 + z2/n)
-	half := z95 * math.Sqrt(p*(1-p)/n+z2/(4*n*n)) / (1 + z2/n)
-	s.Low, s.High = interval(100*(centre-half), 100*(centre+half), 0, 100)
+	p := stats.Wilson(k, s.N)
+	s.Value = 100 * p.Share
+	s.Low, s.High = interval(100*p.Low, 100*p.High, 0, 100)
 	return s
 }
 
 // CES is the average of 1–7 answers, with Student's t interval
-// (mean ± t₀.₉₇₅,ₙ₋₁ · s / √n, s the sample standard deviation), clamped
-// to 1–7; one answer has no interval.
+// (stats.MeanT: mean ± t₀.₉₇₅,ₙ₋₁ · s / √n, s the sample standard
+// deviation), clamped to 1–7; one answer has no interval.
 func CES(scores []int) Stat {
 	s := Stat{N: len(scores)}
 	if s.N == 0 {
 		return s
 	}
-	var sum float64
-	for _, v := range scores {
-		sum += float64(v)
+	xs := make([]float64, len(scores))
+	for i, v := range scores {
+		xs[i] = float64(v)
 	}
-	n := float64(s.N)
-	s.Value = sum / n
-	if s.N < 2 {
-		return s
+	m := stats.MeanT(xs)
+	s.Value = m.Mean
+	if s.N >= 2 {
+		s.Low, s.High = interval(m.Low, m.High, 1, 7)
 	}
-	var ss float64
-	for _, v := range scores {
-		ss += (float64(v) - s.Value) * (float64(v) - s.Value)
-	}
-	sd := math.Sqrt(ss / (n - 1))
-	t := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: n - 1}.Quantile(0.975)
-	half := t * sd / math.Sqrt(n)
-	s.Low, s.High = interval(s.Value-half, s.Value+half, 1, 7)
 	return s
 }
 
@@ -309,23 +296,13 @@ func responseByMoment(sends []store.SurveySend) []MomentResponse {
 			m.Rate = float64(m.Answered) / float64(m.Sent)
 		}
 		if h := hours[k]; len(h) > 0 {
-			med := median(h)
+			med := stats.Median(h)
 			m.MedianHours = &med
 		}
 		out = append(out, *m)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Moment < out[j].Moment })
 	return out
-}
-
-func median(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
 }
 
 func closeTheLoop(answers []Answer, rec map[int64]store.Recovery) []LoopRow {

@@ -20,9 +20,9 @@ import (
 	"github.com/moments-cs/moments/internal/notify/notifytest"
 	"github.com/moments-cs/moments/internal/playbook"
 	"github.com/moments-cs/moments/internal/store"
-	"github.com/moments-cs/moments/internal/vocab"
 	"github.com/moments-cs/moments/internal/store/storetest"
 	"github.com/moments-cs/moments/internal/survey"
+	"github.com/moments-cs/moments/internal/vocab"
 )
 
 // e2eMap surveys the contact after a kickoff and starts service recovery
