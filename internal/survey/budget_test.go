@@ -291,3 +291,40 @@ func TestUnknownSurvey(t *testing.T) {
 	_, err := c.app.Surveys.Send(context.Background(), survey.Request{Survey: "npss", AccountID: "acme", ContactID: "kim"})
 	require.True(t, errors.Is(err, survey.ErrUnknownSurvey), "%v", err)
 }
+
+// TestBudgetHoldsUnderConcurrentSends sends to six people of one account
+// at once: the account's limit of three holds, because each decision is
+// taken in one transaction with recording the send.
+func TestBudgetHoldsUnderConcurrentSends(t *testing.T) {
+	t.Parallel()
+	for _, d := range storetest.Dialects() {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			clk := &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+			c := newClocked(t, storetest.Open(t, d), clk, notifytest.Start(t), budgetMap)
+			names := []string{"kim", "lee", "max", "ana", "bo", "cy"}
+			c.people(t, names...)
+			var wg sync.WaitGroup
+			statuses := make(chan string, len(names))
+			for _, n := range names {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					out, err := c.app.Surveys.Send(context.Background(), survey.Request{Survey: "nps", AccountID: "acme", ContactID: n})
+					if err != nil || len(out) != 1 {
+						statuses <- "error"
+						return
+					}
+					statuses <- out[0].Status
+				}()
+			}
+			wg.Wait()
+			close(statuses)
+			count := map[string]int{}
+			for s := range statuses {
+				count[s]++
+			}
+			require.Equal(t, map[string]int{store.SurveySent: 3, store.SurveySkipped: 3}, count)
+		})
+	}
+}
