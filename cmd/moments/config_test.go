@@ -93,6 +93,10 @@ func TestServeSettings(t *testing.T) {
 			wantErr: `--smtp-tls (MOMENTS_SMTP_TLS) "ssl" is not starttls, tls or none`},
 		{name: "bad step lease", env: map[string]string{"MOMENTS_PLAYBOOK_STEP_LEASE": "soon"},
 			wantErr: `--playbook-step-lease (MOMENTS_PLAYBOOK_STEP_LEASE) "soon" is not a duration such as 15s`},
+		{name: "public url from env", env: map[string]string{"MOMENTS_PUBLIC_URL": "https://moments.acme.example"},
+			check: func(t *testing.T, o serveOptions) { require.Equal(t, "https://moments.acme.example", o.publicURL) }},
+		{name: "bad public url", args: []string{"--public-url", "moments.acme.example"},
+			wantErr: `--public-url (MOMENTS_PUBLIC_URL) "moments.acme.example" must be a full http:// or https:// address such as https://moments.example.com`},
 		{name: "empty addr", args: []string{"--addr", ""},
 			wantErr: `--addr (MOMENTS_ADDR) is empty; give an address to listen on such as 127.0.0.1:8080`},
 	}

@@ -162,6 +162,9 @@ func (d *demoRun) fill(ctx context.Context, a *app.App, url, adminKey, writeKey 
 		return fmt.Errorf("the example journey map has errors: %s", res.Diagnostics[0])
 	}
 	fmt.Fprintf(out, "  Journey map applied: examples/b2b-saas.yaml (version %d); its email and webhooks go to sinks on this machine\n", res.Version)
+	// The customers answer the surveys the map's survey steps send, through
+	// the answer page, as long as the demo runs.
+	go d.sinks.AnswerSurveys(ctx, demo.AnswerOptions{})
 
 	// Keys: the first start's, or new ones when the data was kept.
 	if writeKey == "" {

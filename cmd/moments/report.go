@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,12 +14,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/moments-cs/moments/internal/app"
+	"github.com/moments-cs/moments/internal/journey"
 	"github.com/moments-cs/moments/internal/report"
 	"github.com/moments-cs/moments/internal/store"
 )
 
 func reportCmd(df *dataFlags) *cobra.Command {
-	cmd := &cobra.Command{Use: "report", Short: "Print reports: exceptions (accounts that need attention), health"}
+	cmd := &cobra.Command{Use: "report", Short: "Print reports: exceptions (accounts that need attention), health, surveys"}
 	var (
 		f      store.HealthFilter
 		behind int
@@ -85,7 +88,7 @@ func reportCmd(df *dataFlags) *cobra.Command {
 		},
 	}
 	flags(healthReport)
-	cmd.AddCommand(exceptions, healthReport)
+	cmd.AddCommand(exceptions, healthReport, surveyReportCmd(df))
 	return cmd
 }
 
@@ -192,5 +195,70 @@ func healthCmd(df *dataFlags) *cobra.Command {
 		},
 	}
 	cmd.AddCommand(recompute)
+	return cmd
+}
+
+// surveyReportCmd prints the survey report: NPS, CSAT and CES by moment,
+// stage, segment and month with sample sizes and 95 % intervals, response
+// per moment, the closing of the loop on low answers and the comments.
+func surveyReportCmd(df *dataFlags) *cobra.Command {
+	var (
+		from, to string
+		days     int
+		asCSV    bool
+		asJSON   bool
+	)
+	cmd := &cobra.Command{
+		Use:   "surveys",
+		Short: "Survey results (NPS, CSAT, CES) with 95 % intervals, response rates, closing the loop on detractors, comments",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			now := time.Now().UTC()
+			end, start := now.Add(time.Second), now.AddDate(0, 0, -days)
+			var err error
+			if from != "" {
+				if start, err = time.Parse(time.DateOnly, from); err != nil {
+					return fmt.Errorf("--from %q must be a date such as 2026-01-31", from)
+				}
+			}
+			if to != "" {
+				if end, err = time.Parse(time.DateOnly, to); err != nil {
+					return fmt.Errorf("--to %q must be a date such as 2026-01-31", to)
+				}
+			}
+			if !start.Before(end) {
+				return fmt.Errorf("--from must be before --to")
+			}
+			st, err := df.open(cmd.Context(), newLogger(slog.LevelWarn))
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			// The live map gives each moment its stage; without one the
+			// report still has every other dimension.
+			m, _, err := journey.NewLive(st).Get(cmd.Context())
+			if err != nil && !errors.Is(err, journey.ErrNoMap) {
+				return err
+			}
+			rep, err := report.SurveyReportFor(cmd.Context(), st, m, start, end, nil)
+			if err != nil {
+				return err
+			}
+			switch {
+			case asCSV:
+				return report.WriteSurveyCSV(cmd.OutOrStdout(), rep)
+			case asJSON:
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(rep)
+			}
+			return report.WriteSurveyText(cmd.OutOrStdout(), rep)
+		},
+	}
+	cmd.Flags().StringVar(&from, "from", "", "first day (YYYY-MM-DD); default --days before today")
+	cmd.Flags().StringVar(&to, "to", "", "day after the last (YYYY-MM-DD); default now")
+	cmd.Flags().IntVar(&days, "days", 90, "days before today to cover when --from is not given")
+	cmd.Flags().BoolVar(&asCSV, "csv", false, "print the scores table as CSV")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the whole report as JSON")
 	return cmd
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/moments-cs/moments/internal/app"
 	"github.com/moments-cs/moments/internal/playbook"
 	"github.com/moments-cs/moments/internal/store"
+	"github.com/moments-cs/moments/internal/survey"
 )
 
 func serveCmd(df *dataFlags) *cobra.Command {
@@ -48,8 +49,8 @@ func serveCmd(df *dataFlags) *cobra.Command {
 // environment variable (see setting), and a flag given on the command line
 // wins.
 type serveFlags struct {
-	addr, maxAge, adminEmail string
-	playbook                 *playbookFlags
+	addr, maxAge, adminEmail, publicURL string
+	playbook                            *playbookFlags
 }
 
 func (f *serveFlags) register(cmd *cobra.Command) {
@@ -59,6 +60,8 @@ func (f *serveFlags) register(cmd *cobra.Command) {
 		"events older than this when they arrive start no moment, e.g. 168h while replaying history; 0: no limit (env MOMENTS_TRIGGER_MAX_EVENT_AGE)")
 	fs.StringVar(&f.adminEmail, "admin-email", envOr("MOMENTS_ADMIN_EMAIL", defaultAdminEmail),
 		"email of the first admin, created with a printed password on first start (env MOMENTS_ADMIN_EMAIL)")
+	fs.StringVar(&f.publicURL, "public-url", envOr("MOMENTS_PUBLIC_URL", ""),
+		"the address people reach this server at, e.g. https://moments.example.com behind a proxy; survey links start with it; default http:// and the listen address (env MOMENTS_PUBLIC_URL)")
 	f.playbook = addPlaybookFlags(cmd)
 }
 
@@ -82,12 +85,19 @@ func (f *serveFlags) options() (serveOptions, error) {
 	if o.playbook, err = f.playbook.config(); err != nil {
 		return o, err
 	}
+	o.publicURL = strings.TrimSpace(f.publicURL)
+	if err := (&survey.Config{PublicURL: o.publicURL}).Validate(); err != nil {
+		return o, fmt.Errorf("%s %q must be a full http:// or https:// address such as https://moments.example.com", setting("public-url"), f.publicURL)
+	}
 	return o, nil
 }
 
 // serveOptions are what `serve` and `demo` do differently.
 type serveOptions struct {
 	addr string
+	// publicURL is the base of survey links; empty means http:// and the
+	// address the server listens on.
+	publicURL string
 	// playbook is how playbooks send email and webhooks.
 	playbook playbook.Config
 	// triggerMaxAge is app.Options.TriggerMaxEventAge.
@@ -106,7 +116,19 @@ type serveOptions struct {
 // commits what it accepted.
 func serve(ctx context.Context, out io.Writer, log *slog.Logger, st *store.Store, o serveOptions) error {
 	addr := o.addr
-	a, err := app.New(ctx, st, app.Options{Logger: log, Playbook: o.playbook, TriggerMaxEventAge: o.triggerMaxAge})
+	// Listening first gives survey links the real address when the port
+	// is chosen by the system (:0).
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	defer ln.Close()
+	publicURL := o.publicURL
+	if publicURL == "" {
+		publicURL = "http://" + ln.Addr().String()
+	}
+	a, err := app.New(ctx, st, app.Options{Logger: log, Playbook: o.playbook, TriggerMaxEventAge: o.triggerMaxAge,
+		Survey: survey.Config{PublicURL: publicURL}})
 	if err != nil {
 		return err
 	}
@@ -126,10 +148,6 @@ func serve(ctx context.Context, out io.Writer, log *slog.Logger, st *store.Store
 		return err
 	}
 	defer a.Stop(context.Background()) //nolint:errcheck // logged by the components
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", addr, err)
-	}
 	hs := &http.Server{
 		Handler:           a.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,

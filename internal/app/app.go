@@ -16,6 +16,7 @@ import (
 	"github.com/moments-cs/moments/internal/journey"
 	"github.com/moments-cs/moments/internal/playbook"
 	"github.com/moments-cs/moments/internal/store"
+	"github.com/moments-cs/moments/internal/survey"
 	"github.com/moments-cs/moments/internal/trigger"
 	"github.com/moments-cs/moments/internal/web/server"
 )
@@ -31,6 +32,10 @@ type Options struct {
 	// TriggerMaxEventAge, when positive, is the age beyond which an
 	// arriving event starts no moment (trigger.Options.MaxEventAge).
 	TriggerMaxEventAge time.Duration
+	// Survey is where survey links point (the public URL) and how long a
+	// one-click score waits for its comment; surveys are emailed through
+	// Playbook.SMTP.
+	Survey survey.Config
 }
 
 // App is a running installation.
@@ -56,6 +61,9 @@ type App struct {
 	// Playbooks runs the playbooks that triggers start: durable steps,
 	// tasks, email, webhooks, waits and escalation.
 	Playbooks *playbook.Engine
+	// Surveys sends the map's surveys (survey steps, by hand), takes the
+	// answers and sends reminders.
+	Surveys *survey.Service
 }
 
 // IngestStage is one stage of the ingest pipeline: a hook that runs inside
@@ -76,7 +84,15 @@ func New(ctx context.Context, st *store.Store, o Options) (*App, error) {
 	a.Health = tracker.New(st, a.Journey, tracker.Options{Logger: a.log, Now: a.now})
 	a.Triggers = trigger.New(trigger.Options{Store: st, Journey: a.Journey, Logger: a.log, Now: a.now, MaxEventAge: o.TriggerMaxEventAge})
 	a.Health.OnQuadrantDrop(a.Triggers.QuadrantDropped)
-	pb, err := playbook.New(playbook.Options{Store: st, Journey: a.Journey, Config: o.Playbook, Logger: a.log, Now: a.now})
+	sc := o.Survey
+	sc.SMTP = o.Playbook.SMTP
+	sv, err := survey.New(survey.Options{Store: st, Journey: a.Journey, Config: sc, Logger: a.log, Now: a.now})
+	if err != nil {
+		return nil, err
+	}
+	a.Surveys = sv
+	pb, err := playbook.New(playbook.Options{Store: st, Journey: a.Journey, Config: o.Playbook, Logger: a.log, Now: a.now,
+		Steps: map[string]playbook.StepRunner{journey.StepSurvey: sv.StepRunner()}})
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +103,7 @@ func New(ctx context.Context, st *store.Store, o Options) (*App, error) {
 		st.OnIngest(s.Hook)
 	}
 	a.Web = server.New(server.Options{Store: st, Keys: a.Keys, People: a.People, Logger: a.log, Now: a.now, Journey: a.Journey, Health: a.Health,
-		Triggers: a.Triggers, Playbooks: a.Playbooks})
+		Triggers: a.Triggers, Playbooks: a.Playbooks, Surveys: a.Surveys})
 	return a, nil
 }
 
@@ -112,14 +128,14 @@ func IngestStages(h *tracker.Tracker, t *trigger.Engine, p *playbook.Engine) []I
 func (a *App) IngestStages() []IngestStage { return a.stages }
 
 // Start starts the background services (health recomputes, playbook
-// workers, scheduled triggers).
+// workers, survey reminders, scheduled triggers).
 func (a *App) Start(ctx context.Context) error {
 	// Playbooks start before triggers and stop after them, so no run is
 	// launched while the engine is stopping.
 	for _, s := range []interface {
 		Start(context.Context) error
 		Stop(context.Context) error
-	}{a.Health, a.Playbooks, a.Triggers} {
+	}{a.Health, a.Playbooks, a.Surveys, a.Triggers} {
 		if err := s.Start(ctx); err != nil {
 			return err
 		}

@@ -371,7 +371,7 @@ func (h *history) day(day time.Time) {
 			p = 0.45
 		}
 		if rng.Float64() < p {
-			h.survey(workHour(rng, noon, a.TZ), c, "nps", h.nps(c, noon), "relationship_nps")
+			h.survey(workHour(rng, noon, a.TZ), c, "nps", h.nps(c, noon), "nps")
 		}
 	}
 }
@@ -573,7 +573,15 @@ func (h *history) ticket(at time.Time, c *Contact, prof ticketProfile) {
 }
 
 func (h *history) survey(at time.Time, c *Contact, kind string, score int, survey string) {
-	h.track(at, c, vocab.EventSurveyResponded, []Field{{"kind", kind}, {"score", score}, {"survey", survey}})
+	h.track(at, c, vocab.EventSurveyResponded, []Field{{"kind", kind}, {"score", score}, {"survey", survey}, {"moment", surveyMoments[survey]}})
+}
+
+// surveyMoments are the moments of the example map whose quality each
+// survey measures, as the survey tool that sent the history's answers
+// would have tagged them.
+var surveyMoments = map[string]string{
+	"nps": "relationship_nps", "csat_kickoff": "contract_signed", "ces_onboarding": "onboarding_complete",
+	"csat_support": "first_escalation",
 }
 
 // nps is the answer c gives at t, true to the persona's story.

@@ -104,7 +104,8 @@ func liveMessages(rng *rand.Rand, live []*History, now time.Time) []Message {
 		}
 		return out
 	case r < 0.04*prof.perMonth+0.03:
-		return []Message{track(vocab.EventSurveyResponded, Field{"kind", "nps"}, Field{"score", liveNPS(rng, a)}, Field{"survey", "relationship_nps"})}
+		return []Message{track(vocab.EventSurveyResponded, Field{"kind", "nps"}, Field{"score", liveNPS(rng, a)}, Field{"survey", "nps"},
+			Field{"moment", surveyMoments["nps"]})}
 	}
 	out := []Message{track(EventLogin, Field{"method", pickLogin(rng, a)})}
 	w := featureWeights[a.Persona]

@@ -172,3 +172,35 @@ func deepCopy(v reflect.Value) reflect.Value {
 	}
 	return v
 }
+
+// Defaults of SurveyRules.
+const (
+	DefaultSurveyContactEvery  = "30d"
+	DefaultSurveyAccountLimit  = 3
+	DefaultSurveyAccountEvery  = "30d"
+	DefaultSurveyLinkExpires   = "30d"
+	DefaultSurveyReminderAfter = "3d"
+	// NoReminder as reminder_after sends no reminder.
+	NoReminder = "never"
+)
+
+// WithDefaults returns the rules with every setting left out filled with
+// its default.
+func (r SurveyRules) WithDefaults() SurveyRules {
+	if r.ContactEvery == "" {
+		r.ContactEvery = DefaultSurveyContactEvery
+	}
+	if r.AccountLimit == 0 {
+		r.AccountLimit = DefaultSurveyAccountLimit
+	}
+	if r.AccountEvery == "" {
+		r.AccountEvery = DefaultSurveyAccountEvery
+	}
+	if r.LinkExpires == "" {
+		r.LinkExpires = DefaultSurveyLinkExpires
+	}
+	if r.ReminderAfter == "" {
+		r.ReminderAfter = DefaultSurveyReminderAfter
+	}
+	return r
+}

@@ -164,6 +164,7 @@ func (l *linter) checkMap() {
 	for i, s := range m.Surveys {
 		l.checkSurvey(fmt.Sprintf("surveys[%d]", i), s)
 	}
+	l.checkSurveyRules(m.SurveyRules)
 }
 
 // ids checks the ids of a list: present, well formed and unique. It returns
@@ -524,11 +525,7 @@ func (l *linter) checkPlaybook(path string, mo *Moment) {
 		}
 		validate, ok := stepValidator(s.Kind)
 		if !ok {
-			if msg, planned := plannedStepKinds[s.Kind]; planned {
-				l.errorf(sp+".kind", "%s", msg)
-			} else {
-				l.errorf(sp+".kind", "step kind %q is not known%s", s.Kind, hint(s.Kind, kinds, "use one of "+strings.Join(kinds, ", ")))
-			}
+			l.errorf(sp+".kind", "step kind %q is not known%s", s.Kind, hint(s.Kind, kinds, "use one of "+strings.Join(kinds, ", ")))
 			continue
 		}
 		for _, msg := range validate(s) {
@@ -702,5 +699,72 @@ func (l *linter) checkSurvey(path string, s Survey) {
 	}
 	if strings.TrimSpace(s.Question) == "" {
 		l.missing(path+".question", "survey %q has no question", s.ID)
+	}
+	seen := map[string]bool{}
+	for i, t := range s.Translations {
+		tp := fmt.Sprintf("%s.translations[%d]", path, i)
+		lang := strings.ToLower(strings.TrimSpace(t.Language))
+		switch {
+		case lang == "":
+			l.missing(tp+".language", "survey %q has a translation without a language; give a language tag such as \"de\"", s.ID)
+		case !isLanguageTag(lang):
+			l.errorf(tp+".language", "language %q is not a language tag; use a code such as \"de\", \"fr\" or \"pt-br\"", t.Language)
+		case seen[lang]:
+			l.errorf(tp+".language", "survey %q has two %q translations; keep one", s.ID, lang)
+		}
+		seen[lang] = true
+		if strings.TrimSpace(t.Question) == "" {
+			l.missing(tp+".question", "survey %q has a %q translation without a question", s.ID, t.Language)
+		}
+	}
+}
+
+// isLanguageTag accepts the simple language tags contacts carry: two or
+// three letters, optionally followed by "-" and a region or script.
+func isLanguageTag(s string) bool {
+	base, rest, _ := strings.Cut(s, "-")
+	if len(base) < 2 || len(base) > 3 || len(rest) > 8 {
+		return false
+	}
+	for _, r := range base + rest {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// checkSurveyRules checks the survey fatigue budget's durations and limit.
+func (l *linter) checkSurveyRules(r SurveyRules) {
+	const p = "survey_rules"
+	l.positive(p+".contact_every", r.ContactEvery)
+	l.positive(p+".account_every", r.AccountEvery)
+	l.positive(p+".link_expires", r.LinkExpires)
+	if r.ReminderAfter != NoReminder {
+		l.positive(p+".reminder_after", r.ReminderAfter)
+	}
+	if r.AccountLimit < 0 {
+		l.errorf(p+".account_limit", "account_limit %d is negative; give how many surveys an account's people may receive at most", r.AccountLimit)
+	}
+	rules := r.WithDefaults()
+	if exp, err := ParseDuration(rules.LinkExpires); err == nil && rules.ReminderAfter != NoReminder {
+		if rem, err := ParseDuration(rules.ReminderAfter); err == nil && rem.Approx() >= exp.Approx() {
+			l.errorf(p+".reminder_after", "reminder_after %s is not before link_expires %s; the reminder would carry an expired link", rules.ReminderAfter, rules.LinkExpires)
+		}
+	}
+}
+
+// positive checks a duration that must be longer than zero.
+func (l *linter) positive(path, value string) {
+	if value == "" {
+		return
+	}
+	d, err := ParseDuration(value)
+	if err != nil {
+		l.errorf(path, "%s: %s", keyName(path), err)
+		return
+	}
+	if d.Negative() || d.IsZero() {
+		l.errorf(path, "%s %q must be longer than zero", keyName(path), value)
 	}
 }

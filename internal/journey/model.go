@@ -19,6 +19,9 @@ type Map struct {
 	Health       HealthModel   `yaml:"health,omitempty" json:"health,omitempty"`
 	Emails       []Email       `yaml:"emails,omitempty" json:"emails,omitempty"`
 	Surveys      []Survey      `yaml:"surveys,omitempty" json:"surveys,omitempty"`
+	// SurveyRules is the fatigue budget and timing of survey steps; left
+	// out, the defaults apply (DefaultSurveyRules).
+	SurveyRules SurveyRules `yaml:"survey_rules,omitempty" json:"survey_rules,omitempty"`
 }
 
 // Stage is a step of the customer's decision process, in map order.
@@ -289,4 +292,37 @@ type Survey struct {
 	ID       string `yaml:"id" json:"id"`
 	Kind     string `yaml:"kind" json:"kind"`
 	Question string `yaml:"question" json:"question"`
+	// FollowUp is the open question under the scale ("What is the main
+	// reason for your score?"); empty uses the kind's default.
+	FollowUp string `yaml:"follow_up,omitempty" json:"follow_up,omitempty"`
+	// Translations are the survey's texts in other languages, chosen by
+	// the contact's language trait.
+	Translations []SurveyTranslation `yaml:"translations,omitempty" json:"translations,omitempty"`
+}
+
+// SurveyTranslation is a survey's question and follow-up in one language.
+type SurveyTranslation struct {
+	// Language is a language tag such as "de" or "pt-BR".
+	Language string `yaml:"language" json:"language"`
+	Question string `yaml:"question" json:"question"`
+	FollowUp string `yaml:"follow_up,omitempty" json:"follow_up,omitempty"`
+}
+
+// SurveyRules is the survey fatigue budget: how often one person and one
+// account's people may be asked, how long a link lives and when the one
+// reminder goes. Durations use the map's duration form ("30d", "72h").
+// Left out, each setting takes its default (DefaultSurveyRules).
+type SurveyRules struct {
+	// ContactEvery is the least time between two surveys to one contact,
+	// across all moments (default 30d).
+	ContactEvery string `yaml:"contact_every,omitempty" json:"contact_every,omitempty"`
+	// AccountLimit is how many surveys an account's people receive at most
+	// within AccountEvery (default 3 in 30d).
+	AccountLimit int    `yaml:"account_limit,omitempty" json:"account_limit,omitempty"`
+	AccountEvery string `yaml:"account_every,omitempty" json:"account_every,omitempty"`
+	// LinkExpires is how long a survey link can be answered (default 30d).
+	LinkExpires string `yaml:"link_expires,omitempty" json:"link_expires,omitempty"`
+	// ReminderAfter is when the one reminder goes to those who have not
+	// answered (default 3d); "never" sends none.
+	ReminderAfter string `yaml:"reminder_after,omitempty" json:"reminder_after,omitempty"`
 }

@@ -430,6 +430,8 @@ var nouns = map[reflect.Type]string{
 	reflect.TypeFor[UsageDropModel]():     "health.usage_drop",
 	reflect.TypeFor[Email]():              "email",
 	reflect.TypeFor[Survey]():             "survey",
+	reflect.TypeFor[SurveyTranslation]():  "survey translation",
+	reflect.TypeFor[SurveyRules]():        "survey_rules",
 }
 
 func noun(t reflect.Type) string {

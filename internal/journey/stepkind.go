@@ -19,8 +19,7 @@ const (
 	StepWait     = "wait"
 	StepBranch   = "branch"
 	StepEscalate = "escalate"
-	// StepSurvey is designed but not yet run by this version; it lints as
-	// "not available yet" until a package registers it.
+	// StepSurvey sends one of the map's surveys (internal/survey runs it).
 	StepSurvey = "survey"
 )
 
@@ -36,12 +35,6 @@ var stepKinds = struct {
 	sync.RWMutex
 	m map[string]StepValidator
 }{m: map[string]StepValidator{}}
-
-// plannedStepKinds are kinds the design names that this version cannot run
-// yet, with what to tell a map's author.
-var plannedStepKinds = map[string]string{
-	StepSurvey: "survey steps are not available yet in this version of Moments; remove the step, or send the survey link in an email step for now",
-}
 
 // RegisterStepKind adds a playbook step kind, such as "survey", with the
 // validator the linter runs on each step of that kind. The package that
@@ -82,6 +75,7 @@ func init() {
 	RegisterStepKind(StepWait, validateWait)
 	RegisterStepKind(StepBranch, validateBranch)
 	RegisterStepKind(StepEscalate, validateEscalate)
+	RegisterStepKind(StepSurvey, validateSurvey)
 }
 
 // commonStepKeys may appear on a step of any kind: when guards the step
@@ -130,6 +124,20 @@ func validateEmail(s Step) []string {
 	msgs := UnusedStepFields(s, "template", "to")
 	if s.Template == "" {
 		msgs = append(msgs, "template is required for an email step: the id of one of the map's emails")
+	}
+	if s.To != "" && !slices.Contains(EmailRecipients, s.To) && !isEmailAddress(s.To) {
+		msgs = append(msgs, fmt.Sprintf("to %q is not a recipient%s", s.To,
+			hint(s.To, EmailRecipients, "use one of "+strings.Join(EmailRecipients, ", ")+", or an email address")))
+	}
+	return msgs
+}
+
+// validateSurvey checks a survey step: the survey to send and to whom, with
+// the recipients of an email step.
+func validateSurvey(s Step) []string {
+	msgs := UnusedStepFields(s, "template", "to")
+	if s.Template == "" {
+		msgs = append(msgs, "template is required for a survey step: the id of one of the map's surveys")
 	}
 	if s.To != "" && !slices.Contains(EmailRecipients, s.To) && !isEmailAddress(s.To) {
 		msgs = append(msgs, fmt.Sprintf("to %q is not a recipient%s", s.To,

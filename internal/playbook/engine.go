@@ -29,6 +29,10 @@ type Options struct {
 	// conditions (branch, when); default the health tracker's stored state
 	// (store.AccountHealth).
 	Health func(ctx context.Context, accountID string) (map[string]any, error)
+	// Steps are step kinds this engine runs besides the registered ones
+	// (RegisterStep), such as survey steps run by an installation's survey
+	// service; they take precedence over a registered runner of the kind.
+	Steps map[string]StepRunner
 }
 
 // Engine runs playbooks: it starts runs exactly once per occurrence, hands
@@ -47,6 +51,7 @@ type Engine struct {
 	health func(ctx context.Context, accountID string) (map[string]any, error)
 	mailer *notify.Mailer
 	sender *notify.Sender
+	steps  map[string]StepRunner
 
 	kicks chan struct{}
 	mu    sync.Mutex
@@ -75,7 +80,7 @@ func New(o Options) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{st: o.Store, db: o.Store.DB(), journey: o.Journey, cfg: cfg, log: o.Logger, now: o.Now,
-		health: o.Health, kicks: make(chan struct{}, 1), wall: time.Now}
+		health: o.Health, kicks: make(chan struct{}, 1), wall: time.Now, steps: o.Steps}
 	e.log, e.now = defaults.Logger(e.log), defaults.Clock(e.now)
 	if e.health == nil {
 		// The health tracker's stored state, as trigger conditions see it.

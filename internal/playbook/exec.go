@@ -92,7 +92,10 @@ func (e *Engine) prepare(ctx context.Context, sc *StepContext) (*Outcome, error)
 }
 
 func (e *Engine) execute(ctx context.Context, sc *StepContext) (Outcome, error) {
-	r, ok := runnerFor(sc.Step.Kind)
+	r, ok := e.steps[sc.Step.Kind]
+	if !ok {
+		r, ok = runnerFor(sc.Step.Kind)
+	}
 	if !ok {
 		return Outcome{}, Permanentf("%s steps are not available in this version of Moments", sc.Step.Kind)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/moments-cs/moments/internal/journey"
 	"github.com/moments-cs/moments/internal/playbook"
 	"github.com/moments-cs/moments/internal/store"
+	"github.com/moments-cs/moments/internal/survey"
 	"github.com/moments-cs/moments/internal/trigger"
 )
 
@@ -35,7 +36,10 @@ type Options struct {
 	// Playbooks is the playbook engine behind step retries; without it a
 	// retry answers 503.
 	Playbooks *playbook.Engine
-	Logger    *slog.Logger
+	// Surveys is the survey service behind the answer page, manual sends,
+	// the survey report and response rates; without it they answer 503.
+	Surveys *survey.Service
+	Logger  *slog.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }

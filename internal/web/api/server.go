@@ -42,6 +42,7 @@ func (s *Server) Routes(rt *web.Router) {
 	s.healthRoutes(rt)
 	s.triggerRoutes(rt)
 	s.runRoutes(rt)
+	s.surveyRoutes(rt)
 }
 
 // admin requires an admin API key as a bearer token, and renders the

@@ -19,6 +19,7 @@ import (
 	"github.com/moments-cs/moments/internal/health/tracker"
 	"github.com/moments-cs/moments/internal/journey"
 	"github.com/moments-cs/moments/internal/store"
+	"github.com/moments-cs/moments/internal/survey"
 	"github.com/moments-cs/moments/internal/trigger"
 )
 
@@ -248,6 +249,9 @@ type accountData struct {
 	HasMap    bool
 	Runs      []store.Run
 	NotScored bool
+	// Surveys is the account's survey response (nil without the survey
+	// service): non-response is a signal too.
+	Surveys *survey.Response
 	// StartKey makes the start forms idempotent (see startMomentFromUI).
 	StartKey string
 }
@@ -274,6 +278,13 @@ func (s *Server) accountPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	if d.Contacts, err = s.Store.AccountContacts(ctx, id); err != nil {
 		return err
+	}
+	if s.Surveys != nil {
+		sr, err := s.Surveys.AccountResponse(ctx, id)
+		if err != nil {
+			return err
+		}
+		d.Surveys = &sr
 	}
 	if s.Health != nil {
 		h, err := s.Health.Account(ctx, id)

@@ -69,6 +69,7 @@ func (s *Server) journeyPage(w http.ResponseWriter, r *http.Request) error {
 	for i := range d.Swimlane.Unplaced {
 		badge(&d.Swimlane.Unplaced[i])
 	}
+	s.withQuality(r, &d)
 	s.render(w, r, http.StatusOK, "swimlane", s.view(r, "journey", "Journey", d))
 	return nil
 }

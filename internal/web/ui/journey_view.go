@@ -84,6 +84,9 @@ type momentCardView struct {
 	// Delivery is the moment's delivery over the last 90 days, drawn as a
 	// badge on the swimlane's card; nil when nothing was delivered.
 	Delivery *cardDelivery
+	// Quality is the moment's quality score (its quality survey over the
+	// last 90 days), drawn as a second badge; nil without answers.
+	Quality *cardDelivery
 }
 
 // cardDelivery is a card's delivery badge: a word, a colour, a sentence.

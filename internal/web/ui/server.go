@@ -65,6 +65,7 @@ func (s *Server) Routes(rt *web.Router) {
 	rt.Handle("GET /journey/moments/{id}", s.uiPage(auth.PermRead, s.momentPage))
 
 	rt.Handle("GET /reports", s.uiPage(auth.PermRead, s.reportsPage))
+	s.surveyPageRoutes(rt)
 	rt.Handle("GET /reports/{report}", s.uiPage(auth.PermRead, s.reportPage))
 
 	rt.Handle("GET /settings", s.uiPage(auth.PermJourney, s.settingsPage))
