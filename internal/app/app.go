@@ -37,7 +37,9 @@ type App struct {
 	Store *store.Store
 	Keys  *auth.Keys
 	// People are those who sign in to the UI, and their sessions.
-	People  *auth.People
+	People *auth.People
+	// Audit is the trail of who did what and when.
+	Audit   *auth.Audit
 	Journey *journey.Live
 	Web     *web.Server
 	log     *slog.Logger
@@ -65,8 +67,10 @@ func New(ctx context.Context, st *store.Store, o Options) (*App, error) {
 	if a.now == nil {
 		a.now = func() time.Time { return time.Now().UTC() }
 	}
+	a.Audit = auth.NewAudit(st, a.log)
 	a.Keys = auth.NewKeys(st)
-	a.People = auth.NewPeople(st, auth.PeopleConfig{})
+	a.Keys.SetAudit(a.Audit)
+	a.People = auth.NewPeople(st, auth.PeopleConfig{Logger: a.log, Audit: a.Audit})
 	a.Journey = journey.NewLive(st)
 	// Health's hook runs first: hooks registered after it (triggers) read
 	// the state it wrote in the same transaction (store.AccountHealthTx).
@@ -89,8 +93,45 @@ func New(ctx context.Context, st *store.Store, o Options) (*App, error) {
 	return a, nil
 }
 
+// pruneEvery is how often expired sessions, old sign-in failures and the
+// audit trail beyond its retention are deleted.
+const pruneEvery = 24 * time.Hour
+
+// prune deletes what has outlived its use, once at start and then daily,
+// until ctx ends.
+func (a *App) prune(ctx context.Context) {
+	for {
+		if n, err := a.People.Prune(ctx); err != nil {
+			a.log.Error("pruning sessions and sign-in failures failed", "err", err)
+		} else if n > 0 {
+			a.log.Info("pruned expired sessions and old sign-in failures", "rows", n)
+		}
+		if n, err := a.Audit.Prune(ctx); err != nil {
+			a.log.Error("pruning the audit trail failed", "err", err)
+		} else if n > 0 {
+			a.log.Info("pruned the audit trail", "entries", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(pruneEvery):
+		}
+	}
+}
+
 // Start starts the background work (job workers, schedules).
 func (a *App) Start(ctx context.Context) error {
+	pctx, stopPrune := context.WithCancel(context.WithoutCancel(ctx))
+	pruned := make(chan struct{})
+	go func() {
+		defer close(pruned)
+		a.prune(pctx)
+	}()
+	a.stops = append(a.stops, func(context.Context) error {
+		stopPrune()
+		<-pruned
+		return nil
+	})
 	a.Health.Start(ctx)
 	a.stops = append(a.stops, a.Health.Stop)
 	// Playbooks start before triggers and stop after them, so no run is
