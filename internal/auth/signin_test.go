@@ -30,10 +30,10 @@ func TestSignInBurstCannotBypassLockOut(t *testing.T) {
 		require.NoError(t, err)
 
 		var (
-			wg                  sync.WaitGroup
-			refused, judged     atomic.Int64
-			started             = time.Now()
-			everyWrongReturned  = make(chan struct{})
+			wg                 sync.WaitGroup
+			refused, judged    atomic.Int64
+			started            = time.Now()
+			everyWrongReturned = make(chan struct{})
 		)
 		for range 23 {
 			wg.Go(func() {
