@@ -165,7 +165,7 @@ func (d *demoRun) fill(ctx context.Context, a *app.App, url, adminKey, writeKey 
 
 	// Keys: the first start's, or new ones when the data was kept.
 	if writeKey == "" {
-		if _, writeKey, err = a.Keys.Create(ctx, auth.ScopeWrite, "moments demo"); err != nil {
+		if _, writeKey, err = a.Keys.CreateServer(ctx, "moments demo"); err != nil {
 			return err
 		}
 		if _, adminKey, err = a.Keys.Create(ctx, auth.ScopeAdmin, "moments demo"); err != nil {

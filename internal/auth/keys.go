@@ -34,16 +34,6 @@ var keyPrefix = map[string]string{ScopeWrite: "mkw_", ScopeAdmin: "mka_"}
 // steer email and rights and so must never be put in a browser.
 const serverKeyPrefix = "mks_"
 
-// ProtectedTraits are the traits only a server write key (or the REST API)
-// may set through the tracking API: a contact's email and names, which
-// emails use, and an account's owner, which decides who may act on it. A
-// browser's write key is public, so traits it sets are never trusted for
-// either. The tracking API drops them from other keys' calls.
-var ProtectedTraits = map[string][]string{
-	"identify": {"email", "first_name", "firstName", "last_name", "lastName", "name"},
-	"group":    {"owner"},
-}
-
 const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 func randomString(n int) string {

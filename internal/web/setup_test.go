@@ -19,17 +19,23 @@ import (
 )
 
 type fixture struct {
-	url      string
-	store    *store.Store
+	url   string
+	store *store.Store
+	// writeKey is a server write key, as the vendor's backend holds: it
+	// may set contacts' email and names and accounts' owner.
 	writeKey string
-	adminKey string
+	// browserKey is a plain write key, as a browser SDK holds.
+	browserKey string
+	adminKey   string
 }
 
 func setup(t testing.TB, d store.Dialect) *fixture {
 	t.Helper()
 	st := storetest.Open(t, d)
 	keys := auth.NewKeys(st)
-	admin, write, err := keys.Bootstrap(context.Background())
+	admin, browser, err := keys.Bootstrap(context.Background())
+	require.NoError(t, err)
+	_, write, err := keys.CreateServer(context.Background(), "backend")
 	require.NoError(t, err)
 	people := auth.NewPeople(st, auth.PeopleConfig{})
 	srv := httptest.NewServer(web.New(web.Options{Store: st, Keys: keys, People: people}))
@@ -40,7 +46,7 @@ func setup(t testing.TB, d store.Dialect) *fixture {
 	token, _, err := people.SignIn(context.Background(), "viewer@example.com", pw, "", "")
 	require.NoError(t, err)
 	sessions.Store(srv.URL, token)
-	return &fixture{url: srv.URL, store: st, writeKey: write, adminKey: admin}
+	return &fixture{url: srv.URL, store: st, writeKey: write, browserKey: browser, adminKey: admin}
 }
 
 // sessions holds the session token of each fixture's signed-in viewer, by

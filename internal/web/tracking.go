@@ -102,6 +102,12 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, limit int, decod
 		s.writeError(w, r, badRequest(derr.Code, derr.Field, derr.Message), nil)
 		return
 	}
+	// A write key other than a server key may be public (browser SDKs):
+	// the traits that steer email and rights are not taken from it.
+	var ignored []string
+	if !key.Server {
+		ignored = ingest.StripProtectedTraits(d.Messages)
+	}
 	res, err := s.store.Ingest(r.Context(), key.ID, d.Messages)
 	if err != nil {
 		if errors.Is(err, store.ErrClosed) {
@@ -122,6 +128,11 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, limit int, decod
 			fmt.Sprintf("%d of %d messages were refused (the first: %s); the other %d were stored — fix or drop the refused ones",
 				len(d.Rejected), len(d.Rejected)+len(d.Messages), first.Message, len(d.Messages))),
 			map[string]any{"stored": res.Stored, "duplicates": res.Duplicates, "rejected": d.Rejected})
+		return
+	}
+	if len(ignored) > 0 {
+		writeJSON(w, http.StatusOK, map[string]any{"success": true, "ignored_traits": ignored,
+			"warning": "these traits are set only with a server write key (moments keys create --scope write --server), never from a browser"})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"success": true})

@@ -1,0 +1,62 @@
+package web_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/moments-cs/moments/internal/auth"
+	"github.com/moments-cs/moments/internal/store"
+)
+
+// TestTrackingAPITakesWriteKeysOnly: the admin key is refused by /v1, so
+// it need never be put where events are sent from.
+func TestTrackingAPITakesWriteKeysOnly(t *testing.T) {
+	t.Parallel()
+	f := setup(t, store.SQLite)
+	req, _ := http.NewRequest("POST", f.url+"/v1/track", strings.NewReader(`{"userId":"u","event":"X"}`))
+	req.SetBasicAuth(f.adminKey, "")
+	status, resp := do(t, req)
+	require.Equal(t, http.StatusUnauthorized, status)
+	errorOf(t, resp)
+	require.Contains(t, resp["error"].(map[string]any)["message"], `scope "admin"`)
+}
+
+// TestWriteKeyCannotSetProtectedTraits: a browser's write key is public,
+// so the traits that steer email (a contact's email and names) and rights
+// (an account's owner) it sends are ignored; a server write key sets them.
+func TestWriteKeyCannotSetProtectedTraits(t *testing.T) {
+	t.Parallel()
+	f := setup(t, store.SQLite)
+	ctx := context.Background()
+	req, _ := http.NewRequest("POST", f.url+"/v1/batch", strings.NewReader(`{"batch":[
+		{"type":"group","userId":"u1","groupId":"acme","traits":{"name":"Acme","owner":"sam@vendor.example"}},
+		{"type":"identify","userId":"u1","context":{"groupId":"acme"},"traits":{"email":"victim@elsewhere.example","first_name":"Click https://evil.example","plan":"pro"}}]}`))
+	req.SetBasicAuth(f.browserKey, "")
+	status, resp := do(t, req)
+	require.Equal(t, http.StatusOK, status, resp)
+	require.Equal(t, []any{"email", "first_name", "owner"}, resp["ignored_traits"],
+		"the response says which traits were ignored and why")
+	a, err := f.store.Account(ctx, "acme")
+	require.NoError(t, err)
+	require.Empty(t, a.Owner, "a public write key cannot make someone an account's owner")
+	c, err := f.store.Contact(ctx, "u1")
+	require.NoError(t, err)
+	require.Empty(t, c.Email)
+	require.NotContains(t, c.Traits, "first_name")
+	require.Equal(t, "pro", c.Traits["plan"])
+
+	_, server, err := auth.NewKeys(f.store).CreateServer(ctx, "backend")
+	require.NoError(t, err)
+	req, _ = http.NewRequest("POST", f.url+"/v1/group", strings.NewReader(`{"userId":"u1","groupId":"acme","traits":{"owner":"sam@vendor.example"}}`))
+	req.SetBasicAuth(server, "")
+	status, resp = do(t, req)
+	require.Equal(t, http.StatusOK, status, resp)
+	require.NotContains(t, resp, "ignored_traits")
+	a, err = f.store.Account(ctx, "acme")
+	require.NoError(t, err)
+	require.Equal(t, "sam@vendor.example", a.Owner, "a server key may set the owner")
+}
