@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,6 +17,7 @@ import (
 type playbookFlags struct {
 	smtpHost, smtpPort, smtpUser, smtpPassword, smtpFrom, smtpTLS string
 	webhookSecret                                                 string
+	webhookAllow                                                  []string
 	workers                                                       int
 	stepLease                                                     string
 }
@@ -34,6 +36,9 @@ func addPlaybookFlags(cmd *cobra.Command) *playbookFlags {
 	fs.StringVar(&f.smtpTLS, "smtp-tls", envOr("MOMENTS_SMTP_TLS", "starttls"), "starttls, tls or none (env MOMENTS_SMTP_TLS)")
 	fs.StringVar(&f.webhookSecret, "webhook-secret", envOr("MOMENTS_WEBHOOK_SECRET", ""),
 		"secret that signs playbook webhooks (Moments-Signature header); empty sends them unsigned (env MOMENTS_WEBHOOK_SECRET)")
+	fs.StringSliceVar(&f.webhookAllow, "webhook-allow", splitList(envOr("MOMENTS_WEBHOOK_ALLOW", "")),
+		"networks (CIDRs such as 10.20.0.0/16), addresses or host names that playbook webhooks may reach although they are loopback, "+
+			"link-local or private; comma-separated; by default none (env MOMENTS_WEBHOOK_ALLOW)")
 	workers, _ := strconv.Atoi(envOr("MOMENTS_PLAYBOOK_WORKERS", "0"))
 	fs.IntVar(&f.workers, "playbook-workers", workers, "playbook steps run at once; default 10 (env MOMENTS_PLAYBOOK_WORKERS)")
 	fs.StringVar(&f.stepLease, "playbook-step-lease", envOr("MOMENTS_PLAYBOOK_STEP_LEASE", ""),
@@ -56,6 +61,7 @@ func (f *playbookFlags) config() (playbook.Config, error) {
 		c.SMTP.Port = p
 	}
 	c.WebhookSecret = f.webhookSecret
+	c.Webhook.Allow = f.webhookAllow
 	c.Workers = f.workers
 	if f.stepLease != "" {
 		d, err := time.ParseDuration(f.stepLease)
@@ -68,4 +74,15 @@ func (f *playbookFlags) config() (playbook.Config, error) {
 		return c, fmt.Errorf("playbook settings: %w", err)
 	}
 	return c, nil
+}
+
+// splitList splits a comma-separated environment value, dropping blanks.
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }

@@ -46,7 +46,7 @@ func startServer(t testing.TB, d store.Dialect) *server {
 	sinks, err := demo.StartSinks()
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = sinks.Close() })
-	a, err := app.New(ctx, st, app.Options{Now: clk.now, Playbook: playbook.Config{SMTP: sinks.SMTP()}})
+	a, err := app.New(ctx, st, app.Options{Now: clk.now, Playbook: playbook.Config{SMTP: sinks.SMTP(), Webhook: sinks.Webhook()}})
 	require.NoError(t, err)
 	admin, _, err := a.Keys.Bootstrap(ctx)
 	require.NoError(t, err)
