@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -59,4 +60,30 @@ func TestWriteKeyCannotSetProtectedTraits(t *testing.T) {
 	a, err = f.store.Account(ctx, "acme")
 	require.NoError(t, err)
 	require.Equal(t, "sam@vendor.example", a.Owner, "a server key may set the owner")
+}
+
+// TestReportCSVIsInert: an account named like a spreadsheet formula, sent
+// through the tracking API, is written inert in every report CSV.
+func TestReportCSVIsInert(t *testing.T) {
+	t.Parallel()
+	f := setup(t, store.SQLite)
+	status, resp := f.post(t, "/v1/group", `{"userId":"u1","groupId":"acme","traits":{"name":"=HYPERLINK(\"https://evil.example\",\"Renew now\")","owner":"@SUM(1)"}}`)
+	require.Equal(t, http.StatusOK, status, resp)
+	for _, report := range []string{"health", "exceptions", "time-to-value", "moments"} {
+		req, _ := http.NewRequest("GET", f.url+"/reports/"+report+".csv", nil)
+		res, err := http.DefaultClient.Do(withSession(req))
+		require.NoError(t, err)
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		require.Equal(t, http.StatusOK, res.StatusCode, report)
+		require.NotContains(t, string(body), ",=HYPERLINK", report)
+		require.NotContains(t, string(body), ",\"=HYPERLINK", report)
+		require.NotContains(t, string(body), ",@SUM", report)
+	}
+	req, _ := http.NewRequest("GET", f.url+"/reports/health.csv", nil)
+	res, err := http.DefaultClient.Do(withSession(req))
+	require.NoError(t, err)
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	require.Contains(t, string(body), `'=HYPERLINK`)
 }

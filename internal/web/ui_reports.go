@@ -3,7 +3,6 @@ package web
 import (
 	"cmp"
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"html/template"
@@ -290,7 +289,7 @@ func fmtScore(p *float64) string {
 }
 
 func healthCSV(s *Server, r *http.Request, f reportFilter, out io.Writer) error {
-	w := csv.NewWriter(out)
+	w := report.NewCSVWriter(out)
 	defer w.Flush()
 	accts, hs, err := s.accountHealths(r.Context(), f)
 	if err != nil {
@@ -398,7 +397,7 @@ func ttvReport(s *Server, r *http.Request, f reportFilter) (any, error) {
 }
 
 func ttvCSV(s *Server, r *http.Request, f reportFilter, out io.Writer) error {
-	w := csv.NewWriter(out)
+	w := report.NewCSVWriter(out)
 	defer w.Flush()
 	rows, _, err := s.ttvRows(r.Context(), f)
 	if err != nil {
@@ -462,7 +461,7 @@ func momentsReport(s *Server, r *http.Request, _ reportFilter) (any, error) {
 }
 
 func momentsCSV(s *Server, r *http.Request, _ reportFilter, out io.Writer) error {
-	w := csv.NewWriter(out)
+	w := report.NewCSVWriter(out)
 	defer w.Flush()
 	rows, err := s.deliveryRows(r.Context())
 	if err != nil {
