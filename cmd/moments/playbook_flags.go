@@ -18,7 +18,7 @@ type playbookFlags struct {
 	smtpHost, smtpPort, smtpUser, smtpPassword, smtpFrom, smtpTLS string
 	webhookSecret                                                 string
 	webhookAllow                                                  []string
-	workers                                                       int
+	workers, emailsPerAccount                                     int
 	stepLease                                                     string
 }
 
@@ -39,6 +39,9 @@ func addPlaybookFlags(cmd *cobra.Command) *playbookFlags {
 	fs.StringSliceVar(&f.webhookAllow, "webhook-allow", splitList(envOr("MOMENTS_WEBHOOK_ALLOW", "")),
 		"networks (CIDRs such as 10.20.0.0/16), addresses or host names that playbook webhooks may reach although they are loopback, "+
 			"link-local or private; comma-separated; by default none (env MOMENTS_WEBHOOK_ALLOW)")
+	perAccount, _ := strconv.Atoi(envOr("MOMENTS_EMAILS_PER_ACCOUNT_PER_DAY", "0"))
+	fs.IntVar(&f.emailsPerAccount, "emails-per-account-per-day", perAccount,
+		"playbook emails sent for one account in any 24 hours; more fail, saying so; default 50 (env MOMENTS_EMAILS_PER_ACCOUNT_PER_DAY)")
 	workers, _ := strconv.Atoi(envOr("MOMENTS_PLAYBOOK_WORKERS", "0"))
 	fs.IntVar(&f.workers, "playbook-workers", workers, "playbook steps run at once; default 10 (env MOMENTS_PLAYBOOK_WORKERS)")
 	fs.StringVar(&f.stepLease, "playbook-step-lease", envOr("MOMENTS_PLAYBOOK_STEP_LEASE", ""),
@@ -63,6 +66,7 @@ func (f *playbookFlags) config() (playbook.Config, error) {
 	c.WebhookSecret = f.webhookSecret
 	c.Webhook.Allow = f.webhookAllow
 	c.Workers = f.workers
+	c.EmailsPerAccountPerDay = f.emailsPerAccount
 	if f.stepLease != "" {
 		d, err := time.ParseDuration(f.stepLease)
 		if err != nil {
