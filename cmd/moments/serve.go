@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +24,7 @@ func serveCmd(df *dataFlags) *cobra.Command {
 		addr   string
 		maxAge time.Duration
 		pf     *playbookFlags
+		sec    serverSecurity
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -39,7 +41,8 @@ func serveCmd(df *dataFlags) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			return serve(cmd.Context(), cmd.OutOrStdout(), log, st, serveOptions{addr: addr, playbook: pbc, triggerMaxAge: maxAge})
+			return serve(cmd.Context(), cmd.OutOrStdout(), log, st, serveOptions{addr: addr, playbook: pbc, triggerMaxAge: maxAge,
+				security: sec})
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", envOr("MOMENTS_ADDR", "127.0.0.1:8080"), "address to listen on (env MOMENTS_ADDR)")
@@ -47,7 +50,38 @@ func serveCmd(df *dataFlags) *cobra.Command {
 	cmd.Flags().DurationVar(&maxAge, "trigger-max-event-age", defAge,
 		"events older than this when they arrive start no moment, e.g. 168h while replaying history; 0: no limit (env MOMENTS_TRIGGER_MAX_EVENT_AGE)")
 	pf = addPlaybookFlags(cmd)
+	fs := cmd.Flags()
+	fs.StringVar(&sec.tlsCert, "tls-cert", envOr("MOMENTS_TLS_CERT", ""),
+		"PEM certificate (with its chain) to serve HTTPS; needs --tls-key; HSTS is then sent (env MOMENTS_TLS_CERT)")
+	fs.StringVar(&sec.tlsKey, "tls-key", envOr("MOMENTS_TLS_KEY", ""), "PEM private key of --tls-cert (env MOMENTS_TLS_KEY)")
+	fs.StringVar(&sec.metricsAddr, "metrics-addr", envOr("MOMENTS_METRICS_ADDR", ""),
+		"serve /metrics on this address only, e.g. 127.0.0.1:9090 (env MOMENTS_METRICS_ADDR)")
+	fs.StringVar(&sec.metricsToken, "metrics-token", envOr("MOMENTS_METRICS_TOKEN", ""),
+		"serve /metrics on the main address to requests with 'Authorization: Bearer <token>'; without this or --metrics-addr, /metrics is not served (env MOMENTS_METRICS_TOKEN)")
 	return cmd
+}
+
+// serverSecurity is how the server is reached: TLS and where metrics go.
+type serverSecurity struct {
+	tlsCert, tlsKey           string
+	metricsAddr, metricsToken string
+}
+
+// validate checks the settings before anything starts, in an operator's
+// words.
+func (c serverSecurity) validate() error {
+	if (c.tlsCert == "") != (c.tlsKey == "") {
+		return errors.New("--tls-cert and --tls-key go together: give both to serve HTTPS, or neither")
+	}
+	if c.tlsCert != "" {
+		if _, err := tls.LoadX509KeyPair(c.tlsCert, c.tlsKey); err != nil {
+			return fmt.Errorf("--tls-cert %s / --tls-key %s cannot be used: %w", c.tlsCert, c.tlsKey, err)
+		}
+	}
+	if c.metricsToken != "" && len(c.metricsToken) < 16 {
+		return errors.New("--metrics-token must have at least 16 characters")
+	}
+	return nil
 }
 
 // serveOptions are what `serve` and `demo` do differently.
@@ -57,6 +91,8 @@ type serveOptions struct {
 	playbook playbook.Config
 	// triggerMaxAge is app.Options.TriggerMaxEventAge.
 	triggerMaxAge time.Duration
+	// security is TLS and metrics.
+	security serverSecurity
 	// ready, when set, runs once the server accepts connections, with its
 	// base URL and the keys created on first start (both "" otherwise); it
 	// prints them itself. The server keeps running after ready returns nil
@@ -69,7 +105,11 @@ type serveOptions struct {
 // commits what it accepted.
 func serve(ctx context.Context, out io.Writer, log *slog.Logger, st *store.Store, o serveOptions) error {
 	addr := o.addr
-	a, err := app.New(ctx, st, app.Options{Logger: log, Playbook: o.playbook, TriggerMaxEventAge: o.triggerMaxAge})
+	if err := o.security.validate(); err != nil {
+		return err
+	}
+	a, err := app.New(ctx, st, app.Options{Logger: log, Playbook: o.playbook, TriggerMaxEventAge: o.triggerMaxAge,
+		MetricsToken: o.security.metricsToken})
 	if err != nil {
 		return err
 	}
@@ -97,9 +137,30 @@ func serve(ctx context.Context, out io.Writer, log *slog.Logger, st *store.Store
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
+		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12},
+	}
+	scheme := "http"
+	if o.security.tlsCert != "" {
+		scheme = "https"
 	}
 	where := "database " + string(st.Dialect())
-	fmt.Fprintf(out, "Moments is listening on http://%s (%s)\n", ln.Addr(), where)
+	fmt.Fprintf(out, "Moments is listening on %s://%s (%s)\n", scheme, ln.Addr(), where)
+	errc := make(chan error, 3)
+	if o.security.metricsAddr != "" {
+		mln, err := net.Listen("tcp", o.security.metricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listen on --metrics-addr %s: %w", o.security.metricsAddr, err)
+		}
+		ms := &http.Server{Handler: a.Web.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second}
+		defer ms.Close()
+		fmt.Fprintf(out, "Metrics are served on http://%s/metrics\n", mln.Addr())
+		go func() {
+			if err := ms.Serve(mln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+	}
 	if adminPassword != "" {
 		fmt.Fprintf(out, "\nFirst start: sign in to the UI as %s with the password %s\n", adminEmail, adminPassword)
 		fmt.Fprintf(out, "  It is shown this once; change who signs in under Settings → People or with `moments users add`.\n")
@@ -109,11 +170,16 @@ func serve(ctx context.Context, out io.Writer, log *slog.Logger, st *store.Store
 		fmt.Fprintf(out, "  admin key (REST API, Authorization: Bearer …): %s\n", admin)
 		fmt.Fprintf(out, "  write key (tracking API, Segment write key):   %s\n\n", write)
 	}
-	errc := make(chan error, 2)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() {
+		if o.security.tlsCert != "" {
+			errc <- hs.ServeTLS(ln, o.security.tlsCert, o.security.tlsKey)
+			return
+		}
+		errc <- hs.Serve(ln)
+	}()
 	if o.ready != nil {
 		go func() {
-			if err := o.ready(ctx, a, "http://"+ln.Addr().String(), admin, write); err != nil {
+			if err := o.ready(ctx, a, scheme+"://"+ln.Addr().String(), admin, write); err != nil {
 				errc <- err
 			}
 		}()

@@ -30,6 +30,9 @@ type Options struct {
 	// TriggerMaxEventAge, when positive, is the age beyond which an
 	// arriving event starts no moment (trigger.Options.MaxEventAge).
 	TriggerMaxEventAge time.Duration
+	// MetricsToken is web.Options.MetricsToken: the bearer token /metrics
+	// needs on the main port (empty: not served there).
+	MetricsToken string
 }
 
 // App is a running installation.
@@ -89,7 +92,7 @@ func New(ctx context.Context, st *store.Store, o Options) (*App, error) {
 	a.Playbooks = pb
 	a.Triggers.SetStarter(pb)
 	a.Web = web.New(web.Options{Store: st, Keys: a.Keys, People: a.People, Logger: a.log, Now: a.now, Journey: a.Journey, Health: a.Health,
-		Triggers: a.Triggers, Playbooks: a.Playbooks})
+		Triggers: a.Triggers, Playbooks: a.Playbooks, MetricsToken: o.MetricsToken})
 	return a, nil
 }
 

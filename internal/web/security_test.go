@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -11,6 +12,8 @@ import (
 
 	"github.com/moments-cs/moments/internal/auth"
 	"github.com/moments-cs/moments/internal/store"
+	"github.com/moments-cs/moments/internal/store/storetest"
+	"github.com/moments-cs/moments/internal/web"
 )
 
 // TestTrackingAPITakesWriteKeysOnly: the admin key is refused by /v1, so
@@ -86,4 +89,52 @@ func TestReportCSVIsInert(t *testing.T) {
 	body, _ := io.ReadAll(res.Body)
 	res.Body.Close()
 	require.Contains(t, string(body), `'=HYPERLINK`)
+}
+
+// TestMetricsAreNotPublic: /metrics on the main port needs the metrics
+// token; without a token configured it is served only by MetricsHandler
+// (moments serve --metrics-addr), on a port of its own.
+func TestMetricsAreNotPublic(t *testing.T) {
+	t.Parallel()
+	st := storetest.Open(t, store.SQLite)
+	keys := auth.NewKeys(st)
+	get := func(h http.Handler, token string) int {
+		srv := httptest.NewServer(h)
+		defer srv.Close()
+		req, _ := http.NewRequest("GET", srv.URL+"/metrics", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		res.Body.Close()
+		return res.StatusCode
+	}
+	open := web.New(web.Options{Store: st, Keys: keys})
+	require.Equal(t, http.StatusNotFound, get(open, ""), "no token set: not on the main port")
+	require.Equal(t, http.StatusOK, get(open.MetricsHandler(), ""), "served on its own port")
+	guarded := web.New(web.Options{Store: st, Keys: keys, MetricsToken: "s3cret-metrics-token"})
+	require.Equal(t, http.StatusUnauthorized, get(guarded, ""))
+	require.Equal(t, http.StatusUnauthorized, get(guarded, "wrong"))
+	require.Equal(t, http.StatusOK, get(guarded, "s3cret-metrics-token"))
+}
+
+// TestHSTSOverTLS: over HTTPS every answer tells browsers to use HTTPS
+// from then on; over plain HTTP (where it would be ignored) it is not sent.
+func TestHSTSOverTLS(t *testing.T) {
+	t.Parallel()
+	st := storetest.Open(t, store.SQLite)
+	h := web.New(web.Options{Store: st, Keys: auth.NewKeys(st)})
+	tlsSrv := httptest.NewTLSServer(h)
+	defer tlsSrv.Close()
+	res, err := tlsSrv.Client().Get(tlsSrv.URL + "/healthz")
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, "max-age=31536000", res.Header.Get("Strict-Transport-Security"))
+	plain := httptest.NewServer(h)
+	defer plain.Close()
+	res, err = http.Get(plain.URL + "/healthz")
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Empty(t, res.Header.Get("Strict-Transport-Security"))
 }

@@ -44,6 +44,9 @@ type Server struct {
 	reg       *prometheus.Registry
 	// patterns lists every registered route, for the OpenAPI test.
 	patterns []string
+	// metricsToken guards /metrics on the main port (hardening.go).
+	metricsToken   string
+	metricsHandler http.Handler
 }
 
 // Options configure a Server.
@@ -70,6 +73,10 @@ type Options struct {
 	Logger    *slog.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// MetricsToken, when set, is the bearer token /metrics requires on
+	// this server; when empty /metrics is not served here, only by
+	// MetricsHandler on a port of its own.
+	MetricsToken string
 }
 
 // New builds the server and its routes.
@@ -88,6 +95,8 @@ func New(o Options) *Server {
 	s.reg = prometheus.NewRegistry()
 	s.reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	s.metrics = newMetrics(s.reg)
+	s.metricsToken = o.MetricsToken
+	s.metricsHandler = promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg})
 	s.routes()
 	return s
 }
@@ -112,7 +121,7 @@ func (s *Server) routes() {
 
 	s.handle("GET /healthz", s.healthz)
 	s.patterns = append(s.patterns, "GET /metrics")
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
+	s.mux.HandleFunc("GET /metrics", s.metricsOnMain)
 }
 
 // handle registers a route with request metrics; the route pattern (not the
@@ -144,7 +153,10 @@ func (s *Server) instrument(route string, h http.HandlerFunc) http.Handler {
 }
 
 // ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	strictTransport(w, r)
+	s.mux.ServeHTTP(w, r)
+}
 
 // admin requires an admin API key as a bearer token.
 func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {

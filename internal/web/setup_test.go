@@ -38,7 +38,7 @@ func setup(t testing.TB, d store.Dialect) *fixture {
 	_, write, err := keys.CreateServer(context.Background(), "backend")
 	require.NoError(t, err)
 	people := auth.NewPeople(st, auth.PeopleConfig{})
-	srv := httptest.NewServer(web.New(web.Options{Store: st, Keys: keys, People: people}))
+	srv := httptest.NewServer(web.New(web.Options{Store: st, Keys: keys, People: people, MetricsToken: metricsToken}))
 	t.Cleanup(srv.Close)
 	// A signed-in viewer, for the UI pages (see withSession).
 	_, pw, err := people.Add(context.Background(), "viewer@example.com", "", auth.RoleViewer, "")
@@ -104,3 +104,6 @@ func errorOf(t testing.TB, body map[string]any) (code, field string) {
 	f, _ := e["field"].(string)
 	return e["code"].(string), f
 }
+
+// metricsToken is the bearer token the fixtures' /metrics requires.
+const metricsToken = "fixture-metrics-token"
