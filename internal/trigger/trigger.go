@@ -53,8 +53,10 @@ type Engine struct {
 	live    *journey.Live
 	starter atomic.Pointer[Starter]
 	log     *slog.Logger
-	now     func() time.Time
-	every   time.Duration
+	// evalFailures throttles the log of failing conditions.
+	evalFailures evalFailures
+	now          func() time.Time
+	every        time.Duration
 
 	mu    sync.Mutex
 	cache *compiled
@@ -162,8 +164,10 @@ func (e *Engine) eval(ctx context.Context, p *rules.Program, vars rules.Vars, mo
 	ok, err := p.Eval(ctx, vars)
 	if err != nil {
 		if !errors.Is(err, rules.ErrMissingKey) {
-			e.log.Warn("trigger condition could not be evaluated; treated as false", "moment", momentID,
-				"condition", p.Expr(), "err", err)
+			if log, unlogged := e.evalFailures.note(momentID, e.now()); log {
+				e.log.Warn("trigger condition could not be evaluated; treated as false (logged at most once a minute per moment)",
+					"moment", momentID, "condition", shortCondition(p.Expr()), "err", err, "failures_not_logged", unlogged)
+			}
 		}
 		return false
 	}
