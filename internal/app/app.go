@@ -82,7 +82,8 @@ func New(ctx context.Context, st *store.Store, o Options) (*App, error) {
 	// Triggers' hook runs after health's, so conditions see fresh health
 	// and a quadrant moved by the batch. The playbook engine is connected
 	// with a.Triggers.SetStarter once built.
-	a.Triggers = trigger.New(trigger.Options{Store: st, Journey: a.Journey, Logger: a.log, Now: a.now, MaxEventAge: o.TriggerMaxEventAge})
+	a.Triggers = trigger.New(trigger.Options{Store: st, Journey: a.Journey, Logger: a.log, Now: a.now, MaxEventAge: o.TriggerMaxEventAge,
+		Audit: a.Audit})
 	st.OnIngest(a.Triggers.OnIngest)
 	a.Health.OnQuadrantDrop(a.Triggers.QuadrantDropped)
 	pb, err := playbook.New(playbook.Options{Store: st, Journey: a.Journey, Config: o.Playbook, Logger: a.log, Now: a.now})

@@ -78,7 +78,10 @@ func setupWith(t testing.TB, st *store.Store, mapYAML string, c *clock, apply bo
 	pb, err := playbook.New(playbook.Options{Store: st, Journey: a.Journey, Now: c.Now})
 	require.NoError(t, err)
 	a.Triggers.SetStarter(pb)
-	admin, write, err := a.Keys.Bootstrap(ctx)
+	admin, _, err := a.Keys.Bootstrap(ctx)
+	require.NoError(t, err)
+	// The tests play the vendor's backend, which sets owners and emails.
+	_, write, err := a.Keys.CreateServer(ctx, "backend")
 	require.NoError(t, err)
 	if apply {
 		res, err := a.Journey.Apply(ctx, "test.yaml", []byte(mapYAML), "test")

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/moments-cs/moments/internal/auth"
 	"github.com/moments-cs/moments/internal/journey"
 	"github.com/moments-cs/moments/internal/playbook"
 	"github.com/moments-cs/moments/internal/rules"
@@ -33,6 +34,8 @@ type Options struct {
 	Logger  *slog.Logger
 	// Now is the clock; default time.Now (UTC).
 	Now func() time.Time
+	// Audit, when set, records moments started by hand and broadcasts.
+	Audit *auth.Audit
 	// TickEvery is how often Run evaluates scheduled triggers; default one
 	// minute.
 	TickEvery time.Duration
@@ -55,6 +58,7 @@ type Engine struct {
 	log     *slog.Logger
 	// evalFailures throttles the log of failing conditions.
 	evalFailures evalFailures
+	audit        *auth.Audit
 	now          func() time.Time
 	every        time.Duration
 
@@ -82,7 +86,7 @@ type Engine struct {
 // New builds an Engine. Register its OnIngest with the store and call Run
 // (or Tick) for scheduled triggers.
 func New(o Options) *Engine {
-	e := &Engine{st: o.Store, live: o.Journey, log: o.Logger, now: o.Now, every: o.TickEvery, maxAge: o.MaxEventAge}
+	e := &Engine{st: o.Store, live: o.Journey, log: o.Logger, now: o.Now, every: o.TickEvery, maxAge: o.MaxEventAge, audit: o.Audit}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
