@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
+	"github.com/moments-cs/moments/internal/auth"
 	"github.com/moments-cs/moments/internal/journey"
 )
 
@@ -369,7 +371,7 @@ func (s *Server) momentPage(w http.ResponseWriter, r *http.Request) {
 	view.Trigger = triggerFacts(mo.Trigger)
 	view.Metrics = metricFacts(mo.Metrics)
 	for i, st := range mo.Playbook {
-		view.Playbook = append(view.Playbook, playbookStepView{Number: i + 1, ID: st.ID, Kind: st.Kind, Facts: stepFacts(st, names)})
+		view.Playbook = append(view.Playbook, playbookStepView{Number: i + 1, ID: st.ID, Kind: st.Kind, Facts: stepFacts(st, names, uiSession(r).Role.Can(auth.PermJourney))})
 	}
 	s.renderJourneyPage(w, r, http.StatusOK, "journey_moment_page", view)
 }
@@ -429,7 +431,10 @@ func metricFacts(m journey.Metrics) []jmFact {
 	return jmFacts("Quantity", m.Quantity, "Quality", quality, "Cost", cost, "Time", clock)
 }
 
-func stepFacts(st journey.Step, names map[string]string) []jmFact {
+// stepFacts lists a playbook step's settings. A webhook URL may hold a
+// secret (Slack's do), so unless fullURL (admins and ops, who edit the
+// map) only its host is shown.
+func stepFacts(st journey.Step, names map[string]string, fullURL bool) []jmFact {
 	orDuration := func(s string) string {
 		if s == "" {
 			return ""
@@ -451,7 +456,7 @@ func stepFacts(st journey.Step, names map[string]string) []jmFact {
 		"Due", orDuration(st.Due),
 		"Template", st.Template,
 		"To", st.To,
-		"URL", st.URL,
+		"URL", shownURL(st.URL, fullURL),
 		"Format", st.Format,
 		"Wait", orDuration(st.Duration),
 		"Until", st.Until,
@@ -507,4 +512,17 @@ func (s *Server) renderJourneyPage(w http.ResponseWriter, r *http.Request, statu
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
+}
+
+// shownURL is a webhook URL as a page may show it: whole to those who edit
+// the map, otherwise its scheme and host only.
+func shownURL(raw string, full bool) string {
+	if raw == "" || full {
+		return raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "(hidden)"
+	}
+	return u.Scheme + "://" + u.Host + "/… (the full address is shown to ops and admins)"
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 
@@ -137,4 +138,22 @@ func TestHSTSOverTLS(t *testing.T) {
 	require.NoError(t, err)
 	res.Body.Close()
 	require.Empty(t, res.Header.Get("Strict-Transport-Security"))
+}
+
+// TestWebhookURLsShownToAdminsAndOpsOnly: a webhook URL can hold a secret
+// (Slack's do), so the moment page shows a viewer only its host.
+func TestWebhookURLsShownToAdminsAndOpsOnly(t *testing.T) {
+	t.Parallel()
+	f := setup(t, store.SQLite)
+	data, err := os.ReadFile("../../examples/b2b-saas.yaml")
+	require.NoError(t, err)
+	f.putMap(t, "application/yaml", data)
+	req, _ := http.NewRequest("GET", f.url+"/journey/moments/contract_signed", nil)
+	res, err := http.DefaultClient.Do(withSession(req)) // the fixture's viewer
+	require.NoError(t, err)
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	require.Contains(t, string(body), "hooks.slack.example")
+	require.NotContains(t, string(body), "/services/cs-escalations", "a viewer does not see the webhook's path")
 }
