@@ -28,6 +28,7 @@ var journeyUI embed.FS
 var (
 	journeyTemplates = template.Must(template.New("journey").Funcs(template.FuncMap{
 		"inc": func(i int) int { return i + 1 },
+		"seg": url.PathEscape,
 	}).ParseFS(journeyUI, "ui/journey.html"))
 	journeyCSS = template.CSS(mustReadUI(journeyUI, "ui/journey.css"))
 )

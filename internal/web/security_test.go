@@ -5,9 +5,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -156,4 +158,46 @@ func TestWebhookURLsShownToAdminsAndOpsOnly(t *testing.T) {
 	require.Equal(t, http.StatusOK, res.StatusCode)
 	require.Contains(t, string(body), "hooks.slack.example")
 	require.NotContains(t, string(body), "/services/cs-escalations", "a viewer does not see the webhook's path")
+}
+
+// TestAccountIDsAreEscapedInURLs: an account id crafted to rewrite a link
+// (stored before ingestion refused such ids, or imported) cannot turn the
+// account page's Start button into a form that revokes an API key.
+func TestAccountIDsAreEscapedInURLs(t *testing.T) {
+	t.Parallel()
+	f := setup(t, store.SQLite)
+	ctx := context.Background()
+	data, err := os.ReadFile("../../examples/b2b-saas.yaml")
+	require.NoError(t, err)
+	f.putMap(t, "application/yaml", data)
+	const evil = "x/../../settings/keys/1/revoke?"
+	now := time.Now().UTC()
+	_, err = f.store.Ingest(ctx, "key_test", []store.Message{{Type: "group", MessageID: "g1", UserID: "u1", GroupID: evil,
+		Traits: map[string]any{"name": "Evil Corp"}, Timestamp: now, ReceivedAt: now}})
+	require.NoError(t, err)
+
+	people := auth.NewPeople(f.store, auth.PeopleConfig{})
+	_, pw, err := people.Add(ctx, "admin@example.com", "", auth.RoleAdmin, "")
+	require.NoError(t, err)
+	token, _, err := people.SignIn(ctx, "admin@example.com", pw, "", "")
+	require.NoError(t, err)
+	get := func(path string) string {
+		req, _ := http.NewRequest("GET", f.url+path, nil)
+		req.AddCookie(&http.Cookie{Name: "moments_session", Value: token})
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		require.Equal(t, http.StatusOK, res.StatusCode, path)
+		return string(body)
+	}
+	escaped := url.PathEscape(evil)
+	list := get("/accounts")
+	require.Contains(t, list, `href="/accounts/`+escaped+`"`)
+	require.NotContains(t, list, `href="/accounts/x/`)
+
+	page := get("/accounts/" + escaped)
+	require.Contains(t, page, "Evil Corp")
+	require.NotContains(t, page, `action="/accounts/x/`, "the Start form posts to the account, not to a key")
+	require.Contains(t, page, `action="/accounts/`+escaped+`/moments/`)
 }
