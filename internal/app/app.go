@@ -93,7 +93,7 @@ func New(ctx context.Context, st *store.Store, o Options) (*App, error) {
 	a.Playbooks = pb
 	a.Triggers.SetStarter(pb)
 	a.Web = web.New(web.Options{Store: st, Keys: a.Keys, People: a.People, Logger: a.log, Now: a.now, Journey: a.Journey, Health: a.Health,
-		Triggers: a.Triggers, Playbooks: a.Playbooks, MetricsToken: o.MetricsToken})
+		Triggers: a.Triggers, Playbooks: a.Playbooks, MetricsToken: o.MetricsToken, Audit: a.Audit})
 	return a, nil
 }
 

@@ -156,6 +156,10 @@ func (s *Server) putJourney(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, lintError(res.Diagnostics), map[string]any{"diagnostics": apiDiagnostics(res.Diagnostics)})
 		return
 	}
+	if res.Changed {
+		s.audit.Record(r.Context(), auth.AuditMapApplied, fmt.Sprintf("version %d", res.Version),
+			fmt.Sprintf("applied %s (by %s): %d changes", source, appliedBy(r), len(res.Changes)))
+	}
 	changes := res.Changes
 	if changes == nil {
 		changes = []journey.Change{}

@@ -145,11 +145,16 @@ func (s *Server) patchTask(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, badRequest("empty_change", "", "nothing to change: send assignee (claim), status done (complete) or snoozed_until (snooze)"), nil)
 		return
 	}
+	before := ""
+	if old, err := s.store.Task(r.Context(), r.PathValue("id")); err == nil {
+		before = old.Assignee
+	}
 	t, err := s.store.UpdateTask(r.Context(), r.PathValue("id"), c, now)
 	if err != nil {
 		s.writeError(w, r, storeError(err, "task "+strconv.Quote(r.PathValue("id"))), nil)
 		return
 	}
+	s.auditReassign(r.Context(), t, before, c)
 	writeJSON(w, http.StatusOK, s.taskJSON(t))
 }
 

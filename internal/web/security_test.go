@@ -201,3 +201,70 @@ func TestAccountIDsAreEscapedInURLs(t *testing.T) {
 	require.NotContains(t, page, `action="/accounts/x/`, "the Start form posts to the account, not to a key")
 	require.Contains(t, page, `action="/accounts/`+escaped+`/moments/`)
 }
+
+// TestAuditTrailAPIAndPage: a key revoked in the UI and a map applied with
+// the admin key are in the audit trail, with who did them, at
+// GET /api/v1/audit and on the admins' Settings page, which others cannot
+// open.
+func TestAuditTrailAPIAndPage(t *testing.T) {
+	t.Parallel()
+	f := setup(t, store.SQLite)
+	ctx := context.Background()
+	people := auth.NewPeople(f.store, auth.PeopleConfig{})
+	_, pw, err := people.Add(ctx, "admin@example.com", "", auth.RoleAdmin, "")
+	require.NoError(t, err)
+	token, se, err := people.SignIn(ctx, "admin@example.com", pw, "", "")
+	require.NoError(t, err)
+	k, _, err := auth.NewKeys(f.store).Create(ctx, auth.ScopeWrite, "old source")
+	require.NoError(t, err)
+
+	form := url.Values{"csrf": {se.CSRF}}
+	req, _ := http.NewRequest("POST", f.url+"/settings/keys/"+k.ID+"/revoke", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(&http.Cookie{Name: "moments_session", Value: token})
+	res, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, http.StatusSeeOther, res.StatusCode)
+
+	data, err := os.ReadFile("../../examples/b2b-saas.yaml")
+	require.NoError(t, err)
+	f.putMap(t, "application/yaml", data)
+
+	status, body := f.get(t, "/api/v1/audit")
+	require.Equal(t, http.StatusOK, status, body)
+	entries := body["entries"].([]any)
+	require.GreaterOrEqual(t, len(entries), 2, "newest first: the map, the revocation, then the keys created")
+	applied, revoked := entries[0].(map[string]any), entries[1].(map[string]any)
+	require.Equal(t, auth.AuditMapApplied, applied["action"])
+	require.Regexp(t, `^key:key_`, applied["actor"])
+	require.Equal(t, auth.AuditKeyRevoked, revoked["action"])
+	require.Equal(t, "user:admin@example.com", revoked["actor"])
+	require.Equal(t, k.ID, revoked["target"])
+	require.Equal(t, "127.0.0.1", revoked["ip"])
+
+	status, body = f.get(t, "/api/v1/audit?action=key.revoked&limit=1")
+	require.Equal(t, http.StatusOK, status)
+	require.Len(t, body["entries"], 1)
+	status, body = f.get(t, "/api/v1/audit?since=yesterday")
+	require.Equal(t, http.StatusBadRequest, status)
+	_, field := errorOf(t, body)
+	require.Equal(t, "since", field)
+
+	page := func(cookie string) (int, string) {
+		req, _ := http.NewRequest("GET", f.url+"/settings/audit", nil)
+		req.AddCookie(&http.Cookie{Name: "moments_session", Value: cookie})
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	code, html := page(token)
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, html, "key.revoked")
+	require.Contains(t, html, "user:admin@example.com")
+	viewer, _ := sessions.Load(f.url)
+	code, _ = page(viewer.(string))
+	require.Equal(t, http.StatusForbidden, code, "the audit trail is for admins")
+}

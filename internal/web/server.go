@@ -47,6 +47,7 @@ type Server struct {
 	// metricsToken guards /metrics on the main port (hardening.go).
 	metricsToken   string
 	metricsHandler http.Handler
+	audit          *auth.Audit
 }
 
 // Options configure a Server.
@@ -73,6 +74,8 @@ type Options struct {
 	Logger    *slog.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Audit records who did what; default a trail over Store.
+	Audit *auth.Audit
 	// MetricsToken, when set, is the bearer token /metrics requires on
 	// this server; when empty /metrics is not served here, only by
 	// MetricsHandler on a port of its own.
@@ -96,6 +99,10 @@ func New(o Options) *Server {
 	s.reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	s.metrics = newMetrics(s.reg)
 	s.metricsToken = o.MetricsToken
+	s.audit = o.Audit
+	if s.audit == nil && s.store != nil {
+		s.audit = auth.NewAudit(s.store, s.log)
+	}
 	s.metricsHandler = promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg})
 	s.routes()
 	return s
@@ -117,6 +124,7 @@ func (s *Server) routes() {
 	s.healthRoutes()
 	s.triggerRoutes()
 	s.playbookRoutes()
+	s.auditRoutes()
 	s.uiRoutes()
 
 	s.handle("GET /healthz", s.healthz)
@@ -171,7 +179,8 @@ func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
 			s.writeError(w, r, unauthorized("this API key is not valid for the REST API: "+err.Error()), nil)
 			return
 		}
-		h(w, r.WithContext(context.WithValue(r.Context(), apiKeyContext{}, key)))
+		ctx := auth.WithActor(context.WithValue(r.Context(), apiKeyContext{}, key), auth.KeyActor(key.ID, clientIP(r)))
+		h(w, r.WithContext(ctx))
 	}
 }
 

@@ -33,6 +33,7 @@ func setup(t testing.TB, d store.Dialect) *fixture {
 	t.Helper()
 	st := storetest.Open(t, d)
 	keys := auth.NewKeys(st)
+	keys.SetAudit(auth.NewAudit(st, nil))
 	admin, browser, err := keys.Bootstrap(context.Background())
 	require.NoError(t, err)
 	_, write, err := keys.CreateServer(context.Background(), "backend")

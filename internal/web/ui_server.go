@@ -241,7 +241,10 @@ func (s *Server) uiPage(perm auth.Permission, h http.HandlerFunc) http.HandlerFu
 			http.Redirect(w, r, target, http.StatusSeeOther)
 			return
 		}
-		r = r.WithContext(context.WithValue(r.Context(), uiSessionKey{}, se))
+		// The actor rides in the context so the services below record who
+		// did what in the audit trail.
+		ctx := auth.WithActor(context.WithValue(r.Context(), uiSessionKey{}, se), auth.UserActor(se.User.Email, clientIP(r)))
+		r = r.WithContext(ctx)
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			got := r.Header.Get("X-CSRF-Token")
 			if got == "" {

@@ -23,6 +23,7 @@ func settingsTabs(se auth.Session, current string) []pageLink {
 	add(auth.PermKeys, "API keys", "/settings/keys")
 	add(auth.PermUsers, "People", "/settings/users")
 	add(auth.PermSystem, "Email and webhooks", "/settings/delivery")
+	add(auth.PermAudit, "Audit trail", "/settings/audit")
 	return out
 }
 
@@ -128,8 +129,8 @@ func (s *Server) createKeyFromUI(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	scope := r.PostFormValue("scope")
 	d := keysData{Name: name, Scope: scope}
-	if scope != auth.ScopeWrite && scope != auth.ScopeAdmin {
-		d.Error = "Choose a scope: write (send events) or admin (REST API)."
+	if scope != auth.ScopeWrite && scope != auth.ScopeAdmin && scope != scopeServer {
+		d.Error = "Choose a scope: write (send events), server write (send events and set contacts' email and accounts' owner) or admin (REST API)."
 		s.renderKeys(w, r, http.StatusBadRequest, d)
 		return
 	}
@@ -138,7 +139,16 @@ func (s *Server) createKeyFromUI(w http.ResponseWriter, r *http.Request) {
 		s.renderKeys(w, r, http.StatusBadRequest, d)
 		return
 	}
-	k, secret, err := s.keys.Create(r.Context(), scope, name)
+	var (
+		k      store.APIKey
+		secret string
+		err    error
+	)
+	if scope == scopeServer {
+		k, secret, err = s.keys.CreateServer(r.Context(), name)
+	} else {
+		k, secret, err = s.keys.Create(r.Context(), scope, name)
+	}
 	if err != nil {
 		d.Error = "The key was not created: " + err.Error()
 		s.renderKeys(w, r, http.StatusBadRequest, d)
@@ -150,7 +160,7 @@ func (s *Server) createKeyFromUI(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) revokeKeyFromUI(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	err := s.store.RevokeKey(r.Context(), id, s.now())
+	err := s.keys.Revoke(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
 		s.uiError(w, r, uiNotFound("There is no API key "+strconv.Quote(id)+"."))
 		return

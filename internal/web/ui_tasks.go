@@ -177,11 +177,13 @@ func (s *Server) taskAction(action string) http.HandlerFunc {
 			}
 			c.Assignee, done = &to, "task_reassigned"
 		}
+		before := t.Assignee
 		t, err = s.store.UpdateTask(ctx, id, c, now)
 		if err != nil {
 			s.uiError(w, r, err)
 			return
 		}
+		s.auditReassign(ctx, t, before, c)
 		s.log.InfoContext(ctx, "task changed", "task", id, "action", action, "by", se.User.Email)
 		if !isHTMX(r) {
 			back(w, r, "/", done)
