@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,7 +19,7 @@ type playbookFlags struct {
 	smtpHost, smtpPort, smtpUser, smtpPassword, smtpFrom, smtpTLS string
 	webhookSecret                                                 string
 	webhookAllow                                                  []string
-	workers, emailsPerAccount                                     int
+	workers, emailsPerAccount                                     string
 	stepLease                                                     string
 }
 
@@ -39,11 +40,10 @@ func addPlaybookFlags(cmd *cobra.Command) *playbookFlags {
 	fs.StringSliceVar(&f.webhookAllow, "webhook-allow", splitList(envOr("MOMENTS_WEBHOOK_ALLOW", "")),
 		"networks (CIDRs such as 10.20.0.0/16), addresses or host names that playbook webhooks may reach although they are loopback, "+
 			"link-local or private; comma-separated; by default none (env MOMENTS_WEBHOOK_ALLOW)")
-	perAccount, _ := strconv.Atoi(envOr("MOMENTS_EMAILS_PER_ACCOUNT_PER_DAY", "0"))
-	fs.IntVar(&f.emailsPerAccount, "emails-per-account-per-day", perAccount,
+	fs.StringVar(&f.emailsPerAccount, "emails-per-account-per-day", envOr("MOMENTS_EMAILS_PER_ACCOUNT_PER_DAY", ""),
 		"playbook emails sent for one account in any 24 hours; more fail, saying so; default 50 (env MOMENTS_EMAILS_PER_ACCOUNT_PER_DAY)")
-	workers, _ := strconv.Atoi(envOr("MOMENTS_PLAYBOOK_WORKERS", "0"))
-	fs.IntVar(&f.workers, "playbook-workers", workers, "playbook steps run at once; default 10 (env MOMENTS_PLAYBOOK_WORKERS)")
+	fs.StringVar(&f.workers, "playbook-workers", envOr("MOMENTS_PLAYBOOK_WORKERS", ""),
+		"playbook steps run at once, from 1 to 1000; default 10 (env MOMENTS_PLAYBOOK_WORKERS)")
 	fs.StringVar(&f.stepLease, "playbook-step-lease", envOr("MOMENTS_PLAYBOOK_STEP_LEASE", ""),
 		"how soon a playbook step left unfinished by a server that died runs again; default 15s (env MOMENTS_PLAYBOOK_STEP_LEASE)")
 	return f
@@ -58,19 +58,34 @@ func (f *playbookFlags) config() (playbook.Config, error) {
 	}
 	if f.smtpPort != "" {
 		p, err := strconv.Atoi(f.smtpPort)
-		if err != nil {
-			return c, fmt.Errorf("--smtp-port (MOMENTS_SMTP_PORT) %q is not a port number", f.smtpPort)
+		if err != nil || p < 1 || p > 65535 {
+			return c, fmt.Errorf("%s %q is not a port number from 1 to 65535", setting("smtp-port"), f.smtpPort)
 		}
 		c.SMTP.Port = p
 	}
+	if tls := strings.TrimSpace(f.smtpTLS); !slices.Contains([]string{"starttls", "tls", "none"}, tls) {
+		return c, fmt.Errorf("%s %q is not starttls, tls or none", setting("smtp-tls"), f.smtpTLS)
+	}
 	c.WebhookSecret = f.webhookSecret
 	c.Webhook.Allow = f.webhookAllow
-	c.Workers = f.workers
-	c.EmailsPerAccountPerDay = f.emailsPerAccount
+	if f.workers != "" {
+		n, err := strconv.Atoi(strings.TrimSpace(f.workers))
+		if err != nil || n < 1 || n > 1000 {
+			return c, fmt.Errorf("%s %q is not a number of steps from 1 to 1000", setting("playbook-workers"), f.workers)
+		}
+		c.Workers = n
+	}
+	if f.emailsPerAccount != "" {
+		n, err := strconv.Atoi(strings.TrimSpace(f.emailsPerAccount))
+		if err != nil || n < 1 {
+			return c, fmt.Errorf("%s %q is not a number of emails of at least 1", setting("emails-per-account-per-day"), f.emailsPerAccount)
+		}
+		c.EmailsPerAccountPerDay = n
+	}
 	if f.stepLease != "" {
 		d, err := time.ParseDuration(f.stepLease)
-		if err != nil {
-			return c, fmt.Errorf("--playbook-step-lease (MOMENTS_PLAYBOOK_STEP_LEASE) %q is not a duration such as 15s", f.stepLease)
+		if err != nil || d <= 0 {
+			return c, fmt.Errorf("%s %q is not a duration such as 15s", setting("playbook-step-lease"), f.stepLease)
 		}
 		c.StepLease = d
 	}

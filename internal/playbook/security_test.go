@@ -28,7 +28,7 @@ func TestEmailsPerAccountAreLimited(t *testing.T) {
 	seedAccount(t, st, "acme", nil)
 
 	start := func(occurrence string) string {
-		id, ok, err := e.Start(ctx, RunRequest{AccountID: "acme", MomentID: "kickoff", Occurrence: occurrence, MapVersion: 1,
+		id, ok, err := e.Launch(ctx, RunRequest{AccountID: "acme", MomentID: "kickoff", Occurrence: occurrence, MapVersion: 1,
 			Trigger: TriggerCSM, ContactID: "sponsor-acme", StartedBy: "csm@vendor.example"})
 		require.NoError(t, err)
 		require.True(t, ok)

@@ -55,37 +55,24 @@ func scanAudit(r scanner) (AuditEntry, error) {
 
 // ListAudit returns the audit trail, newest first, one page at a time.
 func (s *Store) ListAudit(ctx context.Context, f AuditFilter, p Page) ([]AuditEntry, string, error) {
-	var (
-		where []string
-		args  []any
-	)
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, fmt.Sprintf(cond, len(args)))
-	}
-	if f.Action != "" {
-		add("action = $%d", f.Action)
-	}
-	if f.Actor != "" {
-		add("actor = $%d", f.Actor)
-	}
-	if f.Target != "" {
-		add("target = $%d", f.Target)
-	}
+	var w where
+	w.eq("action", f.Action)
+	w.eq("actor", f.Actor)
+	w.eq("target", f.Target)
 	if !f.Since.IsZero() {
-		add("at >= $%d", micros(f.Since))
+		w.add("at >= ?", micros(f.Since))
 	}
 	if !f.Until.IsZero() {
-		add("at < $%d", micros(f.Until))
+		w.add("at < ?", micros(f.Until))
 	}
 	if p.Cursor != "" {
 		id, err := strconv.ParseInt(p.Cursor, 10, 64)
 		if err != nil || id <= 0 {
 			return nil, "", ErrBadCursor
 		}
-		add("id < $%d", id)
+		w.add("id < ?", id)
 	}
-	return queryPage(ctx, s.read, "audit entries", "SELECT id, at, actor, action, target, detail, ip FROM audit_log", where, "id DESC", args, p,
+	return queryPage(ctx, s.read, "audit entries", "SELECT id, at, actor, action, target, detail, ip FROM audit_log", w, "id DESC", p,
 		scanAudit, func(e AuditEntry) string { return strconv.FormatInt(e.ID, 10) })
 }
 
