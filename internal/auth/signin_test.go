@@ -208,3 +208,32 @@ func TestAuditTrailOfPeople(t *testing.T) {
 		require.Contains(t, only[0].Detail, "5 failed sign-ins")
 	})
 }
+
+// TestSignInBusyWhenHashesAreTaken: a sign-in that cannot get a hash slot
+// in time is refused with ErrBusy (the UI asks to try again).
+func TestSignInBusyWhenHashesAreTaken(t *testing.T) {
+	t.Parallel()
+	s := storetest.Open(t, store.SQLite)
+	p := auth.NewPeople(s, auth.PeopleConfig{HashConcurrency: 1, HashWait: time.Millisecond})
+	ctx := context.Background()
+	var (
+		wg   sync.WaitGroup
+		busy atomic.Int64
+	)
+	for i := range 6 {
+		wg.Go(func() {
+			_, _, err := p.SignIn(ctx, "nobody@example.com", "not the password", fmt.Sprintf("10.2.0.%d", i), "")
+			if errors.Is(err, auth.ErrBusy) {
+				busy.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	require.Positive(t, busy.Load(), "six hashes cannot share one slot within a millisecond")
+	// The busy attempts locked nothing out: a sign-in from one of those
+	// addresses still works.
+	_, pw, err := p.Add(ctx, "somebody@example.com", "", auth.RoleCSM, "")
+	require.NoError(t, err)
+	_, _, err = p.SignIn(ctx, "somebody@example.com", pw, "10.2.0.1", "")
+	require.NoError(t, err)
+}
