@@ -118,7 +118,7 @@ Email and webhooks from the playbooks go to sinks on this machine. The same
 				cfg.Accounts, cfg.Months, cfg.Seed)
 			d := &demoRun{cfg: cfg, out: out, errOut: errOut, live: live, where: where, temp: temp, sinks: sinks}
 			return serve(cmd.Context(), out, log, st, serveOptions{addr: addr, ready: d.ready,
-				playbook: playbook.Config{SMTP: sinks.SMTP()}, triggerMaxAge: demoGoLive})
+				playbook: playbook.Config{SMTP: sinks.SMTP(), Webhook: sinks.Webhook()}, triggerMaxAge: demoGoLive})
 		},
 	}
 	cmd.Flags().Uint64Var(&cfg.Seed, "seed", 1, "seed of the invented company; the same seed gives the same data")
@@ -168,7 +168,7 @@ func (d *demoRun) fill(ctx context.Context, a *app.App, url, adminKey, writeKey 
 
 	// Keys: the first start's, or new ones when the data was kept.
 	if writeKey == "" {
-		if _, writeKey, err = a.Keys.Create(ctx, auth.ScopeWrite, "moments demo"); err != nil {
+		if _, writeKey, err = a.Keys.CreateServer(ctx, "moments demo"); err != nil {
 			return err
 		}
 		if _, adminKey, err = a.Keys.Create(ctx, auth.ScopeAdmin, "moments demo"); err != nil {

@@ -49,8 +49,13 @@ func (f *dataFlags) register(cmd *cobra.Command) {
 }
 
 func (f *dataFlags) open(ctx context.Context, log *slog.Logger) (*store.Store, error) {
-	return store.Open(ctx, store.Config{Data: f.data, DB: f.db, Logger: log})
+	c := f.config()
+	c.Logger = log
+	return store.Open(ctx, c)
 }
+
+// config is the store configuration the flags name.
+func (f *dataFlags) config() store.Config { return store.Config{Data: f.data, DB: f.db} }
 
 // setting names a setting both ways, for errors: "--playbook-workers
 // (MOMENTS_PLAYBOOK_WORKERS)". Every flag's environment variable is
@@ -85,6 +90,7 @@ func newRoot() *cobra.Command {
 	root.AddCommand(usersCmd(&df))
 	root.AddCommand(demoCmd(&df))
 	root.AddCommand(reportCmd(&df), healthCmd(&df))
+	root.AddCommand(backupCmd(&df), restoreCmd(&df))
 	return root
 }
 

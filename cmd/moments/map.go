@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/moments-cs/moments/internal/auth"
 	"github.com/moments-cs/moments/internal/journey"
 	"github.com/moments-cs/moments/internal/store"
 )
@@ -96,6 +97,8 @@ any error nothing is applied and the exit code is 1.`,
 				fmt.Fprintf(out, "no change: %s is identical to live version %d; nothing was applied\n", name, res.Version)
 				return nil
 			}
+			auth.NewAudit(st, nil).Record(cliContext(cmd), auth.AuditMapApplied, fmt.Sprintf("version %d", res.Version),
+				fmt.Sprintf("applied %s (by %s): %d changes", name, by, len(res.Changes)))
 			fmt.Fprintf(out, "applied %s as version %d (applied by %s)\n", name, res.Version, by)
 			fmt.Fprint(out, journey.FormatChanges(res.Changes))
 			return nil

@@ -268,8 +268,14 @@ func killAndRestart(t *testing.T, bin string, db []string) {
 		"MOMENTS_SMTP_HOST=127.0.0.1", "MOMENTS_SMTP_PORT=" + strconv.Itoa(mail.port), "MOMENTS_SMTP_TLS=none",
 		"MOMENTS_SMTP_FROM=Vendor CS <cs@vendor.example>", "MOMENTS_WEBHOOK_SECRET=" + crashSecret,
 		"MOMENTS_PLAYBOOK_STEP_LEASE=" + crashLease.String(),
+		// The webhook receiver listens on this machine.
+		"MOMENTS_WEBHOOK_ALLOW=127.0.0.1/32",
 	}
-	cmd, url, admin, write := startPlaybookServer(t, bin, db, env, true)
+	cmd, url, admin, _ := startPlaybookServer(t, bin, db, env, true)
+	// Contacts' emails are set only with a server write key.
+	out, err := exec.Command(bin, append([]string{"keys", "create", "--scope", "write", "--server"}, db...)...).Output()
+	require.NoError(t, err)
+	write := strings.TrimSpace(string(out))
 	client := &http.Client{Timeout: 10 * time.Second}
 	call := func(url, method, path, auth string, body []byte, ctype string) (int, []byte) {
 		t.Helper()

@@ -18,7 +18,8 @@ import (
 type playbookFlags struct {
 	smtpHost, smtpPort, smtpUser, smtpPassword, smtpFrom, smtpTLS string
 	webhookSecret                                                 string
-	workers                                                       string
+	webhookAllow                                                  []string
+	workers, emailsPerAccount                                     string
 	stepLease                                                     string
 }
 
@@ -36,6 +37,11 @@ func addPlaybookFlags(cmd *cobra.Command) *playbookFlags {
 	fs.StringVar(&f.smtpTLS, "smtp-tls", envOr("MOMENTS_SMTP_TLS", "starttls"), "starttls, tls or none (env MOMENTS_SMTP_TLS)")
 	fs.StringVar(&f.webhookSecret, "webhook-secret", envOr("MOMENTS_WEBHOOK_SECRET", ""),
 		"secret that signs playbook webhooks (Moments-Signature header); empty sends them unsigned (env MOMENTS_WEBHOOK_SECRET)")
+	fs.StringSliceVar(&f.webhookAllow, "webhook-allow", splitList(envOr("MOMENTS_WEBHOOK_ALLOW", "")),
+		"networks (CIDRs such as 10.20.0.0/16), addresses or host names that playbook webhooks may reach although they are loopback, "+
+			"link-local or private; comma-separated; by default none (env MOMENTS_WEBHOOK_ALLOW)")
+	fs.StringVar(&f.emailsPerAccount, "emails-per-account-per-day", envOr("MOMENTS_EMAILS_PER_ACCOUNT_PER_DAY", ""),
+		"playbook emails sent for one account in any 24 hours; more fail, saying so; default 50 (env MOMENTS_EMAILS_PER_ACCOUNT_PER_DAY)")
 	fs.StringVar(&f.workers, "playbook-workers", envOr("MOMENTS_PLAYBOOK_WORKERS", ""),
 		"playbook steps run at once, from 1 to 1000; default 10 (env MOMENTS_PLAYBOOK_WORKERS)")
 	fs.StringVar(&f.stepLease, "playbook-step-lease", envOr("MOMENTS_PLAYBOOK_STEP_LEASE", ""),
@@ -61,12 +67,20 @@ func (f *playbookFlags) config() (playbook.Config, error) {
 		return c, fmt.Errorf("%s %q is not starttls, tls or none", setting("smtp-tls"), f.smtpTLS)
 	}
 	c.WebhookSecret = f.webhookSecret
+	c.Webhook.Allow = f.webhookAllow
 	if f.workers != "" {
 		n, err := strconv.Atoi(strings.TrimSpace(f.workers))
 		if err != nil || n < 1 || n > 1000 {
 			return c, fmt.Errorf("%s %q is not a number of steps from 1 to 1000", setting("playbook-workers"), f.workers)
 		}
 		c.Workers = n
+	}
+	if f.emailsPerAccount != "" {
+		n, err := strconv.Atoi(strings.TrimSpace(f.emailsPerAccount))
+		if err != nil || n < 1 {
+			return c, fmt.Errorf("%s %q is not a number of emails of at least 1", setting("emails-per-account-per-day"), f.emailsPerAccount)
+		}
+		c.EmailsPerAccountPerDay = n
 	}
 	if f.stepLease != "" {
 		d, err := time.ParseDuration(f.stepLease)
@@ -79,4 +93,15 @@ func (f *playbookFlags) config() (playbook.Config, error) {
 		return c, fmt.Errorf("playbook settings: %w", err)
 	}
 	return c, nil
+}
+
+// splitList splits a comma-separated environment value, dropping blanks.
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -51,6 +52,7 @@ func serveCmd(df *dataFlags) *cobra.Command {
 type serveFlags struct {
 	addr, maxAge, adminEmail, publicURL string
 	playbook                            *playbookFlags
+	security                            serverSecurity
 }
 
 func (f *serveFlags) register(cmd *cobra.Command) {
@@ -63,6 +65,13 @@ func (f *serveFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.publicURL, "public-url", envOr("MOMENTS_PUBLIC_URL", ""),
 		"the address people reach this server at, e.g. https://moments.example.com behind a proxy; survey links start with it; default http:// and the listen address (env MOMENTS_PUBLIC_URL)")
 	f.playbook = addPlaybookFlags(cmd)
+	fs.StringVar(&f.security.tlsCert, "tls-cert", envOr("MOMENTS_TLS_CERT", ""),
+		"PEM certificate (with its chain) to serve HTTPS; needs --tls-key; HSTS is then sent (env MOMENTS_TLS_CERT)")
+	fs.StringVar(&f.security.tlsKey, "tls-key", envOr("MOMENTS_TLS_KEY", ""), "PEM private key of --tls-cert (env MOMENTS_TLS_KEY)")
+	fs.StringVar(&f.security.metricsAddr, "metrics-addr", envOr("MOMENTS_METRICS_ADDR", ""),
+		"serve /metrics on this address only, e.g. 127.0.0.1:9090 (env MOMENTS_METRICS_ADDR)")
+	fs.StringVar(&f.security.metricsToken, "metrics-token", envOr("MOMENTS_METRICS_TOKEN", ""),
+		"serve /metrics on the main address to requests with 'Authorization: Bearer <token>'; without this or --metrics-addr, /metrics is not served (env MOMENTS_METRICS_TOKEN)")
 }
 
 // defaultAdminEmail signs in the first admin when no email is given.
@@ -89,7 +98,34 @@ func (f *serveFlags) options() (serveOptions, error) {
 	if err := (&survey.Config{PublicURL: o.publicURL}).Validate(); err != nil {
 		return o, fmt.Errorf("%s %q must be a full http:// or https:// address such as https://moments.example.com", setting("public-url"), f.publicURL)
 	}
+	if err := f.security.validate(); err != nil {
+		return o, err
+	}
+	o.security = f.security
 	return o, nil
+}
+
+// serverSecurity is how the server is reached: TLS and where metrics go.
+type serverSecurity struct {
+	tlsCert, tlsKey           string
+	metricsAddr, metricsToken string
+}
+
+// validate checks the settings before anything starts, in an operator's
+// words.
+func (c serverSecurity) validate() error {
+	if (c.tlsCert == "") != (c.tlsKey == "") {
+		return errors.New("--tls-cert and --tls-key go together: give both to serve HTTPS, or neither")
+	}
+	if c.tlsCert != "" {
+		if _, err := tls.LoadX509KeyPair(c.tlsCert, c.tlsKey); err != nil {
+			return fmt.Errorf("--tls-cert %s / --tls-key %s cannot be used: %w", c.tlsCert, c.tlsKey, err)
+		}
+	}
+	if c.metricsToken != "" && len(c.metricsToken) < 16 {
+		return errors.New("--metrics-token must have at least 16 characters")
+	}
+	return nil
 }
 
 // serveOptions are what `serve` and `demo` do differently.
@@ -102,6 +138,8 @@ type serveOptions struct {
 	playbook playbook.Config
 	// triggerMaxAge is app.Options.TriggerMaxEventAge.
 	triggerMaxAge time.Duration
+	// security is TLS and metrics.
+	security serverSecurity
 	// adminEmail is the first admin's email; default admin@localhost.
 	adminEmail string
 	// ready, when set, runs once the server accepts connections, with its
@@ -116,6 +154,9 @@ type serveOptions struct {
 // commits what it accepted.
 func serve(ctx context.Context, out io.Writer, log *slog.Logger, st *store.Store, o serveOptions) error {
 	addr := o.addr
+	if err := o.security.validate(); err != nil {
+		return err
+	}
 	// Listening first gives survey links the real address when the port
 	// is chosen by the system (:0).
 	ln, err := net.Listen("tcp", addr)
@@ -128,7 +169,7 @@ func serve(ctx context.Context, out io.Writer, log *slog.Logger, st *store.Store
 		publicURL = "http://" + ln.Addr().String()
 	}
 	a, err := app.New(ctx, st, app.Options{Logger: log, Playbook: o.playbook, TriggerMaxEventAge: o.triggerMaxAge,
-		Survey: survey.Config{PublicURL: publicURL}})
+		Survey: survey.Config{PublicURL: publicURL}, MetricsToken: o.security.metricsToken})
 	if err != nil {
 		return err
 	}
@@ -155,9 +196,30 @@ func serve(ctx context.Context, out io.Writer, log *slog.Logger, st *store.Store
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
+		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12},
+	}
+	scheme := "http"
+	if o.security.tlsCert != "" {
+		scheme = "https"
 	}
 	where := "database " + string(st.Dialect())
-	fmt.Fprintf(out, "Moments is listening on http://%s (%s)\n", ln.Addr(), where)
+	fmt.Fprintf(out, "Moments is listening on %s://%s (%s)\n", scheme, ln.Addr(), where)
+	errc := make(chan error, 3)
+	if o.security.metricsAddr != "" {
+		mln, err := net.Listen("tcp", o.security.metricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listen on --metrics-addr %s: %w", o.security.metricsAddr, err)
+		}
+		ms := &http.Server{Handler: a.Web.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second}
+		defer ms.Close()
+		fmt.Fprintf(out, "Metrics are served on http://%s/metrics\n", mln.Addr())
+		go func() {
+			if err := ms.Serve(mln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+	}
 	if adminPassword != "" {
 		fmt.Fprintf(out, "\nFirst start: sign in to the UI as %s with the password %s\n", adminEmail, adminPassword)
 		fmt.Fprintf(out, "  It is shown this once; change who signs in under Settings → People or with `moments users add`.\n")
@@ -167,11 +229,16 @@ func serve(ctx context.Context, out io.Writer, log *slog.Logger, st *store.Store
 		fmt.Fprintf(out, "  admin key (REST API, Authorization: Bearer …): %s\n", admin)
 		fmt.Fprintf(out, "  write key (tracking API, Segment write key):   %s\n\n", write)
 	}
-	errc := make(chan error, 2)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() {
+		if o.security.tlsCert != "" {
+			errc <- hs.ServeTLS(ln, o.security.tlsCert, o.security.tlsKey)
+			return
+		}
+		errc <- hs.Serve(ln)
+	}()
 	if o.ready != nil {
 		go func() {
-			if err := o.ready(ctx, a, "http://"+ln.Addr().String(), admin, write); err != nil {
+			if err := o.ready(ctx, a, scheme+"://"+ln.Addr().String(), admin, write); err != nil {
 				errc <- err
 			}
 		}()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -42,13 +43,16 @@ stdout; it is stored only as an argon2id hash and will not be shown again.`,
 				if password, err = readPassword(cmd.InOrStdin()); err != nil {
 					return err
 				}
+				if err := auth.CheckPasswordStrength(password); err != nil {
+					return err
+				}
 			}
 			st, err := df.open(cmd.Context(), newLogger(slog.LevelWarn))
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			u, pw, err := auth.NewPeople(st, auth.PeopleConfig{}).Add(cmd.Context(), email, name, r, password)
+			u, pw, err := cliPeople(st).Add(cliContext(cmd), email, name, r, password)
 			if errors.Is(err, store.ErrUserExists) {
 				return fmt.Errorf("%s already has an account: see `moments users list`", store.NormalizeEmail(email))
 			}
@@ -101,8 +105,49 @@ stdout; it is stored only as an argon2id hash and will not be shown again.`,
 			return tw.Flush()
 		},
 	}
-	cmd.AddCommand(add, list)
+	var address string
+	unlock := &cobra.Command{
+		Use:   "unlock EMAIL",
+		Short: "End a person's sign-in lock-out after failed sign-ins, from every address",
+		Long: `End the lock-out that failed sign-ins put on a person's account, from every
+address, and forget the failures counted against it. With --address, also
+end the lock-out of that address (for every account). Resetting the
+person's password in Settings does the same for their account.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := df.open(cmd.Context(), newLogger(slog.LevelWarn))
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			email := store.NormalizeEmail(args[0])
+			if _, _, err := st.UserByEmail(cmd.Context(), email); errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("no person with the email %s: see `moments users list`", email)
+			} else if err != nil {
+				return err
+			}
+			if _, err := cliPeople(st).Unlock(cliContext(cmd), email, address); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "unlocked %s: they can sign in again\n", email)
+			return nil
+		},
+	}
+	unlock.Flags().StringVar(&address, "address", "", "also end the lock-out of this IP address")
+	cmd.AddCommand(add, list, unlock)
 	return cmd
+}
+
+// cliPeople is the people service of a command, recording in the audit
+// trail.
+func cliPeople(st *store.Store) *auth.People {
+	return auth.NewPeople(st, auth.PeopleConfig{Audit: auth.NewAudit(st, nil)})
+}
+
+// cliContext is the command's context with the command line as the actor
+// of the audit trail.
+func cliContext(cmd *cobra.Command) context.Context {
+	return auth.WithActor(cmd.Context(), auth.Actor{Name: "cli"})
 }
 
 // readPassword reads the first line of r as the password.

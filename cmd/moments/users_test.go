@@ -72,7 +72,7 @@ func TestUsersAddList(t *testing.T) {
 
 			// An admin with a piped password: only its first line counts, a
 			// Windows line end is not part of it, and nothing goes to stdout.
-			const piped = "correct horse battery staple"
+			const piped = "tulip ledger orbit canyon"
 			res = users(piped+"\r\nsecond line is ignored\n", "add", "--email", "ops.lead@northwind.example", "--role", "admin", "--password-stdin")
 			require.Zero(t, res.code, "err: %v\nstderr:\n%s", res.err, res.stderr)
 			require.Empty(t, res.stdout, "a piped password is never echoed")
@@ -109,6 +109,12 @@ func TestUsersAddList(t *testing.T) {
 				{name: "too short piped password", stdin: "short pw 11\n",
 					args:    []string{"--email", "sam@northwind.example", "--role", "csm", "--password-stdin"},
 					wantErr: "a password must have at least 12 characters"},
+				{name: "common piped password", stdin: "password1234\n",
+					args:    []string{"--email", "sam@northwind.example", "--role", "csm", "--password-stdin"},
+					wantErr: "this password is too easy to guess"},
+				{name: "twelve spaces", stdin: "            \n",
+					args:    []string{"--email", "sam@northwind.example", "--role", "csm", "--password-stdin"},
+					wantErr: "this password is too easy to guess: it is only spaces"},
 				{name: "empty stdin", stdin: "",
 					args:    []string{"--email", "sam@northwind.example", "--role", "csm", "--password-stdin"},
 					wantErr: "no password on stdin"},
@@ -158,4 +164,36 @@ func TestUsersBadRoleTouchesNoDatabase(t *testing.T) {
 	require.Equal(t, 1, res.code)
 	require.ErrorContains(t, res.err, `unknown role "superuser"`)
 	require.NoDirExists(t, data)
+}
+
+// TestUsersUnlock: a person locked out by failed sign-ins signs in again
+// after `moments users unlock`, and the unlock is in the audit trail.
+func TestUsersUnlock(t *testing.T) {
+	t.Parallel()
+	cfg := storetest.Config(t, store.SQLite)
+	const pw = "tulip ledger orbit canyon"
+	res := run(t, pw+"\n", append([]string{"users", "add", "--email", "dana@northwind.example", "--role", "csm", "--password-stdin"}, dbFlags(cfg)...)...)
+	require.Zero(t, res.code, res.err)
+	for range 5 {
+		_ = signIn(t, cfg, "dana@northwind.example", "not the password")
+	}
+	var locked *auth.LockedOutError
+	require.ErrorAs(t, signIn(t, cfg, "dana@northwind.example", pw), &locked)
+
+	res = run(t, "", append([]string{"users", "unlock", "Dana@northwind.example"}, dbFlags(cfg)...)...)
+	require.Zero(t, res.code, res.err)
+	require.Equal(t, "unlocked dana@northwind.example: they can sign in again\n", res.stderr)
+	require.NoError(t, signIn(t, cfg, "dana@northwind.example", pw))
+
+	res = run(t, "", append([]string{"users", "unlock", "nobody@northwind.example"}, dbFlags(cfg)...)...)
+	require.NotZero(t, res.code)
+	require.ErrorContains(t, res.err, "no person with the email nobody@northwind.example")
+
+	st, err := store.Open(context.Background(), cfg)
+	require.NoError(t, err)
+	defer st.Close()
+	entries, _, err := st.ListAudit(context.Background(), store.AuditFilter{Action: auth.AuditUnlocked}, store.Page{})
+	require.NoError(t, err)
+	require.Len(t, entries, 1)
+	require.Equal(t, "cli", entries[0].Actor)
 }

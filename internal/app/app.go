@@ -36,6 +36,9 @@ type Options struct {
 	// one-click score waits for its comment; surveys are emailed through
 	// Playbook.SMTP.
 	Survey survey.Config
+	// MetricsToken is web.Options.MetricsToken: the bearer token /metrics
+	// needs on the main port (empty: not served there).
+	MetricsToken string
 }
 
 // App is a running installation.
@@ -43,7 +46,9 @@ type App struct {
 	Store *store.Store
 	Keys  *auth.Keys
 	// People are those who sign in to the UI, and their sessions.
-	People  *auth.People
+	People *auth.People
+	// Audit is the trail of who did what and when.
+	Audit   *auth.Audit
 	Journey *journey.Live
 	Web     *server.Server
 	log     *slog.Logger
@@ -78,11 +83,14 @@ type IngestStage struct {
 // (IngestStages) before the first event is ingested.
 func New(ctx context.Context, st *store.Store, o Options) (*App, error) {
 	a := &App{Store: st, log: defaults.Logger(o.Logger), now: defaults.Clock(o.Now)}
+	a.Audit = auth.NewAudit(st, a.log)
 	a.Keys = auth.NewKeys(st)
-	a.People = auth.NewPeople(st, auth.PeopleConfig{})
+	a.Keys.SetAudit(a.Audit)
+	a.People = auth.NewPeople(st, auth.PeopleConfig{Logger: a.log, Audit: a.Audit})
 	a.Journey = journey.NewLive(st)
 	a.Health = tracker.New(st, a.Journey, tracker.Options{Logger: a.log, Now: a.now})
-	a.Triggers = trigger.New(trigger.Options{Store: st, Journey: a.Journey, Logger: a.log, Now: a.now, MaxEventAge: o.TriggerMaxEventAge})
+	a.Triggers = trigger.New(trigger.Options{Store: st, Journey: a.Journey, Logger: a.log, Now: a.now, MaxEventAge: o.TriggerMaxEventAge,
+		Audit: a.Audit})
 	a.Health.OnQuadrantDrop(a.Triggers.QuadrantDropped)
 	sc := o.Survey
 	sc.SMTP = o.Playbook.SMTP
@@ -103,7 +111,7 @@ func New(ctx context.Context, st *store.Store, o Options) (*App, error) {
 		st.OnIngest(s.Hook)
 	}
 	a.Web = server.New(server.Options{Store: st, Keys: a.Keys, People: a.People, Logger: a.log, Now: a.now, Journey: a.Journey, Health: a.Health,
-		Triggers: a.Triggers, Playbooks: a.Playbooks, Surveys: a.Surveys})
+		Triggers: a.Triggers, Playbooks: a.Playbooks, Surveys: a.Surveys, MetricsToken: o.MetricsToken, Audit: a.Audit})
 	return a, nil
 }
 
@@ -127,9 +135,46 @@ func IngestStages(h *tracker.Tracker, t *trigger.Engine, p *playbook.Engine) []I
 // IngestStages returns the stages New registered, in order.
 func (a *App) IngestStages() []IngestStage { return a.stages }
 
+// pruneEvery is how often expired sessions, old sign-in failures and the
+// audit trail beyond its retention are deleted.
+const pruneEvery = 24 * time.Hour
+
+// prune deletes what has outlived its use, once at start and then daily,
+// until ctx ends.
+func (a *App) prune(ctx context.Context) {
+	for {
+		if n, err := a.People.Prune(ctx); err != nil {
+			a.log.Error("pruning sessions and sign-in failures failed", "err", err)
+		} else if n > 0 {
+			a.log.Info("pruned expired sessions and old sign-in failures", "rows", n)
+		}
+		if n, err := a.Audit.Prune(ctx); err != nil {
+			a.log.Error("pruning the audit trail failed", "err", err)
+		} else if n > 0 {
+			a.log.Info("pruned the audit trail", "entries", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(pruneEvery):
+		}
+	}
+}
+
 // Start starts the background services (health recomputes, playbook
-// workers, survey reminders, scheduled triggers).
+// workers, survey reminders, scheduled triggers) and the daily prune.
 func (a *App) Start(ctx context.Context) error {
+	pctx, stopPrune := context.WithCancel(context.WithoutCancel(ctx))
+	pruned := make(chan struct{})
+	go func() {
+		defer close(pruned)
+		a.prune(pctx)
+	}()
+	a.stops = append(a.stops, func(context.Context) error {
+		stopPrune()
+		<-pruned
+		return nil
+	})
 	// Playbooks start before triggers and stop after them, so no run is
 	// launched while the engine is stopping.
 	for _, s := range []interface {

@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -23,20 +22,12 @@ const (
 	argonSaltLen = 16
 )
 
-// MinPasswordLength is the shortest password accepted.
-const MinPasswordLength = 12
-
-// ErrWeakPassword is returned for a password shorter than MinPasswordLength.
-var ErrWeakPassword = fmt.Errorf("a password must have at least %d characters", MinPasswordLength)
-
 // HashPassword returns the argon2id hash of password in PHC string form:
-// $argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>.
+// $argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>. A weak password (see
+// CheckPasswordStrength) is refused.
 func HashPassword(password string) (string, error) {
-	if len(password) < MinPasswordLength {
-		return "", ErrWeakPassword
-	}
-	if len(password) > 1024 {
-		return "", errors.New("a password may have at most 1024 characters")
+	if err := CheckPasswordStrength(password); err != nil {
+		return "", err
 	}
 	salt := make([]byte, argonSaltLen)
 	_, _ = rand.Read(salt)
@@ -50,7 +41,7 @@ func HashPassword(password string) (string, error) {
 // A malformed hash never matches.
 func CheckPassword(hash, password string) bool {
 	parts := strings.Split(hash, "$")
-	if len(parts) != 6 || parts[1] != "argon2id" || len(password) > 1024 {
+	if len(parts) != 6 || parts[1] != "argon2id" || len(password) > maxPasswordLength {
 		return false
 	}
 	var version int

@@ -70,10 +70,12 @@ const (
 	PermUsers Permission = "users"
 	// PermSystem: SMTP, webhook and other installation settings.
 	PermSystem Permission = "system"
+	// PermAudit: read the audit trail.
+	PermAudit Permission = "audit"
 )
 
 var grants = map[Role][]Permission{
-	RoleAdmin:  {PermRead, PermWorkOwn, PermWorkAll, PermJourney, PermKeys, PermUsers, PermSystem},
+	RoleAdmin:  {PermRead, PermWorkOwn, PermWorkAll, PermJourney, PermKeys, PermUsers, PermSystem, PermAudit},
 	RoleOps:    {PermRead, PermWorkOwn, PermWorkAll, PermJourney},
 	RoleCSM:    {PermRead, PermWorkOwn},
 	RoleViewer: {PermRead},

@@ -46,9 +46,13 @@ func startServer(t testing.TB, d store.Dialect) *server {
 	sinks, err := demo.StartSinks()
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = sinks.Close() })
-	a, err := app.New(ctx, st, app.Options{Now: clk.now, Playbook: playbook.Config{SMTP: sinks.SMTP()}})
+	a, err := app.New(ctx, st, app.Options{Now: clk.now, Playbook: playbook.Config{SMTP: sinks.SMTP(), Webhook: sinks.Webhook()}})
 	require.NoError(t, err)
-	admin, write, err := a.Keys.Bootstrap(ctx)
+	admin, _, err := a.Keys.Bootstrap(ctx)
+	require.NoError(t, err)
+	// The demo plays the vendor's backend: a server key sets contacts'
+	// emails and accounts' owners.
+	_, write, err := a.Keys.CreateServer(ctx, "demo backend")
 	require.NoError(t, err)
 	require.NoError(t, a.Start(ctx))
 	t.Cleanup(func() { _ = a.Stop(context.Background()) })

@@ -75,6 +75,13 @@ func (s *Sinks) SMTP() notify.SMTPConfig {
 	}
 }
 
+// Webhook is the webhook configuration that lets playbooks reach the
+// sink, which listens on loopback: webhooks reach loopback only when
+// allowed.
+func (s *Sinks) Webhook() notify.SenderConfig {
+	return notify.SenderConfig{Allow: []string{"127.0.0.1/32"}}
+}
+
 // Emails and Webhooks count what the sinks received.
 func (s *Sinks) Emails() int64   { return s.emails.Load() }
 func (s *Sinks) Webhooks() int64 { return s.webhooks.Load() }

@@ -74,7 +74,6 @@ func AccountsCSV(r io.Reader, at time.Time) ([]store.Message, []RowError, error)
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
@@ -83,6 +82,9 @@ func AccountsCSV(r io.Reader, at time.Time) ([]store.Message, []RowError, error)
 			}
 			return nil, nil, err
 		}
+		// FieldPos only after a successful Read: after an error the record
+		// has no fields and it panics (found by FuzzAccountsCSV).
+		line, _ := cr.FieldPos(0)
 		if len(msgs)+len(bad) >= MaxImportRows {
 			return nil, nil, fmt.Errorf("the file has more than %d rows; split it", MaxImportRows)
 		}
@@ -97,6 +99,10 @@ func AccountsCSV(r io.Reader, at time.Time) ([]store.Message, []RowError, error)
 		}
 		if len(id) > maxIDLen {
 			bad = append(bad, RowError{Line: line, Message: "the account id is too long"})
+			continue
+		}
+		if strings.ContainsAny(id, idForbidden) {
+			bad = append(bad, RowError{Line: line, Message: "the account id may not contain / ? or #, which change the address of its page"})
 			continue
 		}
 		traits := map[string]any{}

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/google/uuid"
 
@@ -25,6 +26,20 @@ const (
 	MaxBatchMessages = 2500
 	MaxMessageIDLen  = 99
 	maxIDLen         = 1024
+	// MaxDepth is the deepest nesting of objects and arrays a message may
+	// have, the message itself being level 1: deeper JSON crashes common
+	// clients that read it back.
+	MaxDepth = 64
+)
+
+// The window of event times: a computed timestamp outside it (a skewed or
+// wrong device clock) is replaced by the time of receipt, and the device's
+// time kept in context.moments.timestamp_clamped_from.
+var (
+	// EarliestTimestamp is the earliest event time accepted.
+	EarliestTimestamp = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	// MaxFutureSkew is how far after receipt an event time may be.
+	MaxFutureSkew = 24 * time.Hour
 )
 
 // Error is one problem with the input, naming the field at fault in the
@@ -103,6 +118,9 @@ func DecodeCall(body []byte, typ string, receivedAt time.Time) (Decoded, *Error)
 	if len(body) > MaxMessageBytes {
 		return Decoded{}, errf("too_large", "", "a message may be at most %d bytes; this one is %d", MaxMessageBytes, len(body))
 	}
+	if err := checkJSON(body, ""); err != nil {
+		return Decoded{}, err
+	}
 	var w wire
 	if err := strictUnmarshal(body, &w); err != nil {
 		return Decoded{}, err
@@ -136,11 +154,20 @@ func DecodeBatch(body []byte, receivedAt time.Time) (Decoded, *Error) {
 	if len(env.Batch) > MaxBatchMessages {
 		return Decoded{}, errf("too_large", "batch", "a batch may hold at most %d messages; this one has %d", MaxBatchMessages, len(env.Batch))
 	}
+	for field, raw := range map[string]json.RawMessage{"context": env.Context, "integrations": env.Integrations} {
+		if err := checkJSON(raw, field); err != nil {
+			return Decoded{}, err
+		}
+	}
 	d := Decoded{WriteKey: env.WriteKey, Messages: make([]store.Message, 0, len(env.Batch))}
 	for i, raw := range env.Batch {
 		prefix := "batch[" + strconv.Itoa(i) + "]"
 		if len(raw) > MaxMessageBytes {
 			d.Rejected = append(d.Rejected, errf("too_large", prefix, "a message may be at most %d bytes; this one is %d", MaxMessageBytes, len(raw)))
+			continue
+		}
+		if err := checkJSON(raw, prefix); err != nil {
+			d.Rejected = append(d.Rejected, err)
 			continue
 		}
 		var w wire
@@ -287,8 +314,19 @@ func idField(raw json.RawMessage, field string) (string, *Error) {
 	if len(s) > maxIDLen {
 		return "", errf("invalid_message", field, "may be at most %d characters", maxIDLen)
 	}
+	if i := strings.IndexAny(s, idForbidden); i >= 0 {
+		return "", errf("invalid_id", field, "may not contain %q: ids appear in the addresses of pages and links, where / ? and # "+
+			"change the address; send %q without it", s[i:i+1], s)
+	}
+	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
+		return "", errf("invalid_id", field, "may not contain control characters such as tabs or line breaks")
+	}
 	return s, nil
 }
+
+// idForbidden are the characters an id may not contain: in a URL path
+// they end the segment or the path.
+const idForbidden = "/?#"
 
 func object(raw json.RawMessage, field string) (json.RawMessage, *Error) {
 	raw = bytes.TrimSpace(raw)
@@ -393,7 +431,32 @@ func timestamps(m *store.Message, w *wire, prefix, envSentAt string) *Error {
 	default:
 		m.Timestamp = m.ReceivedAt
 	}
+	if m.Timestamp.Before(EarliestTimestamp) || m.Timestamp.After(m.ReceivedAt.Add(MaxFutureSkew)) {
+		ctx, err := noteInContext(m.Context, "timestamp_clamped_from", m.Timestamp.Format(time.RFC3339Nano))
+		if err != nil {
+			return errf("invalid_message", prefix+"context", "must be a JSON object")
+		}
+		m.Context, m.Timestamp = ctx, m.ReceivedAt
+	}
 	return nil
+}
+
+// noteInContext sets context.moments[key] = value, keeping the rest of
+// the context.
+func noteInContext(ctx json.RawMessage, key, value string) (json.RawMessage, error) {
+	c := map[string]json.RawMessage{}
+	if len(ctx) > 0 {
+		if err := json.Unmarshal(ctx, &c); err != nil {
+			return nil, err
+		}
+	}
+	ours := map[string]json.RawMessage{}
+	if old, ok := c["moments"]; ok {
+		_ = json.Unmarshal(old, &ours) // a moments key that is not an object is replaced
+	}
+	ours[key], _ = json.Marshal(value)
+	c["moments"], _ = json.Marshal(ours)
+	return json.Marshal(c)
 }
 
 var timeLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999Z0700", "2006-01-02T15:04:05.999999999", time.DateOnly}

@@ -98,6 +98,10 @@ type SenderConfig struct {
 	// Backoff, when set, replaces the exponential wait before retry n
 	// (1 for the wait after the first attempt). Tests set it to zero waits.
 	Backoff func(retry int) time.Duration
+	// Allow lists the networks (CIDRs), addresses and host names webhooks
+	// may reach although they are loopback, link-local or private; by
+	// default none (--webhook-allow, MOMENTS_WEBHOOK_ALLOW).
+	Allow []string
 }
 
 func (c SenderConfig) withDefaults() SenderConfig {
@@ -127,7 +131,8 @@ func (c SenderConfig) Validate() error {
 	case c.MinBackoff < 0 || c.MaxBackoff < c.MinBackoff:
 		return fmt.Errorf("webhook backoff %s–%s is not a valid range", c.MinBackoff, c.MaxBackoff)
 	}
-	return nil
+	_, err := newDialGuard(c.Allow)
+	return err
 }
 
 // ExponentialBackoff returns the wait before retry n (from 1): min doubled
@@ -165,8 +170,10 @@ type Delivery struct {
 	// LastError explains the last failed attempt; empty when delivered on
 	// the first.
 	LastError string
-	// ResponseBody is the start of the last answer, at most
-	// MaxResponseBytes; ResponseTruncated says whether there was more.
+	// ResponseBody is the start of the receiver's answer when it accepted
+	// (2xx), at most MaxResponseBytes; ResponseTruncated says whether there
+	// was more. A refusal's body is not kept: it could be an internal page
+	// that the run history would then show.
 	ResponseBody      string
 	ResponseTruncated bool
 	// RetryAfter is the wait the receiver last asked for with Retry-After.
@@ -209,8 +216,15 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	guard, err := newDialGuard(cfg.Allow)
+	if err != nil {
+		return nil, err
+	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.DialContext = (&net.Dialer{Timeout: min(5*time.Second, cfg.Timeout), KeepAlive: 30 * time.Second}).DialContext
+	// The address is checked when dialled: a proxy would dial for us,
+	// unchecked, so none is used.
+	transport.Proxy = nil
+	transport.DialContext = guard.dialContext(&net.Dialer{Timeout: min(5*time.Second, cfg.Timeout), KeepAlive: 30 * time.Second})
 	transport.TLSHandshakeTimeout = min(5*time.Second, cfg.Timeout)
 	transport.ResponseHeaderTimeout = cfg.Timeout
 	transport.MaxIdleConnsPerHost = 4
@@ -329,24 +343,23 @@ func (s *Sender) attempt(ctx context.Context, w Webhook, key string, body []byte
 	if len(raw) > MaxResponseBytes {
 		raw, res.truncated = raw[:MaxResponseBytes], true
 	}
-	res.body = string(raw)
-
 	switch code := resp.StatusCode; {
 	case code >= 200 && code < 300:
 		// The receiver accepted; a body cut short is no reason to send again.
+		res.body = string(raw)
 		return res
 	case code >= 300 && code < 400:
 		res.err = &WebhookError{Host: host, StatusCode: code, msg: fmt.Sprintf(
 			"webhook receiver %s answered %s, a redirect, which is not followed: update the webhook URL to the new address", host, statusText(code))}
 	case code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500:
 		res.err = &WebhookError{Host: host, StatusCode: code, Temporary: true, msg: fmt.Sprintf(
-			"webhook receiver %s answered %s%s", host, statusText(code), snippet(raw))}
+			"webhook receiver %s answered %s", host, statusText(code))}
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
 		res.err = &WebhookError{Host: host, StatusCode: code, msg: fmt.Sprintf(
-			"webhook receiver %s refused the request with %s%s; check that the receiver has the same webhook secret as Moments", host, statusText(code), snippet(raw))}
+			"webhook receiver %s refused the request with %s; check that the receiver has the same webhook secret as Moments", host, statusText(code))}
 	default:
 		res.err = &WebhookError{Host: host, StatusCode: code, msg: fmt.Sprintf(
-			"webhook receiver %s refused the request with %s%s; not retried, since sending the same request again would be refused again", host, statusText(code), snippet(raw))}
+			"webhook receiver %s refused the request with %s; not retried, since sending the same request again would be refused again", host, statusText(code))}
 	}
 	return res
 }
@@ -365,8 +378,12 @@ func transportError(ctx context.Context, host string, err error) *WebhookError {
 		unknownCA x509.UnknownAuthorityError
 		hostname  x509.HostnameError
 		dnsErr    *net.DNSError
+		blocked   *BlockedTargetError
 	)
 	switch {
+	case errors.As(err, &blocked):
+		e.Temporary = false
+		e.msg = fmt.Sprintf("webhook to %s refused: %v", host, blocked)
 	case ctx.Err() != nil:
 		e.err = ctx.Err()
 		e.msg = fmt.Sprintf("webhook to %s stopped: %v", host, ctx.Err())

@@ -72,6 +72,11 @@ func testSender(t *testing.T, cfg SenderConfig) (*Sender, *[]time.Duration) {
 	if cfg.Backoff == nil {
 		cfg.Backoff = func(int) time.Duration { return time.Millisecond }
 	}
+	// The receivers are httptest servers on loopback, which webhooks may
+	// reach only when allowed.
+	if cfg.Allow == nil {
+		cfg.Allow = []string{"127.0.0.1/32", "::1/128"}
+	}
 	s, err := NewSender(cfg)
 	require.NoError(t, err)
 	var (
@@ -110,7 +115,8 @@ func TestSenderRetriesUntilDelivered(t *testing.T) {
 	require.Equal(t, 3, d.Attempts)
 	require.Equal(t, http.StatusOK, d.StatusCode)
 	require.Equal(t, `{"ok":true}`, d.ResponseBody)
-	require.Contains(t, d.LastError, "503 Service Unavailable: warming up")
+	require.Contains(t, d.LastError, "503 Service Unavailable")
+	require.NotContains(t, d.LastError, "warming up", "a refusal's body is not kept")
 	require.Equal(t, strings.TrimPrefix(recv.URL, "http://"), d.Host)
 	require.Positive(t, d.Duration)
 	require.Len(t, *waits, 2)
@@ -140,7 +146,7 @@ func TestSenderFinalAnswers(t *testing.T) {
 			name:     "400 is not retried",
 			answer:   func(w http.ResponseWriter) { http.Error(w, `{"error":"unknown account"}`, http.StatusBadRequest) },
 			status:   http.StatusBadRequest,
-			contains: []string{"refused the request with 400 Bad Request", `{"error":"unknown account"}`, "not retried"},
+			contains: []string{"refused the request with 400 Bad Request", "not retried"},
 		},
 		{
 			name:     "401 is not retried",
@@ -277,7 +283,7 @@ func TestSenderStopsAtContextDeadline(t *testing.T) {
 	})
 	// Real sleeping here: the point is that Send does not start a wait
 	// that would outlast the deadline.
-	sender, err := NewSender(SenderConfig{Backoff: func(int) time.Duration { return 10 * time.Second }})
+	sender, err := NewSender(SenderConfig{Backoff: func(int) time.Duration { return 10 * time.Second }, Allow: []string{"127.0.0.1"}})
 	require.NoError(t, err)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

@@ -44,6 +44,12 @@ type Config struct {
 	// a slow but live step be run a second time (its database effects
 	// still commit once; email and webhooks carry stable identities).
 	StepLease time.Duration
+	// EmailsPerAccountPerDay bounds the playbook emails sent for one
+	// account in any 24 hours (default 50): moments start on events, which
+	// anyone holding the public write key can send, so without a bound a
+	// flood of events could make Moments mail an account's contacts
+	// without end. An email step over the limit fails, saying so.
+	EmailsPerAccountPerDay int
 }
 
 // Defaults of Config.
@@ -53,6 +59,7 @@ const (
 	DefaultEscalationInterval = time.Minute
 	DefaultMaxAttempts        = 8
 	DefaultStepLease          = 15 * time.Second
+	DefaultEmailsPerAccount   = 50
 )
 
 // SMTPConfigured reports whether an SMTP host is set.
@@ -73,6 +80,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.StepLease == 0 {
 		c.StepLease = DefaultStepLease
+	}
+	if c.EmailsPerAccountPerDay == 0 {
+		c.EmailsPerAccountPerDay = DefaultEmailsPerAccount
 	}
 	if c.RetryDelay == nil {
 		c.RetryDelay = func(n int) time.Duration {

@@ -77,7 +77,7 @@ func TestSlowLiveStepIsNotRunTwice(t *testing.T) {
 	cfg := fastConfig()
 	cfg.SMTP = mail.config()
 	cfg.StepLease = time.Second
-	cfg.Webhook = notify.SenderConfig{MaxAttempts: 1, Timeout: 10 * time.Second}
+	cfg.Webhook = notify.SenderConfig{MaxAttempts: 1, Timeout: 10 * time.Second, Allow: loopback}
 	e := newEngine(t, st, live, clk, cfg)
 	id, _, err := e.Launch(ctx, RunRequest{AccountID: "soylent", MomentID: "kickoff", Occurrence: "o", MapVersion: 1,
 		Trigger: TriggerCSM, ContactID: "sponsor-soylent"})

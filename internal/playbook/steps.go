@@ -95,7 +95,8 @@ func (sc *StepContext) recipients(ctx context.Context, to string) ([]recipient, 
 	switch to {
 	case "", "contact":
 		c, ok, err := sc.Contact(ctx)
-		if err != nil || !ok || c.Email == "" {
+		// Only a contact of the run's account is emailed.
+		if err != nil || !ok || c.Email == "" || (sc.Run.AccountID != "" && c.AccountID != sc.Run.AccountID) {
 			return nil, err
 		}
 		return []recipient{{Name: contactName(c), Email: c.Email, Contact: ContactVars(c)}}, nil
@@ -188,6 +189,9 @@ func runEmail(ctx context.Context, sc *StepContext) (Outcome, error) {
 			sent = append(sent, r.Email)
 			continue
 		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return Outcome{}, err
+		}
+		if err := sc.checkEmailLimit(ctx); err != nil {
 			return Outcome{}, err
 		}
 		data := journey.EmailData{Account: AccountVars(a), Contact: r.Contact, CSM: csm,
@@ -447,3 +451,22 @@ func runEscalate(ctx context.Context, sc *StepContext) (Outcome, error) {
 
 // severityRank orders severities from low to critical.
 func severityRank(s string) int { return slices.Index(journey.Severities, s) }
+
+// checkEmailLimit refuses another email for the run's account once
+// EmailsPerAccountPerDay were sent in the last 24 hours.
+func (sc *StepContext) checkEmailLimit(ctx context.Context) error {
+	limit := sc.e.cfg.EmailsPerAccountPerDay
+	n, err := sc.Store().CountAccountSends(ctx, sc.Run.AccountID, "email", store.SendSent, sc.Now().Add(-24*time.Hour))
+	if err != nil {
+		return err
+	}
+	if n >= limit {
+		noun := "emails"
+		if limit == 1 {
+			noun = "email"
+		}
+		return Permanentf("not sent: the account reached the limit of %d %s per account per day (EmailsPerAccountPerDay); "+
+			"retry the step tomorrow, or raise the limit if this account really needs more", limit, noun)
+	}
+	return nil
+}

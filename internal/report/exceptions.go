@@ -7,7 +7,6 @@ package report
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
 	"io"
 	"math"
@@ -173,7 +172,7 @@ var ExceptionColumns = []string{"rank", "account_id", "account_name", "owner", "
 // WriteExceptionsCSV writes the report as CSV with a header row; reasons
 // are joined with "; ".
 func WriteExceptionsCSV(w io.Writer, rep ExceptionReport) error {
-	cw := csv.NewWriter(w)
+	cw := NewCSVWriter(w)
 	if err := cw.Write(ExceptionColumns); err != nil {
 		return err
 	}

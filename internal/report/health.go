@@ -2,7 +2,6 @@ package report
 
 import (
 	"context"
-	"encoding/csv"
 	"io"
 	"strconv"
 	"time"
@@ -67,7 +66,7 @@ func Health(ctx context.Context, st *store.Store, f store.HealthFilter, now time
 
 // WriteHealthCSV writes the health report as CSV with a header row.
 func WriteHealthCSV(w io.Writer, rep HealthReport) error {
-	cw := csv.NewWriter(w)
+	cw := NewCSVWriter(w)
 	if err := cw.Write([]string{"quadrant", "label", "accounts", "arr"}); err != nil {
 		return err
 	}

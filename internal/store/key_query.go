@@ -11,8 +11,8 @@ import (
 // CreateKey stores a new API key by its hash.
 func (s *Store) CreateKey(ctx context.Context, k APIKey, hash []byte) error {
 	_, err := s.write.ExecContext(ctx,
-		"INSERT INTO api_keys (id, name, scope, hash, created_at) VALUES ($1, $2, $3, $4, $5)",
-		k.ID, k.Name, k.Scope, hash, micros(k.CreatedAt))
+		"INSERT INTO api_keys (id, name, scope, hash, created_at, server) VALUES ($1, $2, $3, $4, $5, $6)",
+		k.ID, k.Name, k.Scope, hash, micros(k.CreatedAt), boolInt(k.Server))
 	if err != nil {
 		return fmt.Errorf("store key: %w", err)
 	}
@@ -24,16 +24,20 @@ func scanKey(r scanner) (APIKey, error) {
 		k             APIKey
 		created       int64
 		used, revoked sql.NullInt64
+		server        int
 	)
-	err := r.Scan(&k.ID, &k.Name, &k.Scope, &created, &used, &revoked)
-	k.CreatedAt, k.LastUsedAt, k.RevokedAt = fromMicros(created), timePtr(used), timePtr(revoked)
+	err := r.Scan(&k.ID, &k.Name, &k.Scope, &created, &used, &revoked, &server)
+	k.CreatedAt, k.LastUsedAt, k.RevokedAt, k.Server = fromMicros(created), timePtr(used), timePtr(revoked), server != 0
 	return k, err
 }
+
+// keyCols are the columns scanKey reads.
+const keyCols = "id, name, scope, created_at, last_used_at, revoked_at, server"
 
 // ListKeys returns every key, revoked ones included, oldest first.
 func (s *Store) ListKeys(ctx context.Context) ([]APIKey, error) {
 	rows, err := s.read.QueryContext(ctx,
-		"SELECT id, name, scope, created_at, last_used_at, revoked_at FROM api_keys ORDER BY created_at, id")
+		"SELECT "+keyCols+" FROM api_keys ORDER BY created_at, id")
 	if err != nil {
 		return nil, fmt.Errorf("list keys: %w", err)
 	}
@@ -45,7 +49,7 @@ func (s *Store) ListKeys(ctx context.Context) ([]APIKey, error) {
 // KeyByHash finds a key that is not revoked by the hash of its secret.
 func (s *Store) KeyByHash(ctx context.Context, hash []byte) (APIKey, error) {
 	k, err := scanKey(s.read.QueryRowContext(ctx,
-		"SELECT id, name, scope, created_at, last_used_at, revoked_at FROM api_keys WHERE hash = $1 AND revoked_at IS NULL", hash))
+		"SELECT "+keyCols+" FROM api_keys WHERE hash = $1 AND revoked_at IS NULL", hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return k, ErrNotFound
 	}

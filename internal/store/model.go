@@ -78,9 +78,12 @@ type Event struct {
 
 // APIKey is a stored key: only its hash is kept.
 type APIKey struct {
-	ID         string     `json:"id"`
-	Name       string     `json:"name"`
-	Scope      string     `json:"scope"`
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Scope string `json:"scope"`
+	// Server marks a write key kept on a server, never in a browser: only
+	// such a key may set the traits that steer email and rights.
+	Server     bool       `json:"server"`
 	CreatedAt  time.Time  `json:"created_at"`
 	LastUsedAt *time.Time `json:"last_used_at"`
 	RevokedAt  *time.Time `json:"revoked_at"`

@@ -105,6 +105,9 @@ type Store struct {
 	mergeEvery int
 	// checkpointer copies SQLite's WAL into the database file.
 	checkpointer *checkpointer
+	// unlock releases the shared lock on the data directory, which keeps
+	// `moments restore` from replacing the database under us.
+	unlock func()
 	// health holds the health statements' text and, on SQLite, their
 	// prepared forms (health_statements.go).
 	health healthStatements
@@ -134,6 +137,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.dialect = SQLite
 		if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 			return nil, fmt.Errorf("create data directory: %w", err)
+		}
+		if s.unlock, err = lockData(cfg.Data, false); err != nil {
+			return nil, err
 		}
 		s.path = filepath.Join(cfg.Data, "moments.db")
 		if s.write, err = sql.Open("sqlite", sqliteDSN(s.path, true, cfg.Synchronous)); err != nil {
@@ -247,6 +253,9 @@ func (s *Store) Close() error {
 }
 
 func (s *Store) closeDBs() error {
+	if s.unlock != nil {
+		defer s.unlock()
+	}
 	var errs []error
 	if s.read != s.write && s.read != nil {
 		errs = append(errs, s.read.Close())

@@ -449,6 +449,18 @@ func (s *Store) RecordSend(ctx context.Context, x Send) error {
 	return nil
 }
 
+// CountAccountSends counts an account's sends of kind in status created
+// since since; the email limit per account reads it.
+func (s *Store) CountAccountSends(ctx context.Context, accountID, kind, status string, since time.Time) (int, error) {
+	var n int
+	err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM sends WHERE account_id = $1 AND kind = $2 AND status = $3 AND created_at >= $4`,
+		accountID, kind, status, micros(since)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count sends: %w", err)
+	}
+	return n, nil
+}
+
 // AccountSends lists the emails and webhooks sent for an account, newest
 // first, for its timeline; runID, when set, narrows to one run.
 func (s *Store) AccountSends(ctx context.Context, accountID, runID string, limit int) ([]Send, error) {

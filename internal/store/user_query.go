@@ -246,49 +246,105 @@ func (s *Store) SignInLockedUntil(ctx context.Context, now time.Time, keys ...st
 	return until, nil
 }
 
-// RecordSignInFailure counts a failed sign-in against key. Failures older
-// than window start a new count; when the count reaches limit the key is
-// locked until now+lockFor, which is returned (zero when not locked).
-func (s *Store) RecordSignInFailure(ctx context.Context, key string, now time.Time, window time.Duration, limit int, lockFor time.Duration) (time.Time, error) {
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return time.Time{}, err
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	var (
-		failures int
-		first    int64
-		locked   sql.NullInt64
-	)
-	err = tx.QueryRowContext(ctx, "SELECT failures, first_at, locked_until FROM sign_in_failures WHERE key = $1", key).
-		Scan(&failures, &first, &locked)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		failures, first = 0, micros(now)
-	case err != nil:
-		return time.Time{}, fmt.Errorf("read sign-in failures: %w", err)
-	}
-	// A count from an old window, or one whose lock-out is over, starts again.
-	if now.Sub(fromMicros(first)) > window || (locked.Valid && locked.Int64 <= micros(now)) {
-		failures, first, locked = 0, micros(now), sql.NullInt64{}
-	}
-	failures++
-	var until time.Time
-	if failures >= limit {
-		until = now.Add(lockFor)
-		locked = sql.NullInt64{Int64: micros(until), Valid: true}
-	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO sign_in_failures (key, failures, first_at, locked_until) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, first_at = excluded.first_at, locked_until = excluded.locked_until`,
-		key, failures, first, locked)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("record sign-in failure: %w", err)
-	}
-	return until, tx.Commit()
+// SignInAttempt is the state of one sign-in failure key just after an
+// attempt was reserved against it.
+type SignInAttempt struct {
+	// Failures counts the attempts of the current window, the reserved one
+	// included: every attempt counts as a failure until it succeeds.
+	Failures int
+	// LockedUntil is the lock-out in force, or the zero time.
+	LockedUntil time.Time
+	// Lockouts counts the lock-outs of the key in a row.
+	Lockouts int
 }
 
-// ClearSignInFailures forgets the failures counted against key.
-func (s *Store) ClearSignInFailures(ctx context.Context, key string) error {
-	_, err := s.write.ExecContext(ctx, "DELETE FROM sign_in_failures WHERE key = $1", key)
+// ReserveSignInAttempt counts a sign-in attempt against key before its
+// password is checked, in one atomic statement, so that concurrent
+// attempts cannot all pass a lock-out check that none of them has yet
+// updated. A count whose window (started before windowStart) or lock-out
+// is over starts again at one; a day after its last lock-out ended, the
+// key's run of lock-outs starts again too.
+func (s *Store) ReserveSignInAttempt(ctx context.Context, key string, now, windowStart time.Time) (SignInAttempt, error) {
+	// restart: not locked now, and either the window is over or the count
+	// ended in a lock-out that is over (locked_until > first_at).
+	const restart = `(sign_in_failures.locked_until IS NULL OR sign_in_failures.locked_until <= $2) AND
+		(sign_in_failures.first_at < $3 OR (sign_in_failures.locked_until IS NOT NULL AND sign_in_failures.locked_until > sign_in_failures.first_at))`
+	var (
+		a      SignInAttempt
+		locked sql.NullInt64
+	)
+	err := s.write.QueryRowContext(ctx, `INSERT INTO sign_in_failures (key, failures, first_at, locked_until, lockouts)
+		VALUES ($1, 1, $2, NULL, 0)
+		ON CONFLICT (key) DO UPDATE SET
+			failures = CASE WHEN `+restart+` THEN 1 ELSE sign_in_failures.failures + 1 END,
+			first_at = CASE WHEN `+restart+` THEN $2 ELSE sign_in_failures.first_at END,
+			lockouts = CASE WHEN sign_in_failures.locked_until IS NOT NULL AND sign_in_failures.locked_until < $4
+				THEN 0 ELSE sign_in_failures.lockouts END
+		RETURNING failures, locked_until, lockouts`,
+		key, micros(now), micros(windowStart), micros(now.Add(-24*time.Hour))).Scan(&a.Failures, &locked, &a.Lockouts)
+	if err != nil {
+		return a, fmt.Errorf("reserve sign-in attempt: %w", err)
+	}
+	if locked.Valid && locked.Int64 > micros(now) {
+		a.LockedUntil = fromMicros(locked.Int64)
+	}
+	return a, nil
+}
+
+// LockSignIn locks key out until until, counting one more lock-out, when
+// it has at least limit failures and is not locked already; it returns the
+// lock-out in force afterwards (zero when none). Of concurrent callers,
+// only one sets the lock.
+func (s *Store) LockSignIn(ctx context.Context, key string, now, until time.Time, limit int) (time.Time, error) {
+	_, err := s.write.ExecContext(ctx, `UPDATE sign_in_failures SET locked_until = $2, lockouts = lockouts + 1
+		WHERE key = $1 AND failures >= $3 AND (locked_until IS NULL OR locked_until <= $4)`,
+		key, micros(until), limit, micros(now))
+	if err != nil {
+		return time.Time{}, fmt.Errorf("lock sign-in: %w", err)
+	}
+	return s.SignInLockedUntil(ctx, now, key)
+}
+
+// ReleaseSignInAttempt takes back an attempt reserved against key that did
+// not fail (it succeeded, or was never checked).
+func (s *Store) ReleaseSignInAttempt(ctx context.Context, key string) error {
+	_, err := s.write.ExecContext(ctx, "UPDATE sign_in_failures SET failures = failures - 1 WHERE key = $1 AND failures > 0", key)
 	return err
+}
+
+// ClearSignInFailuresWithPrefix forgets the failures and lock-outs of every
+// key that starts with prefix ("pair:<email>|" for every address that
+// tried an account).
+func (s *Store) ClearSignInFailuresWithPrefix(ctx context.Context, prefix string) (int64, error) {
+	res, err := s.write.ExecContext(ctx, "DELETE FROM sign_in_failures WHERE substr(key, 1, $2) = $1", prefix, len(prefix))
+	if err != nil {
+		return 0, fmt.Errorf("clear sign-in failures: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// PruneSignInFailures deletes the failure keys whose count started before
+// before and whose last lock-out, if any, ended before it too.
+func (s *Store) PruneSignInFailures(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.write.ExecContext(ctx, `DELETE FROM sign_in_failures
+		WHERE first_at < $1 AND (locked_until IS NULL OR locked_until < $1)`, micros(before))
+	if err != nil {
+		return 0, fmt.Errorf("prune sign-in failures: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// ClearSignInFailures forgets the failures and lock-outs counted against
+// keys and returns how many keys had any.
+func (s *Store) ClearSignInFailures(ctx context.Context, keys ...string) (int64, error) {
+	var n int64
+	for _, k := range keys {
+		res, err := s.write.ExecContext(ctx, "DELETE FROM sign_in_failures WHERE key = $1", k)
+		if err != nil {
+			return n, fmt.Errorf("clear sign-in failures: %w", err)
+		}
+		m, _ := res.RowsAffected()
+		n += m
+	}
+	return n, nil
 }

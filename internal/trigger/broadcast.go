@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/moments-cs/moments/internal/auth"
 	"github.com/moments-cs/moments/internal/journey"
 	"github.com/moments-cs/moments/internal/playbook"
 	"github.com/moments-cs/moments/internal/rules"
@@ -93,6 +94,9 @@ func (e *Engine) Broadcast(ctx context.Context, r BroadcastRequest) (store.Broad
 		}
 	}
 	b, err = e.st.BroadcastTx(ctx, e.st.Reader(), b.ID)
+	if err == nil && created {
+		e.audit.Record(ctx, auth.AuditBroadcast, b.MomentID, fmt.Sprintf("broadcast %s to segment %q", b.ID, b.Segment))
+	}
 	return b, created, err
 }
 

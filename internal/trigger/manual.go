@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/moments-cs/moments/internal/auth"
 	"github.com/moments-cs/moments/internal/journey"
 	"github.com/moments-cs/moments/internal/playbook"
 	"github.com/moments-cs/moments/internal/rules"
@@ -105,6 +106,11 @@ func (e *Engine) StartMoment(ctx context.Context, accountID, momentID string, o 
 	}
 	if started {
 		e.fired.Add(1)
+		detail := fmt.Sprintf("started moment %q (run %s)", momentID, id)
+		if o.Note != "" {
+			detail += ": " + o.Note
+		}
+		e.audit.Record(ctx, auth.AuditCSMStarted, accountID, detail)
 	}
 	return Started{RunID: id, Started: started, AccountID: accountID, MomentID: momentID, Occurrence: r.Occurrence,
 		MapVersion: c.version, Note: o.Note}, nil

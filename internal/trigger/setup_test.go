@@ -59,7 +59,10 @@ func setupWith(t testing.TB, st *store.Store, mapYAML string, c *fakeclock.Clock
 	// The app's own playbook engine launches the runs; its wake-up stage
 	// is the one app.New registered, after health's and the triggers'.
 	pb := a.Playbooks
-	admin, write, err := a.Keys.Bootstrap(ctx)
+	admin, _, err := a.Keys.Bootstrap(ctx)
+	require.NoError(t, err)
+	// The tests play the vendor's backend, which sets owners and emails.
+	_, write, err := a.Keys.CreateServer(ctx, "backend")
 	require.NoError(t, err)
 	if apply {
 		res, err := a.Journey.Apply(ctx, "test.yaml", []byte(mapYAML), "test")

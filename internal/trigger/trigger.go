@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/moments-cs/moments/internal/auth"
 	"github.com/moments-cs/moments/internal/defaults"
 	"github.com/moments-cs/moments/internal/health"
 	"github.com/moments-cs/moments/internal/journey"
@@ -35,6 +36,8 @@ type Options struct {
 	Logger   *slog.Logger
 	// Now is the clock; default time.Now (UTC).
 	Now func() time.Time
+	// Audit, when set, records moments started by hand and broadcasts.
+	Audit *auth.Audit
 	// TickEvery is how often Run evaluates scheduled triggers; default one
 	// minute.
 	TickEvery time.Duration
@@ -55,8 +58,11 @@ type Engine struct {
 	live     *journey.Live
 	launcher atomic.Pointer[Launcher]
 	log      *slog.Logger
-	now      func() time.Time
-	every    time.Duration
+	// evalFailures throttles the log of failing conditions.
+	evalFailures evalFailures
+	audit        *auth.Audit
+	now          func() time.Time
+	every        time.Duration
 
 	mu    sync.Mutex
 	cache *compiled
@@ -88,7 +94,7 @@ type Engine struct {
 // does, as one stage of the ingest pipeline) and call Start (or Tick) for
 // scheduled triggers.
 func New(o Options) *Engine {
-	e := &Engine{st: o.Store, live: o.Journey, log: o.Logger, now: o.Now, every: o.TickEvery, maxAge: o.MaxEventAge}
+	e := &Engine{st: o.Store, live: o.Journey, log: o.Logger, now: o.Now, every: o.TickEvery, maxAge: o.MaxEventAge, audit: o.Audit}
 	e.log, e.now = defaults.Logger(e.log), defaults.Clock(e.now)
 	if e.every <= 0 {
 		e.every = time.Minute
@@ -165,8 +171,10 @@ func (e *Engine) eval(ctx context.Context, p *rules.Program, vars rules.Vars, mo
 	ok, err := p.Eval(ctx, vars)
 	if err != nil {
 		if !errors.Is(err, rules.ErrMissingKey) {
-			e.log.Warn("trigger condition could not be evaluated; treated as false", "moment", momentID,
-				"condition", p.Expr(), "err", err)
+			if log, unlogged := e.evalFailures.note(momentID, e.now()); log {
+				e.log.Warn("trigger condition could not be evaluated; treated as false (logged at most once a minute per moment)",
+					"moment", momentID, "condition", shortCondition(p.Expr()), "err", err, "failures_not_logged", unlogged)
+			}
 		}
 		return false
 	}

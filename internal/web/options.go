@@ -42,4 +42,10 @@ type Options struct {
 	Logger  *slog.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Audit records who did what; default a trail over Store.
+	Audit *auth.Audit
+	// MetricsToken, when set, is the bearer token /metrics requires on the
+	// main server; when empty /metrics is not served there, only by
+	// server.MetricsHandler on a port of its own.
+	MetricsToken string
 }

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/csv"
 	"net/http"
 	"strconv"
 	"strings"
@@ -60,7 +59,7 @@ func (s *Server) getAccountHealth(w http.ResponseWriter, r *http.Request) error 
 	}
 	if wantsCSV(r) {
 		csvHeaders(w, "health-"+id)
-		cw := csv.NewWriter(w)
+		cw := report.NewCSVWriter(w)
 		_ = cw.Write([]string{"day", "behavioural", "emotional", "combined", "quadrant"})
 		for _, p := range h.Trend {
 			_ = cw.Write([]string{p.Day.Format(time.DateOnly), csvScore(p.Behavioural), csvScore(p.Emotional), csvScore(p.Combined), p.Quadrant})
@@ -97,7 +96,7 @@ func (s *Server) getAccountPath(w http.ResponseWriter, r *http.Request) error {
 	}
 	if wantsCSV(r) {
 		csvHeaders(w, "path-"+id)
-		cw := csv.NewWriter(w)
+		cw := report.NewCSVWriter(w)
 		_ = cw.Write([]string{"path_id", "milestone_id", "name", "target_days", "due", "reached_at", "status", "late", "value", "implemented"})
 		for _, m := range p.Milestones {
 			_ = cw.Write([]string{p.PathID, m.ID, m.Name, strconv.Itoa(m.TargetDays), csvTime(m.Due), csvTime(m.ReachedAt),

@@ -14,6 +14,7 @@ import (
 
 	"github.com/moments-cs/moments/internal/web"
 
+	"github.com/moments-cs/moments/internal/auth"
 	"github.com/moments-cs/moments/internal/journey"
 	"github.com/moments-cs/moments/internal/store"
 )
@@ -138,6 +139,10 @@ func (s *Server) putJourney(w http.ResponseWriter, r *http.Request) error {
 	}
 	if journey.HasErrors(res.Diagnostics) {
 		return lintError(res.Diagnostics).WithExtra(map[string]any{"diagnostics": apiDiagnostics(res.Diagnostics)})
+	}
+	if res.Changed {
+		s.Audit.Record(r.Context(), auth.AuditMapApplied, fmt.Sprintf("version %d", res.Version),
+			fmt.Sprintf("applied %s (by %s): %d changes", source, appliedBy(r), len(res.Changes)))
 	}
 	changes := res.Changes
 	if changes == nil {

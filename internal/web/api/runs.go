@@ -136,10 +136,15 @@ func (s *Server) patchTask(w http.ResponseWriter, r *http.Request) error {
 	if c.Assignee == nil && c.Status == nil && c.SnoozedUntil == nil {
 		return web.BadRequest("empty_change", "", "nothing to change: send assignee (claim), status done (complete) or snoozed_until (snooze)")
 	}
+	before := ""
+	if old, err := s.Store.Task(r.Context(), r.PathValue("id")); err == nil {
+		before = old.Assignee
+	}
 	t, err := s.Store.UpdateTask(r.Context(), r.PathValue("id"), c, now)
 	if err != nil {
 		return storeError(err, "task "+strconv.Quote(r.PathValue("id")))
 	}
+	web.AuditReassign(r.Context(), s.Audit, t, before, c)
 	web.WriteJSON(w, http.StatusOK, s.taskJSON(t))
 	return nil
 }

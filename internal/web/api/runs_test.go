@@ -12,6 +12,7 @@ import (
 
 	"github.com/moments-cs/moments/internal/app"
 	"github.com/moments-cs/moments/internal/journey"
+	"github.com/moments-cs/moments/internal/notify"
 	"github.com/moments-cs/moments/internal/playbook"
 	"github.com/moments-cs/moments/internal/store"
 	"github.com/moments-cs/moments/internal/store/storetest"
@@ -45,7 +46,8 @@ func setupPlaybooks(t *testing.T, d store.Dialect) *playbookFixture {
 	t.Helper()
 	ctx := context.Background()
 	st := storetest.Open(t, d)
-	a, err := app.New(ctx, st, app.Options{Playbook: playbook.Config{PollInterval: 20 * time.Millisecond, MaxAttempts: 1}})
+	a, err := app.New(ctx, st, app.Options{Playbook: playbook.Config{PollInterval: 20 * time.Millisecond, MaxAttempts: 1,
+		Webhook: notify.SenderConfig{Allow: []string{"127.0.0.1/32"}}}})
 	require.NoError(t, err)
 	admin, _, err := a.Keys.Bootstrap(ctx)
 	require.NoError(t, err)

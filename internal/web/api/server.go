@@ -43,6 +43,7 @@ func (s *Server) Routes(rt *web.Router) {
 	s.triggerRoutes(rt)
 	s.runRoutes(rt)
 	s.surveyRoutes(rt)
+	s.auditRoutes(rt)
 }
 
 // admin requires an admin API key as a bearer token, and renders the
@@ -57,7 +58,8 @@ func (s *Server) admin(h web.HandlerFunc) http.HandlerFunc {
 		if err != nil {
 			return web.Unauthorized("this API key is not valid for the REST API: " + err.Error())
 		}
-		return h(w, r.WithContext(context.WithValue(r.Context(), apiKeyContext{}, key)))
+		ctx := auth.WithActor(context.WithValue(r.Context(), apiKeyContext{}, key), auth.KeyActor(key.ID, web.ClientIP(r)))
+		return h(w, r.WithContext(ctx))
 	})
 }
 

@@ -25,7 +25,9 @@ func TestHealthzAndMetrics(t *testing.T) {
 	res.Body.Close()
 	require.Equal(t, http.StatusOK, res.StatusCode)
 
-	res, err = http.Get(f.URL + "/metrics")
+	req, _ := http.NewRequest("GET", f.URL+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+webtest.MetricsToken)
+	res, err = http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer res.Body.Close()
 	raw, err := io.ReadAll(res.Body)

@@ -29,6 +29,10 @@ import (
 type Server struct {
 	store  *store.Store
 	router *web.Router
+	// metrics serves the Prometheus registry; metricsToken guards it on
+	// the main port (hardening.go).
+	metrics      http.Handler
+	metricsToken string
 }
 
 // Options configure a Server; see web.Options.
@@ -51,23 +55,30 @@ func New(o Options) *Server {
 		if o.People == nil {
 			o.People = auth.NewPeople(o.Store, auth.PeopleConfig{})
 		}
+		if o.Audit == nil {
+			o.Audit = auth.NewAudit(o.Store, o.Logger)
+		}
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	metrics := web.NewMetrics(reg)
-	s := &Server{store: o.Store, router: web.NewRouter(metrics, o.Logger)}
+	s := &Server{store: o.Store, router: web.NewRouter(metrics, o.Logger),
+		metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}), metricsToken: o.MetricsToken}
 
 	tracking.New(o, metrics).Routes(s.router)
 	api.New(o).Routes(s.router)
 	ui.New(o).Routes(s.router)
 
 	s.router.Handle("GET /healthz", s.healthz)
-	s.router.HandleUncounted("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	s.router.HandleUncounted("GET /metrics", http.HandlerFunc(s.metricsOnMain))
 	return s
 }
 
 // ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	strictTransport(w, r)
+	s.router.ServeHTTP(w, r)
+}
 
 // Routes lists every registered route pattern ("GET /api/v1/accounts"),
 // for the test that holds the OpenAPI document against them.

@@ -127,6 +127,12 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, limit int, decod
 		s.metrics.Events.WithLabelValues("rejected").Inc()
 		return web.BadRequest(derr.Code, derr.Field, derr.Message)
 	}
+	// A write key other than a server key may be public (browser SDKs):
+	// the traits that steer email and rights are not taken from it.
+	var ignored []string
+	if !key.Server {
+		ignored = ingest.StripProtectedTraits(d.Messages)
+	}
 	res, err := s.store.Ingest(r.Context(), key.ID, d.Messages)
 	if err != nil {
 		if errors.Is(err, store.ErrClosed) {
@@ -145,6 +151,11 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, limit int, decod
 			fmt.Sprintf("%d of %d messages were refused (the first: %s); the other %d were stored — fix or drop the refused ones",
 				len(d.Rejected), len(d.Rejected)+len(d.Messages), first.Message, len(d.Messages))).
 			WithExtra(map[string]any{"stored": res.Stored, "duplicates": res.Duplicates, "rejected": d.Rejected})
+	}
+	if len(ignored) > 0 {
+		web.WriteJSON(w, http.StatusOK, map[string]any{"success": true, "ignored_traits": ignored,
+			"warning": "these traits are set only with a server write key (moments keys create --scope write --server), never from a browser"})
+		return nil
 	}
 	web.WriteJSON(w, http.StatusOK, map[string]any{"success": true})
 	return nil

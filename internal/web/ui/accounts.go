@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"github.com/moments-cs/moments/internal/vocab"
 	"net/http"
+	"net/url"
 	"slices"
 	"sort"
 	"strconv"
@@ -453,7 +454,7 @@ func (s *Server) accountTimeline(ctx context.Context, a store.Account, tasks []s
 			detail += ", started by " + run.StartedBy
 		}
 		items = append(items, timelineItem{At: run.CreatedAt, Kind: "run", Title: "Moment: " + uiNameOr(moments, run.MomentID),
-			Detail: detail, Status: run.Status, Link: "/journey/moments/" + run.MomentID})
+			Detail: detail, Status: run.Status, Link: "/journey/moments/" + url.PathEscape(run.MomentID)})
 	}
 	slices.SortStableFunc(items, func(x, y timelineItem) int { return y.At.Compare(x.At) })
 	if len(items) > 3*accountTimeline {
@@ -509,6 +510,6 @@ func (s *Server) startMomentFromUI(w http.ResponseWriter, r *http.Request) error
 	if !res.Started {
 		done = "moment_exists"
 	}
-	http.Redirect(w, r, "/accounts/"+id+"?done="+done, http.StatusSeeOther)
+	http.Redirect(w, r, "/accounts/"+url.PathEscape(id)+"?done="+done, http.StatusSeeOther)
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/moments-cs/moments/internal/vocab"
 	"html/template"
 	"math"
+	"net/url"
 	"slices"
 	"strings"
 )
@@ -83,7 +84,7 @@ func healthScatter(points []scatterPoint, bThreshold, eThreshold float64) templa
 			r = minR + (maxR-minR)*math.Sqrt(p.ARR/maxARR)
 		}
 		fmt.Fprintf(&b, `<a href="/accounts/%s"><circle class="pt pt-%s" cx="%.1f" cy="%.1f" r="%.1f"><title>%s: behavioural %.0f, emotional %.0f, %s ARR, %s</title></circle></a>`,
-			template.HTMLEscapeString(p.ID), template.HTMLEscapeString(p.Quadrant), x(p.Behavioural), y(p.Emotional), r,
+			template.HTMLEscapeString(url.PathEscape(p.ID)), template.HTMLEscapeString(p.Quadrant), x(p.Behavioural), y(p.Emotional), r,
 			template.HTMLEscapeString(p.Name), p.Behavioural, p.Emotional, money(p.ARR), statusLabel(p.Quadrant))
 	}
 	b.WriteString(`</svg>`)

@@ -17,6 +17,11 @@ import (
 // in the browser's locale; numbers always carry their unit.
 var uiFuncs = template.FuncMap{
 	"asset": assetURL,
+	// seg escapes an id for one segment of a URL path. html/template
+	// leaves / ? and # of a value in a URL as they are, so an account id
+	// such as "x/../../settings/keys/1/revoke?" would otherwise make a
+	// link or a form post to another page.
+	"seg": url.PathEscape,
 	// journeyCSS is inlined on the journey pages so that they print as
 	// they are, like the swimlane's own page.
 	"journeyCSS": func() template.CSS { return journeyCSS },

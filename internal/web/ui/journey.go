@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/moments-cs/moments/internal/auth"
 	"github.com/moments-cs/moments/internal/journey"
 	"github.com/moments-cs/moments/internal/store"
 )
@@ -100,7 +101,7 @@ type momentPageData struct {
 func (s *Server) momentPage(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	id := r.PathValue("id")
-	mv, err := s.momentView(ctx, id)
+	mv, err := s.momentView(ctx, id, uiSession(r).Role.Can(auth.PermJourney))
 	if errors.Is(err, journey.ErrNoMap) {
 		http.Redirect(w, r, "/journey", http.StatusSeeOther)
 		return nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -281,7 +282,9 @@ type playbookStepView struct {
 // momentView lays out moment id of the live map for the "journey_moment"
 // template. It returns journey.ErrNoMap when no map is applied and a 404
 // when the map has no such moment.
-func (s *Server) momentView(ctx context.Context, id string) (momentPageView, error) {
+// momentView builds a moment's page; fullURL shows webhook URLs whole
+// (admins and ops), otherwise only their host.
+func (s *Server) momentView(ctx context.Context, id string, fullURL bool) (momentPageView, error) {
 	m, v, err := s.liveVersion(ctx)
 	if err != nil {
 		return momentPageView{}, err
@@ -338,7 +341,7 @@ func (s *Server) momentView(ctx context.Context, id string) (momentPageView, err
 	view.Trigger = triggerFacts(mo.Trigger)
 	view.Metrics = metricFacts(mo.Metrics)
 	for i, st := range mo.Playbook {
-		view.Playbook = append(view.Playbook, playbookStepView{Number: i + 1, ID: st.ID, Kind: st.Kind, Facts: stepFacts(st, names)})
+		view.Playbook = append(view.Playbook, playbookStepView{Number: i + 1, ID: st.ID, Kind: st.Kind, Facts: stepFacts(st, names, fullURL)})
 	}
 	return view, nil
 }
@@ -387,7 +390,10 @@ func metricFacts(m journey.Metrics) []uiFact {
 	return uiFacts("Quantity", m.Quantity, "Quality", quality, "Cost", cost, "Time", clock)
 }
 
-func stepFacts(st journey.Step, names map[string]string) []uiFact {
+// stepFacts lists a playbook step's settings. A webhook URL may hold a
+// secret (Slack's do), so unless fullURL (admins and ops, who edit the
+// map) only its host is shown.
+func stepFacts(st journey.Step, names map[string]string, fullURL bool) []uiFact {
 	orDuration := func(s string) string {
 		if s == "" {
 			return ""
@@ -409,7 +415,7 @@ func stepFacts(st journey.Step, names map[string]string) []uiFact {
 		"Due", orDuration(st.Due),
 		"Template", st.Template,
 		"To", st.To,
-		"URL", st.URL,
+		"URL", shownURL(st.URL, fullURL),
 		"Format", st.Format,
 		"Wait", orDuration(st.Duration),
 		"Until", st.Until,
@@ -425,3 +431,15 @@ func stepFacts(st journey.Step, names map[string]string) []uiFact {
 }
 
 // journeyErrorView is the "journey_error_page" template's data.
+// shownURL is a webhook URL as a page may show it: whole to those who edit
+// the map, otherwise its scheme and host only.
+func shownURL(raw string, full bool) string {
+	if raw == "" || full {
+		return raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "(hidden)"
+	}
+	return u.Scheme + "://" + u.Host + "/… (the full address is shown to ops and admins)"
+}

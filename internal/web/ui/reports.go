@@ -3,7 +3,6 @@ package ui
 import (
 	"cmp"
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"html/template"
@@ -291,7 +290,7 @@ func fmtScore(p *float64) string {
 }
 
 func healthCSV(s *Server, r *http.Request, f reportFilter, out io.Writer) error {
-	w := csv.NewWriter(out)
+	w := report.NewCSVWriter(out)
 	defer w.Flush()
 	accts, hs, err := s.accountHealths(r.Context(), f)
 	if err != nil {
@@ -399,7 +398,7 @@ func ttvReport(s *Server, r *http.Request, f reportFilter) (any, error) {
 }
 
 func ttvCSV(s *Server, r *http.Request, f reportFilter, out io.Writer) error {
-	w := csv.NewWriter(out)
+	w := report.NewCSVWriter(out)
 	defer w.Flush()
 	rows, _, err := s.ttvRows(r.Context(), f)
 	if err != nil {
@@ -463,7 +462,7 @@ func momentsReport(s *Server, r *http.Request, _ reportFilter) (any, error) {
 }
 
 func momentsCSV(s *Server, r *http.Request, _ reportFilter, out io.Writer) error {
-	w := csv.NewWriter(out)
+	w := report.NewCSVWriter(out)
 	defer w.Flush()
 	rows, err := s.deliveryRows(r.Context())
 	if err != nil {

@@ -11,7 +11,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 
@@ -73,6 +72,7 @@ func (s *Server) Routes(rt *web.Router) {
 	rt.Handle("GET /settings/keys", s.uiPage(auth.PermKeys, s.settingsKeysPage))
 	rt.Handle("POST /settings/keys", s.uiPage(auth.PermKeys, s.createKeyFromUI))
 	rt.Handle("POST /settings/keys/{id}/revoke", s.uiPage(auth.PermKeys, s.revokeKeyFromUI))
+	rt.Handle("GET /settings/audit", s.uiPage(auth.PermAudit, s.settingsAuditPage))
 	rt.Handle("GET /settings/users", s.uiPage(auth.PermUsers, s.settingsUsersPage))
 	rt.Handle("POST /settings/users", s.uiPage(auth.PermUsers, s.addUserFromUI))
 	rt.Handle("POST /settings/users/{id}", s.uiPage(auth.PermUsers, s.updateUserFromUI))
@@ -106,15 +106,8 @@ func secureRequest(r *http.Request) bool {
 	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
-// clientIP is the address lock-out counts failures against: the TCP peer.
-// X-Forwarded-For is not trusted, since any client can send it.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
+// clientIP is the address lock-out counts failures against (web.ClientIP).
+func clientIP(r *http.Request) string { return web.ClientIP(r) }
 
 func setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {
 	http.SetCookie(w, &http.Cookie{
@@ -173,7 +166,9 @@ func (s *Server) uiPage(perm auth.Permission, h web.HandlerFunc) http.HandlerFun
 			http.Redirect(w, r, target, http.StatusSeeOther)
 			return nil
 		}
-		r = r.WithContext(context.WithValue(r.Context(), uiSessionKey{}, se))
+		// The actor rides in the context so the services below record who
+		// did what in the audit trail.
+		r = r.WithContext(auth.WithActor(context.WithValue(r.Context(), uiSessionKey{}, se), auth.UserActor(se.User.Email, clientIP(r))))
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			got := r.Header.Get("X-CSRF-Token")
 			if got == "" {

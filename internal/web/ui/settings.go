@@ -23,6 +23,7 @@ func settingsTabs(se auth.Session, current string) []pageLink {
 	add(auth.PermKeys, "API keys", "/settings/keys")
 	add(auth.PermUsers, "People", "/settings/users")
 	add(auth.PermSystem, "Email and webhooks", "/settings/delivery")
+	add(auth.PermAudit, "Audit trail", "/settings/audit")
 	return out
 }
 
@@ -126,15 +127,24 @@ func (s *Server) createKeyFromUI(w http.ResponseWriter, r *http.Request) error {
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	scope := r.PostFormValue("scope")
 	d := keysData{Name: name, Scope: scope}
-	if scope != auth.ScopeWrite && scope != auth.ScopeAdmin {
-		d.Error = "Choose a scope: write (send events) or admin (REST API)."
+	if scope != auth.ScopeWrite && scope != auth.ScopeAdmin && scope != scopeServer {
+		d.Error = "Choose a scope: write (send events), server write (send events and set contacts' email and accounts' owner) or admin (REST API)."
 		return s.renderKeys(w, r, http.StatusBadRequest, d)
 	}
 	if name == "" {
 		d.Error = "Give the key a name that says where it is used, such as “Segment production”."
 		return s.renderKeys(w, r, http.StatusBadRequest, d)
 	}
-	k, secret, err := s.Keys.Create(r.Context(), scope, name)
+	var (
+		k      store.APIKey
+		secret string
+		err    error
+	)
+	if scope == scopeServer {
+		k, secret, err = s.Keys.CreateServer(r.Context(), name)
+	} else {
+		k, secret, err = s.Keys.Create(r.Context(), scope, name)
+	}
 	if err != nil {
 		d.Error = "The key was not created: " + err.Error()
 		return s.renderKeys(w, r, http.StatusBadRequest, d)
@@ -145,7 +155,7 @@ func (s *Server) createKeyFromUI(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) revokeKeyFromUI(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
-	err := s.Store.RevokeKey(r.Context(), id, s.Now())
+	err := s.Keys.Revoke(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
 		return uiNotFound("There is no API key " + strconv.Quote(id) + ".")
 	}

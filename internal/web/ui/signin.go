@@ -67,11 +67,15 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case errors.As(err, &locked):
 		s.renderSignIn(w, r, http.StatusTooManyRequests, d, fmt.Sprintf(
-			"Too many failed sign-ins. Sign-in is paused for this account and address until %s. An admin can reset your password meanwhile.",
+			"Too many failed sign-ins. Sign-in is paused for this account and address until %s. An admin can end it now by resetting your password (or with moments users unlock).",
 			locked.Until.In(viewerTZ(r)).Format("15:04 MST")))
 		return nil
 	case errors.Is(err, auth.ErrBadCredentials):
 		s.renderSignIn(w, r, http.StatusUnauthorized, d, "The email or the password is not right.")
+		return nil
+	case errors.Is(err, auth.ErrBusy):
+		w.Header().Set("Retry-After", "5")
+		s.renderSignIn(w, r, http.StatusServiceUnavailable, d, "Many people are signing in at this moment. Try again in a few seconds.")
 		return nil
 	case err != nil:
 		return err

@@ -172,10 +172,12 @@ func (s *Server) taskAction(action string) web.HandlerFunc {
 			}
 			c.Assignee, done = &to, "task_reassigned"
 		}
+		before := t.Assignee
 		t, err = s.Store.UpdateTask(ctx, id, c, now)
 		if err != nil {
 			return err
 		}
+		web.AuditReassign(ctx, s.Audit, t, before, c)
 		s.Logger.InfoContext(ctx, "task changed", "task", id, "action", action, "by", se.User.Email)
 		if !isHTMX(r) {
 			back(w, r, "/", done)

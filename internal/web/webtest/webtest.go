@@ -27,21 +27,31 @@ import (
 // Fixture is a running server with a write key, an admin key and a
 // signed-in viewer.
 type Fixture struct {
-	URL      string
-	Store    *store.Store
+	URL   string
+	Store *store.Store
+	// WriteKey is a server write key, as the vendor's backend holds: it
+	// may set contacts' email and names and accounts' owner.
 	WriteKey string
-	AdminKey string
+	// BrowserKey is a plain write key, as a browser SDK holds.
+	BrowserKey string
+	AdminKey   string
 }
+
+// MetricsToken is the bearer token the fixtures' /metrics requires.
+const MetricsToken = "fixture-metrics-token"
 
 // Setup starts a server over a fresh store of dialect d.
 func Setup(t testing.TB, d store.Dialect) *Fixture {
 	t.Helper()
 	st := storetest.Open(t, d)
 	keys := auth.NewKeys(st)
-	admin, write, err := keys.Bootstrap(context.Background())
+	keys.SetAudit(auth.NewAudit(st, nil))
+	admin, browser, err := keys.Bootstrap(context.Background())
+	require.NoError(t, err)
+	_, write, err := keys.CreateServer(context.Background(), "backend")
 	require.NoError(t, err)
 	people := auth.NewPeople(st, auth.PeopleConfig{})
-	srv := httptest.NewServer(server.New(server.Options{Store: st, Keys: keys, People: people}))
+	srv := httptest.NewServer(server.New(server.Options{Store: st, Keys: keys, People: people, MetricsToken: MetricsToken}))
 	t.Cleanup(srv.Close)
 	// A signed-in viewer, for the UI pages (see withSession).
 	_, pw, err := people.Add(context.Background(), "viewer@example.com", "", auth.RoleViewer, "")
@@ -49,7 +59,7 @@ func Setup(t testing.TB, d store.Dialect) *Fixture {
 	token, _, err := people.SignIn(context.Background(), "viewer@example.com", pw, "", "")
 	require.NoError(t, err)
 	sessions.Store(srv.URL, token)
-	return &Fixture{URL: srv.URL, Store: st, WriteKey: write, AdminKey: admin}
+	return &Fixture{URL: srv.URL, Store: st, WriteKey: write, BrowserKey: browser, AdminKey: admin}
 }
 
 // sessions holds the session token of each fixture's signed-in viewer, by
