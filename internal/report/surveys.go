@@ -465,6 +465,11 @@ func optNum(v *float64) string {
 func WriteSurveyText(w io.Writer, r SurveyReport) error {
 	fmt.Fprintf(w, "Survey results %s to %s (95 %% intervals: NPS %s; CSAT %s; CES %s)\n\n",
 		r.From.Format("2006-01-02"), r.To.Format("2006-01-02"), MethodNPS, MethodCSAT, MethodCES)
+	if len(r.Scores) == 0 && len(r.Response) == 0 {
+		fmt.Fprintln(w, "No survey answers in this period. Send surveys with a survey step in a moment's playbook ({kind: survey, template: nps, to: sponsor}),")
+		fmt.Fprintln(w, "or send your survey tool's answers as \"Survey Responded\" events through the tracking API.")
+		return nil
+	}
 	fmt.Fprintf(w, "%-8s %-28s %-5s %5s %8s  %s\n", "BY", "GROUP", "KIND", "N", "SCORE", "95% INTERVAL")
 	for _, g := range r.Scores {
 		ci := "—"
