@@ -77,6 +77,9 @@ func New(ctx context.Context, st *store.Store, o Options) (*App, error) {
 	// with a.Triggers.SetStarter once built.
 	a.Triggers = trigger.New(trigger.Options{Store: st, Journey: a.Journey, Logger: a.log, Now: a.now, MaxEventAge: o.TriggerMaxEventAge})
 	st.OnIngest(a.Triggers.OnIngest)
+	// Moment analytics copy the events of the names the reports measure
+	// into small indexed tables, in the same transaction as the events.
+	st.OnIngest(st.RecordAnalytics)
 	a.Health.OnQuadrantDrop(a.Triggers.QuadrantDropped)
 	pb, err := playbook.New(playbook.Options{Store: st, Journey: a.Journey, Config: o.Playbook, Logger: a.log, Now: a.now})
 	if err != nil {
