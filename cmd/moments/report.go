@@ -17,7 +17,7 @@ import (
 )
 
 func reportCmd(df *dataFlags) *cobra.Command {
-	cmd := &cobra.Command{Use: "report", Short: "Print reports: exceptions (accounts that need attention), health"}
+	cmd := &cobra.Command{Use: "report", Short: "Print reports: exceptions, health, moment scorecards, ideal against actual, funnels, time to value"}
 	var (
 		f      store.HealthFilter
 		behind int
@@ -86,6 +86,7 @@ func reportCmd(df *dataFlags) *cobra.Command {
 	}
 	flags(healthReport)
 	cmd.AddCommand(exceptions, healthReport)
+	cmd.AddCommand(momentReportCmds(df)...)
 	return cmd
 }
 

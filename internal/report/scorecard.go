@@ -242,13 +242,9 @@ func Scorecards(ctx context.Context, st Analytics, m *journey.Map, days int, now
 	}
 	cur, prev := periods(days, now)
 	rep := ScorecardReport{Days: days, Period: cur, Previous: prev, At: now}
-	profiles, err := st.AccountProfiles(ctx)
+	byAccount, err := profilesByAccount(ctx, st)
 	if err != nil {
 		return rep, err
-	}
-	byAccount := make(map[string]store.AccountProfile, len(profiles))
-	for _, p := range profiles {
-		byAccount[p.AccountID] = p
 	}
 	for _, mo := range m.Moments {
 		sc, err := scorecard(ctx, st, m, mo, cur, prev, now, byAccount)
@@ -259,6 +255,46 @@ func Scorecards(ctx context.Context, st Analytics, m *journey.Map, days int, now
 	}
 	rank(rep.Moments)
 	return rep, nil
+}
+
+// ErrUnknownMoment wraps a moment id the live map does not have.
+var ErrUnknownMoment = errors.New("unknown moment")
+
+// MomentScorecard builds one moment's scorecard (its ideal process against
+// the actual one included) over the last days before now.
+func MomentScorecard(ctx context.Context, st Analytics, m *journey.Map, momentID string, days int, now time.Time) (Scorecard, error) {
+	if m == nil {
+		return Scorecard{}, ErrNoMap
+	}
+	if err := CheckDays(days); err != nil {
+		return Scorecard{}, err
+	}
+	idx := slices.IndexFunc(m.Moments, func(mo journey.Moment) bool { return mo.ID == momentID })
+	if idx < 0 {
+		return Scorecard{}, fmt.Errorf("%w %q: the live journey map has no moment with this id", ErrUnknownMoment, momentID)
+	}
+	if _, err := st.WatchAnalyticsNames(ctx, MeasuredNames(m)); err != nil {
+		return Scorecard{}, err
+	}
+	byAccount, err := profilesByAccount(ctx, st)
+	if err != nil {
+		return Scorecard{}, err
+	}
+	cur, prev := periods(days, now)
+	return scorecard(ctx, st, m, m.Moments[idx], cur, prev, now, byAccount)
+}
+
+// profilesByAccount reads every account's profile, by account id.
+func profilesByAccount(ctx context.Context, st Analytics) (map[string]store.AccountProfile, error) {
+	profiles, err := st.AccountProfiles(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]store.AccountProfile, len(profiles))
+	for _, p := range profiles {
+		out[p.AccountID] = p
+	}
+	return out, nil
 }
 
 // periodData is what one period's figures are computed from.
