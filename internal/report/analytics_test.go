@@ -25,7 +25,9 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 // [31 May, 30 Jun), and the previous period [1 May, 31 May).
 var now = time.Date(2026, 6, 30, 0, 0, 0, 0, time.UTC)
 
-func day(month time.Month, d, hour int) time.Time { return time.Date(2026, month, d, hour, 0, 0, 0, time.UTC) }
+func day(month time.Month, d, hour int) time.Time {
+	return time.Date(2026, month, d, hour, 0, 0, 0, time.UTC)
+}
 
 // history writes the scripted history into st: events through ingestion
 // (so the analytics hook copies them), runs, steps, tasks and

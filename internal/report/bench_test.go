@@ -74,7 +74,9 @@ func seedAnalytics(b *testing.B, st *store.Store, m *journey.Map, n int, now tim
 	_, err := st.WatchAnalyticsNames(ctx, names) // nothing to backfill: marks them backfilled
 	require.NoError(b, err)
 	segments := []string{"smb", "mid_market", "enterprise"}
-	ago := func(days int) int64 { return now.Add(-time.Duration(rng.Float64()*float64(days)*24) * time.Hour).UnixMicro() }
+	ago := func(days int) int64 {
+		return now.Add(-time.Duration(rng.Float64()*float64(days)*24) * time.Hour).UnixMicro()
+	}
 	var accounts, healths, runs, steps, tasks, marks, scores [][]any
 	for i := range n {
 		id := "acct-" + strconv.Itoa(i)

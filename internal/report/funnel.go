@@ -2,7 +2,6 @@ package report
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -103,14 +102,8 @@ func Funnel(ctx context.Context, st Analytics, m *journey.Map, req FunnelRequest
 	if req.WindowDays == 0 {
 		req.WindowDays = DefaultWindowDays
 	}
-	if err := CheckDays(req.Days); err != nil {
+	if err := checkFunnel(req); err != nil {
 		return FunnelReport{}, err
-	}
-	if req.WindowDays < 1 || req.WindowDays > MaxDays {
-		return FunnelReport{}, fmt.Errorf("window_days must be from 1 to %d, got %d", MaxDays, req.WindowDays)
-	}
-	if req.By != "" && !slices.Contains(Breakdowns, req.By) {
-		return FunnelReport{}, fmt.Errorf("by must be one of %s, got %q", strings.Join(Breakdowns, ", "), req.By)
 	}
 	defs, source, err := funnelSteps(m, req)
 	if err != nil {
@@ -162,21 +155,45 @@ func Funnel(ctx context.Context, st Analytics, m *journey.Map, req FunnelRequest
 	return rep, nil
 }
 
+// checkFunnel checks a funnel request's numbers, breakdown and steps.
+func checkFunnel(req FunnelRequest) error {
+	if err := CheckDays(req.Days); err != nil {
+		return err
+	}
+	if req.WindowDays < 1 || req.WindowDays > MaxDays {
+		return paramErrorf("window_days", "window_days must be from 1 to %d, got %d", MaxDays, req.WindowDays)
+	}
+	if len(req.Events) > 0 && req.Path != "" {
+		return paramErrorf("path", "give either events or path, not both")
+	}
+	if len(req.Events) > maxFunnelSteps {
+		return paramErrorf("events", "a funnel has at most %d steps, got %d", maxFunnelSteps, len(req.Events))
+	}
+	for _, e := range req.Events {
+		if strings.TrimSpace(e) == "" {
+			return paramErrorf("events", "events: a step has no event name; separate event names with commas")
+		}
+	}
+	return checkBy(req.By)
+}
+
+// maxFunnelSteps bounds a funnel's steps.
+const maxFunnelSteps = 20
+
+// checkBy checks a breakdown.
+func checkBy(by string) error {
+	if by != "" && !slices.Contains(Breakdowns, by) {
+		return paramErrorf("by", "by must be one of %s, got %q", strings.Join(Breakdowns, ", "), by)
+	}
+	return nil
+}
+
 // funnelSteps resolves the request into the steps to look up.
 func funnelSteps(m *journey.Map, req FunnelRequest) ([]funnelStepDef, string, error) {
 	if len(req.Events) > 0 {
-		if req.Path != "" {
-			return nil, "", fmt.Errorf("give either events or path, not both")
-		}
-		if len(req.Events) > 20 {
-			return nil, "", fmt.Errorf("a funnel has at most 20 steps, got %d", len(req.Events))
-		}
 		var defs []funnelStepDef
 		for _, e := range req.Events {
 			e = strings.TrimSpace(e)
-			if e == "" {
-				return nil, "", fmt.Errorf("events: a step has no event name")
-			}
 			defs = append(defs, funnelStepDef{key: e, label: e})
 		}
 		return defs, "events", nil
@@ -198,7 +215,7 @@ func funnelSteps(m *journey.Map, req FunnelRequest) ([]funnelStepDef, string, er
 // successPath finds a success path by id, or the map's first.
 func successPath(m *journey.Map, id string) (journey.SuccessPath, error) {
 	if len(m.SuccessPaths) == 0 {
-		return journey.SuccessPath{}, fmt.Errorf("the journey map has no success paths; add one, or give the funnel's events")
+		return journey.SuccessPath{}, paramErrorf("path", "the journey map has no success paths; add one, or give the funnel's events")
 	}
 	if id == "" {
 		return m.SuccessPaths[0], nil
@@ -210,7 +227,7 @@ func successPath(m *journey.Map, id string) (journey.SuccessPath, error) {
 		}
 		ids = append(ids, p.ID)
 	}
-	return journey.SuccessPath{}, fmt.Errorf("path %q is not a success path of the map; its paths are %s", id, strings.Join(ids, ", "))
+	return journey.SuccessPath{}, paramErrorf("path", "path %q is not a success path of the map; its paths are %s", id, strings.Join(ids, ", "))
 }
 
 // funnelPaths walks each account through the steps: the first step is its

@@ -38,7 +38,7 @@ func periods(days int, now time.Time) (cur, prev Period) {
 // CheckDays validates a report period in days.
 func CheckDays(days int) error {
 	if days < 1 || days > MaxDays {
-		return fmt.Errorf("days must be from 1 to %d, got %d", MaxDays, days)
+		return paramErrorf("days", "days must be from 1 to %d, got %d", MaxDays, days)
 	}
 	return nil
 }

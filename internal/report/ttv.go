@@ -2,10 +2,8 @@ package report
 
 import (
 	"context"
-	"fmt"
 	"maps"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/moments-cs/moments/internal/journey"
@@ -66,8 +64,8 @@ func TTV(ctx context.Context, st Analytics, m *journey.Map, path, by string, now
 	if m == nil {
 		return TTVReport{}, ErrNoMap
 	}
-	if by != "" && !slices.Contains(Breakdowns, by) {
-		return TTVReport{}, fmt.Errorf("by must be one of %s, got %q", strings.Join(Breakdowns, ", "), by)
+	if err := checkBy(by); err != nil {
+		return TTVReport{}, err
 	}
 	p, err := successPath(m, path)
 	if err != nil {
@@ -81,7 +79,7 @@ func TTV(ctx context.Context, st Analytics, m *journey.Map, path, by string, now
 		}
 	}
 	if rep.Milestone == "" {
-		return rep, fmt.Errorf("success path %q has no milestone marked value: true; mark the milestone that is the customer's first value", p.ID)
+		return rep, paramErrorf("path", "success path %q has no milestone marked value: true; mark the milestone that is the customer's first value", p.ID)
 	}
 	profiles, err := st.AccountProfiles(ctx)
 	if err != nil {
