@@ -108,6 +108,7 @@ func (s *Server) routes() {
 	s.healthRoutes()
 	s.triggerRoutes()
 	s.playbookRoutes()
+	s.analyticsRoutes()
 	s.uiRoutes()
 
 	s.handle("GET /healthz", s.healthz)
