@@ -133,3 +133,63 @@ func TestAnalyticsAPI(t *testing.T) {
 		})
 	}
 }
+
+// TestAnalyticsPages renders the scorecards, a moment's ideal process, the
+// funnel and the time-to-value curve for a signed-in viewer.
+func TestAnalyticsPages(t *testing.T) {
+	t.Parallel()
+	st := storetest.Open(t, "sqlite")
+	keys := auth.NewKeys(st)
+	_, _, err := keys.Bootstrap(context.Background())
+	require.NoError(t, err)
+	people := auth.NewPeople(st, auth.PeopleConfig{})
+	live := journey.NewLive(st)
+	srv := httptest.NewServer(web.New(web.Options{Store: st, Keys: keys, People: people, Journey: live}))
+	t.Cleanup(srv.Close)
+	_, pw, err := people.Add(context.Background(), "viewer@example.com", "", auth.RoleViewer, "")
+	require.NoError(t, err)
+	token, _, err := people.SignIn(context.Background(), "viewer@example.com", pw, "", "")
+	require.NoError(t, err)
+	page := func(path string) (int, string) {
+		req, err := http.NewRequest("GET", srv.URL+path, nil)
+		require.NoError(t, err)
+		req.AddCookie(&http.Cookie{Name: "moments_session", Value: token})
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		raw, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
+		return res.StatusCode, string(raw)
+	}
+	code, body := page("/reports/scorecards")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "moments map apply examples/b2b-saas.yaml")
+
+	_, err = live.Apply(context.Background(), "b2b-saas.yaml", examples.B2BSaaS, "test")
+	require.NoError(t, err)
+	code, body = page("/reports")
+	require.Equal(t, http.StatusOK, code)
+	for _, want := range []string{"Moment scorecards", "Funnel by account", "Time to value, counting those on the way"} {
+		require.Contains(t, body, want)
+	}
+	code, body = page("/reports/scorecards?days=90")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, `href="/reports/scorecards?moment=contract_signed&amp;days=90"`)
+	code, body = page("/reports/scorecards?moment=contract_signed")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "The ideal process against what actually happened")
+	require.Contains(t, body, "event: Kickoff Held")
+	code, body = page("/reports/scorecards?moment=nope")
+	require.Equal(t, http.StatusNotFound, code)
+	code, _ = page("/reports/scorecards?days=0")
+	require.Equal(t, http.StatusBadRequest, code)
+	code, body = page("/reports/funnel?by=segment")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "No account entered this funnel")
+	code, body = page("/reports/survival")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "has a contract start yet")
+	code, body = page("/reports/scorecards.csv?days=30")
+	require.Equal(t, http.StatusOK, code)
+	require.True(t, strings.HasPrefix(body, "rank,moment,"), body)
+}
