@@ -28,15 +28,15 @@ func benchAccounts() int {
 	return 100_000
 }
 
-// bulk inserts rows of cols values each, 400 rows per statement, in one
+// bulk inserts rows of cols values each, 50 rows per statement, in one
 // transaction.
 func bulk(b *testing.B, st *store.Store, table string, cols []string, rows [][]any) {
 	b.Helper()
 	ctx := context.Background()
 	tx, err := st.DB().BeginTx(ctx, nil)
 	require.NoError(b, err)
-	for start := 0; start < len(rows); start += 400 {
-		chunk := rows[start:min(start+400, len(rows))]
+	for start := 0; start < len(rows); start += 50 {
+		chunk := rows[start:min(start+50, len(rows))]
 		var sb strings.Builder
 		args := make([]any, 0, len(chunk)*len(cols))
 		fmt.Fprintf(&sb, "INSERT INTO %s (%s) VALUES ", table, strings.Join(cols, ", "))
