@@ -179,6 +179,15 @@ func TestAnalyticsPages(t *testing.T) {
 	require.Equal(t, http.StatusOK, code)
 	require.Contains(t, body, "The ideal process against what actually happened")
 	require.Contains(t, body, "event: Kickoff Held")
+	// The moment's own page shows its ideal steps with the actual figures
+	// and links to its scorecard.
+	code, body = page("/journey/moments/contract_signed")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "The ideal process against what actually happened")
+	require.Contains(t, body, `href="/reports/scorecards?moment=contract_signed"`)
+	code, body = page("/journey")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, `href="/reports/scorecards"`)
 	code, body = page("/reports/scorecards?moment=nope")
 	require.Equal(t, http.StatusNotFound, code)
 	code, _ = page("/reports/scorecards?days=0")

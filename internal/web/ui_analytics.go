@@ -94,7 +94,7 @@ type scorecardsData struct {
 	// Moment is set on one moment's page (?moment=).
 	Moment     *report.Scorecard
 	MomentRow  scoreRow
-	Ideal      []idealRow
+	IdealTable template.HTML
 	IdealChart template.HTML
 	NoMap      bool
 }
@@ -143,24 +143,9 @@ func scorecardsReport(s *Server, r *http.Request, _ reportFilter) (any, error) {
 			return nil, uiReportError(err)
 		}
 		d.Moment, d.MomentRow = &sc, formatScore(sc)
-		var bars []bar
-		for i, st := range sc.Ideal {
-			row := idealRow{N: i + 1, Step: st.Step, Owner: st.Owner, Within: st.Within, Evidence: st.Evidence,
-				Observable: st.Observable, Due: st.Due, OutOfOrder: st.OutOfOrder, Done: pctText(st.DoneShare),
-				OnTime: pctText(st.OnTimeShare), Median: daysValue(st.MedianDays), Delay: daysValue(st.MedianDelayDays)}
-			if st.DoneLow != nil && st.DoneHigh != nil {
-				row.DoneRange = pctText(st.DoneLow) + "–" + pctText(st.DoneHigh)
-			}
-			d.Ideal = append(d.Ideal, row)
-			if st.Observable && st.OnTimeShare != nil {
-				bars = append(bars, bar{Label: fmt.Sprintf("%d. %s", i+1, st.Step), Value: *st.OnTimeShare,
-					Text:  fmt.Sprintf("%s on time, %s done (of %d)", pctText(st.OnTimeShare), pctText(st.DoneShare), st.Due),
-					Class: gradeClass(*st.OnTimeShare)})
-			}
-		}
-		if len(bars) > 0 {
-			d.IdealChart = shareChart("ideal", "On-time share of each ideal step", bars)
-		}
+		var rows []idealRow
+		rows, d.IdealChart = idealRows(sc)
+		d.IdealTable = idealTable(rows)
 		return d, nil
 	}
 	rep, err := report.Scorecards(r.Context(), s.store, m, days, now)
@@ -193,6 +178,79 @@ func periodChoices(days int) []int {
 		slices.Sort(out)
 	}
 	return out
+}
+
+// idealRows formats a moment's ideal steps and charts their on-time
+// shares.
+func idealRows(sc report.Scorecard) ([]idealRow, template.HTML) {
+	var rows []idealRow
+	var bars []bar
+	for i, st := range sc.Ideal {
+		row := idealRow{N: i + 1, Step: st.Step, Owner: st.Owner, Within: st.Within, Evidence: st.Evidence,
+			Observable: st.Observable, Due: st.Due, OutOfOrder: st.OutOfOrder, Done: pctText(st.DoneShare),
+			OnTime: pctText(st.OnTimeShare), Median: daysValue(st.MedianDays), Delay: daysValue(st.MedianDelayDays)}
+		if st.DoneLow != nil && st.DoneHigh != nil {
+			row.DoneRange = pctText(st.DoneLow) + "–" + pctText(st.DoneHigh)
+		}
+		rows = append(rows, row)
+		if st.Observable && st.OnTimeShare != nil {
+			bars = append(bars, bar{Label: fmt.Sprintf("%d. %s", i+1, st.Step), Value: *st.OnTimeShare,
+				Text:  fmt.Sprintf("%s on time, %s done (of %d)", pctText(st.OnTimeShare), pctText(st.DoneShare), st.Due),
+				Class: gradeClass(*st.OnTimeShare)})
+		}
+	}
+	if len(bars) == 0 {
+		return rows, ""
+	}
+	return rows, shareChart("ideal", "On-time share of each ideal step", bars)
+}
+
+// idealTableHTML is the table of ideal steps against the actual figures,
+// shown on a moment's page and its scorecard.
+var idealTableHTML = template.Must(template.New("ideal").Parse(`<div class="table-wrap"><table>
+<thead><tr><th scope="col">#</th><th scope="col">Ideal step</th><th scope="col">Owner</th><th scope="col">Within</th><th scope="col">Shown by</th><th scope="col" class="num">Due</th><th scope="col" class="num">Done</th><th scope="col" class="num">On time</th><th scope="col" class="num">Median</th><th scope="col" class="num">Delay vs target</th><th scope="col" class="num">Out of order</th></tr></thead>
+<tbody>{{range .}}<tr><td>{{.N}}</td><td>{{.Step}}</td><td>{{.Owner}}</td><td>{{with .Within}}{{.}}{{else}}<span class="muted">—</span>{{end}}</td>
+{{if .Observable}}<td><code>{{.Evidence}}</code></td><td class="num">{{.Due}}</td><td class="num">{{.Done}}{{with .DoneRange}}<div class="small muted">{{.}}</div>{{end}}</td><td class="num">{{.OnTime}}</td><td class="num">{{.Median}}</td><td class="num">{{.Delay}}</td><td class="num">{{.OutOfOrder}}</td>
+{{else}}<td colspan="7"><span class="badge b-none">not observable</span> <span class="small muted">name an <code>event</code> or a <code>task</code> on this step in the map to measure it</span></td>{{end}}</tr>{{end}}</tbody></table></div>
+<p class="small muted">An occurrence counts for a step once the step was done or its deadline (start + within) passed; "—" means no data yet.</p>`))
+
+// idealTable renders the rows with idealTableHTML.
+func idealTable(rows []idealRow) template.HTML {
+	var b strings.Builder
+	if err := idealTableHTML.Execute(&b, rows); err != nil {
+		return template.HTML(template.HTMLEscapeString("The ideal steps could not be shown: " + err.Error()))
+	}
+	return template.HTML(b.String()) //nolint:gosec // produced by html/template
+}
+
+// momentIdeal is the ideal-against-actual section of a moment's page.
+type momentIdeal struct {
+	Days        int
+	Occurrences int
+	Conformance string
+	MostMissed  string
+	Slowest     string
+	Table       template.HTML
+	Chart       template.HTML
+}
+
+// momentIdealFigures computes the section, or nil when it cannot (the
+// page still shows the moment; the log has the error).
+func (s *Server) momentIdealFigures(r *http.Request, m *journey.Map, id string) *momentIdeal {
+	sc, err := report.MomentScorecard(r.Context(), s.store, m, id, report.DefaultDays, s.now().UTC())
+	if err != nil {
+		s.log.WarnContext(r.Context(), "moment figures not computed", "moment", id, "err", err)
+		return nil
+	}
+	mi := &momentIdeal{Days: report.DefaultDays, Occurrences: sc.Occurrences, Conformance: pctText(sc.Conformance.Conformance),
+		MostMissed: sc.Conformance.MostMissed}
+	if sc.Conformance.Slowest != "" {
+		mi.Slowest = sc.Conformance.Slowest + " (" + sc.Conformance.SlowestOwner + ")"
+	}
+	var rows []idealRow
+	rows, mi.Chart = idealRows(sc)
+	mi.Table = idealTable(rows)
+	return mi
 }
 
 // gradeClass colours an on-time share: good from 90 %, fair from 70 %.
@@ -274,14 +332,14 @@ type funnelData struct {
 	Breakdowns []string
 	// Entered counts the accounts at the first step.
 	Entered int
-	Request    report.FunnelRequest
-	Events     string
-	Paths      []journey.SuccessPath
-	Report     report.FunnelReport
-	Rows       []funnelRow
-	Chart      template.HTML
-	CSV        string
-	NoMap      bool
+	Request report.FunnelRequest
+	Events  string
+	Paths   []journey.SuccessPath
+	Report  report.FunnelReport
+	Rows    []funnelRow
+	Chart   template.HTML
+	CSV     string
+	NoMap   bool
 }
 
 func funnelReport(s *Server, r *http.Request, _ reportFilter) (any, error) {

@@ -101,6 +101,9 @@ type momentPageData struct {
 	Runs     []store.Run
 	Accounts map[string]string
 	Delivery *momentDelivery
+	// Ideal is the moment's ideal process against the actual one over the
+	// last 90 days (ui_analytics.go).
+	Ideal *momentIdeal
 }
 
 // uiMomentPage is a moment's definition in the layout, with its runs in
@@ -137,6 +140,7 @@ func (s *Server) uiMomentPage(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if m, _, err := s.liveMap(ctx); err == nil && m != nil {
+		d.Ideal = s.momentIdealFigures(r, m, id)
 		if byID, _, err := s.momentDeliveries(ctx, m); err == nil {
 			d.Delivery = byID[id]
 		}
