@@ -242,7 +242,7 @@ func Scorecards(ctx context.Context, st Analytics, m *journey.Map, days int, now
 	}
 	cur, prev := periods(days, now)
 	rep := ScorecardReport{Days: days, Period: cur, Previous: prev, At: now}
-	byAccount, err := profilesByAccount(ctx, st)
+	byAccount, err := profilesByAccount(ctx, st, m, m.Moments...)
 	if err != nil {
 		return rep, err
 	}
@@ -276,7 +276,7 @@ func MomentScorecard(ctx context.Context, st Analytics, m *journey.Map, momentID
 	if _, err := st.WatchAnalyticsNames(ctx, MeasuredNames(m)); err != nil {
 		return Scorecard{}, err
 	}
-	byAccount, err := profilesByAccount(ctx, st)
+	byAccount, err := profilesByAccount(ctx, st, m, m.Moments[idx])
 	if err != nil {
 		return Scorecard{}, err
 	}
@@ -284,8 +284,13 @@ func MomentScorecard(ctx context.Context, st Analytics, m *journey.Map, momentID
 	return scorecard(ctx, st, m, m.Moments[idx], cur, prev, now, byAccount)
 }
 
-// profilesByAccount reads every account's profile, by account id.
-func profilesByAccount(ctx context.Context, st Analytics) (map[string]store.AccountProfile, error) {
+// profilesByAccount reads every account's profile, by account id, when a
+// moment of the map ends at a value or implementation milestone (the only
+// figure that needs them); otherwise it reads nothing.
+func profilesByAccount(ctx context.Context, st Analytics, m *journey.Map, moments ...journey.Moment) (map[string]store.AccountProfile, error) {
+	if !slices.ContainsFunc(moments, func(mo journey.Moment) bool { return endsAtMilestone(m, mo) }) {
+		return nil, nil
+	}
 	profiles, err := st.AccountProfiles(ctx)
 	if err != nil {
 		return nil, err
@@ -456,6 +461,22 @@ func deliveredAt(mo journey.Moment, o store.Occurrence) *time.Time {
 		return o.FinishedAt
 	}
 	return nil
+}
+
+// endsAtMilestone reports whether the moment's time.to event reaches a
+// success-path milestone marked value or implemented.
+func endsAtMilestone(m *journey.Map, mo journey.Moment) bool {
+	if mo.Metrics.Time.To == "" {
+		return false
+	}
+	for _, p := range m.SuccessPaths {
+		for _, ms := range p.Milestones {
+			if (ms.Value || ms.Implemented) && slices.Contains(ms.Events, mo.Metrics.Time.To) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // milestoneTimes fills the time to value (or implementation) when the
