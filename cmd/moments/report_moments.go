@@ -141,7 +141,11 @@ func momentReportCmds(df *dataFlags) []*cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withMap(cmd, func(st *store.Store, m *journey.Map, now time.Time) error {
-				rep, err := report.TTV(cmd.Context(), st, m, path, ttvBy, now)
+				by := ttvBy
+				if by == "none" {
+					by = ""
+				}
+				rep, err := report.TTV(cmd.Context(), st, m, path, by, now)
 				if err != nil {
 					return err
 				}
@@ -156,7 +160,7 @@ func momentReportCmds(df *dataFlags) []*cobra.Command {
 		},
 	}
 	ttv.Flags().StringVar(&path, "path", "", "the success path (default the map's first)")
-	ttv.Flags().StringVar(&ttvBy, "by", report.BySegment, "break down by segment, plan or cohort; empty for all accounts only")
+	ttv.Flags().StringVar(&ttvBy, "by", report.BySegment, "break down by segment, plan or cohort; none for all accounts only")
 	output(ttv)
 	return []*cobra.Command{scorecards, ideal, funnel, ttv}
 }
