@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/moments-cs/moments/internal/journey"
+	"github.com/moments-cs/moments/internal/vocab"
 )
 
 // Bounds of an Aggregate. They keep one account's aggregate to a few
@@ -163,14 +164,14 @@ func (a *Aggregate) Apply(ev Event, model journey.HealthModel) {
 	}
 
 	switch ev.Name {
-	case EventSurveyResponded:
+	case vocab.EventSurveyResponded:
 		a.applySurvey(ev, t, p)
-	case EventTicketOpened, EventTicketEscalated, EventTicketReopened:
+	case vocab.EventTicketOpened, vocab.EventTicketEscalated, vocab.EventTicketReopened:
 		kind, _ := ticketKind(ev.Name)
 		if t > a.Seen-TicketRetentionDays*secondsPerDay {
 			a.Tickets = insertBounded(a.Tickets, Ticket{Kind: kind, At: t}, compareTickets, MaxTickets)
 		}
-	case EventMilestoneReached:
+	case vocab.EventMilestoneReached:
 		if id := text(str(ev.Properties, "milestone_id")); id != "" {
 			a.reachMilestone(id, t)
 		}
@@ -360,9 +361,9 @@ func (a *Aggregate) applySurvey(ev Event, t int64, p params) {
 
 	a.keepLatest(r)
 	switch kind {
-	case KindCSAT:
+	case vocab.SurveyCSAT:
 		a.RecentCSAT = insertBounded(a.RecentCSAT, r, compareResponses, MaxRecentSurveys)
-	case KindCES:
+	case vocab.SurveyCES:
 		a.RecentCES = insertBounded(a.RecentCES, r, compareResponses, MaxRecentSurveys)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/moments-cs/moments/internal/report"
 	"github.com/moments-cs/moments/internal/store"
 	"github.com/moments-cs/moments/internal/store/storetest"
+	"github.com/moments-cs/moments/internal/vocab"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -68,12 +69,12 @@ func group(account, segment string) store.Message {
 // run inserts an occurrence; finished is nil while it runs.
 func (h *history) run(id, account, moment string, occurred time.Time, finished *time.Time) {
 	h.t.Helper()
-	_, ok, err := h.st.InsertRun(h.ctx, h.st.DB(), store.Run{ID: id, AccountID: account, MomentID: moment, Occurrence: id,
+	_, ok, err := h.st.InsertRunTx(h.ctx, h.st.DB(), store.Run{ID: id, AccountID: account, MomentID: moment, Occurrence: id,
 		MapVersion: 1, Category: "lifecycle", Status: store.RunRunning, CreatedAt: now, OccurredAt: occurred})
 	require.NoError(h.t, err)
 	require.True(h.t, ok)
 	if finished != nil {
-		require.NoError(h.t, h.st.UpdateRunState(h.ctx, h.st.DB(), id, store.RunDone, "", "", *finished))
+		require.NoError(h.t, h.st.UpdateRunTx(h.ctx, h.st.DB(), id, store.RunState{Status: store.RunDone}, *finished))
 	}
 }
 
@@ -82,18 +83,18 @@ func (h *history) run(id, account, moment string, occurred time.Time, finished *
 func (h *history) task(run, account, moment, key string, done *time.Time, effort int) {
 	h.t.Helper()
 	ctx, st := h.ctx, h.st
-	_, err := st.InsertStep(ctx, st.DB(), store.RunStep{RunID: run, Index: 0, AccountID: account, Status: store.StepDue, CreatedAt: now})
+	_, err := st.InsertStepTx(ctx, st.DB(), store.RunStep{RunID: run, Index: 0, AccountID: account, Status: store.StepDue, CreatedAt: now})
 	require.NoError(h.t, err)
-	_, ok, err := st.ClaimStep(ctx, run, 0, 1, now, now.Add(time.Minute))
+	_, ok, err := st.ClaimStep(ctx, store.StepLease{RunID: run, Index: 0, Gen: 1}, now, now.Add(time.Minute))
 	require.NoError(h.t, err)
 	require.True(h.t, ok)
-	_, err = st.FinishStep(ctx, st.DB(), run, 0, 1, store.StepResult{Status: store.StepDone, Key: key, Kind: "task"}, now)
+	_, err = st.FinishStepTx(ctx, st.DB(), store.StepLease{RunID: run, Index: 0, Gen: 1}, store.StepResult{Status: store.StepDone, Key: key, Kind: "task"}, now)
 	require.NoError(h.t, err)
-	_, err = st.InsertTask(ctx, st.DB(), store.Task{ID: run + "-task", RunID: run, AccountID: account, MomentID: moment,
+	_, err = st.InsertTaskTx(ctx, st.DB(), store.Task{ID: run + "-task", RunID: run, AccountID: account, MomentID: moment,
 		Title: key, CreatedAt: now})
 	require.NoError(h.t, err)
 	if done != nil {
-		status := store.TaskDone
+		status := vocab.TaskDone
 		_, err = st.UpdateTask(ctx, run+"-task", store.TaskChange{Status: &status}, *done)
 		require.NoError(h.t, err)
 	}
@@ -144,7 +145,7 @@ func script(t *testing.T, st *store.Store, m *journey.Map) {
 		track("a2", "Kickoff Held", day(6, 18, 0), ""))
 	h.run("o2", "a2", "kickoff", day(6, 10, 0), ptr(day(6, 18, 0)))
 	h.task("o2", "a2", "kickoff", "handoff", ptr(day(6, 12, 0)), 45)
-	_, err = st.Escalate(ctx, st.DB(), store.Escalation{ID: "e1", Key: "e1", RunID: "o2", AccountID: "a2", MomentID: "kickoff",
+	_, err = st.InsertEscalationTx(ctx, st.DB(), store.Escalation{ID: "e1", Key: "e1", RunID: "o2", AccountID: "a2", MomentID: "kickoff",
 		Level: 1, Severity: "high", Reason: "late", Status: "pending", CreatedAt: day(6, 13, 0)})
 	require.NoError(t, err)
 	// O3 (a3) started 20 Jun; an invoice on 15 Jun came before it and does

@@ -17,6 +17,7 @@ import (
 	"github.com/moments-cs/moments/internal/report"
 	"github.com/moments-cs/moments/internal/store"
 	"github.com/moments-cs/moments/internal/store/storetest"
+	"github.com/moments-cs/moments/internal/vocab"
 )
 
 // benchAccounts is the number of accounts of the report benchmarks
@@ -103,7 +104,7 @@ func seedAnalytics(b *testing.B, st *store.Store, m *journey.Map, n int, now tim
 				}
 				steps = append(steps, []any{run + "/0", run, 0, s.Task, "task", id, store.StepDone, at, at})
 				done := at + int64(rng.Float64()*5*24*float64(time.Hour/time.Microsecond))
-				tasks = append(tasks, []any{run + "-t", run, 0, id, mo.ID, "task", store.TaskDone, at, at, done})
+				tasks = append(tasks, []any{run + "-t", run, 0, id, mo.ID, "task", vocab.TaskDone, at, at, done})
 				break
 			}
 		}

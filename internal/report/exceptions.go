@@ -6,13 +6,11 @@
 package report
 
 import (
-	"cmp"
 	"context"
 	"encoding/csv"
 	"fmt"
 	"io"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,11 +35,6 @@ const (
 // RenewalHorizonDays shapes the renewal proximity: a renewal this many days
 // away weighs half as much as one due today.
 const RenewalHorizonDays = store.RenewalHorizonDays
-
-// unknownRenewalProximity is the proximity of an account without a renewal
-// date: as if it renewed in 270 days, so it ranks below every account of
-// the same ARR renewing within nine months.
-const unknownRenewalProximity = store.UnknownRenewalProximity
 
 // Ranking explains the order of the report, for its readers.
 const Ranking = "priority = ARR at risk × renewal proximity, where proximity = 90 ÷ (90 + days to renewal): 1 when the renewal is today or past, 0.5 at 90 days, 0.2 at a year; 0.25 when the renewal date is unknown"
@@ -104,7 +97,7 @@ func Exceptions(ctx context.Context, st *store.Store, f ExceptionFilter, now tim
 	}
 	rep := ExceptionReport{At: now, BehindDays: behind, Ranking: Ranking, Exceptions: []Exception{}}
 	const day = 24 * time.Hour
-	cands, total, err := st.HealthExceptions(ctx, store.ExceptionQuery{
+	cands, total, err := st.ExceptionCandidates(ctx, store.ExceptionQuery{
 		HealthFilter: f.HealthFilter, Now: now,
 		DueBefore: now.Add(-time.Duration(behind) * day),
 		ScoreDrop: tracker.FallingScorePoints,
@@ -151,28 +144,12 @@ func Exceptions(ctx context.Context, st *store.Store, f ExceptionFilter, now tim
 			total--
 			continue
 		}
-		proximity := unknownRenewalProximity
-		if d, ok := store.ParseDate(c.Account.RenewalDate); ok {
-			// Whole calendar days (UTC) from today to the renewal date.
-			n := int(math.Floor(d.Sub(now.Truncate(24*time.Hour)).Hours() / 24))
-			e.DaysToRenewal = &n
-			proximity = RenewalHorizonDays / (RenewalHorizonDays + float64(max(n, 0)))
-		}
-		e.Priority = math.Round(c.Account.ARR*proximity*100) / 100
+		// The store ranks the candidates and computes their priority; the
+		// report shows it to the cent.
+		e.DaysToRenewal = c.DaysToRenewal
+		e.Priority = math.Round(c.Priority*100) / 100
 		rep.Exceptions = append(rep.Exceptions, e)
 	}
-	slices.SortFunc(rep.Exceptions, func(a, b Exception) int {
-		if c := cmp.Compare(b.Priority, a.Priority); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(b.ARRAtRisk, a.ARRAtRisk); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(len(b.Reasons), len(a.Reasons)); c != 0 {
-			return c
-		}
-		return strings.Compare(a.AccountID, b.AccountID)
-	})
 	rep.Total = total
 	for i := range rep.Exceptions {
 		rep.Exceptions[i].Rank = i + 1

@@ -7,15 +7,13 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/moments-cs/moments/internal/vocab"
 )
 
 // This file holds the queries of moment analytics (internal/report): the
 // aggregates ingestion keeps for them (analytics_marks, survey scores) and
 // the reads of occurrences, their steps and the accounts' time to value.
-
-// SurveyRespondedEvent is the event that carries survey answers, from
-// Moments' own answer page or from any other source.
-const SurveyRespondedEvent = "Survey Responded"
 
 // backfillChunk is how many events one backfill transaction copies, so a
 // backfill never holds SQLite's single writer for long.
@@ -23,7 +21,7 @@ const backfillChunk = 2000
 
 // AnalyticsNames returns the watched event names and whether each has
 // been backfilled.
-func (s *Store) AnalyticsNames(ctx context.Context, q DBTX) (map[string]bool, error) {
+func (s *Store) AnalyticsNames(ctx context.Context, q Querier) (map[string]bool, error) {
 	rows, err := q.QueryContext(ctx, `SELECT name, backfilled_at FROM analytics_names`)
 	if err != nil {
 		return nil, fmt.Errorf("read the watched event names: %w", err)
@@ -46,7 +44,7 @@ func (s *Store) AnalyticsNames(ctx context.Context, q DBTX) (map[string]bool, er
 // (once per name). The survey answer event is always watched. It returns
 // how many events it copied.
 func (s *Store) WatchAnalyticsNames(ctx context.Context, names []string) (int, error) {
-	names = append([]string{SurveyRespondedEvent}, names...)
+	names = append([]string{vocab.EventSurveyResponded}, names...)
 	have, err := s.AnalyticsNames(ctx, s.read)
 	if err != nil {
 		return 0, err
@@ -149,7 +147,7 @@ func (s *Store) RecordAnalytics(ctx context.Context, tx *sql.Tx, events []Event)
 
 // insertMarks writes the marks (and survey scores) of the events whose
 // name is in names.
-func insertMarks(ctx context.Context, q DBTX, events []Event, names map[string]bool) error {
+func insertMarks(ctx context.Context, q Querier, events []Event, names map[string]bool) error {
 	for i := range events {
 		e := &events[i]
 		if e.AccountID == "" || e.Name == "" || !names[e.Name] {
@@ -159,7 +157,7 @@ func insertMarks(ctx context.Context, q DBTX, events []Event, names map[string]b
 			ON CONFLICT DO NOTHING`, e.AccountID, e.Name, micros(e.Timestamp), e.ID); err != nil {
 			return fmt.Errorf("record the %q event for analytics: %w", e.Name, err)
 		}
-		if e.Name != SurveyRespondedEvent {
+		if e.Name != vocab.EventSurveyResponded {
 			continue
 		}
 		survey, score, ok := surveyAnswer(e.Properties)
@@ -346,7 +344,7 @@ func (s *Store) stepEvidence(ctx context.Context, oq OccurrenceQuery, out []Occu
 		var at sql.NullInt64
 		switch {
 		case kind == "task":
-			if taskStatus.String == TaskDone {
+			if taskStatus.String == vocab.TaskDone {
 				at = completed
 			}
 		case status == StepDone:
