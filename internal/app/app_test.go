@@ -32,7 +32,7 @@ func TestIngestStagesRunInOrder(t *testing.T) {
 		{"health", "tracker.(*Tracker).OnIngest"},
 		{"triggers", "trigger.(*Engine).OnIngest"},
 		{"playbook wake-ups", "playbook.(*Engine).OnIngest"},
-		{"moment analytics", "store.(*Store).RecordAnalytics"},
+		{"moment analytics", "report.(*Recorder).OnIngest"},
 	}, got)
 }
 

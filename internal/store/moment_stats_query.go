@@ -19,52 +19,63 @@ import (
 // backfill never holds SQLite's single writer for long.
 const backfillChunk = 2000
 
-// AnalyticsNames returns the watched event names and whether each has
-// been backfilled.
-func (s *Store) AnalyticsNames(ctx context.Context, q Querier) (map[string]bool, error) {
-	rows, err := q.QueryContext(ctx, `SELECT name, backfilled_at FROM analytics_names`)
+// analyticsName is a watched event name: events from id from on are
+// copied by ingestion, those below by the backfill once backfilled.
+type analyticsName struct {
+	from       int64
+	backfilled bool
+}
+
+// analyticsNames reads the watched event names.
+func analyticsNames(ctx context.Context, q Querier) (map[string]analyticsName, error) {
+	rows, err := q.QueryContext(ctx, `SELECT name, watched_from, backfilled_at FROM analytics_names`)
 	if err != nil {
 		return nil, fmt.Errorf("read the watched event names: %w", err)
 	}
 	defer rows.Close()
-	out := map[string]bool{}
+	out := map[string]analyticsName{}
 	for rows.Next() {
 		var name string
+		var n analyticsName
 		var at sql.NullInt64
-		if err := rows.Scan(&name, &at); err != nil {
+		if err := rows.Scan(&name, &n.from, &at); err != nil {
 			return nil, err
 		}
-		out[name] = at.Valid
+		n.backfilled = at.Valid
+		out[name] = n
 	}
 	return out, rows.Err()
 }
 
-// WatchAnalyticsNames makes ingestion copy the events of names into
-// analytics_marks from now on, and copies the events that arrived before
-// (once per name). The survey answer event is always watched. It returns
-// how many events it copied.
+// WatchAnalyticsNames makes sure the events of names (and every survey
+// answer) are in the analytics aggregates: a name not watched yet is
+// watched from the next event on, and the events stored before a name was
+// watched are copied once, in chunks. It returns how many events it
+// copied: none when ingestion has watched the names from the start.
 func (s *Store) WatchAnalyticsNames(ctx context.Context, names []string) (int, error) {
 	names = append([]string{vocab.EventSurveyResponded}, names...)
-	have, err := s.AnalyticsNames(ctx, s.read)
+	have, err := analyticsNames(ctx, s.read)
 	if err != nil {
 		return 0, err
 	}
-	now := micros(s.now())
 	copied := 0
 	for _, n := range names {
-		if n == "" || have[n] {
+		if w, ok := have[n]; n == "" || (ok && w.backfilled) {
 			continue
 		}
-		if _, ok := have[n]; !ok {
-			// Watched first, committed, then backfilled: an event committed
-			// after this insert is copied by the hook, one committed before
-			// by the backfill; ON CONFLICT makes the overlap harmless.
-			if _, err := s.write.ExecContext(ctx, `INSERT INTO analytics_names (name, since) VALUES ($1, $2)
-				ON CONFLICT (name) DO NOTHING`, n, now); err != nil {
-				return copied, fmt.Errorf("watch event %q: %w", n, err)
-			}
+		// Watched first, committed, then backfilled below that id: an event
+		// stored after the insert is copied by ingestion, one before by the
+		// backfill; ON CONFLICT makes any overlap harmless.
+		if _, err := s.write.ExecContext(ctx, `INSERT INTO analytics_names (name, since, watched_from)
+			VALUES ($1, $2, (SELECT COALESCE(MAX(id), 0) + 1 FROM events)) ON CONFLICT (name) DO NOTHING`,
+			n, micros(s.now())); err != nil {
+			return copied, fmt.Errorf("watch event %q: %w", n, err)
 		}
-		c, err := s.backfillName(ctx, n)
+		var below int64
+		if err := s.write.QueryRowContext(ctx, `SELECT watched_from FROM analytics_names WHERE name = $1`, n).Scan(&below); err != nil {
+			return copied, err
+		}
+		c, err := s.backfillName(ctx, n, below)
 		copied += c
 		if err != nil {
 			return copied, err
@@ -73,19 +84,18 @@ func (s *Store) WatchAnalyticsNames(ctx context.Context, names []string) (int, e
 			n, micros(s.now())); err != nil {
 			return copied, err
 		}
-		have[n] = true
 	}
 	return copied, nil
 }
 
-// backfillName copies the stored events of one name into the aggregates,
-// chunk by chunk in event id order.
-func (s *Store) backfillName(ctx context.Context, name string) (int, error) {
+// backfillName copies the stored events of one name with ids below below
+// into the aggregates, chunk by chunk in event id order.
+func (s *Store) backfillName(ctx context.Context, name string, below int64) (int, error) {
 	var after int64
 	copied := 0
 	for {
 		rows, err := s.read.QueryContext(ctx, `SELECT id, name, account_id, timestamp, properties FROM events
-			WHERE id > $1 AND name = $2 AND account_id <> '' ORDER BY id LIMIT $3`, after, name, backfillChunk)
+			WHERE id > $1 AND id < $2 AND name = $3 AND account_id <> '' ORDER BY id LIMIT $4`, after, below, name, backfillChunk)
 		if err != nil {
 			return copied, fmt.Errorf("read %q events to backfill: %w", name, err)
 		}
@@ -124,25 +134,44 @@ func (s *Store) backfillName(ctx context.Context, name string) (int, error) {
 	}
 }
 
-// RecordAnalytics is the ingest hook of moment analytics: it copies the
-// batch's events of watched names into analytics_marks and survey answers
-// into analytics_survey_scores, in the ingestion transaction.
-func (s *Store) RecordAnalytics(ctx context.Context, tx *sql.Tx, events []Event) error {
+// RecordAnalyticsTx copies a batch's events of watched names into
+// analytics_marks, and its survey answers into analytics_survey_scores, in
+// the ingestion transaction. The names in measure (those the live map
+// measures) that are not watched yet are watched from this batch on, so
+// a map applied before its events arrive never needs a backfill.
+func (s *Store) RecordAnalyticsTx(ctx context.Context, tx Querier, events []Event, measure []string) error {
 	if len(events) == 0 {
 		return nil
 	}
-	watched, err := s.AnalyticsNames(ctx, tx)
+	watched, err := analyticsNames(ctx, tx)
 	if err != nil {
 		return err
 	}
-	if len(watched) == 0 {
-		return nil
+	first := events[0].ID
+	for _, e := range events {
+		first = min(first, e.ID)
 	}
-	names := make(map[string]bool, len(watched))
+	names := make(map[string]bool, len(watched)+len(measure)+1)
 	for n := range watched {
 		names[n] = true
 	}
+	for _, n := range append([]string{vocab.EventSurveyResponded}, measure...) {
+		if n == "" || names[n] {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO analytics_names (name, since, watched_from) VALUES ($1, $2, $3)
+			ON CONFLICT (name) DO NOTHING`, n, micros(s.now()), first); err != nil {
+			return fmt.Errorf("watch event %q: %w", n, err)
+		}
+		names[n] = true
+	}
 	return insertMarks(ctx, tx, events, names)
+}
+
+// RecordAnalytics is RecordAnalyticsTx as an ingest hook that watches no
+// new name: for installations assembled without a journey map.
+func (s *Store) RecordAnalytics(ctx context.Context, tx *sql.Tx, events []Event) error {
+	return s.RecordAnalyticsTx(ctx, tx, events, nil)
 }
 
 // insertMarks writes the marks (and survey scores) of the events whose

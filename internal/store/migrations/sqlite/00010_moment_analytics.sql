@@ -21,12 +21,14 @@ ALTER TABLE tasks ADD COLUMN effort_minutes INTEGER;
 
 -- analytics_names are the event names whose events ingestion copies into
 -- analytics_marks: the names the live journey map measures (ideal steps,
--- metrics.time, milestones) and those asked for by funnels. backfilled_at
--- is set once the events that arrived before the name was watched have
--- been copied too.
+-- metrics.time, milestones), added by the ingest stage as soon as a map
+-- names them, and those asked for by funnels. Ingestion copies the events
+-- from id watched_from on; backfilled_at is set once the events below it
+-- have been copied too (on a fresh installation there are none).
 CREATE TABLE analytics_names (
     name          TEXT PRIMARY KEY,
     since         INTEGER NOT NULL,
+    watched_from  INTEGER NOT NULL,
     backfilled_at INTEGER
 );
 
