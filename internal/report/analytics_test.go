@@ -199,12 +199,19 @@ func script(t *testing.T, st *store.Store, m *journey.Map) {
 		{"b4", day(5, 3, 0), 4}, {"b5", day(6, 25, 0), 0}, {"b6", day(5, 4, 0), 7}, {"b7", day(6, 21, 0), 0},
 	}
 	for _, x := range ttv {
-		var value any
+		var value, start any
 		if x.days > 0 {
 			value = (time.Duration(x.days) * 24 * time.Hour).Microseconds()
 		}
+		start = x.start.UnixMicro()
+		if x.account == "b7" {
+			// b7's contract start is known only as its account trait.
+			start = nil
+			h.ingest(store.Message{Type: "group", GroupID: "b7", Timestamp: day(6, 21, 0),
+				Traits: map[string]any{"contract_start": x.start.Format(time.DateOnly)}})
+		}
 		_, err := st.DB().ExecContext(ctx, `INSERT INTO account_health (account_id, path_id, contract_start, time_to_value, updated_at)
-			VALUES ($1, 'main', $2, $3, $4)`, x.account, x.start.UnixMicro(), value, now.UnixMicro())
+			VALUES ($1, 'main', $2, $3, $4)`, x.account, start, value, now.UnixMicro())
 		require.NoError(t, err)
 	}
 }

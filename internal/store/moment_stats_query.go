@@ -469,10 +469,12 @@ type AccountProfile struct {
 }
 
 // AccountProfiles returns every account with its health row's success path
-// state (accounts without one have empty path fields), in id order.
+// state (accounts without one have empty path fields), in id order. The
+// contract start is the health row's, or else the account's contract_start
+// trait (YYYY-MM-DD).
 func (s *Store) AccountProfiles(ctx context.Context) ([]AccountProfile, error) {
 	rows, err := s.read.QueryContext(ctx, `SELECT a.id, a.segment, a.plan, COALESCE(h.path_id, ''), h.contract_start,
-		h.time_to_value, h.time_to_implementation
+		h.time_to_value, h.time_to_implementation, CASE WHEN h.contract_start IS NULL THEN CAST(a.traits AS TEXT) ELSE '' END
 		FROM accounts a LEFT JOIN account_health h ON h.account_id = a.id ORDER BY a.id`)
 	if err != nil {
 		return nil, fmt.Errorf("read the accounts' success paths: %w", err)
@@ -482,10 +484,21 @@ func (s *Store) AccountProfiles(ctx context.Context) ([]AccountProfile, error) {
 	for rows.Next() {
 		var p AccountProfile
 		var start, ttv, tti sql.NullInt64
-		if err := rows.Scan(&p.AccountID, &p.Segment, &p.Plan, &p.PathID, &start, &ttv, &tti); err != nil {
+		var traits string
+		if err := rows.Scan(&p.AccountID, &p.Segment, &p.Plan, &p.PathID, &start, &ttv, &tti, &traits); err != nil {
 			return nil, err
 		}
 		p.ContractStart = timePtr(start)
+		if p.ContractStart == nil && traits != "" {
+			var t struct {
+				ContractStart string `json:"contract_start"`
+			}
+			if json.Unmarshal([]byte(traits), &t) == nil {
+				if d, ok := ParseDate(t.ContractStart); ok {
+					p.ContractStart = &d
+				}
+			}
+		}
 		p.TimeToValue, p.TimeToImplementation = durationPtr(ttv), durationPtr(tti)
 		out = append(out, p)
 	}
