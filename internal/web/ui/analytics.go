@@ -546,7 +546,7 @@ func survivalChart(rep report.TTVReport) template.HTML {
 			template.HTMLEscapeString(g.Key))
 	}
 	fmt.Fprintf(&b, `<polyline fill="none" stroke="#0969da" stroke-width="2.5" points="%s"/>`, steps(rep.All))
-	fmt.Fprintf(&b, `<text fill="#0969da" x="%.1f" y="%.1f">all</text>`, x(maxDays)+6, y(lastShare(rep.All))-6)
+	fmt.Fprintf(&b, `<text fill="#0969da" x="%.1f" y="%.1f">all</text>`, x(maxDays)+6, y(lastShare(rep.All))+16)
 	fmt.Fprintf(&b, `<line stroke="#57606a" stroke-dasharray="4 3" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`, x(float64(rep.TargetDays)), x(float64(rep.TargetDays)), top, top+plotH)
 	fmt.Fprintf(&b, `<text x="%.1f" y="%.1f">target %d d</text>`, x(float64(rep.TargetDays))+4, top+12, rep.TargetDays)
 	b.WriteString(`</svg>`)
