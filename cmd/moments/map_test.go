@@ -92,7 +92,7 @@ func TestMapLint(t *testing.T) {
 	}{
 		{name: "the example is clean", file: examplePath, wantCode: 0, wantStdout: []string{},
 			wantStderr: "b2b-saas.yaml: no problems found"},
-		{name: "broken references", file: filepath.Join(dir, "references.yaml"), wantCode: 1, wantStderr: "9 errors, 1 warning"},
+		{name: "broken references", file: filepath.Join(dir, "references.yaml"), wantCode: 1, wantStderr: "9 errors, 3 warnings"},
 		{name: "broken structure", file: filepath.Join(dir, "structure.yaml"), wantCode: 1, wantStderr: "error"},
 		{name: "unknown keys", file: filepath.Join(dir, "unknown_keys.yaml"), wantCode: 1, wantStderr: "error"},
 		{name: "warnings alone pass", file: filepath.Join(dir, "warnings.yaml"), wantCode: 0,

@@ -20,7 +20,7 @@ import (
 )
 
 func reportCmd(df *dataFlags) *cobra.Command {
-	cmd := &cobra.Command{Use: "report", Short: "Print reports: exceptions (accounts that need attention), health, surveys"}
+	cmd := &cobra.Command{Use: "report", Short: "Print reports: exceptions, health, surveys, moment scorecards, ideal against actual, funnels, time to value"}
 	var (
 		f      store.HealthFilter
 		behind int
@@ -89,6 +89,7 @@ func reportCmd(df *dataFlags) *cobra.Command {
 	}
 	flags(healthReport)
 	cmd.AddCommand(exceptions, healthReport, surveyReportCmd(df))
+	cmd.AddCommand(momentReportCmds(df)...)
 	return cmd
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/moments-cs/moments/internal/health/tracker"
 	"github.com/moments-cs/moments/internal/journey"
 	"github.com/moments-cs/moments/internal/playbook"
+	"github.com/moments-cs/moments/internal/report"
 	"github.com/moments-cs/moments/internal/store"
 	"github.com/moments-cs/moments/internal/survey"
 	"github.com/moments-cs/moments/internal/trigger"
@@ -69,6 +70,8 @@ type App struct {
 	// Surveys sends the map's surveys (survey steps, by hand), takes the
 	// answers and sends reminders.
 	Surveys *survey.Service
+	// Analytics keeps the aggregates of moment analytics as events arrive.
+	Analytics *report.Recorder
 }
 
 // IngestStage is one stage of the ingest pipeline: a hook that runs inside
@@ -106,7 +109,8 @@ func New(ctx context.Context, st *store.Store, o Options) (*App, error) {
 	}
 	a.Playbooks = pb
 	a.Triggers.SetLauncher(pb)
-	a.stages = IngestStages(a.Health, a.Triggers, a.Playbooks)
+	a.Analytics = report.NewRecorder(st, a.Journey, a.log)
+	a.stages = IngestStages(a.Health, a.Triggers, a.Playbooks, a.Analytics)
 	for _, s := range a.stages {
 		st.OnIngest(s.Hook)
 	}
@@ -121,14 +125,18 @@ func New(ctx context.Context, st *store.Store, o Options) (*App, error) {
 //  1. health updates every account's health and success path state;
 //  2. triggers read that fresh state (a quadrant moved by this very batch)
 //     and launch the moments the events start;
-//  3. playbook wake-ups wake the runs waiting for these events.
+//  3. playbook wake-ups wake the runs waiting for these events;
+//  4. moment analytics copy the events of the names the live map measures
+//     into small indexed tables (report.Recorder), so reports never scan
+//     the events.
 //
 // A new ingest stage goes here, at the place its reads and writes demand.
-func IngestStages(h *tracker.Tracker, t *trigger.Engine, p *playbook.Engine) []IngestStage {
+func IngestStages(h *tracker.Tracker, t *trigger.Engine, p *playbook.Engine, r *report.Recorder) []IngestStage {
 	return []IngestStage{
 		{Name: "health", Hook: h.OnIngest},
 		{Name: "triggers", Hook: t.OnIngest},
 		{Name: "playbook wake-ups", Hook: p.OnIngest},
+		{Name: "moment analytics", Hook: r.OnIngest},
 	}
 }
 

@@ -15,7 +15,8 @@ import (
 
 // TestIngestStagesRunInOrder checks the ingest pipeline New registers:
 // health first (triggers read the health it writes in the same
-// transaction), then triggers, then playbook wake-ups, each stage once.
+// transaction), then triggers, then playbook wake-ups, then moment
+// analytics, each stage once.
 func TestIngestStagesRunInOrder(t *testing.T) {
 	t.Parallel()
 	a, err := New(context.Background(), storetest.Open(t, store.SQLite), Options{})
@@ -31,6 +32,7 @@ func TestIngestStagesRunInOrder(t *testing.T) {
 		{"health", "tracker.(*Tracker).OnIngest"},
 		{"triggers", "trigger.(*Engine).OnIngest"},
 		{"playbook wake-ups", "playbook.(*Engine).OnIngest"},
+		{"moment analytics", "report.(*Recorder).OnIngest"},
 	}, got)
 }
 

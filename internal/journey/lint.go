@@ -342,6 +342,7 @@ func (l *linter) checkMoment(path string, mo *Moment) {
 				hint(st.Owner, append([]string{OwnerCustomer}, l.teamIDs...), "name a team, or customer for a step the customer takes"))
 		}
 		l.duration(ip+".within", st.Within, false)
+		l.checkIdealEvidence(ip, mo, st)
 	}
 	l.duration(path+".sla", mo.SLA, false)
 	l.person(path+".escalation_owner", "escalation_owner", mo.EscalationOwner)
@@ -353,6 +354,47 @@ func (l *linter) checkMoment(path string, mo *Moment) {
 	}
 	l.checkTrigger(path+".trigger", &mo.Trigger)
 	l.checkPlaybook(path+".playbook", mo)
+}
+
+// checkIdealEvidence checks what shows that an ideal step was done: an
+// event, or a step of the moment's own playbook (a task completed, or an
+// email, survey or webhook sent). A step with neither is reported as not
+// observable, since moment analytics cannot count it.
+func (l *linter) checkIdealEvidence(path string, mo *Moment, st IdealStep) {
+	switch {
+	case st.Event != "" && st.Task != "":
+		l.errorf(path+".task", "ideal step names both an event and a task; keep the one that shows the step was done")
+	case st.Task != "":
+		var ids []string
+		for _, s := range mo.Playbook {
+			if s.ID == "" || !EvidenceStep(s.Kind) {
+				continue
+			}
+			if s.ID == st.Task {
+				return
+			}
+			ids = append(ids, s.ID)
+		}
+		if len(ids) == 0 {
+			l.errorf(path+".task", "task %q is not a step of this moment's playbook, which has no task, email, survey or webhook step with an id; give that step an id and name it here, or use event", st.Task)
+			return
+		}
+		l.errorf(path+".task", "task %q is not a task, email, survey or webhook step of this moment's playbook%s", st.Task,
+			hint(st.Task, ids, "its steps with ids are "+strings.Join(ids, ", ")))
+	case st.Event == "" && strings.TrimSpace(st.Step) != "":
+		l.warnf(path, "ideal step %q is not observable: add event (the event that shows it was done) or task (the id of the playbook step that does it) so moment analytics can measure it", st.Step)
+	}
+}
+
+// EvidenceStep reports whether a playbook step of this kind can show that
+// an ideal step was done: a task when it is completed, an email, survey or
+// webhook when it was sent.
+func EvidenceStep(kind string) bool {
+	switch kind {
+	case StepTask, StepEmail, StepSurvey, StepWebhook:
+		return true
+	}
+	return false
 }
 
 func (l *linter) checkTrigger(path string, t *Trigger) {

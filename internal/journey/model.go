@@ -81,7 +81,18 @@ type IdealStep struct {
 	Owner string `yaml:"owner" json:"owner"`
 	// Within is how long after the moment starts the step should be done.
 	Within string `yaml:"within,omitempty" json:"within,omitempty"`
+	// Event is the event whose first arrival on the account at or after
+	// the occurrence began shows the step was done.
+	Event string `yaml:"event,omitempty" json:"event,omitempty"`
+	// Task is the id of a step of the moment's own playbook that shows the
+	// step was done: a task step once its task is completed, an email,
+	// survey or webhook step once it was sent.
+	Task string `yaml:"task,omitempty" json:"task,omitempty"`
 }
+
+// Observable reports whether the map says what shows that the step was
+// done (an event or a playbook task); moment analytics measure only those.
+func (s IdealStep) Observable() bool { return s.Event != "" || s.Task != "" }
 
 // Metrics are the metrics that matter for a moment: quantity, quality,
 // cost and time.

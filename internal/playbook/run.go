@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -45,6 +46,11 @@ type RunRequest struct {
 	EventID int64
 	// StartedBy is the person or key that started it (csm, vendor), if any.
 	StartedBy string
+	// OccurredAt is when the occurrence happened: the time of the event
+	// that started it (its own timestamp, so history replayed with past
+	// times is measured as it happened) or the date a schedule fell due.
+	// Zero means now.
+	OccurredAt time.Time
 }
 
 // ErrInvalidRequest wraps a RunRequest that lacks a required field.
@@ -83,10 +89,14 @@ func (e *Engine) LaunchTx(ctx context.Context, tx *sql.Tx, r RunRequest) (runID 
 		return "", false, err
 	}
 	now := e.now()
+	occurred := r.OccurredAt
+	if occurred.IsZero() {
+		occurred = now
+	}
 	id, inserted, err := e.st.InsertRunTx(ctx, tx, store.Run{
 		ID: uuid.NewString(), AccountID: r.AccountID, MomentID: r.MomentID, Occurrence: r.Occurrence,
 		MapVersion: r.MapVersion, Category: r.Trigger, ContactID: r.ContactID, EventID: r.EventID,
-		StartedBy: r.StartedBy, Status: store.RunRunning, CreatedAt: now,
+		StartedBy: r.StartedBy, Status: store.RunRunning, CreatedAt: now, OccurredAt: occurred,
 	})
 	if err != nil || !inserted {
 		return id, false, err

@@ -446,19 +446,20 @@ func WriteSurveyCSV(w io.Writer, r SurveyReport) error {
 	cw := csv.NewWriter(w)
 	_ = cw.Write([]string{"by", "key", "kind", "n", "value", "ci95_low", "ci95_high"})
 	for _, g := range r.Scores {
-		_ = cw.Write([]string{g.By, g.Key, g.Kind, strconv.Itoa(g.N), num(g.Value), optNum(g.Low), optNum(g.High)})
+		_ = cw.Write([]string{g.By, g.Key, g.Kind, strconv.Itoa(g.N), oneDecimal(g.Value), optNum(g.Low), optNum(g.High)})
 	}
 	cw.Flush()
 	return cw.Error()
 }
 
-func num(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
+// oneDecimal formats a survey figure for a table cell.
+func oneDecimal(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
 
 func optNum(v *float64) string {
 	if v == nil {
 		return ""
 	}
-	return num(*v)
+	return oneDecimal(*v)
 }
 
 // WriteSurveyText writes the report as plain tables for the terminal.
@@ -474,9 +475,9 @@ func WriteSurveyText(w io.Writer, r SurveyReport) error {
 	for _, g := range r.Scores {
 		ci := "—"
 		if g.Low != nil {
-			ci = num(*g.Low) + " to " + num(*g.High)
+			ci = oneDecimal(*g.Low) + " to " + oneDecimal(*g.High)
 		}
-		fmt.Fprintf(w, "%-8s %-28s %-5s %5d %8s  %s\n", g.By, g.Key, g.Kind, g.N, num(g.Value), ci)
+		fmt.Fprintf(w, "%-8s %-28s %-5s %5d %8s  %s\n", g.By, g.Key, g.Kind, g.N, oneDecimal(g.Value), ci)
 	}
 	fmt.Fprintf(w, "\n%-28s %5s %9s %9s %8s %14s\n", "MOMENT", "SENT", "ANSWERED", "RATE", "SKIPPED", "MEDIAN TO ANSWER")
 	for _, m := range r.Response {

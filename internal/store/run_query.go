@@ -47,7 +47,11 @@ type Run struct {
 	CreatedAt   time.Time  `json:"created_at"`
 	UpdatedAt   time.Time  `json:"updated_at"`
 	FinishedAt  *time.Time `json:"finished_at"`
-	Steps       []RunStep  `json:"steps,omitempty"`
+	// OccurredAt is when the occurrence happened (the starting event's own
+	// time); it is written once and read by moment analytics. Zero means
+	// CreatedAt.
+	OccurredAt time.Time `json:"-"`
+	Steps      []RunStep `json:"steps,omitempty"`
 }
 
 // RunStep is the state and outcome of one step of a run.
@@ -83,11 +87,11 @@ func StepRowID(runID string, index int) string { return runID + "/" + strconv.It
 // caller's transaction, the run commits or rolls back with it.
 func (s *Store) InsertRunTx(ctx context.Context, q Querier, r Run) (string, bool, error) {
 	res, err := q.ExecContext(ctx, `INSERT INTO runs (id, account_id, moment_id, occurrence, map_version, category,
-		contact_id, event_id, started_by, status, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
+		contact_id, event_id, started_by, status, created_at, updated_at, occurred_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12)
 		ON CONFLICT (account_id, moment_id, occurrence) DO NOTHING`,
 		r.ID, r.AccountID, r.MomentID, r.Occurrence, r.MapVersion, r.Category, r.ContactID, r.EventID, r.StartedBy,
-		r.Status, micros(r.CreatedAt))
+		r.Status, micros(r.CreatedAt), micros(occurredAt(r)))
 	if err != nil {
 		return "", false, fmt.Errorf("insert run: %w", err)
 	}
@@ -103,6 +107,14 @@ func (s *Store) InsertRunTx(ctx context.Context, q Querier, r Run) (string, bool
 		return "", false, fmt.Errorf("read the existing run: %w", err)
 	}
 	return id, false, nil
+}
+
+// occurredAt is the run's occurrence time, its creation when none is set.
+func occurredAt(r Run) time.Time {
+	if r.OccurredAt.IsZero() {
+		return r.CreatedAt
+	}
+	return r.OccurredAt
 }
 
 // InsertStepTx inserts a step row for a run unless it exists; it reports

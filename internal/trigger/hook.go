@@ -194,7 +194,7 @@ func (b *batch) fire(ctx context.Context, l *listener, account, contact string, 
 		r.Trigger, r.StartedBy = journey.CategoryCSM, l.rule.CreatedBy
 	}
 	if event >= 0 {
-		r.EventID = b.events[event].ID
+		r.EventID, r.OccurredAt = b.events[event].ID, b.events[event].Timestamp
 	}
 	_, _, err = b.e.start(ctx, b.tx, r)
 	return err
@@ -560,7 +560,7 @@ func (b *batch) personal(ctx context.Context) error {
 				}
 				id, started, err := b.e.start(ctx, b.tx, playbook.RunRequest{AccountID: ev.AccountID, MomentID: r.MomentID,
 					Occurrence: "rule:" + r.ID, MapVersion: b.c.version, Trigger: journey.CategoryCSM,
-					ContactID: ev.UserID, EventID: ev.ID, StartedBy: r.CreatedBy})
+					ContactID: ev.UserID, EventID: ev.ID, StartedBy: r.CreatedBy, OccurredAt: ev.Timestamp})
 				if err != nil {
 					return err
 				}

@@ -249,7 +249,7 @@ func (e *Engine) fireDue(ctx context.Context, c *compiled, l *listener, dues []d
 			continue
 		}
 		r := playbook.RunRequest{AccountID: a.ID, MomentID: l.moment.ID, Occurrence: l.sched.occurrence(d.at),
-			MapVersion: c.version, Trigger: journey.CategoryScheduled}
+			MapVersion: c.version, Trigger: journey.CategoryScheduled, OccurredAt: d.at}
 		if l.rule != nil {
 			r.Occurrence = "rule:" + l.rule.ID + ":" + r.Occurrence
 			r.Trigger, r.StartedBy = journey.CategoryCSM, l.rule.CreatedBy

@@ -44,6 +44,7 @@ func (s *Server) Routes(rt *web.Router) {
 	s.runRoutes(rt)
 	s.surveyRoutes(rt)
 	s.auditRoutes(rt)
+	s.analyticsRoutes(rt)
 }
 
 // admin requires an admin API key as a bearer token, and renders the

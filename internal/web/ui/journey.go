@@ -94,6 +94,9 @@ type momentPageData struct {
 	Runs     []store.Run
 	Accounts map[string]string
 	Delivery *momentDelivery
+	// Ideal is the moment's ideal process against the actual one over the
+	// last 90 days (analytics.go).
+	Ideal *momentIdeal
 }
 
 // momentPage is a moment's definition, with its runs in flight. Without a
@@ -128,6 +131,7 @@ func (s *Server) momentPage(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if m, _, err := s.liveMap(ctx); err == nil && m != nil {
+		d.Ideal = s.momentIdealFigures(r, m, id)
 		if byID, _, err := s.momentDeliveries(ctx, m); err == nil {
 			d.Delivery = byID[id]
 		}

@@ -26,15 +26,15 @@ type surveysReportData struct {
 	report.SurveyReport
 	Chart template.HTML
 	// ByMoment are the scores by moment, for the main table.
-	ByMoment []scoreRow
+	ByMoment []surveyScoreRow
 	Rates    []rateRow
 	LoopRows []loopRow
 	Days     int
 }
 
-// scoreRow, rateRow and loopRow are the report's rows as the page shows
+// surveyScoreRow, rateRow and loopRow are the report's rows as the page shows
 // them, numbers formatted with their units.
-type scoreRow struct {
+type surveyScoreRow struct {
 	Moment, Kind, Score, Interval string
 	N                             int
 }
@@ -83,7 +83,7 @@ func surveysReportPage(s *Server, r *http.Request, f reportFilter) (any, error) 
 			continue
 		}
 		byMoment = append(byMoment, g)
-		row := scoreRow{Moment: g.Key, Kind: g.Kind, N: g.N, Score: fmt.Sprintf("%.*f", prec(g.Kind), g.Value)}
+		row := surveyScoreRow{Moment: g.Key, Kind: g.Kind, N: g.N, Score: fmt.Sprintf("%.*f", prec(g.Kind), g.Value)}
 		if g.Low != nil {
 			row.Interval = fmt.Sprintf("%.*f to %.*f", prec(g.Kind), *g.Low, prec(g.Kind), *g.High)
 		}

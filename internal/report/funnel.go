@@ -1,0 +1,312 @@
+package report
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/moments-cs/moments/internal/journey"
+	"github.com/moments-cs/moments/internal/stats"
+	"github.com/moments-cs/moments/internal/store"
+)
+
+// Breakdowns a funnel or a time-to-value curve can be split by.
+const (
+	BySegment = "segment"
+	ByPlan    = "plan"
+	ByCohort  = "cohort"
+)
+
+// Breakdowns lists the accepted breakdowns.
+var Breakdowns = []string{BySegment, ByPlan, ByCohort}
+
+// FunnelRequest asks for a funnel by account. Either Events (ordered event
+// names) or Path (a success path id, whose milestones are the steps) is
+// set; with neither, the map's first success path is used.
+type FunnelRequest struct {
+	Events []string
+	Path   string
+	// Days is the entry period: accounts whose first step happened in the
+	// last Days enter the funnel. Default DefaultFunnelDays.
+	Days int
+	// WindowDays is the conversion window: a later step counts only within
+	// this many days of the account's first step. Default
+	// DefaultWindowDays.
+	WindowDays int
+	// By breaks the funnel down by segment, plan or cohort (the month the
+	// account's contract started); empty for none.
+	By string
+}
+
+// Funnel defaults.
+const (
+	DefaultFunnelDays = 365
+	DefaultWindowDays = 90
+)
+
+// FunnelStep is one step of a funnel.
+type FunnelStep struct {
+	// Step is the event name or the milestone id; Label what to show.
+	Step     string `json:"step"`
+	Label    string `json:"label"`
+	Accounts int    `json:"accounts"`
+	// Conversion is Accounts over the accounts that entered (first step);
+	// FromPrevious over the previous step's accounts; both 0..1, null when
+	// the denominator is 0.
+	Conversion   *float64 `json:"conversion"`
+	FromPrevious *float64 `json:"from_previous"`
+	// MedianDays is the median time from the previous step, over the
+	// accounts that reached this one.
+	MedianDays *float64 `json:"median_days"`
+}
+
+// FunnelGroup is the funnel of one breakdown value.
+type FunnelGroup struct {
+	Key   string       `json:"key"`
+	Steps []FunnelStep `json:"steps"`
+}
+
+// FunnelReport is a funnel by account.
+type FunnelReport struct {
+	// Source is "events" or "path:<id>".
+	Source     string        `json:"source"`
+	Days       int           `json:"days"`
+	WindowDays int           `json:"window_days"`
+	Period     Period        `json:"period"`
+	By         string        `json:"by,omitempty"`
+	Steps      []FunnelStep  `json:"steps"`
+	Groups     []FunnelGroup `json:"groups,omitempty"`
+	// Scope says what a funnel step is: the first time the account (the
+	// company, not a user) did it after the previous step.
+	Scope string `json:"scope"`
+}
+
+// FunnelScope is said on every funnel: steps are per account, in order,
+// within the window; steps done by the same object (one report, one
+// ticket) are not matched.
+const FunnelScope = "per account: each step is the first time anyone at the account did it at or after the previous step, " +
+	"within the window from the first step; steps are not matched to the same object (report, ticket)"
+
+// funnelStepDef is one step to look up.
+type funnelStepDef struct {
+	key, label string
+	milestone  bool
+}
+
+// Funnel builds a funnel by account as of now.
+func Funnel(ctx context.Context, st Analytics, m *journey.Map, req FunnelRequest, now time.Time) (FunnelReport, error) {
+	if req.Days == 0 {
+		req.Days = DefaultFunnelDays
+	}
+	if req.WindowDays == 0 {
+		req.WindowDays = DefaultWindowDays
+	}
+	if err := checkFunnel(req); err != nil {
+		return FunnelReport{}, err
+	}
+	defs, source, err := funnelSteps(m, req)
+	if err != nil {
+		return FunnelReport{}, err
+	}
+	if len(req.Events) > 0 {
+		if _, err := st.WatchAnalyticsNames(ctx, req.Events); err != nil {
+			return FunnelReport{}, err
+		}
+	}
+	from := now.AddDate(0, 0, -req.Days)
+	rep := FunnelReport{Source: source, Days: req.Days, WindowDays: req.WindowDays, Period: Period{from, now}, By: req.By,
+		Scope: FunnelScope}
+	marks := make([]map[string][]time.Time, len(defs))
+	for i, d := range defs {
+		// Later steps come at or after the first, so the same period
+		// holds every mark a path can use.
+		ms, err := st.FirstMarks(ctx, d.key, d.milestone, from, now)
+		if err != nil {
+			return rep, err
+		}
+		marks[i] = map[string][]time.Time{}
+		for _, mk := range ms {
+			marks[i][mk.AccountID] = append(marks[i][mk.AccountID], mk.At)
+		}
+	}
+	paths := funnelPaths(marks, time.Duration(req.WindowDays)*24*time.Hour)
+	rep.Steps = funnelFigures(defs, paths, nil)
+	if req.By != "" {
+		profiles, err := st.AccountProfiles(ctx)
+		if err != nil {
+			return rep, err
+		}
+		keyOf := map[string]string{}
+		for _, p := range profiles {
+			keyOf[p.AccountID] = breakdownKey(p, req.By)
+		}
+		var keys []string
+		for a := range paths {
+			if k := keyOf[a]; !slices.Contains(keys, k) {
+				keys = append(keys, k)
+			}
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			rep.Groups = append(rep.Groups, FunnelGroup{Key: k, Steps: funnelFigures(defs, paths, func(a string) bool { return keyOf[a] == k })})
+		}
+	}
+	return rep, nil
+}
+
+// checkFunnel checks a funnel request's numbers, breakdown and steps.
+func checkFunnel(req FunnelRequest) error {
+	if err := CheckDays(req.Days); err != nil {
+		return err
+	}
+	if req.WindowDays < 1 || req.WindowDays > MaxDays {
+		return paramErrorf("window_days", "window_days must be from 1 to %d, got %d", MaxDays, req.WindowDays)
+	}
+	if len(req.Events) > 0 && req.Path != "" {
+		return paramErrorf("path", "give either events or path, not both")
+	}
+	if len(req.Events) > maxFunnelSteps {
+		return paramErrorf("events", "a funnel has at most %d steps, got %d", maxFunnelSteps, len(req.Events))
+	}
+	for _, e := range req.Events {
+		if strings.TrimSpace(e) == "" {
+			return paramErrorf("events", "events: a step has no event name; separate event names with commas")
+		}
+	}
+	return checkBy(req.By)
+}
+
+// maxFunnelSteps bounds a funnel's steps.
+const maxFunnelSteps = 20
+
+// checkBy checks a breakdown.
+func checkBy(by string) error {
+	if by != "" && !slices.Contains(Breakdowns, by) {
+		return paramErrorf("by", "by must be one of %s, got %q", strings.Join(Breakdowns, ", "), by)
+	}
+	return nil
+}
+
+// funnelSteps resolves the request into the steps to look up.
+func funnelSteps(m *journey.Map, req FunnelRequest) ([]funnelStepDef, string, error) {
+	if len(req.Events) > 0 {
+		var defs []funnelStepDef
+		for _, e := range req.Events {
+			e = strings.TrimSpace(e)
+			defs = append(defs, funnelStepDef{key: e, label: e})
+		}
+		return defs, "events", nil
+	}
+	if m == nil {
+		return nil, "", ErrNoMap
+	}
+	p, err := successPath(m, req.Path)
+	if err != nil {
+		return nil, "", err
+	}
+	var defs []funnelStepDef
+	for _, ms := range p.Milestones {
+		defs = append(defs, funnelStepDef{key: ms.ID, label: ms.Name, milestone: true})
+	}
+	return defs, "path:" + p.ID, nil
+}
+
+// successPath finds a success path by id, or the map's first.
+func successPath(m *journey.Map, id string) (journey.SuccessPath, error) {
+	if len(m.SuccessPaths) == 0 {
+		return journey.SuccessPath{}, paramErrorf("path", "the journey map has no success paths; add one, or give the funnel's events")
+	}
+	if id == "" {
+		return m.SuccessPaths[0], nil
+	}
+	var ids []string
+	for _, p := range m.SuccessPaths {
+		if p.ID == id {
+			return p, nil
+		}
+		ids = append(ids, p.ID)
+	}
+	return journey.SuccessPath{}, paramErrorf("path", "path %q is not a success path of the map; its paths are %s", id, strings.Join(ids, ", "))
+}
+
+// funnelPaths walks each account through the steps: the first step is its
+// first mark in the period; each later step the first mark at or after the
+// previous step and within the window from the first. It returns, per
+// account that entered, the time of each step reached.
+func funnelPaths(marks []map[string][]time.Time, window time.Duration) map[string][]time.Time {
+	out := map[string][]time.Time{}
+	if len(marks) == 0 {
+		return out
+	}
+	for a, ts := range marks[0] {
+		reached := []time.Time{ts[0]}
+		for i := 1; i < len(marks); i++ {
+			prev := reached[len(reached)-1]
+			next, ok := firstAtOrAfter(marks[i][a], prev)
+			if !ok || next.Sub(reached[0]) > window {
+				break
+			}
+			reached = append(reached, next)
+		}
+		out[a] = reached
+	}
+	return out
+}
+
+// firstAtOrAfter returns the first of the sorted times at or after t.
+func firstAtOrAfter(ts []time.Time, t time.Time) (time.Time, bool) {
+	i, _ := slices.BinarySearchFunc(ts, t, func(a, b time.Time) int { return a.Compare(b) })
+	if i == len(ts) {
+		return time.Time{}, false
+	}
+	return ts[i], true
+}
+
+// funnelFigures counts the accounts at each step (of those keep accepts).
+func funnelFigures(defs []funnelStepDef, paths map[string][]time.Time, keep func(string) bool) []FunnelStep {
+	steps := make([]FunnelStep, len(defs))
+	gaps := make([][]float64, len(defs))
+	for a, reached := range paths {
+		if keep != nil && !keep(a) {
+			continue
+		}
+		for i := range reached {
+			steps[i].Accounts++
+			if i > 0 {
+				gaps[i] = append(gaps[i], daysBetween(reached[i-1], reached[i]))
+			}
+		}
+	}
+	for i, d := range defs {
+		steps[i].Step, steps[i].Label = d.key, d.label
+		if steps[0].Accounts > 0 {
+			steps[i].Conversion = num(float64(steps[i].Accounts) / float64(steps[0].Accounts))
+		}
+		if i > 0 && steps[i-1].Accounts > 0 {
+			steps[i].FromPrevious = num(float64(steps[i].Accounts) / float64(steps[i-1].Accounts))
+		}
+		steps[i].MedianDays = num(stats.Median(gaps[i]))
+	}
+	return steps
+}
+
+// breakdownKey is the account's value of a breakdown; "unknown" when the
+// account has none.
+func breakdownKey(p store.AccountProfile, by string) string {
+	var k string
+	switch by {
+	case BySegment:
+		k = p.Segment
+	case ByPlan:
+		k = p.Plan
+	case ByCohort:
+		if p.ContractStart != nil {
+			k = p.ContractStart.UTC().Format("2006-01")
+		}
+	}
+	if k == "" {
+		return "unknown"
+	}
+	return k
+}

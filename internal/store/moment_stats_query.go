@@ -1,0 +1,533 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/moments-cs/moments/internal/vocab"
+)
+
+// This file holds the queries of moment analytics (internal/report): the
+// aggregates ingestion keeps for them (analytics_marks, survey scores) and
+// the reads of occurrences, their steps and the accounts' time to value.
+
+// backfillChunk is how many events one backfill transaction copies, so a
+// backfill never holds SQLite's single writer for long.
+const backfillChunk = 2000
+
+// analyticsName is a watched event name: events from id from on are
+// copied by ingestion, those below by the backfill once backfilled.
+type analyticsName struct {
+	from       int64
+	backfilled bool
+}
+
+// analyticsNames reads the watched event names.
+func analyticsNames(ctx context.Context, q Querier) (map[string]analyticsName, error) {
+	rows, err := q.QueryContext(ctx, `SELECT name, watched_from, backfilled_at FROM analytics_names`)
+	if err != nil {
+		return nil, fmt.Errorf("read the watched event names: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]analyticsName{}
+	for rows.Next() {
+		var name string
+		var n analyticsName
+		var at sql.NullInt64
+		if err := rows.Scan(&name, &n.from, &at); err != nil {
+			return nil, err
+		}
+		n.backfilled = at.Valid
+		out[name] = n
+	}
+	return out, rows.Err()
+}
+
+// WatchAnalyticsNames makes sure the events of names (and every survey
+// answer) are in the analytics aggregates: a name not watched yet is
+// watched from the next event on, and the events stored before a name was
+// watched are copied once, in chunks. It returns how many events it
+// copied: none when ingestion has watched the names from the start.
+func (s *Store) WatchAnalyticsNames(ctx context.Context, names []string) (int, error) {
+	names = append([]string{vocab.EventSurveyResponded}, names...)
+	have, err := analyticsNames(ctx, s.read)
+	if err != nil {
+		return 0, err
+	}
+	copied := 0
+	for _, n := range names {
+		if w, ok := have[n]; n == "" || (ok && w.backfilled) {
+			continue
+		}
+		// Watched first, committed, then backfilled below that id: an event
+		// stored after the insert is copied by ingestion, one before by the
+		// backfill; ON CONFLICT makes any overlap harmless.
+		if _, err := s.write.ExecContext(ctx, `INSERT INTO analytics_names (name, since, watched_from)
+			VALUES ($1, $2, (SELECT COALESCE(MAX(id), 0) + 1 FROM events)) ON CONFLICT (name) DO NOTHING`,
+			n, micros(s.now())); err != nil {
+			return copied, fmt.Errorf("watch event %q: %w", n, err)
+		}
+		var below int64
+		if err := s.write.QueryRowContext(ctx, `SELECT watched_from FROM analytics_names WHERE name = $1`, n).Scan(&below); err != nil {
+			return copied, err
+		}
+		c, err := s.backfillName(ctx, n, below)
+		copied += c
+		if err != nil {
+			return copied, err
+		}
+		if _, err := s.write.ExecContext(ctx, `UPDATE analytics_names SET backfilled_at = $2 WHERE name = $1`,
+			n, micros(s.now())); err != nil {
+			return copied, err
+		}
+	}
+	return copied, nil
+}
+
+// backfillName copies the stored events of one name with ids below below
+// into the aggregates, chunk by chunk in event id order.
+func (s *Store) backfillName(ctx context.Context, name string, below int64) (int, error) {
+	var after int64
+	copied := 0
+	for {
+		rows, err := s.read.QueryContext(ctx, `SELECT id, name, account_id, timestamp, properties FROM events
+			WHERE id > $1 AND id < $2 AND name = $3 AND account_id <> '' ORDER BY id LIMIT $4`, after, below, name, backfillChunk)
+		if err != nil {
+			return copied, fmt.Errorf("read %q events to backfill: %w", name, err)
+		}
+		var evs []Event
+		for rows.Next() {
+			var e Event
+			var ts int64
+			var props []byte
+			if err := rows.Scan(&e.ID, &e.Name, &e.AccountID, &ts, &props); err != nil {
+				rows.Close()
+				return copied, err
+			}
+			e.Timestamp, e.Properties = fromMicros(ts), props
+			evs = append(evs, e)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return copied, err
+		}
+		if len(evs) == 0 {
+			return copied, nil
+		}
+		tx, err := s.write.BeginTx(ctx, nil)
+		if err != nil {
+			return copied, err
+		}
+		if err := insertMarks(ctx, tx, evs, map[string]bool{name: true}); err != nil {
+			tx.Rollback() //nolint:errcheck // the insert error is the one to report
+			return copied, err
+		}
+		if err := tx.Commit(); err != nil {
+			return copied, err
+		}
+		copied += len(evs)
+		after = evs[len(evs)-1].ID
+	}
+}
+
+// RecordAnalyticsTx copies a batch's events of watched names into
+// analytics_marks, and its survey answers into analytics_survey_scores, in
+// the ingestion transaction. The names in measure (those the live map
+// measures) that are not watched yet are watched from this batch on, so
+// a map applied before its events arrive never needs a backfill.
+func (s *Store) RecordAnalyticsTx(ctx context.Context, tx Querier, events []Event, measure []string) error {
+	if len(events) == 0 {
+		return nil
+	}
+	watched, err := analyticsNames(ctx, tx)
+	if err != nil {
+		return err
+	}
+	first := events[0].ID
+	for _, e := range events {
+		first = min(first, e.ID)
+	}
+	names := make(map[string]bool, len(watched)+len(measure)+1)
+	for n := range watched {
+		names[n] = true
+	}
+	for _, n := range append([]string{vocab.EventSurveyResponded}, measure...) {
+		if n == "" || names[n] {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO analytics_names (name, since, watched_from) VALUES ($1, $2, $3)
+			ON CONFLICT (name) DO NOTHING`, n, micros(s.now()), first); err != nil {
+			return fmt.Errorf("watch event %q: %w", n, err)
+		}
+		names[n] = true
+	}
+	return insertMarks(ctx, tx, events, names)
+}
+
+// RecordAnalytics is RecordAnalyticsTx as an ingest hook that watches no
+// new name: for installations assembled without a journey map.
+func (s *Store) RecordAnalytics(ctx context.Context, tx *sql.Tx, events []Event) error {
+	return s.RecordAnalyticsTx(ctx, tx, events, nil)
+}
+
+// insertMarks writes the marks (and survey scores) of the events whose
+// name is in names.
+func insertMarks(ctx context.Context, q Querier, events []Event, names map[string]bool) error {
+	for i := range events {
+		e := &events[i]
+		if e.AccountID == "" || e.Name == "" || !names[e.Name] {
+			continue
+		}
+		if _, err := q.ExecContext(ctx, `INSERT INTO analytics_marks (account_id, name, at, event_id) VALUES ($1, $2, $3, $4)
+			ON CONFLICT DO NOTHING`, e.AccountID, e.Name, micros(e.Timestamp), e.ID); err != nil {
+			return fmt.Errorf("record the %q event for analytics: %w", e.Name, err)
+		}
+		if e.Name != vocab.EventSurveyResponded {
+			continue
+		}
+		survey, score, ok := surveyAnswer(e.Properties)
+		if !ok {
+			continue
+		}
+		if _, err := q.ExecContext(ctx, `INSERT INTO analytics_survey_scores (survey, at, event_id, account_id, score)
+			VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, survey, micros(e.Timestamp), e.ID, e.AccountID, score); err != nil {
+			return fmt.Errorf("record a survey answer for analytics: %w", err)
+		}
+	}
+	return nil
+}
+
+// surveyAnswer reads the survey id and the numeric score of a survey
+// answer's properties; ok is false when either is missing.
+func surveyAnswer(props json.RawMessage) (survey string, score float64, ok bool) {
+	var p struct {
+		Survey string          `json:"survey"`
+		Score  json.RawMessage `json:"score"`
+	}
+	if json.Unmarshal(props, &p) != nil || p.Survey == "" || len(p.Score) == 0 {
+		return "", 0, false
+	}
+	var f float64
+	if json.Unmarshal(p.Score, &f) == nil {
+		return p.Survey, f, true
+	}
+	var text string
+	if json.Unmarshal(p.Score, &text) == nil {
+		if _, err := fmt.Sscanf(strings.TrimSpace(text), "%g", &f); err == nil {
+			return p.Survey, f, true
+		}
+	}
+	return "", 0, false
+}
+
+// Occurrence is one occurrence of a moment (one run) with what moment
+// analytics need of it.
+type Occurrence struct {
+	RunID      string
+	AccountID  string
+	OccurredAt time.Time
+	Status     string
+	FinishedAt *time.Time
+	// Escalated is true when service recovery escalated the run or one of
+	// its tasks.
+	Escalated bool
+	// EffortMinutes is the effort recorded on the run's tasks.
+	EffortMinutes int
+	// Marks holds, per event name asked for, the time of the first such
+	// event on the account at or after OccurredAt.
+	Marks map[string]time.Time
+	// From and To bound the moment's time metric: From is the first
+	// metrics.time.from event at or after the occurrence began (or, when
+	// none, the last one before it), To the first metrics.time.to event at
+	// or after From.
+	From, To *time.Time
+	// Steps holds, per playbook step id asked for, when the step showed
+	// it was done: its task completed, or its email, survey or webhook sent.
+	Steps map[string]time.Time
+}
+
+// OccurrenceQuery asks for the occurrences of one moment in [From, To).
+type OccurrenceQuery struct {
+	MomentID string
+	From, To time.Time
+	// Events are the event names whose first arrival at or after each
+	// occurrence is wanted (ideal steps with event:).
+	Events []string
+	// TimeFrom and TimeTo are the moment's metrics.time events.
+	TimeFrom, TimeTo string
+	// Steps are the playbook step ids whose completion is wanted (ideal
+	// steps with task:).
+	Steps []string
+}
+
+// MomentOccurrences returns the occurrences of a moment that happened in
+// the query's period, oldest first, with the first event of each asked
+// name at or after them and the completion of the asked playbook steps.
+// Each lookup is one index seek in analytics_marks; no event is scanned.
+func (s *Store) MomentOccurrences(ctx context.Context, oq OccurrenceQuery) ([]Occurrence, error) {
+	args := []any{oq.MomentID, micros(oq.From), micros(oq.To)}
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	var cols strings.Builder
+	for _, n := range oq.Events {
+		fmt.Fprintf(&cols, `, (SELECT MIN(m.at) FROM analytics_marks m WHERE m.account_id = r.account_id AND m.name = %s
+			AND m.at >= r.occurred_at)`, arg(n))
+	}
+	timeCols := ", NULL, NULL"
+	if oq.TimeFrom != "" && oq.TimeTo != "" {
+		from, to := arg(oq.TimeFrom), arg(oq.TimeTo)
+		timeCols = fmt.Sprintf(`, x.f, (SELECT MIN(m.at) FROM analytics_marks m WHERE m.account_id = x.account_id AND m.name = %s
+			AND m.at >= x.f)`, to)
+		fmt.Fprintf(&cols, `, COALESCE(
+			(SELECT MIN(m.at) FROM analytics_marks m WHERE m.account_id = r.account_id AND m.name = %[1]s AND m.at >= r.occurred_at),
+			(SELECT MAX(m.at) FROM analytics_marks m WHERE m.account_id = r.account_id AND m.name = %[1]s AND m.at < r.occurred_at)) AS f`, from)
+	}
+	inner := `SELECT r.id, r.account_id, r.occurred_at, r.status, r.finished_at,
+		CASE WHEN EXISTS (SELECT 1 FROM escalations e WHERE e.run_id = r.id)
+			OR EXISTS (SELECT 1 FROM tasks t WHERE t.run_id = r.id AND t.escalation_level > 0) THEN 1 ELSE 0 END AS escalated,
+		COALESCE((SELECT SUM(t.effort_minutes) FROM tasks t WHERE t.run_id = r.id), 0) AS effort` + cols.String() + `
+		FROM runs r WHERE r.moment_id = $1 AND r.occurred_at >= $2 AND r.occurred_at < $3`
+	query := `SELECT x.*` + timeCols + ` FROM (` + inner + `) x ORDER BY x.occurred_at, x.id`
+	rows, err := s.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read the occurrences of moment %q: %w", oq.MomentID, err)
+	}
+	defer rows.Close()
+	var out []Occurrence
+	byRun := map[string]int{}
+	nCols := 7 + len(oq.Events)
+	if oq.TimeFrom != "" && oq.TimeTo != "" {
+		nCols++
+	}
+	nCols += 2
+	for rows.Next() {
+		var o Occurrence
+		var occurred int64
+		var finished sql.NullInt64
+		var escalated int
+		vals := make([]sql.NullInt64, nCols-7)
+		dest := []any{&o.RunID, &o.AccountID, &occurred, &o.Status, &finished, &escalated, &o.EffortMinutes}
+		for i := range vals {
+			dest = append(dest, &vals[i])
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, err
+		}
+		o.OccurredAt, o.FinishedAt, o.Escalated = fromMicros(occurred), timePtr(finished), escalated != 0
+		o.Marks = map[string]time.Time{}
+		for i, n := range oq.Events {
+			if vals[i].Valid {
+				o.Marks[n] = fromMicros(vals[i].Int64)
+			}
+		}
+		o.From, o.To = timePtr(vals[len(vals)-2]), timePtr(vals[len(vals)-1])
+		if o.From == nil {
+			o.To = nil
+		}
+		byRun[o.RunID] = len(out)
+		out = append(out, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(oq.Steps) == 0 || len(out) == 0 {
+		return out, nil
+	}
+	return out, s.stepEvidence(ctx, oq, out, byRun)
+}
+
+// stepEvidence fills Occurrence.Steps: a task step counts when its task is
+// done (at its completion), another step when it finished as done.
+func (s *Store) stepEvidence(ctx context.Context, oq OccurrenceQuery, out []Occurrence, byRun map[string]int) error {
+	args := []any{oq.MomentID, micros(oq.From), micros(oq.To)}
+	marks := make([]string, len(oq.Steps))
+	for i, id := range oq.Steps {
+		args = append(args, id)
+		marks[i] = fmt.Sprintf("$%d", len(args))
+	}
+	rows, err := s.read.QueryContext(ctx, `SELECT rs.run_id, rs.step_key, rs.kind, rs.status, rs.finished_at, t.status, t.completed_at
+		FROM runs r JOIN run_steps rs ON rs.run_id = r.id
+		LEFT JOIN tasks t ON t.run_id = rs.run_id AND t.step_index = rs.step_index
+		WHERE r.moment_id = $1 AND r.occurred_at >= $2 AND r.occurred_at < $3 AND rs.step_key IN (`+strings.Join(marks, ", ")+`)`, args...)
+	if err != nil {
+		return fmt.Errorf("read the playbook steps of moment %q: %w", oq.MomentID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var run, key, kind, status string
+		var taskStatus sql.NullString
+		var finished, completed sql.NullInt64
+		if err := rows.Scan(&run, &key, &kind, &status, &finished, &taskStatus, &completed); err != nil {
+			return err
+		}
+		i, ok := byRun[run]
+		if !ok {
+			continue
+		}
+		var at sql.NullInt64
+		switch {
+		case kind == "task":
+			if taskStatus.String == vocab.TaskDone {
+				at = completed
+			}
+		case status == StepDone:
+			at = finished
+		}
+		if !at.Valid {
+			continue
+		}
+		if out[i].Steps == nil {
+			out[i].Steps = map[string]time.Time{}
+		}
+		out[i].Steps[key] = fromMicros(at.Int64)
+	}
+	return rows.Err()
+}
+
+// SurveyScore is the count and mean of a survey's answers in a period.
+type SurveyScore struct {
+	Answers int
+	Mean    float64
+	// Scores are the answers themselves, for an interval.
+	Scores []float64
+}
+
+// SurveyScores returns the answers of a survey (by id) given in [from, to),
+// from any source.
+func (s *Store) SurveyScores(ctx context.Context, survey string, from, to time.Time) (SurveyScore, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT score FROM analytics_survey_scores WHERE survey = $1 AND at >= $2 AND at < $3`,
+		survey, micros(from), micros(to))
+	if err != nil {
+		return SurveyScore{}, fmt.Errorf("read the answers of survey %q: %w", survey, err)
+	}
+	defer rows.Close()
+	var out SurveyScore
+	sum := 0.0
+	for rows.Next() {
+		var v float64
+		if err := rows.Scan(&v); err != nil {
+			return SurveyScore{}, err
+		}
+		out.Scores = append(out.Scores, v)
+		sum += v
+	}
+	if out.Answers = len(out.Scores); out.Answers > 0 {
+		out.Mean = sum / float64(out.Answers)
+	}
+	return out, rows.Err()
+}
+
+// AccountMark is one account's event or milestone at a time.
+type AccountMark struct {
+	AccountID string
+	At        time.Time
+}
+
+// FirstMarks returns, per account, the events of a watched name (or, with
+// milestone set, the reaching of a success-path milestone by id) between
+// from and to, in account then time order.
+func (s *Store) FirstMarks(ctx context.Context, name string, milestone bool, from, to time.Time) ([]AccountMark, error) {
+	q := `SELECT account_id, at FROM analytics_marks WHERE name = $1 AND at >= $2 AND at <= $3 ORDER BY account_id, at`
+	if milestone {
+		q = `SELECT account_id, reached_at FROM health_milestones WHERE milestone_id = $1 AND reached_at >= $2 AND reached_at <= $3
+			ORDER BY account_id, reached_at`
+	}
+	rows, err := s.read.QueryContext(ctx, q, name, micros(from), micros(to))
+	if err != nil {
+		return nil, fmt.Errorf("read %q for a funnel: %w", name, err)
+	}
+	defer rows.Close()
+	var out []AccountMark
+	for rows.Next() {
+		var m AccountMark
+		var at int64
+		if err := rows.Scan(&m.AccountID, &at); err != nil {
+			return nil, err
+		}
+		m.At = fromMicros(at)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// AccountProfile is what reports break figures down by: the account's
+// segment and plan, the start of its contract and its success path state.
+type AccountProfile struct {
+	AccountID            string
+	Segment              string
+	Plan                 string
+	PathID               string
+	ContractStart        *time.Time
+	TimeToValue          *time.Duration
+	TimeToImplementation *time.Duration
+}
+
+// AccountProfiles returns every account with its health row's success path
+// state (accounts without one have empty path fields), in id order. The
+// contract start is the health row's, or else the account's contract_start
+// trait (YYYY-MM-DD).
+func (s *Store) AccountProfiles(ctx context.Context) ([]AccountProfile, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT a.id, a.segment, a.plan, COALESCE(h.path_id, ''), h.contract_start,
+		h.time_to_value, h.time_to_implementation, CASE WHEN h.contract_start IS NULL THEN CAST(a.traits AS TEXT) ELSE '' END
+		FROM accounts a LEFT JOIN account_health h ON h.account_id = a.id ORDER BY a.id`)
+	if err != nil {
+		return nil, fmt.Errorf("read the accounts' success paths: %w", err)
+	}
+	defer rows.Close()
+	var out []AccountProfile
+	for rows.Next() {
+		var p AccountProfile
+		var start, ttv, tti sql.NullInt64
+		var traits string
+		if err := rows.Scan(&p.AccountID, &p.Segment, &p.Plan, &p.PathID, &start, &ttv, &tti, &traits); err != nil {
+			return nil, err
+		}
+		p.ContractStart = timePtr(start)
+		if p.ContractStart == nil && traits != "" {
+			var t struct {
+				ContractStart string `json:"contract_start"`
+			}
+			if json.Unmarshal([]byte(traits), &t) == nil {
+				if d, ok := ParseDate(t.ContractStart); ok {
+					p.ContractStart = &d
+				}
+			}
+		}
+		p.TimeToValue, p.TimeToImplementation = durationPtr(ttv), durationPtr(tti)
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+func durationPtr(v sql.NullInt64) *time.Duration {
+	if !v.Valid {
+		return nil
+	}
+	d := time.Duration(v.Int64) * time.Microsecond
+	return &d
+}
+
+// RecordTaskEffort sets the effort, in minutes, spent on a task; it counts
+// in its moment's cost. It returns ErrNotFound when there is no such task.
+func (s *Store) RecordTaskEffort(ctx context.Context, taskID string, minutes int, now time.Time) error {
+	if minutes < 0 {
+		return fmt.Errorf("effort must be zero or more minutes, got %d", minutes)
+	}
+	res, err := s.write.ExecContext(ctx, `UPDATE tasks SET effort_minutes = $2, updated_at = $3 WHERE id = $1`,
+		taskID, minutes, micros(now))
+	if err != nil {
+		return fmt.Errorf("record effort on task %q: %w", taskID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
