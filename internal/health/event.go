@@ -38,6 +38,10 @@ const (
 	// event listed by the milestone or its CEL condition) should store this
 	// event, so that a full recompute from stored events finds it again.
 	EventMilestoneReached = "Milestone Reached"
+	// EventExecutiveMeeting records a meeting with an executive of the
+	// account (the event's user): the relationship component counts it as
+	// contact with the sponsor. It is product activity too.
+	EventExecutiveMeeting = "Executive Meeting Held"
 )
 
 // Survey kinds.

@@ -16,7 +16,12 @@ import (
 // churn, or the end of the history for the others) and returns the AUC of
 // the default combined score, of a logins-only baseline (logins in the 30
 // days before) and of the planted risk itself.
-func plantedAUCs(t *testing.T, accounts []*planted.Account, end time.Time, horizon time.Duration) (combined, logins, truth stats.AUC) {
+// classicModel has the five behavioural weights the score had before
+// intensity, trend, relationship and support load.
+var classicModel = journey.HealthModel{Behavioural: journey.BehaviouralModel{
+	Weights: journey.BehaviouralWeights{Recency: 25, Frequency: 25, Breadth: 20, Depth: 15, Progress: 15}}}
+
+func plantedAUCs(t *testing.T, accounts []*planted.Account, end time.Time, horizon time.Duration, model journey.HealthModel) (combined, logins, truth stats.AUC) {
 	t.Helper()
 	var scoreRisk, loginRisk, planted_ []float64
 	var churned []bool
@@ -27,7 +32,7 @@ func plantedAUCs(t *testing.T, accounts []*planted.Account, end time.Time, horiz
 		}
 		at = at.Add(-horizon)
 		evs := a.EventsBefore(at)
-		r := health.Scores(health.Recompute(evs, journey.HealthModel{}), a.Info(), journey.HealthModel{}, at)
+		r := health.Scores(health.Recompute(evs, model), a.Info(), model, at)
 		scoreRisk = append(scoreRisk, 100-r.Combined.Score)
 		n := 0
 		for _, e := range evs {
@@ -60,8 +65,12 @@ func TestPlantedChurnIsPredicted(t *testing.T) {
 		}
 	}
 	for _, h := range []int{0, 60} {
-		combined, logins, truth := plantedAUCs(t, accounts, cfg.End, time.Duration(h)*24*time.Hour)
-		t.Logf("horizon %dd: %d accounts, %d churned; AUC default combined %.3f [%.3f, %.3f], logins only %.3f, planted risk %.3f",
-			h, len(accounts), churners, combined.Value, combined.Low, combined.High, logins.Value, truth.Value)
+		combined, logins, truth := plantedAUCs(t, accounts, cfg.End, time.Duration(h)*24*time.Hour, journey.HealthModel{})
+		classic, _, _ := plantedAUCs(t, accounts, cfg.End, time.Duration(h)*24*time.Hour, classicModel)
+		t.Logf("horizon %dd: %d accounts, %d churned; AUC default combined %.3f [%.3f, %.3f], classic weights %.3f, logins only %.3f, planted risk %.3f",
+			h, len(accounts), churners, combined.Value, combined.Low, combined.High, classic.Value, logins.Value, truth.Value)
+		require.Greater(t, combined.Value, logins.Value+0.04, "the default score beats counting logins")
+		require.Greater(t, combined.Value, classic.Value+0.01, "the new components add to the classic five")
+		require.Less(t, combined.Value, truth.Value, "no score knows more than the planted risk")
 	}
 }

@@ -47,6 +47,15 @@ type AccountInfo struct {
 	// reached, or ProgressUnknown (any negative value) when the account
 	// follows no path.
 	PathProgress float64
+	// SegmentFeatures is how many features the broad users of the
+	// account's segment use in a window (FeatureReference); breadth is
+	// judged against it when the model lists no key features. 0 judges
+	// the account against the features it has used itself.
+	SegmentFeatures int
+	// SponsorLeft is when the account's sponsor left, when a contact's
+	// traits say so (or the zero time); the relationship component also
+	// sees a sponsor replaced by another in the events.
+	SponsorLeft time.Time
 }
 
 // Value is a score from 0 to 100, or unknown. It is written to JSON as a
@@ -219,6 +228,10 @@ func score(agg *Aggregate, acct AccountInfo, model journey.HealthModel, now time
 		s.breadth(bw.Breadth),
 		s.depth(bw.Depth),
 		s.progress(bw.Progress),
+		s.intensity(bw.Intensity),
+		s.trend(bw.Trend),
+		s.relationship(bw.Relationship),
+		s.supportLoad(bw.SupportLoad),
 	}
 	emo := []Component{
 		s.survey(ComponentNPS, KindNPS, ew.NPS, agg.Responses),
@@ -345,15 +358,7 @@ func (s *scorer) recency(weight float64) Component {
 
 func (s *scorer) frequency(weight float64) Component {
 	c := Component{Name: ComponentFrequency, Group: GroupBehavioural, Weight: weight}
-	n := s.window
-	sinceStart := false
-	if !s.acct.ContractStart.IsZero() {
-		days := s.nowDay - dayOf(s.acct.ContractStart.Unix()) + 1
-		if days < n {
-			n = max(days, 1)
-			sinceStart = true
-		}
-	}
+	n, sinceStart := s.frequencyWindow()
 	active := 0
 	for _, d := range s.agg.Days {
 		if d.Count > 0 && s.inWindow(d.Day, n) {
@@ -381,8 +386,7 @@ func (s *scorer) breadth(weight float64) Component {
 		}
 	}
 	if len(features) == 0 {
-		c.Reason = "the health model lists no key features"
-		return c
+		return s.breadthWithoutKeyFeatures(c)
 	}
 	var unused []string
 	for _, f := range features {
@@ -400,6 +404,36 @@ func (s *scorer) breadth(weight float64) Component {
 		c.Reason += "; not used: " + strings.Join(unused, ", ")
 	}
 	slices.SortFunc(c.Events, func(x, y Moved) int { return y.At.Compare(x.At) })
+	c.Events = c.Events[:min(len(c.Events), maxMoved)]
+	return c
+}
+
+// breadthWithoutKeyFeatures judges the features used in the window against
+// what the account's segment uses (AccountInfo.SegmentFeatures) or, when
+// that is unknown, against every feature the account has used.
+func (s *scorer) breadthWithoutKeyFeatures(c Component) Component {
+	used := s.featuresUsed()
+	ref, of := s.acct.SegmentFeatures, "the broad users of its segment use"
+	if ref <= 0 {
+		ref, of = len(s.agg.Features), "it has ever used"
+	}
+	if ref <= 0 {
+		c.Reason = "no features used yet, and the health model lists no key features"
+		return c
+	}
+	c.Value = Known(clamp100(100 * float64(used) / float64(ref)))
+	s.reason(&c, false, "%d features used in the last %d days, of the %d %s", used, s.window, ref, of)
+	for f, t := range s.agg.Features {
+		if s.inWindow(dayOf(t), s.window) {
+			c.Events = append(c.Events, Moved{Event: f, At: unix(t), Detail: "feature used"})
+		}
+	}
+	slices.SortFunc(c.Events, func(x, y Moved) int {
+		if c := y.At.Compare(x.At); c != 0 {
+			return c
+		}
+		return strings.Compare(x.Event, y.Event)
+	})
 	c.Events = c.Events[:min(len(c.Events), maxMoved)]
 	return c
 }

@@ -47,8 +47,7 @@ var segmentNames = []string{"smb", "mid-market", "enterprise"}
 
 // Event names the generator sends besides feature use.
 const (
-	EventExecutiveMeeting = "Executive Meeting"
-	EventLogin            = "Logged In"
+	EventLogin = "Logged In"
 )
 
 // Account is one generated account with its events and its fate.
@@ -192,7 +191,7 @@ func (g *generator) run() {
 		sponsorHere := a.SponsorLeft.IsZero() || day.Before(a.SponsorLeft)
 		if !day.Before(nextMeeting) {
 			if sponsorHere {
-				g.add(health.Event{Name: EventExecutiveMeeting, Type: "track", UserID: sponsor, ContactRole: "sponsor", Timestamp: day.Add(15 * time.Hour)})
+				g.add(health.Event{Name: health.EventExecutiveMeeting, Type: "track", UserID: sponsor, ContactRole: "sponsor", Timestamp: day.Add(15 * time.Hour)})
 			}
 			nextMeeting = day.Add(time.Duration(meetEvery*(0.6+0.8*rng.Float64())*24) * time.Hour)
 		}

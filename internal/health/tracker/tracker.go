@@ -641,7 +641,13 @@ func (t *Tracker) OnIngest(ctx context.Context, tx *sql.Tx, events []store.Event
 		r := newRebuild(agg)
 		for _, i := range byAccount[id] {
 			e := &events[i]
-			r.apply(md, healthEvent(e.Type, e.Name, e.UserID, roles[e.UserID], e.Timestamp, e.Properties))
+			// The role only of a survey answer, as the full recompute
+			// reads it, so that both build the same aggregate.
+			role := ""
+			if e.Name == health.EventSurveyResponded {
+				role = roles[e.UserID]
+			}
+			r.apply(md, healthEvent(e.Type, e.Name, e.UserID, role, e.Timestamp, e.Properties))
 		}
 		// A milestone reached by its condition counts from the latest event
 		// that brought it about (events may be replayed from the past), and
