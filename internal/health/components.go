@@ -99,6 +99,10 @@ func (s *scorer) trend(weight float64) Component {
 	return c
 }
 
+// sponsorChangeEvent names the sponsor leaving or changing among the events
+// that moved the relationship component.
+const sponsorChangeEvent = "sponsor change"
+
 // relationship reads how recently a sponsor or champion acted, and whether
 // the sponsor left or changed.
 func (s *scorer) relationship(weight float64) Component {
@@ -133,7 +137,7 @@ func (s *scorer) relationship(weight float64) Component {
 	if !left.IsZero() {
 		c.Value = Known(c.Value.Score / 2)
 		s.reason(&c, true, "; the sponsor left or changed on %s (halved for %d days)", left.Format(time.DateOnly), SponsorChangeDays)
-		c.Events = append(c.Events, Moved{Event: "sponsor change", At: left})
+		c.Events = append(c.Events, Moved{Event: sponsorChangeEvent, At: left})
 	}
 	return c
 }

@@ -28,6 +28,8 @@ type Config struct {
 	// Days of history before End.
 	Days int
 	End  time.Time
+	// TraitsOnly skips the events: a CRM export with a churn column.
+	TraitsOnly bool
 }
 
 // DefaultConfig is 300 accounts with 270 days of history, as the issue's
@@ -124,8 +126,10 @@ func Generate(cfg Config) []*Account {
 			a.ChurnAt = cfg.End.Add(-time.Duration(1+rng.IntN(120)) * 24 * time.Hour)
 			end = a.ChurnAt
 		}
-		g := generator{rng: rng, a: a, start: start, end: end}
-		g.run()
+		if !cfg.TraitsOnly {
+			g := generator{rng: rng, a: a, start: start, end: end}
+			g.run()
+		}
 		slices.SortStableFunc(a.Events, func(x, y health.Event) int { return x.Timestamp.Compare(y.Timestamp) })
 		out = append(out, a)
 	}
