@@ -17,7 +17,7 @@ import (
 )
 
 func reportCmd(df *dataFlags) *cobra.Command {
-	cmd := &cobra.Command{Use: "report", Short: "Print reports: exceptions (accounts that need attention), health"}
+	cmd := &cobra.Command{Use: "report", Short: "Print reports: exceptions (accounts that need attention), health, drivers of an outcome, backtest of the health score"}
 	var (
 		f      store.HealthFilter
 		behind int
@@ -86,6 +86,7 @@ func reportCmd(df *dataFlags) *cobra.Command {
 	}
 	flags(healthReport)
 	cmd.AddCommand(exceptions, healthReport)
+	cmd.AddCommand(outcomeCommands(df)...)
 	return cmd
 }
 
@@ -191,6 +192,6 @@ func healthCmd(df *dataFlags) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(recompute)
+	cmd.AddCommand(recompute, calibrateCommand(df))
 	return cmd
 }

@@ -102,6 +102,9 @@ type Backtest struct {
 	// Excluded counts the accounts where the outcome could not be
 	// evaluated (a trait it reads is missing).
 	Excluded int `json:"excluded"`
+	// NotYet counts the accounts left out because they had sent no event
+	// by the time they were to be scored (not yet customers then).
+	NotYet int `json:"not_yet_customers"`
 	// AUC is the chance that an account with the outcome had a lower score
 	// than one without, with its 95 % interval.
 	AUC     float64          `json:"auc"`

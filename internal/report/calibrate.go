@@ -40,6 +40,7 @@ type Calibration struct {
 	Accounts  int    `json:"accounts"`
 	Positives int    `json:"positives"`
 	Excluded  int    `json:"excluded"`
+	NotYet    int    `json:"not_yet_customers"`
 	Folds     int    `json:"folds"`
 	// HoldoutAUC is the AUC of the proposed weights on accounts held out
 	// of the fit that proposed them; DefaultAUC is the AUC of the current

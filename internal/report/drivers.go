@@ -217,6 +217,10 @@ func traitSignals(subjects []Subject, opt DriverOptions, leftOut *[]string) []si
 			*leftOut = append(*leftOut, fmt.Sprintf("%s: %d different values, not a category", k, len(levels)))
 			continue
 		}
+		if separates(subjects, strs, known) {
+			*leftOut = append(*leftOut, k+": every value has the outcome always or never, so it records the outcome rather than predicting it")
+			continue
+		}
 		var lv []string
 		for l := range levels {
 			lv = append(lv, l)
@@ -340,4 +344,30 @@ func test(subjects []Subject, sg signal) (Driver, bool) {
 	}
 	return Driver{Signal: sg.name, Kind: sg.kind, Direction: dir, Effect: diff, EffectLow: low, EffectHigh: high,
 		With: rateOf(a, n1), Without: rateOf(c, n0), Lift: lift, PValue: p}, true
+}
+
+// separates reports whether a category splits the accounts perfectly by
+// outcome: every level has the outcome always or never. Such a trait is
+// written with the outcome ("outcome: churned"), and testing it would
+// only rediscover the definition.
+func separates(subjects []Subject, level []string, known []bool) bool {
+	pos, all := map[string]int{}, map[string]int{}
+	for i, s := range subjects {
+		if !known[i] {
+			continue
+		}
+		all[level[i]]++
+		if s.Positive {
+			pos[level[i]]++
+		}
+	}
+	if len(all) < 2 {
+		return false
+	}
+	for l, n := range all {
+		if pos[l] != 0 && pos[l] != n {
+			return false
+		}
+	}
+	return true
 }
