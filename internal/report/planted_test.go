@@ -28,6 +28,9 @@ func plantedScores(accounts []*planted.Account, end time.Time, horizon time.Dura
 		if a.Churned {
 			at = a.ChurnAt
 		}
+		if len(a.EventsBefore(at.Add(-horizon))) == 0 {
+			continue // not yet a customer then, as the backtest leaves out
+		}
 		r := report.Scored{AccountID: a.ID, Positive: a.Churned, At: at, Score: scoreAt(a, at.Add(-horizon))}
 		if a.Churned {
 			early := scoreAt(a, at.Add(-report.FlaggedBeforeDays*day))
