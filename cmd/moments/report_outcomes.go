@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,7 +13,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/moments-cs/moments/internal/app"
+	"github.com/moments-cs/moments/internal/health/tracker"
 	"github.com/moments-cs/moments/internal/report"
+	"github.com/moments-cs/moments/internal/store"
 )
 
 // outcomeFlags are the flags of the reports on outcomes.
@@ -103,18 +106,9 @@ func outcomeCommands(df *dataFlags) []*cobra.Command {
 			"and a calibration table.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			q, err := bt.query()
+			b, err := withApp(cmd, df, &bt, report.BacktestReport)
 			if err != nil {
 				return err
-			}
-			a, closeFn, err := openApp(cmd, df)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			b, err := report.BacktestReport(cmd.Context(), a.Store, a.Health, q)
-			if err != nil {
-				return refusal(err)
 			}
 			switch {
 			case bt.asJSON:
@@ -142,18 +136,9 @@ func calibrateCommand(df *dataFlags) *cobra.Command {
 			"Nothing changes until the map is applied.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			q, err := o.query()
+			cal, err := withApp(cmd, df, &o, report.CalibrationReport)
 			if err != nil {
 				return err
-			}
-			a, closeFn, err := openApp(cmd, df)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			cal, err := report.CalibrationReport(cmd.Context(), a.Store, a.Health, q)
-			if err != nil {
-				return refusal(err)
 			}
 			if o.asJSON {
 				return printJSON(cmd.OutOrStdout(), cal)
@@ -172,20 +157,30 @@ func calibrateCommand(df *dataFlags) *cobra.Command {
 	return c
 }
 
-// openApp opens the store and assembles the installation, for commands
-// that need the health tracker.
-func openApp(cmd *cobra.Command, df *dataFlags) (*app.App, func(), error) {
+// withApp opens the store, assembles the installation (for its health
+// tracker) and runs a report on outcomes.
+func withApp[T any](cmd *cobra.Command, df *dataFlags, o *outcomeFlags,
+	run func(context.Context, *store.Store, *tracker.Tracker, report.OutcomeQuery) (T, error)) (T, error) {
+	var zero T
+	q, err := o.query()
+	if err != nil {
+		return zero, err
+	}
 	log := newLogger(slog.LevelWarn)
 	st, err := df.open(cmd.Context(), log)
 	if err != nil {
-		return nil, nil, err
+		return zero, err
 	}
+	defer st.Close()
 	a, err := app.New(cmd.Context(), st, app.Options{Logger: log})
 	if err != nil {
-		st.Close()
-		return nil, nil, err
+		return zero, err
 	}
-	return a, func() { st.Close() }, nil
+	out, err := run(cmd.Context(), a.Store, a.Health, q)
+	if err != nil {
+		return zero, refusal(err)
+	}
+	return out, nil
 }
 
 // refusal words a refusal for too few outcomes as the answer it is.

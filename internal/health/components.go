@@ -123,15 +123,7 @@ func (s *scorer) relationship(weight float64) Component {
 		s.reason(&c, false, "no sponsor or champion has acted")
 	} else {
 		days := float64(s.nowSec-last) / secondsPerDay
-		full, zero := float64(ExecutiveFullDays), float64(ExecutiveZeroDays)
-		switch {
-		case days <= full:
-			c.Value = Known(100)
-		case days >= zero:
-			c.Value = Known(0)
-		default:
-			c.Value = Known(100 * (zero - days) / (zero - full))
-		}
+		c.Value = Known(ramp(days, ExecutiveFullDays, ExecutiveZeroDays))
 		s.reason(&c, false, "a sponsor or champion last acted %s", ago(s.now.Sub(unix(last))))
 	}
 	if !left.IsZero() {

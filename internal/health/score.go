@@ -341,16 +341,7 @@ func (s *scorer) recency(weight float64) Component {
 	}
 	age := s.now.Sub(unix(s.agg.LastActivity))
 	days := age.Hours() / 24
-	full := float64(s.m.Behavioural.RecencyFullDays)
-	zero := float64(s.m.Behavioural.RecencyZeroDays)
-	switch {
-	case days <= full:
-		c.Value = Known(100)
-	case days >= zero:
-		c.Value = Known(0)
-	default:
-		c.Value = Known(100 * (zero - days) / (zero - full))
-	}
+	c.Value = Known(ramp(days, float64(s.m.Behavioural.RecencyFullDays), float64(s.m.Behavioural.RecencyZeroDays)))
 	s.reason(&c, false, "last activity %s", ago(age))
 	c.Events = s.recentActivity()
 	return c
@@ -428,13 +419,7 @@ func (s *scorer) breadthWithoutKeyFeatures(c Component) Component {
 			c.Events = append(c.Events, Moved{Event: f, At: unix(t), Detail: "feature used"})
 		}
 	}
-	slices.SortFunc(c.Events, func(x, y Moved) int {
-		if c := y.At.Compare(x.At); c != 0 {
-			return c
-		}
-		return strings.Compare(x.Event, y.Event)
-	})
-	c.Events = c.Events[:min(len(c.Events), maxMoved)]
+	c.Events = latestMoved(c.Events, func(x, y Moved) int { return strings.Compare(x.Event, y.Event) })
 	return c
 }
 
@@ -472,14 +457,31 @@ func (s *scorer) progress(weight float64) Component {
 	for id, t := range s.agg.Milestones {
 		c.Events = append(c.Events, Moved{Event: EventMilestoneReached, At: unix(t), Detail: id})
 	}
-	slices.SortFunc(c.Events, func(x, y Moved) int {
+	c.Events = latestMoved(c.Events, func(x, y Moved) int { return strings.Compare(x.Detail, y.Detail) })
+	return c
+}
+
+// latestMoved sorts moving events most recent first (ties by tie) and
+// keeps the first maxMoved.
+func latestMoved(ms []Moved, tie func(x, y Moved) int) []Moved {
+	slices.SortFunc(ms, func(x, y Moved) int {
 		if c := y.At.Compare(x.At); c != 0 {
 			return c
 		}
-		return strings.Compare(x.Detail, y.Detail)
+		return tie(x, y)
 	})
-	c.Events = c.Events[:min(len(c.Events), maxMoved)]
-	return c
+	return ms[:min(len(ms), maxMoved)]
+}
+
+// ramp is 100 up to full days, falling linearly to 0 at zero days.
+func ramp(days, full, zero float64) float64 {
+	switch {
+	case days <= full:
+		return 100
+	case days >= zero:
+		return 0
+	}
+	return 100 * (zero - days) / (zero - full)
 }
 
 // survey scores one survey kind from answers sorted most recent first.

@@ -25,6 +25,16 @@ const MinOutcomes = 10
 // analyse; the wrapped message says how many of each there are.
 var ErrTooFewOutcomes = errors.New("too few outcomes")
 
+// enoughOutcomes refuses an analysis with fewer than MinOutcomes
+// positives or negatives, saying how many there are.
+func enoughOutcomes(what string, positives, negatives int) error {
+	if positives < MinOutcomes || negatives < MinOutcomes {
+		return fmt.Errorf("%w: %d accounts with the outcome and %d without; %s needs at least %d of each",
+			ErrTooFewOutcomes, positives, negatives, what, MinOutcomes)
+	}
+	return nil
+}
+
 // Scored is one account in a backtest: its outcome and its health as it
 // stood Horizon before the outcome (negatives: before now), and, for a
 // positive, as it stood FlaggedBeforeDays before the outcome.
@@ -164,9 +174,8 @@ func ComputeBacktest(rows []Scored) (Backtest, error) {
 		}
 	}
 	b.Negatives = b.Accounts - b.Positives
-	if b.Positives < MinOutcomes || b.Negatives < MinOutcomes {
-		return b, fmt.Errorf("%w: %d accounts with the outcome and %d without; the backtest needs at least %d of each",
-			ErrTooFewOutcomes, b.Positives, b.Negatives, MinOutcomes)
+	if err := enoughOutcomes("the backtest", b.Positives, b.Negatives); err != nil {
+		return b, err
 	}
 	auc, err := stats.ComputeAUC(risk, pos)
 	if err != nil {

@@ -2,7 +2,6 @@ package report
 
 import (
 	"cmp"
-	"fmt"
 	"hash/fnv"
 	"math"
 	"slices"
@@ -71,9 +70,8 @@ func Calibrate(rows []Scored, model journey.HealthModel) (Calibration, error) {
 			c.Positives++
 		}
 	}
-	if c.Positives < MinOutcomes || c.Accounts-c.Positives < MinOutcomes {
-		return c, fmt.Errorf("%w: %d accounts with the outcome and %d without; calibration needs at least %d of each",
-			ErrTooFewOutcomes, c.Positives, c.Accounts-c.Positives, MinOutcomes)
+	if err := enoughOutcomes("calibration", c.Positives, c.Accounts-c.Positives); err != nil {
+		return c, err
 	}
 	x, y := design(rows)
 

@@ -114,9 +114,8 @@ func ComputeDrivers(subjects []Subject, opt DriverOptions) (Drivers, error) {
 			d.Positives++
 		}
 	}
-	if d.Positives < MinOutcomes || d.Accounts-d.Positives < MinOutcomes {
-		return d, fmt.Errorf("%w: %d accounts with the outcome and %d without; drivers need at least %d of each",
-			ErrTooFewOutcomes, d.Positives, d.Accounts-d.Positives, MinOutcomes)
+	if err := enoughOutcomes("the drivers report", d.Positives, d.Accounts-d.Positives); err != nil {
+		return d, err
 	}
 	var sigs []signal
 	sigs = append(sigs, traitSignals(subjects, opt, &d.LeftOut)...)
@@ -153,17 +152,7 @@ func ComputeDrivers(subjects []Subject, opt DriverOptions) (Drivers, error) {
 // by level, numbers by rank (the upper half against the lower), so that
 // skewed figures such as ARR behave.
 func traitSignals(subjects []Subject, opt DriverOptions, leftOut *[]string) []signal {
-	names := map[string]bool{}
-	for _, s := range subjects {
-		for k := range s.Traits {
-			names[k] = true
-		}
-	}
-	var keys []string
-	for k := range names {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	keys := unionKeys(subjects, func(s Subject) map[string]any { return s.Traits })
 	var out []signal
 	for _, k := range keys {
 		if k == "id" || k == "name" || slices.Contains(opt.Exclude, k) {
@@ -244,21 +233,11 @@ func traitSignals(subjects []Subject, opt DriverOptions, leftOut *[]string) []si
 // accounts by its rate per 30 days, or, when most accounts never did it,
 // doing it at all.
 func behaviourSignals(subjects []Subject) []signal {
-	names := map[string]bool{}
 	measured := make([]bool, len(subjects))
 	for i, s := range subjects {
-		if s.Behaviours != nil {
-			measured[i] = true
-		}
-		for k := range s.Behaviours {
-			names[k] = true
-		}
+		measured[i] = s.Behaviours != nil
 	}
-	var keys []string
-	for k := range names {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	keys := unionKeys(subjects, func(s Subject) map[string]float64 { return s.Behaviours })
 	var out []signal
 	for _, k := range keys {
 		v := make([]float64, len(subjects))
@@ -268,6 +247,22 @@ func behaviourSignals(subjects []Subject) []signal {
 		out = append(out, rankSignal(k+" per 30 days", "behaviour", v, measured))
 	}
 	return out
+}
+
+// unionKeys returns the keys of every subject's map, sorted.
+func unionKeys[V any](subjects []Subject, of func(Subject) map[string]V) []string {
+	names := map[string]bool{}
+	for _, s := range subjects {
+		for k := range of(s) {
+			names[k] = true
+		}
+	}
+	keys := make([]string, 0, len(names))
+	for k := range names {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // rankSignal splits the known values at their median: above it is "with".
