@@ -16,7 +16,7 @@ import (
 	"github.com/moments-cs/moments/internal/playbook"
 	"github.com/moments-cs/moments/internal/store"
 	"github.com/moments-cs/moments/internal/trigger"
-	"github.com/moments-cs/moments/internal/web"
+	"github.com/moments-cs/moments/internal/web/server"
 )
 
 // Options configure an App.
@@ -39,7 +39,7 @@ type App struct {
 	// People are those who sign in to the UI, and their sessions.
 	People  *auth.People
 	Journey *journey.Live
-	Web     *web.Server
+	Web     *server.Server
 	log     *slog.Logger
 	now     func() time.Time
 	// stops are called in reverse order by Stop.
@@ -84,7 +84,7 @@ func New(ctx context.Context, st *store.Store, o Options) (*App, error) {
 	}
 	a.Playbooks = pb
 	a.Triggers.SetStarter(pb)
-	a.Web = web.New(web.Options{Store: st, Keys: a.Keys, People: a.People, Logger: a.log, Now: a.now, Journey: a.Journey, Health: a.Health,
+	a.Web = server.New(server.Options{Store: st, Keys: a.Keys, People: a.People, Logger: a.log, Now: a.now, Journey: a.Journey, Health: a.Health,
 		Triggers: a.Triggers, Playbooks: a.Playbooks})
 	return a, nil
 }

@@ -2,28 +2,30 @@ package web
 
 import "github.com/prometheus/client_golang/prometheus"
 
-type metrics struct {
-	requests *prometheus.CounterVec
-	events   *prometheus.CounterVec
-	ingest   prometheus.Histogram
+// Metrics are the HTTP and ingest counters on /metrics.
+type Metrics struct {
+	Requests *prometheus.CounterVec
+	Events   *prometheus.CounterVec
+	Ingest   prometheus.Histogram
 }
 
-func newMetrics(reg prometheus.Registerer) *metrics {
-	m := &metrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+// NewMetrics registers the metrics with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "moments_http_requests_total",
 			Help: "HTTP requests by route pattern and status code.",
 		}, []string{"route", "code"}),
-		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "moments_events_ingested_total",
 			Help: "Tracking API messages by outcome: stored, duplicate (acknowledged, already stored) or rejected (invalid).",
 		}, []string{"result"}),
-		ingest: prometheus.NewHistogram(prometheus.HistogramOpts{
+		Ingest: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "moments_ingest_duration_seconds",
 			Help:    "Time from receiving a tracking API request to its durable commit.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}),
 	}
-	reg.MustRegister(m.requests, m.events, m.ingest)
+	reg.MustRegister(m.Requests, m.Events, m.Ingest)
 	return m
 }

@@ -1,0 +1,84 @@
+// Package server assembles Moments' HTTP server from its surfaces: the
+// tracking API (internal/web/tracking), the REST API (internal/web/api) and
+// the UI (internal/web/ui), with /healthz and /metrics.
+//
+// It is a package of its own rather than part of internal/web because the
+// surfaces import internal/web (the error type, the adapter, the router):
+// assembling them there would be an import cycle.
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/moments-cs/moments/internal/auth"
+	"github.com/moments-cs/moments/internal/journey"
+	"github.com/moments-cs/moments/internal/store"
+	"github.com/moments-cs/moments/internal/web"
+	"github.com/moments-cs/moments/internal/web/api"
+	"github.com/moments-cs/moments/internal/web/tracking"
+	"github.com/moments-cs/moments/internal/web/ui"
+)
+
+// Server serves every HTTP endpoint of one Moments installation.
+type Server struct {
+	store  *store.Store
+	router *web.Router
+}
+
+// Options configure a Server; see web.Options.
+type Options = web.Options
+
+// New builds the server and its routes.
+func New(o Options) *Server {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = func() time.Time { return time.Now().UTC() }
+	}
+	if o.Store != nil {
+		// Tests and tools that build a Server without the app still get
+		// the map of their store and people who can sign in.
+		if o.Journey == nil {
+			o.Journey = journey.NewLive(o.Store)
+		}
+		if o.People == nil {
+			o.People = auth.NewPeople(o.Store, auth.PeopleConfig{})
+		}
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	metrics := web.NewMetrics(reg)
+	s := &Server{store: o.Store, router: web.NewRouter(metrics, o.Logger)}
+
+	tracking.New(o, metrics).Routes(s.router)
+	api.New(o).Routes(s.router)
+	ui.New(o).Routes(s.router)
+
+	s.router.Handle("GET /healthz", s.healthz)
+	s.router.HandleUncounted("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+
+// Routes lists every registered route pattern ("GET /api/v1/accounts"),
+// for the test that holds the OpenAPI document against them.
+func (s *Server) Routes() []string { return s.router.Patterns() }
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.DB().PingContext(ctx); err != nil {
+		web.WriteJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "database": err.Error()})
+		return
+	}
+	web.WriteJSON(w, http.StatusOK, map[string]any{"status": "ok", "database": string(s.store.Dialect())})
+}
