@@ -2,7 +2,6 @@ package report_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -20,38 +19,12 @@ import (
 	"github.com/moments-cs/moments/internal/store/storetest"
 )
 
-// ingestPlanted sends a planted base through the store as a tracking
-// source would: a group call at signing, the sponsor and champion with
-// their roles, every event, and a group call making the churners churned.
+// ingestPlanted sends a planted base through the store.
 func ingestPlanted(t *testing.T, st *store.Store, accounts []*planted.Account, end time.Time) {
 	t.Helper()
-	var msgs []store.Message
-	n := 0
-	id := func() string { n++; return fmt.Sprintf("m-%d", n) }
-	for _, a := range accounts {
-		tr := a.Traits()
-		tr["lifecycle_stage"] = "adoption"
-		msgs = append(msgs, store.Message{Type: "group", MessageID: id(), GroupID: a.ID, Traits: tr, Timestamp: a.ContractStart, ReceivedAt: end})
-		for _, role := range []string{"sponsor", "champion"} {
-			msgs = append(msgs, store.Message{Type: "identify", MessageID: id(), UserID: a.ID + "_" + role, GroupID: a.ID,
-				Traits: map[string]any{"role": role}, Timestamp: a.ContractStart, ReceivedAt: end})
-		}
-		for _, e := range a.Events {
-			props := json.RawMessage("{}")
-			if e.Properties != nil {
-				props, _ = json.Marshal(e.Properties)
-			}
-			msgs = append(msgs, store.Message{Type: e.Type, MessageID: id(), UserID: e.UserID, GroupID: a.ID, Name: e.Name,
-				Properties: props, Timestamp: e.Timestamp, ReceivedAt: end})
-		}
-		if a.Churned {
-			msgs = append(msgs, store.Message{Type: "group", MessageID: id(), GroupID: a.ID,
-				Traits: map[string]any{"lifecycle_stage": "churned"}, Timestamp: a.ChurnAt, ReceivedAt: end})
-		}
-	}
-	ctx := context.Background()
+	msgs := planted.Messages(accounts, end)
 	for i := 0; i < len(msgs); i += 500 {
-		_, err := st.Ingest(ctx, "wk", msgs[i:min(i+500, len(msgs))])
+		_, err := st.Ingest(context.Background(), "wk", msgs[i:min(i+500, len(msgs))])
 		require.NoError(t, err)
 	}
 }

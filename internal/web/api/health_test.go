@@ -69,7 +69,7 @@ func TestHealthEndToEnd(t *testing.T) {
 			status, body = f.Get(t, "/api/v1/accounts/acme/health")
 			require.Equal(t, http.StatusOK, status, body)
 			require.Equal(t, "at_risk", body["quadrant"], body)
-			require.Len(t, body["components"], 9)
+			require.Len(t, body["components"], 13)
 			require.Equal(t, true, body["usage_drop"].(map[string]any)["dropped"])
 			require.Len(t, body["trend"], 1)
 			require.NotEmpty(t, body["moving"])
