@@ -32,6 +32,10 @@ const (
 	ReasonUsageGap     = "usage_gap"
 	ReasonOverdueTask  = "overdue_task"
 	ReasonFallingScore = "falling_score"
+	// The reasons health raises by itself (see health.Warnings).
+	ReasonLowHealth      = health.WarningLowHealth
+	ReasonDecliningUsage = health.WarningDecliningUsage
+	ReasonSponsorLeft    = health.WarningSponsorLeft
 )
 
 // RenewalHorizonDays shapes the renewal proximity: a renewal this many days
@@ -95,8 +99,10 @@ type ExceptionReport struct {
 // Exceptions builds the exception report at now: accounts behind their
 // success path by at least BehindDays, with a usage gap (the usage_drop
 // signal), with an overdue task, or whose combined score fell by
-// tracker.FallingScorePoints or more over tracker.FallingScoreDays; each
-// with its reasons, ranked by priority (see Ranking).
+// tracker.FallingScorePoints or more over tracker.FallingScoreDays, or
+// whose health raised a warning when last scored (low health, declining
+// usage, sponsor left); each with its reasons, ranked by priority (see
+// Ranking).
 func Exceptions(ctx context.Context, st *store.Store, f ExceptionFilter, now time.Time) (ExceptionReport, error) {
 	behind := f.BehindDays
 	if behind <= 0 {
@@ -151,16 +157,14 @@ func Exceptions(ctx context.Context, st *store.Store, f ExceptionFilter, now tim
 			total--
 			continue
 		}
-		proximity := unknownRenewalProximity
-		if d, ok := store.ParseDate(c.Account.RenewalDate); ok {
-			// Whole calendar days (UTC) from today to the renewal date.
-			n := int(math.Floor(d.Sub(now.Truncate(24*time.Hour)).Hours() / 24))
-			e.DaysToRenewal = &n
-			proximity = RenewalHorizonDays / (RenewalHorizonDays + float64(max(n, 0)))
-		}
-		e.Priority = math.Round(c.Account.ARR*proximity*100) / 100
+		e.Priority, e.DaysToRenewal = priority(c.Account, now)
 		rep.Exceptions = append(rep.Exceptions, e)
 	}
+	added, err := addWarnings(ctx, st, f.HealthFilter, now, &rep)
+	if err != nil {
+		return rep, err
+	}
+	total += added
 	slices.SortFunc(rep.Exceptions, func(a, b Exception) int {
 		if c := cmp.Compare(b.Priority, a.Priority); c != 0 {
 			return c
@@ -174,10 +178,26 @@ func Exceptions(ctx context.Context, st *store.Store, f ExceptionFilter, now tim
 		return strings.Compare(a.AccountID, b.AccountID)
 	})
 	rep.Total = total
+	if f.Limit > 0 && len(rep.Exceptions) > f.Limit {
+		rep.Exceptions = rep.Exceptions[:f.Limit]
+	}
 	for i := range rep.Exceptions {
 		rep.Exceptions[i].Rank = i + 1
 	}
 	return rep, nil
+}
+
+// priority is the account's ARR at risk × renewal proximity, and the
+// whole calendar days (UTC) from today to its renewal date when known.
+func priority(a store.Account, now time.Time) (float64, *int) {
+	proximity := unknownRenewalProximity
+	var daysTo *int
+	if d, ok := store.ParseDate(a.RenewalDate); ok {
+		n := int(math.Floor(d.Sub(now.Truncate(24*time.Hour)).Hours() / 24))
+		daysTo = &n
+		proximity = RenewalHorizonDays / (RenewalHorizonDays + float64(max(n, 0)))
+	}
+	return math.Round(a.ARR*proximity*100) / 100, daysTo
 }
 
 func days(n int) string { return strconv.Itoa(n) + " " + plural(n, "day", "days") }

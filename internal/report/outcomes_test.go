@@ -166,3 +166,69 @@ func TestDriversFromACRMExportAlone(t *testing.T) {
 	require.ErrorIs(t, err, report.ErrTooFewOutcomes)
 	require.Contains(t, err.Error(), "1 accounts with the outcome and 119 without")
 }
+
+// TestExceptionReportListsHealthWarnings ingests a planted base with the
+// health tracker running: health warnings are reasons of the exception
+// report, and every account whose stored combined score is below 40 is in
+// it with the low_health reason.
+func TestExceptionReportListsHealthWarnings(t *testing.T) {
+	t.Parallel()
+	cfg := planted.DefaultConfig(13)
+	cfg.Accounts, cfg.Days = 40, 120
+	accounts := planted.Generate(cfg)
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		tr := tracker.New(st, journey.NewLive(st), tracker.Options{Now: func() time.Time { return cfg.End }})
+		st.OnIngest(tr.OnIngest)
+		ingestPlanted(t, st, accounts, cfg.End)
+		_, err := tr.Recompute(ctx)
+		require.NoError(t, err)
+
+		rep, err := report.Exceptions(ctx, st, report.ExceptionFilter{}, cfg.End)
+		require.NoError(t, err)
+		low := map[string]bool{}
+		warned := 0
+		for _, e := range rep.Exceptions {
+			for _, r := range e.Reasons {
+				switch r.Code {
+				case report.ReasonDecliningUsage, report.ReasonSponsorLeft:
+					warned++
+				case report.ReasonLowHealth:
+					warned++
+					low[e.AccountID] = true
+					require.NotNil(t, e.Combined)
+					require.Less(t, *e.Combined, 40.0, "%s: %s", e.AccountID, r.Text)
+				}
+			}
+		}
+		want := 0
+		for _, a := range accounts {
+			if a.Churned {
+				continue // churned accounts are left out of the report
+			}
+			h, err := st.AccountHealth(ctx, a.ID)
+			require.NoError(t, err)
+			if h.Combined != nil && *h.Combined < 40 {
+				want++
+				require.True(t, low[a.ID], a.ID)
+			}
+		}
+		require.Len(t, low, want)
+		require.Equal(t, len(rep.Exceptions), rep.Total)
+
+		// The churners stopped using the product: asked for, they are
+		// listed with the warnings their health raised.
+		lost, err := report.Exceptions(ctx, st, report.ExceptionFilter{HealthFilter: store.HealthFilter{Stage: "churned"}}, cfg.End)
+		require.NoError(t, err)
+		for _, e := range lost.Exceptions {
+			for _, r := range e.Reasons {
+				switch r.Code {
+				case report.ReasonLowHealth, report.ReasonDecliningUsage, report.ReasonSponsorLeft:
+					warned++
+					require.NotEmpty(t, r.Text)
+				}
+			}
+		}
+		require.Positive(t, warned, "the planted churners raised health warnings")
+	})
+}

@@ -98,3 +98,13 @@ func (t *Tracker) ScoresAt(ctx context.Context, accounts []store.Account, at map
 	}
 	return out, nil
 }
+
+// warningsOf lists the warnings a result raises, for the exception report.
+func warningsOf(accountID string, r health.Result) store.HealthWarnings {
+	w := store.HealthWarnings{AccountID: accountID}
+	for _, x := range health.Warnings(r) {
+		w.Codes = append(w.Codes, x.Code)
+		w.Texts = append(w.Texts, x.Text)
+	}
+	return w
+}

@@ -628,6 +628,7 @@ func (t *Tracker) OnIngest(ctx context.Context, tx *sql.Tx, events []store.Event
 		return err
 	}
 	out := make([]*store.HealthRecord, 0, len(order))
+	warned := make([]store.HealthWarnings, 0, len(order))
 	var reaches []store.MilestoneReach
 	for _, id := range order {
 		rec := recs[id]
@@ -659,6 +660,7 @@ func (t *Tracker) OnIngest(ctx context.Context, tx *sql.Tx, events []store.Event
 		o := t.finish(ctx, md, in, r, now, at)
 		t.remember(md, in, o.path, r.agg, true)
 		reaches = append(reaches, o.reaches...)
+		warned = append(warned, warningsOf(id, o.result))
 		out = append(out, rec)
 	}
 	if len(reaches) > 0 {
@@ -666,5 +668,8 @@ func (t *Tracker) OnIngest(ctx context.Context, tx *sql.Tx, events []store.Event
 			return err
 		}
 	}
-	return t.st.SaveHealthTx(ctx, tx, out, dayOf(now))
+	if err := t.st.SaveHealthTx(ctx, tx, out, dayOf(now)); err != nil {
+		return err
+	}
+	return t.st.SaveHealthWarningsTx(ctx, tx, warned, now)
 }
