@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -51,6 +52,18 @@ func (f *dataFlags) open(ctx context.Context, log *slog.Logger) (*store.Store, e
 	return store.Open(ctx, store.Config{Data: f.data, DB: f.db, Logger: log})
 }
 
+// setting names a setting both ways, for errors: "--playbook-workers
+// (MOMENTS_PLAYBOOK_WORKERS)". Every flag's environment variable is
+// MOMENTS_ and the flag's name in capitals, dashes as underscores.
+func setting(flag string) string { return "--" + flag + " (" + envName(flag) + ")" }
+
+// envName is the environment variable of a flag.
+func envName(flag string) string {
+	return "MOMENTS_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// envOr returns the environment variable name, or def when it is unset or
+// empty.
 func envOr(name, def string) string {
 	if v := os.Getenv(name); v != "" {
 		return v

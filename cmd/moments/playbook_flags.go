@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,7 +18,7 @@ import (
 type playbookFlags struct {
 	smtpHost, smtpPort, smtpUser, smtpPassword, smtpFrom, smtpTLS string
 	webhookSecret                                                 string
-	workers                                                       int
+	workers                                                       string
 	stepLease                                                     string
 }
 
@@ -34,8 +36,8 @@ func addPlaybookFlags(cmd *cobra.Command) *playbookFlags {
 	fs.StringVar(&f.smtpTLS, "smtp-tls", envOr("MOMENTS_SMTP_TLS", "starttls"), "starttls, tls or none (env MOMENTS_SMTP_TLS)")
 	fs.StringVar(&f.webhookSecret, "webhook-secret", envOr("MOMENTS_WEBHOOK_SECRET", ""),
 		"secret that signs playbook webhooks (Moments-Signature header); empty sends them unsigned (env MOMENTS_WEBHOOK_SECRET)")
-	workers, _ := strconv.Atoi(envOr("MOMENTS_PLAYBOOK_WORKERS", "0"))
-	fs.IntVar(&f.workers, "playbook-workers", workers, "playbook steps run at once; default 10 (env MOMENTS_PLAYBOOK_WORKERS)")
+	fs.StringVar(&f.workers, "playbook-workers", envOr("MOMENTS_PLAYBOOK_WORKERS", ""),
+		"playbook steps run at once, from 1 to 1000; default 10 (env MOMENTS_PLAYBOOK_WORKERS)")
 	fs.StringVar(&f.stepLease, "playbook-step-lease", envOr("MOMENTS_PLAYBOOK_STEP_LEASE", ""),
 		"how soon a playbook step left unfinished by a server that died runs again; default 15s (env MOMENTS_PLAYBOOK_STEP_LEASE)")
 	return f
@@ -50,17 +52,26 @@ func (f *playbookFlags) config() (playbook.Config, error) {
 	}
 	if f.smtpPort != "" {
 		p, err := strconv.Atoi(f.smtpPort)
-		if err != nil {
-			return c, fmt.Errorf("--smtp-port (MOMENTS_SMTP_PORT) %q is not a port number", f.smtpPort)
+		if err != nil || p < 1 || p > 65535 {
+			return c, fmt.Errorf("%s %q is not a port number from 1 to 65535", setting("smtp-port"), f.smtpPort)
 		}
 		c.SMTP.Port = p
 	}
+	if tls := strings.TrimSpace(f.smtpTLS); !slices.Contains([]string{"starttls", "tls", "none"}, tls) {
+		return c, fmt.Errorf("%s %q is not starttls, tls or none", setting("smtp-tls"), f.smtpTLS)
+	}
 	c.WebhookSecret = f.webhookSecret
-	c.Workers = f.workers
+	if f.workers != "" {
+		n, err := strconv.Atoi(strings.TrimSpace(f.workers))
+		if err != nil || n < 1 || n > 1000 {
+			return c, fmt.Errorf("%s %q is not a number of steps from 1 to 1000", setting("playbook-workers"), f.workers)
+		}
+		c.Workers = n
+	}
 	if f.stepLease != "" {
 		d, err := time.ParseDuration(f.stepLease)
-		if err != nil {
-			return c, fmt.Errorf("--playbook-step-lease (MOMENTS_PLAYBOOK_STEP_LEASE) %q is not a duration such as 15s", f.stepLease)
+		if err != nil || d <= 0 {
+			return c, fmt.Errorf("%s %q is not a duration such as 15s", setting("playbook-step-lease"), f.stepLease)
 		}
 		c.StepLease = d
 	}

@@ -8,7 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
+	"net/mail"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,18 +20,15 @@ import (
 )
 
 func serveCmd(df *dataFlags) *cobra.Command {
-	var (
-		addr   string
-		maxAge time.Duration
-		pf     *playbookFlags
-	)
+	var sf serveFlags
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Start the server: tracking API, REST API and UI",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := newLogger(slog.LevelInfo)
-			pbc, err := pf.config()
+			// Settings are checked before the database is touched.
+			o, err := sf.options()
 			if err != nil {
 				return err
 			}
@@ -39,15 +37,52 @@ func serveCmd(df *dataFlags) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			return serve(cmd.Context(), cmd.OutOrStdout(), log, st, serveOptions{addr: addr, playbook: pbc, triggerMaxAge: maxAge})
+			return serve(cmd.Context(), cmd.OutOrStdout(), log, st, o)
 		},
 	}
-	cmd.Flags().StringVar(&addr, "addr", envOr("MOMENTS_ADDR", "127.0.0.1:8080"), "address to listen on (env MOMENTS_ADDR)")
-	defAge, _ := time.ParseDuration(os.Getenv("MOMENTS_TRIGGER_MAX_EVENT_AGE"))
-	cmd.Flags().DurationVar(&maxAge, "trigger-max-event-age", defAge,
-		"events older than this when they arrive start no moment, e.g. 168h while replaying history; 0: no limit (env MOMENTS_TRIGGER_MAX_EVENT_AGE)")
-	pf = addPlaybookFlags(cmd)
+	sf.register(cmd)
 	return cmd
+}
+
+// serveFlags are the flags of `moments serve`; each has a MOMENTS_*
+// environment variable (see setting), and a flag given on the command line
+// wins.
+type serveFlags struct {
+	addr, maxAge, adminEmail string
+	playbook                 *playbookFlags
+}
+
+func (f *serveFlags) register(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.StringVar(&f.addr, "addr", envOr("MOMENTS_ADDR", "127.0.0.1:8080"), "address to listen on (env MOMENTS_ADDR)")
+	fs.StringVar(&f.maxAge, "trigger-max-event-age", envOr("MOMENTS_TRIGGER_MAX_EVENT_AGE", "0"),
+		"events older than this when they arrive start no moment, e.g. 168h while replaying history; 0: no limit (env MOMENTS_TRIGGER_MAX_EVENT_AGE)")
+	fs.StringVar(&f.adminEmail, "admin-email", envOr("MOMENTS_ADMIN_EMAIL", defaultAdminEmail),
+		"email of the first admin, created with a printed password on first start (env MOMENTS_ADMIN_EMAIL)")
+	f.playbook = addPlaybookFlags(cmd)
+}
+
+// defaultAdminEmail signs in the first admin when no email is given.
+const defaultAdminEmail = "admin@localhost"
+
+// options checks the flags and returns what serve does with them.
+func (f *serveFlags) options() (serveOptions, error) {
+	o := serveOptions{addr: f.addr, adminEmail: strings.TrimSpace(f.adminEmail)}
+	if o.addr == "" {
+		return o, fmt.Errorf("%s is empty; give an address to listen on such as 127.0.0.1:8080", setting("addr"))
+	}
+	age, err := time.ParseDuration(strings.TrimSpace(f.maxAge))
+	if err != nil || age < 0 {
+		return o, fmt.Errorf("%s %q is not a duration such as 168h (0 means no limit)", setting("trigger-max-event-age"), f.maxAge)
+	}
+	o.triggerMaxAge = age
+	if _, err := mail.ParseAddress(o.adminEmail); err != nil || strings.ContainsAny(o.adminEmail, "<> ") {
+		return o, fmt.Errorf("%s %q is not an email address such as admin@example.com", setting("admin-email"), f.adminEmail)
+	}
+	if o.playbook, err = f.playbook.config(); err != nil {
+		return o, err
+	}
+	return o, nil
 }
 
 // serveOptions are what `serve` and `demo` do differently.
@@ -57,6 +92,8 @@ type serveOptions struct {
 	playbook playbook.Config
 	// triggerMaxAge is app.Options.TriggerMaxEventAge.
 	triggerMaxAge time.Duration
+	// adminEmail is the first admin's email; default admin@localhost.
+	adminEmail string
 	// ready, when set, runs once the server accepts connections, with its
 	// base URL and the keys created on first start (both "" otherwise); it
 	// prints them itself. The server keeps running after ready returns nil
@@ -77,7 +114,10 @@ func serve(ctx context.Context, out io.Writer, log *slog.Logger, st *store.Store
 	if err != nil {
 		return fmt.Errorf("create the first keys: %w", err)
 	}
-	adminEmail := envOr("MOMENTS_ADMIN_EMAIL", "admin@localhost")
+	adminEmail := o.adminEmail
+	if adminEmail == "" {
+		adminEmail = defaultAdminEmail
+	}
 	adminPassword, err := a.People.Bootstrap(ctx, adminEmail)
 	if err != nil {
 		return fmt.Errorf("create the first admin: %w", err)

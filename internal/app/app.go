@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/moments-cs/moments/internal/auth"
+	"github.com/moments-cs/moments/internal/defaults"
 	"github.com/moments-cs/moments/internal/health/tracker"
 	"github.com/moments-cs/moments/internal/journey"
 	"github.com/moments-cs/moments/internal/playbook"
@@ -44,76 +45,86 @@ type App struct {
 	now     func() time.Time
 	// stops are called in reverse order by Stop.
 	stops []func(context.Context) error
+	// stages is the ingest pipeline, in order.
+	stages []IngestStage
 
 	// Health keeps every account's health and success path state.
 	Health *tracker.Tracker
 	// Triggers detects moments (on ingestion, on schedules, by hand) and
-	// starts their runs; its starter is the playbook engine.
+	// launches their runs on the playbook engine.
 	Triggers *trigger.Engine
 	// Playbooks runs the playbooks that triggers start: durable steps,
 	// tasks, email, webhooks, waits and escalation.
 	Playbooks *playbook.Engine
 }
 
-// New builds the App on an open store. Components that register ingest
-// hooks do it here, before the first event is ingested.
+// IngestStage is one stage of the ingest pipeline: a hook that runs inside
+// the ingestion transaction, after the batch's events are stored.
+type IngestStage struct {
+	// Name says what the stage does, for tests and logs.
+	Name string
+	Hook store.IngestHook
+}
+
+// New builds the App on an open store and registers the ingest pipeline
+// (IngestStages) before the first event is ingested.
 func New(ctx context.Context, st *store.Store, o Options) (*App, error) {
-	a := &App{Store: st, log: o.Logger, now: o.Now}
-	if a.log == nil {
-		a.log = slog.New(slog.DiscardHandler)
-	}
-	if a.now == nil {
-		a.now = func() time.Time { return time.Now().UTC() }
-	}
+	a := &App{Store: st, log: defaults.Logger(o.Logger), now: defaults.Clock(o.Now)}
 	a.Keys = auth.NewKeys(st)
 	a.People = auth.NewPeople(st, auth.PeopleConfig{})
 	a.Journey = journey.NewLive(st)
-	// Health's hook runs first: hooks registered after it (triggers) read
-	// the state it wrote in the same transaction (store.AccountHealthTx).
 	a.Health = tracker.New(st, a.Journey, tracker.Options{Logger: a.log, Now: a.now})
-	st.OnIngest(a.Health.OnIngest)
-	// Triggers' hook runs after health's, so conditions see fresh health
-	// and a quadrant moved by the batch. The playbook engine is connected
-	// with a.Triggers.SetStarter once built.
 	a.Triggers = trigger.New(trigger.Options{Store: st, Journey: a.Journey, Logger: a.log, Now: a.now, MaxEventAge: o.TriggerMaxEventAge})
-	st.OnIngest(a.Triggers.OnIngest)
 	a.Health.OnQuadrantDrop(a.Triggers.QuadrantDropped)
 	pb, err := playbook.New(playbook.Options{Store: st, Journey: a.Journey, Config: o.Playbook, Logger: a.log, Now: a.now})
 	if err != nil {
 		return nil, err
 	}
 	a.Playbooks = pb
-	a.Triggers.SetStarter(pb)
+	a.Triggers.SetLauncher(pb)
+	a.stages = IngestStages(a.Health, a.Triggers, a.Playbooks)
+	for _, s := range a.stages {
+		st.OnIngest(s.Hook)
+	}
 	a.Web = server.New(server.Options{Store: st, Keys: a.Keys, People: a.People, Logger: a.log, Now: a.now, Journey: a.Journey, Health: a.Health,
 		Triggers: a.Triggers, Playbooks: a.Playbooks})
 	return a, nil
 }
 
-// Start starts the background work (job workers, schedules).
-func (a *App) Start(ctx context.Context) error {
-	a.Health.Start(ctx)
-	a.stops = append(a.stops, a.Health.Stop)
-	// Playbooks start before triggers and stop after them, so no run is
-	// started while the engine is stopping.
-	if err := a.Playbooks.Run(ctx); err != nil {
-		return err
+// IngestStages is the ingest pipeline, in the order its stages run inside
+// each batch's transaction:
+//
+//  1. health updates every account's health and success path state;
+//  2. triggers read that fresh state (a quadrant moved by this very batch)
+//     and launch the moments the events start;
+//  3. playbook wake-ups wake the runs waiting for these events.
+//
+// A new ingest stage goes here, at the place its reads and writes demand.
+func IngestStages(h *tracker.Tracker, t *trigger.Engine, p *playbook.Engine) []IngestStage {
+	return []IngestStage{
+		{Name: "health", Hook: h.OnIngest},
+		{Name: "triggers", Hook: t.OnIngest},
+		{Name: "playbook wake-ups", Hook: p.OnIngest},
 	}
-	a.stops = append(a.stops, a.Playbooks.Stop)
-	tctx, stopTriggers := context.WithCancel(context.WithoutCancel(ctx))
-	triggersDone := make(chan struct{})
-	go func() {
-		defer close(triggersDone)
-		a.Triggers.Run(tctx)
-	}()
-	a.stops = append(a.stops, func(ctx context.Context) error {
-		stopTriggers()
-		select {
-		case <-triggersDone:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
+}
+
+// IngestStages returns the stages New registered, in order.
+func (a *App) IngestStages() []IngestStage { return a.stages }
+
+// Start starts the background services (health recomputes, playbook
+// workers, scheduled triggers).
+func (a *App) Start(ctx context.Context) error {
+	// Playbooks start before triggers and stop after them, so no run is
+	// launched while the engine is stopping.
+	for _, s := range []interface {
+		Start(context.Context) error
+		Stop(context.Context) error
+	}{a.Health, a.Playbooks, a.Triggers} {
+		if err := s.Start(ctx); err != nil {
+			return err
 		}
-	})
+		a.stops = append(a.stops, s.Stop)
+	}
 	return nil
 }
 

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"time"
+
+	"github.com/moments-cs/moments/internal/vocab"
 )
 
 // Persona is the story an account follows, taken from the seed documents.
@@ -46,16 +48,11 @@ var personaShare = map[Persona]int{
 	Adopter: 28, SlowOnboarder: 14, Captive: 12, DormantFan: 12, SponsorChange: 10, SupportHeavy: 12, Churner: 12,
 }
 
-// Segments and roles.
+// Segments.
 const (
 	SegmentSMB        = "smb"
 	SegmentMidMarket  = "mid_market"
 	SegmentEnterprise = "enterprise"
-
-	RoleSponsor  = "sponsor"
-	RoleChampion = "champion"
-	RoleAdmin    = "admin"
-	RoleUser     = "user"
 )
 
 // Outcomes recorded as the account trait "outcome".
@@ -309,12 +306,12 @@ func newAccount(cfg Config, i int, name string, p Persona) *Account {
 // newContacts invents the people: a sponsor, a champion, one or two admins
 // and users with a mix of habits.
 func newContacts(rng *rand.Rand, a *Account, n int) []*Contact {
-	roles := []string{RoleSponsor, RoleChampion, RoleAdmin}
+	roles := []string{vocab.RoleSponsor, vocab.RoleChampion, vocab.RoleAdmin}
 	if a.Segment == SegmentEnterprise {
-		roles = append(roles, RoleAdmin)
+		roles = append(roles, vocab.RoleAdmin)
 	}
 	for len(roles) < n {
-		roles = append(roles, RoleUser)
+		roles = append(roles, vocab.RoleUser)
 	}
 	used := map[string]bool{}
 	var out []*Contact
@@ -330,11 +327,11 @@ func newContacts(rng *rand.Rand, a *Account, n int) []*Contact {
 		c.Email = strings.ToLower(c.FirstName+"."+c.LastName) + "@" + a.Domain
 		c.Title = pick(rng, titles[role])
 		switch role {
-		case RoleSponsor:
+		case vocab.RoleSponsor:
 			c.Propensity = 0.08
-		case RoleChampion:
+		case vocab.RoleChampion:
 			c.Propensity = between(rng, 0.55, 0.75)
-		case RoleAdmin:
+		case vocab.RoleAdmin:
 			c.Propensity = between(rng, 0.45, 0.65)
 		default:
 			switch r := rng.Float64(); {

@@ -6,11 +6,14 @@ import (
 	"math/rand/v2"
 	"slices"
 	"time"
+
+	"github.com/moments-cs/moments/internal/vocab"
 )
 
 // Event names the history uses. Most are the ones the example journey map
 // listens to (examples/b2b-saas.yaml); the rest are what a CRM or support
-// desk would send beside them.
+// desk would send beside them. The names Moments itself reads (surveys,
+// tickets) come from package vocab.
 const (
 	EventContractSigned    = "Contract Signed"
 	EventKickoffHeld       = "Kickoff Held"
@@ -21,21 +24,12 @@ const (
 	EventExportRun         = "Export Run"
 	EventLogin             = "Login"
 	EventFeatureUsed       = "Feature Used"
-	EventTicketOpened      = "Ticket Opened"
-	EventTicketEscalated   = "Ticket Escalated"
-	EventTicketReopened    = "Ticket Reopened"
-	EventTicketSolved      = "Ticket Solved"
-	EventSurveyResponded   = "Survey Responded"
 	EventSeatsLimitReached = "Seats Limit Reached"
 	EventOnboardingSession = "Onboarding Session Held"
 	EventExecutiveMeeting  = "Executive Meeting Held"
 	EventRenewed           = "Renewed"
 	EventChurned           = "Churned"
 	EventExpanded          = "Expanded"
-	lifecycleOnboarding    = "onboarding"
-	lifecycleAdoption      = "adoption"
-	lifecycleRenewal       = "renewal"
-	lifecycleChurned       = "churned"
 	renewalNoticeDays      = 90
 	churnedTrickleDays     = 10
 )
@@ -151,7 +145,7 @@ func (h *history) plan() {
 		if left.Before(h.end) {
 			h.gone[h.contacts[0].ID] = left // contact 0 is the sponsor
 			ns := &Contact{
-				ID: fmt.Sprintf("%s_u%02d", a.ID, len(h.contacts)+1), Role: RoleSponsor, Title: pick(rng, titles[RoleSponsor]),
+				ID: fmt.Sprintf("%s_u%02d", a.ID, len(h.contacts)+1), Role: vocab.RoleSponsor, Title: pick(rng, titles[vocab.RoleSponsor]),
 				FirstName: pick(rng, firstNames), LastName: pick(rng, lastNames), Propensity: 0.08,
 				Joined: left.Add(days(between(rng, 5, 20))), Replaces: h.contacts[0].ID,
 			}
@@ -185,7 +179,7 @@ func (h *history) plan() {
 		switch {
 		case c.Replaces != "":
 			h.joined[c.ID] = c.Joined
-		case c.Role == RoleUser:
+		case c.Role == vocab.RoleUser:
 			h.joined[c.ID] = workHour(rng, inviteFrom.Add(days(between(rng, 0, inviteSpan))), a.TZ)
 		default:
 			h.joined[c.ID] = cs
@@ -201,10 +195,10 @@ func (h *history) run() {
 	sponsor, admin := h.contacts[0], h.contacts[2]
 
 	// Signing: the account and its first people, from the CRM.
-	h.stage = lifecycleOnboarding
+	h.stage = vocab.StageOnboarding
 	h.group(cs, nil, []Field{
 		{"name", a.Name}, {"plan", a.Plan}, {"segment", a.Segment}, {"arr", a.ARR}, {"seats", a.Seats},
-		{"employees", a.Employees}, {"owner", a.Owner}, {"lifecycle_stage", lifecycleOnboarding},
+		{"employees", a.Employees}, {"owner", a.Owner}, {"lifecycle_stage", vocab.StageOnboarding},
 		{"contract_start", Date(cs)}, {"renewal_date", Date(cs.AddDate(1, 0, 0))}, {"website", "https://" + a.Domain},
 		{"persona", string(a.Persona)},
 	})
@@ -235,7 +229,7 @@ func (h *history) run() {
 	}
 	h.track(workHour(rng, first, a.TZ), admin, EventIntegrationConn, []Field{{"source", pick(rng, integrations)}})
 	for _, c := range h.contacts {
-		if c.Role == RoleUser {
+		if c.Role == vocab.RoleUser {
 			at := h.joined[c.ID]
 			h.track(at, admin, EventUserInvited, []Field{{"invitee_email", c.Email}, {"invitee_role", c.Role}})
 			h.identify(at.Add(time.Duration(rng.IntN(180)+10)*time.Minute), c)
@@ -256,9 +250,9 @@ func (h *history) day(day time.Time) {
 	a, rng := h.a, h.rng
 	noon := day.Add(12*time.Hour - time.Duration(a.TZ)*time.Hour)
 	// Lifecycle changes fall on this day.
-	if h.stage == lifecycleOnboarding && !noon.Before(h.onboardEnd) {
+	if h.stage == vocab.StageOnboarding && !noon.Before(h.onboardEnd) {
 		at := workHour(rng, noon, a.TZ)
-		h.setStage(at, lifecycleAdoption)
+		h.setStage(at, vocab.StageAdoption)
 		if chance(rng, 0.6) {
 			h.survey(at.Add(days(between(rng, 0.5, 3))), h.contacts[2], "ces", h.ces(), "ces_onboarding")
 		}
@@ -300,7 +294,7 @@ func (h *history) day(day time.Time) {
 		// The sponsor leaves: the HR sync marks the person as gone and
 		// without a role; weeks later a new sponsor is named.
 		h.apart(func() {
-			h.identifyTraits(left, h.contacts[0], []Field{{"role", nil}, {"left_company", true}, {"left_at", Date(left)}, {"former_role", RoleSponsor}})
+			h.identifyTraits(left, h.contacts[0], []Field{{"role", nil}, {"left_company", true}, {"left_at", Date(left)}, {"former_role", vocab.RoleSponsor}})
 		})
 	}
 	if h.newSponsor != nil && sameDay(noon, h.newSponsor.Joined, a.TZ) {
@@ -371,9 +365,9 @@ func (h *history) day(day time.Time) {
 		h.nextSurvey[c.ID] = noon.Add(days(between(rng, 90, 150)))
 		p := 0.35
 		switch c.Role {
-		case RoleSponsor:
+		case vocab.RoleSponsor:
 			p = 0.5
-		case RoleChampion:
+		case vocab.RoleChampion:
 			p = 0.45
 		}
 		if rng.Float64() < p {
@@ -394,11 +388,11 @@ func (h *history) renewalDay(noon, ann time.Time, churn bool) {
 	if churn {
 		reason := churnReason(rng, a)
 		h.track(at, h.contacts[0], EventChurned, []Field{{"reason", reason}, {"arr_lost", h.arr}})
-		h.stage = lifecycleChurned
+		h.stage = vocab.StageChurned
 		h.outcome = OutcomeChurned
 		h.apart(func() {
 			h.group(at.Add(time.Minute), nil, []Field{
-				{"lifecycle_stage", lifecycleChurned}, {"outcome", OutcomeChurned}, {"churned_at", Date(at)}, {"churn_reason", reason},
+				{"lifecycle_stage", vocab.StageChurned}, {"outcome", OutcomeChurned}, {"churned_at", Date(at)}, {"churn_reason", reason},
 			})
 		})
 		return
@@ -408,10 +402,10 @@ func (h *history) renewalDay(noon, ann time.Time, churn bool) {
 	if h.outcome != OutcomeExpanded {
 		h.outcome = OutcomeRenewed
 	}
-	h.stage = lifecycleAdoption
+	h.stage = vocab.StageAdoption
 	h.apart(func() {
 		h.group(at.Add(time.Minute), nil, []Field{
-			{"lifecycle_stage", lifecycleAdoption}, {"renewal_date", Date(next)}, {"renewed_at", Date(at)}, {"outcome", h.outcome},
+			{"lifecycle_stage", vocab.StageAdoption}, {"renewal_date", Date(next)}, {"renewed_at", Date(at)}, {"outcome", h.outcome},
 		})
 	})
 }
@@ -419,8 +413,8 @@ func (h *history) renewalDay(noon, ann time.Time, churn bool) {
 // noticeDay moves the account into the renewal stage 90 days out.
 func (h *history) noticeDay(noon, ann time.Time) {
 	notice := ann.Add(-days(renewalNoticeDays))
-	if h.stage != lifecycleChurned && h.stage != lifecycleRenewal && sameDay(noon, notice, h.a.TZ) && !noon.Before(h.onboardEnd) {
-		h.setStage(dayAt(noon, h.a.TZ, 7, 0), lifecycleRenewal)
+	if h.stage != vocab.StageChurned && h.stage != vocab.StageRenewal && sameDay(noon, notice, h.a.TZ) && !noon.Before(h.onboardEnd) {
+		h.setStage(dayAt(noon, h.a.TZ, 7, 0), vocab.StageRenewal)
 	}
 }
 
@@ -523,7 +517,7 @@ func (h *history) session(at time.Time, c *Contact, monthEnd bool) {
 		}
 	}
 	// Admins of engaged accounts connect another source now and then.
-	if c.Role == RoleAdmin && chance(rng, 0.02) {
+	if c.Role == vocab.RoleAdmin && chance(rng, 0.02) {
 		h.track(at.Add(5*time.Minute), c, EventIntegrationConn, []Field{{"source", pick(rng, integrations)}})
 	}
 }
@@ -562,24 +556,24 @@ func (h *history) ticket(at time.Time, c *Contact, prof ticketProfile) {
 	h.tickets++
 	id := fmt.Sprintf("%s-T%04d", h.a.ID, h.tickets)
 	priority := pick(rng, []string{"low", "normal", "normal", "high"})
-	h.track(at, c, EventTicketOpened, []Field{{"ticket_id", id}, {"category", pick(rng, ticketCategories)}, {"priority", priority}})
+	h.track(at, c, vocab.EventTicketOpened, []Field{{"ticket_id", id}, {"category", pick(rng, ticketCategories)}, {"priority", priority}})
 	solved := at.Add(days(between(rng, 0.1, 3)))
 	if chance(rng, prof.escalate) {
-		h.track(at.Add(days(between(rng, 0.05, 1.2))), c, EventTicketEscalated, []Field{{"ticket_id", id}, {"priority", "urgent"}})
+		h.track(at.Add(days(between(rng, 0.05, 1.2))), c, vocab.EventTicketEscalated, []Field{{"ticket_id", id}, {"priority", "urgent"}})
 		solved = solved.Add(days(between(rng, 1, 4)))
 	}
-	h.track(solved, c, EventTicketSolved, []Field{{"ticket_id", id}})
+	h.track(solved, c, vocab.EventTicketSolved, []Field{{"ticket_id", id}})
 	if chance(rng, 0.45) {
 		score := intBetween(rng, prof.csat[0], prof.csat[1])
 		h.survey(solved.Add(days(between(rng, 0.02, 2))), c, "csat", score, "csat_support")
 	}
 	if chance(rng, prof.reopen) {
-		h.track(solved.Add(days(between(rng, 1, 6))), c, EventTicketReopened, []Field{{"ticket_id", id}})
+		h.track(solved.Add(days(between(rng, 1, 6))), c, vocab.EventTicketReopened, []Field{{"ticket_id", id}})
 	}
 }
 
 func (h *history) survey(at time.Time, c *Contact, kind string, score int, survey string) {
-	h.track(at, c, EventSurveyResponded, []Field{{"kind", kind}, {"score", score}, {"survey", survey}})
+	h.track(at, c, vocab.EventSurveyResponded, []Field{{"kind", kind}, {"score", score}, {"survey", survey}})
 }
 
 // nps is the answer c gives at t, true to the persona's story.
@@ -702,7 +696,7 @@ func (h *history) sponsorAt(t time.Time) *Contact {
 func (h *history) newUser(i int) *Contact {
 	a, rng := h.a, h.rng
 	c := &Contact{
-		ID: fmt.Sprintf("%s_u%02d", a.ID, len(h.contacts)+1), Role: RoleUser, Title: pick(rng, titles[RoleUser]),
+		ID: fmt.Sprintf("%s_u%02d", a.ID, len(h.contacts)+1), Role: vocab.RoleUser, Title: pick(rng, titles[vocab.RoleUser]),
 		FirstName: pick(rng, firstNames), LastName: pick(rng, lastNames), Propensity: between(rng, 0.2, 0.4),
 	}
 	c.Email = lower(fmt.Sprintf("%s.%s%d", c.FirstName, c.LastName, i+2)) + "@" + a.Domain
@@ -715,8 +709,8 @@ func (h *history) newUser(i int) *Contact {
 // knows (contracts, people, stages, renewals) is always sent.
 var usageEvents = map[string]bool{
 	EventLogin: true, EventReportCreated: true, EventDashboardShared: true, EventExportRun: true, EventFeatureUsed: true,
-	EventTicketOpened: true, EventTicketEscalated: true, EventTicketReopened: true, EventTicketSolved: true,
-	EventSurveyResponded: true, EventIntegrationConn: true,
+	vocab.EventTicketOpened: true, vocab.EventTicketEscalated: true, vocab.EventTicketReopened: true, vocab.EventTicketSolved: true,
+	vocab.EventSurveyResponded: true, EventIntegrationConn: true,
 }
 
 func (h *history) emit(m Message) {
@@ -724,8 +718,8 @@ func (h *history) emit(m Message) {
 		return
 	}
 	if m.Type == "track" && usageEvents[m.Event] && m.At.Before(h.start) {
-		if m.Event == EventLogin || m.Event == EventFeatureUsed || h.firstSeen[m.Event] || m.Event == EventSurveyResponded ||
-			m.Event == EventTicketOpened || m.Event == EventTicketEscalated || m.Event == EventTicketReopened || m.Event == EventTicketSolved {
+		if m.Event == EventLogin || m.Event == EventFeatureUsed || h.firstSeen[m.Event] || m.Event == vocab.EventSurveyResponded ||
+			m.Event == vocab.EventTicketOpened || m.Event == vocab.EventTicketEscalated || m.Event == vocab.EventTicketReopened || m.Event == vocab.EventTicketSolved {
 			return
 		}
 		h.firstSeen[m.Event] = true

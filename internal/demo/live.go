@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"math/rand/v2"
 	"time"
+
+	"github.com/moments-cs/moments/internal/vocab"
 )
 
 // LiveOptions tune the live trickle.
@@ -96,13 +98,13 @@ func liveMessages(rng *rand.Rand, live []*History, now time.Time) []Message {
 	switch r := rng.Float64(); {
 	case r < 0.04*prof.perMonth:
 		ticket := "live-" + id()[5:13]
-		out := []Message{track(EventTicketOpened, Field{"ticket_id", ticket}, Field{"category", pick(rng, ticketCategories)}, Field{"priority", "high"})}
+		out := []Message{track(vocab.EventTicketOpened, Field{"ticket_id", ticket}, Field{"category", pick(rng, ticketCategories)}, Field{"priority", "high"})}
 		if chance(rng, prof.escalate*2) {
-			out = append(out, track(EventTicketEscalated, Field{"ticket_id", ticket}, Field{"priority", "urgent"}))
+			out = append(out, track(vocab.EventTicketEscalated, Field{"ticket_id", ticket}, Field{"priority", "urgent"}))
 		}
 		return out
 	case r < 0.04*prof.perMonth+0.03:
-		return []Message{track(EventSurveyResponded, Field{"kind", "nps"}, Field{"score", liveNPS(rng, a)}, Field{"survey", "relationship_nps"})}
+		return []Message{track(vocab.EventSurveyResponded, Field{"kind", "nps"}, Field{"score", liveNPS(rng, a)}, Field{"survey", "relationship_nps"})}
 	}
 	out := []Message{track(EventLogin, Field{"method", pickLogin(rng, a)})}
 	w := featureWeights[a.Persona]

@@ -1,5 +1,7 @@
 package demo
 
+import "github.com/moments-cs/moments/internal/vocab"
+
 // Word lists for invented company and people names. Changing them changes
 // every seed's data, so only append.
 
@@ -59,10 +61,10 @@ var ownersBySegment = map[string][]int{
 }
 
 var titles = map[string][]string{
-	RoleSponsor:  {"VP Operations", "CFO", "Head of Finance", "COO", "VP Revenue", "Director of Analytics"},
-	RoleChampion: {"Analytics Lead", "Head of BI", "Revenue Operations Manager", "Data Team Lead", "Finance Manager"},
-	RoleAdmin:    {"IT Administrator", "Data Engineer", "Systems Manager", "Operations Analyst"},
-	RoleUser:     {"Analyst", "Account Manager", "Controller", "Marketing Manager", "Sales Manager", "Operations Manager", "Planner"},
+	vocab.RoleSponsor:  {"VP Operations", "CFO", "Head of Finance", "COO", "VP Revenue", "Director of Analytics"},
+	vocab.RoleChampion: {"Analytics Lead", "Head of BI", "Revenue Operations Manager", "Data Team Lead", "Finance Manager"},
+	vocab.RoleAdmin:    {"IT Administrator", "Data Engineer", "Systems Manager", "Operations Analyst"},
+	vocab.RoleUser:     {"Analyst", "Account Manager", "Controller", "Marketing Manager", "Sales Manager", "Operations Manager", "Planner"},
 }
 
 var integrations = []string{"salesforce", "hubspot", "snowflake", "bigquery", "postgres", "stripe", "google_sheets", "zendesk", "netsuite", "shopify"}

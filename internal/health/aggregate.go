@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/moments-cs/moments/internal/journey"
+	"github.com/moments-cs/moments/internal/vocab"
 )
 
 // Bounds of an Aggregate. They keep one account's aggregate to a few
@@ -188,14 +189,14 @@ func (a *Aggregate) Apply(ev Event, model journey.HealthModel) {
 	a.applyExecutive(ev, t)
 
 	switch ev.Name {
-	case EventSurveyResponded:
+	case vocab.EventSurveyResponded:
 		a.applySurvey(ev, t, p)
-	case EventTicketOpened, EventTicketEscalated, EventTicketReopened:
+	case vocab.EventTicketOpened, vocab.EventTicketEscalated, vocab.EventTicketReopened:
 		kind, _ := ticketKind(ev.Name)
 		if t > a.Seen-TicketRetentionDays*secondsPerDay {
 			a.Tickets = insertBounded(a.Tickets, Ticket{Kind: kind, At: t}, compareTickets, MaxTickets)
 		}
-	case EventMilestoneReached:
+	case vocab.EventMilestoneReached:
 		if id := text(str(ev.Properties, "milestone_id")); id != "" {
 			a.reachMilestone(id, t)
 		}
@@ -379,13 +380,13 @@ func (a *Aggregate) applyExecutive(ev Event, t int64) {
 	}
 	role := strings.ToLower(strings.TrimSpace(ev.ContactRole))
 	switch ev.Name {
-	case EventSurveyResponded:
-		if role == RoleSponsor || role == RoleChampion {
+	case vocab.EventSurveyResponded:
+		if role == vocab.RoleSponsor || role == vocab.RoleChampion {
 			a.seeExecutive(ev.UserID, role, t)
 		}
-	case EventExecutiveMeeting:
-		if role != RoleChampion {
-			role = RoleSponsor
+	case vocab.EventExecutiveMeetingHeld:
+		if role != vocab.RoleChampion {
+			role = vocab.RoleSponsor
 		}
 		a.seeExecutive(ev.UserID, role, t)
 	}
@@ -468,9 +469,9 @@ func (a *Aggregate) applySurvey(ev Event, t int64, p params) {
 
 	a.keepLatest(r)
 	switch kind {
-	case KindCSAT:
+	case vocab.SurveyCSAT:
 		a.RecentCSAT = insertBounded(a.RecentCSAT, r, compareResponses, MaxRecentSurveys)
-	case KindCES:
+	case vocab.SurveyCES:
 		a.RecentCES = insertBounded(a.RecentCES, r, compareResponses, MaxRecentSurveys)
 	}
 }

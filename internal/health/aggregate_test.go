@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/moments-cs/moments/internal/journey"
+	"github.com/moments-cs/moments/internal/vocab"
 )
 
 func TestApplyActivity(t *testing.T) {
@@ -59,9 +60,9 @@ func TestApplyPrunesRelativeToLatestEvent(t *testing.T) {
 		track("Logged In", "old", daysAgo(95)),
 		track("Logged In", "mid", daysAgo(45)),
 		track("Logged In", "new", daysAgo(0)),
-		ticketEvent(EventTicketEscalated, daysAgo(100)),
-		ticketEvent(EventTicketOpened, daysAgo(80)),
-		surveyEvent(KindNPS, 9, "c1", "user", daysAgo(400)),
+		ticketEvent(vocab.EventTicketEscalated, daysAgo(100)),
+		ticketEvent(vocab.EventTicketOpened, daysAgo(80)),
+		surveyEvent(vocab.SurveyNPS, 9, "c1", "user", daysAgo(400)),
 	)
 	// Days older than 90 days before the latest event are gone.
 	require.Equal(t, []DayCount{{Day: dayOf(daysAgo(45).Unix()), Count: 1}, {Day: dayOf(now.Unix()), Count: 1}}, a.Days)
@@ -75,30 +76,30 @@ func TestApplyPrunesRelativeToLatestEvent(t *testing.T) {
 func TestApplySurveys(t *testing.T) {
 	t.Parallel()
 	m := testModel()
-	jane := surveyEvent(KindNPS, 4.0, "u-jane", "Sponsor", daysAgo(20))
+	jane := surveyEvent(vocab.SurveyNPS, 4.0, "u-jane", "Sponsor", daysAgo(20))
 	jane.Properties["email"] = "jane@acme.example"
 	a := build(m,
-		surveyEvent(KindNPS, 9, "u-jane", "sponsor", daysAgo(40)), // replaced by the later answer
+		surveyEvent(vocab.SurveyNPS, 9, "u-jane", "sponsor", daysAgo(40)), // replaced by the later answer
 		jane,
 		surveyEvent("NPS", "8", "u-bob", "user", daysAgo(5)), // kind and score as strings
-		surveyEvent(KindCSAT, json.Number("5"), "u-bob", "user", daysAgo(4)),
-		surveyEvent(KindCSAT, 2, "u-bob", "user", daysAgo(3)),
-		surveyEvent(KindCES, 6, "u-ann", "admin", daysAgo(2)),
+		surveyEvent(vocab.SurveyCSAT, json.Number("5"), "u-bob", "user", daysAgo(4)),
+		surveyEvent(vocab.SurveyCSAT, 2, "u-bob", "user", daysAgo(3)),
+		surveyEvent(vocab.SurveyCES, 6, "u-ann", "admin", daysAgo(2)),
 		// Ignored: out of range, unknown kind, no score.
-		surveyEvent(KindNPS, 11, "u-x", "user", daysAgo(1)),
-		surveyEvent(KindCSAT, 0, "u-x", "user", daysAgo(1)),
+		surveyEvent(vocab.SurveyNPS, 11, "u-x", "user", daysAgo(1)),
+		surveyEvent(vocab.SurveyCSAT, 0, "u-x", "user", daysAgo(1)),
 		surveyEvent("mood", 3, "u-x", "user", daysAgo(1)),
-		surveyEvent(KindCES, nil, "u-x", "user", daysAgo(1)),
+		surveyEvent(vocab.SurveyCES, nil, "u-x", "user", daysAgo(1)),
 	)
 	require.Equal(t, []Response{
-		{Contact: "u-ann", Role: "admin", Kind: KindCES, Score: 6, At: daysAgo(2).Unix()},
-		{Contact: "u-bob", Role: "user", Kind: KindCSAT, Score: 2, At: daysAgo(3).Unix()},
-		{Contact: "u-bob", Role: "user", Kind: KindNPS, Score: 8, At: daysAgo(5).Unix()},
-		{Contact: "u-jane", Label: "jane@acme.example", Role: "sponsor", Kind: KindNPS, Score: 4, At: daysAgo(20).Unix()},
+		{Contact: "u-ann", Role: "admin", Kind: vocab.SurveyCES, Score: 6, At: daysAgo(2).Unix()},
+		{Contact: "u-bob", Role: "user", Kind: vocab.SurveyCSAT, Score: 2, At: daysAgo(3).Unix()},
+		{Contact: "u-bob", Role: "user", Kind: vocab.SurveyNPS, Score: 8, At: daysAgo(5).Unix()},
+		{Contact: "u-jane", Label: "jane@acme.example", Role: "sponsor", Kind: vocab.SurveyNPS, Score: 4, At: daysAgo(20).Unix()},
 	}, a.Responses)
 	require.Equal(t, []Response{
-		{Contact: "u-bob", Role: "user", Kind: KindCSAT, Score: 2, At: daysAgo(3).Unix()},
-		{Contact: "u-bob", Role: "user", Kind: KindCSAT, Score: 5, At: daysAgo(4).Unix()},
+		{Contact: "u-bob", Role: "user", Kind: vocab.SurveyCSAT, Score: 2, At: daysAgo(3).Unix()},
+		{Contact: "u-bob", Role: "user", Kind: vocab.SurveyCSAT, Score: 5, At: daysAgo(4).Unix()},
 	}, a.RecentCSAT)
 	require.Len(t, a.RecentCES, 1)
 	// Surveys are not product activity.
@@ -109,9 +110,9 @@ func TestApplySurveys(t *testing.T) {
 func TestApplyTicketsAndMilestones(t *testing.T) {
 	t.Parallel()
 	a := build(testModel(),
-		ticketEvent(EventTicketOpened, daysAgo(10)),
-		ticketEvent(EventTicketEscalated, daysAgo(9)),
-		ticketEvent(EventTicketReopened, daysAgo(2)),
+		ticketEvent(vocab.EventTicketOpened, daysAgo(10)),
+		ticketEvent(vocab.EventTicketEscalated, daysAgo(9)),
+		ticketEvent(vocab.EventTicketReopened, daysAgo(2)),
 		MilestoneEvent("first-report", daysAgo(5)),
 		MilestoneEvent("first-report", daysAgo(8)), // the first reach counts
 		MilestoneEvent("", daysAgo(1)),
@@ -135,8 +136,8 @@ func TestAggregateBounds(t *testing.T) {
 			at = daysAgo(0) // these are the most recent and must all be kept
 		}
 		evs = append(evs, track("Logged In", fmt.Sprintf("user-%d", i), at))
-		evs = append(evs, surveyEvent(KindCSAT, 1+i%5, fmt.Sprintf("user-%d", i), "user", at.Add(time.Duration(i)*time.Second)))
-		evs = append(evs, ticketEvent(EventTicketOpened, at.Add(time.Duration(i)*time.Second)))
+		evs = append(evs, surveyEvent(vocab.SurveyCSAT, 1+i%5, fmt.Sprintf("user-%d", i), "user", at.Add(time.Duration(i)*time.Second)))
+		evs = append(evs, ticketEvent(vocab.EventTicketOpened, at.Add(time.Duration(i)*time.Second)))
 	}
 	for i := range MaxMilestones + 10 {
 		evs = append(evs, MilestoneEvent(fmt.Sprintf("m%03d", i), daysAgo(float64(i))))
@@ -169,13 +170,13 @@ func TestAggregateBounds(t *testing.T) {
 func TestAggregateJSONRoundTrip(t *testing.T) {
 	t.Parallel()
 	m := testModel()
-	jane := surveyEvent(KindNPS, 4, "u-jane", "sponsor", daysAgo(20))
+	jane := surveyEvent(vocab.SurveyNPS, 4, "u-jane", "sponsor", daysAgo(20))
 	jane.Properties["email"] = "jane@acme.example"
 	a := build(m,
 		track("Report Created", "u1", daysAgo(3)),
 		jane,
-		surveyEvent(KindCES, 6.5, "u-ann", "admin", daysAgo(2)),
-		ticketEvent(EventTicketReopened, daysAgo(2)),
+		surveyEvent(vocab.SurveyCES, 6.5, "u-ann", "admin", daysAgo(2)),
+		ticketEvent(vocab.EventTicketReopened, daysAgo(2)),
 		MilestoneEvent("first-report", daysAgo(3)),
 	)
 	b, err := json.Marshal(a)
@@ -192,16 +193,16 @@ func TestApplyIsOrderIndependent(t *testing.T) {
 	// Same-second ties with different content, and events that fall out of
 	// the retention only once later events arrive.
 	evs := []Event{
-		surveyEvent(KindNPS, 3, "c1", "user", daysAgo(1)),
-		surveyEvent(KindNPS, 7, "c1", "user", daysAgo(1)),
-		surveyEvent(KindNPS, 7, "c2", "user", daysAgo(1)),
-		surveyEvent(KindNPS, 7, "c2", "sponsor", daysAgo(1)),
+		surveyEvent(vocab.SurveyNPS, 3, "c1", "user", daysAgo(1)),
+		surveyEvent(vocab.SurveyNPS, 7, "c1", "user", daysAgo(1)),
+		surveyEvent(vocab.SurveyNPS, 7, "c2", "user", daysAgo(1)),
+		surveyEvent(vocab.SurveyNPS, 7, "c2", "sponsor", daysAgo(1)),
 		track("A", "u1", daysAgo(20)),
 		track("B", "u1", daysAgo(20)),
 		track("A", "u2", daysAgo(10)),
 		track("Report Created", "u3", daysAgo(0)),
-		ticketEvent(EventTicketOpened, daysAgo(95)),
-		ticketEvent(EventTicketOpened, daysAgo(5)),
+		ticketEvent(vocab.EventTicketOpened, daysAgo(95)),
+		ticketEvent(vocab.EventTicketOpened, daysAgo(5)),
 	}
 	want := build(m, evs...)
 	perm := make([]Event, len(evs))
@@ -218,7 +219,7 @@ func TestApplyIsOrderIndependent(t *testing.T) {
 		require.Equal(t, want, build(m, perm...), "reversed rotation %d", i)
 	}
 	require.Equal(t, []Response{
-		{Contact: "c1", Role: "user", Kind: KindNPS, Score: 3, At: daysAgo(1).Unix()},
-		{Contact: "c2", Role: "sponsor", Kind: KindNPS, Score: 7, At: daysAgo(1).Unix()},
+		{Contact: "c1", Role: "user", Kind: vocab.SurveyNPS, Score: 3, At: daysAgo(1).Unix()},
+		{Contact: "c2", Role: "sponsor", Kind: vocab.SurveyNPS, Score: 7, At: daysAgo(1).Unix()},
 	}, want.Responses, "a tie in time keeps the lower score, then the first role by name")
 }

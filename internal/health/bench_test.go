@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/moments-cs/moments/internal/vocab"
 )
 
 // benchAggregate builds the aggregate of an account with the given number
@@ -17,9 +19,9 @@ func benchAggregate(users int) (*Aggregate, []Event) {
 	event := func(at time.Time) Event {
 		switch r.IntN(100) {
 		case 0:
-			return surveyEvent([]string{KindNPS, KindCSAT, KindCES}[r.IntN(3)], 1+r.IntN(5), fmt.Sprintf("user-%d", r.IntN(users)), "user", at)
+			return surveyEvent([]string{vocab.SurveyNPS, vocab.SurveyCSAT, vocab.SurveyCES}[r.IntN(3)], 1+r.IntN(5), fmt.Sprintf("user-%d", r.IntN(users)), "user", at)
 		case 1:
-			return ticketEvent(EventTicketOpened, at)
+			return ticketEvent(vocab.EventTicketOpened, at)
 		}
 		return track(names[r.IntN(len(names))], fmt.Sprintf("user-%d", r.IntN(users)), at)
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/moments-cs/moments/internal/journey"
+	"github.com/moments-cs/moments/internal/vocab"
 )
 
 // Component names of the components that keep their information across
@@ -15,12 +16,6 @@ const (
 	ComponentTrend        = "trend"
 	ComponentRelationship = "relationship"
 	ComponentSupportLoad  = "support_load"
-)
-
-// Contact roles that health treats as the account's executives.
-const (
-	RoleSponsor  = "sponsor"
-	RoleChampion = "champion"
 )
 
 // Settings of the components below that the health model does not (yet)
@@ -144,11 +139,11 @@ func (s *scorer) sponsorChange() time.Time {
 		at = t.Unix()
 	}
 	for _, n := range s.agg.Executives {
-		if n.Role != RoleSponsor || n.First <= cut || n.First > s.nowSec {
+		if n.Role != vocab.RoleSponsor || n.First <= cut || n.First > s.nowSec {
 			continue
 		}
 		for _, o := range s.agg.Executives {
-			if o.Role == RoleSponsor && o.Hash != n.Hash && o.Last < n.First {
+			if o.Role == vocab.RoleSponsor && o.Hash != n.Hash && o.Last < n.First {
 				at = max(at, n.First)
 			}
 		}
@@ -176,7 +171,7 @@ func (s *scorer) supportLoad(weight float64) Component {
 		if t.Kind == TicketOpened && t.At <= s.nowSec && t.At > s.nowSec-TicketRetentionDays*secondsPerDay {
 			opened++
 			if len(c.Events) < maxMoved {
-				c.Events = append(c.Events, Moved{Event: EventTicketOpened, At: unix(t.At)})
+				c.Events = append(c.Events, Moved{Event: vocab.EventTicketOpened, At: unix(t.At)})
 			}
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/moments-cs/moments/internal/journey"
+	"github.com/moments-cs/moments/internal/vocab"
 )
 
 func TestIntensity(t *testing.T) {
@@ -75,7 +76,7 @@ func TestTrend(t *testing.T) {
 func TestRelationship(t *testing.T) {
 	t.Parallel()
 	meeting := func(user string, at time.Time) Event {
-		return Event{Name: EventExecutiveMeeting, Type: "track", UserID: user, Timestamp: at}
+		return Event{Name: vocab.EventExecutiveMeetingHeld, Type: "track", UserID: user, Timestamp: at}
 	}
 	tests := []struct {
 		name   string
@@ -89,9 +90,9 @@ func TestRelationship(t *testing.T) {
 		{"sponsor met 10 days ago", []Event{meeting("s1", daysAgo(10))}, unknownProgress, Known(100),
 			"a sponsor or champion last acted 10 days ago"},
 		// 75 days: 100 × (120 − 75) ÷ 90 = 50.
-		{"champion answered 75 days ago", []Event{surveyEvent(KindNPS, 8, "c1", "champion", daysAgo(75))}, unknownProgress, Known(50),
+		{"champion answered 75 days ago", []Event{surveyEvent(vocab.SurveyNPS, 8, "c1", "champion", daysAgo(75))}, unknownProgress, Known(50),
 			"a sponsor or champion last acted 75 days ago"},
-		{"a user's answer is not executive contact", []Event{surveyEvent(KindNPS, 8, "u1", "user", daysAgo(5))}, unknownProgress, Value{},
+		{"a user's answer is not executive contact", []Event{surveyEvent(vocab.SurveyNPS, 8, "u1", "user", daysAgo(5))}, unknownProgress, Value{},
 			"no sponsor or champion seen: give contacts the role trait sponsor or champion"},
 		// A new sponsor 20 days ago, after the old one was last seen 60
 		// days ago: contact is recent (100) but halved.
@@ -118,9 +119,9 @@ func TestSupportLoad(t *testing.T) {
 	t.Parallel()
 	var evs []Event
 	for d := range 6 {
-		evs = append(evs, ticketEvent(EventTicketOpened, daysAgo(float64(10*d+1))))
+		evs = append(evs, ticketEvent(vocab.EventTicketOpened, daysAgo(float64(10*d+1))))
 	}
-	evs = append(evs, ticketEvent(EventTicketEscalated, daysAgo(3)), ticketEvent(EventTicketOpened, daysAgo(100)))
+	evs = append(evs, ticketEvent(vocab.EventTicketEscalated, daysAgo(3)), ticketEvent(vocab.EventTicketOpened, daysAgo(100)))
 	a := build(testModel(), evs...)
 	// 6 opened in 90 days for 20 seats: 6 ÷ 20 × 10 × 30 ÷ 90 = 1 per 10
 	// seats a month → 100 ÷ 2.
@@ -139,8 +140,8 @@ func TestWarnings(t *testing.T) {
 		evs = append(evs, track("Report Created", "u1", daysAgo(float64(31+d))))
 	}
 	evs = append(evs, track("Report Created", "u1", daysAgo(20)),
-		Event{Name: EventExecutiveMeeting, Type: "track", UserID: "s1", Timestamp: daysAgo(150)},
-		Event{Name: EventExecutiveMeeting, Type: "track", UserID: "s2", Timestamp: daysAgo(40)})
+		Event{Name: vocab.EventExecutiveMeetingHeld, Type: "track", UserID: "s1", Timestamp: daysAgo(150)},
+		Event{Name: vocab.EventExecutiveMeetingHeld, Type: "track", UserID: "s2", Timestamp: daysAgo(40)})
 	r := Score(build(journey.HealthModel{}, evs...), AccountInfo{Seats: 30, PathProgress: ProgressUnknown}, journey.HealthModel{}, now)
 	var codes []string
 	for _, w := range Warnings(r) {
@@ -173,8 +174,8 @@ func TestFeatureReference(t *testing.T) {
 func TestExecutivesRoundTrip(t *testing.T) {
 	t.Parallel()
 	a := build(journey.HealthModel{},
-		Event{Name: EventExecutiveMeeting, Type: "track", UserID: "s1", Timestamp: daysAgo(150)},
-		surveyEvent(KindNPS, 9, "c1", "champion", daysAgo(20)),
+		Event{Name: vocab.EventExecutiveMeetingHeld, Type: "track", UserID: "s1", Timestamp: daysAgo(150)},
+		surveyEvent(vocab.SurveyNPS, 9, "c1", "champion", daysAgo(20)),
 		track("Report Created", "u1", daysAgo(1)))
 	require.Len(t, a.Executives, 2)
 	b, err := a.MarshalJSON()

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/moments-cs/moments/internal/vocab"
 )
 
 // Event is one customer event as health sees it: a Segment track, page or
@@ -24,33 +26,6 @@ type Event struct {
 	Properties  map[string]any
 }
 
-// Event names with a meaning of their own. Every other track, page or screen
-// event counts as product activity.
-const (
-	// EventSurveyResponded carries the properties kind (nps, csat or ces)
-	// and score, and optionally email (shown, shortened, in explanations).
-	EventSurveyResponded = "Survey Responded"
-	EventTicketOpened    = "Ticket Opened"
-	EventTicketEscalated = "Ticket Escalated"
-	EventTicketReopened  = "Ticket Reopened"
-	// EventMilestoneReached records that the account reached a success path
-	// milestone (property milestone_id). Whoever detects a milestone (an
-	// event listed by the milestone or its CEL condition) should store this
-	// event, so that a full recompute from stored events finds it again.
-	EventMilestoneReached = "Milestone Reached"
-	// EventExecutiveMeeting records a meeting with an executive of the
-	// account (the event's user): the relationship component counts it as
-	// contact with the sponsor. It is product activity too.
-	EventExecutiveMeeting = "Executive Meeting Held"
-)
-
-// Survey kinds.
-const (
-	KindNPS  = "nps"
-	KindCSAT = "csat"
-	KindCES  = "ces"
-)
-
 // Ticket kinds kept in the aggregate.
 const (
 	TicketOpened    = "opened"
@@ -65,9 +40,9 @@ type scale struct{ low, high float64 }
 // 7 means "it was very easy", so a higher answer is better for every kind
 // and all three map onto 0–100 the same way.
 var scales = map[string]scale{
-	KindNPS:  {0, 10},
-	KindCSAT: {1, 5},
-	KindCES:  {1, 7},
+	vocab.SurveyNPS:  {0, 10},
+	vocab.SurveyCSAT: {1, 5},
+	vocab.SurveyCES:  {1, 7},
 }
 
 // normalise maps a survey answer onto 0–100.
@@ -80,7 +55,7 @@ func normalise(kind string, score float64) float64 {
 // the caller to store beside the customer's own events.
 func MilestoneEvent(milestoneID string, at time.Time) Event {
 	return Event{
-		Name:       EventMilestoneReached,
+		Name:       vocab.EventMilestoneReached,
 		Type:       "track",
 		Timestamp:  at,
 		Properties: map[string]any{"milestone_id": milestoneID},
@@ -99,11 +74,11 @@ func isTracked(typ string) bool {
 // ticketKind maps a ticket event name to its kind.
 func ticketKind(name string) (string, bool) {
 	switch name {
-	case EventTicketOpened:
+	case vocab.EventTicketOpened:
 		return TicketOpened, true
-	case EventTicketEscalated:
+	case vocab.EventTicketEscalated:
 		return TicketEscalated, true
-	case EventTicketReopened:
+	case vocab.EventTicketReopened:
 		return TicketReopened, true
 	}
 	return "", false

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/moments-cs/moments/internal/journey"
+	"github.com/moments-cs/moments/internal/vocab"
 )
 
 // now is the fixed clock of the tests: a Sunday noon, UTC.
@@ -34,7 +35,7 @@ func track(name, user string, at time.Time) Event {
 
 func surveyEvent(kind string, score any, user, role string, at time.Time) Event {
 	return Event{
-		Name: EventSurveyResponded, Type: "track", UserID: user, ContactRole: role, Timestamp: at,
+		Name: vocab.EventSurveyResponded, Type: "track", UserID: user, ContactRole: role, Timestamp: at,
 		Properties: map[string]any{"kind": kind, "score": score},
 	}
 }

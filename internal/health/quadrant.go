@@ -1,6 +1,10 @@
 package health
 
-import "github.com/moments-cs/moments/internal/journey"
+import (
+	"github.com/moments-cs/moments/internal/journey"
+
+	"github.com/moments-cs/moments/internal/vocab"
+)
 
 // Quadrant places an account by behaviour (how it uses the product) and
 // emotion (how it feels about it). The two are kept apart because they call
@@ -11,11 +15,11 @@ type Quadrant string
 // The quadrants. Unknown means the emotion is unknown (no survey answers
 // and no support tickets), so the account is judged on behaviour only.
 const (
-	QuadrantChampion   Quadrant = "champion"
-	QuadrantCaptive    Quadrant = "captive"
-	QuadrantDormantFan Quadrant = "dormant_fan"
-	QuadrantAtRisk     Quadrant = "at_risk"
-	QuadrantUnknown    Quadrant = "unknown"
+	QuadrantChampion   Quadrant = vocab.QuadrantChampion
+	QuadrantCaptive    Quadrant = vocab.QuadrantCaptive
+	QuadrantDormantFan Quadrant = vocab.QuadrantDormantFan
+	QuadrantAtRisk     Quadrant = vocab.QuadrantAtRisk
+	QuadrantUnknown    Quadrant = vocab.QuadrantUnknown
 )
 
 // Label returns the quadrant as a CS team says it ("dormant fan").

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/moments-cs/moments/internal/journey"
+	"github.com/moments-cs/moments/internal/vocab"
 )
 
 // history is one generated account: its model, traits and events in time
@@ -65,7 +66,7 @@ func generate(r *rand.Rand) history {
 	}
 	names := append([]string{"Logged In", "Page Viewed", "Settings", ""}, keyFeatures...)
 	roles := []string{"sponsor", "champion", "admin", "user", "", "Finance"}
-	kinds := []string{KindNPS, KindCSAT, KindCES, "NPS", "mood"}
+	kinds := []string{vocab.SurveyNPS, vocab.SurveyCSAT, vocab.SurveyCES, "NPS", "mood"}
 	var last time.Time
 	for range n {
 		at := now.Add(-time.Duration(r.Int64N(spanSeconds)) * time.Second)
@@ -86,7 +87,7 @@ func generate(r *rand.Rand) history {
 				ev.Properties = map[string]any{"feature": keyFeatures[r.IntN(len(keyFeatures))]}
 			}
 		case k < 75:
-			ev.Name = EventSurveyResponded
+			ev.Name = vocab.EventSurveyResponded
 			ev.ContactRole = roles[r.IntN(len(roles))]
 			var score any = r.IntN(13) - 1 // a few out of range
 			switch r.IntN(4) {
@@ -100,7 +101,7 @@ func generate(r *rand.Rand) history {
 				ev.Properties["email"] = user + "@example.com"
 			}
 		case k < 90:
-			ev.Name = []string{EventTicketOpened, EventTicketEscalated, EventTicketReopened}[r.IntN(3)]
+			ev.Name = []string{vocab.EventTicketOpened, vocab.EventTicketEscalated, vocab.EventTicketReopened}[r.IntN(3)]
 		case k < 95:
 			ev = MilestoneEvent(fmt.Sprintf("milestone-%d", r.IntN(8)), at)
 		case k < 98:
@@ -110,7 +111,7 @@ func generate(r *rand.Rand) history {
 			ev.Timestamp = time.Time{}
 		}
 		h.events = append(h.events, ev)
-		if ev.Name == EventSurveyResponded && r.IntN(10) == 0 {
+		if ev.Name == vocab.EventSurveyResponded && r.IntN(10) == 0 {
 			// The same contact answering twice in one second, with another
 			// role or score: only a total order picks one winner.
 			twin := ev

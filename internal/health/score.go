@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/moments-cs/moments/internal/journey"
+	"github.com/moments-cs/moments/internal/vocab"
 )
 
 // Scoring constants that the health model does not (yet) expose.
@@ -234,9 +235,9 @@ func score(agg *Aggregate, acct AccountInfo, model journey.HealthModel, now time
 		s.supportLoad(bw.SupportLoad),
 	}
 	emo := []Component{
-		s.survey(ComponentNPS, KindNPS, ew.NPS, agg.Responses),
-		s.survey(ComponentCSAT, KindCSAT, ew.CSAT, agg.RecentCSAT),
-		s.survey(ComponentCES, KindCES, ew.CES, agg.RecentCES),
+		s.survey(ComponentNPS, vocab.SurveyNPS, ew.NPS, agg.Responses),
+		s.survey(ComponentCSAT, vocab.SurveyCSAT, ew.CSAT, agg.RecentCSAT),
+		s.survey(ComponentCES, vocab.SurveyCES, ew.CES, agg.RecentCES),
 		s.support(ew.Support),
 	}
 
@@ -455,7 +456,7 @@ func (s *scorer) progress(weight float64) Component {
 	c.Value = Known(100 * min(p, 1))
 	s.reason(&c, false, "%.0f%% of the success path reached", c.Value.Score)
 	for id, t := range s.agg.Milestones {
-		c.Events = append(c.Events, Moved{Event: EventMilestoneReached, At: unix(t), Detail: id})
+		c.Events = append(c.Events, Moved{Event: vocab.EventMilestoneReached, At: unix(t), Detail: id})
 	}
 	c.Events = latestMoved(c.Events, func(x, y Moved) int { return strings.Compare(x.Detail, y.Detail) })
 	return c
@@ -515,7 +516,7 @@ func (s *scorer) survey(name, kind string, weight float64, answers []Response) C
 		}
 		if len(c.Events) < maxMoved && !s.quiet {
 			c.Events = append(c.Events, Moved{
-				Event:  EventSurveyResponded,
+				Event:  vocab.EventSurveyResponded,
 				At:     unix(r.At),
 				Detail: fmt.Sprintf("%s %s from %s", label, fmtScore(r.Score), who(r)),
 			})
@@ -527,7 +528,7 @@ func (s *scorer) survey(name, kind string, weight float64, answers []Response) C
 	}
 	c.Value = Known(clamp100(sum / total))
 	age := s.now.Sub(unix(top.At))
-	if kind == KindNPS {
+	if kind == vocab.SurveyNPS {
 		s.reason(&c, false, "NPS %s from %s, %s", fmtScore(top.Score), who(top), ago(age))
 		if n > 1 {
 			s.reason(&c, true, "; %d contacts' latest answers weighted by role and age", n)
@@ -535,7 +536,7 @@ func (s *scorer) survey(name, kind string, weight float64, answers []Response) C
 		return c
 	}
 	scale := fmt.Sprintf("of %g", scales[kind].high)
-	if kind == KindCES {
+	if kind == vocab.SurveyCES {
 		scale += " (7 = very easy)"
 	}
 	latest := s.now.Sub(unix(answers[0].At))
@@ -576,17 +577,17 @@ func (s *scorer) support(weight float64) Component {
 		case TicketOpened:
 			opened++
 			if len(quiet) < maxMoved {
-				quiet = append(quiet, Moved{Event: EventTicketOpened, At: unix(t.At)})
+				quiet = append(quiet, Moved{Event: vocab.EventTicketOpened, At: unix(t.At)})
 			}
 			continue
 		case TicketEscalated:
 			escalated++
 			penalty += EscalationPenalty * decay
-			name = EventTicketEscalated
+			name = vocab.EventTicketEscalated
 		case TicketReopened:
 			reopened++
 			penalty += ReopenPenalty * decay
-			name = EventTicketReopened
+			name = vocab.EventTicketReopened
 		}
 		if len(c.Events) < maxMoved {
 			c.Events = append(c.Events, Moved{Event: name, At: unix(t.At)})

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/moments-cs/moments/internal/journey"
+	"github.com/moments-cs/moments/internal/vocab"
 )
 
 // component scores an aggregate and returns one component.
@@ -162,8 +163,8 @@ func TestProgress(t *testing.T) {
 	require.Equal(t, Known(40), c.Value)
 	require.Equal(t, "40% of the success path reached", c.Reason)
 	require.Equal(t, []Moved{
-		{Event: EventMilestoneReached, At: daysAgo(5), Detail: "first-report"},
-		{Event: EventMilestoneReached, At: daysAgo(20), Detail: "kickoff"},
+		{Event: vocab.EventMilestoneReached, At: daysAgo(5), Detail: "first-report"},
+		{Event: vocab.EventMilestoneReached, At: daysAgo(20), Detail: "kickoff"},
 	}, c.Events)
 
 	c = component(t, a, AccountInfo{PathProgress: 0}, testModel(), now, ComponentProgress)
@@ -204,17 +205,17 @@ func TestBehaviouralWeighsKnownComponents(t *testing.T) {
 
 func TestNPS(t *testing.T) {
 	t.Parallel()
-	jane := surveyEvent(KindNPS, 4, "u-jane", "sponsor", daysAgo(0))
+	jane := surveyEvent(vocab.SurveyNPS, 4, "u-jane", "sponsor", daysAgo(0))
 	jane.Properties["email"] = "jane@acme.example"
-	a := build(testModel(), jane, surveyEvent(KindNPS, 10, "u-bob", "user", daysAgo(90)))
+	a := build(testModel(), jane, surveyEvent(vocab.SurveyNPS, 10, "u-bob", "user", daysAgo(90)))
 
 	c := component(t, a, unknownProgress, testModel(), now, ComponentNPS)
 	// Sponsor: weight 3 × 0.5^0 on 40; user: weight 1 × 0.5^1 on 100.
 	require.InDelta(t, (3*40+0.5*100)/3.5, c.Value.Score, 1e-9)
 	require.Equal(t, "NPS 4 from sponsor jane@…, within the last hour; 2 contacts' latest answers weighted by role and age", c.Reason)
 	require.Equal(t, []Moved{
-		{Event: EventSurveyResponded, At: daysAgo(0), Detail: "NPS 4 from sponsor jane@…"},
-		{Event: EventSurveyResponded, At: daysAgo(90), Detail: "NPS 10 from user u-bob"},
+		{Event: vocab.EventSurveyResponded, At: daysAgo(0), Detail: "NPS 4 from sponsor jane@…"},
+		{Event: vocab.EventSurveyResponded, At: daysAgo(90), Detail: "NPS 10 from user u-bob"},
 	}, c.Events)
 
 	// 20 days later the headline says so.
@@ -225,7 +226,7 @@ func TestNPS(t *testing.T) {
 	// does not count.
 	m := testModel()
 	m.Emotional.RoleWeights = map[string]float64{"user": 0}
-	b := build(m, surveyEvent(KindNPS, 2, "u1", "user", daysAgo(1)), surveyEvent(KindNPS, 6, "u2", "intern", daysAgo(1)))
+	b := build(m, surveyEvent(vocab.SurveyNPS, 2, "u1", "user", daysAgo(1)), surveyEvent(vocab.SurveyNPS, 6, "u2", "intern", daysAgo(1)))
 	c = component(t, b, unknownProgress, m, now, ComponentNPS)
 	require.Equal(t, Known(60), c.Value)
 }
@@ -239,12 +240,12 @@ func TestDecay(t *testing.T) {
 	m := testModel()
 	t0 := daysAgo(0)
 	answers := build(m,
-		surveyEvent(KindNPS, 0, "u-sponsor", "sponsor", t0),
-		surveyEvent(KindNPS, 10, "u-user", "user", t0.Add(90*24*time.Hour)),
+		surveyEvent(vocab.SurveyNPS, 0, "u-sponsor", "sponsor", t0),
+		surveyEvent(vocab.SurveyNPS, 10, "u-user", "user", t0.Add(90*24*time.Hour)),
 	)
 	// Tickets apart: the aggregate keeps 90 days of tickets before its
 	// latest event, the user's answer above.
-	tickets := build(m, ticketEvent(EventTicketEscalated, t0))
+	tickets := build(m, ticketEvent(vocab.EventTicketEscalated, t0))
 	day := func(n int) time.Time { return t0.Add(time.Duration(n) * 24 * time.Hour) }
 	tests := []struct {
 		at      time.Time
@@ -277,11 +278,11 @@ func TestDecay(t *testing.T) {
 func TestCSATAndCES(t *testing.T) {
 	t.Parallel()
 	a := build(testModel(),
-		surveyEvent(KindCSAT, 5, "u1", "user", daysAgo(3)),
-		surveyEvent(KindCSAT, 2, "u1", "user", daysAgo(3)),
-		surveyEvent(KindCES, 7, "u2", "admin", daysAgo(10)),
-		surveyEvent(KindCES, 1, "u3", "admin", daysAgo(10)),
-		surveyEvent(KindCES, 4, "u4", "admin", daysAgo(10)),
+		surveyEvent(vocab.SurveyCSAT, 5, "u1", "user", daysAgo(3)),
+		surveyEvent(vocab.SurveyCSAT, 2, "u1", "user", daysAgo(3)),
+		surveyEvent(vocab.SurveyCES, 7, "u2", "admin", daysAgo(10)),
+		surveyEvent(vocab.SurveyCES, 1, "u3", "admin", daysAgo(10)),
+		surveyEvent(vocab.SurveyCES, 4, "u4", "admin", daysAgo(10)),
 	)
 	csat := component(t, a, unknownProgress, testModel(), now, ComponentCSAT)
 	// 5 → 100 and 2 → 25 with equal weights.
@@ -303,16 +304,16 @@ func TestSupport(t *testing.T) {
 		reason string
 	}{
 		{"no tickets", nil, Value{}, "no support tickets in the last 90 days"},
-		{"tickets outside the window", []Event{ticketEvent(EventTicketEscalated, daysAgo(91)), track("Logged In", "u1", daysAgo(0))}, Value{}, "no support tickets in the last 90 days"},
-		{"opened only", []Event{ticketEvent(EventTicketOpened, daysAgo(1)), ticketEvent(EventTicketOpened, daysAgo(2))}, Known(100), "2 tickets opened, 0 escalated, 0 reopened in the last 90 days"},
+		{"tickets outside the window", []Event{ticketEvent(vocab.EventTicketEscalated, daysAgo(91)), track("Logged In", "u1", daysAgo(0))}, Value{}, "no support tickets in the last 90 days"},
+		{"opened only", []Event{ticketEvent(vocab.EventTicketOpened, daysAgo(1)), ticketEvent(vocab.EventTicketOpened, daysAgo(2))}, Known(100), "2 tickets opened, 0 escalated, 0 reopened in the last 90 days"},
 		{
 			"escalated 30 days ago and reopened today: 100 − 25×½ − 15",
-			[]Event{ticketEvent(EventTicketOpened, daysAgo(31)), ticketEvent(EventTicketEscalated, daysAgo(30)), ticketEvent(EventTicketReopened, daysAgo(0))},
+			[]Event{ticketEvent(vocab.EventTicketOpened, daysAgo(31)), ticketEvent(vocab.EventTicketEscalated, daysAgo(30)), ticketEvent(vocab.EventTicketReopened, daysAgo(0))},
 			Known(72.5), "1 ticket opened, 1 escalated, 1 reopened in the last 90 days",
 		},
 		{
 			"floored at zero",
-			[]Event{ticketEvent(EventTicketEscalated, daysAgo(0)), ticketEvent(EventTicketEscalated, daysAgo(0.1)), ticketEvent(EventTicketEscalated, daysAgo(0.2)), ticketEvent(EventTicketEscalated, daysAgo(0.3)), ticketEvent(EventTicketEscalated, daysAgo(0.4))},
+			[]Event{ticketEvent(vocab.EventTicketEscalated, daysAgo(0)), ticketEvent(vocab.EventTicketEscalated, daysAgo(0.1)), ticketEvent(vocab.EventTicketEscalated, daysAgo(0.2)), ticketEvent(vocab.EventTicketEscalated, daysAgo(0.3)), ticketEvent(vocab.EventTicketEscalated, daysAgo(0.4))},
 			Known(0), "0 tickets opened, 5 escalated, 0 reopened in the last 90 days",
 		},
 	}
@@ -357,7 +358,7 @@ func TestScoreCombinedAndQuadrant(t *testing.T) {
 
 	t.Run("captive: uses it, does not like it", func(t *testing.T) {
 		t.Parallel()
-		evs := append(active[:len(active):len(active)], surveyEvent(KindNPS, 2, "u-s", "sponsor", daysAgo(5)))
+		evs := append(active[:len(active):len(active)], surveyEvent(vocab.SurveyNPS, 2, "u-s", "sponsor", daysAgo(5)))
 		r := Score(build(m, evs...), AccountInfo{Seats: 1, PathProgress: 1}, m, now)
 		require.Equal(t, Known(20), r.Emotional)
 		require.InDelta(t, 0.5*100+0.5*20, r.Combined.Score, 1e-9)
@@ -372,7 +373,7 @@ func TestScoreCombinedAndQuadrant(t *testing.T) {
 		t.Parallel()
 		m := m
 		m.Combined = 0.8
-		r := Score(build(m, surveyEvent(KindNPS, 10, "u-s", "sponsor", daysAgo(5))), unknownProgress, m, now)
+		r := Score(build(m, surveyEvent(vocab.SurveyNPS, 10, "u-s", "sponsor", daysAgo(5))), unknownProgress, m, now)
 		require.Equal(t, Known(0), r.Behavioural)
 		require.InDelta(t, 0.2*100, r.Combined.Score, 1e-9)
 		require.Equal(t, QuadrantDormantFan, r.Quadrant)
@@ -409,10 +410,10 @@ func TestScoresMatchesScore(t *testing.T) {
 	for i := 0; i < 200; i++ {
 		agg := &Aggregate{}
 		for j := 0; j < rng.IntN(60); j++ {
-			ev := Event{Name: []string{"Report Created", "Export Run", "Login", EventSurveyResponded, EventTicketEscalated}[rng.IntN(5)],
+			ev := Event{Name: []string{"Report Created", "Export Run", "Login", vocab.EventSurveyResponded, vocab.EventTicketEscalated}[rng.IntN(5)],
 				Type: "track", UserID: fmt.Sprint("u", rng.IntN(5)), ContactRole: "sponsor",
 				Timestamp: now.Add(-time.Duration(rng.IntN(90*24)) * time.Hour)}
-			if ev.Name == EventSurveyResponded {
+			if ev.Name == vocab.EventSurveyResponded {
 				ev.Properties = map[string]any{"kind": "nps", "score": float64(rng.IntN(11))}
 			}
 			agg.Apply(ev, m)

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/moments-cs/moments/internal/vocab"
 )
 
 // An aggregate is read and written for every batch of events an account
@@ -448,26 +450,26 @@ func intern(b []byte) string {
 	switch string(b) {
 	case "":
 		return ""
-	case KindNPS:
-		return KindNPS
-	case KindCSAT:
-		return KindCSAT
-	case KindCES:
-		return KindCES
+	case vocab.SurveyNPS:
+		return vocab.SurveyNPS
+	case vocab.SurveyCSAT:
+		return vocab.SurveyCSAT
+	case vocab.SurveyCES:
+		return vocab.SurveyCES
 	case TicketOpened:
 		return TicketOpened
 	case TicketEscalated:
 		return TicketEscalated
 	case TicketReopened:
 		return TicketReopened
-	case "sponsor":
-		return "sponsor"
-	case "champion":
-		return "champion"
-	case "admin":
-		return "admin"
-	case "user":
-		return "user"
+	case vocab.RoleSponsor:
+		return vocab.RoleSponsor
+	case vocab.RoleChampion:
+		return vocab.RoleChampion
+	case vocab.RoleAdmin:
+		return vocab.RoleAdmin
+	case vocab.RoleUser:
+		return vocab.RoleUser
 	}
 	return string(b)
 }

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/moments-cs/moments/internal/vocab"
 )
 
 func TestAggregateWireFormat(t *testing.T) {
@@ -77,8 +79,8 @@ func TestAggregateUnmarshalRejects(t *testing.T) {
 func FuzzAggregateUnmarshal(f *testing.F) {
 	a := build(testModel(),
 		track("Report Created", "u1", daysAgo(3)),
-		surveyEvent(KindNPS, 4, "u-jane", "sponsor", daysAgo(20)),
-		ticketEvent(EventTicketReopened, daysAgo(2)),
+		surveyEvent(vocab.SurveyNPS, 4, "u-jane", "sponsor", daysAgo(20)),
+		ticketEvent(vocab.EventTicketReopened, daysAgo(2)),
 		MilestoneEvent("first-report", daysAgo(3)),
 	)
 	seed, _ := a.MarshalJSON()

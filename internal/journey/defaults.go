@@ -3,6 +3,8 @@ package journey
 import (
 	"maps"
 	"reflect"
+
+	"github.com/moments-cs/moments/internal/vocab"
 )
 
 // Defaults of the health model. A map that leaves a value out (or sets it
@@ -12,7 +14,7 @@ var (
 	DefaultEmotionalWeights   = EmotionalWeights{NPS: 50, CSAT: 25, CES: 10, Support: 15}
 	// DefaultRoleWeights weigh survey answers by the respondent's role;
 	// a role the map lists replaces its default, the others keep theirs.
-	DefaultRoleWeights = map[string]float64{"sponsor": 3, "champion": 2, "admin": 1, "user": 1}
+	DefaultRoleWeights = map[string]float64{vocab.RoleSponsor: 3, vocab.RoleChampion: 2, vocab.RoleAdmin: 1, vocab.RoleUser: 1}
 )
 
 // Other defaults.

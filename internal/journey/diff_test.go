@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/moments-cs/moments/internal/golden"
 	"github.com/moments-cs/moments/internal/journey"
 )
 
@@ -48,7 +49,7 @@ func TestDiff(t *testing.T) {
 	changed.Surveys = changed.Surveys[:len(changed.Surveys)-1]
 
 	changes := journey.Diff(old, changed)
-	golden(t, "testdata/diff/b2b-saas.golden", journey.FormatChanges(changes))
+	golden.Assert(t, "testdata/diff/b2b-saas.golden", []byte(journey.FormatChanges(changes)))
 
 	require.Contains(t, changes, journey.Change{
 		Kind: journey.ChangeChanged, Area: journey.AreaMoment, ID: "low_nps", Name: "Low NPS",

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/moments-cs/moments/internal/golden"
 	"github.com/moments-cs/moments/internal/journey"
 )
 
@@ -32,7 +33,7 @@ func TestRoundTrip(t *testing.T) {
 	require.Equal(t, string(out), string(again), "export is canonical: exporting twice gives the same bytes")
 	require.NotContains(t, string(out), " \n", "no trailing spaces")
 
-	golden(t, "testdata/export/b2b-saas.golden.yaml", string(out))
+	golden.Assert(t, "testdata/export/b2b-saas.golden.yaml", out)
 }
 
 func TestHashIgnoresFormatting(t *testing.T) {

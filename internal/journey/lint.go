@@ -9,19 +9,13 @@ import (
 	"strings"
 
 	"github.com/moments-cs/moments/internal/rules"
+	"github.com/moments-cs/moments/internal/vocab"
 )
 
 // Names the linter knows.
 var (
 	// Categories are the trigger categories.
 	Categories = []string{CategoryLifecycle, CategoryCustomerEvent, CategoryScheduled, CategoryCSM, CategoryVendor}
-	// Signals are the built-in derived signals a customer_event trigger
-	// can listen to.
-	Signals = []string{"usage_drop", "sponsor_change", "low_nps", "quadrant_drop"}
-	// Quadrants are the health quadrants: high or low behaviour × emotion.
-	Quadrants = []string{"champion", "captive", "dormant_fan", "at_risk"}
-	// SurveyKinds are the survey kinds: NPS 0–10, CSAT 1–5, CES 1–7.
-	SurveyKinds = []string{"nps", "csat", "ces"}
 	// CalendarRules are the named rules of a scheduled trigger's every;
 	// a five-field cron expression is also accepted.
 	CalendarRules = []string{"daily", "weekly", "monthly", "quarterly", "yearly"}
@@ -45,17 +39,6 @@ const (
 var (
 	idPattern    = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 	traitPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.]*$`)
-	// cronFields are the characters each cron field may hold: numbers
-	// everywhere, month names only in the month field and day names only
-	// in the day-of-week field (the trigger engine's parser refuses "jan"
-	// as a weekday; lint says so first).
-	cronFields = [5]*regexp.Regexp{
-		regexp.MustCompile(`^[0-9*/,\-?]+$`),
-		regexp.MustCompile(`^[0-9*/,\-?]+$`),
-		regexp.MustCompile(`^[0-9*/,\-?]+$`),
-		regexp.MustCompile(`(?i)^([0-9*/,\-?]|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)+$`),
-		regexp.MustCompile(`(?i)^([0-9*/,\-?]|sun|mon|tue|wed|thu|fri|sat)+$`),
-	}
 )
 
 // maxIDLength is the longest id; ids appear in URLs and reports.
@@ -409,7 +392,7 @@ func (l *linter) checkTrigger(path string, t *Trigger) {
 	case CategoryCustomerEvent:
 		switch {
 		case len(t.Events) == 0 && t.Signal == "":
-			needs("a customer_event trigger needs events or a signal (%s)", strings.Join(Signals, ", "))
+			needs("a customer_event trigger needs events or a signal (%s)", strings.Join(vocab.Signals, ", "))
 		case len(t.Events) > 0 && t.Signal != "":
 			l.errorf(path+".signal", "signal and events cannot both be set; a signal trigger starts on its signal alone")
 		}
@@ -437,9 +420,9 @@ func (l *linter) checkTrigger(path string, t *Trigger) {
 	if t.Signal != "" {
 		if t.Category != CategoryCustomerEvent {
 			only("signal", true, CategoryCustomerEvent)
-		} else if !slices.Contains(Signals, t.Signal) {
+		} else if !slices.Contains(vocab.Signals, t.Signal) {
 			l.errorf(path+".signal", "signal %q is not known%s", t.Signal,
-				hint(t.Signal, Signals, "the signals are "+strings.Join(Signals, ", ")))
+				hint(t.Signal, vocab.Signals, "the signals are "+strings.Join(vocab.Signals, ", ")))
 		}
 	}
 	if t.Schedule != nil && t.Category != CategoryScheduled {
@@ -470,23 +453,19 @@ func (l *linter) checkSchedule(path string, s *Schedule) {
 		l.errorf(path+".relative_to", "relative_to %q is not a trait name such as renewal_date", s.RelativeTo)
 	}
 	l.duration(path+".offset", s.Offset, true)
-	if s.Every != "" && !slices.Contains(CalendarRules, s.Every) && !isCron(s.Every) {
+	every := strings.TrimSpace(s.Every)
+	switch {
+	case every == "" || slices.Contains(CalendarRules, every):
+	case len(strings.Fields(every)) != 5:
 		l.errorf(path+".every", "every %q is not a calendar rule%s", s.Every,
 			hint(s.Every, CalendarRules, "use "+strings.Join(CalendarRules, ", ")+`, or a five-field cron expression such as "0 9 * * 1"`))
-	}
-}
-
-func isCron(s string) bool {
-	fields := strings.Fields(s)
-	if len(fields) != 5 {
-		return false
-	}
-	for i, f := range fields {
-		if !cronFields[i].MatchString(f) {
-			return false
+	default:
+		// The scheduler parses the expression with ParseCron too, so a map
+		// that lints starts the schedule it says.
+		if _, err := ParseCron(every); err != nil {
+			l.errorf(path+".every", "%v", err)
 		}
 	}
-	return true
 }
 
 func (l *linter) checkPlaybook(path string, mo *Moment) {
@@ -673,9 +652,9 @@ func (l *linter) checkHealth() {
 	threshold("health.quadrant.behavioural", h.Quadrant.Behavioural)
 	threshold("health.quadrant.emotional", h.Quadrant.Emotional)
 	for _, q := range sortedKeys(h.Quadrant.Plays) {
-		if !slices.Contains(Quadrants, q) {
+		if !slices.Contains(vocab.Quadrants, q) {
 			l.errorf("health.quadrant.plays."+q, "quadrant %q is not known%s",
-				q, hint(q, Quadrants, "the quadrants are "+strings.Join(Quadrants, ", ")))
+				q, hint(q, vocab.Quadrants, "the quadrants are "+strings.Join(vocab.Quadrants, ", ")))
 		}
 	}
 	if r := h.UsageDrop.Ratio; r < 0 || r >= 1 {
@@ -718,8 +697,8 @@ func (l *linter) checkSurvey(path string, s Survey) {
 	switch {
 	case s.Kind == "":
 		l.missing(path+".kind", "survey %q has no kind; use nps, csat or ces", s.ID)
-	case !slices.Contains(SurveyKinds, s.Kind):
-		l.errorf(path+".kind", "survey kind %q is not known%s", s.Kind, hint(s.Kind, SurveyKinds, "use nps (0–10), csat (1–5) or ces (1–7)"))
+	case !slices.Contains(vocab.SurveyKinds, s.Kind):
+		l.errorf(path+".kind", "survey kind %q is not known%s", s.Kind, hint(s.Kind, vocab.SurveyKinds, "use nps (0–10), csat (1–5) or ces (1–7)"))
 	}
 	if strings.TrimSpace(s.Question) == "" {
 		l.missing(path+".question", "survey %q has no question", s.ID)

@@ -1,7 +1,6 @@
 package journey_test
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -10,10 +9,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/moments-cs/moments/internal/golden"
 	"github.com/moments-cs/moments/internal/journey"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 const examplePath = "../../examples/b2b-saas.yaml"
 
@@ -33,18 +31,6 @@ func render(diags []journey.Diagnostic) string {
 	return b.String()
 }
 
-// golden compares got with the golden file, or rewrites it under -update.
-func golden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		require.NoError(t, os.WriteFile(path, []byte(got), 0o644))
-		return
-	}
-	want, err := os.ReadFile(path)
-	require.NoError(t, err, "run go test ./internal/journey -update to create %s", path)
-	require.Equal(t, string(want), got)
-}
-
 // TestLintGolden lints every map in testdata/lint and compares the
 // diagnostics with the .golden file beside it.
 func TestLintGolden(t *testing.T) {
@@ -59,7 +45,7 @@ func TestLintGolden(t *testing.T) {
 			require.NoError(t, err)
 			_, diags := journey.Lint(filepath.Base(file), data)
 			require.NotEmpty(t, diags, "each file in testdata/lint holds at least one problem")
-			golden(t, strings.TrimSuffix(file, ".yaml")+".golden", render(diags))
+			golden.Assert(t, strings.TrimSuffix(file, ".yaml")+".golden", []byte(render(diags)))
 		})
 	}
 }

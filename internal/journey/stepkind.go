@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/moments-cs/moments/internal/vocab"
 )
 
 // Built-in playbook step kinds.
@@ -122,7 +124,7 @@ func validateTask(s Step) []string {
 // EmailRecipients are the values an email step's "to" accepts besides an
 // email address: the contact of the triggering event, the account's
 // contacts of a role, all its contacts, or the account's CSM.
-var EmailRecipients = []string{"contact", "sponsor", "champion", "admin", "user", "all", "csm"}
+var EmailRecipients = []string{"contact", vocab.RoleSponsor, vocab.RoleChampion, vocab.RoleAdmin, vocab.RoleUser, "all", "csm"}
 
 func validateEmail(s Step) []string {
 	msgs := UnusedStepFields(s, "template", "to")

@@ -3,30 +3,14 @@ package notify
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/moments-cs/moments/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
-
-// golden compares got with testdata/name, or rewrites the file with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		require.NoError(t, os.MkdirAll("testdata", 0o755))
-		require.NoError(t, os.WriteFile(path, got, 0o644))
-	}
-	want, err := os.ReadFile(path)
-	require.NoError(t, err, "run go test ./internal/notify -update to create it")
-	require.Equal(t, string(want), string(got))
-}
 
 func TestSlackPayloadGolden(t *testing.T) {
 	t.Parallel()
@@ -71,7 +55,7 @@ func TestSlackPayloadGolden(t *testing.T) {
 		require.NoError(t, json.Indent(&indented, body, "", "  "))
 		fmt.Fprintf(&out, "=== %s\n%s\n", tt.name, indented.String())
 	}
-	golden(t, "slack_payload.golden", []byte(out.String()))
+	golden.Assert(t, "testdata/slack_payload.golden", []byte(out.String()))
 }
 
 func TestSlackPayloadEscapesMentions(t *testing.T) {

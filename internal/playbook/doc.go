@@ -1,6 +1,6 @@
 // Package playbook runs the playbooks of the journey map's moments: one run
 // per (account, moment, occurrence), started by the trigger engine through
-// StartTx inside the transaction that stored the triggering event.
+// LaunchTx inside the transaction that stored the triggering event.
 //
 // A run's state lives in the store (runs, run_steps, tasks, sends,
 // escalations). Each step that becomes due is handed to River, the durable

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/moments-cs/moments/internal/defaults"
+	"github.com/moments-cs/moments/internal/health"
 	"github.com/moments-cs/moments/internal/journey"
 	"github.com/moments-cs/moments/internal/notify"
 	"github.com/moments-cs/moments/internal/store"
@@ -62,9 +64,8 @@ type Engine struct {
 	leaseDone chan struct{}
 }
 
-// New builds an engine and registers its ingest hook (waking steps that
-// wait for an event). Call it before the first event is ingested; start
-// the workers with Run.
+// New builds an engine; start its workers with Start. Its ingest stage,
+// OnIngest, is registered by internal/app with the others, in order.
 func New(o Options) (*Engine, error) {
 	if o.Store == nil || o.Journey == nil {
 		return nil, errors.New("playbook engine needs the store and the live journey map")
@@ -75,12 +76,7 @@ func New(o Options) (*Engine, error) {
 	}
 	e := &Engine{st: o.Store, db: o.Store.DB(), journey: o.Journey, cfg: cfg, log: o.Logger, now: o.Now,
 		health: o.Health, kicks: make(chan struct{}, 1), wall: time.Now}
-	if e.log == nil {
-		e.log = slog.New(slog.DiscardHandler)
-	}
-	if e.now == nil {
-		e.now = func() time.Time { return time.Now().UTC() }
-	}
+	e.log, e.now = defaults.Logger(e.log), defaults.Clock(e.now)
 	if e.health == nil {
 		// The health tracker's stored state, as trigger conditions see it.
 		e.health = func(ctx context.Context, id string) (map[string]any, error) {
@@ -91,7 +87,7 @@ func New(o Options) (*Engine, error) {
 			if err != nil {
 				return nil, err
 			}
-			return h.Vars(e.now()), nil
+			return health.Vars(h, e.now()), nil
 		}
 	}
 	if cfg.SMTPConfigured() {
@@ -106,14 +102,15 @@ func New(o Options) (*Engine, error) {
 		return nil, err
 	}
 	e.sender = s
-	o.Store.OnIngest(e.onIngest)
 	return e, nil
 }
 
-// onIngest wakes the steps waiting for the stored events, in the ingestion
-// transaction: the wake commits with the events or not at all.
-func (e *Engine) onIngest(ctx context.Context, tx *sql.Tx, events []store.Event) error {
-	runs, err := e.st.WakeOnEvents(ctx, tx, events, e.now())
+// OnIngest is the playbook wake-up stage of the ingest pipeline
+// (store.IngestHook): it wakes the steps waiting for the stored events, in
+// the ingestion transaction, so the wake commits with the events or not at
+// all.
+func (e *Engine) OnIngest(ctx context.Context, tx *sql.Tx, events []store.Event) error {
+	runs, err := e.st.WakeStepsForEventsTx(ctx, tx, events, e.now())
 	if err != nil {
 		return err
 	}
@@ -132,9 +129,9 @@ func (e *Engine) kick() {
 	}
 }
 
-// Run applies the job queue's migrations, starts its workers and the
+// Start applies the job queue's migrations, starts its workers and the
 // dispatcher, and returns; Stop stops them.
-func (e *Engine) Run(ctx context.Context) error {
+func (e *Engine) Start(ctx context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.q != nil {
@@ -183,7 +180,7 @@ func (e *Engine) loop(ctx context.Context) {
 	t := time.NewTicker(e.cfg.PollInterval)
 	defer t.Stop()
 	// A kick may come from inside a transaction that has not committed
-	// yet (StartTx, the ingest hook): dispatch at once and once more a
+	// yet (LaunchTx, the ingest hook): dispatch at once and once more a
 	// little later.
 	again := time.NewTimer(time.Hour)
 	again.Stop()
@@ -228,7 +225,7 @@ func (e *Engine) handOff(ctx context.Context, runID string, index, gen int) {
 		e.kick()
 		return
 	}
-	if err := e.st.MarkDispatched(ctx, store.StepRowID(runID, index), gen, e.now()); err != nil {
+	if err := e.st.MarkStepDispatched(ctx, store.StepRowID(runID, index), gen, e.now()); err != nil {
 		e.kick()
 	}
 }
@@ -252,7 +249,7 @@ func (e *Engine) Sweep(ctx context.Context) error {
 	}
 	// A step handed to the queue long ago and neither finished nor retrying
 	// lost its job (a crash during its last attempt); run it again.
-	if _, err := e.st.RedispatchStuck(ctx, now.Add(-3*time.Hour), now); err != nil {
+	if _, err := e.st.RedispatchStuckSteps(ctx, now.Add(-3*time.Hour), now); err != nil {
 		return err
 	}
 	if e.lastEscalation.IsZero() || now.Sub(e.lastEscalation) >= e.cfg.EscalationInterval || now.Before(e.lastEscalation) {
@@ -279,7 +276,7 @@ func (e *Engine) dispatch(ctx context.Context) error {
 		return nil
 	}
 	for {
-		steps, err := e.st.StepsToDispatch(ctx, e.now(), 200)
+		steps, err := e.st.UndispatchedSteps(ctx, e.now(), 200)
 		if err != nil {
 			return err
 		}
@@ -295,7 +292,7 @@ func (e *Engine) dispatch(ctx context.Context) error {
 		}
 		now := e.now()
 		for _, st := range steps {
-			if err := e.st.MarkDispatched(ctx, st.ID, st.Gen, now); err != nil {
+			if err := e.st.MarkStepDispatched(ctx, st.ID, st.Gen, now); err != nil {
 				return err
 			}
 		}

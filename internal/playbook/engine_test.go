@@ -10,6 +10,7 @@ import (
 
 	"github.com/moments-cs/moments/internal/store"
 	"github.com/moments-cs/moments/internal/store/storetest"
+	"github.com/moments-cs/moments/internal/vocab"
 )
 
 func TestStartIsExactlyOncePerOccurrence(t *testing.T) {
@@ -30,7 +31,7 @@ func TestStartIsExactlyOncePerOccurrence(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				id, ok, err := e.Start(context.Background(), req)
+				id, ok, err := e.Launch(context.Background(), req)
 				require.NoError(t, err)
 				mu.Lock()
 				ids[id] = true
@@ -52,9 +53,9 @@ func TestStartIsExactlyOncePerOccurrence(t *testing.T) {
 		st2.Occurrence = "evt:43"
 		tx, err := st.DB().BeginTx(context.Background(), nil)
 		require.NoError(t, err)
-		id1, ok1, err := e.StartTx(context.Background(), tx, st2)
+		id1, ok1, err := e.LaunchTx(context.Background(), tx, st2)
 		require.NoError(t, err)
-		id2, ok2, err := e.StartTx(context.Background(), tx, st2)
+		id2, ok2, err := e.LaunchTx(context.Background(), tx, st2)
 		require.NoError(t, err)
 		require.NoError(t, tx.Commit())
 		require.True(t, ok1)
@@ -97,7 +98,7 @@ func TestPlaybookRunsEveryStepKind(t *testing.T) {
 		e := newEngine(t, st, live, clk, cfg)
 		seedAccount(t, st, "acme", nil)
 
-		id, ok, err := e.Start(ctx, RunRequest{AccountID: "acme", MomentID: "kickoff", Occurrence: "csm:1", MapVersion: 1,
+		id, ok, err := e.Launch(ctx, RunRequest{AccountID: "acme", MomentID: "kickoff", Occurrence: "csm:1", MapVersion: 1,
 			Trigger: TriggerCSM, ContactID: "sponsor-acme", StartedBy: "csm@vendor.example"})
 		require.NoError(t, err)
 		require.True(t, ok)
@@ -157,7 +158,7 @@ func TestWaitTimesOutAndOverdueTaskEscalates(t *testing.T) {
 		cfg.SMTP = mail.config()
 		e := newEngine(t, st, live, clk, cfg)
 		seedAccount(t, st, "globex", nil)
-		id, _, err := e.Start(ctx, RunRequest{AccountID: "globex", MomentID: "kickoff", Occurrence: "csm:2", MapVersion: 1,
+		id, _, err := e.Launch(ctx, RunRequest{AccountID: "globex", MomentID: "kickoff", Occurrence: "csm:2", MapVersion: 1,
 			Trigger: TriggerCSM, ContactID: "sponsor-globex"})
 		require.NoError(t, err)
 		run := waitRun(t, st, id, status(store.RunWaiting))
@@ -178,7 +179,7 @@ func TestWaitTimesOutAndOverdueTaskEscalates(t *testing.T) {
 		require.False(t, skipped, "the celebrate step was jumped over")
 
 		// The escalate step watches the nudge task until it is due (1 day).
-		tasks, _, err := st.ListTasks(ctx, store.TaskFilter{RunID: id, Status: store.TaskOpen}, clk.Now(), store.Page{})
+		tasks, _, err := st.ListTasks(ctx, store.TaskFilter{RunID: id, Status: vocab.TaskOpen}, clk.Now(), store.Page{})
 		require.NoError(t, err)
 		titles := map[string]store.Task{}
 		for _, tk := range tasks {
@@ -195,7 +196,7 @@ func TestWaitTimesOutAndOverdueTaskEscalates(t *testing.T) {
 		require.NoError(t, err)
 		require.GreaterOrEqual(t, got.EscalationLevel, 1)
 		require.Equal(t, "critical", got.Severity)
-		require.Equal(t, store.TaskEscalated, got.Display(clk.Now()))
+		require.Equal(t, vocab.TaskEscalated, got.Display(clk.Now()))
 
 		// The kickoff task (due in 2bd) is long overdue: the periodic check
 		// escalated it once per level, and the owner team's lead was told.
@@ -230,9 +231,9 @@ func TestBranchAndConditionalEscalation(t *testing.T) {
 		e := newEngine(t, st, live, clk, fastConfig())
 		seedAccount(t, st, "big", map[string]any{"arr": 250000, "plan": "enterprise"})
 		seedAccount(t, st, "small", map[string]any{"arr": 5000, "plan": "starter"})
-		big, _, err := e.Start(ctx, RunRequest{AccountID: "big", MomentID: "rescue", Occurrence: "o", MapVersion: 1, Trigger: TriggerCSM})
+		big, _, err := e.Launch(ctx, RunRequest{AccountID: "big", MomentID: "rescue", Occurrence: "o", MapVersion: 1, Trigger: TriggerCSM})
 		require.NoError(t, err)
-		small, _, err := e.Start(ctx, RunRequest{AccountID: "small", MomentID: "rescue", Occurrence: "o", MapVersion: 1, Trigger: TriggerCSM})
+		small, _, err := e.Launch(ctx, RunRequest{AccountID: "small", MomentID: "rescue", Occurrence: "o", MapVersion: 1, Trigger: TriggerCSM})
 		require.NoError(t, err)
 
 		run := waitRun(t, st, big, status(store.RunDone))

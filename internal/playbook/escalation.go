@@ -69,7 +69,7 @@ func (e *Engine) escalateTask(ctx context.Context, t store.Task, now time.Time) 
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	if _, err := e.st.Escalate(ctx, tx, store.Escalation{ID: uuid.NewString(), Key: fmt.Sprintf("sla:%s:%d", t.ID, level),
+	if _, err := e.st.InsertEscalationTx(ctx, tx, store.Escalation{ID: uuid.NewString(), Key: fmt.Sprintf("sla:%s:%d", t.ID, level),
 		TaskID: t.ID, RunID: t.RunID, AccountID: t.AccountID, MomentID: t.MomentID, Level: level, Severity: severity,
 		Reason: reason, Notify: notifyTo, CreatedAt: now}); err != nil {
 		return err

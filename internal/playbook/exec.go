@@ -15,7 +15,7 @@ import (
 // recorded it), a *permanentError when the step failed for good (recorded
 // too), and any other error for the job queue to retry.
 func (e *Engine) runStep(ctx context.Context, a stepArgs, attempt, maxAttempts int) error {
-	row, ok, err := e.st.ClaimStep(ctx, a.RunID, a.Step, a.Gen, e.now(), e.wall().Add(e.cfg.StepLease))
+	row, ok, err := e.st.ClaimStep(ctx, a.lease(), e.now(), e.wall().Add(e.cfg.StepLease))
 	if err != nil || !ok {
 		return err
 	}
@@ -140,19 +140,19 @@ func (e *Engine) commit(ctx context.Context, sc *StepContext, a stepArgs, out Ou
 	} else {
 		res.Next = journey.StepEnd
 	}
-	ok, err := e.st.FinishStep(ctx, tx, a.RunID, a.Step, a.Gen, res, now)
+	ok, err := e.st.FinishStepTx(ctx, tx, a.lease(), res, now)
 	if err != nil || !ok {
 		return err
 	}
 	switch {
 	case out.Status == store.StepWaiting:
-		err = e.st.UpdateRunState(ctx, tx, a.RunID, store.RunWaiting, sc.Key, "", now)
+		err = e.st.UpdateRunTx(ctx, tx, a.RunID, store.RunState{Status: store.RunWaiting, Current: sc.Key}, now)
 	case next >= len(sc.playbook()):
-		err = e.st.UpdateRunState(ctx, tx, a.RunID, store.RunDone, "", "", now)
+		err = e.st.UpdateRunTx(ctx, tx, a.RunID, store.RunState{Status: store.RunDone}, now)
 	default:
-		if _, err = e.st.InsertStep(ctx, tx, store.RunStep{RunID: a.RunID, Index: next, Key: res.Next,
+		if _, err = e.st.InsertStepTx(ctx, tx, store.RunStep{RunID: a.RunID, Index: next, Key: res.Next,
 			Kind: sc.playbook()[next].Kind, AccountID: sc.Run.AccountID, Status: store.StepDue, DueAt: &now, CreatedAt: now}); err == nil {
-			err = e.st.UpdateRunState(ctx, tx, a.RunID, store.RunRunning, res.Next, "", now)
+			err = e.st.UpdateRunTx(ctx, tx, a.RunID, store.RunState{Status: store.RunRunning, Current: res.Next}, now)
 		}
 	}
 	if err != nil {
@@ -187,7 +187,7 @@ func (e *Engine) recordError(ctx context.Context, sc *StepContext, a stepArgs, c
 		msg = fmt.Sprintf("%s (attempt %d of %d; trying again in %s)", msg, attempt, maxAttempts,
 			e.cfg.RetryDelay(attempt).Round(1e9))
 		e.log.Warn("playbook step failed; will retry", "run", a.RunID, "step", sc.Key, "attempt", attempt, "err", cause)
-		if err := e.st.NoteStepError(ctx, a.RunID, a.Step, a.Gen, sc.Key, sc.Step.Kind, msg, now, now.Add(e.cfg.RetryDelay(attempt))); err != nil {
+		if err := e.st.NoteStepError(ctx, a.lease(), store.StepError{Key: sc.Key, Kind: sc.Step.Kind, Message: msg, At: now, RetryAt: now.Add(e.cfg.RetryDelay(attempt))}); err != nil {
 			return errors.Join(cause, err)
 		}
 		return cause
@@ -201,12 +201,12 @@ func (e *Engine) recordError(ctx context.Context, sc *StepContext, a stepArgs, c
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	ok, err := e.st.FinishStep(ctx, tx, a.RunID, a.Step, a.Gen,
+	ok, err := e.st.FinishStepTx(ctx, tx, a.lease(),
 		store.StepResult{Status: store.StepFailed, Key: sc.Key, Kind: sc.Step.Kind, Error: msg}, now)
 	if err != nil || !ok {
 		return err
 	}
-	if err := e.st.UpdateRunState(ctx, tx, a.RunID, store.RunFailed, sc.Key, "step "+sc.Key+" failed: "+msg, now); err != nil {
+	if err := e.st.UpdateRunTx(ctx, tx, a.RunID, store.RunState{Status: store.RunFailed, Current: sc.Key, Error: "step " + sc.Key + " failed: " + msg}, now); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -218,7 +218,7 @@ func (e *Engine) recordError(ctx context.Context, sc *StepContext, a stepArgs, c
 // RetryStep runs a failed step of a run again. step is the step's id in
 // the map, or its position from 1.
 func (e *Engine) RetryStep(ctx context.Context, runID, step string) error {
-	steps, err := e.st.RunSteps(ctx, e.db, runID)
+	steps, err := e.st.RunStepsTx(ctx, e.db, runID)
 	if err != nil {
 		return err
 	}

@@ -41,7 +41,7 @@ type leases struct {
 // called; the returned context is cancelled if the lease is lost.
 func (e *Engine) hold(ctx context.Context, a stepArgs) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(ctx)
-	l := store.StepLease{RunID: a.RunID, Index: a.Step, Gen: a.Gen}
+	l := a.lease()
 	e.leases.mu.Lock()
 	if e.leases.held == nil {
 		e.leases.held = map[store.StepLease]context.CancelCauseFunc{}

@@ -32,18 +32,18 @@ func TestAbandonedStepRunsAgainAfterItsLease(t *testing.T) {
 		e, err := New(Options{Store: st, Journey: live, Config: cfg, Now: clk.Now})
 		require.NoError(t, err)
 		// The engine is not running: the run's first step stays due.
-		id, _, err := e.Start(ctx, RunRequest{AccountID: "globex", MomentID: "rescue", Occurrence: "o", MapVersion: 1, Trigger: TriggerCSM})
+		id, _, err := e.Launch(ctx, RunRequest{AccountID: "globex", MomentID: "rescue", Occurrence: "o", MapVersion: 1, Trigger: TriggerCSM})
 		require.NoError(t, err)
 		// A worker of a server that died claimed it, and its lease is over.
-		_, ok, err := st.ClaimStep(ctx, id, 0, 1, clk.Now(), time.Now().Add(-time.Millisecond))
+		_, ok, err := st.ClaimStep(ctx, store.StepLease{RunID: id, Index: 0, Gen: 1}, clk.Now(), time.Now().Add(-time.Millisecond))
 		require.NoError(t, err)
 		require.True(t, ok)
-		_, ok, err = st.ClaimStep(ctx, id, 0, 1, clk.Now(), time.Now().Add(time.Minute))
+		_, ok, err = st.ClaimStep(ctx, store.StepLease{RunID: id, Index: 0, Gen: 1}, clk.Now(), time.Now().Add(time.Minute))
 		require.NoError(t, err)
 		require.False(t, ok, "a running step cannot be claimed a second time")
 
 		start := time.Now()
-		require.NoError(t, e.Run(ctx))
+		require.NoError(t, e.Start(ctx))
 		t.Cleanup(func() { _ = e.Stop(context.Background()) })
 		run := waitRun(t, st, id, status(store.RunDone))
 		took := time.Since(start)
@@ -79,7 +79,7 @@ func TestSlowLiveStepIsNotRunTwice(t *testing.T) {
 	cfg.StepLease = time.Second
 	cfg.Webhook = notify.SenderConfig{MaxAttempts: 1, Timeout: 10 * time.Second}
 	e := newEngine(t, st, live, clk, cfg)
-	id, _, err := e.Start(ctx, RunRequest{AccountID: "soylent", MomentID: "kickoff", Occurrence: "o", MapVersion: 1,
+	id, _, err := e.Launch(ctx, RunRequest{AccountID: "soylent", MomentID: "kickoff", Occurrence: "o", MapVersion: 1,
 		Trigger: TriggerCSM, ContactID: "sponsor-soylent"})
 	require.NoError(t, err)
 	// While the receiver holds the webhook, River lists its job as running.
@@ -154,7 +154,7 @@ func TestUnclaimedJobOfADeadWorkerRunsAgain(t *testing.T) {
 		require.NoError(t, err)
 		q := &stubQueue{}
 		e.q = q
-		id, _, err := e.Start(ctx, RunRequest{AccountID: "acme", MomentID: "rescue", Occurrence: "o", MapVersion: 1, Trigger: TriggerCSM})
+		id, _, err := e.Launch(ctx, RunRequest{AccountID: "acme", MomentID: "rescue", Occurrence: "o", MapVersion: 1, Trigger: TriggerCSM})
 		require.NoError(t, err)
 		require.Equal(t, []stepArgs{{RunID: id, Step: 0, Gen: 1}}, q.inserted, "handed over at start")
 
@@ -167,7 +167,7 @@ func TestUnclaimedJobOfADeadWorkerRunsAgain(t *testing.T) {
 		wall = wall.Add(time.Second)
 		require.NoError(t, e.Sweep(ctx))
 		require.Equal(t, []stepArgs{{RunID: id, Step: 0, Gen: 1}, {RunID: id, Step: 0, Gen: 2}}, q.inserted)
-		row, err := st.Step(ctx, st.DB(), id, 0)
+		row, err := st.StepTx(ctx, st.DB(), id, 0)
 		require.NoError(t, err)
 		require.Equal(t, store.StepDue, row.Status)
 		require.Equal(t, store.AbandonedStepError, row.Error)
@@ -178,7 +178,7 @@ func TestUnclaimedJobOfADeadWorkerRunsAgain(t *testing.T) {
 
 		// The dead worker's job, rescued by River at last, does nothing.
 		require.NoError(t, e.runStep(ctx, stepArgs{RunID: id, Step: 0, Gen: 1}, 2, 3))
-		row, err = st.Step(ctx, st.DB(), id, 0)
+		row, err = st.StepTx(ctx, st.DB(), id, 0)
 		require.NoError(t, err)
 		require.Equal(t, store.StepDue, row.Status)
 		require.Zero(t, row.Attempts)

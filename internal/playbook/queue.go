@@ -26,6 +26,11 @@ type stepArgs struct {
 	Gen   int    `json:"gen"`
 }
 
+// lease names the step generation the job runs, as the store keys it.
+func (a stepArgs) lease() store.StepLease {
+	return store.StepLease{RunID: a.RunID, Index: a.Step, Gen: a.Gen}
+}
+
 // Kind is the River job kind.
 func (stepArgs) Kind() string { return "playbook_step" }
 

@@ -56,7 +56,7 @@ func TestTwoProcessesOnePostgres(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				id, _, err := e.Start(ctx, RunRequest{AccountID: acct, MomentID: "mailer", Occurrence: "o", MapVersion: 1,
+				id, _, err := e.Launch(ctx, RunRequest{AccountID: acct, MomentID: "mailer", Occurrence: "o", MapVersion: 1,
 					Trigger: TriggerVendor, ContactID: "sponsor-" + acct})
 				require.NoError(t, err)
 				mu.Lock()
@@ -110,7 +110,7 @@ func TestLatencyStartToTask(t *testing.T) {
 	var lat []time.Duration
 	for i := range 200 {
 		start := time.Now()
-		id, _, err := e.Start(ctx, RunRequest{AccountID: "acme", MomentID: "rescue", Occurrence: fmt.Sprint(i), MapVersion: 1, Trigger: TriggerCSM})
+		id, _, err := e.Launch(ctx, RunRequest{AccountID: "acme", MomentID: "rescue", Occurrence: fmt.Sprint(i), MapVersion: 1, Trigger: TriggerCSM})
 		require.NoError(t, err)
 		for {
 			tasks, _, err := st.ListTasks(ctx, store.TaskFilter{RunID: id}, time.Now(), store.Page{})

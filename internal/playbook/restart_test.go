@@ -59,14 +59,15 @@ func TestRestartMidPlaybook(t *testing.T) {
 		require.NoError(t, err)
 		e, err := New(Options{Store: st, Journey: journey.NewLive(st), Config: cfg, Now: clk.Now})
 		require.NoError(t, err)
-		require.NoError(t, e.Run(ctx))
+		st.OnIngest(e.OnIngest)
+		require.NoError(t, e.Start(ctx))
 		return st, e
 	}
 
 	st, e := open()
 	applyMap(t, st, hook.URL+"/hook")
 	seedAccount(t, st, "initech", nil)
-	id, _, err := e.Start(ctx, RunRequest{AccountID: "initech", MomentID: "kickoff", Occurrence: "csm:restart",
+	id, _, err := e.Launch(ctx, RunRequest{AccountID: "initech", MomentID: "kickoff", Occurrence: "csm:restart",
 		MapVersion: 1, Trigger: TriggerCSM, ContactID: "sponsor-initech"})
 	require.NoError(t, err)
 	select {
@@ -115,9 +116,10 @@ func TestEmailWithoutSMTPFailsVisiblyAndRetries(t *testing.T) {
 	clk := newClock()
 	e, err := New(Options{Store: st, Journey: live, Config: fastConfig(), Now: clk.Now})
 	require.NoError(t, err)
-	require.NoError(t, e.Run(ctx))
+	st.OnIngest(e.OnIngest)
+	require.NoError(t, e.Start(ctx))
 	seedAccount(t, st, "umbrella", nil)
-	id, _, err := e.Start(ctx, RunRequest{AccountID: "umbrella", MomentID: "mailer", Occurrence: "o", MapVersion: 1,
+	id, _, err := e.Launch(ctx, RunRequest{AccountID: "umbrella", MomentID: "mailer", Occurrence: "o", MapVersion: 1,
 		Trigger: TriggerCSM, ContactID: "sponsor-umbrella"})
 	require.NoError(t, err)
 	run := waitRun(t, st, id, status(store.RunFailed))
@@ -140,7 +142,8 @@ func TestEmailWithoutSMTPFailsVisiblyAndRetries(t *testing.T) {
 	cfg.SMTP = mail.config()
 	e, err = New(Options{Store: st, Journey: journey.NewLive(st), Config: cfg, Now: clk.Now})
 	require.NoError(t, err)
-	require.NoError(t, e.Run(ctx))
+	st.OnIngest(e.OnIngest)
+	require.NoError(t, e.Start(ctx))
 	defer e.Stop(ctx) //nolint:errcheck
 	require.ErrorIs(t, e.RetryStep(ctx, id, "2"), store.ErrNotFound)
 	require.NoError(t, e.RetryStep(ctx, id, "1"))
@@ -166,7 +169,7 @@ func TestWebhookRetriedWithTheSameKey(t *testing.T) {
 		cfg.SMTP = mail.config()
 		e := newEngine(t, st, live, clk, cfg)
 		seedAccount(t, st, "hooli", nil)
-		id, _, err := e.Start(ctx, RunRequest{AccountID: "hooli", MomentID: "kickoff", Occurrence: "o", MapVersion: 1, Trigger: TriggerCSM})
+		id, _, err := e.Launch(ctx, RunRequest{AccountID: "hooli", MomentID: "kickoff", Occurrence: "o", MapVersion: 1, Trigger: TriggerCSM})
 		require.NoError(t, err)
 		waitRun(t, st, id, status(store.RunWaiting))
 		keys, bodies := hook.received()

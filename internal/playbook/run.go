@@ -67,7 +67,7 @@ func (r RunRequest) Validate() error {
 	return nil
 }
 
-// StartTx starts the run inside the caller's transaction (the ingestion
+// LaunchTx starts the run inside the caller's transaction (the ingestion
 // transaction, see store.OnIngest, or any other *sql.Tx on the store's write
 // DB): it inserts the run with a UNIQUE (account_id, moment_id, occurrence)
 // key and returns started=false and the existing run's id if that
@@ -76,14 +76,14 @@ func (r RunRequest) Validate() error {
 //
 // The run's first step is written as due in the same transaction (a
 // transactional outbox); the engine hands it to the job queue once the
-// transaction has committed. StartTx reads no journey map and does no I/O
+// transaction has committed. LaunchTx reads no journey map and does no I/O
 // beyond two inserts, so it is cheap enough for the ingestion path.
-func (e *Engine) StartTx(ctx context.Context, tx *sql.Tx, r RunRequest) (runID string, started bool, err error) {
+func (e *Engine) LaunchTx(ctx context.Context, tx *sql.Tx, r RunRequest) (runID string, started bool, err error) {
 	if err := r.Validate(); err != nil {
 		return "", false, err
 	}
 	now := e.now()
-	id, inserted, err := e.st.InsertRun(ctx, tx, store.Run{
+	id, inserted, err := e.st.InsertRunTx(ctx, tx, store.Run{
 		ID: uuid.NewString(), AccountID: r.AccountID, MomentID: r.MomentID, Occurrence: r.Occurrence,
 		MapVersion: r.MapVersion, Category: r.Trigger, ContactID: r.ContactID, EventID: r.EventID,
 		StartedBy: r.StartedBy, Status: store.RunRunning, CreatedAt: now,
@@ -91,7 +91,7 @@ func (e *Engine) StartTx(ctx context.Context, tx *sql.Tx, r RunRequest) (runID s
 	if err != nil || !inserted {
 		return id, false, err
 	}
-	if _, err := e.st.InsertStep(ctx, tx, store.RunStep{
+	if _, err := e.st.InsertStepTx(ctx, tx, store.RunStep{
 		RunID: id, Index: 0, AccountID: r.AccountID, Status: store.StepDue, DueAt: &now, CreatedAt: now,
 	}); err != nil {
 		return "", false, err
@@ -100,14 +100,14 @@ func (e *Engine) StartTx(ctx context.Context, tx *sql.Tx, r RunRequest) (runID s
 	return id, true, nil
 }
 
-// Start is StartTx in its own transaction.
-func (e *Engine) Start(ctx context.Context, r RunRequest) (runID string, started bool, err error) {
+// Launch is LaunchTx in its own transaction.
+func (e *Engine) Launch(ctx context.Context, r RunRequest) (runID string, started bool, err error) {
 	tx, err := e.db.BeginTx(ctx, nil)
 	if err != nil {
 		return "", false, err
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	id, started, err := e.StartTx(ctx, tx, r)
+	id, started, err := e.LaunchTx(ctx, tx, r)
 	if err != nil {
 		return "", false, err
 	}

@@ -19,32 +19,16 @@ import (
 	"github.com/emersion/go-smtp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/moments-cs/moments/internal/fakeclock"
 	"github.com/moments-cs/moments/internal/journey"
 	"github.com/moments-cs/moments/internal/notify"
 	"github.com/moments-cs/moments/internal/store"
 )
 
-// clock is a test clock that moves only when told.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock {
-	// A Monday, so business days are easy to count.
-	return &clock{t: time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC)}
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+// newClock is the tests' clock: a Monday, so business days are easy to
+// count; it moves only when told.
+func newClock() *fakeclock.Clock {
+	return fakeclock.New(time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC))
 }
 
 // mailServer is a real SMTP server (emersion/go-smtp) keeping what it
@@ -228,11 +212,13 @@ func fastConfig() Config {
 		Webhook:    notify.SenderConfig{MaxAttempts: 1, Timeout: 5 * time.Second}}
 }
 
-func newEngine(t *testing.T, st *store.Store, live *journey.Live, clk *clock, cfg Config) *Engine {
+func newEngine(t *testing.T, st *store.Store, live *journey.Live, clk *fakeclock.Clock, cfg Config) *Engine {
 	t.Helper()
 	e, err := New(Options{Store: st, Journey: live, Config: cfg, Now: clk.Now})
 	require.NoError(t, err)
-	require.NoError(t, e.Run(context.Background()))
+	// As internal/app does: the wake-up stage runs on every ingested batch.
+	st.OnIngest(e.OnIngest)
+	require.NoError(t, e.Start(context.Background()))
 	t.Cleanup(func() { _ = e.Stop(context.Background()) })
 	return e
 }

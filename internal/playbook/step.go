@@ -237,7 +237,7 @@ func (sc *StepContext) Vars(ctx context.Context) (rules.Vars, error) {
 		eventID = sc.Row.WakeEventID
 	}
 	if eventID != 0 {
-		ev, err := sc.e.st.EventByID(ctx, eventID)
+		ev, err := sc.e.st.Event(ctx, eventID)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return v, err
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/moments-cs/moments/internal/journey"
 	"github.com/moments-cs/moments/internal/notify"
 	"github.com/moments-cs/moments/internal/store"
+	"github.com/moments-cs/moments/internal/vocab"
 )
 
 // ---- task ----
@@ -56,7 +57,7 @@ func runTask(ctx context.Context, sc *StepContext) (Outcome, error) {
 		summary += ", due " + due.Format(time.RFC3339)
 	}
 	return Outcome{Summary: summary, Writes: func(ctx context.Context, tx *sql.Tx) error {
-		_, err := sc.Store().InsertTask(ctx, tx, t)
+		_, err := sc.Store().InsertTaskTx(ctx, tx, t)
 		return err
 	}}, nil
 }
@@ -358,7 +359,7 @@ func runWait(ctx context.Context, sc *StepContext) (Outcome, error) {
 		return Outcome{Status: store.StepWaiting, WaitUntil: d.AddTo(now), Summary: "waiting " + s.Duration}, nil
 	}
 	// The event may have arrived between the step becoming due and now.
-	if id, err := sc.Store().EventSince(ctx, sc.Store().DB(), sc.Run.AccountID, s.Until, sc.Row.CreatedAt); err != nil {
+	if id, err := sc.Store().LatestEventSinceTx(ctx, sc.Store().DB(), sc.Run.AccountID, s.Until, sc.Row.CreatedAt); err != nil {
 		return Outcome{}, err
 	} else if id != 0 {
 		return Outcome{Summary: fmt.Sprintf("%q had already arrived (event %d)", s.Until, id)}, nil
@@ -396,7 +397,7 @@ func runBranch(ctx context.Context, sc *StepContext) (Outcome, error) {
 // at its due date.
 func runEscalate(ctx context.Context, sc *StepContext) (Outcome, error) {
 	now := sc.Now()
-	t, err := sc.Store().LastRunTask(ctx, sc.Store().DB(), sc.Run.ID, sc.Index)
+	t, err := sc.Store().LastTaskOfRunTx(ctx, sc.Store().DB(), sc.Run.ID, sc.Index)
 	hasTask := err == nil
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return Outcome{}, err
@@ -405,7 +406,7 @@ func runEscalate(ctx context.Context, sc *StepContext) (Outcome, error) {
 		switch {
 		case !hasTask:
 			return Outcome{Summary: "no task before this step to watch; nothing to escalate"}, nil
-		case t.Status == store.TaskDone:
+		case t.Status == vocab.TaskDone:
 			return Outcome{Summary: fmt.Sprintf("task %q was done in time; no escalation", t.Title)}, nil
 		case t.DueAt == nil:
 			return Outcome{Summary: fmt.Sprintf("task %q has no due date; nothing to escalate", t.Title)}, nil
@@ -428,7 +429,7 @@ func runEscalate(ctx context.Context, sc *StepContext) (Outcome, error) {
 		AccountID: sc.Run.AccountID, MomentID: sc.Run.MomentID, Severity: severity, Reason: reason, Notify: notifyTo,
 		CreatedAt: now}
 	summary := fmt.Sprintf("escalated (%s) to %s", severity, cmpOr(notifyTo, "the owner team's lead"))
-	if hasTask && t.Status != store.TaskDone {
+	if hasTask && t.Status != vocab.TaskDone {
 		esc.TaskID = t.ID
 		level = t.EscalationLevel + 1
 		summary = fmt.Sprintf("task %q escalated to level %d (%s); notifying %s", t.Title, level, severity,
@@ -439,7 +440,7 @@ func runEscalate(ctx context.Context, sc *StepContext) (Outcome, error) {
 	}
 	esc.Level = level
 	return Outcome{Summary: summary, Writes: func(ctx context.Context, tx *sql.Tx) error {
-		_, err := sc.Store().Escalate(ctx, tx, esc)
+		_, err := sc.Store().InsertEscalationTx(ctx, tx, esc)
 		return err
 	}}, nil
 }

@@ -6,13 +6,11 @@
 package report
 
 import (
-	"cmp"
 	"context"
 	"encoding/csv"
 	"fmt"
 	"io"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,7 +30,8 @@ const (
 	ReasonUsageGap     = "usage_gap"
 	ReasonOverdueTask  = "overdue_task"
 	ReasonFallingScore = "falling_score"
-	// The reasons health raises by itself (see health.Warnings).
+	// The reasons health raises by itself (see health.Warnings), as
+	// recorded when the account was last scored.
 	ReasonLowHealth      = health.WarningLowHealth
 	ReasonDecliningUsage = health.WarningDecliningUsage
 	ReasonSponsorLeft    = health.WarningSponsorLeft
@@ -41,11 +40,6 @@ const (
 // RenewalHorizonDays shapes the renewal proximity: a renewal this many days
 // away weighs half as much as one due today.
 const RenewalHorizonDays = store.RenewalHorizonDays
-
-// unknownRenewalProximity is the proximity of an account without a renewal
-// date: as if it renewed in 270 days, so it ranks below every account of
-// the same ARR renewing within nine months.
-const unknownRenewalProximity = store.UnknownRenewalProximity
 
 // Ranking explains the order of the report, for its readers.
 const Ranking = "priority = ARR at risk × renewal proximity, where proximity = 90 ÷ (90 + days to renewal): 1 when the renewal is today or past, 0.5 at 90 days, 0.2 at a year; 0.25 when the renewal date is unknown"
@@ -110,7 +104,7 @@ func Exceptions(ctx context.Context, st *store.Store, f ExceptionFilter, now tim
 	}
 	rep := ExceptionReport{At: now, BehindDays: behind, Ranking: Ranking, Exceptions: []Exception{}}
 	const day = 24 * time.Hour
-	cands, total, err := st.HealthExceptions(ctx, store.ExceptionQuery{
+	cands, total, err := st.ExceptionCandidates(ctx, store.ExceptionQuery{
 		HealthFilter: f.HealthFilter, Now: now,
 		DueBefore: now.Add(-time.Duration(behind) * day),
 		ScoreDrop: tracker.FallingScorePoints,
@@ -150,6 +144,13 @@ func Exceptions(ctx context.Context, st *store.Store, f ExceptionFilter, now tim
 				"combined health fell %.0f points in %d days (%.0f → %.0f)", *h.CombinedBaseline-*h.Combined,
 				tracker.FallingScoreDays, *h.CombinedBaseline, *h.Combined)})
 		}
+		for i, code := range c.Warnings.Codes {
+			text := ""
+			if i < len(c.Warnings.Texts) {
+				text = c.Warnings.Texts[i]
+			}
+			e.Reasons = append(e.Reasons, Reason{code, text})
+		}
 		if len(e.Reasons) == 0 {
 			// Unreachable: the store selects exactly the accounts that meet
 			// a rule. Kept so that a disagreement shows as a missing row,
@@ -157,47 +158,17 @@ func Exceptions(ctx context.Context, st *store.Store, f ExceptionFilter, now tim
 			total--
 			continue
 		}
-		e.Priority, e.DaysToRenewal = priority(c.Account, now)
+		// The store ranks the candidates and computes their priority; the
+		// report shows it to the cent.
+		e.DaysToRenewal = c.DaysToRenewal
+		e.Priority = math.Round(c.Priority*100) / 100
 		rep.Exceptions = append(rep.Exceptions, e)
 	}
-	added, err := addWarnings(ctx, st, f.HealthFilter, now, &rep)
-	if err != nil {
-		return rep, err
-	}
-	total += added
-	slices.SortFunc(rep.Exceptions, func(a, b Exception) int {
-		if c := cmp.Compare(b.Priority, a.Priority); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(b.ARRAtRisk, a.ARRAtRisk); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(len(b.Reasons), len(a.Reasons)); c != 0 {
-			return c
-		}
-		return strings.Compare(a.AccountID, b.AccountID)
-	})
 	rep.Total = total
-	if f.Limit > 0 && len(rep.Exceptions) > f.Limit {
-		rep.Exceptions = rep.Exceptions[:f.Limit]
-	}
 	for i := range rep.Exceptions {
 		rep.Exceptions[i].Rank = i + 1
 	}
 	return rep, nil
-}
-
-// priority is the account's ARR at risk × renewal proximity, and the
-// whole calendar days (UTC) from today to its renewal date when known.
-func priority(a store.Account, now time.Time) (float64, *int) {
-	proximity := unknownRenewalProximity
-	var daysTo *int
-	if d, ok := store.ParseDate(a.RenewalDate); ok {
-		n := int(math.Floor(d.Sub(now.Truncate(24*time.Hour)).Hours() / 24))
-		daysTo = &n
-		proximity = RenewalHorizonDays / (RenewalHorizonDays + float64(max(n, 0)))
-	}
-	return math.Round(a.ARR*proximity*100) / 100, daysTo
 }
 
 func days(n int) string { return strconv.Itoa(n) + " " + plural(n, "day", "days") }

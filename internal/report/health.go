@@ -39,7 +39,7 @@ var quadrantOrder = []string{string(health.QuadrantChampion), string(health.Quad
 // Health builds the health report from the stored state.
 func Health(ctx context.Context, st *store.Store, f store.HealthFilter, now time.Time) (HealthReport, error) {
 	rep := HealthReport{At: now}
-	totals, err := st.HealthSummary(ctx, f)
+	totals, err := st.QuadrantTotals(ctx, f)
 	if err != nil {
 		return rep, err
 	}

@@ -8,10 +8,10 @@ import (
 	"slices"
 	"time"
 
-	"github.com/moments-cs/moments/internal/health"
 	"github.com/moments-cs/moments/internal/health/tracker"
 	"github.com/moments-cs/moments/internal/rules"
 	"github.com/moments-cs/moments/internal/store"
+	"github.com/moments-cs/moments/internal/vocab"
 )
 
 // DefaultOutcome is the outcome asked about when none is given: the
@@ -270,7 +270,7 @@ func DriversReport(ctx context.Context, st *store.Store, q OutcomeQuery) (Driver
 
 // excludedBehaviours are events Moments records itself or that record an
 // outcome rather than a behaviour.
-var excludedBehaviours = []string{health.EventMilestoneReached, "Churned", "Account Churned", "Renewed", "Account Renewed"}
+var excludedBehaviours = []string{vocab.EventMilestoneReached, "Churned", "Account Churned", "Renewed", "Account Renewed"}
 
 // scoredAccounts labels the accounts and scores each as it stood horizon
 // before its outcome (negatives: before now), and each positive

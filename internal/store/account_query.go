@@ -43,33 +43,19 @@ func scanAccount(r scanner) (Account, error) {
 // ListAccounts returns one page of accounts ordered by name then id, and the
 // cursor of the next page ("" on the last).
 func (s *Store) ListAccounts(ctx context.Context, f AccountFilter, p Page) ([]Account, string, error) {
-	var (
-		where []string
-		args  []any
-	)
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
-	}
-	if f.Segment != "" {
-		add("segment = ?", f.Segment)
-	}
-	if f.Owner != "" {
-		add("owner = ?", f.Owner)
-	}
-	if f.Stage != "" {
-		add("lifecycle_stage = ?", f.Stage)
-	}
+	var w where
+	w.eq("segment", f.Segment)
+	w.eq("owner", f.Owner)
+	w.eq("lifecycle_stage", f.Stage)
 	if p.Cursor != "" {
 		name, id, err := decodeCursor(p.Cursor)
 		if err != nil {
 			return nil, "", err
 		}
-		args = append(args, name, id)
-		n, i := "$"+strconv.Itoa(len(args)-1), "$"+strconv.Itoa(len(args))
-		where = append(where, "(name > "+n+" OR (name = "+n+" AND id > "+i+"))")
+		n, i := w.arg(name), w.arg(id)
+		w.add("(name > " + n + " OR (name = " + n + " AND id > " + i + "))")
 	}
-	return queryPage(ctx, s.read, "accounts", "SELECT "+accountCols+" FROM accounts", where, "name, id", args, p, scanAccount,
+	return queryPage(ctx, s.read, "accounts", "SELECT "+accountCols+" FROM accounts", w, "name, id", p, scanAccount,
 		func(a Account) string { return encodeCursor(a.Name, a.ID) })
 }
 
@@ -99,15 +85,11 @@ func decodeNumCursor(c string) (int64, string, error) {
 // the page so it knows whether another page follows. It returns the page
 // (never nil) and the cursor of the next page, made by cursor from the
 // page's last row ("" on the last page).
-func queryPage[T any](ctx context.Context, db *sql.DB, what, from string, where []string, order string, args []any, p Page,
+func queryPage[T any](ctx context.Context, db *sql.DB, what, from string, w where, order string, p Page,
 	scan func(scanner) (T, error), cursor func(T) string) ([]T, string, error) {
-	q := from
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
 	limit := p.limit()
-	q += " ORDER BY " + order + " LIMIT " + strconv.Itoa(limit+1)
-	rows, err := db.QueryContext(ctx, q, args...)
+	q := from + w.and(" WHERE ") + " ORDER BY " + order + " LIMIT " + strconv.Itoa(limit+1)
+	rows, err := db.QueryContext(ctx, q, w.args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list %s: %w", what, err)
 	}
@@ -151,123 +133,27 @@ func (s *Store) CountAccounts(ctx context.Context) (int, error) {
 	return n, err
 }
 
-const contactCols = `id, account_id, email, role, traits, created_at, updated_at, last_seen_at`
-
-func scanContact(r scanner) (Contact, error) {
-	var (
-		c               Contact
-		acct            sql.NullString
-		traits          string
-		created, update int64
-		seen            sql.NullInt64
-	)
-	if err := r.Scan(&c.ID, &acct, &c.Email, &c.Role, &traits, &created, &update, &seen); err != nil {
-		return c, err
-	}
-	if err := json.Unmarshal([]byte(traits), &c.Traits); err != nil {
-		return c, fmt.Errorf("contact %q traits: %w", c.ID, err)
-	}
-	c.AccountID = acct.String
-	c.CreatedAt, c.UpdatedAt, c.LastSeenAt = fromMicros(created), fromMicros(update), timePtr(seen)
-	return c, nil
-}
-
-// Contact returns one contact.
-func (s *Store) Contact(ctx context.Context, id string) (Contact, error) {
-	c, err := scanContact(s.read.QueryRowContext(ctx, "SELECT "+contactCols+" FROM contacts WHERE id = $1", id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return c, ErrNotFound
-	}
-	return c, err
-}
-
-// AccountContacts returns the contacts of an account, at most 500.
-func (s *Store) AccountContacts(ctx context.Context, accountID string) ([]Contact, error) {
-	rows, err := s.read.QueryContext(ctx,
-		"SELECT "+contactCols+" FROM contacts WHERE account_id = $1 ORDER BY id LIMIT 500", accountID)
+// AccountsByIDTx reads accounts in q.
+func (s *Store) AccountsByIDTx(ctx context.Context, q Querier, ids []string) (map[string]Account, error) {
+	out, err := mapRowsIn(ctx, s, q, "SELECT "+accountCols+" FROM accounts WHERE id IN ("+idsMarker+")", ids, scanAccount,
+		func(a Account) string { return a.ID })
 	if err != nil {
-		return nil, fmt.Errorf("list contacts: %w", err)
+		return nil, fmt.Errorf("read accounts: %w", err)
+	}
+	return out, nil
+}
+
+// AccountsAfterTx returns up to limit accounts with an id greater than after,
+// in id order: the way to page through every account.
+func (s *Store) AccountsAfterTx(ctx context.Context, q Querier, after string, limit int) ([]Account, error) {
+	if q == nil {
+		q = s.read
+	}
+	rows, err := q.QueryContext(ctx, "SELECT "+accountCols+" FROM accounts WHERE id > $1 ORDER BY id LIMIT "+fmt.Sprint(limit), after)
+	if err != nil {
+		return nil, fmt.Errorf("page through accounts: %w", err)
 	}
 	defer rows.Close()
-	var out []Contact
-	return appendRows(out, rows, scanContact)
-}
-
-// EventFilter narrows ListEvents. Empty fields match everything.
-type EventFilter struct {
-	Account string
-	User    string
-	Name    string
-	Type    string
-}
-
-const eventCols = `id, message_id, type, name, user_id, anonymous_id, account_id, timestamp, original_timestamp, sent_at, received_at, properties, context, integrations`
-
-func scanEvent(r scanner) (Event, error) {
-	var (
-		e              Event
-		ts, recv       int64
-		orig, sent     sql.NullInt64
-		props, context string
-		integrations   string
-	)
-	if err := r.Scan(&e.ID, &e.MessageID, &e.Type, &e.Name, &e.UserID, &e.AnonymousID, &e.AccountID,
-		&ts, &orig, &sent, &recv, &props, &context, &integrations); err != nil {
-		return e, err
-	}
-	e.Timestamp, e.ReceivedAt = fromMicros(ts), fromMicros(recv)
-	e.OriginalTimestamp, e.SentAt = timePtr(orig), timePtr(sent)
-	e.Properties, e.Context, e.Integrations = json.RawMessage(props), json.RawMessage(context), json.RawMessage(integrations)
-	return e, nil
-}
-
-// ListEvents returns one page of events, newest first (in the order they
-// were received), and the cursor of the next page.
-func (s *Store) ListEvents(ctx context.Context, f EventFilter, p Page) ([]Event, string, error) {
-	var (
-		where []string
-		args  []any
-	)
-	add := func(col string, v any, op string) {
-		args = append(args, v)
-		where = append(where, col+" "+op+" $"+strconv.Itoa(len(args)))
-	}
-	if f.User != "" && f.Account == "" {
-		// Events are indexed by account, not by user (an index on random
-		// user ids would cost a page write per event): a contact's events
-		// are found under their account, or among the events of no account.
-		var acct sql.NullString
-		err := s.read.QueryRowContext(ctx, "SELECT account_id FROM contacts WHERE id = $1", f.User).Scan(&acct)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return nil, "", fmt.Errorf("list events: %w", err)
-		}
-		add("account_id", acct.String, "=")
-	} else if f.Account != "" {
-		add("account_id", f.Account, "=")
-	}
-	if f.User != "" {
-		add("user_id", f.User, "=")
-	}
-	if f.Name != "" {
-		add("name", f.Name, "=")
-	}
-	if f.Type != "" {
-		add("type", f.Type, "=")
-	}
-	if p.Cursor != "" {
-		id, err := strconv.ParseInt(p.Cursor, 10, 64)
-		if err != nil {
-			return nil, "", ErrBadCursor
-		}
-		add("id", id, "<")
-	}
-	return queryPage(ctx, s.read, "events", "SELECT "+eventCols+" FROM events", where, "id DESC", args, p, scanEvent,
-		func(e Event) string { return strconv.FormatInt(e.ID, 10) })
-}
-
-// CountEvents counts stored events.
-func (s *Store) CountEvents(ctx context.Context) (int64, error) {
-	var n int64
-	err := s.read.QueryRowContext(ctx, "SELECT COUNT(*) FROM events").Scan(&n)
-	return n, err
+	var out []Account
+	return appendRows(out, rows, scanAccount)
 }

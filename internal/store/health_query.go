@@ -6,13 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime"
+	"github.com/moments-cs/moments/internal/vocab"
 	"sort"
-	"strconv"
-	"strings"
-	"sync"
 	"time"
-	"weak"
 )
 
 // AccountHealth is an account's stored health and success path state, as
@@ -66,34 +62,6 @@ func (h AccountHealth) QuadrantMoved() bool {
 	return h.Version > 0 && h.QuadrantVersion == h.Version && h.PreviousQuadrant != ""
 }
 
-// Vars returns the state as the `health` variable of CEL conditions:
-// behavioural, emotional and combined (0–100, left out when unknown),
-// quadrant, previous_quadrant, usage_drop, path, path_progress (0–1, left
-// out without a path), next_milestone and days_behind at now.
-func (h AccountHealth) Vars(now time.Time) map[string]any {
-	m := map[string]any{
-		"quadrant":          h.Quadrant,
-		"previous_quadrant": h.PreviousQuadrant,
-		"usage_drop":        h.UsageDrop,
-		"path":              h.PathID,
-		"next_milestone":    h.NextMilestone,
-		"days_behind":       int64(h.DaysBehind(now)),
-	}
-	if m["quadrant"] == "" {
-		m["quadrant"] = "unknown"
-	}
-	put := func(k string, v *float64) {
-		if v != nil {
-			m[k] = *v
-		}
-	}
-	put("behavioural", h.Behavioural)
-	put("emotional", h.Emotional)
-	put("combined", h.Combined)
-	put("path_progress", h.PathProgress)
-	return m
-}
-
 // DaysBehind counts the whole days the next milestone is past due at now.
 func (h AccountHealth) DaysBehind(now time.Time) int {
 	if h.NextDueAt == nil || !now.After(*h.NextDueAt) {
@@ -111,14 +79,14 @@ type HealthRecord struct {
 	// Exists is false for an account with no stored health yet.
 	Exists bool
 	// RawTraits are the account's traits as stored (JSON); Traits the same
-	// decoded, plus "id", once DecodeTraits has run (LoadHealthTx leaves
+	// decoded, plus "id", once DecodeTraits has run (HealthRecordsTx leaves
 	// the decoding to the caller, which may know them already).
 	RawTraits []byte
 	Traits    map[string]any
 	Aggregate []byte
 	// Recent is the JSON list of [day, combined] of the last days.
 	Recent []byte
-	// SameTrend tells SaveHealthTx that the day's trend row already holds
+	// SameTrend tells SaveHealthRecordsTx that the day's trend row already holds
 	// this state's scores and quadrant (the state was last written that
 	// day with them), so it is not written again.
 	SameTrend bool
@@ -131,20 +99,6 @@ type HealthTrendPoint struct {
 	Emotional   *float64  `json:"emotional"`
 	Combined    *float64  `json:"combined"`
 	Quadrant    string    `json:"quadrant"`
-}
-
-// HealthEvent is an event as health reads it back for a recompute: only the
-// columns scoring needs. Properties are left empty (nil) for events whose
-// properties scoring does not read (see healthPropsSQL).
-type HealthEvent struct {
-	ID          int64
-	AccountID   string
-	Type        string
-	Name        string
-	UserID      string
-	Timestamp   time.Time
-	Properties  json.RawMessage
-	ContactRole string
 }
 
 // MilestoneReach records that an account reached a success path milestone.
@@ -160,18 +114,6 @@ type MilestoneReach struct {
 // milestone reached): no API key has an empty id, so their dedupe keys
 // cannot collide with a customer's.
 const SystemWriteKey = ""
-
-// Event names health records itself and reads back.
-const (
-	eventMilestoneReached = "Milestone Reached"
-	eventSurveyResponded  = "Survey Responded"
-)
-
-type healthDB interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
 
 const healthCols = `h.behavioural, h.emotional, h.combined, h.quadrant, h.previous_quadrant, h.quadrant_changed_at,
 	h.quadrant_version, h.combined_baseline, h.usage_drop, h.usage_last, h.usage_previous, h.last_activity_at, h.path_id,
@@ -221,61 +163,14 @@ func (hs *healthScan) fill(h *AccountHealth) {
 	}
 }
 
-func floatPtr(v sql.NullFloat64) *float64 {
-	if !v.Valid {
-		return nil
-	}
-	f := v.Float64
-	return &f
-}
-
-func durPtr(v sql.NullInt64) *time.Duration {
-	if !v.Valid {
-		return nil
-	}
-	d := time.Duration(v.Int64) * time.Microsecond
-	return &d
-}
-
-// floatArg, timeArg and durArg are the driver values of a nullable float,
-// time (Unix microseconds; the zero time is NULL, as nullMicros has it) and
-// duration (microseconds).
-func floatArg(f *float64) any {
-	if f == nil {
-		return nil
-	}
-	return *f
-}
-
-func timeArg(t *time.Time) any {
-	if t == nil || t.IsZero() {
-		return nil
-	}
-	return t.UnixMicro()
-}
-
-func durArg(d *time.Duration) any {
-	if d == nil {
-		return nil
-	}
-	return d.Microseconds()
-}
-
-func boolInt(b bool) int64 {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-// LoadHealthTx reads the stored health of the accounts, with their traits,
+// HealthRecordsTx reads the stored health of the accounts, with their traits,
 // in the transaction tx (see healthChunks for how the accounts are split
 // into statements). On PostgreSQL the state rows are created if missing
 // and locked (FOR UPDATE), so that concurrent writers of one account
 // (several server processes, or a recompute) take turns; ids are locked in
 // sorted order so they cannot deadlock. Accounts that do not exist get a
 // record with only "id" in Traits.
-func (s *Store) LoadHealthTx(ctx context.Context, tx *sql.Tx, ids []string) (map[string]*HealthRecord, error) {
+func (s *Store) HealthRecordsTx(ctx context.Context, tx Querier, ids []string) (map[string]*HealthRecord, error) {
 	ids = sortedUnique(ids)
 	out := make(map[string]*HealthRecord, len(ids))
 	args := make([]any, 0, min(len(ids), healthSizes[0]))
@@ -288,7 +183,7 @@ func (s *Store) LoadHealthTx(ctx context.Context, tx *sql.Tx, ids []string) (map
 		for _, id := range chunk {
 			args = append(args, id)
 		}
-		if s.dialect == Postgres {
+		if s.dialect.locksRows() {
 			// Create missing rows first: FOR UPDATE cannot lock a row that
 			// does not exist, and two processes creating one account's row
 			// at once would otherwise both believe it new.
@@ -349,20 +244,6 @@ func (r *HealthRecord) DecodeTraits() error {
 	return nil
 }
 
-func sortedUnique(ids []string) []string {
-	out := append([]string(nil), ids...)
-	sort.Strings(out)
-	n := 0
-	for i, id := range out {
-		if i > 0 && id == out[n-1] {
-			continue
-		}
-		out[n] = id
-		n++
-	}
-	return out[:n]
-}
-
 const accountHealthCols = `account_id, behavioural, emotional, combined, quadrant, previous_quadrant, quadrant_changed_at,
 	quadrant_version, combined_baseline, usage_drop, usage_last, usage_previous, last_activity_at, path_id, path_progress,
 	milestones_reached, milestones_total, next_milestone, next_milestone_name, next_due_at, contract_start, time_to_value,
@@ -370,11 +251,11 @@ const accountHealthCols = `account_id, behavioural, emotional, combined, quadran
 
 const accountHealthColumns = 25
 
-// SaveHealthTx writes the records' aggregates, states and the trend row of
+// SaveHealthRecordsTx writes the records' aggregates, states and the trend row of
 // day (a UTC day number, Unix days) in tx: multi-row upserts of the
 // statement sizes of healthChunks. The caller sets every field, Version
 // included.
-func (s *Store) SaveHealthTx(ctx context.Context, tx *sql.Tx, recs []*HealthRecord, day int64) error {
+func (s *Store) SaveHealthRecordsTx(ctx context.Context, tx Querier, recs []*HealthRecord, day int64) error {
 	sort.Slice(recs, func(i, j int) bool { return recs[i].AccountID < recs[j].AccountID })
 	size := min(len(recs), healthSizes[0])
 	aggArgs := make([]any, 0, 3*size)
@@ -431,205 +312,12 @@ func (s *Store) SaveHealthTx(ctx context.Context, tx *sql.Tx, recs []*HealthReco
 	return nil
 }
 
-// healthSizes are the sizes, in accounts, of the health statements,
-// largest first (account_health has 25 columns; both dialects' parameter
-// limits are far above 25 × 256).
-var healthSizes = []int{256, 128, 64, 32, 16, 8, 4, 2, 1}
-
-// healthChunks splits n accounts into statement sizes: 550 = 256 + 256 +
-// 32 + 4 + 2. So only nine statements of each kind ever occur, rather than
-// one of every size: on SQLite each is parsed once and kept prepared
-// (modernc's SQLite does not cache statements, and parsing a multi-row
-// upsert cost more than running it: a third of the health hook's time); on
-// PostgreSQL they stay in pgx's statement cache.
-func healthChunks(n int) []int {
-	var out []int
-	for _, size := range healthSizes {
-		for n >= size {
-			out = append(out, size)
-			n -= size
-		}
-	}
-	return out
-}
-
-// healthStatement is a kind of health statement, of any size.
-type healthStatement int
-
-const (
-	loadHealth healthStatement = iota
-	createHealthRows
-	saveAggregates
-	saveStates
-	saveTrend
-)
-
-type healthSQLKey struct {
-	dialect Dialect
-	kind    healthStatement
-	n       int
-}
-
-// healthSQLs caches the text of the health statements, which depends only
-// on the dialect, the kind and the size.
-var healthSQLs sync.Map // healthSQLKey → string
-
-// healthSQL returns the statement of the kind for n accounts.
-func (s *Store) healthSQL(kind healthStatement, n int) string {
-	k := healthSQLKey{s.dialect, kind, n}
-	if q, ok := healthSQLs.Load(k); ok {
-		return q.(string)
-	}
-	var q string
-	switch kind {
-	case loadHealth:
-		if s.dialect == Postgres {
-			q = `SELECT h.account_id, a.traits::text, g.aggregate, g.recent, ` + healthCols + `
-				FROM account_health h LEFT JOIN accounts a ON a.id = h.account_id
-				LEFT JOIN health_aggregates g ON g.account_id = h.account_id
-				WHERE h.account_id IN (` + s.placeholders(1, n) + `) ORDER BY h.account_id FOR UPDATE OF h`
-		} else {
-			q = `SELECT a.id, a.traits, g.aggregate, g.recent, ` + healthCols + `
-				FROM accounts a LEFT JOIN account_health h ON h.account_id = a.id
-				LEFT JOIN health_aggregates g ON g.account_id = a.id
-				WHERE a.id IN (` + s.placeholders(1, n) + `)`
-		}
-	case createHealthRows:
-		q = s.rowsSQL("INSERT INTO account_health (account_id, updated_at) VALUES ", n, 2, " ON CONFLICT (account_id) DO NOTHING")
-	case saveAggregates:
-		q = s.rowsSQL("INSERT INTO health_aggregates (account_id, aggregate, recent) VALUES ", n, 3,
-			" ON CONFLICT (account_id) DO UPDATE SET aggregate = excluded.aggregate, recent = excluded.recent")
-	case saveStates:
-		var set []string
-		for _, c := range strings.Split(accountHealthCols, ",") {
-			c = strings.TrimSpace(c)
-			if c != "account_id" {
-				set = append(set, c+" = excluded."+c)
-			}
-		}
-		q = s.rowsSQL("INSERT INTO account_health ("+accountHealthCols+") VALUES ", n, accountHealthColumns,
-			" ON CONFLICT (account_id) DO UPDATE SET "+strings.Join(set, ", "))
-	case saveTrend:
-		q = s.rowsSQL("INSERT INTO health_trend (account_id, day, behavioural, emotional, combined, quadrant) VALUES ", n, 6,
-			" ON CONFLICT (account_id, day) DO UPDATE SET behavioural = excluded.behavioural, emotional = excluded.emotional,"+
-				" combined = excluded.combined, quadrant = excluded.quadrant")
-	}
-	healthSQLs.Store(k, q)
-	return q
-}
-
-// healthStmts holds a store's prepared health statements (SQLite only).
-type healthStmts struct {
-	mu      sync.Mutex
-	stmts   map[string]*sql.Stmt
-	warming bool
-}
-
-// healthStmtsOf maps each SQLite store to its prepared health statements.
-// It is keyed by a weak pointer, and the entry is dropped when the store is
-// garbage collected, so that tests opening many stores do not keep them.
-var healthStmtsOf sync.Map // weak.Pointer[Store] → *healthStmts
-
-// preparedHealth returns the prepared statement of q, or nil when it is
-// not prepared (yet). The first call on a SQLite store starts preparing
-// every health statement in the background: they cannot be prepared in
-// the calling transaction's stead, because the write pool's only
-// connection is the transaction's until it ends; the background
-// preparation takes the connection between transactions.
-func (s *Store) preparedHealth(q string) *sql.Stmt {
-	if s.dialect != SQLite {
-		return nil
-	}
-	k := weak.Make(s)
-	v, ok := healthStmtsOf.Load(k)
-	if !ok {
-		var loaded bool
-		v, loaded = healthStmtsOf.LoadOrStore(k, &healthStmts{stmts: map[string]*sql.Stmt{}})
-		if !loaded {
-			runtime.AddCleanup(s, func(k weak.Pointer[Store]) { healthStmtsOf.Delete(k) }, k)
-		}
-	}
-	c := v.(*healthStmts)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if st := c.stmts[q]; st != nil {
-		return st
-	}
-	if !c.warming {
-		c.warming = true
-		go s.prepareHealth(c)
-	}
-	return nil
-}
-
-// prepareHealth prepares every health statement on the write pool, one at
-// a time. An error (the store was closed) ends it: the statements not
-// prepared run unprepared, as before.
-func (s *Store) prepareHealth(c *healthStmts) {
-	ctx := context.Background()
-	for _, kind := range []healthStatement{loadHealth, saveAggregates, saveStates, saveTrend} {
-		for _, n := range healthSizes {
-			q := s.healthSQL(kind, n)
-			st, err := s.write.PrepareContext(ctx, q)
-			if err != nil {
-				return
-			}
-			c.mu.Lock()
-			c.stmts[q] = st
-			c.mu.Unlock()
-		}
-	}
-}
-
-func (s *Store) healthExec(ctx context.Context, tx *sql.Tx, q string, args ...any) (sql.Result, error) {
-	if st := s.preparedHealth(q); st != nil {
-		return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
-	}
-	return tx.ExecContext(ctx, q, args...)
-}
-
-func (s *Store) healthQuery(ctx context.Context, tx *sql.Tx, q string, args ...any) (*sql.Rows, error) {
-	if st := s.preparedHealth(q); st != nil {
-		return tx.StmtContext(ctx, st).QueryContext(ctx, args...)
-	}
-	return tx.QueryContext(ctx, q, args...)
-}
-
-// ContactRolesTx returns the role of each of the contacts that has one.
-func (s *Store) ContactRolesTx(ctx context.Context, q healthDB, ids []string) (map[string]string, error) {
-	ids = sortedUnique(ids)
-	out := make(map[string]string, len(ids))
-	for start := 0; start < len(ids); start += keyChunk {
-		chunk := ids[start:min(start+keyChunk, len(ids))]
-		args := make([]any, len(chunk))
-		for i, id := range chunk {
-			args[i] = id
-		}
-		rows, err := q.QueryContext(ctx, "SELECT id, role FROM contacts WHERE role <> '' AND id IN ("+s.placeholders(1, len(chunk))+")", args...)
-		if err != nil {
-			return nil, fmt.Errorf("read contact roles: %w", err)
-		}
-		for rows.Next() {
-			var id, role string
-			if err := rows.Scan(&id, &role); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			out[id] = role
-		}
-		if err := rows.Close(); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
-
 // RecordMilestonesTx stores milestones reached: a "Milestone Reached" event
 // on the account (so that a recompute from events finds it again, and the
 // timeline shows it) and the reach time in health_milestones, keeping the
 // earliest. The event's messageId names account, milestone and time, so
 // recording the same reach twice stores one event per distinct time.
-func (s *Store) RecordMilestonesTx(ctx context.Context, tx *sql.Tx, reaches []MilestoneReach, now time.Time) error {
+func (s *Store) RecordMilestonesTx(ctx context.Context, tx Querier, reaches []MilestoneReach, now time.Time) error {
 	for start := 0; start < len(reaches); start += eventChunk {
 		chunk := reaches[start:min(start+eventChunk, len(reaches))]
 		args := make([]any, 0, eventColumns*len(chunk))
@@ -640,7 +328,7 @@ func (s *Store) RecordMilestonesTx(ctx context.Context, tx *sql.Tx, reaches []Mi
 				return err
 			}
 			msgID := fmt.Sprintf("moments-milestone:%s:%s:%d", r.AccountID, r.MilestoneID, r.At.UnixMicro())
-			args = append(args, msgID, MessageKey(SystemWriteKey, msgID), SystemWriteKey, "track", eventMilestoneReached,
+			args = append(args, msgID, MessageKey(SystemWriteKey, msgID), SystemWriteKey, "track", vocab.EventMilestoneReached,
 				"", "", r.AccountID, micros(r.At), nil, nil, micros(now), string(props), `{"library":{"name":"moments"}}`, "{}")
 			mArgs = append(mArgs, r.AccountID, r.MilestoneID, r.PathID, micros(r.At))
 		}
@@ -651,7 +339,7 @@ func (s *Store) RecordMilestonesTx(ctx context.Context, tx *sql.Tx, reaches []Mi
 		if err := rows.Close(); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, s.rowsSQL("INSERT INTO health_milestones (account_id, milestone_id, path_id, reached_at) VALUES ", len(chunk), 4,
+		if _, err := tx.ExecContext(ctx, s.dialect.rows("INSERT INTO health_milestones (account_id, milestone_id, path_id, reached_at) VALUES ", len(chunk), 4,
 			` ON CONFLICT (account_id, milestone_id) DO UPDATE SET path_id = excluded.path_id,
 			reached_at = CASE WHEN excluded.reached_at < health_milestones.reached_at THEN excluded.reached_at ELSE health_milestones.reached_at END`),
 			mArgs...); err != nil {
@@ -665,7 +353,7 @@ func (s *Store) RecordMilestonesTx(ctx context.Context, tx *sql.Tx, reaches []Mi
 // that act in the ingestion transaction after the health hook (triggers:
 // the `health` variable, the quadrant_drop signal). ErrNotFound when the
 // account has no health yet.
-func (s *Store) AccountHealthTx(ctx context.Context, tx *sql.Tx, accountID string) (AccountHealth, error) {
+func (s *Store) AccountHealthTx(ctx context.Context, tx Querier, accountID string) (AccountHealth, error) {
 	return s.accountHealth(ctx, tx, accountID)
 }
 
@@ -675,7 +363,7 @@ func (s *Store) AccountHealth(ctx context.Context, accountID string) (AccountHea
 	return s.accountHealth(ctx, s.read, accountID)
 }
 
-func (s *Store) accountHealth(ctx context.Context, q healthDB, accountID string) (AccountHealth, error) {
+func (s *Store) accountHealth(ctx context.Context, q Querier, accountID string) (AccountHealth, error) {
 	h := AccountHealth{AccountID: accountID}
 	dest, fill := healthDest(&h)
 	err := q.QueryRowContext(ctx, "SELECT "+healthCols+" FROM account_health h WHERE h.account_id = $1 AND h.version > 0", accountID).Scan(dest...)
@@ -738,10 +426,10 @@ func (s *Store) PruneHealthTrend(ctx context.Context, before int64) (int64, erro
 	return res.RowsAffected()
 }
 
-// HealthAccountPage returns up to limit account ids after `after`, in id
+// AccountHealthVersionPage returns up to limit account ids after `after`, in id
 // order, with the version of their stored health (0 when none): the pages a
 // recompute walks.
-func (s *Store) HealthAccountPage(ctx context.Context, after string, limit int) ([]string, map[string]int64, error) {
+func (s *Store) AccountHealthVersionPage(ctx context.Context, after string, limit int) ([]string, map[string]int64, error) {
 	rows, err := s.read.QueryContext(ctx, `SELECT a.id, COALESCE(h.version, 0) FROM accounts a
 		LEFT JOIN account_health h ON h.account_id = a.id WHERE a.id > $1 ORDER BY a.id LIMIT $2`, after, limit)
 	if err != nil {
@@ -764,115 +452,16 @@ func (s *Store) HealthAccountPage(ctx context.Context, after string, limit int) 
 	return ids, versions, rows.Err()
 }
 
-// readHandle returns the read pool as a healthDB.
-func (s *Store) readHandle() healthDB { return s.read }
-
-// HealthEvents calls fn with every event of the accounts, account by
-// account (in id order) and in arrival order within each, reading through
-// the events_account index. With tx nil it reads from the read pool.
-// Properties are read only for events whose properties scoring uses
-// (survey answers, milestones, and events with a "feature" property), and
-// the contact's role only for survey answers.
-func (s *Store) HealthEvents(ctx context.Context, tx *sql.Tx, accountIDs []string, fn func(*HealthEvent) error) error {
-	var q healthDB = s.readHandle()
-	if tx != nil {
-		q = tx
-	} else if s.dialect == SQLite {
-		// Reading an account's events jumps around the events table (it is
-		// kept in arrival order); memory-mapped reads of those pages cost
-		// no system call and no copy, which made a recompute ~2× faster.
-		// The setting is per connection, so this one is reset before it
-		// goes back to the pool.
-		conn, err := s.read.Conn(ctx)
-		if err != nil {
-			return fmt.Errorf("read events to recompute health: %w", err)
-		}
-		defer conn.Close()
-		if _, err := conn.ExecContext(ctx, "PRAGMA mmap_size = "+strconv.FormatInt(healthMmapBytes, 10)); err != nil {
-			return fmt.Errorf("read events to recompute health: %w", err)
-		}
-		defer conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA mmap_size = 0") //nolint:errcheck // best effort
-		q = conn
-	}
-	ids := sortedUnique(accountIDs)
-	for start := 0; start < len(ids); start += keyChunk {
-		chunk := ids[start:min(start+keyChunk, len(ids))]
-		args := make([]any, len(chunk))
-		for i, id := range chunk {
-			args[i] = id
-		}
-		rows, err := q.QueryContext(ctx, `SELECT e.id, e.account_id, e.type, e.name, e.user_id, e.timestamp, `+s.healthPropsSQL()+`,
-			CASE WHEN e.name = '`+eventSurveyResponded+`' THEN (SELECT c.role FROM contacts c WHERE c.id = e.user_id) END
-			FROM events e WHERE e.account_id IN (`+s.placeholders(1, len(chunk))+`) AND e.type IN ('track', 'page', 'screen')
-			ORDER BY e.account_id, e.id`, args...)
-		if err != nil {
-			return fmt.Errorf("read events to recompute health: %w", err)
-		}
-		if err := eachHealthEvent(rows, fn); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// HealthScanRange is how many event ids a ScanHealthEvents query covers:
-// each range is its own short read, so a scan of millions of events never
-// holds one read transaction open for long (which on SQLite would keep the
-// WAL from being checkpointed while ingestion goes on).
-const HealthScanRange = 200_000
-
-// ScanHealthEvents calls fn with every event that health reads (track,
-// page and screen calls attributed to an account), in id order — the
-// order the events table is stored in, so the table is read from start to
-// end instead of jumping from account to account — up to the largest id
-// stored when the scan starts. Properties and roles are read as
-// HealthEvents reads them. The HealthEvent passed to fn is reused: copy
-// what is kept.
-func (s *Store) ScanHealthEvents(ctx context.Context, fn func(*HealthEvent) error) error {
-	var q healthDB = s.readHandle()
-	if s.dialect == SQLite {
-		// Memory-mapped reads cost no system call and no copy per page.
-		conn, err := s.read.Conn(ctx)
-		if err != nil {
-			return fmt.Errorf("read events to recompute health: %w", err)
-		}
-		defer conn.Close()
-		if _, err := conn.ExecContext(ctx, "PRAGMA mmap_size = "+strconv.FormatInt(healthMmapBytes, 10)); err != nil {
-			return fmt.Errorf("read events to recompute health: %w", err)
-		}
-		defer conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA mmap_size = 0") //nolint:errcheck // best effort
-		q = conn
-	}
-	var last sql.NullInt64
-	if err := q.QueryRowContext(ctx, "SELECT MAX(id) FROM events").Scan(&last); err != nil {
-		return fmt.Errorf("read events to recompute health: %w", err)
-	}
-	query := `SELECT e.id, e.account_id, e.type, e.name, e.user_id, e.timestamp, ` + s.healthPropsSQL() + `,
-		CASE WHEN e.name = '` + eventSurveyResponded + `' THEN (SELECT c.role FROM contacts c WHERE c.id = e.user_id) END
-		FROM events e WHERE e.id > $1 AND e.id <= $2 AND e.account_id <> '' AND e.type IN ('track', 'page', 'screen')
-		ORDER BY e.id`
-	for from := int64(0); from < last.Int64; from += HealthScanRange {
-		rows, err := q.QueryContext(ctx, query, from, min(from+HealthScanRange, last.Int64))
-		if err != nil {
-			return fmt.Errorf("read events to recompute health: %w", err)
-		}
-		if err := eachHealthEvent(rows, fn); err != nil {
-			return fmt.Errorf("read events to recompute health: %w", err)
-		}
-	}
-	return nil
-}
-
-// HealthAccounts returns every account id, in id order, with the version
+// AccountHealthVersions returns every account id, in id order, with the version
 // of its stored health (0 when none).
-func (s *Store) HealthAccounts(ctx context.Context) ([]string, map[string]int64, error) {
+func (s *Store) AccountHealthVersions(ctx context.Context) ([]string, map[string]int64, error) {
 	var (
 		ids      []string
 		versions = map[string]int64{}
 		after    string
 	)
 	for {
-		page, vs, err := s.HealthAccountPage(ctx, after, 50_000)
+		page, vs, err := s.AccountHealthVersionPage(ctx, after, 50_000)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -887,21 +476,6 @@ func (s *Store) HealthAccounts(ctx context.Context) ([]string, map[string]int64,
 	}
 }
 
-// healthMmapBytes is the memory map size of a recompute's reads (address
-// space, not memory: pages are shared with the OS page cache).
-const healthMmapBytes = 1 << 36
-
-// healthPropsSQL selects the properties scoring reads, and NULL for the
-// rest, so a recompute does not move and decode the properties of every
-// event.
-func (s *Store) healthPropsSQL() string {
-	names := "e.name IN ('" + eventSurveyResponded + "', '" + eventMilestoneReached + "')"
-	if s.dialect == Postgres {
-		return "CASE WHEN " + names + " OR e.properties ? 'feature' THEN e.properties::text END"
-	}
-	return "CASE WHEN " + names + ` OR instr(e.properties, '"feature"') > 0 THEN e.properties END`
-}
-
 // ClaimHealthRun records that the named daily job runs for day (a UTC day
 // number) and reports whether this call claimed it: false when it already
 // ran that day, here or in another server process.
@@ -914,245 +488,4 @@ func (s *Store) ClaimHealthRun(ctx context.Context, name string, day int64, now 
 	}
 	n, err := res.RowsAffected()
 	return n > 0, err
-}
-
-// ChurnedStage is the lifecycle_stage of an account that was lost; the
-// health reports leave such accounts out unless their stage is asked for.
-const ChurnedStage = "churned"
-
-// HealthFilter narrows the health reports. Empty fields match everything,
-// except that churned accounts are left out unless Stage asks for them.
-type HealthFilter struct {
-	Owner   string
-	Segment string
-	Stage   string
-}
-
-func (f HealthFilter) where(args *[]any) string {
-	var conds []string
-	add := func(col, v string) {
-		if v != "" {
-			*args = append(*args, v)
-			conds = append(conds, fmt.Sprintf("%s = $%d", col, len(*args)))
-		}
-	}
-	add("a.owner", f.Owner)
-	add("a.segment", f.Segment)
-	add("a.lifecycle_stage", f.Stage)
-	if f.Stage == "" {
-		// Lost customers are not at risk any more: reports are about the
-		// accounts a team can still keep, unless asked for churned ones.
-		conds = append(conds, "a.lifecycle_stage <> '"+ChurnedStage+"'")
-	}
-	if len(conds) == 0 {
-		return ""
-	}
-	return " AND " + strings.Join(conds, " AND ")
-}
-
-// ExceptionQuery selects exception candidates: accounts whose next
-// milestone was due on or before DueBefore, or with a usage drop, or whose
-// combined score fell by at least ScoreDrop points against its baseline,
-// or with an open task due before Now.
-type ExceptionQuery struct {
-	HealthFilter
-	Now       time.Time
-	DueBefore time.Time
-	ScoreDrop float64
-	// Limit bounds the candidates returned, best ranked first (see
-	// HealthExceptions); 0 returns them all.
-	Limit int
-}
-
-// ExceptionCandidate is an account that meets at least one exception rule,
-// with what the report needs to explain and rank it.
-type ExceptionCandidate struct {
-	Account      Account
-	Health       AccountHealth
-	OverdueTasks int
-	// OldestOverdue is the due time of the oldest overdue task.
-	OldestOverdue *time.Time
-}
-
-// Renewal proximity, as the exception report ranks by it: ARR × 90 ÷ (90 +
-// days to renewal), 1 when the renewal is due, 0.25 without a renewal date.
-const (
-	RenewalHorizonDays      = 90
-	UnknownRenewalProximity = 0.25
-)
-
-// HealthExceptions returns the exception candidates, from the stored health
-// state (one scan of account_health, no events read), ranked by ARR ×
-// renewal proximity, then ARR, then the number of rules met, then id, and
-// the number of candidates in all. Ranking in the database lets a report
-// of the first hundred rows at 100,000 accounts read only those rows.
-func (s *Store) HealthExceptions(ctx context.Context, q ExceptionQuery) ([]ExceptionCandidate, int, error) {
-	args := []any{micros(q.DueBefore), q.ScoreDrop, q.Now.UTC().Format(time.DateOnly)}
-	tasks, err := s.overdueTasksSQL(ctx)
-	if err != nil {
-		return nil, 0, err
-	}
-	overdue, join := "0, NULL", ""
-	conds := []string{"h.next_due_at <= $1", "h.usage_drop = 1", "h.combined_baseline - h.combined >= $2"}
-	if tasks != "" {
-		args = append(args, micros(q.Now))
-		join = " LEFT JOIN (" + strings.ReplaceAll(tasks, "$NOW", fmt.Sprintf("$%d", len(args))) + ") t ON t.account_id = h.account_id"
-		overdue = "COALESCE(t.n, 0), t.oldest"
-		conds = append(conds, "t.n > 0")
-	}
-	var met []string
-	for _, c := range conds {
-		met = append(met, "CASE WHEN "+c+" THEN 1 ELSE 0 END")
-	}
-	ahead := "MAX(CAST(julianday(a.renewal_date) - julianday($3) AS INTEGER), 0)"
-	if s.dialect == Postgres {
-		ahead = "GREATEST(a.renewal_date::date - $3::date, 0)"
-	}
-	proximity := fmt.Sprintf("CASE WHEN a.renewal_date = '' THEN %g ELSE %d.0 / (%d.0 + %s) END",
-		UnknownRenewalProximity, RenewalHorizonDays, RenewalHorizonDays, ahead)
-	where := q.HealthFilter.where(&args)
-	limit := ""
-	if q.Limit > 0 {
-		limit = " LIMIT " + strconv.Itoa(q.Limit)
-	}
-	from := ` FROM account_health h JOIN accounts a ON a.id = h.account_id` + join + `
-		WHERE h.version > 0 AND (` + strings.Join(conds, " OR ") + `)` + where
-	// Counting apart lets the ranked query keep only the first rows in its
-	// sort (a window count would make it keep them all).
-	// ($3, the date, is selected only so that PostgreSQL learns its type.)
-	var (
-		total int
-		today string
-	)
-	if err := s.read.QueryRowContext(ctx, "SELECT COUNT(*), CAST($3 AS TEXT)"+from, args...).Scan(&total, &today); err != nil {
-		return nil, 0, fmt.Errorf("count exceptions: %w", err)
-	}
-	query := `SELECT a.id, a.name, a.plan, a.segment, a.owner, a.lifecycle_stage, a.arr, a.renewal_date,
-		` + overdue + `, ` + healthCols + `, a.arr * (` + proximity + `) AS priority, ` + strings.Join(met, " + ") + ` AS met` + from + `
-		ORDER BY priority DESC, a.arr DESC, met DESC, a.id`
-	if limit != "" {
-		// Rank on the few columns ranking needs, then read the whole rows
-		// of the first ones only: a sort carries every selected column of
-		// every candidate, and reading some forty columns of each of
-		// 86,000 candidates was most of the report's time.
-		query = `SELECT a.id, a.name, a.plan, a.segment, a.owner, a.lifecycle_stage, a.arr, a.renewal_date,
-			` + overdue + `, ` + healthCols + `, r.priority, r.met
-			FROM (SELECT h.account_id AS rid, a.arr AS rarr, a.arr * (` + proximity + `) AS priority, ` + strings.Join(met, " + ") + ` AS met` +
-			from + ` ORDER BY priority DESC, a.arr DESC, met DESC, a.id` + limit + `) r
-			JOIN account_health h ON h.account_id = r.rid JOIN accounts a ON a.id = r.rid` + join + `
-			ORDER BY r.priority DESC, r.rarr DESC, r.met DESC, r.rid`
-	}
-	rows, err := s.read.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("read exceptions: %w", err)
-	}
-	defer rows.Close()
-	var out []ExceptionCandidate
-	for rows.Next() {
-		var (
-			c        ExceptionCandidate
-			oldest   sql.NullInt64
-			priority float64
-			met      int
-		)
-		a := &c.Account
-		dest, fill := healthDest(&c.Health)
-		dest = append([]any{&a.ID, &a.Name, &a.Plan, &a.Segment, &a.Owner, &a.LifecycleStage, &a.ARR, &a.RenewalDate,
-			&c.OverdueTasks, &oldest}, dest...)
-		if err := rows.Scan(append(dest, &priority, &met)...); err != nil {
-			return nil, 0, err
-		}
-		fill()
-		c.Health.AccountID = a.ID
-		c.OldestOverdue = timePtr(oldest)
-		out = append(out, c)
-	}
-	return out, total, rows.Err()
-}
-
-// tasksProbe caches, per store, whether the playbook's tasks table exists
-// (it arrives with its own migration).
-var tasksProbe sync.Map // *Store → bool
-
-// overdueTasksSQL returns a query of (account_id, n, oldest) over open tasks
-// due before $NOW, or "" when this database has no tasks table.
-func (s *Store) overdueTasksSQL(ctx context.Context) (string, error) {
-	has, ok := tasksProbe.Load(s)
-	if !ok {
-		var q string
-		if s.dialect == Postgres {
-			q = "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'tasks'"
-		} else {
-			q = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'tasks'"
-		}
-		var n int
-		if err := s.read.QueryRowContext(ctx, q).Scan(&n); err != nil {
-			return "", fmt.Errorf("look for the tasks table: %w", err)
-		}
-		has = n > 0
-		tasksProbe.Store(s, has)
-	}
-	if !has.(bool) {
-		return "", nil
-	}
-	return `SELECT account_id, COUNT(*) AS n, MIN(due_at) AS oldest FROM tasks
-		WHERE status NOT IN ('done', 'cancelled', 'canceled') AND due_at IS NOT NULL AND due_at < $NOW
-		AND (snoozed_until IS NULL OR snoozed_until <= $NOW) GROUP BY account_id`, nil
-}
-
-// QuadrantTotal is one line of the health report: the accounts of a
-// quadrant ("" for accounts not scored yet) and their ARR.
-type QuadrantTotal struct {
-	Quadrant string
-	Accounts int
-	ARR      float64
-}
-
-// HealthSummary counts accounts and sums ARR per quadrant.
-func (s *Store) HealthSummary(ctx context.Context, f HealthFilter) ([]QuadrantTotal, error) {
-	var args []any
-	where := f.where(&args)
-	rows, err := s.read.QueryContext(ctx, `SELECT COALESCE(h.quadrant, ''), COUNT(*), COALESCE(SUM(a.arr), 0)
-		FROM accounts a LEFT JOIN account_health h ON h.account_id = a.id AND h.version > 0
-		WHERE 1 = 1`+where+` GROUP BY COALESCE(h.quadrant, '')`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("read the health summary: %w", err)
-	}
-	defer rows.Close()
-	var out []QuadrantTotal
-	for rows.Next() {
-		var t QuadrantTotal
-		if err := rows.Scan(&t.Quadrant, &t.Accounts, &t.ARR); err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
-}
-
-// eachHealthEvent calls fn with each row of a health event query (id,
-// account, type, name, user, timestamp, properties, contact role), in one
-// reused HealthEvent, and closes rows.
-func eachHealthEvent(rows *sql.Rows, fn func(*HealthEvent) error) error {
-	defer rows.Close()
-	var ev HealthEvent
-	for rows.Next() {
-		var (
-			ts          int64
-			props, role sql.NullString
-		)
-		if err := rows.Scan(&ev.ID, &ev.AccountID, &ev.Type, &ev.Name, &ev.UserID, &ts, &props, &role); err != nil {
-			return err
-		}
-		ev.Timestamp = fromMicros(ts)
-		ev.Properties = nil
-		if props.Valid && props.String != "" {
-			ev.Properties = json.RawMessage(props.String)
-		}
-		ev.ContactRole = role.String
-		if err := fn(&ev); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
 }

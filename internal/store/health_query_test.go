@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"github.com/moments-cs/moments/internal/vocab"
 	"testing"
 	"time"
 
@@ -24,7 +25,7 @@ func saveHealth(t *testing.T, s *store.Store, day int64, states ...store.Account
 	for _, h := range states {
 		ids = append(ids, h.AccountID)
 	}
-	recs, err := s.LoadHealthTx(ctx, tx, ids)
+	recs, err := s.HealthRecordsTx(ctx, tx, ids)
 	require.NoError(t, err)
 	var out []*store.HealthRecord
 	for _, h := range states {
@@ -34,7 +35,7 @@ func saveHealth(t *testing.T, s *store.Store, day int64, states ...store.Account
 		r.Aggregate = []byte(`{"format":1}`)
 		out = append(out, r)
 	}
-	require.NoError(t, s.SaveHealthTx(ctx, tx, out, day))
+	require.NoError(t, s.SaveHealthRecordsTx(ctx, tx, out, day))
 	require.NoError(t, tx.Commit())
 }
 
@@ -82,7 +83,7 @@ func TestHealthStateExceptionsAndSummary(t *testing.T) {
 			require.NoError(t, err)
 		}
 
-		got, total, err := s.HealthExceptions(ctx, store.ExceptionQuery{Now: now, DueBefore: now.Add(-7 * 24 * time.Hour), ScoreDrop: 10})
+		got, total, err := s.ExceptionCandidates(ctx, store.ExceptionQuery{Now: now, DueBefore: now.Add(-7 * 24 * time.Hour), ScoreDrop: 10})
 		require.NoError(t, err)
 		require.Equal(t, 3, total)
 		require.Equal(t, []string{"tasked", "falling", "late"}, []string{got[0].Account.ID, got[1].Account.ID, got[2].Account.ID},
@@ -99,18 +100,18 @@ func TestHealthStateExceptionsAndSummary(t *testing.T) {
 
 		// A limited report ranks first and reads whole rows after: the same
 		// rows, in the same order, as the first ones of the full report.
-		top, total, err := s.HealthExceptions(ctx, store.ExceptionQuery{Now: now, DueBefore: now.Add(-7 * 24 * time.Hour), ScoreDrop: 10, Limit: 2})
+		top, total, err := s.ExceptionCandidates(ctx, store.ExceptionQuery{Now: now, DueBefore: now.Add(-7 * 24 * time.Hour), ScoreDrop: 10, Limit: 2})
 		require.NoError(t, err)
 		require.Equal(t, 3, total)
 		require.Equal(t, got[:2], top)
 
-		got, total, err = s.HealthExceptions(ctx, store.ExceptionQuery{HealthFilter: store.HealthFilter{Owner: "bob", Segment: "enterprise"},
+		got, total, err = s.ExceptionCandidates(ctx, store.ExceptionQuery{HealthFilter: store.HealthFilter{Owner: "bob", Segment: "enterprise"},
 			Now: now, DueBefore: now.Add(-7 * 24 * time.Hour), ScoreDrop: 10, Limit: 1})
 		require.NoError(t, err)
 		require.Len(t, got, 1)
 		require.Equal(t, 2, total)
 
-		sum, err := s.HealthSummary(ctx, store.HealthFilter{})
+		sum, err := s.QuadrantTotals(ctx, store.HealthFilter{})
 		require.NoError(t, err)
 		totals := map[string]store.QuadrantTotal{}
 		for _, q := range sum {
@@ -124,10 +125,9 @@ func TestHealthStateExceptionsAndSummary(t *testing.T) {
 		require.True(t, h.UsageDrop)
 		require.Equal(t, int64(1), h.Version)
 		require.False(t, h.QuadrantMoved())
-		vars := h.Vars(now)
-		require.Equal(t, "champion", vars["quadrant"])
-		require.Equal(t, 90.0, vars["combined"])
-		require.NotContains(t, vars, "emotional", "an unknown score is left out")
+		require.Equal(t, "champion", h.Quadrant)
+		require.Equal(t, 90.0, *h.Combined)
+		require.Nil(t, h.Emotional, "an unknown score is nil")
 		_, err = s.AccountHealth(ctx, "unscored")
 		require.ErrorIs(t, err, store.ErrNotFound)
 
@@ -153,7 +153,7 @@ func TestHealthReportsLeaveOutChurnedAccounts(t *testing.T) {
 		_, err := s.Ingest(ctx, "wk", []store.Message{group("kept", "adoption", 1000), group("lost", "churned", 5000)})
 		require.NoError(t, err)
 		count := func(f store.HealthFilter) (int, float64) {
-			totals, err := s.HealthSummary(ctx, f)
+			totals, err := s.QuadrantTotals(ctx, f)
 			require.NoError(t, err)
 			n, arr := 0, 0.0
 			for _, q := range totals {
@@ -165,7 +165,7 @@ func TestHealthReportsLeaveOutChurnedAccounts(t *testing.T) {
 		n, arr := count(store.HealthFilter{})
 		require.Equal(t, 1, n, "a churned account is no longer at risk")
 		require.Equal(t, 1000.0, arr)
-		n, arr = count(store.HealthFilter{Stage: store.ChurnedStage})
+		n, arr = count(store.HealthFilter{Stage: vocab.StageChurned})
 		require.Equal(t, 1, n, "unless churned accounts are asked for")
 		require.Equal(t, 5000.0, arr)
 	})

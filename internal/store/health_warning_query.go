@@ -36,7 +36,7 @@ func (s *Store) SaveHealthWarningsTx(ctx context.Context, tx *sql.Tx, ws []Healt
 			}
 			args = append(args, w.AccountID, strings.Join(w.Codes, ","), string(texts), micros(now))
 		}
-		q := s.rowsSQL("INSERT INTO health_warnings (account_id, codes, texts, updated_at) VALUES ", len(chunk), 4,
+		q := s.dialect.rows("INSERT INTO health_warnings (account_id, codes, texts, updated_at) VALUES ", len(chunk), 4,
 			" ON CONFLICT (account_id) DO UPDATE SET codes = excluded.codes, texts = excluded.texts, updated_at = excluded.updated_at")
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return fmt.Errorf("save health warnings: %w", err)
@@ -52,62 +52,15 @@ func orEmptyStrings(s []string) []string {
 	return s
 }
 
-// WarnedAccount is an account whose health raised warnings, with what the
-// exception report shows of it.
-type WarnedAccount struct {
-	Account  Account
-	Quadrant string
-	Combined *float64
-	Warnings HealthWarnings
-}
-
-// WarnedAccounts returns the accounts that match the filter and whose
-// health raised a warning when last scored, by id.
-func (s *Store) WarnedAccounts(ctx context.Context, f HealthFilter) ([]WarnedAccount, error) {
-	var args []any
-	where := f.where(&args)
-	rows, err := s.read.QueryContext(ctx, `SELECT `+prefixed("a.", accountCols)+`, COALESCE(h.quadrant, ''), h.combined, w.codes, w.texts
-		FROM health_warnings w JOIN accounts a ON a.id = w.account_id LEFT JOIN account_health h ON h.account_id = w.account_id
-		WHERE w.codes <> ''`+where+` ORDER BY a.id`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("read health warnings: %w", err)
+// decodeWarnings reads the codes and texts of a health_warnings row.
+func decodeWarnings(accountID, codes, texts string) (HealthWarnings, error) {
+	w := HealthWarnings{AccountID: accountID}
+	if codes == "" {
+		return w, nil
 	}
-	defer rows.Close()
-	var out []WarnedAccount
-	for rows.Next() {
-		var (
-			w        WarnedAccount
-			combined sql.NullFloat64
-			codes    string
-			texts    string
-		)
-		a, err := scanAccount(scanFunc(func(dest ...any) error {
-			return rows.Scan(append(dest, &w.Quadrant, &combined, &codes, &texts)...)
-		}))
-		if err != nil {
-			return nil, fmt.Errorf("read health warnings: %w", err)
-		}
-		w.Account = a
-		w.Combined = floatPtr(combined)
-		w.Warnings = HealthWarnings{AccountID: a.ID, Codes: strings.Split(codes, ",")}
-		if err := json.Unmarshal([]byte(texts), &w.Warnings.Texts); err != nil {
-			return nil, fmt.Errorf("health warnings of %q: %w", a.ID, err)
-		}
-		out = append(out, w)
+	w.Codes = strings.Split(codes, ",")
+	if err := json.Unmarshal([]byte(texts), &w.Texts); err != nil {
+		return w, fmt.Errorf("health warnings of %q: %w", accountID, err)
 	}
-	return out, rows.Err()
-}
-
-// scanFunc adapts a function to the scanner interface.
-type scanFunc func(dest ...any) error
-
-func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
-
-// prefixed qualifies each column of a comma-separated list.
-func prefixed(prefix, cols string) string {
-	parts := strings.Split(cols, ",")
-	for i, p := range parts {
-		parts[i] = prefix + strings.TrimSpace(p)
-	}
-	return strings.Join(parts, ", ")
+	return w, nil
 }

@@ -34,28 +34,15 @@ func (b *ingestBatch) resolveAccounts(ctx context.Context) error {
 		return nil
 	}
 	found := map[string]string{}
-	for start := 0; start < len(missing); start += keyChunk {
-		end := min(start+keyChunk, len(missing))
-		args := make([]any, 0, end-start)
-		for _, id := range missing[start:end] {
-			args = append(args, id)
-		}
-		rows, err := b.tx.QueryContext(ctx,
-			"SELECT id, account_id FROM contacts WHERE account_id IS NOT NULL AND id IN ("+b.s.placeholders(1, len(args))+")", args...)
-		if err != nil {
-			return fmt.Errorf("look up contacts' accounts: %w", err)
-		}
-		for rows.Next() {
+	err := b.s.eachRowIn(ctx, b.tx, "SELECT id, account_id FROM contacts WHERE account_id IS NOT NULL AND id IN ("+idsMarker+")", nil, missing,
+		func(r scanner) error {
 			var id, acct string
-			if err := rows.Scan(&id, &acct); err != nil {
-				rows.Close()
-				return err
-			}
+			err := r.Scan(&id, &acct)
 			found[id] = acct
-		}
-		if err := rows.Close(); err != nil {
 			return err
-		}
+		})
+	if err != nil {
+		return fmt.Errorf("look up contacts' accounts: %w", err)
 	}
 	for i := range b.rows {
 		e := &b.rows[i]
@@ -68,34 +55,6 @@ func (b *ingestBatch) resolveAccounts(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// placeholders returns n parameter markers numbered from `from`. SQLite
-// gets anonymous "?" markers: it treats "$1" as a named parameter and looks
-// names up by a linear scan, which made a 2,800-parameter insert spend most
-// of its time matching names.
-func (s *Store) placeholders(from, n int) string {
-	var sb strings.Builder
-	for i := 0; i < n; i++ {
-		if i > 0 {
-			sb.WriteByte(',')
-		}
-		if s.dialect == SQLite {
-			sb.WriteByte('?')
-		} else {
-			sb.WriteString("$" + strconv.Itoa(from+i))
-		}
-	}
-	return sb.String()
-}
-
-// forUpdate locks the row being merged on PostgreSQL, where several server
-// processes may write at once; SQLite has one writer, which is lock enough.
-func (b *ingestBatch) forUpdate() string {
-	if b.s.dialect == Postgres {
-		return " FOR UPDATE"
-	}
-	return ""
 }
 
 // mergeTraits applies Segment's rule: top-level traits in a later call
@@ -173,7 +132,7 @@ func (b *ingestBatch) flushAccounts(ctx context.Context) error {
 			exists   = true
 		)
 		err := b.tx.QueryRowContext(ctx,
-			"SELECT traits, created_at, last_seen_at FROM accounts WHERE id = $1"+b.forUpdate(), id).
+			"SELECT traits, created_at, last_seen_at FROM accounts WHERE id = $1"+b.s.dialect.forUpdate(), id).
 			Scan(&raw, &created, &lastSeen)
 		switch {
 		case err == sql.ErrNoRows:
@@ -301,7 +260,7 @@ func (b *ingestBatch) flushContacts(ctx context.Context) error {
 			exists   = true
 		)
 		err := b.tx.QueryRowContext(ctx,
-			"SELECT traits, created_at, account_id, last_seen_at FROM contacts WHERE id = $1"+b.forUpdate(), id).
+			"SELECT traits, created_at, account_id, last_seen_at FROM contacts WHERE id = $1"+b.s.dialect.forUpdate(), id).
 			Scan(&raw, &created, &acct, &lastSeen)
 		switch {
 		case err == sql.ErrNoRows:

@@ -47,7 +47,7 @@ func (s *Store) AccountTraitHistory(ctx context.Context, accountIDs []string, fn
 			args[i] = id
 		}
 		rows, err := s.read.QueryContext(ctx, `SELECT account_id, timestamp, properties FROM events
-			WHERE account_id IN (`+s.placeholders(1, len(chunk))+`) AND type = 'group'
+			WHERE account_id IN (`+s.dialect.placeholders(1, len(chunk))+`) AND type = 'group'
 			ORDER BY account_id, timestamp, id`, args...)
 		if err != nil {
 			return fmt.Errorf("read account trait history: %w", err)
@@ -95,7 +95,8 @@ func (s *Store) BehaviourCounts(ctx context.Context, ids []string, from, to time
 	var out []BehaviourCount
 	run := func(where string, args ...any) error {
 		rows, err := s.read.QueryContext(ctx, `SELECT account_id, name, COUNT(*) FROM events
-			WHERE account_id <> '' AND type IN ('track', 'page', 'screen') AND timestamp >= $1 AND timestamp < $2`+where+`
+			WHERE account_id <> '' AND type IN ('track', 'page', 'screen') AND timestamp >= `+s.dialect.placeholders(1, 1)+
+			` AND timestamp < `+s.dialect.placeholders(2, 1)+where+`
 			GROUP BY account_id, name`, args...)
 		if err != nil {
 			return fmt.Errorf("count behaviours: %w", err)
@@ -120,7 +121,7 @@ func (s *Store) BehaviourCounts(ctx context.Context, ids []string, from, to time
 		for _, id := range chunk {
 			args = append(args, id)
 		}
-		if err := run(" AND account_id IN ("+s.placeholders(3, len(chunk))+")", args...); err != nil {
+		if err := run(" AND account_id IN ("+s.dialect.placeholders(3, len(chunk))+")", args...); err != nil {
 			return nil, err
 		}
 	}

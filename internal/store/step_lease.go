@@ -11,7 +11,7 @@ import (
 // renews it while the step runs. A step whose lease ran out was abandoned —
 // its server died or lost the database — and RecoverAbandonedSteps makes it
 // due again under a new generation, which fences the old worker out: it can
-// neither renew the lease nor record an outcome (FinishStep checks the
+// neither renew the lease nor record an outcome (FinishStepTx checks the
 // generation). The lease lives in due_at rather than a column of its own
 // because a running step has no other use for it, and the (status, due_at)
 // index serves the recovery query.

@@ -22,13 +22,20 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
-// Dialect names the database behind a Store.
-type Dialect string
+// Querier is what a query runs on: a *sql.Tx (the ingestion transaction
+// inside an ingest hook, or a caller's own) or a pool of the store
+// (Reader). A method whose name ends in Tx takes one as its first
+// argument after the context and runs on it; every other method uses the
+// store's own pools.
+type Querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
 
-const (
-	SQLite   Dialect = "sqlite"
-	Postgres Dialect = "postgres"
-)
+// Reader returns the read pool, for the Tx methods when no transaction is
+// needed.
+func (s *Store) Reader() Querier { return s.read }
 
 // ErrNotFound is returned when a record does not exist.
 var ErrNotFound = errors.New("not found")
@@ -98,6 +105,9 @@ type Store struct {
 	mergeEvery int
 	// checkpointer copies SQLite's WAL into the database file.
 	checkpointer *checkpointer
+	// health holds the health statements' text and, on SQLite, their
+	// prepared forms (health_statements.go).
+	health healthStatements
 }
 
 // Open opens (creating if needed) the database, applies migrations and starts
@@ -146,7 +156,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.closeDBs()
 		return nil, err
 	}
-	if s.dialect == SQLite {
+	if s.dialect.embedded() {
 		if s.checkpointer, err = startCheckpointer(s.path, log); err != nil {
 			s.closeDBs()
 			return nil, err
@@ -192,10 +202,7 @@ func sqliteDSN(path string, write bool, synchronous string) string {
 }
 
 func (s *Store) migrate(ctx context.Context) error {
-	dir, d := "migrations/sqlite", goose.DialectSQLite3
-	if s.dialect == Postgres {
-		dir, d = "migrations/postgres", goose.DialectPostgres
-	}
+	dir, d := s.dialect.migrations()
 	fsys, err := fs.Sub(migrations, dir)
 	if err != nil {
 		return err
@@ -248,37 +255,4 @@ func (s *Store) closeDBs() error {
 		errs = append(errs, s.write.Close())
 	}
 	return errors.Join(errs...)
-}
-
-// micros converts a time to the stored representation.
-func micros(t time.Time) int64 { return t.UnixMicro() }
-
-// fromMicros converts the stored representation back to UTC time.
-func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
-
-func nullMicros(t time.Time) sql.NullInt64 {
-	if t.IsZero() {
-		return sql.NullInt64{}
-	}
-	return sql.NullInt64{Int64: t.UnixMicro(), Valid: true}
-}
-
-func timePtr(v sql.NullInt64) *time.Time {
-	if !v.Valid {
-		return nil
-	}
-	t := fromMicros(v.Int64)
-	return &t
-}
-
-// appendRows scans every remaining row with scan, appending to out.
-func appendRows[T any](out []T, rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) {
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
 }

@@ -269,7 +269,7 @@ func TestRunsAndTasksPaginate(t *testing.T) {
 		for i := 0; i < 7; i++ {
 			id := fmt.Sprintf("run-%d", i)
 			created := t0.Add(time.Duration(i/2) * time.Minute) // pairs share a creation time
-			_, ok, err := s.InsertRun(ctx, s.DB(), store.Run{ID: id, AccountID: "acme", MomentID: "kickoff",
+			_, ok, err := s.InsertRunTx(ctx, s.DB(), store.Run{ID: id, AccountID: "acme", MomentID: "kickoff",
 				Occurrence: id, MapVersion: 1, Category: "csm", Status: "running", CreatedAt: created})
 			require.NoError(t, err)
 			require.True(t, ok)
@@ -279,7 +279,7 @@ func TestRunsAndTasksPaginate(t *testing.T) {
 				due := t0.Add(time.Duration(i%3) * time.Hour) // ties on due dates too
 				task.DueAt = &due
 			}
-			_, err = s.InsertTask(ctx, s.DB(), task)
+			_, err = s.InsertTaskTx(ctx, s.DB(), task)
 			require.NoError(t, err)
 		}
 		wantRuns = []string{"run-6", "run-5", "run-4", "run-3", "run-2", "run-1", "run-0"}

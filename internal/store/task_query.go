@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/moments-cs/moments/internal/vocab"
 	"math"
 	"strconv"
 	"time"
@@ -41,22 +42,22 @@ type Task struct {
 // snoozed_until), escalated, overdue or open, in that order of precedence.
 func (t Task) Display(now time.Time) string {
 	switch {
-	case t.Status == TaskDone:
-		return TaskDone
+	case t.Status == vocab.TaskDone:
+		return vocab.TaskDone
 	case t.SnoozedUntil != nil && t.SnoozedUntil.After(now):
-		return TaskSnoozed
+		return vocab.TaskSnoozed
 	case t.EscalationLevel > 0:
-		return TaskEscalated
+		return vocab.TaskEscalated
 	case t.DueAt != nil && t.DueAt.Before(now):
-		return TaskOverdue
+		return vocab.TaskOverdue
 	}
-	return TaskOpen
+	return vocab.TaskOpen
 }
 
 // Active reports whether the task still asks for work at now: not done and
 // not snoozed.
 func (t Task) Active(now time.Time) bool {
-	return t.Status != TaskDone && (t.SnoozedUntil == nil || !t.SnoozedUntil.After(now))
+	return t.Status != vocab.TaskDone && (t.SnoozedUntil == nil || !t.SnoozedUntil.After(now))
 }
 
 const taskCols = `id, run_id, step_index, account_id, moment_id, title, description, team, assignee, status, due_at,
@@ -75,14 +76,14 @@ func scanTask(r scanner) (Task, error) {
 	return t, err
 }
 
-// InsertTask inserts t through q unless its run step already made a task;
+// InsertTaskTx inserts t through q unless its run step already made a task;
 // it reports whether it inserted.
-func (s *Store) InsertTask(ctx context.Context, q DBTX, t Task) (bool, error) {
+func (s *Store) InsertTaskTx(ctx context.Context, q Querier, t Task) (bool, error) {
 	res, err := q.ExecContext(ctx, `INSERT INTO tasks (id, run_id, step_index, account_id, moment_id, title, description,
 		team, assignee, status, due_at, escalation_level, severity, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, '', $12, $12)
 		ON CONFLICT (run_id, step_index) DO NOTHING`,
-		t.ID, t.RunID, t.StepIndex, t.AccountID, t.MomentID, t.Title, t.Description, t.Team, t.Assignee, TaskOpen,
+		t.ID, t.RunID, t.StepIndex, t.AccountID, t.MomentID, t.Title, t.Description, t.Team, t.Assignee, vocab.TaskOpen,
 		nullTime(t.DueAt), micros(t.CreatedAt))
 	if err != nil {
 		return false, fmt.Errorf("insert task: %w", err)
@@ -101,7 +102,7 @@ func (s *Store) Task(ctx context.Context, id string) (Task, error) {
 }
 
 // TaskTx returns one task read through q.
-func (s *Store) TaskTx(ctx context.Context, q DBTX, id string) (Task, error) {
+func (s *Store) TaskTx(ctx context.Context, q Querier, id string) (Task, error) {
 	t, err := scanTask(q.QueryRowContext(ctx, "SELECT "+taskCols+" FROM tasks WHERE id = $1", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, ErrNotFound
@@ -109,9 +110,9 @@ func (s *Store) TaskTx(ctx context.Context, q DBTX, id string) (Task, error) {
 	return t, err
 }
 
-// LastRunTask returns the task made by the latest task step of a run
+// LastTaskOfRunTx returns the task made by the latest task step of a run
 // before step index before, or ErrNotFound.
-func (s *Store) LastRunTask(ctx context.Context, q DBTX, runID string, before int) (Task, error) {
+func (s *Store) LastTaskOfRunTx(ctx context.Context, q Querier, runID string, before int) (Task, error) {
 	t, err := scanTask(q.QueryRowContext(ctx, "SELECT "+taskCols+` FROM tasks WHERE run_id = $1 AND step_index < $2
 		ORDER BY step_index DESC LIMIT 1`, runID, before))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -137,42 +138,27 @@ var ErrBadStatus = errors.New("status must be one of open, overdue, escalated, d
 // ListTasks returns one page of tasks, soonest due first (tasks without a
 // due date last), and the next cursor.
 func (s *Store) ListTasks(ctx context.Context, f TaskFilter, now time.Time, p Page) ([]Task, string, error) {
-	var (
-		where []string
-		args  []any
-	)
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
-	if f.Assignee != "" {
-		where = append(where, "assignee = "+arg(f.Assignee))
-	}
-	if f.AccountID != "" {
-		where = append(where, "account_id = "+arg(f.AccountID))
-	}
-	if f.MomentID != "" {
-		where = append(where, "moment_id = "+arg(f.MomentID))
-	}
-	if f.RunID != "" {
-		where = append(where, "run_id = "+arg(f.RunID))
-	}
-	if f.Status == TaskDone {
+	var w where
+	w.eq("assignee", f.Assignee)
+	w.eq("account_id", f.AccountID)
+	w.eq("moment_id", f.MomentID)
+	w.eq("run_id", f.RunID)
+	if f.Status == vocab.TaskDone {
 		// PostgreSQL refuses a parameter the statement does not use, so
 		// done (which needs no clock) is handled apart.
-		where = append(where, "status = 'done'")
+		w.add("status = 'done'")
 	} else if f.Status != "" {
-		n := arg(micros(now))
+		n := w.arg(micros(now))
 		active := "status <> 'done' AND (snoozed_until IS NULL OR snoozed_until <= " + n + ")"
 		switch f.Status {
-		case TaskOpen:
-			where = append(where, active)
-		case TaskOverdue:
-			where = append(where, active+" AND due_at IS NOT NULL AND due_at < "+n)
-		case TaskEscalated:
-			where = append(where, active+" AND escalation_level > 0")
-		case TaskSnoozed:
-			where = append(where, "status <> 'done' AND snoozed_until > "+n)
+		case vocab.TaskOpen:
+			w.add(active)
+		case vocab.TaskOverdue:
+			w.add(active + " AND due_at IS NOT NULL AND due_at < " + n)
+		case vocab.TaskEscalated:
+			w.add(active + " AND escalation_level > 0")
+		case vocab.TaskSnoozed:
+			w.add("status <> 'done' AND snoozed_until > " + n)
 		default:
 			return nil, "", ErrBadStatus
 		}
@@ -185,10 +171,10 @@ func (s *Store) ListTasks(ctx context.Context, f TaskFilter, now time.Time, p Pa
 		if err != nil {
 			return nil, "", err
 		}
-		a, b := arg(kv), arg(id)
-		where = append(where, "("+sortKey+" > "+a+" OR ("+sortKey+" = "+a+" AND id > "+b+"))")
+		a, b := w.arg(kv), w.arg(id)
+		w.add("(" + sortKey + " > " + a + " OR (" + sortKey + " = " + a + " AND id > " + b + "))")
 	}
-	return queryPage(ctx, s.read, "tasks", "SELECT "+taskCols+" FROM tasks", where, sortKey+", id", args, p, scanTask,
+	return queryPage(ctx, s.read, "tasks", "SELECT "+taskCols+" FROM tasks", w, sortKey+", id", p, scanTask,
 		func(t Task) string {
 			k := int64(math.MaxInt64)
 			if t.DueAt != nil {
@@ -227,25 +213,25 @@ func (s *Store) UpdateTask(ctx context.Context, id string, c TaskChange, now tim
 	if c.SnoozedUntil != nil {
 		if c.SnoozedUntil.IsZero() {
 			t.SnoozedUntil = nil
-			if t.Status == TaskSnoozed {
-				t.Status = TaskOpen
+			if t.Status == vocab.TaskSnoozed {
+				t.Status = vocab.TaskOpen
 			}
 		} else {
 			u := *c.SnoozedUntil
 			t.SnoozedUntil = &u
-			if t.Status != TaskDone {
-				t.Status = TaskSnoozed
+			if t.Status != vocab.TaskDone {
+				t.Status = vocab.TaskSnoozed
 			}
 		}
 	}
 	if c.Status != nil {
 		switch *c.Status {
-		case TaskDone:
-			if t.Status != TaskDone {
-				t.Status, t.CompletedAt, t.CompletedBy = TaskDone, &now, c.By
+		case vocab.TaskDone:
+			if t.Status != vocab.TaskDone {
+				t.Status, t.CompletedAt, t.CompletedBy = vocab.TaskDone, &now, c.By
 			}
-		case TaskOpen:
-			t.Status, t.CompletedAt, t.CompletedBy, t.SnoozedUntil = TaskOpen, nil, "", nil
+		case vocab.TaskOpen:
+			t.Status, t.CompletedAt, t.CompletedBy, t.SnoozedUntil = vocab.TaskOpen, nil, "", nil
 		}
 	}
 	_, err = tx.ExecContext(ctx, `UPDATE tasks SET assignee = $1, status = $2, snoozed_until = $3, completed_at = $4,
@@ -301,7 +287,7 @@ const (
 // Escalate records e through q unless an escalation with its key exists,
 // and raises its task (if any) to e's level and severity. It reports
 // whether it inserted.
-func (s *Store) Escalate(ctx context.Context, q DBTX, e Escalation) (bool, error) {
+func (s *Store) InsertEscalationTx(ctx context.Context, q Querier, e Escalation) (bool, error) {
 	res, err := q.ExecContext(ctx, `INSERT INTO escalations (id, key, task_id, run_id, account_id, moment_id, level, severity,
 		reason, notify, status, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 		ON CONFLICT (key) DO NOTHING`, e.ID, e.Key, e.TaskID, e.RunID, e.AccountID, e.MomentID, e.Level, e.Severity,

@@ -9,27 +9,15 @@ import (
 	"time"
 )
 
-// TriggerDB is what the trigger engine's queries run on: the ingestion
-// transaction (inside an ingest hook), another *sql.Tx on the write handle,
-// or a handle of the store.
-type TriggerDB interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-// Reader returns the read handle, for queries that need no transaction.
-func (s *Store) Reader() TriggerDB { return s.read }
-
 // Kinds of watched traits.
 const (
 	WatchValue = "value"
 	WatchDate  = "date"
 )
 
-// WatchedTraits returns the traits the trigger engine keeps, as
+// WatchedTraitsTx returns the traits the trigger engine keeps, as
 // "kind\x00trait" keys.
-func (s *Store) WatchedTraits(ctx context.Context, q TriggerDB) (map[string]bool, error) {
+func (s *Store) WatchedTraitsTx(ctx context.Context, q Querier) (map[string]bool, error) {
 	rows, err := q.QueryContext(ctx, "SELECT trait, kind FROM trigger_watched")
 	if err != nil {
 		return nil, fmt.Errorf("read watched traits: %w", err)
@@ -46,13 +34,13 @@ func (s *Store) WatchedTraits(ctx context.Context, q TriggerDB) (map[string]bool
 	return out, rows.Err()
 }
 
-// WatchTrait starts keeping a trait: it records it and, when it was not
+// WatchTraitTx starts keeping a trait: it records it and, when it was not
 // watched yet, seeds its values from every account's traits with value
 // (which returns ok=false for an account without a usable value). The
 // accounts in skip are left unseeded: their traits already hold the values
 // of the calls being handled, which must count as changes. It reports
 // whether the trait was newly watched.
-func (s *Store) WatchTrait(ctx context.Context, tx *sql.Tx, trait, kind string, skip map[string]bool,
+func (s *Store) WatchTraitTx(ctx context.Context, tx Querier, trait, kind string, skip map[string]bool,
 	value func(traits map[string]any) (string, bool)) (bool, error) {
 	res, err := tx.ExecContext(ctx, `INSERT INTO trigger_watched (trait, kind, since) VALUES ($1, $2, $3)
 		ON CONFLICT (trait, kind) DO NOTHING`, trait, kind, micros(s.now()))
@@ -95,9 +83,9 @@ func (s *Store) WatchTrait(ctx context.Context, tx *sql.Tx, trait, kind string, 
 		}
 		for _, x := range vals {
 			if kind == WatchDate {
-				err = s.SetTriggerDate(ctx, tx, trait, x.id, x.v)
+				err = s.SetDateTraitTx(ctx, tx, trait, x.id, x.v)
 			} else {
-				err = s.SetTriggerTraitValue(ctx, tx, x.id, trait, x.v)
+				err = s.SetTraitValueTx(ctx, tx, x.id, trait, x.v)
 			}
 			if err != nil {
 				return false, err
@@ -109,38 +97,25 @@ func (s *Store) WatchTrait(ctx context.Context, tx *sql.Tx, trait, kind string, 
 	}
 }
 
-// TriggerTraitValues returns the last seen values of trait for accounts
+// TraitValuesTx returns the last seen values of trait for accounts
 // (absent: never seen).
-func (s *Store) TriggerTraitValues(ctx context.Context, q TriggerDB, trait string, accounts []string) (map[string]string, error) {
+func (s *Store) TraitValuesTx(ctx context.Context, q Querier, trait string, accounts []string) (map[string]string, error) {
 	out := map[string]string{}
-	for start := 0; start < len(accounts); start += keyChunk {
-		end := min(start+keyChunk, len(accounts))
-		args := []any{trait}
-		for _, a := range accounts[start:end] {
-			args = append(args, a)
-		}
-		rows, err := q.QueryContext(ctx, "SELECT account_id, value FROM trigger_trait_values WHERE trait = "+s.placeholders(1, 1)+
-			" AND account_id IN ("+s.placeholders(2, end-start)+")", args...)
-		if err != nil {
-			return nil, fmt.Errorf("read trait values: %w", err)
-		}
-		for rows.Next() {
-			var a, v string
-			if err := rows.Scan(&a, &v); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			out[a] = v
-		}
-		if err := rows.Close(); err != nil {
-			return nil, err
-		}
+	err := s.eachRowIn(ctx, q, "SELECT account_id, value FROM trigger_trait_values WHERE trait = "+s.dialect.placeholders(1, 1)+
+		" AND account_id IN ("+idsMarker+")", []any{trait}, accounts, func(r scanner) error {
+		var a, v string
+		err := r.Scan(&a, &v)
+		out[a] = v
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read trait values: %w", err)
 	}
 	return out, nil
 }
 
-// SetTriggerTraitValue records the last seen value of a trait; "" removes it.
-func (s *Store) SetTriggerTraitValue(ctx context.Context, q TriggerDB, account, trait, value string) error {
+// SetTraitValueTx records the last seen value of a trait; "" removes it.
+func (s *Store) SetTraitValueTx(ctx context.Context, q Querier, account, trait, value string) error {
 	var err error
 	if value == "" {
 		_, err = q.ExecContext(ctx, "DELETE FROM trigger_trait_values WHERE account_id = $1 AND trait = $2", account, trait)
@@ -154,8 +129,8 @@ func (s *Store) SetTriggerTraitValue(ctx context.Context, q TriggerDB, account, 
 	return nil
 }
 
-// SetTriggerDate records an account's date trait (YYYY-MM-DD); "" removes it.
-func (s *Store) SetTriggerDate(ctx context.Context, q TriggerDB, trait, account, date string) error {
+// SetDateTraitTx records an account's date trait (YYYY-MM-DD); "" removes it.
+func (s *Store) SetDateTraitTx(ctx context.Context, q Querier, trait, account, date string) error {
 	var err error
 	if date == "" {
 		_, err = q.ExecContext(ctx, "DELETE FROM trigger_dates WHERE trait = $1 AND account_id = $2", trait, account)
@@ -175,10 +150,10 @@ type DueDate struct {
 	Date      string
 }
 
-// TriggerDatesBetween returns up to limit accounts whose date trait is in
+// DateTraitsBetween returns up to limit accounts whose date trait is in
 // (from, to] (YYYY-MM-DD), ordered by (date, account), after the given
 // position.
-func (s *Store) TriggerDatesBetween(ctx context.Context, trait, from, to string, after DueDate, limit int) ([]DueDate, error) {
+func (s *Store) DateTraitsBetween(ctx context.Context, trait, from, to string, after DueDate, limit int) ([]DueDate, error) {
 	rows, err := s.read.QueryContext(ctx, `SELECT account_id, date FROM trigger_dates
 		WHERE trait = $1 AND date > $2 AND date <= $3 AND (date > $4 OR (date = $4 AND account_id > $5))
 		ORDER BY date, account_id LIMIT `+fmt.Sprint(limit), trait, from, to, after.Date, after.AccountID)
@@ -197,8 +172,8 @@ func (s *Store) TriggerDatesBetween(ctx context.Context, trait, from, to string,
 	return out, rows.Err()
 }
 
-// TriggerDate returns one account's date trait, "" when unknown.
-func (s *Store) TriggerDate(ctx context.Context, q TriggerDB, trait, account string) (string, error) {
+// DateTraitTx returns one account's date trait, "" when unknown.
+func (s *Store) DateTraitTx(ctx context.Context, q Querier, trait, account string) (string, error) {
 	var d string
 	err := q.QueryRowContext(ctx, "SELECT date FROM trigger_dates WHERE trait = $1 AND account_id = $2", trait, account).Scan(&d)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -213,39 +188,26 @@ type KeyRole struct {
 	Role      string
 }
 
-// TriggerContactRoles returns the remembered key roles of contacts.
-func (s *Store) TriggerContactRoles(ctx context.Context, q TriggerDB, contacts []string) (map[string]KeyRole, error) {
+// KeyRolesTx returns the remembered key roles of contacts.
+func (s *Store) KeyRolesTx(ctx context.Context, q Querier, contacts []string) (map[string]KeyRole, error) {
 	out := map[string]KeyRole{}
-	for start := 0; start < len(contacts); start += keyChunk {
-		end := min(start+keyChunk, len(contacts))
-		args := make([]any, 0, end-start)
-		for _, c := range contacts[start:end] {
-			args = append(args, c)
-		}
-		rows, err := q.QueryContext(ctx, "SELECT contact_id, account_id, role FROM trigger_contact_roles WHERE contact_id IN ("+
-			s.placeholders(1, end-start)+")", args...)
-		if err != nil {
-			return nil, fmt.Errorf("read key roles: %w", err)
-		}
-		for rows.Next() {
+	err := s.eachRowIn(ctx, q, "SELECT contact_id, account_id, role FROM trigger_contact_roles WHERE contact_id IN ("+idsMarker+")", nil, contacts,
+		func(r scanner) error {
 			var c string
 			var k KeyRole
-			if err := rows.Scan(&c, &k.AccountID, &k.Role); err != nil {
-				rows.Close()
-				return nil, err
-			}
+			err := r.Scan(&c, &k.AccountID, &k.Role)
 			out[c] = k
-		}
-		if err := rows.Close(); err != nil {
-			return nil, err
-		}
+			return err
+		})
+	if err != nil {
+		return nil, fmt.Errorf("read key roles: %w", err)
 	}
 	return out, nil
 }
 
-// SetTriggerContactRole remembers a contact's key role; an empty role or
+// SetKeyRoleTx remembers a contact's key role; an empty role or
 // account forgets it.
-func (s *Store) SetTriggerContactRole(ctx context.Context, q TriggerDB, contact string, k KeyRole) error {
+func (s *Store) SetKeyRoleTx(ctx context.Context, q Querier, contact string, k KeyRole) error {
 	var err error
 	if k.Role == "" || k.AccountID == "" {
 		_, err = q.ExecContext(ctx, "DELETE FROM trigger_contact_roles WHERE contact_id = $1", contact)
@@ -259,80 +221,9 @@ func (s *Store) SetTriggerContactRole(ctx context.Context, q TriggerDB, contact 
 	return nil
 }
 
-// TriggerContacts reads contacts (id, account, traits) in q.
-func (s *Store) TriggerContacts(ctx context.Context, q TriggerDB, ids []string) (map[string]Contact, error) {
-	out := map[string]Contact{}
-	for start := 0; start < len(ids); start += keyChunk {
-		end := min(start+keyChunk, len(ids))
-		args := make([]any, 0, end-start)
-		for _, c := range ids[start:end] {
-			args = append(args, c)
-		}
-		rows, err := q.QueryContext(ctx, "SELECT "+contactCols+" FROM contacts WHERE id IN ("+s.placeholders(1, end-start)+")", args...)
-		if err != nil {
-			return nil, fmt.Errorf("read contacts: %w", err)
-		}
-		for rows.Next() {
-			c, err := scanContact(rows)
-			if err != nil {
-				rows.Close()
-				return nil, err
-			}
-			out[c.ID] = c
-		}
-		if err := rows.Close(); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
-
-// TriggerAccounts reads accounts in q.
-func (s *Store) TriggerAccounts(ctx context.Context, q TriggerDB, ids []string) (map[string]Account, error) {
-	out := map[string]Account{}
-	for start := 0; start < len(ids); start += keyChunk {
-		end := min(start+keyChunk, len(ids))
-		args := make([]any, 0, end-start)
-		for _, c := range ids[start:end] {
-			args = append(args, c)
-		}
-		rows, err := q.QueryContext(ctx, "SELECT "+accountCols+" FROM accounts WHERE id IN ("+s.placeholders(1, end-start)+")", args...)
-		if err != nil {
-			return nil, fmt.Errorf("read accounts: %w", err)
-		}
-		for rows.Next() {
-			a, err := scanAccount(rows)
-			if err != nil {
-				rows.Close()
-				return nil, err
-			}
-			out[a.ID] = a
-		}
-		if err := rows.Close(); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
-
-// AccountsAfter returns up to limit accounts with an id greater than after,
-// in id order: the way to page through every account.
-func (s *Store) AccountsAfter(ctx context.Context, q TriggerDB, after string, limit int) ([]Account, error) {
-	if q == nil {
-		q = s.read
-	}
-	rows, err := q.QueryContext(ctx, "SELECT "+accountCols+" FROM accounts WHERE id > $1 ORDER BY id LIMIT "+fmt.Sprint(limit), after)
-	if err != nil {
-		return nil, fmt.Errorf("page through accounts: %w", err)
-	}
-	defer rows.Close()
-	var out []Account
-	return appendRows(out, rows, scanAccount)
-}
-
-// TriggerWatermark returns the time through which a scheduled rule was
+// RuleWatermark returns the time through which a scheduled rule was
 // evaluated; ok is false for a rule never evaluated.
-func (s *Store) TriggerWatermark(ctx context.Context, rule string) (t time.Time, ok bool, err error) {
+func (s *Store) RuleWatermark(ctx context.Context, rule string) (t time.Time, ok bool, err error) {
 	var v int64
 	err = s.read.QueryRowContext(ctx, "SELECT through FROM trigger_watermarks WHERE rule = $1", rule).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -344,8 +235,8 @@ func (s *Store) TriggerWatermark(ctx context.Context, rule string) (t time.Time,
 	return fromMicros(v), true, nil
 }
 
-// AdvanceTriggerWatermark moves a rule's watermark forward to t (never back).
-func (s *Store) AdvanceTriggerWatermark(ctx context.Context, q TriggerDB, rule string, t time.Time) error {
+// AdvanceRuleWatermarkTx moves a rule's watermark forward to t (never back).
+func (s *Store) AdvanceRuleWatermarkTx(ctx context.Context, q Querier, rule string, t time.Time) error {
 	_, err := q.ExecContext(ctx, `INSERT INTO trigger_watermarks (rule, through) VALUES ($1, $2)
 		ON CONFLICT (rule) DO UPDATE SET through = CASE WHEN excluded.through > trigger_watermarks.through
 		THEN excluded.through ELSE trigger_watermarks.through END`, rule, micros(t))
@@ -355,8 +246,8 @@ func (s *Store) AdvanceTriggerWatermark(ctx context.Context, q TriggerDB, rule s
 	return nil
 }
 
-// TriggerSignal returns an account's recorded state of a derived signal.
-func (s *Store) TriggerSignal(ctx context.Context, q TriggerDB, account, signal string) (state string, since time.Time, err error) {
+// SignalStateTx returns an account's recorded state of a derived signal.
+func (s *Store) SignalStateTx(ctx context.Context, q Querier, account, signal string) (state string, since time.Time, err error) {
 	var v int64
 	err = q.QueryRowContext(ctx, "SELECT state, since FROM trigger_signals WHERE account_id = $1 AND signal = $2", account, signal).Scan(&state, &v)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -365,8 +256,8 @@ func (s *Store) TriggerSignal(ctx context.Context, q TriggerDB, account, signal 
 	return state, fromMicros(v), err
 }
 
-// SetTriggerSignal records the state of a derived signal.
-func (s *Store) SetTriggerSignal(ctx context.Context, q TriggerDB, account, signal, state string, since time.Time) error {
+// SetSignalStateTx records the state of a derived signal.
+func (s *Store) SetSignalStateTx(ctx context.Context, q Querier, account, signal, state string, since time.Time) error {
 	_, err := q.ExecContext(ctx, `INSERT INTO trigger_signals (account_id, signal, state, since) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (account_id, signal) DO UPDATE SET state = excluded.state, since = excluded.since`,
 		account, signal, state, micros(since))
@@ -522,8 +413,8 @@ func (s *Store) CreateBroadcast(ctx context.Context, b Broadcast) (Broadcast, bo
 	return existing, false, nil
 }
 
-// BroadcastByID returns one broadcast.
-func (s *Store) BroadcastByID(ctx context.Context, q TriggerDB, id string) (Broadcast, error) {
+// BroadcastTx returns one broadcast.
+func (s *Store) BroadcastTx(ctx context.Context, q Querier, id string) (Broadcast, error) {
 	if q == nil {
 		q = s.read
 	}
@@ -534,14 +425,11 @@ func (s *Store) BroadcastByID(ctx context.Context, q TriggerDB, id string) (Broa
 	return b, err
 }
 
-// LockBroadcast reads a broadcast in tx, locking its row on PostgreSQL so
+// LockBroadcastTx reads a broadcast in tx, locking its row on PostgreSQL so
 // that server processes working on the same broadcast take turns chunk by
 // chunk (SQLite's write transaction is lock enough).
-func (s *Store) LockBroadcast(ctx context.Context, tx *sql.Tx, id string) (Broadcast, error) {
-	q := "SELECT " + broadcastCols + " FROM trigger_broadcasts WHERE id = $1"
-	if s.dialect == Postgres {
-		q += " FOR UPDATE"
-	}
+func (s *Store) LockBroadcastTx(ctx context.Context, tx Querier, id string) (Broadcast, error) {
+	q := "SELECT " + broadcastCols + " FROM trigger_broadcasts WHERE id = $1" + s.dialect.forUpdate()
 	b, err := scanBroadcast(tx.QueryRowContext(ctx, q, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return b, ErrNotFound
@@ -560,13 +448,23 @@ func (s *Store) UnfinishedBroadcasts(ctx context.Context) ([]Broadcast, error) {
 	return appendRows(out, rows, scanBroadcast)
 }
 
-// AdvanceBroadcast records one handled chunk: it moves the cursor from
+// BroadcastChunk is one handled chunk of a broadcast: the cursor moves
+// From → To, Matched accounts met the condition and Reached were started;
+// Done marks the last chunk.
+type BroadcastChunk struct {
+	ID, From, To     string
+	Matched, Reached int
+	Done             bool
+}
+
+// AdvanceBroadcastTx records one handled chunk: it moves the cursor from
 // `from` to `to` and adds the counts, only if the cursor is still at
 // `from`; ok is false when another process handled the chunk first (the
 // caller rolls back). done marks the broadcast finished.
-func (s *Store) AdvanceBroadcast(ctx context.Context, tx *sql.Tx, id, from, to string, matched, reached int, done bool) (bool, error) {
+func (s *Store) AdvanceBroadcastTx(ctx context.Context, tx Querier, c BroadcastChunk) (bool, error) {
+	id, from, to, matched, reached := c.ID, c.From, c.To, c.Matched, c.Reached
 	status, finished := "running", sql.NullInt64{}
-	if done {
+	if c.Done {
 		status, finished = "done", sql.NullInt64{Int64: micros(s.now()), Valid: true}
 	}
 	res, err := tx.ExecContext(ctx, `UPDATE trigger_broadcasts SET cursor = $1, matched = matched + $2, reached = reached + $3,
@@ -578,9 +476,9 @@ func (s *Store) AdvanceBroadcast(ctx context.Context, tx *sql.Tx, id, from, to s
 	return n == 1, nil
 }
 
-// NewUsageDrops lists up to limit accounts that the health tracker flags
+// UsageDropsWithoutEpisode lists up to limit accounts that the health tracker flags
 // with a usage drop and that have no recorded usage_drop episode yet.
-func (s *Store) NewUsageDrops(ctx context.Context, limit int) ([]string, error) {
+func (s *Store) UsageDropsWithoutEpisode(ctx context.Context, limit int) ([]string, error) {
 	rows, err := s.read.QueryContext(ctx, `SELECT h.account_id FROM account_health h
 		LEFT JOIN trigger_signals t ON t.account_id = h.account_id AND t.signal = 'usage_drop'
 		WHERE h.usage_drop = 1 AND h.version > 0 AND t.account_id IS NULL ORDER BY h.account_id LIMIT `+fmt.Sprint(limit))
@@ -621,31 +519,18 @@ type QuadrantMove struct {
 // moved to another quadrant by the write that produced it (see
 // AccountHealth.QuadrantMoved): read in the ingestion transaction after
 // the health hook, the moves this batch caused. One query per 500 accounts.
-func (s *Store) QuadrantMovesTx(ctx context.Context, tx *sql.Tx, accounts []string) ([]QuadrantMove, error) {
+func (s *Store) QuadrantMovesTx(ctx context.Context, tx Querier, accounts []string) ([]QuadrantMove, error) {
 	var out []QuadrantMove
-	for start := 0; start < len(accounts); start += keyChunk {
-		end := min(start+keyChunk, len(accounts))
-		args := make([]any, 0, end-start)
-		for _, a := range accounts[start:end] {
-			args = append(args, a)
-		}
-		rows, err := tx.QueryContext(ctx, `SELECT account_id, previous_quadrant, quadrant, version FROM account_health
-			WHERE version > 0 AND quadrant_version = version AND previous_quadrant <> '' AND account_id IN (`+
-			s.placeholders(1, end-start)+")", args...)
-		if err != nil {
-			return nil, fmt.Errorf("read quadrant moves: %w", err)
-		}
-		for rows.Next() {
+	err := s.eachRowIn(ctx, tx, `SELECT account_id, previous_quadrant, quadrant, version FROM account_health
+		WHERE version > 0 AND quadrant_version = version AND previous_quadrant <> '' AND account_id IN (`+idsMarker+")", nil, accounts,
+		func(r scanner) error {
 			var m QuadrantMove
-			if err := rows.Scan(&m.AccountID, &m.From, &m.To, &m.Version); err != nil {
-				rows.Close()
-				return nil, err
-			}
+			err := r.Scan(&m.AccountID, &m.From, &m.To, &m.Version)
 			out = append(out, m)
-		}
-		if err := rows.Close(); err != nil {
-			return nil, err
-		}
+			return err
+		})
+	if err != nil {
+		return nil, fmt.Errorf("read quadrant moves: %w", err)
 	}
 	return out, nil
 }

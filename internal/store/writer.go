@@ -2,13 +2,14 @@ package store
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
 	"time"
+
+	"crypto/sha256"
 )
 
 // ErrClosed is returned by Ingest after Close.
@@ -214,7 +215,7 @@ func (w *writer) commit(ctx context.Context, group []*ingestReq) ([]IngestResult
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
-	if w.s.dialect == SQLite {
+	if w.s.dialect.embedded() {
 		w.dedupe.add(b.keys, b.rows)
 	}
 	// Only what is committed may be remembered as written.
@@ -345,7 +346,7 @@ func (b *ingestBatch) claimKeys(ctx context.Context, group []*ingestReq) ([][]bo
 		}
 	}
 	var isNew func(i int) bool
-	if b.s.dialect == SQLite {
+	if b.s.dialect.embedded() {
 		known, err := b.w.dedupe.known(ctx, b, keys)
 		if err != nil {
 			return nil, err
@@ -473,7 +474,7 @@ func later(a, b time.Time) time.Time {
 func (w *writer) prepare(ctx context.Context) error {
 	s := w.s
 	queries := []string{s.insertEventsSQL(eventChunk), s.touchSQL("accounts", touchChunk), s.touchSQL("contacts", touchChunk)}
-	if s.dialect == SQLite {
+	if s.dialect.embedded() {
 		if err := w.loadDedupe(ctx); err != nil {
 			return err
 		}

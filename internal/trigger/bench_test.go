@@ -152,7 +152,7 @@ func BenchmarkTrackToTask(b *testing.B) {
 			e.clock.Set(time.Now().UTC())
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			go func() { _ = e.pb.Run(ctx) }()
+			require.NoError(b, e.pb.Start(ctx))
 			b.Cleanup(func() { _ = e.pb.Stop(context.Background()) })
 			lat := make([]time.Duration, 0, b.N)
 			b.ResetTimer()

@@ -46,7 +46,7 @@ type BroadcastRequest struct {
 // reports) a broadcast. It returns when every account was considered;
 // created is false for a replay.
 func (e *Engine) Broadcast(ctx context.Context, r BroadcastRequest) (store.Broadcast, bool, error) {
-	if _, err := e.starterOf(); err != nil {
+	if _, err := e.launcherOf(); err != nil {
 		return store.Broadcast{}, false, err
 	}
 	c, err := e.current(ctx)
@@ -92,13 +92,13 @@ func (e *Engine) Broadcast(ctx context.Context, r BroadcastRequest) (store.Broad
 			return b, created, err
 		}
 	}
-	b, err = e.st.BroadcastByID(ctx, e.st.Reader(), b.ID)
+	b, err = e.st.BroadcastTx(ctx, e.st.Reader(), b.ID)
 	return b, created, err
 }
 
 // BroadcastByID returns a broadcast.
 func (e *Engine) BroadcastByID(ctx context.Context, id string) (store.Broadcast, error) {
-	return e.st.BroadcastByID(ctx, nil, id)
+	return e.st.BroadcastTx(ctx, nil, id)
 }
 
 // runBroadcast works through the accounts of a broadcast, a chunk per
@@ -121,7 +121,7 @@ func (e *Engine) broadcastChunk(ctx context.Context, id string, seg **rules.Prog
 		return false, err
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	b, err := e.st.LockBroadcast(ctx, tx, id)
+	b, err := e.st.LockBroadcastTx(ctx, tx, id)
 	if err != nil {
 		return false, err
 	}
@@ -133,7 +133,7 @@ func (e *Engine) broadcastChunk(ctx context.Context, id string, seg **rules.Prog
 			return false, fmt.Errorf("broadcast %s segment: %w", id, err)
 		}
 	}
-	accounts, err := e.st.AccountsAfter(ctx, tx, b.Cursor, chunkSize)
+	accounts, err := e.st.AccountsAfterTx(ctx, tx, b.Cursor, chunkSize)
 	if err != nil {
 		return false, err
 	}
@@ -165,7 +165,7 @@ func (e *Engine) broadcastChunk(ctx context.Context, id string, seg **rules.Prog
 		to = accounts[len(accounts)-1].ID
 	}
 	done = len(accounts) < chunkSize
-	ok, err := e.st.AdvanceBroadcast(ctx, tx, b.ID, b.Cursor, to, matched, reached, done)
+	ok, err := e.st.AdvanceBroadcastTx(ctx, tx, store.BroadcastChunk{ID: b.ID, From: b.Cursor, To: to, Matched: matched, Reached: reached, Done: done})
 	if err != nil || !ok {
 		// !ok: another process handled this chunk first; read again.
 		return false, err

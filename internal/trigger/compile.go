@@ -9,18 +9,6 @@ import (
 	"github.com/moments-cs/moments/internal/store"
 )
 
-// Built-in signals of customer_event triggers.
-const (
-	SignalUsageDrop     = "usage_drop"
-	SignalSponsorChange = "sponsor_change"
-	SignalLowNPS        = "low_nps"
-	SignalQuadrantDrop  = "quadrant_drop"
-)
-
-// SurveyResponded is the event that carries survey answers; an NPS answer
-// of 0–6 raises low_nps.
-const SurveyResponded = "Survey Responded"
-
 // listener is one moment's compiled trigger (or one personal rule).
 type listener struct {
 	moment   *journey.Moment
@@ -47,7 +35,7 @@ type compiled struct {
 	bySignal map[string][]*listener
 	// scheduled are the scheduled moments, in map order.
 	scheduled []*listener
-	// valueTraits and dateTraits must be watched (see store.WatchTrait).
+	// valueTraits and dateTraits must be watched (see store.WatchTraitTx).
 	valueTraits []string
 	dateTraits  []string
 	// problems are the moments skipped because a condition does not

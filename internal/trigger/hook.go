@@ -15,18 +15,16 @@ import (
 	"github.com/moments-cs/moments/internal/playbook"
 	"github.com/moments-cs/moments/internal/rules"
 	"github.com/moments-cs/moments/internal/store"
+	"github.com/moments-cs/moments/internal/vocab"
 )
 
 // watchedRefresh is how often the set of watched traits is re-read, so a
 // trait another process started watching is kept here too.
 const watchedRefresh = 10 * time.Second
 
-// keyRoles are the contact roles whose change is a sponsor_change.
-var keyRoles = []string{"sponsor", "champion"}
-
 func keyRole(role string) string {
 	r := strings.ToLower(strings.TrimSpace(role))
-	if slices.Contains(keyRoles, r) {
+	if slices.Contains(vocab.KeyRoles, r) {
 		return r
 	}
 	return ""
@@ -97,7 +95,7 @@ func (b *batch) account(ctx context.Context, id string) (store.Account, bool, er
 	if a, ok := b.accounts[id]; ok {
 		return a, a.ID != "", nil
 	}
-	m, err := b.e.st.TriggerAccounts(ctx, b.tx, []string{id})
+	m, err := b.e.st.AccountsByIDTx(ctx, b.tx, []string{id})
 	if err != nil {
 		return store.Account{}, false, err
 	}
@@ -113,7 +111,7 @@ func (b *batch) contact(ctx context.Context, id string) (store.Contact, bool, er
 	if c, ok := b.contacts[id]; ok {
 		return c, c.ID != "", nil
 	}
-	m, err := b.e.st.TriggerContacts(ctx, b.tx, []string{id})
+	m, err := b.e.st.ContactsByIDTx(ctx, b.tx, []string{id})
 	if err != nil {
 		return store.Contact{}, false, err
 	}
@@ -150,7 +148,7 @@ func (b *batch) vars(ctx context.Context, account, contact string, event int) (r
 		return v, err
 	}
 	if h != nil {
-		v.Health = h.Vars(b.now)
+		v.Health = health.Vars(*h, b.now)
 	}
 	a, ok, err := b.account(ctx, account)
 	if err != nil {
@@ -209,7 +207,7 @@ func (b *batch) watchedTraits(ctx context.Context, groups []int) (map[string]boo
 	e.watchMu.Lock()
 	defer e.watchMu.Unlock()
 	if e.watched == nil || b.now.Sub(e.watchedAt) > watchedRefresh || b.now.Before(e.watchedAt) {
-		w, err := e.st.WatchedTraits(ctx, b.tx)
+		w, err := e.st.WatchedTraitsTx(ctx, b.tx)
 		if err != nil {
 			return nil, err
 		}
@@ -231,7 +229,7 @@ func (b *batch) watchedTraits(ctx context.Context, groups []int) (map[string]boo
 				skip[b.events[i].AccountID] = true
 			}
 		}
-		if _, err := e.st.WatchTrait(ctx, b.tx, trait, kind, skip, value); err != nil {
+		if _, err := e.st.WatchTraitTx(ctx, b.tx, trait, kind, skip, value); err != nil {
 			return err
 		}
 		e.watched[kind+"\x00"+trait] = true
@@ -299,7 +297,7 @@ func (b *batch) traits(ctx context.Context) error {
 		if len(accts) == 0 {
 			continue
 		}
-		last, err := b.e.st.TriggerTraitValues(ctx, b.tx, trait, accts)
+		last, err := b.e.st.TraitValuesTx(ctx, b.tx, trait, accts)
 		if err != nil {
 			return err
 		}
@@ -338,7 +336,7 @@ func (b *batch) traits(ctx context.Context) error {
 			}
 		}
 		for _, acct := range order {
-			if err := b.e.st.SetTriggerTraitValue(ctx, b.tx, acct, trait, last[acct]); err != nil {
+			if err := b.e.st.SetTraitValueTx(ctx, b.tx, acct, trait, last[acct]); err != nil {
 				return err
 			}
 		}
@@ -358,7 +356,7 @@ func (b *batch) traits(ctx context.Context) error {
 			dates[acct] = traitDate(v)
 		}
 		for _, acct := range order {
-			if err := b.e.st.SetTriggerDate(ctx, b.tx, trait, acct, dates[acct]); err != nil {
+			if err := b.e.st.SetDateTraitTx(ctx, b.tx, trait, acct, dates[acct]); err != nil {
 				return err
 			}
 		}
@@ -387,7 +385,7 @@ func (b *batch) keyRoles(ctx context.Context) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	old, err := b.e.st.TriggerContactRoles(ctx, b.tx, ids)
+	old, err := b.e.st.KeyRolesTx(ctx, b.tx, ids)
 	if err != nil {
 		return err
 	}
@@ -402,13 +400,13 @@ func (b *batch) keyRoles(ctx context.Context) error {
 	if len(check) == 0 {
 		return nil
 	}
-	now, err := b.e.st.TriggerContacts(ctx, b.tx, check)
+	now, err := b.e.st.ContactsByIDTx(ctx, b.tx, check)
 	if err != nil {
 		return err
 	}
 	var listeners []*listener
 	if b.c != nil {
-		listeners = b.c.bySignal[SignalSponsorChange]
+		listeners = b.c.bySignal[vocab.SignalSponsorChange]
 	}
 	for _, id := range check {
 		c, ok := now[id]
@@ -423,7 +421,7 @@ func (b *batch) keyRoles(ctx context.Context) error {
 		if was == is {
 			continue
 		}
-		if err := b.e.st.SetTriggerContactRole(ctx, b.tx, id, is); err != nil {
+		if err := b.e.st.SetKeyRoleTx(ctx, b.tx, id, is); err != nil {
 			return err
 		}
 		i := lastEvent[id]
@@ -442,14 +440,14 @@ func (b *batch) keyRoles(ctx context.Context) error {
 
 // named fires the moments listening to each event's name, and low_nps.
 func (b *batch) named(ctx context.Context) error {
-	lowNPS := b.c.bySignal[SignalLowNPS]
+	lowNPS := b.c.bySignal[vocab.SignalLowNPS]
 	for i := range b.events {
 		ev := &b.events[i]
 		if ev.Name == "" || ev.AccountID == "" {
 			continue
 		}
 		ls := b.c.byEvent[ev.Name]
-		if ev.Name == SurveyResponded && len(lowNPS) > 0 && isLowNPS(ev.Properties) {
+		if ev.Name == vocab.EventSurveyResponded && len(lowNPS) > 0 && isLowNPS(ev.Properties) {
 			ls = append(slices.Clip(ls), lowNPS...)
 		}
 		occ := "evt:" + strconv.FormatInt(ev.ID, 10)
@@ -491,7 +489,7 @@ func isLowNPS(props json.RawMessage) bool {
 // quadrant to a worse one (health.Worse): the health hook, registered
 // before this one, records the move in the same transaction.
 func (b *batch) quadrants(ctx context.Context) error {
-	ls := b.c.bySignal[SignalQuadrantDrop]
+	ls := b.c.bySignal[vocab.SignalQuadrantDrop]
 	if len(ls) == 0 {
 		return nil
 	}

@@ -95,11 +95,11 @@ func (e *Engine) StartMoment(ctx context.Context, accountID, momentID string, o 
 	}
 	r := playbook.RunRequest{AccountID: accountID, MomentID: momentID, Occurrence: "csm:" + key,
 		MapVersion: c.version, Trigger: journey.CategoryCSM, StartedBy: o.StartedBy}
-	st, err := e.starterOf()
+	st, err := e.launcherOf()
 	if err != nil {
 		return Started{}, err
 	}
-	id, started, err := st.Start(ctx, r)
+	id, started, err := st.Launch(ctx, r)
 	if err != nil {
 		return Started{}, err
 	}

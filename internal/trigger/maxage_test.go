@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/moments-cs/moments/internal/app"
+	"github.com/moments-cs/moments/internal/fakeclock"
 	"github.com/moments-cs/moments/internal/store"
 	"github.com/moments-cs/moments/internal/store/storetest"
 )
@@ -15,7 +16,7 @@ import (
 // recent events (late ones included) still do.
 func TestMaxEventAge(t *testing.T) {
 	t.Parallel()
-	c := newClock(day0)
+	c := fakeclock.New(day0)
 	e := setupWith(t, storetest.Open(t, store.SQLite), testMap, c, true, app.Options{TriggerMaxEventAge: 7 * 24 * time.Hour})
 	old := track("u-1", "acme", "Ticket Escalated", nil)
 	old["timestamp"] = day0.Add(-30 * 24 * time.Hour).Format(time.RFC3339)

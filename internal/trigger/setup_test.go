@@ -16,34 +16,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/moments-cs/moments/internal/app"
+	"github.com/moments-cs/moments/internal/fakeclock"
 	"github.com/moments-cs/moments/internal/journey"
 	"github.com/moments-cs/moments/internal/playbook"
 	"github.com/moments-cs/moments/internal/store"
 	"github.com/moments-cs/moments/internal/store/storetest"
 )
 
-// clock is a fake clock shared by every component of a test installation.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock(t time.Time) *clock { return &clock{t: t.UTC()} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t.UTC()
-	c.mu.Unlock()
-}
-
 // env is one installation built like `moments serve` builds it
-// (internal/app), with the real playbook engine as the triggers' starter,
+// (internal/app), with the app's playbook engine launching the triggers' runs,
 // served over HTTP.
 type env struct {
 	st       *store.Store
@@ -52,32 +33,32 @@ type env struct {
 	url      string
 	writeKey string
 	adminKey string
-	clock    *clock
+	clock    *fakeclock.Clock
 }
 
 var day0 = time.Date(2026, 1, 1, 6, 0, 0, 0, time.UTC)
 
 func setup(t testing.TB, d store.Dialect, mapYAML string) *env {
 	t.Helper()
-	return setupOn(t, storetest.Open(t, d), mapYAML, newClock(day0), true)
+	return setupOn(t, storetest.Open(t, d), mapYAML, fakeclock.New(day0), true)
 }
 
 // setupOn builds an installation on an open store; apply applies mapYAML.
-func setupOn(t testing.TB, st *store.Store, mapYAML string, c *clock, apply bool) *env {
+func setupOn(t testing.TB, st *store.Store, mapYAML string, c *fakeclock.Clock, apply bool) *env {
 	t.Helper()
 	return setupWith(t, st, mapYAML, c, apply, app.Options{})
 }
 
 // setupWith is setupOn with app options (the clock is set from c).
-func setupWith(t testing.TB, st *store.Store, mapYAML string, c *clock, apply bool, o app.Options) *env {
+func setupWith(t testing.TB, st *store.Store, mapYAML string, c *fakeclock.Clock, apply bool, o app.Options) *env {
 	t.Helper()
 	ctx := context.Background()
 	o.Now = c.Now
 	a, err := app.New(ctx, st, o)
 	require.NoError(t, err)
-	pb, err := playbook.New(playbook.Options{Store: st, Journey: a.Journey, Now: c.Now})
-	require.NoError(t, err)
-	a.Triggers.SetStarter(pb)
+	// The app's own playbook engine launches the runs; its wake-up stage
+	// is the one app.New registered, after health's and the triggers'.
+	pb := a.Playbooks
 	admin, write, err := a.Keys.Bootstrap(ctx)
 	require.NoError(t, err)
 	if apply {

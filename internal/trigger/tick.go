@@ -12,6 +12,7 @@ import (
 	"github.com/moments-cs/moments/internal/playbook"
 	"github.com/moments-cs/moments/internal/rules"
 	"github.com/moments-cs/moments/internal/store"
+	"github.com/moments-cs/moments/internal/vocab"
 )
 
 // MaxCatchUp bounds how far back a tick looks after an outage: occurrences
@@ -26,10 +27,48 @@ const chunkSize = 500
 // tracker refreshes it daily and on ingestion.
 const usageDropEvery = time.Hour
 
-// Run evaluates scheduled triggers every TickEvery until ctx is done. Any
-// number of server processes may run it: an occurrence starts one run
-// whichever process gets there first.
-func (e *Engine) Run(ctx context.Context) {
+// Start evaluates scheduled triggers every TickEvery, in the background,
+// until Stop. Any number of server processes may start it: an occurrence
+// starts one run whichever process gets there first.
+func (e *Engine) Start(ctx context.Context) error {
+	e.runMu.Lock()
+	defer e.runMu.Unlock()
+	if e.stopTicks != nil {
+		return errors.New("trigger engine is already started")
+	}
+	// The ticks outlive the caller's context (a request's, say) and end
+	// with Stop.
+	tctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	e.stopTicks, e.ticksDone = cancel, done
+	go func() {
+		defer close(done)
+		e.tickEvery(tctx)
+	}()
+	return nil
+}
+
+// Stop stops the scheduled triggers started by Start and waits, until
+// ctx's deadline, for a tick in progress to finish.
+func (e *Engine) Stop(ctx context.Context) error {
+	e.runMu.Lock()
+	stop, done := e.stopTicks, e.ticksDone
+	e.stopTicks, e.ticksDone = nil, nil
+	e.runMu.Unlock()
+	if stop == nil {
+		return nil
+	}
+	stop()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// tickEvery runs Tick every TickEvery until ctx is done.
+func (e *Engine) tickEvery(ctx context.Context) {
 	t := time.NewTicker(e.every)
 	defer t.Stop()
 	for {
@@ -48,7 +87,7 @@ func (e *Engine) Run(ctx context.Context) {
 // personal rules with a schedule, the usage_drop signal, and resumes
 // broadcasts left unfinished.
 func (e *Engine) Tick(ctx context.Context) error {
-	if _, err := e.starterOf(); err != nil {
+	if _, err := e.launcherOf(); err != nil {
 		// Without playbooks nothing can start; the watermarks stay put so
 		// that the occurrences are caught up once the engine is connected.
 		return nil
@@ -100,12 +139,12 @@ type due struct {
 // time starts counting from now: applying a map does not start every
 // renewal moment of the past.
 func (e *Engine) tickRule(ctx context.Context, c *compiled, l *listener, rule string, now time.Time) error {
-	wm, ok, err := e.st.TriggerWatermark(ctx, rule)
+	wm, ok, err := e.st.RuleWatermark(ctx, rule)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		return e.st.AdvanceTriggerWatermark(ctx, e.st.DB(), rule, now)
+		return e.st.AdvanceRuleWatermarkTx(ctx, e.st.DB(), rule, now)
 	}
 	if !now.After(wm) {
 		return nil
@@ -116,7 +155,7 @@ func (e *Engine) tickRule(ctx context.Context, c *compiled, l *listener, rule st
 	s := l.sched
 	switch {
 	case s.relative() && l.rule != nil:
-		date, err := e.st.TriggerDate(ctx, e.st.Reader(), s.relativeTo, l.rule.AccountID)
+		date, err := e.st.DateTraitTx(ctx, e.st.Reader(), s.relativeTo, l.rule.AccountID)
 		if err != nil {
 			return err
 		}
@@ -129,7 +168,7 @@ func (e *Engine) tickRule(ctx context.Context, c *compiled, l *listener, rule st
 		lo, hi := s.dateWindow(wm, now)
 		after := store.DueDate{Date: lo}
 		for {
-			page, err := e.st.TriggerDatesBetween(ctx, s.relativeTo, lo, hi, after, chunkSize)
+			page, err := e.st.DateTraitsBetween(ctx, s.relativeTo, lo, hi, after, chunkSize)
 			if err != nil {
 				return err
 			}
@@ -160,7 +199,7 @@ func (e *Engine) tickRule(ctx context.Context, c *compiled, l *listener, rule st
 		}
 		after := ""
 		for {
-			page, err := e.st.AccountsAfter(ctx, nil, after, chunkSize)
+			page, err := e.st.AccountsAfterTx(ctx, nil, after, chunkSize)
 			if err != nil {
 				return err
 			}
@@ -177,7 +216,7 @@ func (e *Engine) tickRule(ctx context.Context, c *compiled, l *listener, rule st
 			after = page[len(page)-1].ID
 		}
 	}
-	return e.st.AdvanceTriggerWatermark(ctx, e.st.DB(), rule, now)
+	return e.st.AdvanceRuleWatermarkTx(ctx, e.st.DB(), rule, now)
 }
 
 // fireDue evaluates a scheduled rule's condition for due accounts and starts
@@ -190,7 +229,7 @@ func (e *Engine) fireDue(ctx context.Context, c *compiled, l *listener, dues []d
 	for i, d := range dues {
 		ids[i] = d.account
 	}
-	accounts, err := e.st.TriggerAccounts(ctx, e.st.Reader(), ids)
+	accounts, err := e.st.AccountsByIDTx(ctx, e.st.Reader(), ids)
 	if err != nil {
 		return err
 	}
@@ -246,12 +285,12 @@ func (e *Engine) startAll(ctx context.Context, starts []playbook.RunRequest) err
 // recorded here. An episode ends when the flag clears; the next drop is a
 // new episode.
 func (e *Engine) tickUsageDrop(ctx context.Context, c *compiled, now time.Time) error {
-	ls := c.bySignal[SignalUsageDrop]
+	ls := c.bySignal[vocab.SignalUsageDrop]
 	if len(ls) == 0 {
 		return nil
 	}
 	const rule = "signal:usage_drop"
-	wm, ok, err := e.st.TriggerWatermark(ctx, rule)
+	wm, ok, err := e.st.RuleWatermark(ctx, rule)
 	if err != nil {
 		return err
 	}
@@ -262,14 +301,14 @@ func (e *Engine) tickUsageDrop(ctx context.Context, c *compiled, now time.Time) 
 		return err
 	}
 	for {
-		ids, err := e.st.NewUsageDrops(ctx, chunkSize)
+		ids, err := e.st.UsageDropsWithoutEpisode(ctx, chunkSize)
 		if err != nil {
 			return err
 		}
 		if len(ids) == 0 {
 			break
 		}
-		accounts, err := e.st.TriggerAccounts(ctx, e.st.Reader(), ids)
+		accounts, err := e.st.AccountsByIDTx(ctx, e.st.Reader(), ids)
 		if err != nil {
 			return err
 		}
@@ -280,7 +319,7 @@ func (e *Engine) tickUsageDrop(ctx context.Context, c *compiled, now time.Time) 
 		for _, id := range ids {
 			// Recorded whether or not a condition holds: the episode is
 			// judged once, when it starts.
-			if err := e.st.SetTriggerSignal(ctx, tx, id, SignalUsageDrop, "dropped", now); err != nil {
+			if err := e.st.SetSignalStateTx(ctx, tx, id, vocab.SignalUsageDrop, "dropped", now); err != nil {
 				tx.Rollback() //nolint:errcheck // the error above is what matters
 				return err
 			}
@@ -312,7 +351,7 @@ func (e *Engine) tickUsageDrop(ctx context.Context, c *compiled, now time.Time) 
 			break
 		}
 	}
-	return e.st.AdvanceTriggerWatermark(ctx, e.st.DB(), rule, now)
+	return e.st.AdvanceRuleWatermarkTx(ctx, e.st.DB(), rule, now)
 }
 
 // QuadrantDropped starts the quadrant_drop moments for an account whose
@@ -325,12 +364,12 @@ func (e *Engine) QuadrantDropped(ctx context.Context, tx *sql.Tx, accountID stri
 	if err != nil || c == nil {
 		return err
 	}
-	ls := c.bySignal[SignalQuadrantDrop]
+	ls := c.bySignal[vocab.SignalQuadrantDrop]
 	if len(ls) == 0 || !health.Worse(from, to) {
 		return nil
 	}
 	now := e.now()
-	accounts, err := e.st.TriggerAccounts(ctx, tx, []string{accountID})
+	accounts, err := e.st.AccountsByIDTx(ctx, tx, []string{accountID})
 	if err != nil {
 		return err
 	}

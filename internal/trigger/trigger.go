@@ -12,25 +12,27 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/moments-cs/moments/internal/defaults"
+	"github.com/moments-cs/moments/internal/health"
 	"github.com/moments-cs/moments/internal/journey"
 	"github.com/moments-cs/moments/internal/playbook"
 	"github.com/moments-cs/moments/internal/rules"
 	"github.com/moments-cs/moments/internal/store"
 )
 
-// Starter starts playbook runs, exactly once per (account, moment,
+// Launcher launches playbook runs, exactly once per (account, moment,
 // occurrence); *playbook.Engine is one.
-type Starter interface {
-	StartTx(ctx context.Context, tx *sql.Tx, r playbook.RunRequest) (runID string, started bool, err error)
-	Start(ctx context.Context, r playbook.RunRequest) (runID string, started bool, err error)
+type Launcher interface {
+	LaunchTx(ctx context.Context, tx *sql.Tx, r playbook.RunRequest) (runID string, started bool, err error)
+	Launch(ctx context.Context, r playbook.RunRequest) (runID string, started bool, err error)
 }
 
 // Options configure an Engine.
 type Options struct {
-	Store   *store.Store
-	Journey *journey.Live
-	Starter Starter
-	Logger  *slog.Logger
+	Store    *store.Store
+	Journey  *journey.Live
+	Launcher Launcher
+	Logger   *slog.Logger
 	// Now is the clock; default time.Now (UTC).
 	Now func() time.Time
 	// TickEvery is how often Run evaluates scheduled triggers; default one
@@ -48,13 +50,13 @@ type Options struct {
 // Engine detects moments and starts their runs.
 type Engine struct {
 	// maxAge is Options.MaxEventAge.
-	maxAge  time.Duration
-	st      *store.Store
-	live    *journey.Live
-	starter atomic.Pointer[Starter]
-	log     *slog.Logger
-	now     func() time.Time
-	every   time.Duration
+	maxAge   time.Duration
+	st       *store.Store
+	live     *journey.Live
+	launcher atomic.Pointer[Launcher]
+	log      *slog.Logger
+	now      func() time.Time
+	every    time.Duration
 
 	mu    sync.Mutex
 	cache *compiled
@@ -73,25 +75,26 @@ type Engine struct {
 
 	tickMu sync.Mutex
 
+	// runMu guards the background ticks started by Start.
+	runMu     sync.Mutex
+	stopTicks context.CancelFunc
+	ticksDone chan struct{}
+
 	evaluations atomic.Int64
 	fired       atomic.Int64
 }
 
-// New builds an Engine. Register its OnIngest with the store and call Run
-// (or Tick) for scheduled triggers.
+// New builds an Engine. Register its OnIngest with the store (internal/app
+// does, as one stage of the ingest pipeline) and call Start (or Tick) for
+// scheduled triggers.
 func New(o Options) *Engine {
 	e := &Engine{st: o.Store, live: o.Journey, log: o.Logger, now: o.Now, every: o.TickEvery, maxAge: o.MaxEventAge}
-	if e.log == nil {
-		e.log = slog.New(slog.DiscardHandler)
-	}
-	if e.now == nil {
-		e.now = func() time.Time { return time.Now().UTC() }
-	}
+	e.log, e.now = defaults.Logger(e.log), defaults.Clock(e.now)
 	if e.every <= 0 {
 		e.every = time.Minute
 	}
-	if o.Starter != nil {
-		e.SetStarter(o.Starter)
+	if o.Launcher != nil {
+		e.SetLauncher(o.Launcher)
 	}
 	return e
 }
@@ -99,15 +102,15 @@ func New(o Options) *Engine {
 // ErrNoStarter means no playbook engine is connected yet.
 var ErrNoStarter = errors.New("the playbook engine is not running on this server, so moments cannot start")
 
-// SetStarter connects the playbook engine that starts runs, when it is
+// SetLauncher connects the playbook engine that starts runs, when it is
 // built after the trigger engine (whose ingest hook must be registered
 // early, right after health's). Until then moments are detected and
 // logged, not started, and the manual and broadcast starts fail with
 // ErrNoStarter.
-func (e *Engine) SetStarter(s Starter) { e.starter.Store(&s) }
+func (e *Engine) SetLauncher(s Launcher) { e.launcher.Store(&s) }
 
-func (e *Engine) starterOf() (Starter, error) {
-	p := e.starter.Load()
+func (e *Engine) launcherOf() (Launcher, error) {
+	p := e.launcher.Load()
 	if p == nil || *p == nil {
 		return nil, ErrNoStarter
 	}
@@ -173,7 +176,7 @@ func (e *Engine) eval(ctx context.Context, p *rules.Program, vars rules.Vars, mo
 // start starts one run in tx; a request the playbook engine refuses as
 // invalid is logged and skipped, so one bad moment cannot block ingestion.
 func (e *Engine) start(ctx context.Context, tx *sql.Tx, r playbook.RunRequest) (string, bool, error) {
-	st, err := e.starterOf()
+	st, err := e.launcherOf()
 	if err != nil {
 		// Only while an installation is assembled without playbooks (a
 		// tool, a test of another component): failing ingestion there
@@ -182,7 +185,7 @@ func (e *Engine) start(ctx context.Context, tx *sql.Tx, r playbook.RunRequest) (
 			"occurrence", r.Occurrence)
 		return "", false, nil
 	}
-	id, started, err := st.StartTx(ctx, tx, r)
+	id, started, err := st.LaunchTx(ctx, tx, r)
 	if err != nil {
 		if errors.Is(err, playbook.ErrInvalidRequest) {
 			e.log.Warn("run not started: the playbook engine refused it", "account", r.AccountID, "moment", r.MomentID,
@@ -276,7 +279,7 @@ func traitDate(v any) string {
 // healthOf reads an account's stored health (internal/health/tracker
 // keeps it, in the ingestion transaction before this hook runs); ok is
 // false for an account not scored yet, whose `health` is an empty map.
-func (e *Engine) healthOf(ctx context.Context, q store.TriggerDB, account string) (store.AccountHealth, bool, error) {
+func (e *Engine) healthOf(ctx context.Context, q store.Querier, account string) (store.AccountHealth, bool, error) {
 	var (
 		h   store.AccountHealth
 		err error
@@ -293,10 +296,10 @@ func (e *Engine) healthOf(ctx context.Context, q store.TriggerDB, account string
 }
 
 // healthVars is the `health` variable of an account.
-func (e *Engine) healthVars(ctx context.Context, q store.TriggerDB, account string, now time.Time) (map[string]any, error) {
+func (e *Engine) healthVars(ctx context.Context, q store.Querier, account string, now time.Time) (map[string]any, error) {
 	h, ok, err := e.healthOf(ctx, q, account)
 	if err != nil || !ok {
 		return nil, err
 	}
-	return h.Vars(now), nil
+	return health.Vars(h, now), nil
 }

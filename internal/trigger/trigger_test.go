@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/moments-cs/moments/internal/fakeclock"
 	"github.com/moments-cs/moments/internal/store"
 	"github.com/moments-cs/moments/internal/store/storetest"
 )
@@ -325,7 +326,7 @@ func TestBroadcastTwoServers(t *testing.T) {
 	st2, err := store.Open(ctx, cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { st2.Close() })
-	c := newClock(day0)
+	c := fakeclock.New(day0)
 	e1 := setupOn(t, st1, testMap, c, true)
 	e2 := setupOn(t, st2, testMap, c, false)
 	e2.adminKey, e2.writeKey = e1.adminKey, e1.writeKey // one database, one set of keys
@@ -365,7 +366,7 @@ func TestBroadcastTwoServers(t *testing.T) {
 // the manual start says what to do.
 func TestNoMapNoTriggers(t *testing.T) {
 	t.Parallel()
-	e := setupOn(t, storetest.Open(t, storetest.Dialects()[0]), "", newClock(day0), false)
+	e := setupOn(t, storetest.Open(t, storetest.Dialects()[0]), "", fakeclock.New(day0), false)
 	e.batch(t, group("acme", map[string]any{"lifecycle_stage": "onboarding"}), track("u", "acme", "Ticket Escalated", nil))
 	require.Empty(t, e.runs(t, "", ""))
 	require.NoError(t, e.app.Triggers.Tick(context.Background()))

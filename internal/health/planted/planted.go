@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/moments-cs/moments/internal/health"
+	"github.com/moments-cs/moments/internal/vocab"
 )
 
 // Config sizes the generated base.
@@ -187,15 +188,15 @@ func (g *generator) run() {
 		}
 		if rng.Float64() < ticketsPerMonth/30 {
 			at := day.Add(10 * time.Hour)
-			g.add(health.Event{Name: health.EventTicketOpened, Type: "track", UserID: a.ID + "_u00", Timestamp: at})
+			g.add(health.Event{Name: vocab.EventTicketOpened, Type: "track", UserID: a.ID + "_u00", Timestamp: at})
 			if rng.Float64() < escalate {
-				g.add(health.Event{Name: health.EventTicketEscalated, Type: "track", UserID: a.ID + "_u00", Timestamp: at.Add(26 * time.Hour)})
+				g.add(health.Event{Name: vocab.EventTicketEscalated, Type: "track", UserID: a.ID + "_u00", Timestamp: at.Add(26 * time.Hour)})
 			}
 		}
 		sponsorHere := a.SponsorLeft.IsZero() || day.Before(a.SponsorLeft)
 		if !day.Before(nextMeeting) {
 			if sponsorHere {
-				g.add(health.Event{Name: health.EventExecutiveMeeting, Type: "track", UserID: sponsor, ContactRole: "sponsor", Timestamp: day.Add(15 * time.Hour)})
+				g.add(health.Event{Name: vocab.EventExecutiveMeetingHeld, Type: "track", UserID: sponsor, ContactRole: "sponsor", Timestamp: day.Add(15 * time.Hour)})
 			}
 			nextMeeting = day.Add(time.Duration(meetEvery*(0.6+0.8*rng.Float64())*24) * time.Hour)
 		}
@@ -205,7 +206,7 @@ func (g *generator) run() {
 					continue
 				}
 				score := min(max(math.Round(nps+1.5*rng.NormFloat64()), 0), 10)
-				g.add(health.Event{Name: health.EventSurveyResponded, Type: "track", UserID: c.id, ContactRole: c.role,
+				g.add(health.Event{Name: vocab.EventSurveyResponded, Type: "track", UserID: c.id, ContactRole: c.role,
 					Timestamp: day.Add(11 * time.Hour), Properties: map[string]any{"kind": "nps", "score": score}})
 			}
 		}

@@ -76,7 +76,7 @@ func (t *Tracker) Recompute(ctx context.Context) (Stats, error) {
 		return st, err
 	}
 	now := t.now()
-	ids, versions, err := t.st.HealthAccounts(ctx)
+	ids, versions, err := t.st.AccountHealthVersions(ctx)
 	if err != nil {
 		return st, err
 	}
@@ -189,7 +189,7 @@ func (t *Tracker) scan(ctx context.Context, md *model, ids []string) (shards, in
 		pending[i] = make([]scanned, 0, scanBatch)
 	}
 	var n int64
-	err := t.st.ScanHealthEvents(ctx, func(e *store.HealthEvent) error {
+	err := t.st.ScanAccountEvents(ctx, func(e *store.HealthEvent) error {
 		i := shardIndex(e.AccountID, len(built))
 		r := built[i][e.AccountID]
 		if r == nil {
@@ -221,7 +221,7 @@ func (t *Tracker) rebuildAll(ctx context.Context, tx *sql.Tx, md *model, ids []s
 		built[id] = newRebuild(&health.Aggregate{})
 	}
 	var n int64
-	err := t.st.HealthEvents(ctx, tx, ids, func(e *store.HealthEvent) error {
+	err := t.st.AccountEventsTx(ctx, tx, ids, func(e *store.HealthEvent) error {
 		if r := built[e.AccountID]; r != nil {
 			r.apply(md, healthEvent(e.Type, e.Name, e.UserID, e.ContactRole, e.Timestamp, e.Properties))
 			n++
@@ -243,7 +243,7 @@ func (t *Tracker) writePage(ctx context.Context, md *model, ids []string, versio
 		return fmt.Errorf("recompute health: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	recs, err := t.st.LoadHealthTx(ctx, tx, ids)
+	recs, err := t.st.HealthRecordsTx(ctx, tx, ids)
 	if err != nil {
 		return err
 	}
@@ -291,7 +291,7 @@ func (t *Tracker) writePage(ctx context.Context, md *model, ids []string, versio
 		}
 		st.Milestones += len(reaches)
 	}
-	if err := t.st.SaveHealthTx(ctx, tx, out, dayOf(now)); err != nil {
+	if err := t.st.SaveHealthRecordsTx(ctx, tx, out, dayOf(now)); err != nil {
 		return err
 	}
 	if err := t.st.SaveHealthWarningsTx(ctx, tx, warned, now); err != nil {
@@ -319,8 +319,9 @@ const jobRecompute = "recompute"
 // Start runs the scheduled recompute: once per period (Options.Every,
 // default a UTC day), in whichever server process claims the period first.
 // It checks at start and then every few minutes, so a server that was down
-// at midnight catches up when it comes back.
-func (t *Tracker) Start(ctx context.Context) {
+// at midnight catches up when it comes back. Its error is always nil; it
+// returns one so that every background service starts the same way.
+func (t *Tracker) Start(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	t.quit = make(chan struct{})
 	t.done = make(chan struct{})
@@ -341,6 +342,7 @@ func (t *Tracker) Start(ctx context.Context) {
 			}
 		}
 	}()
+	return nil
 }
 
 // Stop stops the scheduled recompute, interrupting one in progress (the

@@ -27,11 +27,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/moments-cs/moments/internal/defaults"
 	"github.com/moments-cs/moments/internal/health"
 	"github.com/moments-cs/moments/internal/journey"
 	"github.com/moments-cs/moments/internal/paths"
 	"github.com/moments-cs/moments/internal/rules"
 	"github.com/moments-cs/moments/internal/store"
+	"github.com/moments-cs/moments/internal/vocab"
 )
 
 // ContractStartTrait is the account trait holding the contract start date
@@ -95,12 +97,7 @@ type Tracker struct {
 // first event is ingested.
 func New(st *store.Store, live *journey.Live, o Options) *Tracker {
 	t := &Tracker{st: st, live: live, log: o.Logger, now: o.Now, every: o.Every}
-	if t.log == nil {
-		t.log = slog.New(slog.DiscardHandler)
-	}
-	if t.now == nil {
-		t.now = func() time.Time { return time.Now().UTC() }
-	}
+	t.log, t.now = defaults.Logger(t.log), defaults.Clock(t.now)
 	if t.every <= 0 {
 		t.every = 24 * time.Hour
 	}
@@ -231,7 +228,7 @@ func (r *rebuild) apply(md *model, ev health.Event) {
 		return
 	}
 	r.latest = max(r.latest, at)
-	if ev.Name == health.EventMilestoneReached {
+	if ev.Name == vocab.EventMilestoneReached {
 		if id, _ := ev.Properties["milestone_id"].(string); id != "" {
 			if old, ok := r.backed[id]; !ok || at < old {
 				if r.backed == nil {
@@ -273,7 +270,7 @@ func (t *Tracker) finish(ctx context.Context, md *model, in *inputs, r *rebuild,
 		var prevVars map[string]any
 		o.path = paths.Choose(md.paths, nil, func(expr string, _ map[string]any) (bool, error) {
 			if prevVars == nil && mentions(expr, rules.VarHealth) {
-				prevVars = rec.AccountHealth.Vars(now)
+				prevVars = health.Vars(rec.AccountHealth, now)
 			}
 			return md.eval(ctx, expr, in.traitsFor(expr), prevVars, now), nil
 		})
@@ -320,7 +317,7 @@ func (t *Tracker) finish(ctx context.Context, md *model, in *inputs, r *rebuild,
 				continue
 			}
 			if vars == nil {
-				vars = stateOf(rec.AccountID, o.result, o.progress, o.path, r.agg, md, now).Vars(now)
+				vars = health.Vars(stateOf(rec.AccountID, o.result, o.progress, o.path, r.agg, md, now), now)
 			}
 			if md.eval(ctx, ms.When, in.traitsFor(ms.When), vars, now) {
 				r.agg.Apply(health.MilestoneEvent(ms.ID, conditionAt), md.health)
@@ -558,7 +555,7 @@ func healthEvent(typ, name, userID, role string, ts time.Time, props json.RawMes
 		return ev
 	}
 	switch name {
-	case health.EventSurveyResponded, health.EventMilestoneReached:
+	case vocab.EventSurveyResponded, vocab.EventMilestoneReached:
 		var m map[string]any
 		if json.Unmarshal(props, &m) == nil {
 			ev.Properties = m
@@ -605,7 +602,7 @@ func (t *Tracker) OnIngest(ctx context.Context, tx *sql.Tx, events []store.Event
 			order = append(order, e.AccountID)
 		}
 		byAccount[e.AccountID] = append(byAccount[e.AccountID], i)
-		if e.Name == health.EventSurveyResponded && e.UserID != "" {
+		if e.Name == vocab.EventSurveyResponded && e.UserID != "" {
 			surveyUsers = append(surveyUsers, e.UserID)
 		}
 	}
@@ -623,7 +620,7 @@ func (t *Tracker) OnIngest(ctx context.Context, tx *sql.Tx, events []store.Event
 			return err
 		}
 	}
-	recs, err := t.st.LoadHealthTx(ctx, tx, order)
+	recs, err := t.st.HealthRecordsTx(ctx, tx, order)
 	if err != nil {
 		return err
 	}
@@ -645,7 +642,7 @@ func (t *Tracker) OnIngest(ctx context.Context, tx *sql.Tx, events []store.Event
 			// The role only of a survey answer, as the full recompute
 			// reads it, so that both build the same aggregate.
 			role := ""
-			if e.Name == health.EventSurveyResponded {
+			if e.Name == vocab.EventSurveyResponded {
 				role = roles[e.UserID]
 			}
 			r.apply(md, healthEvent(e.Type, e.Name, e.UserID, role, e.Timestamp, e.Properties))
@@ -668,7 +665,7 @@ func (t *Tracker) OnIngest(ctx context.Context, tx *sql.Tx, events []store.Event
 			return err
 		}
 	}
-	if err := t.st.SaveHealthTx(ctx, tx, out, dayOf(now)); err != nil {
+	if err := t.st.SaveHealthRecordsTx(ctx, tx, out, dayOf(now)); err != nil {
 		return err
 	}
 	return t.st.SaveHealthWarningsTx(ctx, tx, warned, now)

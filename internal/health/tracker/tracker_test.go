@@ -17,6 +17,7 @@ import (
 	"github.com/moments-cs/moments/internal/journey"
 	"github.com/moments-cs/moments/internal/store"
 	"github.com/moments-cs/moments/internal/store/storetest"
+	"github.com/moments-cs/moments/internal/vocab"
 )
 
 var t0 = time.Date(2026, 4, 1, 12, 0, 0, 0, time.UTC)
@@ -133,7 +134,7 @@ func TestIncrementalHealthAndPath(t *testing.T) {
 		require.Contains(t, nps.Reason, "NPS 9 from sponsor u-sponsor")
 
 		// Milestones are recorded as events, once each.
-		evs, _, err := st.ListEvents(ctx, store.EventFilter{Account: "acme", Name: health.EventMilestoneReached}, store.Page{})
+		evs, _, err := st.ListEvents(ctx, store.EventFilter{Account: "acme", Name: vocab.EventMilestoneReached}, store.Page{})
 		require.NoError(t, err)
 		got := map[string]int{}
 		for _, e := range evs {
@@ -249,7 +250,7 @@ func generate(n int, seed uint64) (traits []store.Message, batches [][]store.Mes
 			var props map[string]any
 			switch r.IntN(12) {
 			case 0:
-				name = health.EventSurveyResponded
+				name = vocab.EventSurveyResponded
 				kind := []string{"nps", "csat", "ces"}[r.IntN(3)]
 				props = map[string]any{"kind": kind, "score": r.IntN(11)}
 			case 1:

@@ -107,7 +107,7 @@ func (t *Tracker) view(ctx context.Context, id string) (*view, error) {
 	if v.state != nil {
 		prev = *v.state
 	}
-	prevVars := prev.Vars(now)
+	prevVars := health.Vars(prev, now)
 	v.path = paths.Choose(md.paths, traits, func(expr string, account map[string]any) (bool, error) {
 		return md.eval(ctx, expr, account, prevVars, now), nil
 	})

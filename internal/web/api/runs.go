@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"github.com/moments-cs/moments/internal/vocab"
 	"net/http"
 	"slices"
 	"strconv"
@@ -35,7 +36,7 @@ func (s *Server) taskJSON(t store.Task) taskJSON {
 	return taskJSON{Task: t, Status: t.Display(s.Now())}
 }
 
-var taskStatuses = []string{store.TaskOpen, store.TaskOverdue, store.TaskEscalated, store.TaskDone, store.TaskSnoozed}
+var taskStatuses = vocab.TaskStates
 
 func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) error {
 	p, aerr := page(r)
@@ -103,9 +104,9 @@ func (s *Server) patchTask(w http.ResponseWriter, r *http.Request) error {
 	}
 	if body.Status != nil {
 		switch *body.Status {
-		case store.TaskDone, store.TaskOpen:
+		case vocab.TaskDone, vocab.TaskOpen:
 			c.Status = body.Status
-		case store.TaskSnoozed:
+		case vocab.TaskSnoozed:
 			return web.BadRequest("invalid_field", "status", "to snooze a task, send snoozed_until with the time it should come back")
 		default:
 			return web.BadRequest("invalid_field", "status",

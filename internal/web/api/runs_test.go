@@ -85,7 +85,7 @@ func TestPlaybookAPI(t *testing.T) {
 			ctx := context.Background()
 			// No SMTP is configured: the email step fails after its one
 			// attempt, with a message that says why.
-			id, started, err := f.app.Playbooks.Start(ctx, playbook.RunRequest{AccountID: "acme", MomentID: "kickoff",
+			id, started, err := f.app.Playbooks.Launch(ctx, playbook.RunRequest{AccountID: "acme", MomentID: "kickoff",
 				Occurrence: "csm:api", MapVersion: 1, Trigger: playbook.TriggerCSM, ContactID: "u1"})
 			require.NoError(t, err)
 			require.True(t, started)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/moments-cs/moments/internal/vocab"
 	"net/http"
 	"slices"
 	"sort"
@@ -168,7 +169,7 @@ func keysOf(m map[string]bool) []string {
 }
 
 // quadrantRank orders quadrants for sorting, best first.
-var quadrantRank = map[string]int{"champion": 4, "captive": 3, "dormant_fan": 2, "at_risk": 1}
+var quadrantRank = map[string]int{vocab.QuadrantChampion: 4, vocab.QuadrantCaptive: 3, vocab.QuadrantDormantFan: 2, vocab.QuadrantAtRisk: 1}
 
 func sortAccounts(rows []accountRow, key string, desc bool) {
 	score := func(r accountRow) float64 {
@@ -303,7 +304,7 @@ func (s *Server) accountPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	// Open work first, then done tasks, each by due date.
 	slices.SortStableFunc(tasks, func(x, y store.Task) int {
-		return cmp.Compare(uiBool(x.Status == store.TaskDone), uiBool(y.Status == store.TaskDone))
+		return cmp.Compare(uiBool(x.Status == vocab.TaskDone), uiBool(y.Status == vocab.TaskDone))
 	})
 	rows, err := s.rowsFor(ctx, se, tasks, r.URL.RequestURI(), users)
 	if err != nil {
@@ -401,7 +402,7 @@ func (s *Server) accountTimeline(ctx context.Context, a store.Account, tasks []s
 			kind, title = "page", cmp.Or(e.Name, "Page viewed")
 		case strings.HasPrefix(e.Name, "Survey"):
 			kind = "survey"
-		case e.Name == "Milestone Reached":
+		case e.Name == vocab.EventMilestoneReached:
 			kind = "milestone"
 		}
 		detail := e.UserID

@@ -2,6 +2,7 @@ package ui_test
 
 import (
 	"context"
+	"github.com/moments-cs/moments/internal/vocab"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -112,7 +113,7 @@ func TestBrowserCSMWorkday(t *testing.T) {
 	// team tasks on the CSM's accounts.
 	var task store.Task
 	require.Eventually(t, func() bool {
-		tasks, _, err := f.store.ListTasks(context.Background(), store.TaskFilter{AccountID: f.csmAccount, Status: store.TaskOpen}, f.now, store.Page{Limit: 10})
+		tasks, _, err := f.store.ListTasks(context.Background(), store.TaskFilter{AccountID: f.csmAccount, Status: vocab.TaskOpen}, f.now, store.Page{Limit: 10})
 		if err != nil || len(tasks) == 0 {
 			return false
 		}
@@ -141,7 +142,7 @@ func TestBrowserCSMWorkday(t *testing.T) {
 	require.Contains(t, textOf(t, ctx, `#live`), "Task marked done")
 	got, err := f.store.Task(context.Background(), task.ID)
 	require.NoError(t, err)
-	require.Equal(t, store.TaskDone, got.Status)
+	require.Equal(t, vocab.TaskDone, got.Status)
 	require.Equal(t, csmEmail, got.CompletedBy)
 
 	// Open an account from the accounts list.
@@ -219,14 +220,14 @@ func TestBrowserCSMWorkday(t *testing.T) {
 	}
 	require.Equal(t, 403, status("/accounts/"+f.otherAccount+"/moments/proposal_sent/start", token), "another CSM's account")
 	require.Equal(t, 403, status("/settings/keys", token), "an admin action")
-	open, _, err := f.store.ListTasks(context.Background(), store.TaskFilter{AccountID: f.csmAccount, Status: store.TaskOpen}, f.now, store.Page{Limit: 1})
+	open, _, err := f.store.ListTasks(context.Background(), store.TaskFilter{AccountID: f.csmAccount, Status: vocab.TaskOpen}, f.now, store.Page{Limit: 1})
 	require.NoError(t, err)
 	if len(open) > 0 {
 		require.Equal(t, 403, status("/tasks/"+open[0].ID+"/complete", ""), "no CSRF token")
 		require.Equal(t, 403, status("/tasks/"+open[0].ID+"/complete", "forged"), "a wrong CSRF token")
 		still, err := f.store.Task(context.Background(), open[0].ID)
 		require.NoError(t, err)
-		require.NotEqual(t, store.TaskDone, still.Status, "nothing changed")
+		require.NotEqual(t, vocab.TaskDone, still.Status, "nothing changed")
 	}
 	runs, _, err = f.store.ListRuns(context.Background(), store.RunFilter{AccountID: f.otherAccount, MomentID: "proposal_sent"}, store.Page{})
 	require.NoError(t, err)

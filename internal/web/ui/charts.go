@@ -3,6 +3,7 @@ package ui
 import (
 	"cmp"
 	"fmt"
+	"github.com/moments-cs/moments/internal/vocab"
 	"html/template"
 	"math"
 	"slices"
@@ -50,10 +51,10 @@ func healthScatter(points []scatterPoint, bThreshold, eThreshold float64) templa
 		lx, ly         float64
 		anchor         string
 	}{
-		{"q-dormant_fan", "dormant fan", left, top, bx, ey, left + 6, top + 14, "start"},
-		{"q-champion", "champion", bx, top, left + plotW, ey, left + plotW - 6, top + 14, "end"},
-		{"q-at_risk", "at risk", left, ey, bx, top + plotH, left + 6, top + plotH - 6, "start"},
-		{"q-captive", "captive", bx, ey, left + plotW, top + plotH, left + plotW - 6, top + plotH - 6, "end"},
+		{"q-" + vocab.QuadrantDormantFan, statusLabel(vocab.QuadrantDormantFan), left, top, bx, ey, left + 6, top + 14, "start"},
+		{"q-" + vocab.QuadrantChampion, statusLabel(vocab.QuadrantChampion), bx, top, left + plotW, ey, left + plotW - 6, top + 14, "end"},
+		{"q-" + vocab.QuadrantAtRisk, statusLabel(vocab.QuadrantAtRisk), left, ey, bx, top + plotH, left + 6, top + plotH - 6, "start"},
+		{"q-" + vocab.QuadrantCaptive, statusLabel(vocab.QuadrantCaptive), bx, ey, left + plotW, top + plotH, left + plotW - 6, top + plotH - 6, "end"},
 	}
 	for _, q := range quads {
 		fmt.Fprintf(&b, `<rect class="%s" x="%.1f" y="%.1f" width="%.1f" height="%.1f"/>`, q.cls, q.x0, q.y0, q.x1-q.x0, q.y1-q.y0)

@@ -3,6 +3,7 @@ package ui
 import (
 	"cmp"
 	"context"
+	"github.com/moments-cs/moments/internal/vocab"
 	"net/http"
 	"slices"
 	"strings"
@@ -85,7 +86,7 @@ func (s *Server) cockpitPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	tasks, _, err := s.Store.ListTasks(ctx, store.TaskFilter{Assignee: owner, Status: store.TaskOpen}, now, store.Page{Limit: cockpitTaskLimit})
+	tasks, _, err := s.Store.ListTasks(ctx, store.TaskFilter{Assignee: owner, Status: vocab.TaskOpen}, now, store.Page{Limit: cockpitTaskLimit})
 	if err != nil {
 		return err
 	}
@@ -105,7 +106,7 @@ func (s *Server) cockpitPage(w http.ResponseWriter, r *http.Request) error {
 	// Overdue and escalated first, then by due date (ListTasks' order).
 	urgent := func(t store.Task) int {
 		switch t.Display(now) {
-		case store.TaskEscalated, store.TaskOverdue:
+		case vocab.TaskEscalated, vocab.TaskOverdue:
 			return 0
 		}
 		return 1
@@ -119,7 +120,7 @@ func (s *Server) cockpitPage(w http.ResponseWriter, r *http.Request) error {
 	d.Counts = taskCounts(rows)
 
 	// Escalations: escalated tasks held by the viewer or on their accounts.
-	esc, _, err := s.Store.ListTasks(ctx, store.TaskFilter{Status: store.TaskEscalated}, now, store.Page{Limit: cockpitTaskLimit})
+	esc, _, err := s.Store.ListTasks(ctx, store.TaskFilter{Status: vocab.TaskEscalated}, now, store.Page{Limit: cockpitTaskLimit})
 	if err != nil {
 		return err
 	}
@@ -162,7 +163,7 @@ func (s *Server) cockpitPage(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) teamTasksOn(ctx context.Context, accts []store.Account, now time.Time) ([]store.Task, error) {
 	var out []store.Task
 	for _, a := range accts {
-		ts, _, err := s.Store.ListTasks(ctx, store.TaskFilter{AccountID: a.ID, Status: store.TaskOpen}, now, store.Page{Limit: 100})
+		ts, _, err := s.Store.ListTasks(ctx, store.TaskFilter{AccountID: a.ID, Status: vocab.TaskOpen}, now, store.Page{Limit: 100})
 		if err != nil {
 			return nil, err
 		}
@@ -230,7 +231,7 @@ func (s *Server) ownedAccounts(ctx context.Context, owner string) ([]store.Accou
 func upcomingRenewals(accts []store.Account, now time.Time, horizon int) []renewalRow {
 	var out []renewalRow
 	for _, a := range accts {
-		if a.LifecycleStage == store.ChurnedStage {
+		if a.LifecycleStage == vocab.StageChurned {
 			continue
 		}
 		d, ok := store.ParseDate(a.RenewalDate)

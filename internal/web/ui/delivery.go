@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"github.com/moments-cs/moments/internal/vocab"
 	"time"
 
 	"github.com/moments-cs/moments/internal/journey"
@@ -151,9 +152,9 @@ runs:
 			d := get(t.MomentID)
 			d.Tasks++
 			switch t.Display(now) {
-			case store.TaskDone:
+			case vocab.TaskDone:
 				d.TasksDone++
-			case store.TaskOverdue:
+			case vocab.TaskOverdue:
 				d.TasksOverdue++
 				d.TasksOpen++
 			default:

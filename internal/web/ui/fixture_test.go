@@ -21,7 +21,6 @@ import (
 
 	"github.com/moments-cs/moments/internal/app"
 	"github.com/moments-cs/moments/internal/auth"
-	"github.com/moments-cs/moments/internal/playbook"
 	"github.com/moments-cs/moments/internal/store"
 	"github.com/moments-cs/moments/internal/store/storetest"
 )
@@ -68,15 +67,12 @@ func setupUI(t testing.TB, accounts int, withPlaybooks ...bool) *uiFixture {
 	}
 	a, err := app.New(ctx, st, app.Options{Now: func() time.Time { return now }, Logger: log})
 	require.NoError(t, err)
-	// The playbook engine turns started moments into runs and tasks. The
-	// app does not assemble it yet, so the fixture does, as serve will.
+	// The playbook engine turns started moments into runs and tasks.
 	// Opt-in: a year of events starts many runs, which the engine then
 	// works through for a while.
 	if len(withPlaybooks) > 0 && withPlaybooks[0] {
-		pb, err := playbook.New(playbook.Options{Store: st, Journey: a.Journey, Now: func() time.Time { return now }})
-		require.NoError(t, err)
-		a.Triggers.SetStarter(pb)
-		require.NoError(t, pb.Run(ctx))
+		pb := a.Playbooks
+		require.NoError(t, pb.Start(ctx))
 		t.Cleanup(func() {
 			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()

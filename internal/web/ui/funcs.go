@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"github.com/moments-cs/moments/internal/vocab"
 	"html/template"
 	"math"
 	"net/url"
@@ -203,11 +204,11 @@ func daysText(v any) string {
 // statusLabel is the word shown for a status or quadrant code.
 func statusLabel(code string) string {
 	switch code {
-	case "dormant_fan":
+	case vocab.QuadrantDormantFan:
 		return "dormant fan"
-	case "at_risk":
+	case vocab.QuadrantAtRisk:
 		return "at risk"
-	case "unknown", "":
+	case vocab.QuadrantUnknown, "":
 		return "behaviour only"
 	}
 	return strings.ReplaceAll(code, "_", " ")

@@ -268,7 +268,6 @@ type momentPageView struct {
 
 type idealStepView struct{ Step, Owner, Within string }
 
-
 type playbookStepView struct {
 	Number int
 	ID     string
@@ -340,7 +339,6 @@ func (s *Server) momentView(ctx context.Context, id string) (momentPageView, err
 	}
 	return view, nil
 }
-
 
 func triggerFacts(t journey.Trigger) []uiFact {
 	var schedule string

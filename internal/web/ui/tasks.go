@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"errors"
+	"github.com/moments-cs/moments/internal/vocab"
 	"net/http"
 	"strconv"
 	"strings"
@@ -145,7 +146,7 @@ func (s *Server) taskAction(action string) web.HandlerFunc {
 		done := ""
 		switch action {
 		case "complete":
-			st := store.TaskDone
+			st := vocab.TaskDone
 			c.Status, done = &st, "task_completed"
 		case "snooze":
 			d, ok := snoozeChoices[r.PostFormValue("for")]

@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/moments-cs/moments/internal/auth"
+	"github.com/moments-cs/moments/internal/golden"
 	"github.com/moments-cs/moments/internal/store"
 	"github.com/moments-cs/moments/internal/store/storetest"
 	"github.com/moments-cs/moments/internal/web/server"
@@ -110,20 +110,11 @@ func ErrorOf(t testing.TB, body map[string]any) (code, field string) {
 	return e["code"].(string), f
 }
 
-// update rewrites golden files instead of comparing with them.
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
-// Golden compares got with testdata/name, or rewrites it with -update.
+// Golden compares got with testdata/name, or rewrites it with -update
+// (package golden).
 func Golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
-		require.NoError(t, os.WriteFile(path, got, 0o644))
-	}
-	want, err := os.ReadFile(path)
-	require.NoError(t, err, "run go test -update to create it")
-	require.Equal(t, string(want), string(got))
+	golden.Assert(t, filepath.Join("testdata", name), got)
 }
 
 // ExampleMap is the example journey map of the repository

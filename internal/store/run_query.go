@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -29,25 +28,6 @@ const (
 	StepSkipped = "skipped"
 	StepFailed  = "failed"
 )
-
-// Stored task statuses. Overdue and escalated are derived (see
-// Task.Display): a task is overdue when it is not done past its due date,
-// escalated when its escalation level is above zero.
-const (
-	TaskOpen      = "open"
-	TaskOverdue   = "overdue"
-	TaskEscalated = "escalated"
-	TaskDone      = "done"
-	TaskSnoozed   = "snoozed"
-)
-
-// DBTX is what the playbook's writes need: a *sql.Tx (the ingestion
-// transaction, or one of the engine's own) or the *sql.DB.
-type DBTX interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
 
 // Run is one execution of a moment's playbook for one account and one
 // occurrence of its trigger.
@@ -98,10 +78,10 @@ type RunStep struct {
 // StepRowID is the primary key of a run's step row.
 func StepRowID(runID string, index int) string { return runID + "/" + strconv.Itoa(index) }
 
-// InsertRun inserts r unless its (account, moment, occurrence) already has a
+// InsertRunTx inserts r unless its (account, moment, occurrence) already has a
 // run, and returns the run's id and whether it was inserted. With q the
 // caller's transaction, the run commits or rolls back with it.
-func (s *Store) InsertRun(ctx context.Context, q DBTX, r Run) (string, bool, error) {
+func (s *Store) InsertRunTx(ctx context.Context, q Querier, r Run) (string, bool, error) {
 	res, err := q.ExecContext(ctx, `INSERT INTO runs (id, account_id, moment_id, occurrence, map_version, category,
 		contact_id, event_id, started_by, status, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
@@ -125,9 +105,9 @@ func (s *Store) InsertRun(ctx context.Context, q DBTX, r Run) (string, bool, err
 	return id, false, nil
 }
 
-// InsertStep inserts a step row for a run unless it exists; it reports
+// InsertStepTx inserts a step row for a run unless it exists; it reports
 // whether it inserted.
-func (s *Store) InsertStep(ctx context.Context, q DBTX, st RunStep) (bool, error) {
+func (s *Store) InsertStepTx(ctx context.Context, q Querier, st RunStep) (bool, error) {
 	res, err := q.ExecContext(ctx, `INSERT INTO run_steps (id, run_id, step_index, step_key, kind, account_id, status,
 		gen, due_at, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $9)
@@ -183,12 +163,12 @@ func (s *Store) Run(ctx context.Context, id string) (Run, error) {
 	if err != nil {
 		return run, fmt.Errorf("read run: %w", err)
 	}
-	run.Steps, err = s.RunSteps(ctx, s.read, id)
+	run.Steps, err = s.RunStepsTx(ctx, s.read, id)
 	return run, err
 }
 
 // RunTx returns one run without its steps, read through q.
-func (s *Store) RunTx(ctx context.Context, q DBTX, id string) (Run, error) {
+func (s *Store) RunTx(ctx context.Context, q Querier, id string) (Run, error) {
 	run, err := scanRun(q.QueryRowContext(ctx, "SELECT "+runCols+" FROM runs WHERE id = $1", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return run, ErrNotFound
@@ -196,9 +176,9 @@ func (s *Store) RunTx(ctx context.Context, q DBTX, id string) (Run, error) {
 	return run, err
 }
 
-// RunSteps returns a run's steps in playbook order, read through q (nil
+// RunStepsTx returns a run's steps in playbook order, read through q (nil
 // means the read pool).
-func (s *Store) RunSteps(ctx context.Context, q DBTX, runID string) ([]RunStep, error) {
+func (s *Store) RunStepsTx(ctx context.Context, q Querier, runID string) ([]RunStep, error) {
 	if q == nil {
 		q = s.read
 	}
@@ -212,7 +192,7 @@ func (s *Store) RunSteps(ctx context.Context, q DBTX, runID string) ([]RunStep, 
 }
 
 // Step returns one step row, read through q.
-func (s *Store) Step(ctx context.Context, q DBTX, runID string, index int) (RunStep, error) {
+func (s *Store) StepTx(ctx context.Context, q Querier, runID string, index int) (RunStep, error) {
 	st, err := scanStep(q.QueryRowContext(ctx, "SELECT "+stepCols+" FROM run_steps WHERE id = $1", StepRowID(runID, index)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return st, ErrNotFound
@@ -229,34 +209,18 @@ type RunFilter struct {
 
 // ListRuns returns one page of runs, newest first, and the next cursor.
 func (s *Store) ListRuns(ctx context.Context, f RunFilter, p Page) ([]Run, string, error) {
-	var (
-		where []string
-		args  []any
-	)
-	add := func(cond string, v ...any) {
-		for _, x := range v {
-			args = append(args, x)
-			cond = strings.Replace(cond, "?", "$"+strconv.Itoa(len(args)), 1)
-		}
-		where = append(where, cond)
-	}
-	if f.AccountID != "" {
-		add("account_id = ?", f.AccountID)
-	}
-	if f.MomentID != "" {
-		add("moment_id = ?", f.MomentID)
-	}
-	if f.Status != "" {
-		add("status = ?", f.Status)
-	}
+	var w where
+	w.eq("account_id", f.AccountID)
+	w.eq("moment_id", f.MomentID)
+	w.eq("status", f.Status)
 	if p.Cursor != "" {
 		t, id, err := decodeNumCursor(p.Cursor)
 		if err != nil {
 			return nil, "", err
 		}
-		add("(created_at < ? OR (created_at = ? AND id < ?))", t, t, id)
+		w.add("(created_at < ? OR (created_at = ? AND id < ?))", t, t, id)
 	}
-	return queryPage(ctx, s.read, "runs", "SELECT "+runCols+" FROM runs", where, "created_at DESC, id DESC", args, p, scanRun,
+	return queryPage(ctx, s.read, "runs", "SELECT "+runCols+" FROM runs", w, "created_at DESC, id DESC", p, scanRun,
 		func(r Run) string { return encodeCursor(strconv.FormatInt(micros(r.CreatedAt), 10), r.ID) })
 }
 
@@ -269,9 +233,9 @@ func (s *Store) CountRuns(ctx context.Context, accountID, momentID string) (int,
 	return n, err
 }
 
-// StepsToDispatch returns steps due at now whose current generation has not
+// UndispatchedSteps returns steps due at now whose current generation has not
 // been handed to the job queue yet, oldest first.
-func (s *Store) StepsToDispatch(ctx context.Context, now time.Time, limit int) ([]RunStep, error) {
+func (s *Store) UndispatchedSteps(ctx context.Context, now time.Time, limit int) ([]RunStep, error) {
 	rows, err := s.write.QueryContext(ctx, "SELECT "+stepCols+` FROM run_steps
 		WHERE status = 'due' AND due_at <= $1 AND dispatched_gen < gen ORDER BY due_at LIMIT `+strconv.Itoa(limit), micros(now))
 	if err != nil {
@@ -282,19 +246,19 @@ func (s *Store) StepsToDispatch(ctx context.Context, now time.Time, limit int) (
 	return appendRows(out, rows, scanStep)
 }
 
-// MarkDispatched records that generation gen of a step was handed to the
+// MarkStepDispatched records that generation gen of a step was handed to the
 // job queue.
-func (s *Store) MarkDispatched(ctx context.Context, id string, gen int, now time.Time) error {
+func (s *Store) MarkStepDispatched(ctx context.Context, id string, gen int, now time.Time) error {
 	_, err := s.write.ExecContext(ctx, `UPDATE run_steps SET dispatched_gen = $1, dispatched_at = $2
 		WHERE id = $3 AND dispatched_gen < $1`, gen, micros(now), id)
 	return err
 }
 
-// RedispatchStuck makes steps that were handed to the job queue before
+// RedispatchStuckSteps makes steps that were handed to the job queue before
 // cutoff and never finished due again under a new generation, for the case
 // where the job queue gave up on a job without the engine recording why
 // (a crash during the last attempt). It returns how many it revived.
-func (s *Store) RedispatchStuck(ctx context.Context, cutoff, now time.Time) (int, error) {
+func (s *Store) RedispatchStuckSteps(ctx context.Context, cutoff, now time.Time) (int, error) {
 	res, err := s.write.ExecContext(ctx, `UPDATE run_steps SET status = 'due', gen = gen + 1, due_at = $2, updated_at = $2
 		WHERE status IN ('due', 'running') AND dispatched_gen = gen AND dispatched_at < $1`, micros(cutoff), micros(now))
 	if err != nil {
@@ -348,7 +312,7 @@ func (s *Store) WakeSteps(ctx context.Context, now time.Time) ([]string, error) 
 	return runs, tx.Commit()
 }
 
-func (s *Store) wake(ctx context.Context, tx DBTX, id, run, wake string, eventID int64, now time.Time) (bool, error) {
+func (s *Store) wake(ctx context.Context, tx Querier, id, run, wake string, eventID int64, now time.Time) (bool, error) {
 	res, err := tx.ExecContext(ctx, `UPDATE run_steps SET status = 'due', gen = gen + 1, wake = $1, wake_event_id = $2,
 		due_at = $3, updated_at = $3 WHERE id = $4 AND status = 'waiting'`, wake, eventID, micros(now), id)
 	if err != nil {
@@ -362,10 +326,10 @@ func (s *Store) wake(ctx context.Context, tx DBTX, id, run, wake string, eventID
 	return true, err
 }
 
-// WakeOnEvents wakes the steps waiting for one of events (same account,
+// WakeStepsForEventsTx wakes the steps waiting for one of events (same account,
 // same name), inside the ingestion transaction tx. It returns the runs it
 // woke.
-func (s *Store) WakeOnEvents(ctx context.Context, tx DBTX, events []Event, now time.Time) ([]string, error) {
+func (s *Store) WakeStepsForEventsTx(ctx context.Context, tx Querier, events []Event, now time.Time) ([]string, error) {
 	names := map[string]bool{}
 	for _, e := range events {
 		if e.AccountID != "" && e.Name != "" {
@@ -380,7 +344,7 @@ func (s *Store) WakeOnEvents(ctx context.Context, tx DBTX, events []Event, now t
 		args = append(args, n)
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT id, run_id, wait_event, account_id FROM run_steps
-		WHERE status = 'waiting' AND wait_event <> '' AND wait_event IN (`+s.placeholders(1, len(args))+`)`, args...)
+		WHERE status = 'waiting' AND wait_event <> '' AND wait_event IN (`+s.dialect.placeholders(1, len(args))+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("find steps waiting for events: %w", err)
 	}
@@ -417,22 +381,14 @@ func (s *Store) WakeOnEvents(ctx context.Context, tx DBTX, events []Event, now t
 	return runs, nil
 }
 
-// EventSince returns the id of the account's latest event named name
-// received at or after since, or 0 when there is none.
-func (s *Store) EventSince(ctx context.Context, q DBTX, accountID, name string, since time.Time) (int64, error) {
-	var id sql.NullInt64
-	err := q.QueryRowContext(ctx, `SELECT MAX(id) FROM events WHERE account_id = $1 AND name = $2 AND received_at >= $3`,
-		accountID, name, micros(since)).Scan(&id)
-	return id.Int64, err
-}
-
 // ClaimStep marks generation gen of a due step as running, counting an
 // attempt and leasing the step to the caller until leaseUntil (a running
 // step's due_at is its lease: see step_lease.go), unless it is not due
 // under that generation (running elsewhere, done already, or superseded);
 // ok reports whether the caller may run it. Only a due step can be
 // claimed, so one generation of a step has at most one worker at a time.
-func (s *Store) ClaimStep(ctx context.Context, runID string, index, gen int, now, leaseUntil time.Time) (RunStep, bool, error) {
+func (s *Store) ClaimStep(ctx context.Context, l StepLease, now, leaseUntil time.Time) (RunStep, bool, error) {
+	runID, index, gen := l.RunID, l.Index, l.Gen
 	res, err := s.write.ExecContext(ctx, `UPDATE run_steps SET status = 'running', attempts = attempts + 1,
 		started_at = COALESCE(started_at, $1), updated_at = $1, due_at = $4
 		WHERE id = $2 AND gen = $3 AND status = 'due'`, micros(now), StepRowID(runID, index), gen, micros(leaseUntil))
@@ -442,7 +398,7 @@ func (s *Store) ClaimStep(ctx context.Context, runID string, index, gen int, now
 	if n, _ := res.RowsAffected(); n == 0 {
 		return RunStep{}, false, nil
 	}
-	st, err := s.Step(ctx, s.write, runID, index)
+	st, err := s.StepTx(ctx, s.write, runID, index)
 	return st, err == nil, err
 }
 
@@ -458,10 +414,11 @@ type StepResult struct {
 	WaitEvent string
 }
 
-// FinishStep records the result of generation gen of a running step through
+// FinishStepTx records the result of generation gen of a running step through
 // tx; ok is false (and nothing is written) when the step is no longer
 // running under that generation, which means another worker recorded it.
-func (s *Store) FinishStep(ctx context.Context, tx DBTX, runID string, index, gen int, r StepResult, now time.Time) (bool, error) {
+func (s *Store) FinishStepTx(ctx context.Context, tx Querier, l StepLease, r StepResult, now time.Time) (bool, error) {
+	runID, index, gen := l.RunID, l.Index, l.Gen
 	var finished sql.NullInt64
 	if r.Status != StepWaiting {
 		finished = sql.NullInt64{Int64: micros(now), Valid: true}
@@ -482,24 +439,42 @@ func (s *Store) FinishStep(ctx context.Context, tx DBTX, runID string, index, ge
 // retryAt: the running step becomes due again (at retryAt) under the same
 // generation, so the retry can claim it and the step holds no lease while
 // it waits.
-func (s *Store) NoteStepError(ctx context.Context, runID string, index, gen int, key, kind, msg string, now, retryAt time.Time) error {
+func (s *Store) NoteStepError(ctx context.Context, l StepLease, e StepError) error {
 	_, err := s.write.ExecContext(ctx, `UPDATE run_steps SET status = 'due', due_at = $7, error = $1, step_key = $2, kind = $3, updated_at = $4
-		WHERE id = $5 AND gen = $6 AND status = 'running'`, msg, key, kind, micros(now), StepRowID(runID, index), gen, micros(retryAt))
+		WHERE id = $5 AND gen = $6 AND status = 'running'`, e.Message, e.Key, e.Kind, micros(e.At), StepRowID(l.RunID, l.Index), l.Gen,
+		micros(e.RetryAt))
 	if err != nil {
 		return err
 	}
-	_, err = s.write.ExecContext(ctx, `UPDATE runs SET error = $1, updated_at = $2 WHERE id = $3`, msg, micros(now), runID)
+	_, err = s.write.ExecContext(ctx, `UPDATE runs SET error = $1, updated_at = $2 WHERE id = $3`, e.Message, micros(e.At), l.RunID)
 	return err
 }
 
-// UpdateRunState sets a run's status, current step and error through q.
-func (s *Store) UpdateRunState(ctx context.Context, q DBTX, runID, status, current, errMsg string, now time.Time) error {
+// StepError is a failed attempt of a step, which the job queue retries.
+type StepError struct {
+	// Key and Kind are the step's key and kind in the playbook.
+	Key, Kind string
+	Message   string
+	// At is when the attempt failed; RetryAt when the retry is due.
+	At, RetryAt time.Time
+}
+
+// RunState is what UpdateRunTx sets: a run's status, current step and
+// error.
+type RunState struct {
+	Status  string
+	Current string
+	Error   string
+}
+
+// UpdateRunTx sets a run's status, current step and error through q.
+func (s *Store) UpdateRunTx(ctx context.Context, q Querier, runID string, st RunState, now time.Time) error {
 	var finished sql.NullInt64
-	if status == RunDone || status == RunFailed {
+	if st.Status == RunDone || st.Status == RunFailed {
 		finished = sql.NullInt64{Int64: micros(now), Valid: true}
 	}
 	_, err := q.ExecContext(ctx, `UPDATE runs SET status = $1, current_step = $2, error = $3, finished_at = $4, updated_at = $5
-		WHERE id = $6`, status, current, errMsg, finished, micros(now), runID)
+		WHERE id = $6`, st.Status, st.Current, st.Error, finished, micros(now), runID)
 	if err != nil {
 		return fmt.Errorf("update run: %w", err)
 	}
@@ -530,13 +505,4 @@ func (s *Store) RetryStep(ctx context.Context, runID string, index int, now time
 		return err
 	}
 	return tx.Commit()
-}
-
-// EventByID returns one stored event.
-func (s *Store) EventByID(ctx context.Context, id int64) (Event, error) {
-	e, err := scanEvent(s.read.QueryRowContext(ctx, "SELECT "+eventCols+" FROM events WHERE id = $1", id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return e, ErrNotFound
-	}
-	return e, err
 }

@@ -1,0 +1,200 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"github.com/moments-cs/moments/internal/vocab"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// HealthFilter narrows the health reports. Empty fields match everything,
+// except that churned accounts are left out unless Stage asks for them.
+type HealthFilter struct {
+	Owner   string
+	Segment string
+	Stage   string
+}
+
+// where returns the filter's conditions on accounts a, after " AND ",
+// with their parameters numbered after args.
+func (f HealthFilter) where(args []any) (string, []any) {
+	w := where{args: args}
+	w.eq("a.owner", f.Owner)
+	w.eq("a.segment", f.Segment)
+	w.eq("a.lifecycle_stage", f.Stage)
+	if f.Stage == "" {
+		// Lost customers are not at risk any more: reports are about the
+		// accounts a team can still keep, unless asked for churned ones.
+		w.add("a.lifecycle_stage <> '" + vocab.StageChurned + "'")
+	}
+	return w.and(" AND "), w.args
+}
+
+// ExceptionQuery selects exception candidates: accounts whose next
+// milestone was due on or before DueBefore, or with a usage drop, or whose
+// combined score fell by at least ScoreDrop points against its baseline,
+// or with an open task due before Now.
+type ExceptionQuery struct {
+	HealthFilter
+	Now       time.Time
+	DueBefore time.Time
+	ScoreDrop float64
+	// Limit bounds the candidates returned, best ranked first (see
+	// ExceptionCandidates); 0 returns them all.
+	Limit int
+}
+
+// ExceptionCandidate is an account that meets at least one exception rule,
+// with what the report needs to explain and rank it.
+type ExceptionCandidate struct {
+	Account      Account
+	Health       AccountHealth
+	OverdueTasks int
+	// OldestOverdue is the due time of the oldest overdue task.
+	OldestOverdue *time.Time
+	// DaysToRenewal counts the whole calendar days (UTC) from the day of
+	// the report to the renewal date, negative when it is past; nil
+	// without a renewal date.
+	DaysToRenewal *int
+	// Priority is ARR × renewal proximity, unrounded: the rank's first
+	// key.
+	Priority float64
+	// Warnings are the warnings the account's health raised when last
+	// scored (see SaveHealthWarningsTx).
+	Warnings HealthWarnings
+}
+
+// Renewal proximity, as the exception report ranks by it: ARR × 90 ÷ (90 +
+// days to renewal), 1 when the renewal is due, 0.25 without a renewal date.
+const (
+	RenewalHorizonDays      = 90
+	UnknownRenewalProximity = 0.25
+)
+
+// ExceptionCandidates returns the exception candidates (accounts behind
+// their path, with a usage drop, a falling score, an overdue task, or a
+// health warning), from the stored health
+// state (one scan of account_health, no events read), ranked by priority
+// (ARR × renewal proximity), then ARR, then the number of rules met, then
+// id, and the number of candidates in all. This is the one place the
+// priority is computed: ranking in the database lets a report of the first
+// hundred rows at 100,000 accounts read only those rows.
+func (s *Store) ExceptionCandidates(ctx context.Context, q ExceptionQuery) ([]ExceptionCandidate, int, error) {
+	d := s.dialect
+	args := []any{micros(q.DueBefore), q.ScoreDrop, q.Now.UTC().Format(time.DateOnly), micros(q.Now)}
+	join := " LEFT JOIN (" + overdueTasksSQL + ") t ON t.account_id = h.account_id" +
+		" LEFT JOIN health_warnings w ON w.account_id = h.account_id"
+	conds := []string{"h.next_due_at <= $1", "h.usage_drop = 1", "h.combined_baseline - h.combined >= $2", "t.n > 0", "w.codes <> ''"}
+	var met []string
+	for _, c := range conds {
+		met = append(met, "CASE WHEN "+c+" THEN 1 ELSE 0 END")
+	}
+	// Whole calendar days (UTC) from today to the renewal date, NULL
+	// without one.
+	daysTo := "CASE WHEN a.renewal_date = '' THEN NULL ELSE " + d.daysBetween("$3", "a.renewal_date") + " END"
+	proximity := fmt.Sprintf("CASE WHEN a.renewal_date = '' THEN %g ELSE %d.0 / (%d.0 + %s) END",
+		UnknownRenewalProximity, RenewalHorizonDays, RenewalHorizonDays, d.greatest(d.daysBetween("$3", "a.renewal_date"), "0"))
+	filter, args := q.HealthFilter.where(args)
+	from := ` FROM account_health h JOIN accounts a ON a.id = h.account_id` + join + `
+		WHERE h.version > 0 AND (` + strings.Join(conds, " OR ") + `)` + filter
+	// Counting apart lets the ranked query keep only the first rows in its
+	// sort (a window count would make it keep them all).
+	// ($3, the date, and $4, the time, are selected only so that
+	// PostgreSQL learns their types.)
+	var (
+		total int
+		today string
+		at    int64
+	)
+	if err := s.read.QueryRowContext(ctx, "SELECT COUNT(*), CAST($3 AS TEXT), CAST($4 AS BIGINT)"+from, args...).Scan(&total, &today, &at); err != nil {
+		return nil, 0, fmt.Errorf("count exceptions: %w", err)
+	}
+	cols := `SELECT a.id, a.name, a.plan, a.segment, a.owner, a.lifecycle_stage, a.arr, a.renewal_date,
+		COALESCE(t.n, 0), t.oldest, COALESCE(w.codes, ''), COALESCE(w.texts, '[]'), ` + healthCols + `, ` + daysTo
+	ranking := `a.arr * (` + proximity + `) AS priority, ` + strings.Join(met, " + ") + ` AS met` + from + `
+		ORDER BY priority DESC, a.arr DESC, met DESC, a.id`
+	query := cols + `, ` + ranking
+	if q.Limit > 0 {
+		// Rank on the few columns ranking needs, then read the whole rows
+		// of the first ones only: a sort carries every selected column of
+		// every candidate, and reading some forty columns of each of
+		// 86,000 candidates was most of the report's time.
+		query = cols + `, r.priority, r.met
+			FROM (SELECT h.account_id AS rid, a.arr AS rarr, ` + ranking + ` LIMIT ` + strconv.Itoa(q.Limit) + `) r
+			JOIN account_health h ON h.account_id = r.rid JOIN accounts a ON a.id = r.rid` + join + `
+			ORDER BY r.priority DESC, r.rarr DESC, r.met DESC, r.rid`
+	}
+	rows, err := s.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("read exceptions: %w", err)
+	}
+	defer rows.Close()
+	var out []ExceptionCandidate
+	for rows.Next() {
+		var (
+			c      ExceptionCandidate
+			oldest sql.NullInt64
+			daysTo sql.NullInt64
+			met    int
+			codes  string
+			texts  string
+		)
+		a := &c.Account
+		dest, fill := healthDest(&c.Health)
+		dest = append([]any{&a.ID, &a.Name, &a.Plan, &a.Segment, &a.Owner, &a.LifecycleStage, &a.ARR, &a.RenewalDate,
+			&c.OverdueTasks, &oldest, &codes, &texts}, dest...)
+		if err := rows.Scan(append(dest, &daysTo, &c.Priority, &met)...); err != nil {
+			return nil, 0, err
+		}
+		if c.Warnings, err = decodeWarnings(a.ID, codes, texts); err != nil {
+			return nil, 0, err
+		}
+		fill()
+		c.Health.AccountID = a.ID
+		c.OldestOverdue = timePtr(oldest)
+		if daysTo.Valid {
+			n := int(daysTo.Int64)
+			c.DaysToRenewal = &n
+		}
+		out = append(out, c)
+	}
+	return out, total, rows.Err()
+}
+
+// overdueTasksSQL is a query of (account_id, n, oldest) over open tasks due
+// before $4, the time of the report.
+const overdueTasksSQL = `SELECT account_id, COUNT(*) AS n, MIN(due_at) AS oldest FROM tasks
+	WHERE status NOT IN ('done', 'cancelled', 'canceled') AND due_at IS NOT NULL AND due_at < $4
+	AND (snoozed_until IS NULL OR snoozed_until <= $4) GROUP BY account_id`
+
+// QuadrantTotal is one line of the health report: the accounts of a
+// quadrant ("" for accounts not scored yet) and their ARR.
+type QuadrantTotal struct {
+	Quadrant string
+	Accounts int
+	ARR      float64
+}
+
+// QuadrantTotals counts accounts and sums ARR per quadrant.
+func (s *Store) QuadrantTotals(ctx context.Context, f HealthFilter) ([]QuadrantTotal, error) {
+	filter, args := f.where(nil)
+	rows, err := s.read.QueryContext(ctx, `SELECT COALESCE(h.quadrant, ''), COUNT(*), COALESCE(SUM(a.arr), 0)
+		FROM accounts a LEFT JOIN account_health h ON h.account_id = a.id AND h.version > 0
+		WHERE 1 = 1`+filter+` GROUP BY COALESCE(h.quadrant, '')`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read the health summary: %w", err)
+	}
+	defer rows.Close()
+	var out []QuadrantTotal
+	for rows.Next() {
+		var t QuadrantTotal
+		if err := rows.Scan(&t.Quadrant, &t.Accounts, &t.ARR); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
