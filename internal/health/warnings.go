@@ -42,11 +42,10 @@ func Warnings(r Result) []Warning {
 		out = append(out, Warning{WarningLowHealth, fmt.Sprintf("combined health %s, below %d", r.Combined, LowHealthScore)})
 	}
 	if c, ok := r.Component(ComponentTrend); ok && c.Value.Known && c.Value.Score < DecliningTrend {
-		text := "usage is declining"
-		if c.Reason != "" {
-			text += ": " + c.Reason
-		}
-		out = append(out, Warning{WarningDecliningUsage, text})
+		// The trend's value is the ratio itself (× 100), so the text does
+		// not need the explanation, which quiet scoring leaves out.
+		out = append(out, Warning{WarningDecliningUsage, fmt.Sprintf(
+			"usage is declining: daily activity in the last window is %.0f%% of the two windows before", c.Value.Score)})
 	}
 	if c, ok := r.Component(ComponentRelationship); ok {
 		for _, m := range c.Events {
