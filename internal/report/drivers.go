@@ -155,7 +155,11 @@ func traitSignals(subjects []Subject, opt DriverOptions, leftOut *[]string) []si
 	keys := unionKeys(subjects, func(s Subject) map[string]any { return s.Traits })
 	var out []signal
 	for _, k := range keys {
-		if k == "id" || k == "name" || slices.Contains(opt.Exclude, k) {
+		if k == "id" || k == "name" {
+			continue
+		}
+		if slices.Contains(opt.Exclude, k) {
+			*leftOut = append(*leftOut, k+": the outcome reads it, or it follows from the outcome")
 			continue
 		}
 		nums := make([]float64, len(subjects))

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/moments-cs/moments/internal/health/tracker"
+	"github.com/moments-cs/moments/internal/journey"
 	"github.com/moments-cs/moments/internal/rules"
 	"github.com/moments-cs/moments/internal/store"
 	"github.com/moments-cs/moments/internal/vocab"
@@ -263,7 +264,10 @@ func DriversReport(ctx context.Context, st *store.Store, q OutcomeQuery) (Driver
 		}
 		subjects = append(subjects, s)
 	}
-	d, err := ComputeDrivers(subjects, DriverOptions{Exclude: outcomeTraits(lb.Outcome)})
+	// The lifecycle stage is where the account is now, which follows from
+	// a renewal or a churn: tested, it would rediscover the outcome.
+	exclude := append(outcomeTraits(lb.Outcome), journey.DefaultLifecycleTrait)
+	d, err := ComputeDrivers(subjects, DriverOptions{Exclude: exclude})
 	d.Outcome, d.Excluded, d.GapDays, d.WindowDays = lb.Outcome, lb.Excluded, gap, window
 	return d, err
 }
