@@ -107,6 +107,9 @@ func driversCSV(s *Server, r *http.Request, _ reportFilter, w io.Writer) error {
 		return err
 	}
 	d, err := report.DriversReport(r.Context(), s.Store, q)
+	if errors.Is(err, report.ErrTooFewOutcomes) {
+		return report.WriteDriversCSV(w, report.Drivers{}) // the columns; the page says why there are no rows
+	}
 	if err != nil {
 		return err
 	}
@@ -158,6 +161,9 @@ func backtestCSV(s *Server, r *http.Request, _ reportFilter, w io.Writer) error 
 		return err
 	}
 	b, err := report.BacktestReport(r.Context(), s.Store, s.Health, q)
+	if errors.Is(err, report.ErrTooFewOutcomes) {
+		return report.WriteBacktestCSV(w, report.Backtest{}) // the columns; the page says why there are no rows
+	}
 	if err != nil {
 		return err
 	}
