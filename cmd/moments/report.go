@@ -20,7 +20,7 @@ import (
 )
 
 func reportCmd(df *dataFlags) *cobra.Command {
-	cmd := &cobra.Command{Use: "report", Short: "Print reports: exceptions, health, surveys, moment scorecards, ideal against actual, funnels, time to value"}
+	cmd := &cobra.Command{Use: "report", Short: "Print reports: exceptions, health, surveys, moment scorecards, ideal against actual, funnels, time to value, drivers of an outcome, backtest of the health score"}
 	var (
 		f      store.HealthFilter
 		behind int
@@ -90,6 +90,7 @@ func reportCmd(df *dataFlags) *cobra.Command {
 	flags(healthReport)
 	cmd.AddCommand(exceptions, healthReport, surveyReportCmd(df))
 	cmd.AddCommand(momentReportCmds(df)...)
+	cmd.AddCommand(outcomeCommands(df)...)
 	return cmd
 }
 
@@ -195,7 +196,7 @@ func healthCmd(df *dataFlags) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(recompute)
+	cmd.AddCommand(recompute, calibrateCommand(df))
 	return cmd
 }
 

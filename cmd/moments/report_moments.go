@@ -131,7 +131,7 @@ func momentReportCmds(df *dataFlags) []*cobra.Command {
 	funnel.Flags().StringVar(&events, "events", "", `ordered event names, comma-separated ("Integration Connected,Report Created")`)
 	funnel.Flags().StringVar(&path, "path", "", "a success path id whose milestones are the steps (default the map's first path)")
 	funnel.Flags().IntVar(&funnelDays, "days", report.DefaultFunnelDays, "accounts whose first step happened in the last this many days enter")
-	funnel.Flags().IntVar(&windowDays, "window-days", report.DefaultWindowDays, "a later step counts only within this many days of the first")
+	funnel.Flags().IntVar(&windowDays, "window-days", report.DefaultConversionWindowDays, "a later step counts only within this many days of the first")
 	funnel.Flags().StringVar(&by, "by", "", "break down by segment, plan or cohort (the month the contract started)")
 	output(funnel)
 

@@ -27,7 +27,7 @@ var Layers = []Layer{
 	{Name: "transport", Packages: []string{"internal/web/..."}},
 	{Name: "services", Packages: []string{
 		"internal/trigger", "internal/playbook", "internal/health/tracker", "internal/report",
-		"internal/demo", "internal/notify", "internal/notify/notifytest", "internal/survey",
+		"internal/demo", "internal/notify", "internal/notify/notifytest", "internal/survey", "internal/health/planted",
 	}},
 	{Name: "domain", Packages: []string{
 		"internal/journey", "internal/health", "internal/rules", "internal/ingest", "internal/paths",

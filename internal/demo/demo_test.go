@@ -250,6 +250,13 @@ func TestDemo(t *testing.T) {
 			require.Equal(t, http.StatusOK, status, "report %s: %s", id, body)
 			rows, err := csv.NewReader(strings.NewReader(body)).ReadAll()
 			require.NoError(t, err, "report %s", id)
+			if _, page := first.page(t, c, "/reports/"+id); strings.Contains(page, "too few outcomes") {
+				// The reports on outcomes refuse, and say so, with fewer
+				// than 10 churners, which a 40-account demo of six months
+				// may have; the 300-account demo has about 50.
+				require.Len(t, rows, 1, "report %s: only the columns", id)
+				continue
+			}
 			require.Greater(t, len(rows), 1, "report %s has no rows:\n%s", id, body)
 		}
 	})

@@ -37,6 +37,11 @@ const (
 	// MaxRecentActivity bounds the recent activity events shown in
 	// explanations.
 	MaxRecentActivity = 5
+	// MaxFeatures bounds the features remembered when the model lists no
+	// key features: a product's distinct events rarely pass a few dozen.
+	MaxFeatures = 64
+	// MaxExecutives bounds the sponsors and champions remembered.
+	MaxExecutives = 16
 	// StaleHalfLives is the age, in half-lives, past which a survey answer
 	// no longer counts: at a weight below 1/16 it would still decide the
 	// score alone when it is the only answer, and an opinion given a year
@@ -75,16 +80,25 @@ type Aggregate struct {
 	// LastActivity is the latest timestamp of a product activity event.
 	LastActivity int64
 	// Days counts activity events per UTC day over the last
-	// 2 × max(behavioural window, usage-drop window) days before Seen,
-	// sorted by day.
+	// max(2 × max(behavioural window, usage-drop window), 3 × behavioural
+	// window) days before Seen (the trend compares the last window with
+	// the two before it), sorted by day.
 	Days []DayCount
 	// Users holds, for each active user of the behavioural window before
 	// Seen, the 32-bit FNV-1a hash of the user id and the last day the user
 	// was active, sorted by hash; at most MaxUsers.
 	Users []UserDay
 	// Features maps each key feature of the health model that was ever used
-	// to the time it was last used.
+	// to the time it was last used. When the model lists no key features,
+	// it maps every activity event name instead (at most MaxFeatures, the
+	// most recently used), so that breadth can be judged against what the
+	// account's segment uses.
 	Features map[string]int64
+	// Executives are the sponsors and champions seen acting (any tracked
+	// event of a contact with that role), with when each was first and
+	// last seen, sorted by hash then role; at most MaxExecutives (those
+	// with the smallest hashes).
+	Executives []Executive
 	// Responses holds the latest survey answer per contact and kind, most
 	// recent first; at most MaxResponses, none older than StaleHalfLives.
 	Responses []Response
@@ -128,6 +142,15 @@ type Response struct {
 	At    int64
 }
 
+// Executive is a sponsor or champion (by the hash of the user id) and when
+// the account's events first and last showed them.
+type Executive struct {
+	Hash  uint32
+	Role  string
+	First int64
+	Last  int64
+}
+
 // Ticket is a support ticket event: opened, escalated or reopened.
 type Ticket struct {
 	Kind string
@@ -162,6 +185,8 @@ func (a *Aggregate) Apply(ev Event, model journey.HealthModel) {
 		a.Seen = t
 		a.prune(p, newDay)
 	}
+
+	a.applyExecutive(ev, t)
 
 	switch ev.Name {
 	case vocab.EventSurveyResponded:
@@ -227,7 +252,7 @@ func paramsOf(m journey.HealthModel) params {
 	drop := usageDropDays(m)
 	return params{
 		window:   w,
-		ring:     2 * max(w, drop),
+		ring:     max(2*max(w, drop), TrendWindows*w),
 		stale:    StaleHalfLives * halfLifeDays(m) * secondsPerDay,
 		features: m.Behavioural.KeyFeatures,
 	}
@@ -299,6 +324,13 @@ func (a *Aggregate) applyActivity(ev Event, t int64, p params) {
 	// A key feature is recognised by the event name, or by a "feature"
 	// property for products that send one generic event per feature use.
 	feature := str(ev.Properties, "feature")
+	if len(p.features) == 0 {
+		name := feature
+		if name == "" {
+			name = ev.Name
+		}
+		a.useFeature(text(name), t)
+	}
 	for _, f := range p.features {
 		if f == ev.Name || (feature != "" && f == feature) {
 			if a.Features == nil {
@@ -309,6 +341,82 @@ func (a *Aggregate) applyActivity(ev Event, t int64, p params) {
 	}
 
 	a.Recent = insertBounded(a.Recent, Activity{Name: text(ev.Name), At: t}, compareActivity, MaxRecentActivity)
+}
+
+// useFeature records the use of a feature when the model lists no key
+// features. Over MaxFeatures, the least recently used feature (then the
+// greatest name) is dropped; a feature's time only grows, so the features
+// kept do not depend on the order of events.
+func (a *Aggregate) useFeature(name string, t int64) {
+	if old, ok := a.Features[name]; ok {
+		a.Features[name] = max(old, t)
+		return
+	}
+	if len(a.Features) >= MaxFeatures {
+		worst, worstT := "", int64(math.MaxInt64)
+		for k, v := range a.Features {
+			if v < worstT || (v == worstT && k > worst) {
+				worst, worstT = k, v
+			}
+		}
+		if t < worstT || (t == worstT && name > worst) {
+			return
+		}
+		delete(a.Features, worst)
+	}
+	if a.Features == nil {
+		a.Features = make(map[string]int64)
+	}
+	a.Features[name] = t
+}
+
+// applyExecutive records executive contact: a survey answer from a sponsor
+// or champion, or an executive meeting (whose contact counts as a sponsor
+// unless the event says champion). Other events are not read for roles,
+// because ingestion looks roles up only for survey answers.
+func (a *Aggregate) applyExecutive(ev Event, t int64) {
+	if ev.UserID == "" {
+		return
+	}
+	role := strings.ToLower(strings.TrimSpace(ev.ContactRole))
+	switch ev.Name {
+	case vocab.EventSurveyResponded:
+		if role == vocab.RoleSponsor || role == vocab.RoleChampion {
+			a.seeExecutive(ev.UserID, role, t)
+		}
+	case vocab.EventExecutiveMeetingHeld:
+		if role != vocab.RoleChampion {
+			role = vocab.RoleSponsor
+		}
+		a.seeExecutive(ev.UserID, role, t)
+	}
+}
+
+// seeExecutive records an event of a sponsor or champion.
+func (a *Aggregate) seeExecutive(userID, role string, t int64) {
+	h := userHash(userID)
+	for i, e := range a.Executives {
+		if e.Hash == h && e.Role == role {
+			a.Executives[i].First = min(e.First, t)
+			a.Executives[i].Last = max(e.Last, t)
+			return
+		}
+	}
+	a.Executives = append(a.Executives, Executive{Hash: h, Role: role, First: t, Last: t})
+	slices.SortFunc(a.Executives, func(x, y Executive) int {
+		if c := cmp.Compare(x.Hash, y.Hash); c != 0 {
+			return c
+		}
+		return strings.Compare(x.Role, y.Role)
+	})
+	// Over MaxExecutives, the greatest hash goes. Keeping the smallest
+	// hashes (rather than the most recent) keeps the result independent of
+	// the order of events: a dropped executive can never come back, so
+	// each one kept has every one of its events counted.
+	if len(a.Executives) > MaxExecutives {
+		clear(a.Executives[MaxExecutives:])
+		a.Executives = a.Executives[:MaxExecutives]
+	}
 }
 
 // addUser records that the user was active on day d. Over MaxUsers, the

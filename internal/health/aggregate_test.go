@@ -55,16 +55,16 @@ func TestApplyActivity(t *testing.T) {
 
 func TestApplyPrunesRelativeToLatestEvent(t *testing.T) {
 	t.Parallel()
-	m := testModel() // window 30, usage drop 14: 60 days of counts
+	m := testModel() // window 30: 90 days of counts, for the trend
 	a := build(m,
-		track("Logged In", "old", daysAgo(75)),
+		track("Logged In", "old", daysAgo(95)),
 		track("Logged In", "mid", daysAgo(45)),
 		track("Logged In", "new", daysAgo(0)),
 		ticketEvent(vocab.EventTicketEscalated, daysAgo(100)),
 		ticketEvent(vocab.EventTicketOpened, daysAgo(80)),
 		surveyEvent(vocab.SurveyNPS, 9, "c1", "user", daysAgo(400)),
 	)
-	// Days older than 60 days before the latest event are gone.
+	// Days older than 90 days before the latest event are gone.
 	require.Equal(t, []DayCount{{Day: dayOf(daysAgo(45).Unix()), Count: 1}, {Day: dayOf(now.Unix()), Count: 1}}, a.Days)
 	// Users older than the 30-day window are gone.
 	require.Equal(t, []UserDay{{Hash: userHash("new"), Day: dayOf(now.Unix())}}, a.Users)

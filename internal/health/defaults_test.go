@@ -14,7 +14,7 @@ func TestDefaults(t *testing.T) {
 	t.Run("empty model gets every default", func(t *testing.T) {
 		t.Parallel()
 		m := Defaults(journey.HealthModel{})
-		require.Equal(t, journey.BehaviouralWeights{Recency: 25, Frequency: 25, Breadth: 20, Depth: 15, Progress: 15}, m.Behavioural.Weights)
+		require.Equal(t, journey.BehaviouralWeights{Recency: 10, Frequency: 5, Breadth: 10, Depth: 15, Progress: 10, Intensity: 25, Trend: 15, Relationship: 10, SupportLoad: 10}, m.Behavioural.Weights)
 		require.Equal(t, 30, m.Behavioural.WindowDays)
 		require.Equal(t, 2, m.Behavioural.RecencyFullDays)
 		require.Equal(t, 30, m.Behavioural.RecencyZeroDays)

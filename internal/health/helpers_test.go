@@ -17,9 +17,17 @@ func daysAgo(n float64) time.Time {
 
 var keyFeatures = []string{"Report Created", "Dashboard Shared", "Integration Connected", "Export Downloaded", "Alert Set"}
 
+// testModel lists key features and sets the five classic behavioural
+// weights explicitly, so that the tests of those components keep their
+// hand-computed figures; the components added for prediction are tested
+// on their own (components_test.go) and on planted data.
 func testModel() journey.HealthModel {
-	return journey.HealthModel{Behavioural: journey.BehaviouralModel{KeyFeatures: keyFeatures}}
+	return journey.HealthModel{Behavioural: journey.BehaviouralModel{KeyFeatures: keyFeatures, Weights: classicWeights}}
 }
+
+// classicWeights are the behavioural weights before intensity, trend,
+// relationship and support load existed.
+var classicWeights = journey.BehaviouralWeights{Recency: 25, Frequency: 25, Breadth: 20, Depth: 15, Progress: 15}
 
 func track(name, user string, at time.Time) Event {
 	return Event{Name: name, Type: "track", UserID: user, Timestamp: at}

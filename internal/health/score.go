@@ -48,6 +48,15 @@ type AccountInfo struct {
 	// reached, or ProgressUnknown (any negative value) when the account
 	// follows no path.
 	PathProgress float64
+	// SegmentFeatures is how many features the broad users of the
+	// account's segment use in a window (FeatureReference); breadth is
+	// judged against it when the model lists no key features. 0 judges
+	// the account against the features it has used itself.
+	SegmentFeatures int
+	// SponsorLeft is when the account's sponsor left, when a contact's
+	// traits say so (or the zero time); the relationship component also
+	// sees a sponsor replaced by another in the events.
+	SponsorLeft time.Time
 }
 
 // Value is a score from 0 to 100, or unknown. It is written to JSON as a
@@ -220,6 +229,10 @@ func score(agg *Aggregate, acct AccountInfo, model journey.HealthModel, now time
 		s.breadth(bw.Breadth),
 		s.depth(bw.Depth),
 		s.progress(bw.Progress),
+		s.intensity(bw.Intensity),
+		s.trend(bw.Trend),
+		s.relationship(bw.Relationship),
+		s.supportLoad(bw.SupportLoad),
 	}
 	emo := []Component{
 		s.survey(ComponentNPS, vocab.SurveyNPS, ew.NPS, agg.Responses),
@@ -329,16 +342,7 @@ func (s *scorer) recency(weight float64) Component {
 	}
 	age := s.now.Sub(unix(s.agg.LastActivity))
 	days := age.Hours() / 24
-	full := float64(s.m.Behavioural.RecencyFullDays)
-	zero := float64(s.m.Behavioural.RecencyZeroDays)
-	switch {
-	case days <= full:
-		c.Value = Known(100)
-	case days >= zero:
-		c.Value = Known(0)
-	default:
-		c.Value = Known(100 * (zero - days) / (zero - full))
-	}
+	c.Value = Known(ramp(days, float64(s.m.Behavioural.RecencyFullDays), float64(s.m.Behavioural.RecencyZeroDays)))
 	s.reason(&c, false, "last activity %s", ago(age))
 	c.Events = s.recentActivity()
 	return c
@@ -346,15 +350,7 @@ func (s *scorer) recency(weight float64) Component {
 
 func (s *scorer) frequency(weight float64) Component {
 	c := Component{Name: ComponentFrequency, Group: GroupBehavioural, Weight: weight}
-	n := s.window
-	sinceStart := false
-	if !s.acct.ContractStart.IsZero() {
-		days := s.nowDay - dayOf(s.acct.ContractStart.Unix()) + 1
-		if days < n {
-			n = max(days, 1)
-			sinceStart = true
-		}
-	}
+	n, sinceStart := s.frequencyWindow()
 	active := 0
 	for _, d := range s.agg.Days {
 		if d.Count > 0 && s.inWindow(d.Day, n) {
@@ -382,8 +378,7 @@ func (s *scorer) breadth(weight float64) Component {
 		}
 	}
 	if len(features) == 0 {
-		c.Reason = "the health model lists no key features"
-		return c
+		return s.breadthWithoutKeyFeatures(c)
 	}
 	var unused []string
 	for _, f := range features {
@@ -402,6 +397,30 @@ func (s *scorer) breadth(weight float64) Component {
 	}
 	slices.SortFunc(c.Events, func(x, y Moved) int { return y.At.Compare(x.At) })
 	c.Events = c.Events[:min(len(c.Events), maxMoved)]
+	return c
+}
+
+// breadthWithoutKeyFeatures judges the features used in the window against
+// what the account's segment uses (AccountInfo.SegmentFeatures) or, when
+// that is unknown, against every feature the account has used.
+func (s *scorer) breadthWithoutKeyFeatures(c Component) Component {
+	used := s.featuresUsed()
+	ref, of := s.acct.SegmentFeatures, "the broad users of its segment use"
+	if ref <= 0 {
+		ref, of = len(s.agg.Features), "it has ever used"
+	}
+	if ref <= 0 {
+		c.Reason = "no features used yet, and the health model lists no key features"
+		return c
+	}
+	c.Value = Known(clamp100(100 * float64(used) / float64(ref)))
+	s.reason(&c, false, "%d features used in the last %d days, of the %d %s", used, s.window, ref, of)
+	for f, t := range s.agg.Features {
+		if s.inWindow(dayOf(t), s.window) {
+			c.Events = append(c.Events, Moved{Event: f, At: unix(t), Detail: "feature used"})
+		}
+	}
+	c.Events = latestMoved(c.Events, func(x, y Moved) int { return strings.Compare(x.Event, y.Event) })
 	return c
 }
 
@@ -439,14 +458,31 @@ func (s *scorer) progress(weight float64) Component {
 	for id, t := range s.agg.Milestones {
 		c.Events = append(c.Events, Moved{Event: vocab.EventMilestoneReached, At: unix(t), Detail: id})
 	}
-	slices.SortFunc(c.Events, func(x, y Moved) int {
+	c.Events = latestMoved(c.Events, func(x, y Moved) int { return strings.Compare(x.Detail, y.Detail) })
+	return c
+}
+
+// latestMoved sorts moving events most recent first (ties by tie) and
+// keeps the first maxMoved.
+func latestMoved(ms []Moved, tie func(x, y Moved) int) []Moved {
+	slices.SortFunc(ms, func(x, y Moved) int {
 		if c := y.At.Compare(x.At); c != 0 {
 			return c
 		}
-		return strings.Compare(x.Detail, y.Detail)
+		return tie(x, y)
 	})
-	c.Events = c.Events[:min(len(c.Events), maxMoved)]
-	return c
+	return ms[:min(len(ms), maxMoved)]
+}
+
+// ramp is 100 up to full days, falling linearly to 0 at zero days.
+func ramp(days, full, zero float64) float64 {
+	switch {
+	case days <= full:
+		return 100
+	case days >= zero:
+		return 0
+	}
+	return 100 * (zero - days) / (zero - full)
 }
 
 // survey scores one survey kind from answers sorted most recent first.

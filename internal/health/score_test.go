@@ -112,7 +112,25 @@ func TestBreadth(t *testing.T) {
 		{Event: "Alert Set", At: daysAgo(29), Detail: "key feature used"},
 	}, c.Events)
 
-	noFeatures := component(t, a, unknownProgress, journey.HealthModel{}, now, ComponentBreadth)
+	// Without key features, breadth is judged against the features the
+	// account has used (five, counting Logged In), or against what its
+	// segment uses when the caller knows.
+	bare := journey.HealthModel{}
+	b := build(bare,
+		track("Report Created", "u1", daysAgo(1)),
+		track("Dashboard Shared", "u1", daysAgo(3)),
+		track("Alert Set", "u1", daysAgo(29)),
+		track("Export Downloaded", "u1", daysAgo(40)),
+		track("Logged In", "u1", daysAgo(0)),
+	)
+	own := component(t, b, unknownProgress, bare, now, ComponentBreadth)
+	require.Equal(t, Known(80), own.Value)
+	require.Equal(t, "4 features used in the last 30 days, of the 5 it has ever used", own.Reason)
+	seg := component(t, b, AccountInfo{SegmentFeatures: 8, PathProgress: ProgressUnknown}, bare, now, ComponentBreadth)
+	require.Equal(t, Known(50), seg.Value)
+	require.Equal(t, "4 features used in the last 30 days, of the 8 the broad users of its segment use", seg.Reason)
+
+	noFeatures := component(t, build(bare), unknownProgress, bare, now, ComponentBreadth)
 	require.False(t, noFeatures.Value.Known)
 	require.Zero(t, noFeatures.Share)
 }
@@ -348,7 +366,7 @@ func TestScoreCombinedAndQuadrant(t *testing.T) {
 		require.Equal(t, QuadrantCaptive, r.Quadrant)
 		require.Equal(t, "behaviour high (100, threshold 60), emotion low (20, threshold 60)", r.QuadrantReason)
 		require.Equal(t, "service-recovery", r.Play)
-		require.Len(t, r.Components, 9)
+		require.Len(t, r.Components, 13)
 	})
 
 	t.Run("combined weight from the model", func(t *testing.T) {

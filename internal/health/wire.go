@@ -23,6 +23,7 @@ import (
 //	 "responses":[[contact,label,role,kind,score,time],…],
 //	 "recent_csat":[…],"recent_ces":[…],
 //	 "tickets":[[time,kind],…],"milestones":{"kickoff":time,…},
+//	 "executives":[[hash,role,first,last],…],
 //	 "recent":[[name,time],…]}
 //
 // Empty parts are left out. UnmarshalJSON skips keys it does not know, so
@@ -87,6 +88,22 @@ func (a *Aggregate) AppendJSON(b []byte) []byte {
 		b = append(b, ']')
 	}
 	b = appendTimes(b, "milestones", a.Milestones)
+	if len(a.Executives) > 0 {
+		b = append(b, `,"executives":[`...)
+		for i, e := range a.Executives {
+			b = appendComma(b, i)
+			b = append(b, '[')
+			b = strconv.AppendUint(b, uint64(e.Hash), 10)
+			b = append(b, ',')
+			b = appendString(b, e.Role)
+			b = append(b, ',')
+			b = strconv.AppendInt(b, e.First, 10)
+			b = append(b, ',')
+			b = strconv.AppendInt(b, e.Last, 10)
+			b = append(b, ']')
+		}
+		b = append(b, ']')
+	}
 	if len(a.Recent) > 0 {
 		b = append(b, `,"recent":[`...)
 		for i, r := range a.Recent {
@@ -235,6 +252,20 @@ func (a *Aggregate) UnmarshalJSON(data []byte) error {
 			})
 		case "milestones":
 			out.Milestones = r.times()
+		case "executives":
+			r.array(func() {
+				var e Executive
+				r.next('[')
+				e.Hash = uint32(r.uint(32))
+				r.next(',')
+				e.Role = r.string()
+				r.next(',')
+				e.First = r.int(63)
+				r.next(',')
+				e.Last = r.int(63)
+				r.next(']')
+				out.Executives = append(out.Executives, e)
+			})
 		case "recent":
 			r.array(func() {
 				r.next('[')

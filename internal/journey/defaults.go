@@ -10,7 +10,7 @@ import (
 // Defaults of the health model. A map that leaves a value out (or sets it
 // to zero) gets these.
 var (
-	DefaultBehaviouralWeights = BehaviouralWeights{Recency: 25, Frequency: 25, Breadth: 20, Depth: 15, Progress: 15}
+	DefaultBehaviouralWeights = BehaviouralWeights{Recency: 10, Frequency: 5, Breadth: 10, Depth: 15, Progress: 10, Intensity: 25, Trend: 15, Relationship: 10, SupportLoad: 10}
 	DefaultEmotionalWeights   = EmotionalWeights{NPS: 50, CSAT: 25, CES: 10, Support: 15}
 	// DefaultRoleWeights weigh survey answers by the respondent's role;
 	// a role the map lists replaces its default, the others keep theirs.

@@ -104,7 +104,7 @@ emails: [{id: hi, subject: Hi, body: Hello}]
 	require.Equal(t, before, journey.Hash(m), "WithDefaults leaves the map alone")
 
 	h := d.Health
-	require.Equal(t, journey.BehaviouralWeights{Recency: 25, Frequency: 25, Breadth: 20, Depth: 15, Progress: 15}, h.Behavioural.Weights)
+	require.Equal(t, journey.DefaultBehaviouralWeights, h.Behavioural.Weights)
 	require.Equal(t, 30, h.Behavioural.WindowDays)
 	require.Equal(t, 2, h.Behavioural.RecencyFullDays)
 	require.Equal(t, 30, h.Behavioural.RecencyZeroDays)

@@ -256,6 +256,12 @@ type BehaviouralWeights struct {
 	Breadth   float64 `yaml:"breadth" json:"breadth"`
 	Depth     float64 `yaml:"depth" json:"depth"`
 	Progress  float64 `yaml:"progress" json:"progress"`
+	// Intensity, Trend, Relationship and SupportLoad weigh the components
+	// that keep their information across the range (see docs/health.md).
+	Intensity    float64 `yaml:"intensity,omitempty" json:"intensity,omitempty"`
+	Trend        float64 `yaml:"trend,omitempty" json:"trend,omitempty"`
+	Relationship float64 `yaml:"relationship,omitempty" json:"relationship,omitempty"`
+	SupportLoad  float64 `yaml:"support_load,omitempty" json:"support_load,omitempty"`
 }
 
 // EmotionalModel weighs NPS, CSAT, CES and support sentiment.

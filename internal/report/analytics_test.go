@@ -3,8 +3,8 @@ package report_test
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
+	"github.com/moments-cs/moments/internal/golden"
 	"os"
 	"path/filepath"
 	"testing"
@@ -18,8 +18,6 @@ import (
 	"github.com/moments-cs/moments/internal/store/storetest"
 	"github.com/moments-cs/moments/internal/vocab"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 // The scripted history of the golden test. "now" is Tuesday 30 June 2026,
 // 00:00 UTC; the scorecard period is the 30 days before it,
@@ -216,18 +214,12 @@ func script(t *testing.T, st *store.Store, m *journey.Map) {
 	}
 }
 
-// golden compares v, as indented JSON, with testdata/analytics/name.
-func golden(t *testing.T, name string, v any) {
+// goldenJSON compares v, as indented JSON, with testdata/analytics/name.
+func goldenJSON(t *testing.T, name string, v any) {
 	t.Helper()
 	got, err := json.MarshalIndent(v, "", "  ")
 	require.NoError(t, err)
-	path := filepath.Join("testdata", "analytics", name)
-	if *update {
-		require.NoError(t, os.WriteFile(path, append(got, '\n'), 0o644))
-	}
-	want, err := os.ReadFile(path)
-	require.NoError(t, err)
-	require.JSONEq(t, string(want), string(got))
+	golden.Assert(t, filepath.Join("testdata", "analytics", name), append(got, '\n'))
 }
 
 func f(v *float64) float64 {
@@ -324,7 +316,7 @@ func TestMomentAnalyticsGolden(t *testing.T) {
 		require.Equal(t, 1, k.Rank)
 		require.Equal(t, "checkin", rep.Moments[1].Moment)
 		require.Equal(t, 0.1, f(rep.Moments[1].Priority))
-		golden(t, "scorecards.golden.json", rep)
+		goldenJSON(t, "scorecards.golden.json", rep)
 
 		// Funnel: f1 reaches all three steps (gaps 2, 2 days); f2 two (7;
 		// its dashboard came 17 days after its first step, past the 10-day
@@ -345,7 +337,7 @@ func TestMomentAnalyticsGolden(t *testing.T) {
 		require.Equal(t, "enterprise", fun.Groups[0].Key)
 		require.Equal(t, []int{2, 1, 1}, []int{fun.Groups[0].Steps[0].Accounts, fun.Groups[0].Steps[1].Accounts, fun.Groups[0].Steps[2].Accounts})
 		require.Equal(t, []int{2, 2, 1}, []int{fun.Groups[1].Steps[0].Accounts, fun.Groups[1].Steps[1].Accounts, fun.Groups[1].Steps[2].Accounts})
-		golden(t, "funnel.golden.json", fun)
+		goldenJSON(t, "funnel.golden.json", fun)
 
 		// Time to value on path main (target 10 days): the curve of
 		// internal/stats' hand computation (2*, 3, 4*, 4*, 5, 7*, 9): share
@@ -367,6 +359,6 @@ func TestMomentAnalyticsGolden(t *testing.T) {
 		require.Equal(t, 0.625, f(tv.Groups[0].WithinTarget))
 		require.Equal(t, 4.0, f(tv.Groups[1].MedianDays))
 		require.Equal(t, 1.0, f(tv.Groups[1].WithinTarget))
-		golden(t, "ttv.golden.json", tv)
+		goldenJSON(t, "ttv.golden.json", tv)
 	})
 }

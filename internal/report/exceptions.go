@@ -29,6 +29,11 @@ const (
 	ReasonUsageGap     = "usage_gap"
 	ReasonOverdueTask  = "overdue_task"
 	ReasonFallingScore = "falling_score"
+	// The reasons health raises by itself (see health.Warnings), as
+	// recorded when the account was last scored.
+	ReasonLowHealth      = health.WarningLowHealth
+	ReasonDecliningUsage = health.WarningDecliningUsage
+	ReasonSponsorLeft    = health.WarningSponsorLeft
 )
 
 // RenewalHorizonDays shapes the renewal proximity: a renewal this many days
@@ -87,8 +92,10 @@ type ExceptionReport struct {
 // Exceptions builds the exception report at now: accounts behind their
 // success path by at least BehindDays, with a usage gap (the usage_drop
 // signal), with an overdue task, or whose combined score fell by
-// tracker.FallingScorePoints or more over tracker.FallingScoreDays; each
-// with its reasons, ranked by priority (see Ranking).
+// tracker.FallingScorePoints or more over tracker.FallingScoreDays, or
+// whose health raised a warning when last scored (low health, declining
+// usage, sponsor left); each with its reasons, ranked by priority (see
+// Ranking).
 func Exceptions(ctx context.Context, st *store.Store, f ExceptionFilter, now time.Time) (ExceptionReport, error) {
 	behind := f.BehindDays
 	if behind <= 0 {
@@ -135,6 +142,13 @@ func Exceptions(ctx context.Context, st *store.Store, f ExceptionFilter, now tim
 			e.Reasons = append(e.Reasons, Reason{ReasonFallingScore, fmt.Sprintf(
 				"combined health fell %.0f points in %d days (%.0f → %.0f)", *h.CombinedBaseline-*h.Combined,
 				tracker.FallingScoreDays, *h.CombinedBaseline, *h.Combined)})
+		}
+		for i, code := range c.Warnings.Codes {
+			text := ""
+			if i < len(c.Warnings.Texts) {
+				text = c.Warnings.Texts[i]
+			}
+			e.Reasons = append(e.Reasons, Reason{code, text})
 		}
 		if len(e.Reasons) == 0 {
 			// Unreachable: the store selects exactly the accounts that meet

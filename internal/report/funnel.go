@@ -32,7 +32,7 @@ type FunnelRequest struct {
 	Days int
 	// WindowDays is the conversion window: a later step counts only within
 	// this many days of the account's first step. Default
-	// DefaultWindowDays.
+	// DefaultConversionWindowDays.
 	WindowDays int
 	// By breaks the funnel down by segment, plan or cohort (the month the
 	// account's contract started); empty for none.
@@ -41,8 +41,8 @@ type FunnelRequest struct {
 
 // Funnel defaults.
 const (
-	DefaultFunnelDays = 365
-	DefaultWindowDays = 90
+	DefaultFunnelDays           = 365
+	DefaultConversionWindowDays = 90
 )
 
 // FunnelStep is one step of a funnel.
@@ -100,7 +100,7 @@ func Funnel(ctx context.Context, st Analytics, m *journey.Map, req FunnelRequest
 		req.Days = DefaultFunnelDays
 	}
 	if req.WindowDays == 0 {
-		req.WindowDays = DefaultWindowDays
+		req.WindowDays = DefaultConversionWindowDays
 	}
 	if err := checkFunnel(req); err != nil {
 		return FunnelReport{}, err

@@ -56,7 +56,7 @@ func FunnelParams(q url.Values) (FunnelRequest, error) {
 	if req.Days, err = intParam(q, "days", DefaultFunnelDays); err != nil {
 		return req, err
 	}
-	if req.WindowDays, err = intParam(q, "window_days", DefaultWindowDays); err != nil {
+	if req.WindowDays, err = intParam(q, "window_days", DefaultConversionWindowDays); err != nil {
 		return req, err
 	}
 	return req, checkFunnel(req)

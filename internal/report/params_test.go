@@ -42,7 +42,7 @@ func TestReportParamsNameTheField(t *testing.T) {
 	req, err := report.FunnelParams(url.Values{"events": {"Integration Connected, Report Created"}, "by": {"cohort"}})
 	require.NoError(t, err)
 	require.Equal(t, []string{"Integration Connected", "Report Created"}, req.Events)
-	require.Equal(t, report.DefaultWindowDays, req.WindowDays)
+	require.Equal(t, report.DefaultConversionWindowDays, req.WindowDays)
 	_, by, err := report.TTVParams(url.Values{"by": {"none"}})
 	require.NoError(t, err)
 	require.Empty(t, by)

@@ -3,18 +3,14 @@ package report
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/moments-cs/moments/internal/golden"
 	"github.com/moments-cs/moments/internal/store"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // TestSurveyStats checks the three figures and their 95 % intervals
 // against values computed by hand (the arithmetic is in each case's
@@ -110,18 +106,7 @@ func TestSurveyReportGolden(t *testing.T) {
 	require.NoError(t, WriteSurveyCSV(&csv, r))
 	js, err := json.MarshalIndent(r, "", "  ")
 	require.NoError(t, err)
-	golden(t, "surveys.txt", text.Bytes())
-	golden(t, "surveys.csv", csv.Bytes())
-	golden(t, "surveys.json", append(js, '\n'))
-}
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		require.NoError(t, os.WriteFile(path, got, 0o644))
-	}
-	want, err := os.ReadFile(path)
-	require.NoError(t, err)
-	require.Equal(t, string(want), string(got))
+	golden.Assert(t, "testdata/surveys.txt", text.Bytes())
+	golden.Assert(t, "testdata/surveys.csv", csv.Bytes())
+	golden.Assert(t, "testdata/surveys.json", append(js, '\n'))
 }

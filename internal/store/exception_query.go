@@ -62,6 +62,9 @@ type ExceptionCandidate struct {
 	// Priority is ARR × renewal proximity, unrounded: the rank's first
 	// key.
 	Priority float64
+	// Warnings are the warnings the account's health raised when last
+	// scored (see SaveHealthWarningsTx).
+	Warnings HealthWarnings
 }
 
 // Renewal proximity, as the exception report ranks by it: ARR × 90 ÷ (90 +
@@ -71,7 +74,9 @@ const (
 	UnknownRenewalProximity = 0.25
 )
 
-// ExceptionCandidates returns the exception candidates, from the stored health
+// ExceptionCandidates returns the exception candidates (accounts behind
+// their path, with a usage drop, a falling score, an overdue task, or a
+// health warning), from the stored health
 // state (one scan of account_health, no events read), ranked by priority
 // (ARR × renewal proximity), then ARR, then the number of rules met, then
 // id, and the number of candidates in all. This is the one place the
@@ -80,8 +85,9 @@ const (
 func (s *Store) ExceptionCandidates(ctx context.Context, q ExceptionQuery) ([]ExceptionCandidate, int, error) {
 	d := s.dialect
 	args := []any{micros(q.DueBefore), q.ScoreDrop, q.Now.UTC().Format(time.DateOnly), micros(q.Now)}
-	join := " LEFT JOIN (" + overdueTasksSQL + ") t ON t.account_id = h.account_id"
-	conds := []string{"h.next_due_at <= $1", "h.usage_drop = 1", "h.combined_baseline - h.combined >= $2", "t.n > 0"}
+	join := " LEFT JOIN (" + overdueTasksSQL + ") t ON t.account_id = h.account_id" +
+		" LEFT JOIN health_warnings w ON w.account_id = h.account_id"
+	conds := []string{"h.next_due_at <= $1", "h.usage_drop = 1", "h.combined_baseline - h.combined >= $2", "t.n > 0", "w.codes <> ''"}
 	var met []string
 	for _, c := range conds {
 		met = append(met, "CASE WHEN "+c+" THEN 1 ELSE 0 END")
@@ -107,7 +113,7 @@ func (s *Store) ExceptionCandidates(ctx context.Context, q ExceptionQuery) ([]Ex
 		return nil, 0, fmt.Errorf("count exceptions: %w", err)
 	}
 	cols := `SELECT a.id, a.name, a.plan, a.segment, a.owner, a.lifecycle_stage, a.arr, a.renewal_date,
-		COALESCE(t.n, 0), t.oldest, ` + healthCols + `, ` + daysTo
+		COALESCE(t.n, 0), t.oldest, COALESCE(w.codes, ''), COALESCE(w.texts, '[]'), ` + healthCols + `, ` + daysTo
 	ranking := `a.arr * (` + proximity + `) AS priority, ` + strings.Join(met, " + ") + ` AS met` + from + `
 		ORDER BY priority DESC, a.arr DESC, met DESC, a.id`
 	query := cols + `, ` + ranking
@@ -133,12 +139,17 @@ func (s *Store) ExceptionCandidates(ctx context.Context, q ExceptionQuery) ([]Ex
 			oldest sql.NullInt64
 			daysTo sql.NullInt64
 			met    int
+			codes  string
+			texts  string
 		)
 		a := &c.Account
 		dest, fill := healthDest(&c.Health)
 		dest = append([]any{&a.ID, &a.Name, &a.Plan, &a.Segment, &a.Owner, &a.LifecycleStage, &a.ARR, &a.RenewalDate,
-			&c.OverdueTasks, &oldest}, dest...)
+			&c.OverdueTasks, &oldest, &codes, &texts}, dest...)
 		if err := rows.Scan(append(dest, &daysTo, &c.Priority, &met)...); err != nil {
+			return nil, 0, err
+		}
+		if c.Warnings, err = decodeWarnings(a.ID, codes, texts); err != nil {
 			return nil, 0, err
 		}
 		fill()

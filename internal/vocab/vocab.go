@@ -26,6 +26,10 @@ const (
 	// milestone (property milestone_id), so a full recompute from stored
 	// events finds it again.
 	EventMilestoneReached = "Milestone Reached"
+	// EventExecutiveMeetingHeld records a meeting with an executive of the
+	// account (the event's user): health's relationship component counts
+	// it as contact with the sponsor. It is product activity too.
+	EventExecutiveMeetingHeld = "Executive Meeting Held"
 )
 
 // Survey kinds, the kind property of a Survey Responded event: NPS 0–10,

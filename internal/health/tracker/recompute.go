@@ -267,6 +267,7 @@ func (t *Tracker) writePage(ctx context.Context, md *model, ids []string, versio
 	var (
 		reaches []store.MilestoneReach
 		drops   []drop
+		warned  = make([]store.HealthWarnings, 0, len(ids))
 	)
 	for _, id := range ids {
 		rec := recs[id]
@@ -277,6 +278,7 @@ func (t *Tracker) writePage(ctx context.Context, md *model, ids []string, versio
 		o := t.finish(ctx, md, in, built[id], now, now)
 		t.remember(md, in, o.path, built[id].agg, true)
 		reaches = append(reaches, o.reaches...)
+		warned = append(warned, warningsOf(id, o.result))
 		h := rec.AccountHealth
 		if h.QuadrantMoved() && health.Worse(health.Quadrant(h.PreviousQuadrant), health.Quadrant(h.Quadrant)) {
 			drops = append(drops, drop{id, health.Quadrant(h.PreviousQuadrant), health.Quadrant(h.Quadrant)})
@@ -290,6 +292,9 @@ func (t *Tracker) writePage(ctx context.Context, md *model, ids []string, versio
 		st.Milestones += len(reaches)
 	}
 	if err := t.st.SaveHealthRecordsTx(ctx, tx, out, dayOf(now)); err != nil {
+		return err
+	}
+	if err := t.st.SaveHealthWarningsTx(ctx, tx, warned, now); err != nil {
 		return err
 	}
 	t.mu.Lock()

@@ -625,6 +625,7 @@ func (t *Tracker) OnIngest(ctx context.Context, tx *sql.Tx, events []store.Event
 		return err
 	}
 	out := make([]*store.HealthRecord, 0, len(order))
+	warned := make([]store.HealthWarnings, 0, len(order))
 	var reaches []store.MilestoneReach
 	for _, id := range order {
 		rec := recs[id]
@@ -638,7 +639,13 @@ func (t *Tracker) OnIngest(ctx context.Context, tx *sql.Tx, events []store.Event
 		r := newRebuild(agg)
 		for _, i := range byAccount[id] {
 			e := &events[i]
-			r.apply(md, healthEvent(e.Type, e.Name, e.UserID, roles[e.UserID], e.Timestamp, e.Properties))
+			// The role only of a survey answer, as the full recompute
+			// reads it, so that both build the same aggregate.
+			role := ""
+			if e.Name == vocab.EventSurveyResponded {
+				role = roles[e.UserID]
+			}
+			r.apply(md, healthEvent(e.Type, e.Name, e.UserID, role, e.Timestamp, e.Properties))
 		}
 		// A milestone reached by its condition counts from the latest event
 		// that brought it about (events may be replayed from the past), and
@@ -650,6 +657,7 @@ func (t *Tracker) OnIngest(ctx context.Context, tx *sql.Tx, events []store.Event
 		o := t.finish(ctx, md, in, r, now, at)
 		t.remember(md, in, o.path, r.agg, true)
 		reaches = append(reaches, o.reaches...)
+		warned = append(warned, warningsOf(id, o.result))
 		out = append(out, rec)
 	}
 	if len(reaches) > 0 {
@@ -657,5 +665,8 @@ func (t *Tracker) OnIngest(ctx context.Context, tx *sql.Tx, events []store.Event
 			return err
 		}
 	}
-	return t.st.SaveHealthRecordsTx(ctx, tx, out, dayOf(now))
+	if err := t.st.SaveHealthRecordsTx(ctx, tx, out, dayOf(now)); err != nil {
+		return err
+	}
+	return t.st.SaveHealthWarningsTx(ctx, tx, warned, now)
 }

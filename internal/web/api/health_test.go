@@ -71,7 +71,7 @@ func TestHealthEndToEnd(t *testing.T) {
 			status, body = f.Get(t, "/api/v1/accounts/acme/health")
 			require.Equal(t, http.StatusOK, status, body)
 			require.Equal(t, "at_risk", body["quadrant"], body)
-			require.Len(t, body["components"], 9)
+			require.Len(t, body["components"], 13)
 			require.Equal(t, true, body["usage_drop"].(map[string]any)["dropped"])
 			require.Len(t, body["trend"], 1)
 			require.NotEmpty(t, body["moving"])
@@ -97,7 +97,7 @@ func TestHealthEndToEnd(t *testing.T) {
 			for _, r := range row["reasons"].([]any) {
 				codes = append(codes, r.(map[string]any)["code"].(string))
 			}
-			require.Equal(t, []string{"off_path", "usage_gap"}, codes)
+			require.Equal(t, []string{"off_path", "usage_gap", "low_health"}, codes, "acme is at risk with a combined score below 40")
 
 			csv := getCSV(f, t, "/api/v1/reports/exceptions")
 			webtest.Golden(t, "health/exceptions.csv", csv)
@@ -106,7 +106,7 @@ func TestHealthEndToEnd(t *testing.T) {
 			status, body = f.Get(t, "/api/v1/reports/exceptions?behind_days=30&segment=mid_market")
 			require.Equal(t, http.StatusOK, status, body)
 			row = body["exceptions"].([]any)[0].(map[string]any)
-			require.Len(t, row["reasons"], 1, "24 days behind is under 30: only the usage gap remains")
+			require.Len(t, row["reasons"], 2, "24 days behind is under 30: only the usage gap and the low health remain")
 			status, body = f.Get(t, "/api/v1/reports/exceptions?owner=nobody@vendor.example")
 			require.Equal(t, http.StatusOK, status, body)
 			require.Equal(t, 0.0, body["total"])

@@ -40,6 +40,7 @@ func (s *Server) Routes(rt *web.Router) {
 	rt.Handle("GET /api/v1/events", s.admin(s.listEvents))
 	s.journeyRoutes(rt)
 	s.healthRoutes(rt)
+	s.outcomeRoutes(rt)
 	s.triggerRoutes(rt)
 	s.runRoutes(rt)
 	s.surveyRoutes(rt)

@@ -1,0 +1,41 @@
+package planted
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/moments-cs/moments/internal/store"
+)
+
+// Messages returns the base as a tracking source would send it: a group
+// call at signing (lifecycle_stage adoption), the sponsor and champion
+// identified with their roles, every event, and a group call making each
+// churner churned at its churn time. receivedAt is the arrival time.
+func Messages(accounts []*Account, receivedAt time.Time) []store.Message {
+	var msgs []store.Message
+	n := 0
+	id := func() string { n++; return fmt.Sprintf("planted-%d", n) }
+	for _, a := range accounts {
+		tr := a.Traits()
+		tr["lifecycle_stage"] = "adoption"
+		msgs = append(msgs, store.Message{Type: "group", MessageID: id(), GroupID: a.ID, Traits: tr, Timestamp: a.ContractStart, ReceivedAt: receivedAt})
+		for _, role := range []string{"sponsor", "champion"} {
+			msgs = append(msgs, store.Message{Type: "identify", MessageID: id(), UserID: a.ID + "_" + role, GroupID: a.ID,
+				Traits: map[string]any{"role": role}, Timestamp: a.ContractStart, ReceivedAt: receivedAt})
+		}
+		for _, e := range a.Events {
+			props := json.RawMessage("{}")
+			if e.Properties != nil {
+				props, _ = json.Marshal(e.Properties)
+			}
+			msgs = append(msgs, store.Message{Type: e.Type, MessageID: id(), UserID: e.UserID, GroupID: a.ID, Name: e.Name,
+				Properties: props, Timestamp: e.Timestamp, ReceivedAt: receivedAt})
+		}
+		if a.Churned {
+			msgs = append(msgs, store.Message{Type: "group", MessageID: id(), GroupID: a.ID,
+				Traits: map[string]any{"lifecycle_stage": "churned"}, Timestamp: a.ChurnAt, ReceivedAt: receivedAt})
+		}
+	}
+	return msgs
+}

@@ -1,0 +1,110 @@
+package tracker
+
+import (
+	"context"
+	"time"
+
+	"github.com/moments-cs/moments/internal/health"
+	"github.com/moments-cs/moments/internal/journey"
+	"github.com/moments-cs/moments/internal/paths"
+	"github.com/moments-cs/moments/internal/store"
+)
+
+// historyChunk is how many accounts ScoresAt rebuilds at once: each holds
+// one aggregate (1–3 KB) per time asked.
+const historyChunk = 2000
+
+// Model returns the health model in force: the live map's, or the
+// defaults.
+func (t *Tracker) Model(ctx context.Context) (journey.HealthModel, error) {
+	md, err := t.currentModel(ctx)
+	if err != nil {
+		return journey.HealthModel{}, err
+	}
+	return md.health, nil
+}
+
+// PastScore is an account's health as it stood at a past time.
+type PastScore struct {
+	Result health.Result
+	// Active says whether the account had sent any event by then; an
+	// account that had not was not yet a customer to score.
+	Active bool
+}
+
+// ScoresAt scores accounts as they stood at past times: for each account
+// and each of its times, the aggregate is rebuilt from the account's
+// stored events before that time and scored then with the health model in
+// force now. Success path progress counts the milestones reached before
+// that time. Because it reads events, not a kept history, it works from
+// the first day after an import of past events.
+func (t *Tracker) ScoresAt(ctx context.Context, accounts []store.Account, at map[string][]time.Time) (map[string][]PastScore, error) {
+	md, err := t.currentModel(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]PastScore, len(at))
+	for start := 0; start < len(accounts); start += historyChunk {
+		chunk := accounts[start:min(start+historyChunk, len(accounts))]
+		ids := make([]string, 0, len(chunk))
+		aggs := make(map[string][]*health.Aggregate, len(chunk))
+		for _, a := range chunk {
+			ids = append(ids, a.ID)
+			list := make([]*health.Aggregate, len(at[a.ID]))
+			for i := range list {
+				list[i] = &health.Aggregate{}
+			}
+			aggs[a.ID] = list
+		}
+		err := t.st.AccountEventsTx(ctx, t.st.Reader(), ids, func(e *store.HealthEvent) error {
+			times := at[e.AccountID]
+			var ev health.Event
+			decoded := false
+			for i, cut := range times {
+				if !e.Timestamp.Before(cut) {
+					continue
+				}
+				if !decoded {
+					ev = healthEvent(e.Type, e.Name, e.UserID, e.ContactRole, e.Timestamp, e.Properties)
+					decoded = true
+				}
+				aggs[e.AccountID][i].Apply(ev, md.health)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range chunk {
+			traits := make(map[string]any, len(a.Traits)+2)
+			for k, v := range a.Traits {
+				traits[k] = v
+			}
+			traits["id"], traits["name"] = a.ID, a.Name
+			start := contractStart(traits)
+			for i, cut := range at[a.ID] {
+				agg := aggs[a.ID][i]
+				path := paths.Choose(md.paths, traits, func(expr string, account map[string]any) (bool, error) {
+					return md.eval(ctx, expr, account, nil, cut), nil
+				})
+				info := health.AccountInfo{Seats: seats(traits, md.health.Behavioural.SeatsTrait), ContractStart: start,
+					PathProgress: health.ProgressUnknown}
+				if path != nil {
+					info.PathProgress = paths.Compute(*path, agg.MilestoneTimes(), start, cut).Fraction
+				}
+				out[a.ID] = append(out[a.ID], PastScore{Result: health.Scores(agg, info, md.health, cut), Active: agg.Seen > 0})
+			}
+		}
+	}
+	return out, nil
+}
+
+// warningsOf lists the warnings a result raises, for the exception report.
+func warningsOf(accountID string, r health.Result) store.HealthWarnings {
+	w := store.HealthWarnings{AccountID: accountID}
+	for _, x := range health.Warnings(r) {
+		w.Codes = append(w.Codes, x.Code)
+		w.Texts = append(w.Texts, x.Text)
+	}
+	return w
+}

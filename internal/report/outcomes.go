@@ -1,0 +1,355 @@
+package report
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/moments-cs/moments/internal/health/tracker"
+	"github.com/moments-cs/moments/internal/journey"
+	"github.com/moments-cs/moments/internal/rules"
+	"github.com/moments-cs/moments/internal/store"
+	"github.com/moments-cs/moments/internal/vocab"
+)
+
+// DefaultOutcome is the outcome asked about when none is given: the
+// account churned.
+const DefaultOutcome = `account.lifecycle_stage == "churned"`
+
+// Defaults of the outcome analyses.
+const (
+	// DefaultGapDays is how long before an outcome behaviours stop being
+	// counted, so that the last weeks (a cancellation call, the export of
+	// their data) do not "predict" what already happened.
+	DefaultGapDays = 30
+	// DefaultWindowDays is how many days of behaviour before the gap are
+	// counted.
+	DefaultWindowDays = 90
+	// DefaultHorizonDays is how long before an outcome the backtest reads
+	// the score.
+	DefaultHorizonDays = 60
+	// MaxHorizonDays bounds the horizon and the gap: beyond a year the
+	// events needed are rarely kept.
+	MaxHorizonDays = 365
+)
+
+// OutcomeError says the outcome condition cannot be used; Field names the
+// request parameter.
+type OutcomeError struct {
+	Field string
+	Err   error
+}
+
+func (e *OutcomeError) Error() string { return fmt.Sprintf("%s: %v", e.Field, e.Err) }
+func (e *OutcomeError) Unwrap() error { return e.Err }
+
+// OutcomeQuery asks about an outcome.
+type OutcomeQuery struct {
+	// Outcome is a CEL condition over account; "" means DefaultOutcome.
+	Outcome string
+	// HorizonDays (backtest, calibration), GapDays and WindowDays
+	// (drivers); negative values are refused, 0 takes the default except
+	// for the horizon, where 0 means "the scores as they stand now".
+	HorizonDays int
+	GapDays     int
+	WindowDays  int
+	Now         time.Time
+}
+
+// Labelled is an account and its outcome.
+type Labelled struct {
+	Account  store.Account
+	Positive bool
+	// At is when the outcome first held (positives), or the query's now.
+	At time.Time
+}
+
+// Labels are the accounts an outcome could be evaluated on.
+type Labels struct {
+	Outcome string
+	Rows    []Labelled
+	// Excluded counts the accounts where the outcome could not be
+	// evaluated (it reads a trait they do not have).
+	Excluded int
+	// NotYet counts the accounts left out of a backtest or calibration
+	// because they had sent no event by the time they were to be scored.
+	NotYet int
+}
+
+// LabelOutcomes evaluates the outcome on every account: true is a
+// positive, false a negative, and an account where it cannot be evaluated
+// is left out and counted. A positive's time is when the condition first
+// held as its traits changed (replaying its group calls), or when the
+// account was last updated if the replay never sees it hold.
+func LabelOutcomes(ctx context.Context, st *store.Store, expr string, now time.Time) (Labels, error) {
+	if expr == "" {
+		expr = DefaultOutcome
+	}
+	lb := Labels{Outcome: expr}
+	prg, err := rules.Compile(expr)
+	if err != nil {
+		return lb, &OutcomeError{Field: "outcome", Err: err}
+	}
+	eval := func(traits map[string]any) (bool, error) {
+		return prg.Eval(ctx, rules.Vars{Account: traits, Now: now})
+	}
+	var positives []string
+	index := map[string]int{}
+	err = st.AllAccounts(ctx, func(a store.Account) error {
+		ok, err := eval(accountVars(a))
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			lb.Excluded++
+			return nil
+		}
+		index[a.ID] = len(lb.Rows)
+		lb.Rows = append(lb.Rows, Labelled{Account: a, Positive: ok, At: now})
+		if ok {
+			positives = append(positives, a.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		return lb, err
+	}
+	// Replay each positive's group calls to find when the outcome first
+	// held.
+	replay := map[string]map[string]any{}
+	found := map[string]bool{}
+	err = st.AccountTraitHistory(ctx, positives, func(c store.TraitChange) error {
+		if found[c.AccountID] {
+			return nil
+		}
+		tr := replay[c.AccountID]
+		if tr == nil {
+			tr = map[string]any{"id": c.AccountID}
+			replay[c.AccountID] = tr
+		}
+		for k, v := range c.Traits {
+			if v == nil {
+				delete(tr, k)
+			} else {
+				tr[k] = v
+			}
+		}
+		if ok, err := eval(tr); err == nil && ok {
+			found[c.AccountID] = true
+			lb.Rows[index[c.AccountID]].At = c.At
+		}
+		return nil
+	})
+	if err != nil {
+		return lb, err
+	}
+	for _, id := range positives {
+		if !found[id] {
+			lb.Rows[index[id]].At = lb.Rows[index[id]].Account.UpdatedAt
+		}
+	}
+	return lb, nil
+}
+
+// accountVars is the account as conditions see it: its traits plus id and
+// name.
+func accountVars(a store.Account) map[string]any {
+	m := make(map[string]any, len(a.Traits)+2)
+	for k, v := range a.Traits {
+		m[k] = v
+	}
+	m["id"], m["name"] = a.ID, a.Name
+	return m
+}
+
+var traitRef = regexp.MustCompile(`account\s*\.\s*\??([A-Za-z_][A-Za-z0-9_]*)|account\s*\[\s*"([^"]+)"\s*\]`)
+
+// outcomeTraits lists the traits an outcome condition reads: the drivers
+// report never tests them against the outcome they define.
+func outcomeTraits(expr string) []string {
+	var out []string
+	for _, m := range traitRef.FindAllStringSubmatch(expr, -1) {
+		name := m[1]
+		if name == "" {
+			name = m[2]
+		}
+		if !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+func dayParam(q int, def int, field string) (int, error) {
+	switch {
+	case q < 0 || q > MaxHorizonDays:
+		return 0, &OutcomeError{Field: field, Err: fmt.Errorf("%d days is out of range; use 0 to %d", q, MaxHorizonDays)}
+	case q == 0:
+		return def, nil
+	}
+	return q, nil
+}
+
+// DriversReport runs the drivers report on the stored accounts and
+// events.
+func DriversReport(ctx context.Context, st *store.Store, q OutcomeQuery) (Drivers, error) {
+	gap, err := dayParam(q.GapDays, DefaultGapDays, "gap")
+	if err != nil {
+		return Drivers{}, err
+	}
+	window, err := dayParam(q.WindowDays, DefaultWindowDays, "window")
+	if err != nil {
+		return Drivers{}, err
+	}
+	lb, err := LabelOutcomes(ctx, st, q.Outcome, q.Now)
+	if err != nil {
+		return Drivers{}, err
+	}
+	const day = 24 * time.Hour
+	gapD, windowD := time.Duration(gap)*day, time.Duration(window)*day
+	// Everyone's behaviours over the window before now's gap, then each
+	// positive's over the window before its own outcome's gap.
+	counts, err := st.BehaviourCounts(ctx, nil, q.Now.Add(-gapD-windowD), q.Now.Add(-gapD))
+	if err != nil {
+		return Drivers{}, err
+	}
+	byAccount := map[string]map[string]float64{}
+	measured := len(counts) > 0
+	add := func(c store.BehaviourCount) {
+		if slices.Contains(excludedBehaviours, c.Name) {
+			return
+		}
+		m := byAccount[c.AccountID]
+		if m == nil {
+			m = map[string]float64{}
+			byAccount[c.AccountID] = m
+		}
+		m[c.Name] += float64(c.Count) * 30 / float64(window)
+	}
+	positive := map[string]bool{}
+	for _, r := range lb.Rows {
+		if r.Positive {
+			positive[r.Account.ID] = true
+		}
+	}
+	for _, c := range counts {
+		if !positive[c.AccountID] {
+			add(c)
+		}
+	}
+	for _, r := range lb.Rows {
+		if !r.Positive {
+			continue
+		}
+		cs, err := st.BehaviourCounts(ctx, []string{r.Account.ID}, r.At.Add(-gapD-windowD), r.At.Add(-gapD))
+		if err != nil {
+			return Drivers{}, err
+		}
+		measured = measured || len(cs) > 0
+		for _, c := range cs {
+			add(c)
+		}
+	}
+	subjects := make([]Subject, 0, len(lb.Rows))
+	for _, r := range lb.Rows {
+		s := Subject{AccountID: r.Account.ID, Positive: r.Positive, Traits: r.Account.Traits}
+		if measured {
+			s.Behaviours = byAccount[r.Account.ID]
+			if s.Behaviours == nil {
+				s.Behaviours = map[string]float64{}
+			}
+		}
+		subjects = append(subjects, s)
+	}
+	// The lifecycle stage is where the account is now, which follows from
+	// a renewal or a churn: tested, it would rediscover the outcome.
+	exclude := append(outcomeTraits(lb.Outcome), journey.DefaultLifecycleTrait)
+	d, err := ComputeDrivers(subjects, DriverOptions{Exclude: exclude})
+	d.Outcome, d.Excluded, d.GapDays, d.WindowDays = lb.Outcome, lb.Excluded, gap, window
+	return d, err
+}
+
+// excludedBehaviours are events Moments records itself or that record an
+// outcome rather than a behaviour.
+var excludedBehaviours = []string{vocab.EventMilestoneReached, "Churned", "Account Churned", "Renewed", "Account Renewed"}
+
+// scoredAccounts labels the accounts and scores each as it stood horizon
+// before its outcome (negatives: before now), and each positive
+// FlaggedBeforeDays before its outcome.
+func scoredAccounts(ctx context.Context, st *store.Store, tr *tracker.Tracker, q OutcomeQuery) ([]Scored, Labels, int, error) {
+	if q.HorizonDays < 0 || q.HorizonDays > MaxHorizonDays {
+		return nil, Labels{}, 0, &OutcomeError{Field: "horizon", Err: fmt.Errorf("%d days is out of range; use 0 to %d", q.HorizonDays, MaxHorizonDays)}
+	}
+	lb, err := LabelOutcomes(ctx, st, q.Outcome, q.Now)
+	if err != nil {
+		return nil, lb, 0, err
+	}
+	const day = 24 * time.Hour
+	horizon := time.Duration(q.HorizonDays) * day
+	at := make(map[string][]time.Time, len(lb.Rows))
+	accounts := make([]store.Account, 0, len(lb.Rows))
+	for _, r := range lb.Rows {
+		times := []time.Time{r.At.Add(-horizon)}
+		if r.Positive {
+			times = append(times, r.At.Add(-FlaggedBeforeDays*day))
+		}
+		at[r.Account.ID] = times
+		accounts = append(accounts, r.Account)
+	}
+	scores, err := tr.ScoresAt(ctx, accounts, at)
+	if err != nil {
+		return nil, lb, 0, err
+	}
+	rows := make([]Scored, 0, len(lb.Rows))
+	for _, r := range lb.Rows {
+		s := scores[r.Account.ID]
+		if !s[0].Active {
+			// Not yet a customer (no event) at the time to score: a score
+			// of 0 then says nothing about its outcome.
+			lb.NotYet++
+			continue
+		}
+		row := Scored{AccountID: r.Account.ID, Positive: r.Positive, At: r.At, Score: s[0].Result}
+		if len(s) > 1 && s[1].Active {
+			row.Early = &s[1].Result
+		}
+		rows = append(rows, row)
+	}
+	return rows, lb, q.HorizonDays, nil
+}
+
+// BacktestReport runs the backtest on the stored accounts and events.
+func BacktestReport(ctx context.Context, st *store.Store, tr *tracker.Tracker, q OutcomeQuery) (Backtest, error) {
+	rows, lb, h, err := scoredAccounts(ctx, st, tr, q)
+	if err != nil {
+		return Backtest{}, err
+	}
+	b, err := ComputeBacktest(rows)
+	b.Outcome, b.Horizon, b.Excluded, b.NotYet = lb.Outcome, h, lb.Excluded, lb.NotYet
+	return b, err
+}
+
+// CalibrationReport proposes weights fitted to the stored outcomes.
+func CalibrationReport(ctx context.Context, st *store.Store, tr *tracker.Tracker, q OutcomeQuery) (Calibration, error) {
+	rows, lb, h, err := scoredAccounts(ctx, st, tr, q)
+	if err != nil {
+		return Calibration{}, err
+	}
+	model, err := tr.Model(ctx)
+	if err != nil {
+		return Calibration{}, err
+	}
+	c, err := Calibrate(rows, model)
+	c.Outcome, c.Horizon, c.Excluded, c.NotYet = lb.Outcome, h, lb.Excluded, lb.NotYet
+	return c, err
+}
+
+// IsBadRequest says whether err is the caller's mistake (a bad outcome,
+// horizon or gap), as opposed to a failure.
+func IsBadRequest(err error) bool {
+	var oe *OutcomeError
+	return errors.As(err, &oe)
+}

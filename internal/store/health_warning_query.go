@@ -1,0 +1,66 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// HealthWarnings are the warnings an account's health raised when last
+// scored: codes such as low_health, with a text each.
+type HealthWarnings struct {
+	AccountID string
+	Codes     []string
+	Texts     []string
+}
+
+// warningChunk bounds the rows of one warnings upsert (4 values a row).
+const warningChunk = 500
+
+// SaveHealthWarningsTx records the warnings of the accounts just scored,
+// replacing what each had; an account without warnings is recorded with
+// none, so that the exception report drops it.
+func (s *Store) SaveHealthWarningsTx(ctx context.Context, tx *sql.Tx, ws []HealthWarnings, now time.Time) error {
+	sort.Slice(ws, func(i, j int) bool { return ws[i].AccountID < ws[j].AccountID }) // lock rows in one order
+	for start := 0; start < len(ws); start += warningChunk {
+		chunk := ws[start:min(start+warningChunk, len(ws))]
+		args := make([]any, 0, 4*len(chunk))
+		for _, w := range chunk {
+			texts, err := json.Marshal(orEmptyStrings(w.Texts))
+			if err != nil {
+				return err
+			}
+			args = append(args, w.AccountID, strings.Join(w.Codes, ","), string(texts), micros(now))
+		}
+		q := s.dialect.rows("INSERT INTO health_warnings (account_id, codes, texts, updated_at) VALUES ", len(chunk), 4,
+			" ON CONFLICT (account_id) DO UPDATE SET codes = excluded.codes, texts = excluded.texts, updated_at = excluded.updated_at")
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("save health warnings: %w", err)
+		}
+	}
+	return nil
+}
+
+func orEmptyStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// decodeWarnings reads the codes and texts of a health_warnings row.
+func decodeWarnings(accountID, codes, texts string) (HealthWarnings, error) {
+	w := HealthWarnings{AccountID: accountID}
+	if codes == "" {
+		return w, nil
+	}
+	w.Codes = strings.Split(codes, ",")
+	if err := json.Unmarshal([]byte(texts), &w.Texts); err != nil {
+		return w, fmt.Errorf("health warnings of %q: %w", accountID, err)
+	}
+	return w, nil
+}

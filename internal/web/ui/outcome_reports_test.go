@@ -1,0 +1,55 @@
+package ui_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/moments-cs/moments/internal/health/planted"
+)
+
+// TestOutcomeReportPages renders the drivers and backtest pages on a
+// planted customer base: the forest plot, the ROC curve and the deciles
+// as SVG, their CSV, and a page that says why when there are too few
+// outcomes.
+func TestOutcomeReportPages(t *testing.T) {
+	t.Parallel()
+	f := setupUI(t, 0)
+	cfg := planted.DefaultConfig(9)
+	cfg.Accounts, cfg.Days, cfg.End = 40, 120, uiNow
+	msgs := planted.Messages(planted.Generate(cfg), uiNow)
+	for i := 0; i < len(msgs); i += 500 {
+		_, err := f.store.Ingest(context.Background(), "key_test", msgs[i:min(i+500, len(msgs))])
+		require.NoError(t, err)
+	}
+	c := browserClient(t)
+	f.signIn(t, c, viewerEmail)
+
+	status, body := f.page(t, c, "/reports")
+	require.Equal(t, http.StatusOK, status)
+	require.Contains(t, body, "Drivers of churn")
+	require.Contains(t, body, "How well health predicts")
+
+	status, body = f.page(t, c, "/reports/drivers")
+	require.Equal(t, http.StatusOK, status, snippet(body))
+	require.Contains(t, body, `aria-labelledby="forest-t"`)
+	require.Contains(t, body, "Correlation is not cause")
+
+	status, body = f.page(t, c, "/reports/health-backtest?horizon=30d")
+	require.Equal(t, http.StatusOK, status, snippet(body))
+	require.Contains(t, body, `aria-labelledby="roc-t"`)
+	require.Contains(t, body, `aria-labelledby="deciles-t"`)
+	require.Contains(t, body, "At-risk quadrant")
+
+	status, body = f.page(t, c, "/reports/drivers.csv")
+	require.Equal(t, http.StatusOK, status)
+	require.True(t, strings.HasPrefix(body, "signal,kind,significant"), body)
+
+	status, body = f.page(t, c, `/reports/drivers?outcome=account.id+%3D%3D+%22acct_001%22`)
+	require.Equal(t, http.StatusOK, status)
+	require.Contains(t, body, "No drivers report for this outcome.")
+	require.Contains(t, body, "too few outcomes")
+}
