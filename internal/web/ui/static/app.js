@@ -9,6 +9,33 @@
     document.cookie = "moments_tz=" + encodeURIComponent(tz) + "; path=/; max-age=31536000; samesite=lax";
   }
 
+  // A region that scrolls sideways (a wide table on a narrow screen) can
+  // be scrolled with the keyboard: it takes focus and is named after its
+  // section's heading (WCAG 2.1.1). Regions that fit are left alone, so
+  // they add no stop to the Tab order.
+  function scrollables(root) {
+    var els = (root || document).querySelectorAll(".table-wrap, .jm-scroll");
+    for (var i = 0; i < els.length; i++) {
+      var el = els[i], scrolls = el.scrollWidth > el.clientWidth + 1;
+      if (scrolls && !el.hasAttribute("tabindex")) {
+        var sec = el.closest("section, details, .card"), h = sec && sec.querySelector("h2, h3, summary, caption");
+        el.setAttribute("tabindex", "0");
+        el.setAttribute("role", "region");
+        el.setAttribute("aria-label", (h ? h.textContent.replace(/\s+/g, " ").trim() : document.title) + " (scrolls sideways)");
+        el.setAttribute("data-scrolls", "");
+      } else if (!scrolls && el.hasAttribute("data-scrolls")) {
+        el.removeAttribute("tabindex");
+        el.removeAttribute("role");
+        el.removeAttribute("aria-label");
+        el.removeAttribute("data-scrolls");
+      }
+    }
+  }
+  document.addEventListener("DOMContentLoaded", function () { scrollables(document); });
+  document.addEventListener("htmx:afterSettle", function () { scrollables(document); });
+  document.addEventListener("toggle", function () { scrollables(document); }, true);
+  window.addEventListener("resize", function () { scrollables(document); });
+
   var dateFmt, dateTimeFmt;
   try {
     dateFmt = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short", year: "numeric" });
