@@ -107,7 +107,7 @@ func barChart(id, title string, bars []bar) template.HTML {
 		w, rowH, labelW = 640.0, 24.0, 200.0
 		// charW is the widest a character of the 11 px chart font gets,
 		// on average over a label (digits, letters, "·" and spaces).
-		charW = 6.6
+		charW = 7.0
 	)
 	h := rowH*float64(len(bars)) + 8
 	maxV, valueW := 0.0, 60.0
