@@ -191,7 +191,7 @@ func (s *Store) RunStepsTx(ctx context.Context, q Querier, runID string) ([]RunS
 	return appendRows(out, rows, scanStep)
 }
 
-// Step returns one step row, read through q.
+// StepTx returns one step row, read through q.
 func (s *Store) StepTx(ctx context.Context, q Querier, runID string, index int) (RunStep, error) {
 	st, err := scanStep(q.QueryRowContext(ctx, "SELECT "+stepCols+" FROM run_steps WHERE id = $1", StepRowID(runID, index)))
 	if errors.Is(err, sql.ErrNoRows) {

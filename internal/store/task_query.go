@@ -284,7 +284,7 @@ const (
 	EscalationFailed   = "failed"
 )
 
-// Escalate records e through q unless an escalation with its key exists,
+// InsertEscalationTx records e through q unless an escalation with its key exists,
 // and raises its task (if any) to e's level and severity. It reports
 // whether it inserted.
 func (s *Store) InsertEscalationTx(ctx context.Context, q Querier, e Escalation) (bool, error) {
@@ -370,7 +370,7 @@ func (s *Store) FinishEscalation(ctx context.Context, id, status, notify, errMsg
 	return err
 }
 
-// TaskEscalations lists a task's (or, with taskID empty, a run's)
+// Escalations lists a task's (or, with taskID empty, a run's)
 // escalations in order.
 func (s *Store) Escalations(ctx context.Context, taskID, runID string) ([]Escalation, error) {
 	rows, err := s.read.QueryContext(ctx, "SELECT "+escalationCols+` FROM escalations
