@@ -107,6 +107,10 @@ func TestBrowserKeyboardOnly(t *testing.T) {
 	tabTo(t, ctx, row(done)+` form[action$="/complete"] button`, 200)
 	press(t, ctx, kb.Enter)
 	require.NoError(t, chromedp.Do(ctx, chromedp.WaitVisible(css(row(done)+`.is-done`))))
+	// The focus stays in the updated row, not at the top of the page.
+	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.activeElement.closest(`+jsString(row(done))+`) !== null`,
+		chromedp.WithPollingTimeout(10*time.Second)))
+	require.NoError(t, err, "the focus stays in the row")
 
 	// Snooze for 3 days: Tab to the length, ArrowDown, Tab to Snooze, Space.
 	tabTo(t, ctx, row(snoozed)+` select[name="for"]`, 200)

@@ -31,6 +31,22 @@
       }
     }
   }
+  // When an in-place update replaces the part that held the focus (a task
+  // row after Done), the focus moves to the new part's first control, so
+  // that a keyboard user stays where they were instead of at the page's top.
+  var refocus = "";
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var t = e.detail.target;
+    refocus = t && t.id && t.contains(document.activeElement) ? t.id : "";
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    var el = refocus && document.getElementById(refocus);
+    refocus = "";
+    if (!el || (document.activeElement && document.activeElement !== document.body && el.contains(document.activeElement))) { return; }
+    var c = el.querySelector("button, select, a[href], input:not([type=hidden])");
+    if (c) { c.focus(); }
+  });
+
   document.addEventListener("DOMContentLoaded", function () { scrollables(document); });
   document.addEventListener("htmx:afterSettle", function () { scrollables(document); });
   document.addEventListener("toggle", function () { scrollables(document); }, true);
