@@ -197,8 +197,8 @@ func unvisitedPatterns(patterns, visited []string) []string {
 // the audit.
 func TestBrowserAccessibility(t *testing.T) {
 	t.Parallel()
-	ctx := newBrowser(t)
 	f := setupUI(t, 24, true)
+	ctx := newBrowser(t)
 	var audit axeAudit
 
 	visit := func(path, waitFor string) {

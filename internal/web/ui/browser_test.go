@@ -58,7 +58,7 @@ func newBrowser(t *testing.T) context.Context {
 	ctx, cancelCtx := chromedp.NewContext(actx)
 	// A walk over every page with axe-core takes a few minutes on a busy
 	// machine.
-	ctx, cancelTimeout := context.WithTimeout(ctx, 5*time.Minute)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 10*time.Minute)
 	t.Cleanup(func() {
 		cancelTimeout()
 		cancelCtx()

@@ -28,8 +28,8 @@ type scatterPoint struct {
 func healthScatter(points []scatterPoint, bThreshold, eThreshold float64) template.HTML {
 	const (
 		w, h         = 640.0, 420.0
-		left, right  = 44.0, 12.0
-		top, bottom  = 12.0, 38.0
+		left, right  = 44.0, 18.0
+		top, bottom  = 18.0, 38.0
 		minR, maxR   = 3.0, 16.0
 		plotW, plotH = w - left - right, h - top - bottom
 	)

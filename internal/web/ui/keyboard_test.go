@@ -67,8 +67,8 @@ func press(t *testing.T, ctx context.Context, key string) {
 // element the focus passes must show it.
 func TestBrowserKeyboardOnly(t *testing.T) {
 	t.Parallel()
-	ctx := newBrowser(t)
 	f := setupUI(t, 24, true)
+	ctx := newBrowser(t)
 
 	// The playbooks of the seeded history give the team tasks on the
 	// CSM's accounts (every fourth account is theirs).
