@@ -29,8 +29,8 @@ type scatterPoint struct {
 func healthScatter(points []scatterPoint, bThreshold, eThreshold float64) template.HTML {
 	const (
 		w, h         = 640.0, 420.0
-		left, right  = 44.0, 12.0
-		top, bottom  = 12.0, 38.0
+		left, right  = 44.0, 18.0
+		top, bottom  = 18.0, 38.0
 		minR, maxR   = 3.0, 16.0
 		plotW, plotH = w - left - right, h - top - bottom
 	)
@@ -41,7 +41,7 @@ func healthScatter(points []scatterPoint, bThreshold, eThreshold float64) templa
 		maxARR = math.Max(maxARR, p.ARR)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %.0f %.0f" role="img" aria-labelledby="scatter-t scatter-d" xmlns="http://www.w3.org/2000/svg">`, w, h)
+	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %.0f %.0f" role="group" aria-labelledby="scatter-t" aria-describedby="scatter-d" xmlns="http://www.w3.org/2000/svg">`, w, h)
 	b.WriteString(`<title id="scatter-t">Health quadrant: accounts by behavioural and emotional score</title>`)
 	fmt.Fprintf(&b, `<desc id="scatter-d">%d accounts; circle area grows with ARR. Right is higher behavioural score, up is higher emotional score.</desc>`, len(points))
 	// Quadrant backgrounds and labels.
@@ -83,9 +83,10 @@ func healthScatter(points []scatterPoint, bThreshold, eThreshold float64) templa
 		if maxARR > 0 {
 			r = minR + (maxR-minR)*math.Sqrt(p.ARR/maxARR)
 		}
-		fmt.Fprintf(&b, `<a href="/accounts/%s"><circle class="pt pt-%s" cx="%.1f" cy="%.1f" r="%.1f"><title>%s: behavioural %.0f, emotional %.0f, %s ARR, %s</title></circle></a>`,
-			template.HTMLEscapeString(url.PathEscape(p.ID)), template.HTMLEscapeString(p.Quadrant), x(p.Behavioural), y(p.Emotional), r,
-			template.HTMLEscapeString(p.Name), p.Behavioural, p.Emotional, money(p.ARR), statusLabel(p.Quadrant))
+		label := fmt.Sprintf("%s: behavioural %.0f, emotional %.0f, %s ARR, %s", p.Name, p.Behavioural, p.Emotional, money(p.ARR), statusLabel(p.Quadrant))
+		fmt.Fprintf(&b, `<a href="/accounts/%s" aria-label="%s"><circle class="pt pt-%s" cx="%.1f" cy="%.1f" r="%.1f"><title>%s</title></circle></a>`,
+			template.HTMLEscapeString(url.PathEscape(p.ID)), template.HTMLEscapeString(label), template.HTMLEscapeString(p.Quadrant), x(p.Behavioural), y(p.Emotional), r,
+			template.HTMLEscapeString(label))
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
@@ -100,18 +101,31 @@ type bar struct {
 }
 
 // barChart draws horizontal bars, one per item, labelled with their value.
+// The space right of the longest bar fits the longest value label, so no
+// label is cut off at the chart's right edge.
 func barChart(id, title string, bars []bar) template.HTML {
 	const (
-		w, rowH, labelW, valueW = 640.0, 24.0, 200.0, 110.0
+		w, rowH, labelW = 640.0, 24.0, 200.0
+		// charW is the widest a character of the 11 px chart font gets,
+		// on average over a label (digits, letters, "·" and spaces).
+		charW = 7.0
 	)
 	h := rowH*float64(len(bars)) + 8
-	maxV := 0.0
+	maxV, valueW := 0.0, 60.0
 	for _, x := range bars {
 		maxV = math.Max(maxV, x.Value)
+		valueW = math.Max(valueW, float64(len([]rune(x.Text)))*charW+12)
 	}
+	valueW = math.Min(valueW, w-labelW-60)
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %.0f %.0f" role="img" aria-labelledby="%s-t" xmlns="http://www.w3.org/2000/svg">`, w, h, id)
+	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %.0f %.0f" role="img" aria-labelledby="%s-t" aria-describedby="%s-d" xmlns="http://www.w3.org/2000/svg">`, w, h, id, id)
 	fmt.Fprintf(&b, `<title id="%s-t">%s</title>`, id, template.HTMLEscapeString(title))
+	// The description reads every bar as text, for those who cannot see it.
+	desc := make([]string, len(bars))
+	for i, x := range bars {
+		desc[i] = x.Label + ": " + x.Text
+	}
+	fmt.Fprintf(&b, `<desc id="%s-d">%s.</desc>`, id, template.HTMLEscapeString(strings.Join(desc, "; ")))
 	for i, x := range bars {
 		yy := 4 + float64(i)*rowH
 		bw := 0.0

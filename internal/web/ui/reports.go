@@ -19,6 +19,7 @@ import (
 	"github.com/moments-cs/moments/internal/journey"
 	"github.com/moments-cs/moments/internal/report"
 	"github.com/moments-cs/moments/internal/store"
+	"github.com/moments-cs/moments/internal/vocab"
 )
 
 // uiReport is one report of the Reports section. The section is a list of
@@ -48,7 +49,14 @@ func (f reportFilter) query() map[string]string {
 	return map[string]string{"owner": f.Owner, "segment": f.Segment, "stage": f.Stage}
 }
 
+// matches reports whether a report counts account a: it matches the
+// filter and, unless the filter names a stage, is not churned. That is the
+// rule of store.HealthFilter, so that a report's headline counts, its
+// chart and its table come from one set of accounts.
 func (f reportFilter) matches(a store.Account) bool {
+	if f.Stage == "" && a.LifecycleStage == vocab.StageChurned {
+		return false
+	}
 	return (f.Owner == "" || strings.EqualFold(a.Owner, f.Owner)) && (f.Segment == "" || a.Segment == f.Segment) &&
 		(f.Stage == "" || a.LifecycleStage == f.Stage)
 }
@@ -208,19 +216,25 @@ type healthData struct {
 	Bars     template.HTML
 	Plotted  int
 	Unplaced int
-	BT, ET   float64
+	// Churned is how many churned accounts the report leaves out (when no
+	// stage is chosen), from its counts, its chart and its table alike.
+	Churned int
+	BT, ET  float64
 }
 
-// accountHealths reads the stored health of the accounts that f matches.
-func (s *Server) accountHealths(ctx context.Context, f reportFilter) ([]store.Account, map[string]store.AccountHealth, error) {
+// accountHealths reads the stored health of the accounts that f matches;
+// churned counts the churned accounts left out because f names no stage.
+func (s *Server) accountHealths(ctx context.Context, f reportFilter) (accts []store.Account, hs map[string]store.AccountHealth, churned int, err error) {
 	all, err := s.ownedAccounts(ctx, "")
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
-	var accts []store.Account
-	hs := map[string]store.AccountHealth{}
+	hs = map[string]store.AccountHealth{}
 	for _, a := range all {
 		if !f.matches(a) {
+			if a.LifecycleStage == vocab.StageChurned && (reportFilter{Owner: f.Owner, Segment: f.Segment, Stage: vocab.StageChurned}).matches(a) {
+				churned++
+			}
 			continue
 		}
 		accts = append(accts, a)
@@ -229,11 +243,11 @@ func (s *Server) accountHealths(ctx context.Context, f reportFilter) ([]store.Ac
 			continue
 		}
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, 0, err
 		}
 		hs[a.ID] = h
 	}
-	return accts, hs, nil
+	return accts, hs, churned, nil
 }
 
 func (s *Server) quadrantThresholds(ctx context.Context) (float64, float64) {
@@ -258,11 +272,11 @@ func healthReport(s *Server, r *http.Request, f reportFilter) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	accts, hs, err := s.accountHealths(ctx, f)
+	accts, hs, churned, err := s.accountHealths(ctx, f)
 	if err != nil {
 		return nil, err
 	}
-	d := healthData{Report: rep}
+	d := healthData{Report: rep, Churned: churned}
 	d.BT, d.ET = s.quadrantThresholds(ctx)
 	var pts []scatterPoint
 	for _, a := range accts {
@@ -294,7 +308,7 @@ func fmtScore(p *float64) string {
 func healthCSV(s *Server, r *http.Request, f reportFilter, out io.Writer) error {
 	w := report.NewCSVWriter(out)
 	defer w.Flush()
-	accts, hs, err := s.accountHealths(r.Context(), f)
+	accts, hs, _, err := s.accountHealths(r.Context(), f)
 	if err != nil {
 		return err
 	}
@@ -336,7 +350,7 @@ type ttvData struct {
 const day = 24 * time.Hour
 
 func (s *Server) ttvRows(ctx context.Context, f reportFilter) ([]ttvRow, int, error) {
-	accts, hs, err := s.accountHealths(ctx, f)
+	accts, hs, _, err := s.accountHealths(ctx, f)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -9,6 +9,49 @@
     document.cookie = "moments_tz=" + encodeURIComponent(tz) + "; path=/; max-age=31536000; samesite=lax";
   }
 
+  // A region that scrolls sideways (a wide table on a narrow screen) can
+  // be scrolled with the keyboard: it takes focus and is named after its
+  // section's heading (WCAG 2.1.1). Regions that fit are left alone, so
+  // they add no stop to the Tab order.
+  function scrollables(root) {
+    var els = (root || document).querySelectorAll(".table-wrap, .jm-scroll");
+    for (var i = 0; i < els.length; i++) {
+      var el = els[i], scrolls = el.scrollWidth > el.clientWidth + 1;
+      if (scrolls && !el.hasAttribute("tabindex")) {
+        var sec = el.closest("section, details, .card"), h = sec && sec.querySelector("h2, h3, summary, caption");
+        el.setAttribute("tabindex", "0");
+        el.setAttribute("role", "region");
+        el.setAttribute("aria-label", (h ? h.textContent.replace(/\s+/g, " ").trim() : document.title) + " (scrolls sideways)");
+        el.setAttribute("data-scrolls", "");
+      } else if (!scrolls && el.hasAttribute("data-scrolls")) {
+        el.removeAttribute("tabindex");
+        el.removeAttribute("role");
+        el.removeAttribute("aria-label");
+        el.removeAttribute("data-scrolls");
+      }
+    }
+  }
+  // When an in-place update replaces the part that held the focus (a task
+  // row after Done), the focus moves to the new part's first control, so
+  // that a keyboard user stays where they were instead of at the page's top.
+  var refocus = "";
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var t = e.detail.target;
+    refocus = t && t.id && t.contains(document.activeElement) ? t.id : "";
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    var el = refocus && document.getElementById(refocus);
+    refocus = "";
+    if (!el || (document.activeElement && document.activeElement !== document.body && el.contains(document.activeElement))) { return; }
+    var c = el.querySelector("button, select, a[href], input:not([type=hidden])");
+    if (c) { c.focus(); }
+  });
+
+  document.addEventListener("DOMContentLoaded", function () { scrollables(document); });
+  document.addEventListener("htmx:afterSettle", function () { scrollables(document); });
+  document.addEventListener("toggle", function () { scrollables(document); }, true);
+  window.addEventListener("resize", function () { scrollables(document); });
+
   var dateFmt, dateTimeFmt;
   try {
     dateFmt = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short", year: "numeric" });
