@@ -128,8 +128,11 @@ func TestBrowserKeyboardOnly(t *testing.T) {
 		got, err := f.store.Task(context.Background(), given)
 		return err == nil && got.Assignee == otherEmail
 	}, 10*time.Second, 50*time.Millisecond, "the task is Dana's")
-	require.NoError(t, chromedp.Do(ctx, chromedp.WaitVisible(css(`#live:not([hidden])`))))
-	require.Contains(t, textOf(t, ctx, `#live`), "reassigned")
+	// The live region still says "Task snoozed." until the reassignment's
+	// answer arrives: wait for its own announcement.
+	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`(() => { const l = document.querySelector('#live'); return !!l && !l.hidden && l.textContent.includes('reassigned'); })()`,
+		chromedp.WithPollingTimeout(10*time.Second)))
+	require.NoError(t, err, "the live region announces the reassignment, it says %q", textOf(t, ctx, `#live`))
 
 	got, err := f.store.Task(context.Background(), done)
 	require.NoError(t, err)
