@@ -168,15 +168,23 @@ func (d *demoRun) fill(ctx context.Context, a *app.App, url, adminKey, writeKey 
 
 	// Keys: the first start's, or new ones when the data was kept.
 	if writeKey == "" {
-		if _, writeKey, err = a.Keys.CreateServer(ctx, "moments demo"); err != nil {
+		if _, writeKey, err = a.Keys.Create(ctx, auth.ScopeWrite, "moments demo"); err != nil {
 			return err
 		}
 		if _, adminKey, err = a.Keys.Create(ctx, auth.ScopeAdmin, "moments demo"); err != nil {
 			return err
 		}
 	}
+	// Northwind's history comes from its own servers (CRM, billing, the
+	// product's backend), which send contacts' email addresses and names:
+	// that takes a server key (docs/security.md). The write key printed for
+	// the user is the plain one a browser may hold.
+	_, backendKey, err := a.Keys.CreateServer(ctx, "moments demo backend")
+	if err != nil {
+		return err
+	}
 
-	t := demo.Target{URL: url, WriteKey: writeKey}
+	t := demo.Target{URL: url, WriteKey: backendKey}
 	company, err := demo.NewCompany(d.cfg)
 	if err != nil {
 		return err

@@ -112,6 +112,14 @@ func TestDemoCommandKeepsData(t *testing.T) {
 	_, se, err := auth.NewPeople(st, auth.PeopleConfig{}).SignIn(ctx, "maya.chen@northwind.example", demoPassword, "127.0.0.1", "test")
 	require.NoError(t, err)
 	require.Equal(t, auth.RoleCSM, se.Role)
+
+	// The history came from Northwind's own servers, with a server key, so
+	// the contacts have the email addresses playbooks and surveys write to
+	// (a plain write key's email traits are dropped).
+	var contacts, withEmail int
+	require.NoError(t, st.DB().QueryRowContext(ctx, `SELECT count(*), count(CASE WHEN email <> '' THEN 1 END) FROM contacts`).Scan(&contacts, &withEmail))
+	require.Positive(t, contacts)
+	require.Equal(t, contacts, withEmail, "every demo contact has an email address")
 }
 
 func TestDemoCommandRefusesBadSizes(t *testing.T) {
