@@ -198,6 +198,7 @@ func unvisitedPatterns(patterns, visited []string) []string {
 func TestBrowserAccessibility(t *testing.T) {
 	t.Parallel()
 	f := setupUI(t, 24, true)
+	surveyLink := "/s/" + f.sendSurvey(t)
 	ctx := newBrowser(t)
 	var audit axeAudit
 
@@ -211,6 +212,8 @@ func TestBrowserAccessibility(t *testing.T) {
 		audit.visited = append(audit.visited, u.Path)
 	}
 	visit("/signin", `#email`)
+	// The survey answer page is public: a customer opens it from an email.
+	visit(surveyLink, `#question`)
 	browserSignIn(t, ctx, f, adminEmail)
 
 	pages := []string{
@@ -218,7 +221,10 @@ func TestBrowserAccessibility(t *testing.T) {
 		"/accounts", "/accounts?segment=smb&sort=-arr", "/accounts/" + f.csmAccount,
 		"/journey", "/journey/moments/proposal_sent", "/journey/moments/first_value",
 		"/reports", "/reports/exceptions", "/reports/health", "/reports/time-to-value", "/reports/moments",
-		"/settings", "/settings/journey", "/settings/keys", "/settings/users", "/settings/delivery",
+		"/reports/surveys", "/reports/scorecards", "/reports/scorecards?moment=contract_signed", "/reports/funnel",
+		"/reports/funnel?by=segment", "/reports/survival", "/reports/drivers", "/reports/health-backtest",
+		"/reports/health-backtest?horizon=30d",
+		"/settings", "/settings/journey", "/settings/keys", "/settings/users", "/settings/delivery", "/settings/audit",
 		"/no-such-page",
 	}
 	for _, p := range pages {
@@ -232,11 +238,15 @@ func TestBrowserAccessibility(t *testing.T) {
 	for _, p := range []struct{ path, shot string }{
 		{"/?who=all", "phone-cockpit"}, {"/accounts", "phone-accounts"}, {"/accounts/" + f.csmAccount, "phone-account"},
 		{"/journey", ""}, {"/reports/health", "phone-report-health"}, {"/reports/exceptions", ""},
+		{surveyLink, "phone-survey-answer"},
 	} {
 		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(f.url+p.path), chromedp.WaitVisible(css(`main h1`))), p.path)
 		audit.check(t, ctx, p.path+" at 375 px")
 		width := pageWidth(t, ctx)
 		t.Logf("%s at %d px: the page is %d px wide", p.path, phoneWidth, width)
+		if p.path == surveyLink && width > phoneWidth {
+			t.Errorf("the survey answer page is %d px wide at %d px: it scrolls sideways on a phone; too wide: %s", width, phoneWidth, strings.Join(tooWide(t, ctx), "\n"))
+		}
 		if p.path == "/?who=all" {
 			if width > phoneWidth {
 				t.Errorf("the cockpit is %d px wide at %d px: it scrolls sideways on a phone; too wide: %s", width, phoneWidth, strings.Join(tooWide(t, ctx), "\n"))
