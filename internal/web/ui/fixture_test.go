@@ -21,6 +21,7 @@ import (
 
 	"github.com/moments-cs/moments/internal/app"
 	"github.com/moments-cs/moments/internal/auth"
+	"github.com/moments-cs/moments/internal/health/planted"
 	"github.com/moments-cs/moments/internal/store"
 	"github.com/moments-cs/moments/internal/store/storetest"
 	"github.com/moments-cs/moments/internal/survey"
@@ -210,6 +211,21 @@ func (f *uiFixture) sendSurvey(t testing.TB) string {
 	require.NoError(t, err)
 	require.NoError(t, f.store.FinishSurveySend(ctx, x.ID, store.SurveySent, "", at))
 	return token
+}
+
+// plant ingests a planted customer base (internal/health/planted) of n
+// accounts over days days ending at the fixture's clock: accounts that
+// churn and accounts that stay, with the signals that go with churn, so
+// that the drivers and backtest reports have outcomes to weigh.
+func (f *uiFixture) plant(t testing.TB, n, days int) {
+	t.Helper()
+	cfg := planted.DefaultConfig(9)
+	cfg.Accounts, cfg.Days, cfg.End = n, days, f.now
+	msgs := planted.Messages(planted.Generate(cfg), f.now)
+	for i := 0; i < len(msgs); i += 500 {
+		_, err := f.store.Ingest(context.Background(), "key_test", msgs[i:min(i+500, len(msgs))])
+		require.NoError(t, err)
+	}
 }
 
 func later(a, b time.Time) time.Time {
