@@ -215,6 +215,8 @@ func TestBrowserAccessibility(t *testing.T) {
 	visit("/signin", `#email`)
 	// The survey answer page is public: a customer opens it from an email.
 	visit(surveyLink, `#question`)
+	// A link that is not (or no longer) valid says so on the same page.
+	visit("/s/not-a-link-we-sent", `main h1`)
 	browserSignIn(t, ctx, f, adminEmail)
 
 	pages := []string{
