@@ -198,12 +198,14 @@ func unvisitedPatterns(patterns, visited []string) []string {
 func TestBrowserAccessibility(t *testing.T) {
 	t.Parallel()
 	f := setupUI(t, 24, true)
+	surveyLink := "/s/" + f.sendSurvey(t)
 	ctx := newBrowser(t)
 	var audit axeAudit
 
+	base := f.url
 	visit := func(path, waitFor string) {
 		t.Helper()
-		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(f.url+path), chromedp.WaitVisible(css(waitFor))), path)
+		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(base+path), chromedp.WaitVisible(css(waitFor))), path)
 		audit.check(t, ctx, path)
 		// A page that redirects (/settings) counts as visited too.
 		u, err := url.Parse(path)
@@ -211,6 +213,10 @@ func TestBrowserAccessibility(t *testing.T) {
 		audit.visited = append(audit.visited, u.Path)
 	}
 	visit("/signin", `#email`)
+	// The survey answer page is public: a customer opens it from an email.
+	visit(surveyLink, `#question`)
+	// A link that is not (or no longer) valid says so on the same page.
+	visit("/s/not-a-link-we-sent", `main h1`)
 	browserSignIn(t, ctx, f, adminEmail)
 
 	pages := []string{
@@ -218,12 +224,24 @@ func TestBrowserAccessibility(t *testing.T) {
 		"/accounts", "/accounts?segment=smb&sort=-arr", "/accounts/" + f.csmAccount,
 		"/journey", "/journey/moments/proposal_sent", "/journey/moments/first_value",
 		"/reports", "/reports/exceptions", "/reports/health", "/reports/time-to-value", "/reports/moments",
-		"/settings", "/settings/journey", "/settings/keys", "/settings/users", "/settings/delivery",
+		"/reports/surveys", "/reports/scorecards", "/reports/scorecards?moment=first_value", "/reports/funnel",
+		"/reports/funnel?by=segment", "/reports/survival",
+		"/settings", "/settings/journey", "/settings/keys", "/settings/users", "/settings/delivery", "/settings/audit",
 		"/no-such-page",
 	}
 	for _, p := range pages {
 		visit(p, `main h1`)
 	}
+	// The drivers of churn and the health backtest need accounts that
+	// churned: a second installation holds a planted customer base.
+	planted := setupUI(t, 0)
+	planted.plant(t, 40, 120)
+	browserSignIn(t, ctx, planted, adminEmail)
+	base = planted.url
+	visit("/reports/drivers", `main svg.chart`)
+	visit("/reports/health-backtest", `main svg.chart`)
+	visit("/reports/health-backtest?horizon=30d", `main svg.chart`)
+	base = f.url
 
 	// A phone's width: the cockpit (everyone's tasks, with their actions)
 	// fits without scrolling sideways; the other pages are audited and
@@ -232,11 +250,15 @@ func TestBrowserAccessibility(t *testing.T) {
 	for _, p := range []struct{ path, shot string }{
 		{"/?who=all", "phone-cockpit"}, {"/accounts", "phone-accounts"}, {"/accounts/" + f.csmAccount, "phone-account"},
 		{"/journey", ""}, {"/reports/health", "phone-report-health"}, {"/reports/exceptions", ""},
+		{surveyLink, "phone-survey-answer"},
 	} {
 		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(f.url+p.path), chromedp.WaitVisible(css(`main h1`))), p.path)
 		audit.check(t, ctx, p.path+" at 375 px")
 		width := pageWidth(t, ctx)
 		t.Logf("%s at %d px: the page is %d px wide", p.path, phoneWidth, width)
+		if p.path == surveyLink && width > phoneWidth {
+			t.Errorf("the survey answer page is %d px wide at %d px: it scrolls sideways on a phone; too wide: %s", width, phoneWidth, strings.Join(tooWide(t, ctx), "\n"))
+		}
 		if p.path == "/?who=all" {
 			if width > phoneWidth {
 				t.Errorf("the cockpit is %d px wide at %d px: it scrolls sideways on a phone; too wide: %s", width, phoneWidth, strings.Join(tooWide(t, ctx), "\n"))

@@ -21,8 +21,10 @@ import (
 
 	"github.com/moments-cs/moments/internal/app"
 	"github.com/moments-cs/moments/internal/auth"
+	"github.com/moments-cs/moments/internal/health/planted"
 	"github.com/moments-cs/moments/internal/store"
 	"github.com/moments-cs/moments/internal/store/storetest"
+	"github.com/moments-cs/moments/internal/survey"
 )
 
 // uiFixture is a running installation for UI tests: the whole app on a
@@ -189,6 +191,41 @@ func (f *uiFixture) seed(t testing.TB, n int) {
 		}
 	}
 	flush()
+}
+
+// sendSurvey records the example map's NPS survey as sent to the first
+// seeded account's sponsor, as the survey service does once its email has
+// gone, and returns the link's token, so that the public answer page
+// (/s/{token}) shows a real survey.
+func (f *uiFixture) sendSurvey(t testing.TB) string {
+	t.Helper()
+	ctx := context.Background()
+	token, hash, err := survey.NewToken()
+	require.NoError(t, err)
+	at := f.now.Add(-time.Hour)
+	expires := f.now.AddDate(0, 0, 30)
+	x := store.SurveySend{ID: "send-ui-nps", Key: "ui-nps", TokenHash: hash, SurveyID: "nps", Kind: "nps",
+		AccountID: f.accounts[0], ContactID: f.accounts[0] + "-u0", Email: "p0@" + f.accounts[0] + ".example",
+		Role: "sponsor", CreatedAt: at, ExpiresAt: &expires}
+	_, _, err = f.store.ReserveSurveySend(ctx, x, at, at, func(store.SurveyHistory) store.SurveyDecision { return store.SurveyDecision{} })
+	require.NoError(t, err)
+	require.NoError(t, f.store.FinishSurveySend(ctx, x.ID, store.SurveySent, "", at))
+	return token
+}
+
+// plant ingests a planted customer base (internal/health/planted) of n
+// accounts over days days ending at the fixture's clock: accounts that
+// churn and accounts that stay, with the signals that go with churn, so
+// that the drivers and backtest reports have outcomes to weigh.
+func (f *uiFixture) plant(t testing.TB, n, days int) {
+	t.Helper()
+	cfg := planted.DefaultConfig(9)
+	cfg.Accounts, cfg.Days, cfg.End = n, days, f.now
+	msgs := planted.Messages(planted.Generate(cfg), f.now)
+	for i := 0; i < len(msgs); i += 500 {
+		_, err := f.store.Ingest(context.Background(), "key_test", msgs[i:min(i+500, len(msgs))])
+		require.NoError(t, err)
+	}
 }
 
 func later(a, b time.Time) time.Time {

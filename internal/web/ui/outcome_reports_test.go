@@ -1,14 +1,11 @@
 package ui_test
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/moments-cs/moments/internal/health/planted"
 )
 
 // TestOutcomeReportPages renders the drivers and backtest pages on a
@@ -18,13 +15,7 @@ import (
 func TestOutcomeReportPages(t *testing.T) {
 	t.Parallel()
 	f := setupUI(t, 0)
-	cfg := planted.DefaultConfig(9)
-	cfg.Accounts, cfg.Days, cfg.End = 40, 120, uiNow
-	msgs := planted.Messages(planted.Generate(cfg), uiNow)
-	for i := 0; i < len(msgs); i += 500 {
-		_, err := f.store.Ingest(context.Background(), "key_test", msgs[i:min(i+500, len(msgs))])
-		require.NoError(t, err)
-	}
+	f.plant(t, 40, 120)
 	c := browserClient(t)
 	f.signIn(t, c, viewerEmail)
 
