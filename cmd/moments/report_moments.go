@@ -51,10 +51,18 @@ func momentReportCmds(df *dataFlags) []*cobra.Command {
 		}
 		return f(st, m, time.Now().UTC())
 	}
-	printJSON := func(w io.Writer, v any) error {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(v)
+	// emit writes a report as JSON, CSV or the terminal table, as the flags
+	// ask.
+	emit := func(w io.Writer, v any, csv, table func(io.Writer) error) error {
+		switch {
+		case asJSON:
+			enc := json.NewEncoder(w)
+			enc.SetIndent("", "  ")
+			return enc.Encode(v)
+		case asCSV:
+			return csv(w)
+		}
+		return table(w)
 	}
 
 	scorecards := &cobra.Command{
@@ -67,13 +75,9 @@ func momentReportCmds(df *dataFlags) []*cobra.Command {
 				if err != nil {
 					return err
 				}
-				switch {
-				case asJSON:
-					return printJSON(cmd.OutOrStdout(), rep)
-				case asCSV:
-					return report.WriteScorecardsCSV(cmd.OutOrStdout(), rep)
-				}
-				return printScorecards(cmd.OutOrStdout(), rep)
+				return emit(cmd.OutOrStdout(), rep,
+					func(w io.Writer) error { return report.WriteScorecardsCSV(w, rep) },
+					func(w io.Writer) error { return printScorecards(w, rep) })
 			})
 		},
 	}
@@ -87,13 +91,9 @@ func momentReportCmds(df *dataFlags) []*cobra.Command {
 				if err != nil {
 					return err
 				}
-				switch {
-				case asJSON:
-					return printJSON(cmd.OutOrStdout(), sc)
-				case asCSV:
-					return report.WriteIdealCSV(cmd.OutOrStdout(), sc)
-				}
-				return printIdeal(cmd.OutOrStdout(), sc, days)
+				return emit(cmd.OutOrStdout(), sc,
+					func(w io.Writer) error { return report.WriteIdealCSV(w, sc) },
+					func(w io.Writer) error { return printIdeal(w, sc, days) })
 			})
 		},
 	}
@@ -118,13 +118,9 @@ func momentReportCmds(df *dataFlags) []*cobra.Command {
 				if err != nil {
 					return err
 				}
-				switch {
-				case asJSON:
-					return printJSON(cmd.OutOrStdout(), rep)
-				case asCSV:
-					return report.WriteFunnelCSV(cmd.OutOrStdout(), rep)
-				}
-				return printFunnel(cmd.OutOrStdout(), rep)
+				return emit(cmd.OutOrStdout(), rep,
+					func(w io.Writer) error { return report.WriteFunnelCSV(w, rep) },
+					func(w io.Writer) error { return printFunnel(w, rep) })
 			})
 		},
 	}
@@ -149,13 +145,9 @@ func momentReportCmds(df *dataFlags) []*cobra.Command {
 				if err != nil {
 					return err
 				}
-				switch {
-				case asJSON:
-					return printJSON(cmd.OutOrStdout(), rep)
-				case asCSV:
-					return report.WriteTTVCSV(cmd.OutOrStdout(), rep)
-				}
-				return printTTV(cmd.OutOrStdout(), rep)
+				return emit(cmd.OutOrStdout(), rep,
+					func(w io.Writer) error { return report.WriteTTVCSV(w, rep) },
+					func(w io.Writer) error { return printTTV(w, rep) })
 			})
 		},
 	}
