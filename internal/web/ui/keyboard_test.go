@@ -164,4 +164,3 @@ func TestBrowserKeyboardOnly(t *testing.T) {
 	require.Len(t, runs, 1)
 	require.Equal(t, csmEmail, runs[0].StartedBy)
 }
-
