@@ -166,12 +166,18 @@ func (d *demoRun) fill(ctx context.Context, a *app.App, url, adminKey, writeKey 
 	// the answer page, as long as the demo runs.
 	go d.sinks.AnswerSurveys(ctx, demo.AnswerOptions{})
 
-	// Keys: the first start's, or new ones when the data was kept.
+	// Keys: the first start's, or new ones when the data was kept. Their
+	// secrets are kept only as hashes, so a restart cannot print the old
+	// ones again: it revokes the keys the previous start issued, so the
+	// key list holds one set, not one per restart.
+	if err := revokeDemoKeys(ctx, a, writeKey == ""); err != nil {
+		return err
+	}
 	if writeKey == "" {
-		if _, writeKey, err = a.Keys.Create(ctx, auth.ScopeWrite, "moments demo"); err != nil {
+		if _, writeKey, err = a.Keys.Create(ctx, auth.ScopeWrite, demoKey); err != nil {
 			return err
 		}
-		if _, adminKey, err = a.Keys.Create(ctx, auth.ScopeAdmin, "moments demo"); err != nil {
+		if _, adminKey, err = a.Keys.Create(ctx, auth.ScopeAdmin, demoKey); err != nil {
 			return err
 		}
 	}
@@ -179,7 +185,7 @@ func (d *demoRun) fill(ctx context.Context, a *app.App, url, adminKey, writeKey 
 	// product's backend), which send contacts' email addresses and names:
 	// that takes a server key (docs/security.md). The write key printed for
 	// the user is the plain one a browser may hold.
-	_, backendKey, err := a.Keys.CreateServer(ctx, "moments demo backend")
+	_, backendKey, err := a.Keys.CreateServer(ctx, demoBackendKey)
 	if err != nil {
 		return err
 	}
@@ -219,6 +225,32 @@ func (d *demoRun) fill(ctx context.Context, a *app.App, url, adminKey, writeKey 
 		return nil
 	}
 	return demo.Live(ctx, result.Histories, t, demo.LiveOptions{})
+}
+
+// The names of the keys the demo issues for itself.
+const (
+	demoKey        = "moments demo"
+	demoBackendKey = "moments demo backend"
+)
+
+// revokeDemoKeys revokes the keys an earlier start of the demo issued on
+// this data: always its backend key, and its printed write and admin keys
+// when new ones are about to be issued (withPrinted). Keys someone created
+// by hand keep working.
+func revokeDemoKeys(ctx context.Context, a *app.App, withPrinted bool) error {
+	keys, err := a.Store.ListKeys(ctx)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if k.RevokedAt != nil || !(k.Name == demoBackendKey || withPrinted && k.Name == demoKey) {
+			continue
+		}
+		if err := a.Keys.Revoke(ctx, k.ID); err != nil {
+			return fmt.Errorf("revoke the previous demo key %s: %w", k.ID, err)
+		}
+	}
+	return nil
 }
 
 // demoSignIns creates the demo's people; on a kept data directory they

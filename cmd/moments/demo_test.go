@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"regexp"
 	"strings"
@@ -98,6 +99,12 @@ func TestDemoCommandKeepsData(t *testing.T) {
 	require.Contains(t, out, "already holds 8 accounts")
 	require.NotContains(t, out, "Sent ")
 	require.Regexp(t, `admin \(REST API.*mka_\S+`, out)
+	// And a third start, to see that restarts do not pile up keys.
+	out, _ = runDemo(t, "--accounts", "8", "--months", "1", "--data", dir)
+	require.Contains(t, out, "already holds 8 accounts")
+	// And a third start, to see that restarts do not pile up keys.
+	out, _ = runDemo(t, "--accounts", "8", "--months", "1", "--data", dir)
+	require.Contains(t, out, "already holds 8 accounts")
 
 	// The printed sign-ins work, and they are the only people: the server
 	// invented no first admin of its own.
@@ -120,6 +127,26 @@ func TestDemoCommandKeepsData(t *testing.T) {
 	require.NoError(t, st.DB().QueryRowContext(ctx, `SELECT count(*), count(CASE WHEN email <> '' THEN 1 END) FROM contacts`).Scan(&contacts, &withEmail))
 	require.Positive(t, contacts)
 	require.Equal(t, contacts, withEmail, "every demo contact has an email address")
+
+	// A restart issues new keys (secrets are kept only as hashes, so the
+	// first start's cannot be printed again) and revokes those an earlier
+	// restart issued: the list does not grow with every restart. The first
+	// start's keys keep working for whoever configured them.
+	keys, err := st.ListKeys(ctx)
+	require.NoError(t, err)
+	live := map[string]int{}
+	for _, k := range keys {
+		if k.RevokedAt == nil {
+			live[fmt.Sprintf("%s/%s/server=%t", k.Name, k.Scope, k.Server)]++
+		}
+	}
+	require.Equal(t, map[string]int{
+		"first write key/write/server=false":     1,
+		"first admin key/admin/server=false":     1,
+		"moments demo/write/server=false":        1,
+		"moments demo/admin/server=false":        1,
+		"moments demo backend/write/server=true": 1,
+	}, live)
 }
 
 func TestDemoCommandRefusesBadSizes(t *testing.T) {
