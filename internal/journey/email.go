@@ -12,9 +12,10 @@ import (
 )
 
 // EmailData is what an email template sees: {{.Contact.first_name}},
-// {{.Account.name}}, {{.CSM.name}}, {{.Moment.name}} and, for each of the
-// map's surveys, a link personal to the contact: {{.Surveys.nps}}. The
-// maps hold traits as they arrived, so any trait can be used.
+// {{.Account.name}}, {{.CSM.name}} and {{.Moment.name}}. The maps hold
+// traits as they arrived, so any trait can be used. Survey links are not
+// among them: a survey goes out in its own email from a survey step, which
+// keeps the fatigue budget (see checkTemplate).
 type EmailData struct {
 	Account map[string]any
 	Contact map[string]any
@@ -22,11 +23,9 @@ type EmailData struct {
 	CSM map[string]any
 	// Moment is the moment whose playbook sends the email: id and name.
 	Moment map[string]any
-	// Surveys maps survey ids to the contact's tokenised response links.
-	Surveys map[string]string
 }
 
-var emailFields = []string{"Account", "Contact", "CSM", "Moment", "Surveys"}
+var emailFields = []string{"Account", "Contact", "CSM", "Moment"}
 
 // EmailFuncs returns the functions email templates may call, beyond Go's
 // built-in ones:
@@ -130,7 +129,11 @@ func checkTemplate(name, text string) []templateProblem {
 			walk(x.List, false)
 			walk(x.ElseList, top)
 		case *parse.FieldNode:
-			if top && len(x.Ident) > 0 && !slices.Contains(emailFields, x.Ident[0]) {
+			if top && len(x.Ident) > 0 && x.Ident[0] == "Surveys" {
+				problems = append(problems, templateProblem{line: lineOf(x.Pos), msg: "template uses .Surveys, " +
+					"but survey links are not put inside other emails: send the survey with a step of kind survey, " +
+					"whose email carries one link per score and keeps the fatigue budget"})
+			} else if top && len(x.Ident) > 0 && !slices.Contains(emailFields, x.Ident[0]) {
 				problems = append(problems, templateProblem{line: lineOf(x.Pos), msg: fmt.Sprintf(
 					"template uses .%s, which emails do not have%s", x.Ident[0], dotHint(x.Ident[0]))})
 			}
@@ -144,5 +147,5 @@ func dotHint(got string) string {
 	if s := suggest(got, emailFields); s != "" {
 		return fmt.Sprintf("; did you mean .%s?", s)
 	}
-	return "; use .Account, .Contact, .CSM, .Moment or .Surveys"
+	return "; use .Account, .Contact, .CSM or .Moment"
 }

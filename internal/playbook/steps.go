@@ -195,7 +195,7 @@ func runEmail(ctx context.Context, sc *StepContext) (Outcome, error) {
 			return Outcome{}, err
 		}
 		data := journey.EmailData{Account: AccountVars(a), Contact: r.Contact, CSM: csm,
-			Moment: map[string]any{"id": sc.Moment.ID, "name": sc.Moment.Name}, Surveys: map[string]string{}}
+			Moment: map[string]any{"id": sc.Moment.ID, "name": sc.Moment.Name}}
 		subject, body, err := renderEmail(tmpl, data)
 		if err != nil {
 			return Outcome{}, Permanent(err)
