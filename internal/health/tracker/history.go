@@ -99,10 +99,15 @@ func (t *Tracker) ScoresAt(ctx context.Context, accounts []store.Account, at map
 	return out, nil
 }
 
-// warningsOf lists the warnings a result raises, for the exception report.
-func warningsOf(accountID string, r health.Result) store.HealthWarnings {
+// warningsOf lists the warnings a result raises, for the exception report:
+// health's own, and unanswered_surveys from the account's survey replies.
+func warningsOf(accountID string, r health.Result, replies store.SurveyReplies, agg *health.Aggregate) store.HealthWarnings {
 	w := store.HealthWarnings{AccountID: accountID}
-	for _, x := range health.Warnings(r) {
+	ws := health.Warnings(r)
+	if x, ok := health.UnansweredSurveys(health.SurveyReplies(replies), agg, r.At); ok {
+		ws = append(ws, x)
+	}
+	for _, x := range ws {
 		w.Codes = append(w.Codes, x.Code)
 		w.Texts = append(w.Texts, x.Text)
 	}

@@ -263,6 +263,10 @@ func (t *Tracker) writePage(ctx context.Context, md *model, ids []string, versio
 		}
 		st.Redone += len(stale)
 	}
+	replies, err := t.surveyReplies(ctx, tx, ids, now)
+	if err != nil {
+		return err
+	}
 	out := make([]*store.HealthRecord, 0, len(ids))
 	var (
 		reaches []store.MilestoneReach
@@ -278,7 +282,7 @@ func (t *Tracker) writePage(ctx context.Context, md *model, ids []string, versio
 		o := t.finish(ctx, md, in, built[id], now, now)
 		t.remember(md, in, o.path, built[id].agg, true)
 		reaches = append(reaches, o.reaches...)
-		warned = append(warned, warningsOf(id, o.result))
+		warned = append(warned, warningsOf(id, o.result, replies[id], built[id].agg))
 		h := rec.AccountHealth
 		if h.QuadrantMoved() && health.Worse(health.Quadrant(h.PreviousQuadrant), health.Quadrant(h.Quadrant)) {
 			drops = append(drops, drop{id, health.Quadrant(h.PreviousQuadrant), health.Quadrant(h.Quadrant)})

@@ -624,6 +624,10 @@ func (t *Tracker) OnIngest(ctx context.Context, tx *sql.Tx, events []store.Event
 	if err != nil {
 		return err
 	}
+	replies, err := t.surveyReplies(ctx, tx, order, now)
+	if err != nil {
+		return err
+	}
 	out := make([]*store.HealthRecord, 0, len(order))
 	warned := make([]store.HealthWarnings, 0, len(order))
 	var reaches []store.MilestoneReach
@@ -657,7 +661,7 @@ func (t *Tracker) OnIngest(ctx context.Context, tx *sql.Tx, events []store.Event
 		o := t.finish(ctx, md, in, r, now, at)
 		t.remember(md, in, o.path, r.agg, true)
 		reaches = append(reaches, o.reaches...)
-		warned = append(warned, warningsOf(id, o.result))
+		warned = append(warned, warningsOf(id, o.result, replies[id], r.agg))
 		out = append(out, rec)
 	}
 	if len(reaches) > 0 {
