@@ -91,7 +91,7 @@ func Warnings(r Result) []Warning {
 	if c, ok := r.Component(ComponentRelationship); ok {
 		for _, m := range c.Events {
 			if m.Event == sponsorChangeEvent {
-				out = append(out, Warning{WarningSponsorLeft, "the sponsor left or changed on " + m.At.Format(time.DateOnly)})
+				out = append(out, Warning{WarningSponsorLeft, "a sponsor or champion left or changed on " + m.At.Format(time.DateOnly)})
 				break
 			}
 		}

@@ -25,19 +25,7 @@ func TestExceptionReportUnansweredSurveys(t *testing.T) {
 	daysAgo := func(d int) time.Time { return now.Add(-time.Duration(d) * 24 * time.Hour) }
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
-		tr := tracker.New(st, journey.NewLive(st), tracker.Options{Now: func() time.Time { return now }})
-		st.OnIngest(tr.OnIngest)
-		n := 0
-		msg := func(m store.Message) store.Message {
-			n++
-			m.MessageID, m.ReceivedAt = fmt.Sprintf("m%d", n), now
-			return m
-		}
-		ingest := func(msgs ...store.Message) {
-			t.Helper()
-			_, err := st.Ingest(ctx, "wk", msgs)
-			require.NoError(t, err)
-		}
+		tr, msg, ingest := messenger(t, st, now)
 		for _, id := range []string{"a", "b", "c", "d", "e"} {
 			ingest(msg(store.Message{Type: "group", GroupID: id, Traits: map[string]any{"name": id, "arr": 1000}, Timestamp: daysAgo(300)}),
 				msg(store.Message{Type: "identify", UserID: id + "_u", GroupID: id, Traits: map[string]any{"email": id + "@x.example"}, Timestamp: daysAgo(300)}))
@@ -85,19 +73,7 @@ func TestExceptionReportUnansweredSurveys(t *testing.T) {
 
 		_, err = tr.Recompute(ctx)
 		require.NoError(t, err)
-		reasons := func() map[string]string {
-			rep, err := report.Exceptions(ctx, st, report.ExceptionFilter{}, now)
-			require.NoError(t, err)
-			out := map[string]string{}
-			for _, e := range rep.Exceptions {
-				for _, r := range e.Reasons {
-					if r.Code == report.ReasonUnansweredSurveys {
-						out[e.AccountID] = r.Text
-					}
-				}
-			}
-			return out
-		}
+		reasons := func() map[string]string { return reasonTexts(t, st, now, report.ReasonUnansweredSurveys) }
 		want := map[string]string{"a": "3 surveys sent in the last 180 days went unanswered (the latest sent " +
 			daysAgo(40).Format(time.DateOnly) + "), and none was answered"}
 		require.Equal(t, want, reasons())
@@ -113,5 +89,83 @@ func TestExceptionReportUnansweredSurveys(t *testing.T) {
 		ingest(msg(store.Message{Type: "track", UserID: "a_u", GroupID: "a", Name: "Survey Responded",
 			Properties: json.RawMessage(`{"kind":"nps","score":9}`), Timestamp: now}))
 		require.Empty(t, reasons())
+	})
+}
+
+// messenger registers a health tracker whose clock stands at now, and
+// returns it with a function that numbers messages received at now and one
+// that ingests them.
+func messenger(t *testing.T, st *store.Store, now time.Time) (*tracker.Tracker, func(store.Message) store.Message, func(...store.Message)) {
+	tr := tracker.New(st, journey.NewLive(st), tracker.Options{Now: func() time.Time { return now }})
+	st.OnIngest(tr.OnIngest)
+	n := 0
+	msg := func(m store.Message) store.Message {
+		n++
+		m.MessageID, m.ReceivedAt = fmt.Sprintf("m%d", n), now
+		return m
+	}
+	ingest := func(msgs ...store.Message) {
+		t.Helper()
+		_, err := st.Ingest(context.Background(), "wk", msgs)
+		require.NoError(t, err)
+	}
+	return tr, msg, ingest
+}
+
+// reasonTexts returns the text of the reason code of every account of the
+// exception report at now that has it.
+func reasonTexts(t *testing.T, st *store.Store, now time.Time, code string) map[string]string {
+	t.Helper()
+	rep, err := report.Exceptions(context.Background(), st, report.ExceptionFilter{}, now)
+	require.NoError(t, err)
+	out := map[string]string{}
+	for _, e := range rep.Exceptions {
+		for _, r := range e.Reasons {
+			if r.Code == code {
+				out[e.AccountID] = r.Text
+			}
+		}
+	}
+	return out
+}
+
+// TestSponsorLeftLiveAndRecomputed: an identify call removing a sponsor's
+// role raises sponsor_left as the call is ingested, and a full recompute
+// from the stored events finds the same.
+func TestSponsorLeftLiveAndRecomputed(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	daysAgo := func(d int) time.Time { return now.Add(-time.Duration(d) * 24 * time.Hour) }
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		tr, msg, ingest := messenger(t, st, now)
+		for _, id := range []string{"gone", "kept"} {
+			boss := id + "_boss"
+			ingest(msg(store.Message{Type: "group", GroupID: id, Traits: map[string]any{"name": id, "arr": 1000}, Timestamp: daysAgo(300)}),
+				msg(store.Message{Type: "identify", UserID: boss, GroupID: id, Traits: map[string]any{"role": "sponsor"}, Timestamp: daysAgo(300)}),
+				msg(store.Message{Type: "track", UserID: boss, GroupID: id, Name: "Executive Meeting Held", Properties: json.RawMessage("{}"), Timestamp: daysAgo(40)}))
+			for d := 1; d < 60; d += 2 {
+				ingest(msg(store.Message{Type: "track", UserID: id + "_u", GroupID: id, Name: "Report Viewed", Properties: json.RawMessage("{}"), Timestamp: daysAgo(d)}))
+			}
+		}
+		require.Empty(t, reasonTexts(t, st, now, report.ReasonSponsorLeft))
+		// The HR sync: gone's sponsor leaves (role removed); kept's gets a
+		// new title, which is no change of role.
+		ingest(msg(store.Message{Type: "identify", UserID: "gone_boss", Traits: map[string]any{"role": nil, "left_company": true}, Timestamp: daysAgo(10)}),
+			msg(store.Message{Type: "identify", UserID: "kept_boss", Traits: map[string]any{"title": "CFO"}, Timestamp: daysAgo(10)}))
+		want := map[string]string{"gone": "a sponsor or champion left or changed on " + daysAgo(10).Format(time.DateOnly)}
+		require.Equal(t, want, reasonTexts(t, st, now, report.ReasonSponsorLeft), "live")
+		h, err := tr.Account(ctx, "gone")
+		require.NoError(t, err)
+		for _, c := range h.Components {
+			if c.Name == "relationship" {
+				// Met 40 days ago: 100 × (120 − 40) ÷ 90 = 88.9, halved.
+				require.InDelta(t, 100*80.0/90/2, c.Value.Score, 1e-6, c.Reason)
+			}
+		}
+
+		_, err = tr.Recompute(ctx)
+		require.NoError(t, err)
+		require.Equal(t, want, reasonTexts(t, st, now, report.ReasonSponsorLeft), "recomputed")
 	})
 }

@@ -88,6 +88,14 @@ func (t *Tracker) Recompute(ctx context.Context) (Stats, error) {
 			return st, err
 		}
 		st.Events += n
+		if start == 0 {
+			// The segments' features are judged on the first pass (all
+			// accounts up to recomputeInMemory, a large sample beyond).
+			if _, err := t.computeSegmentFeatures(ctx, md, built, now); err != nil {
+				st.Duration = time.Since(began)
+				return st, err
+			}
+		}
 		for p := 0; p < len(pass); p += recomputePage {
 			page := pass[p:min(p+recomputePage, len(pass))]
 			rebuilt := make(map[string]*rebuild, len(page))
@@ -267,6 +275,10 @@ func (t *Tracker) writePage(ctx context.Context, md *model, ids []string, versio
 	if err != nil {
 		return err
 	}
+	refs, err := t.segmentFeatures(ctx, tx, md)
+	if err != nil {
+		return err
+	}
 	out := make([]*store.HealthRecord, 0, len(ids))
 	var (
 		reaches []store.MilestoneReach
@@ -279,6 +291,7 @@ func (t *Tracker) writePage(ctx context.Context, md *model, ids []string, versio
 		if err != nil {
 			return err
 		}
+		in.segmentFeatures = refs[in.segment]
 		o := t.finish(ctx, md, in, built[id], now, now)
 		t.remember(md, in, o.path, built[id].agg, true)
 		reaches = append(reaches, o.reaches...)
