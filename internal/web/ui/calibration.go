@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 
@@ -44,8 +45,11 @@ func calibrationRows(c report.Calibration) []calibrationRow {
 			group = health.GroupEmotional
 		}
 		cur, prop := c.Current[name], c.Weights[name]
-		out = append(out, calibrationRow{Component: name, Group: group, Current: weight(cur), Proposed: weight(prop),
-			Change: fmt.Sprintf("%+.0f", prop-cur)})
+		change := fmt.Sprintf("%+.0f", prop-cur)
+		if math.Round(prop-cur) == 0 {
+			change = "0"
+		}
+		out = append(out, calibrationRow{Component: name, Group: group, Current: weight(cur), Proposed: weight(prop), Change: change})
 	}
 	return out
 }
