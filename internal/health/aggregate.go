@@ -99,6 +99,17 @@ type Aggregate struct {
 	// last seen, sorted by hash then role; at most MaxExecutives (those
 	// with the smallest hashes).
 	Executives []Executive
+	// KeyContacts are the contacts that identify calls named sponsor or
+	// champion (the role trait), with when they were last so named and
+	// when an identify call last gave them another role or none; a contact
+	// seen acting as sponsor or champion (Executives) is added when it
+	// loses the role. At most MaxExecutives, those with the smallest
+	// hashes. A role lost is recorded only for a contact already known as
+	// sponsor or champion when the identify call is applied, so this part,
+	// unlike the others, depends on the order of events: both the ingest
+	// hook and a recompute apply an account's events in the order they
+	// arrived, so they agree.
+	KeyContacts []KeyContact
 	// Responses holds the latest survey answer per contact and kind, most
 	// recent first; at most MaxResponses, none older than StaleHalfLives.
 	Responses []Response
@@ -151,6 +162,17 @@ type Executive struct {
 	Last  int64
 }
 
+// KeyContact is a contact (by the hash of the user id) named sponsor or
+// champion by an identify call: Named is the last time a call gave it the
+// role, Dropped the last time one gave it another role or none (0 when
+// never).
+type KeyContact struct {
+	Hash    uint32
+	Role    string
+	Named   int64
+	Dropped int64
+}
+
 // Ticket is a support ticket event: opened, escalated or reopened.
 type Ticket struct {
 	Kind string
@@ -172,11 +194,15 @@ type Activity struct {
 // kept so far, so ingest must correct clock skew before events reach Apply.
 func (a *Aggregate) Apply(ev Event, model journey.HealthModel) {
 	a.Format = AggregateFormat
-	if !isTracked(ev.Type) || ev.Timestamp.IsZero() {
+	if ev.Timestamp.IsZero() || ev.Timestamp.Unix() <= 0 {
 		return
 	}
 	t := ev.Timestamp.Unix()
-	if t <= 0 {
+	if ev.Type == "identify" {
+		a.applyIdentify(ev, t)
+		return
+	}
+	if !isTracked(ev.Type) {
 		return
 	}
 	p := paramsOf(model)
@@ -389,6 +415,54 @@ func (a *Aggregate) applyExecutive(ev Event, t int64) {
 			role = vocab.RoleSponsor
 		}
 		a.seeExecutive(ev.UserID, role, t)
+	}
+}
+
+// applyIdentify reads the role trait of an identify call: a contact named
+// sponsor or champion is remembered; one already known as sponsor or
+// champion (named so, or seen acting so) that is given another role, or
+// none (the trait set to null or ""), has left the role. A call without
+// the role trait changes nothing.
+func (a *Aggregate) applyIdentify(ev Event, t int64) {
+	v, ok := ev.Properties["role"]
+	if !ok || ev.UserID == "" {
+		return
+	}
+	role, _ := v.(string)
+	role = strings.ToLower(strings.TrimSpace(role))
+	h := userHash(ev.UserID)
+	key := role == vocab.RoleSponsor || role == vocab.RoleChampion
+	for i, k := range a.KeyContacts {
+		if k.Hash != h {
+			continue
+		}
+		if key {
+			if t >= k.Named {
+				a.KeyContacts[i].Role = role
+			}
+			a.KeyContacts[i].Named = max(k.Named, t)
+		} else {
+			a.KeyContacts[i].Dropped = max(k.Dropped, t)
+		}
+		return
+	}
+	k := KeyContact{Hash: h, Role: role, Named: t}
+	if !key {
+		k = KeyContact{Hash: h, Dropped: t}
+		for _, e := range a.Executives {
+			if e.Hash == h && (k.Role == "" || e.Role == vocab.RoleSponsor) {
+				k.Role = e.Role
+			}
+		}
+		if k.Role == "" {
+			return // not known as sponsor or champion: nothing was lost
+		}
+	}
+	i, _ := slices.BinarySearchFunc(a.KeyContacts, h, func(k KeyContact, h uint32) int { return cmp.Compare(k.Hash, h) })
+	a.KeyContacts = slices.Insert(a.KeyContacts, i, k)
+	if len(a.KeyContacts) > MaxExecutives {
+		clear(a.KeyContacts[MaxExecutives:])
+		a.KeyContacts = a.KeyContacts[:MaxExecutives]
 	}
 }
 

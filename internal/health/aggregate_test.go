@@ -178,7 +178,10 @@ func TestAggregateJSONRoundTrip(t *testing.T) {
 		surveyEvent(vocab.SurveyCES, 6.5, "u-ann", "admin", daysAgo(2)),
 		ticketEvent(vocab.EventTicketReopened, daysAgo(2)),
 		MilestoneEvent("first-report", daysAgo(3)),
+		role("u-jane", nil, daysAgo(1)),
+		role("u-cid", "champion", daysAgo(4)),
 	)
+	require.Len(t, a.KeyContacts, 2)
 	b, err := json.Marshal(a)
 	require.NoError(t, err)
 	var back Aggregate

@@ -123,20 +123,27 @@ func (s *scorer) relationship(weight float64) Component {
 	}
 	if !left.IsZero() {
 		c.Value = Known(c.Value.Score / 2)
-		s.reason(&c, true, "; the sponsor left or changed on %s (halved for %d days)", left.Format(time.DateOnly), SponsorChangeDays)
+		s.reason(&c, true, "; a sponsor or champion left or changed on %s (halved for %d days)", left.Format(time.DateOnly), SponsorChangeDays)
 		c.Events = append(c.Events, Moved{Event: sponsorChangeEvent, At: left})
 	}
 	return c
 }
 
 // sponsorChange returns when the sponsor left or was replaced within
-// SponsorChangeDays, or the zero time: the account's SponsorLeft, or a
-// sponsor first seen after another sponsor was last seen.
+// SponsorChangeDays, or the zero time: the account's SponsorLeft, a
+// sponsor first seen after another sponsor was last seen, or a sponsor or
+// champion given another role or none by an identify call (and not named
+// again since).
 func (s *scorer) sponsorChange() time.Time {
 	cut := s.nowSec - SponsorChangeDays*secondsPerDay
 	var at int64
 	if t := s.acct.SponsorLeft; !t.IsZero() && t.Unix() > cut && t.Unix() <= s.nowSec {
 		at = t.Unix()
+	}
+	for _, k := range s.agg.KeyContacts {
+		if k.Dropped > cut && k.Dropped <= s.nowSec && k.Dropped > k.Named {
+			at = max(at, k.Dropped)
+		}
 	}
 	for _, n := range s.agg.Executives {
 		if n.Role != vocab.RoleSponsor || n.First <= cut || n.First > s.nowSec {

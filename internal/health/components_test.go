@@ -97,10 +97,23 @@ func TestRelationship(t *testing.T) {
 		// A new sponsor 20 days ago, after the old one was last seen 60
 		// days ago: contact is recent (100) but halved.
 		{"sponsor replaced", []Event{meeting("s1", daysAgo(200)), meeting("s1", daysAgo(60)), meeting("s2", daysAgo(20))}, unknownProgress, Known(50),
-			"a sponsor or champion last acted 20 days ago; the sponsor left or changed on 2026-02-23 (halved for 180 days)"},
+			"a sponsor or champion last acted 20 days ago; a sponsor or champion left or changed on 2026-02-23 (halved for 180 days)"},
 		{"sponsor left, from the contact's traits", []Event{meeting("s1", daysAgo(5))},
 			AccountInfo{SponsorLeft: daysAgo(3), PathProgress: ProgressUnknown}, Known(50),
-			"a sponsor or champion last acted 5 days ago; the sponsor left or changed on 2026-03-12 (halved for 180 days)"},
+			"a sponsor or champion last acted 5 days ago; a sponsor or champion left or changed on 2026-03-12 (halved for 180 days)"},
+		// now is 2026-03-15: 10 days ago is 2026-03-05.
+		{"sponsor's role removed by an identify call", []Event{meeting("s1", daysAgo(5)), role("s1", nil, daysAgo(10))}, unknownProgress, Known(50),
+			"a sponsor or champion last acted 5 days ago; a sponsor or champion left or changed on 2026-03-05 (halved for 180 days)"},
+		{"champion named, then made a user", []Event{meeting("s1", daysAgo(5)), role("c1", "Champion", daysAgo(90)), role("c1", "user", daysAgo(10))},
+			unknownProgress, Known(50),
+			"a sponsor or champion last acted 5 days ago; a sponsor or champion left or changed on 2026-03-05 (halved for 180 days)"},
+		{"named again after losing the role", []Event{meeting("s1", daysAgo(5)), role("s1", "", daysAgo(20)), role("s1", "sponsor", daysAgo(10))},
+			unknownProgress, Known(100), "a sponsor or champion last acted 5 days ago"},
+		{"a user's role change is nothing", []Event{meeting("s1", daysAgo(5)), role("u1", "admin", daysAgo(10))}, unknownProgress, Known(100),
+			"a sponsor or champion last acted 5 days ago"},
+		{"an identify call without the role trait is nothing", []Event{meeting("s1", daysAgo(5)),
+			{Type: "identify", UserID: "s1", Timestamp: daysAgo(3), Properties: map[string]any{"title": "CFO"}}}, unknownProgress, Known(100),
+			"a sponsor or champion last acted 5 days ago"},
 		{"a change long ago no longer counts", []Event{meeting("s1", daysAgo(300)), meeting("s2", daysAgo(200)), meeting("s2", daysAgo(1))}, unknownProgress, Known(100),
 			"a sponsor or champion last acted 1 day ago"},
 	}
@@ -113,6 +126,11 @@ func TestRelationship(t *testing.T) {
 			require.Equal(t, tt.reason, c.Reason)
 		})
 	}
+}
+
+// role is an identify call setting the role trait (nil: set to null).
+func role(user string, r any, at time.Time) Event {
+	return Event{Type: "identify", UserID: user, Timestamp: at, Properties: map[string]any{"role": r}}
 }
 
 func TestSupportLoad(t *testing.T) {

@@ -53,9 +53,11 @@ type AccountInfo struct {
 	// judged against it when the model lists no key features. 0 judges
 	// the account against the features it has used itself.
 	SegmentFeatures int
-	// SponsorLeft is when the account's sponsor left, when a contact's
-	// traits say so (or the zero time); the relationship component also
-	// sees a sponsor replaced by another in the events.
+	// SponsorLeft is when the account's sponsor left, for a caller that
+	// knows it from elsewhere (or the zero time). The relationship
+	// component also sees it in the events: an identify call that takes a
+	// sponsor's or champion's role away (Aggregate.KeyContacts), or a
+	// sponsor replaced by another.
 	SponsorLeft time.Time
 }
 

@@ -13,6 +13,9 @@ const (
 	WarningLowHealth      = "low_health"
 	WarningDecliningUsage = "declining_usage"
 	WarningSponsorLeft    = "sponsor_left"
+	// WarningUnansweredSurveys is raised from the surveys Moments sent,
+	// which the tracker counts (see UnansweredSurveys).
+	WarningUnansweredSurveys = "unanswered_surveys"
 )
 
 // Thresholds of the warnings.
@@ -24,7 +27,45 @@ const (
 	// DecliningTrend is the trend component below which usage is declining:
 	// daily activity in the last 30 days under 60 % of the 60 days before.
 	DecliningTrend = 60
+	// UnansweredSurveysDays is how far back unanswered_surveys looks, and
+	// UnansweredSurveysMin how many surveys must have gone unanswered in
+	// that time, with none answered: one unanswered survey is a busy week,
+	// several in a row with no answer is a customer who stopped talking.
+	UnansweredSurveysDays = 180
+	UnansweredSurveysMin  = 2
 )
+
+// SurveyReplies are the surveys Moments sent an account's contacts in the
+// last UnansweredSurveysDays: how many were answered, and how many closed
+// (their link expired) without an answer, the latest sent at
+// LastUnanswered.
+type SurveyReplies struct {
+	Answered       int
+	Unanswered     int
+	LastUnanswered time.Time
+}
+
+// UnansweredSurveys returns the unanswered_surveys warning when at least
+// UnansweredSurveysMin surveys sent in the last UnansweredSurveysDays
+// closed unanswered and none was answered: neither a send (s.Answered)
+// nor any survey answer the account's events carry in that time (answers
+// collected by other tools count too).
+func UnansweredSurveys(s SurveyReplies, agg *Aggregate, now time.Time) (Warning, bool) {
+	if s.Unanswered < UnansweredSurveysMin || s.Answered > 0 {
+		return Warning{}, false
+	}
+	since := now.Add(-UnansweredSurveysDays * 24 * time.Hour).Unix()
+	if agg != nil {
+		for _, r := range agg.Responses {
+			if r.At >= since && r.At <= now.Unix() {
+				return Warning{}, false
+			}
+		}
+	}
+	return Warning{WarningUnansweredSurveys, fmt.Sprintf(
+		"%d surveys sent in the last %d days went unanswered (the latest sent %s), and none was answered",
+		s.Unanswered, UnansweredSurveysDays, s.LastUnanswered.Format(time.DateOnly))}, true
+}
 
 // Warning is one reason, read from health alone, to look at an account.
 type Warning struct {
@@ -50,7 +91,7 @@ func Warnings(r Result) []Warning {
 	if c, ok := r.Component(ComponentRelationship); ok {
 		for _, m := range c.Events {
 			if m.Event == sponsorChangeEvent {
-				out = append(out, Warning{WarningSponsorLeft, "the sponsor left or changed on " + m.At.Format(time.DateOnly)})
+				out = append(out, Warning{WarningSponsorLeft, "a sponsor or champion left or changed on " + m.At.Format(time.DateOnly)})
 				break
 			}
 		}

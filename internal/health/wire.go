@@ -24,6 +24,7 @@ import (
 //	 "recent_csat":[…],"recent_ces":[…],
 //	 "tickets":[[time,kind],…],"milestones":{"kickoff":time,…},
 //	 "executives":[[hash,role,first,last],…],
+//	 "key_contacts":[[hash,role,named,dropped],…],
 //	 "recent":[[name,time],…]}
 //
 // Empty parts are left out. UnmarshalJSON skips keys it does not know, so
@@ -100,6 +101,22 @@ func (a *Aggregate) AppendJSON(b []byte) []byte {
 			b = strconv.AppendInt(b, e.First, 10)
 			b = append(b, ',')
 			b = strconv.AppendInt(b, e.Last, 10)
+			b = append(b, ']')
+		}
+		b = append(b, ']')
+	}
+	if len(a.KeyContacts) > 0 {
+		b = append(b, `,"key_contacts":[`...)
+		for i, k := range a.KeyContacts {
+			b = appendComma(b, i)
+			b = append(b, '[')
+			b = strconv.AppendUint(b, uint64(k.Hash), 10)
+			b = append(b, ',')
+			b = appendString(b, k.Role)
+			b = append(b, ',')
+			b = strconv.AppendInt(b, k.Named, 10)
+			b = append(b, ',')
+			b = strconv.AppendInt(b, k.Dropped, 10)
 			b = append(b, ']')
 		}
 		b = append(b, ']')
@@ -265,6 +282,20 @@ func (a *Aggregate) UnmarshalJSON(data []byte) error {
 				e.Last = r.int(63)
 				r.next(']')
 				out.Executives = append(out.Executives, e)
+			})
+		case "key_contacts":
+			r.array(func() {
+				var k KeyContact
+				r.next('[')
+				k.Hash = uint32(r.uint(32))
+				r.next(',')
+				k.Role = r.string()
+				r.next(',')
+				k.Named = r.int(63)
+				r.next(',')
+				k.Dropped = r.int(63)
+				r.next(']')
+				out.KeyContacts = append(out.KeyContacts, k)
 			})
 		case "recent":
 			r.array(func() {

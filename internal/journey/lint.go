@@ -688,6 +688,11 @@ func (l *linter) checkHealth() {
 			l.errorf(path, "quadrant threshold %s is %g; it must be from 0 to 100", keyName(path), v)
 		}
 	}
+	for i, tr := range h.Drivers.ExcludeTraits {
+		if strings.TrimSpace(tr) == "" {
+			l.errorf(fmt.Sprintf("health.drivers.exclude_traits[%d]", i), "a trait name is empty")
+		}
+	}
 	threshold("health.quadrant.behavioural", h.Quadrant.Behavioural)
 	threshold("health.quadrant.emotional", h.Quadrant.Emotional)
 	for _, q := range sortedKeys(h.Quadrant.Plays) {

@@ -232,6 +232,16 @@ type HealthModel struct {
 	// Combined is the weight of the behavioural score in the combined score
 	// (0–1); the emotional score gets the rest. Default 0.5.
 	Combined float64 `yaml:"combined,omitempty" json:"combined,omitempty"`
+	// Drivers tunes the drivers report.
+	Drivers DriversModel `yaml:"drivers,omitempty" json:"drivers,omitempty"`
+}
+
+// DriversModel tunes the drivers report.
+type DriversModel struct {
+	// ExcludeTraits names account traits the drivers report never tests:
+	// traits that restate the outcome in other words (a churn reason, a
+	// segment assigned after the fact), or a test data set's answer key.
+	ExcludeTraits []string `yaml:"exclude_traits,omitempty,flow" json:"exclude_traits,omitempty"`
 }
 
 // BehaviouralModel weighs recency, frequency, breadth, depth and progress.

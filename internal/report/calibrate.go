@@ -31,6 +31,10 @@ var calibrated = []string{
 	health.ComponentSupportLoad, health.ComponentNPS, health.ComponentCSAT, health.ComponentCES, health.ComponentSupport,
 }
 
+// CalibratedComponents lists the components calibration weighs, the
+// behavioural ones first, in the order of the health model's weights.
+func CalibratedComponents() []string { return slices.Clone(calibrated) }
+
 // Calibration proposes component weights fitted to an installation's own
 // outcomes. Nothing changes until someone applies Section to the map.
 type Calibration struct {

@@ -94,6 +94,9 @@ type DriverOptions struct {
 	// Exclude names traits never to test: the traits the outcome reads,
 	// and traits written when the outcome happens (a churn date).
 	Exclude []string
+	// MapExcluded names traits the journey map excludes
+	// (health.drivers.exclude_traits).
+	MapExcluded []string
 }
 
 // signal is a candidate: who has it.
@@ -160,6 +163,10 @@ func traitSignals(subjects []Subject, opt DriverOptions, leftOut *[]string) []si
 		}
 		if slices.Contains(opt.Exclude, k) {
 			*leftOut = append(*leftOut, k+": the outcome reads it, or it follows from the outcome")
+			continue
+		}
+		if slices.Contains(opt.MapExcluded, k) {
+			*leftOut = append(*leftOut, k+": excluded by the journey map (health.drivers.exclude_traits)")
 			continue
 		}
 		nums := make([]float64, len(subjects))

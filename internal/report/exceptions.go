@@ -34,6 +34,9 @@ const (
 	ReasonLowHealth      = health.WarningLowHealth
 	ReasonDecliningUsage = health.WarningDecliningUsage
 	ReasonSponsorLeft    = health.WarningSponsorLeft
+	// ReasonUnansweredSurveys is raised from the surveys Moments sent (see
+	// health.UnansweredSurveys), recorded with the warnings.
+	ReasonUnansweredSurveys = health.WarningUnansweredSurveys
 )
 
 // RenewalHorizonDays shapes the renewal proximity: a renewal this many days
@@ -94,7 +97,7 @@ type ExceptionReport struct {
 // signal), with an overdue task, or whose combined score fell by
 // tracker.FallingScorePoints or more over tracker.FallingScoreDays, or
 // whose health raised a warning when last scored (low health, declining
-// usage, sponsor left); each with its reasons, ranked by priority (see
+// usage, sponsor left, unanswered surveys); each with its reasons, ranked by priority (see
 // Ranking).
 func Exceptions(ctx context.Context, st *store.Store, f ExceptionFilter, now time.Time) (ExceptionReport, error) {
 	behind := f.BehindDays

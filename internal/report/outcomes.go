@@ -267,7 +267,11 @@ func DriversReport(ctx context.Context, st *store.Store, q OutcomeQuery) (Driver
 	// The lifecycle stage is where the account is now, which follows from
 	// a renewal or a churn: tested, it would rediscover the outcome.
 	exclude := append(outcomeTraits(lb.Outcome), journey.DefaultLifecycleTrait)
-	d, err := ComputeDrivers(subjects, DriverOptions{Exclude: exclude})
+	mapped, err := mapExcludedTraits(ctx, st)
+	if err != nil {
+		return Drivers{}, err
+	}
+	d, err := ComputeDrivers(subjects, DriverOptions{Exclude: exclude, MapExcluded: mapped})
 	d.Outcome, d.Excluded, d.GapDays, d.WindowDays = lb.Outcome, lb.Excluded, gap, window
 	return d, err
 }
@@ -352,4 +356,17 @@ func CalibrationReport(ctx context.Context, st *store.Store, tr *tracker.Tracker
 func IsBadRequest(err error) bool {
 	var oe *OutcomeError
 	return errors.As(err, &oe)
+}
+
+// mapExcludedTraits returns the traits the live journey map excludes from
+// the drivers report; none when no map is applied.
+func mapExcludedTraits(ctx context.Context, st *store.Store) ([]string, error) {
+	m, _, err := journey.NewLive(st).Get(ctx)
+	if errors.Is(err, journey.ErrNoMap) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return m.Health.Drivers.ExcludeTraits, nil
 }

@@ -51,7 +51,7 @@ func (s *Store) AccountEventsTx(ctx context.Context, tx Querier, accountIDs []st
 		}
 		rows, err := q.QueryContext(ctx, `SELECT e.id, e.account_id, e.type, e.name, e.user_id, e.timestamp, `+s.healthPropsSQL()+`,
 			CASE WHEN e.name = '`+vocab.EventSurveyResponded+`' THEN (SELECT c.role FROM contacts c WHERE c.id = e.user_id) END
-			FROM events e WHERE e.account_id IN (`+s.dialect.placeholders(1, len(chunk))+`) AND e.type IN ('track', 'page', 'screen')
+			FROM events e WHERE e.account_id IN (`+s.dialect.placeholders(1, len(chunk))+`) AND `+s.healthTypesSQL()+`
 			ORDER BY e.account_id, e.id`, args...)
 		if err != nil {
 			return fmt.Errorf("read events to recompute health: %w", err)
@@ -88,7 +88,7 @@ func (s *Store) ScanAccountEvents(ctx context.Context, fn func(*HealthEvent) err
 	}
 	query := `SELECT e.id, e.account_id, e.type, e.name, e.user_id, e.timestamp, ` + s.healthPropsSQL() + `,
 		CASE WHEN e.name = '` + vocab.EventSurveyResponded + `' THEN (SELECT c.role FROM contacts c WHERE c.id = e.user_id) END
-		FROM events e WHERE e.id > $1 AND e.id <= $2 AND e.account_id <> '' AND e.type IN ('track', 'page', 'screen')
+		FROM events e WHERE e.id > $1 AND e.id <= $2 AND e.account_id <> '' AND ` + s.healthTypesSQL() + `
 		ORDER BY e.id`
 	for from := int64(0); from < last.Int64; from += HealthScanRange {
 		rows, err := q.QueryContext(ctx, query, from, min(from+HealthScanRange, last.Int64))
@@ -131,12 +131,19 @@ func (s *Store) mappedReader(ctx context.Context) (Querier, func(), error) {
 // space, not memory: pages are shared with the OS page cache).
 const healthMmapBytes = 1 << 36
 
+// healthTypesSQL selects the events health reads: track, page and screen
+// calls, and identify calls that set the role trait (a sponsor or champion
+// named, or leaving the role).
+func (s *Store) healthTypesSQL() string {
+	return "(e.type IN ('track', 'page', 'screen') OR (e.type = 'identify' AND " + s.dialect.jsonHasKey("e.properties", "role") + "))"
+}
+
 // healthPropsSQL selects the properties scoring reads, and NULL for the
 // rest, so a recompute does not move and decode the properties of every
 // event.
 func (s *Store) healthPropsSQL() string {
 	d := s.dialect
-	return "CASE WHEN e.name IN ('" + vocab.EventSurveyResponded + "', '" + vocab.EventMilestoneReached + "') OR " +
+	return "CASE WHEN e.type = 'identify' OR e.name IN ('" + vocab.EventSurveyResponded + "', '" + vocab.EventMilestoneReached + "') OR " +
 		d.jsonHasKey("e.properties", "feature") + " THEN " + d.jsonText("e.properties") + " END"
 }
 

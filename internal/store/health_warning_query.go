@@ -64,3 +64,66 @@ func decodeWarnings(accountID, codes, texts string) (HealthWarnings, error) {
 	}
 	return w, nil
 }
+
+// SegmentFeatures returns the features the broad users of each segment
+// use, as the last health recompute saved them (SaveSegmentFeatures);
+// empty before the first. With q nil it reads from the read pool.
+func (s *Store) SegmentFeatures(ctx context.Context, q Querier) (map[string]int, error) {
+	if q == nil {
+		q = s.read
+	}
+	rows, err := q.QueryContext(ctx, "SELECT segment, features FROM health_segment_features")
+	if err != nil {
+		return nil, fmt.Errorf("read segment features: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var (
+			seg string
+			n   int
+		)
+		if err := rows.Scan(&seg, &n); err != nil {
+			return nil, err
+		}
+		out[seg] = n
+	}
+	return out, rows.Err()
+}
+
+// SaveSegmentFeatures replaces the features per segment.
+func (s *Store) SaveSegmentFeatures(ctx context.Context, refs map[string]int, now time.Time) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if _, err := tx.ExecContext(ctx, "DELETE FROM health_segment_features"); err != nil {
+		return fmt.Errorf("save segment features: %w", err)
+	}
+	for seg, n := range refs {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO health_segment_features (segment, features, at) VALUES ($1, $2, $3)",
+			seg, n, micros(now)); err != nil {
+			return fmt.Errorf("save segment features: %w", err)
+		}
+	}
+	return tx.Commit()
+}
+
+// AccountSegments returns every account's segment by id.
+func (s *Store) AccountSegments(ctx context.Context) (map[string]string, error) {
+	rows, err := s.read.QueryContext(ctx, "SELECT id, segment FROM accounts")
+	if err != nil {
+		return nil, fmt.Errorf("read account segments: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var id, seg string
+		if err := rows.Scan(&id, &seg); err != nil {
+			return nil, err
+		}
+		out[id] = seg
+	}
+	return out, rows.Err()
+}

@@ -388,3 +388,50 @@ func (s *Store) RecoveriesFor(ctx context.Context, eventIDs []int64) (map[int64]
 	}
 	return out, nil
 }
+
+// SurveyReplies counts an account's surveys sent since a time: those
+// answered, and those whose link expired (or, for a send without an
+// expiry, that were sent before the time given as closed) without an
+// answer.
+type SurveyReplies struct {
+	Answered   int
+	Unanswered int
+	// LastUnanswered is when the latest of the unanswered surveys was sent.
+	LastUnanswered time.Time
+}
+
+// SurveyRepliesTx counts, per account of ids, the surveys sent since
+// since: answered, and closed unanswered (link expired by now, or sent
+// before closedBefore when the send has no expiry). Accounts with no such
+// send are absent. With q nil it reads from the read pool.
+func (s *Store) SurveyRepliesTx(ctx context.Context, q Querier, ids []string, since, closedBefore, now time.Time) (map[string]SurveyReplies, error) {
+	if q == nil {
+		q = s.read
+	}
+	out := map[string]SurveyReplies{}
+	unanswered := `score IS NULL AND (expires_at <= $3 OR (expires_at IS NULL AND sent_at < $2))`
+	err := s.eachRowIn(ctx, q, `SELECT account_id,
+		COUNT(CASE WHEN score IS NOT NULL THEN 1 END),
+		COUNT(CASE WHEN `+unanswered+` THEN 1 END),
+		MAX(CASE WHEN `+unanswered+` THEN sent_at END)
+		FROM survey_sends WHERE status = 'sent' AND sent_at >= $1 AND account_id IN (`+idsMarker+`)
+		GROUP BY account_id`, []any{micros(since), micros(closedBefore), micros(now)}, sortedUnique(ids), func(r scanner) error {
+		var (
+			id   string
+			x    SurveyReplies
+			last sql.NullInt64
+		)
+		if err := r.Scan(&id, &x.Answered, &x.Unanswered, &last); err != nil {
+			return err
+		}
+		if last.Valid {
+			x.LastUnanswered = fromMicros(last.Int64)
+		}
+		out[id] = x
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("count survey replies: %w", err)
+	}
+	return out, nil
+}

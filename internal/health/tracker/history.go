@@ -43,6 +43,11 @@ func (t *Tracker) ScoresAt(ctx context.Context, accounts []store.Account, at map
 	if err != nil {
 		return nil, err
 	}
+	// Breadth is judged against the segments' features as last saved.
+	refs, err := t.segmentFeatures(ctx, nil, md)
+	if err != nil {
+		return nil, err
+	}
 	out := make(map[string][]PastScore, len(at))
 	for start := 0; start < len(accounts); start += historyChunk {
 		chunk := accounts[start:min(start+historyChunk, len(accounts))]
@@ -88,7 +93,7 @@ func (t *Tracker) ScoresAt(ctx context.Context, accounts []store.Account, at map
 					return md.eval(ctx, expr, account, nil, cut), nil
 				})
 				info := health.AccountInfo{Seats: seats(traits, md.health.Behavioural.SeatsTrait), ContractStart: start,
-					PathProgress: health.ProgressUnknown}
+					PathProgress: health.ProgressUnknown, SegmentFeatures: refs[a.Segment]}
 				if path != nil {
 					info.PathProgress = paths.Compute(*path, agg.MilestoneTimes(), start, cut).Fraction
 				}
@@ -99,10 +104,15 @@ func (t *Tracker) ScoresAt(ctx context.Context, accounts []store.Account, at map
 	return out, nil
 }
 
-// warningsOf lists the warnings a result raises, for the exception report.
-func warningsOf(accountID string, r health.Result) store.HealthWarnings {
+// warningsOf lists the warnings a result raises, for the exception report:
+// health's own, and unanswered_surveys from the account's survey replies.
+func warningsOf(accountID string, r health.Result, replies store.SurveyReplies, agg *health.Aggregate) store.HealthWarnings {
 	w := store.HealthWarnings{AccountID: accountID}
-	for _, x := range health.Warnings(r) {
+	ws := health.Warnings(r)
+	if x, ok := health.UnansweredSurveys(health.SurveyReplies(replies), agg, r.At); ok {
+		ws = append(ws, x)
+	}
+	for _, x := range ws {
 		w.Codes = append(w.Codes, x.Code)
 		w.Texts = append(w.Texts, x.Text)
 	}

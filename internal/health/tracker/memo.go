@@ -36,9 +36,10 @@ type memo struct {
 // memoEntry is what is remembered of one account.
 type memoEntry struct {
 	// traits are the stored traits the rest was derived from.
-	traits []byte
-	seats  int
-	start  time.Time
+	traits  []byte
+	seats   int
+	start   time.Time
+	segment string
 	// model is the map version path was chosen under; pathKnown is false
 	// when the map's path conditions read more than the traits.
 	model     int
@@ -56,8 +57,11 @@ type inputs struct {
 	rec       *store.HealthRecord
 	seats     int
 	start     time.Time
+	segment   string
 	pathKnown bool
 	path      *journey.SuccessPath
+	// segmentFeatures is the reference of breadth (see segments.go).
+	segmentFeatures int
 }
 
 // traits returns the account's traits, decoding them on first use. The
@@ -88,7 +92,7 @@ func (t *Tracker) inputsOf(md *model, rec *store.HealthRecord, take bool) (*inpu
 	}
 	hit := e != nil && bytes.Equal(e.traits, rec.RawTraits)
 	if hit {
-		in.seats, in.start = e.seats, e.start
+		in.seats, in.start, in.segment = e.seats, e.start, e.segment
 		if e.pathKnown && e.model == md.version {
 			in.pathKnown = true
 			if e.path >= 0 && e.path < len(md.paths) {
@@ -105,6 +109,7 @@ func (t *Tracker) inputsOf(md *model, rec *store.HealthRecord, take bool) (*inpu
 	}
 	in.seats = seats(rec.Traits, md.health.Behavioural.SeatsTrait)
 	in.start = contractStart(rec.Traits)
+	in.segment = segmentOf(rec.Traits)
 	return in, agg, nil
 }
 
@@ -112,7 +117,7 @@ func (t *Tracker) inputsOf(md *model, rec *store.HealthRecord, take bool) (*inpu
 // just encoded into rec.Aggregate when keep is set.
 func (t *Tracker) remember(md *model, in *inputs, path *journey.SuccessPath, agg *health.Aggregate, keep bool) {
 	rec := in.rec
-	e := &memoEntry{traits: rec.RawTraits, seats: in.seats, start: in.start, model: md.version, path: -1}
+	e := &memoEntry{traits: rec.RawTraits, seats: in.seats, start: in.start, segment: in.segment, model: md.version, path: -1}
 	if md.pathsReadTraitsOnly {
 		e.pathKnown = true
 		for i := range md.paths {

@@ -88,6 +88,14 @@ func (t *Tracker) Recompute(ctx context.Context) (Stats, error) {
 			return st, err
 		}
 		st.Events += n
+		if start == 0 {
+			// The segments' features are judged on the first pass (all
+			// accounts up to recomputeInMemory, a large sample beyond).
+			if _, err := t.computeSegmentFeatures(ctx, md, built, now); err != nil {
+				st.Duration = time.Since(began)
+				return st, err
+			}
+		}
 		for p := 0; p < len(pass); p += recomputePage {
 			page := pass[p:min(p+recomputePage, len(pass))]
 			rebuilt := make(map[string]*rebuild, len(page))
@@ -263,6 +271,14 @@ func (t *Tracker) writePage(ctx context.Context, md *model, ids []string, versio
 		}
 		st.Redone += len(stale)
 	}
+	replies, err := t.surveyReplies(ctx, tx, ids, now)
+	if err != nil {
+		return err
+	}
+	refs, err := t.segmentFeatures(ctx, tx, md)
+	if err != nil {
+		return err
+	}
 	out := make([]*store.HealthRecord, 0, len(ids))
 	var (
 		reaches []store.MilestoneReach
@@ -275,10 +291,11 @@ func (t *Tracker) writePage(ctx context.Context, md *model, ids []string, versio
 		if err != nil {
 			return err
 		}
+		in.segmentFeatures = refs[in.segment]
 		o := t.finish(ctx, md, in, built[id], now, now)
 		t.remember(md, in, o.path, built[id].agg, true)
 		reaches = append(reaches, o.reaches...)
-		warned = append(warned, warningsOf(id, o.result))
+		warned = append(warned, warningsOf(id, o.result, replies[id], built[id].agg))
 		h := rec.AccountHealth
 		if h.QuadrantMoved() && health.Worse(health.Quadrant(h.PreviousQuadrant), health.Quadrant(h.Quadrant)) {
 			drops = append(drops, drop{id, health.Quadrant(h.PreviousQuadrant), health.Quadrant(h.Quadrant)})

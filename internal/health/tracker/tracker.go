@@ -86,6 +86,7 @@ type Tracker struct {
 	model *model
 	drops []QuadrantDrop
 	memo  memo
+	segs  segmentRefs
 
 	stopOnce sync.Once
 	quit     chan struct{}
@@ -293,9 +294,10 @@ func (t *Tracker) finish(ctx context.Context, md *model, in *inputs, r *rebuild,
 	}
 
 	info := health.AccountInfo{
-		Seats:         in.seats,
-		ContractStart: in.start,
-		PathProgress:  health.ProgressUnknown,
+		Seats:           in.seats,
+		ContractStart:   in.start,
+		PathProgress:    health.ProgressUnknown,
+		SegmentFeatures: in.segmentFeatures,
 	}
 	for range 1 + maxMilestones(o.path) {
 		if o.path != nil {
@@ -548,10 +550,23 @@ func contractStart(traits map[string]any) time.Time {
 
 // healthEvent turns a stored event into the event health scores. The
 // properties are decoded only where scoring reads them: survey answers and
-// milestones whole, other events only for a "feature" property.
+// milestones whole, identify calls only for the role trait, other events
+// only for a "feature" property.
 func healthEvent(typ, name, userID, role string, ts time.Time, props json.RawMessage) health.Event {
 	ev := health.Event{Name: name, Type: typ, UserID: userID, ContactRole: role, Timestamp: ts}
 	if len(props) == 0 {
+		return ev
+	}
+	if typ == "identify" {
+		if bytes.Contains(props, []byte(`"role"`)) {
+			var traits map[string]json.RawMessage
+			_ = json.Unmarshal(props, &traits) // unreadable traits read as none
+			if raw, ok := traits["role"]; ok {
+				role := "" // null, or not text: no role
+				_ = json.Unmarshal(raw, &role)
+				ev.Properties = map[string]any{"role": role}
+			}
+		}
 		return ev
 	}
 	switch name {
@@ -624,6 +639,14 @@ func (t *Tracker) OnIngest(ctx context.Context, tx *sql.Tx, events []store.Event
 	if err != nil {
 		return err
 	}
+	replies, err := t.surveyReplies(ctx, tx, order, now)
+	if err != nil {
+		return err
+	}
+	refs, err := t.segmentFeatures(ctx, tx, md)
+	if err != nil {
+		return err
+	}
 	out := make([]*store.HealthRecord, 0, len(order))
 	warned := make([]store.HealthWarnings, 0, len(order))
 	var reaches []store.MilestoneReach
@@ -633,6 +656,7 @@ func (t *Tracker) OnIngest(ctx context.Context, tx *sql.Tx, events []store.Event
 		if err != nil {
 			return err
 		}
+		in.segmentFeatures = refs[in.segment]
 		if agg == nil {
 			agg = t.loadAggregate(rec)
 		}
@@ -657,7 +681,7 @@ func (t *Tracker) OnIngest(ctx context.Context, tx *sql.Tx, events []store.Event
 		o := t.finish(ctx, md, in, r, now, at)
 		t.remember(md, in, o.path, r.agg, true)
 		reaches = append(reaches, o.reaches...)
-		warned = append(warned, warningsOf(id, o.result))
+		warned = append(warned, warningsOf(id, o.result, replies[id], r.agg))
 		out = append(out, rec)
 	}
 	if len(reaches) > 0 {

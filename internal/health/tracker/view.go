@@ -112,8 +112,12 @@ func (t *Tracker) view(ctx context.Context, id string) (*view, error) {
 		return md.eval(ctx, expr, account, prevVars, now), nil
 	})
 	v.start = contractStart(traits)
+	refs, err := t.segmentFeatures(ctx, nil, md)
+	if err != nil {
+		return nil, err
+	}
 	info := health.AccountInfo{Seats: seats(traits, md.health.Behavioural.SeatsTrait), ContractStart: v.start,
-		PathProgress: health.ProgressUnknown}
+		PathProgress: health.ProgressUnknown, SegmentFeatures: refs[acct.Segment]}
 	if v.path != nil {
 		p := paths.Compute(*v.path, v.agg.MilestoneTimes(), v.start, now)
 		v.prog = &p

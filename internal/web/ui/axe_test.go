@@ -241,6 +241,8 @@ func TestBrowserAccessibility(t *testing.T) {
 	visit("/reports/drivers", `main svg.chart`)
 	visit("/reports/health-backtest", `main svg.chart`)
 	visit("/reports/health-backtest?horizon=30d", `main svg.chart`)
+	visit("/reports/calibration?horizon=30d", `main textarea#c-section`)
+	screenshot(t, ctx, "report-calibration")
 	base = f.url
 
 	// A phone's width: the cockpit (everyone's tasks, with their actions)

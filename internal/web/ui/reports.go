@@ -186,10 +186,11 @@ func exceptionsReport(s *Server, r *http.Request, f reportFilter) (any, error) {
 	}
 	labels := map[string]string{report.ReasonOffPath: "off the success path", report.ReasonUsageGap: "usage gap",
 		report.ReasonOverdueTask: "overdue task", report.ReasonFallingScore: "falling health",
-		report.ReasonLowHealth: "low health", report.ReasonDecliningUsage: "declining usage", report.ReasonSponsorLeft: "sponsor left"}
+		report.ReasonLowHealth: "low health", report.ReasonDecliningUsage: "declining usage", report.ReasonSponsorLeft: "sponsor left",
+		report.ReasonUnansweredSurveys: "unanswered surveys"}
 	var bars []bar
 	for _, code := range []string{report.ReasonOffPath, report.ReasonUsageGap, report.ReasonOverdueTask, report.ReasonFallingScore,
-		report.ReasonLowHealth, report.ReasonDecliningUsage, report.ReasonSponsorLeft} {
+		report.ReasonLowHealth, report.ReasonDecliningUsage, report.ReasonSponsorLeft, report.ReasonUnansweredSurveys} {
 		bars = append(bars, bar{Label: fmt.Sprintf("%s (%d)", labels[code], counts[code]), Value: byReason[code],
 			Text: money(byReason[code]) + " ARR", Class: "bar-poor"})
 	}
