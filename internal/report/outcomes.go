@@ -299,7 +299,7 @@ func scoredAccounts(ctx context.Context, st *store.Store, tr *tracker.Tracker, q
 		at[r.Account.ID] = times
 		accounts = append(accounts, r.Account)
 	}
-	scores, err := tr.ScoresAt(ctx, accounts, at)
+	scores, _, err := tr.PastScores(ctx, accounts, at)
 	if err != nil {
 		return nil, lb, 0, err
 	}
