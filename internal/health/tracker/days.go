@@ -30,8 +30,16 @@ func historyDay(accountID string, r health.Result, agg *health.Aggregate, day in
 		return store.HealthDay{}, false
 	}
 	d := health.DayOf(r, day)
-	return store.HealthDay{AccountID: accountID, Day: day, Behavioural: valuePtr(d.Behavioural), Emotional: valuePtr(d.Emotional),
-		Combined: valuePtr(d.Combined), Quadrant: string(d.Quadrant), Warnings: int(d.Warnings),
+	// Unrounded, unlike the trend's: the backtest ranks accounts by them,
+	// and rounding would tie accounts the scores tell apart.
+	exact := func(v health.Value) *float64 {
+		if !v.Known {
+			return nil
+		}
+		return &v.Score
+	}
+	return store.HealthDay{AccountID: accountID, Day: day, Behavioural: exact(d.Behavioural), Emotional: exact(d.Emotional),
+		Combined: exact(d.Combined), Quadrant: string(d.Quadrant), Warnings: int(d.Warnings),
 		Components: d.EncodeComponents(), Rebuilt: rebuilt}, true
 }
 
