@@ -20,7 +20,6 @@ import (
 	"github.com/moments-cs/moments/internal/store/storetest"
 )
 
-
 func TestBacktestFromStoredEventsEqualsDirectComputation(t *testing.T) {
 	t.Parallel()
 	cfg := planted.DefaultConfig(11)

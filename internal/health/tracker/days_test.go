@@ -17,7 +17,6 @@ import (
 
 func unixDay(t time.Time) int64 { return t.Unix() / 86400 }
 
-
 // direct scores a planted account at the start of day d, from its events
 // before then, without the store.
 func direct(a *planted.Account, d int64) health.Result {
