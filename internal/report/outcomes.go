@@ -240,18 +240,19 @@ func DriversReport(ctx context.Context, st *store.Store, q OutcomeQuery) (Driver
 			add(c)
 		}
 	}
+	var windows []store.BehaviourWindow
 	for _, r := range lb.Rows {
-		if !r.Positive {
-			continue
+		if r.Positive {
+			windows = append(windows, store.BehaviourWindow{AccountID: r.Account.ID, From: r.At.Add(-gapD - windowD), To: r.At.Add(-gapD)})
 		}
-		cs, err := st.BehaviourCounts(ctx, []string{r.Account.ID}, r.At.Add(-gapD-windowD), r.At.Add(-gapD))
-		if err != nil {
-			return Drivers{}, err
-		}
-		measured = measured || len(cs) > 0
-		for _, c := range cs {
-			add(c)
-		}
+	}
+	cs, err := st.BehaviourCountsWithin(ctx, windows)
+	if err != nil {
+		return Drivers{}, err
+	}
+	measured = measured || len(cs) > 0
+	for _, c := range cs {
+		add(c)
 	}
 	subjects := make([]Subject, 0, len(lb.Rows))
 	for _, r := range lb.Rows {

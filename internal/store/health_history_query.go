@@ -111,9 +111,11 @@ func (s *Store) HealthDays(ctx context.Context, accountID string, from, to int64
 	return out, rows.Err()
 }
 
-// healthDaysFullRead is the share of all accounts above which one day's
-// rows are read whole rather than by account.
-const healthDaysFullRead = 64
+// healthDaysFullRead is the number of accounts from which one day's rows
+// are read whole (through the day index) rather than by their keys: a
+// read by key costs a few index pages, a whole read one row of every
+// account, so it pays only for a large share of the accounts.
+const healthDaysFullRead = 5000
 
 // HealthDaysOn calls fn with the kept row of each account of accounts on
 // day (accounts without a row that day are skipped). Many accounts are
@@ -126,13 +128,19 @@ func (s *Store) HealthDaysOn(ctx context.Context, day int64, accounts []string, 
 		}
 		return s.healthDaysQuery(ctx, fn, want, "SELECT "+historyCols+" FROM health_history WHERE day = $1", day)
 	}
-	args := make([]any, 0, len(accounts)+1)
-	args = append(args, day)
-	for _, a := range accounts {
-		args = append(args, a)
+	for start := 0; start < len(accounts); start += keyChunk {
+		chunk := accounts[start:min(start+keyChunk, len(accounts))]
+		args := make([]any, 0, len(chunk)+1)
+		args = append(args, day)
+		for _, a := range chunk {
+			args = append(args, a)
+		}
+		if err := s.healthDaysQuery(ctx, fn, nil, "SELECT "+historyCols+" FROM health_history WHERE day = $1 AND account_id IN ("+
+			s.dialect.placeholders(2, len(chunk))+")", args...); err != nil {
+			return err
+		}
 	}
-	return s.healthDaysQuery(ctx, fn, nil, "SELECT "+historyCols+" FROM health_history WHERE day = $1 AND account_id IN ("+
-		s.dialect.placeholders(2, len(accounts))+")", args...)
+	return nil
 }
 
 func (s *Store) healthDaysQuery(ctx context.Context, fn func(HealthDay) error, want map[string]bool, q string, args ...any) error {
