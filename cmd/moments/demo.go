@@ -213,6 +213,14 @@ func (d *demoRun) fill(ctx context.Context, a *app.App, url, adminKey, writeKey 
 		secs := result.Elapsed.Seconds()
 		fmt.Fprintf(out, "  Sent %s events for %d accounts in %.1f s (%s events/s)\n",
 			thousands(result.Messages), len(result.Histories), secs, thousands(int(float64(result.Messages)/secs)))
+		// The history was imported, not lived: rebuild its days now so the
+		// trend charts and the backtest read them from the first page.
+		hs, err := a.Health.SyncHistory(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "  Rebuilt %s days of health history for %d accounts in %.1f s\n",
+			thousands(int(hs.Days)), hs.Accounts, hs.Duration.Seconds())
 		sc, err := demo.RunShowcase(ctx, t, adminKey, result)
 		if err != nil {
 			return err

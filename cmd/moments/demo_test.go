@@ -70,6 +70,9 @@ func TestDemoCommand(t *testing.T) {
 	require.Contains(t, out, "15 customer accounts, 2 months of history (seed 5)")
 	require.Contains(t, out, "Journey map applied: examples/b2b-saas.yaml (version 1)")
 	require.Regexp(t, `Sent [\d,]+ events for 15 accounts in [\d.]+ s`, out)
+	// Two months imported: every account's past days rebuilt (a day from
+	// the day after its first event to today; some accounts sign later).
+	require.Regexp(t, `Rebuilt [1-9][\d,]* days of health history for 1[0-5] accounts in [\d.]+ s`, out)
 	require.Regexp(t, `Open http://127\.0\.0\.1:\d+`, out)
 	require.Regexp(t, `admin \(REST API.*mka_\S+`, out)
 	require.Regexp(t, `write \(tracking API.*mkw_\S+`, out)

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/moments-cs/moments/internal/app"
+	"github.com/moments-cs/moments/internal/health/tracker"
 	"github.com/moments-cs/moments/internal/journey"
 	"github.com/moments-cs/moments/internal/report"
 	"github.com/moments-cs/moments/internal/store"
@@ -196,7 +197,46 @@ func healthCmd(df *dataFlags) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(recompute, calibrateCommand(df))
+	var (
+		replace  bool
+		accounts []string
+	)
+	rebuild := &cobra.Command{
+		Use:   "rebuild-history",
+		Short: "Rebuild the daily health history from the stored events (after importing past events)",
+		Long: "Score every account (or those named with --account) as it stood at the start of every past day, from " +
+			"the events stored before that day, with the live journey map's health model, and keep those days in the " +
+			"health history that the backtest and the trend charts read. Days written as they passed are kept unless " +
+			"--replace is given. The server does this by itself within minutes of an import of past events; running it " +
+			"again gives the same history. It is safe while the server ingests events.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log := newLogger(slog.LevelWarn)
+			st, err := df.open(cmd.Context(), log)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			a, err := app.New(cmd.Context(), st, app.Options{Logger: log})
+			if err != nil {
+				return err
+			}
+			o := tracker.RebuildOptions{Replace: replace}
+			if len(accounts) > 0 {
+				o.Accounts = accounts
+			}
+			stats, err := a.Health.RebuildHistory(cmd.Context(), o)
+			if err != nil {
+				return fmt.Errorf("rebuild the health history (%d accounts done): %w", stats.Accounts, err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Rebuilt %d days of health history for %d accounts from %d events in %s.\n",
+				stats.Days, stats.Accounts, stats.Events, stats.Duration.Round(time.Millisecond))
+			return nil
+		},
+	}
+	rebuild.Flags().BoolVar(&replace, "replace", false, "also rewrite the days written as they passed, with today's health model")
+	rebuild.Flags().StringSliceVar(&accounts, "account", nil, "rebuild only these accounts (repeat, or separate with commas)")
+	cmd.AddCommand(recompute, rebuild, calibrateCommand(df))
 	return cmd
 }
 

@@ -138,7 +138,7 @@ type Backtest struct {
 }
 
 // backtestCaveat is shown with every backtest.
-const backtestCaveat = "Scores are rebuilt from the events stored before each date with today's health model, so the backtest judges the model, not the scores people saw then. Success path progress counts the milestones reached by then."
+const backtestCaveat = "Scores are read from the daily health history: as they stood at the start of each day, written as the day passed, or rebuilt from the events with today's health model for days before Moments kept them (imported history). Where the history has no day yet, the score is rebuilt from the events stored before that time. Success path progress counts the milestones reached by then."
 
 // ComputeBacktest judges the scores. It refuses (ErrTooFewOutcomes) with
 // fewer than MinOutcomes positives or negatives.

@@ -240,18 +240,19 @@ func DriversReport(ctx context.Context, st *store.Store, q OutcomeQuery) (Driver
 			add(c)
 		}
 	}
+	var windows []store.BehaviourWindow
 	for _, r := range lb.Rows {
-		if !r.Positive {
-			continue
+		if r.Positive {
+			windows = append(windows, store.BehaviourWindow{AccountID: r.Account.ID, From: r.At.Add(-gapD - windowD), To: r.At.Add(-gapD)})
 		}
-		cs, err := st.BehaviourCounts(ctx, []string{r.Account.ID}, r.At.Add(-gapD-windowD), r.At.Add(-gapD))
-		if err != nil {
-			return Drivers{}, err
-		}
-		measured = measured || len(cs) > 0
-		for _, c := range cs {
-			add(c)
-		}
+	}
+	cs, err := st.BehaviourCountsWithin(ctx, windows)
+	if err != nil {
+		return Drivers{}, err
+	}
+	measured = measured || len(cs) > 0
+	for _, c := range cs {
+		add(c)
 	}
 	subjects := make([]Subject, 0, len(lb.Rows))
 	for _, r := range lb.Rows {
@@ -303,7 +304,7 @@ func scoredAccounts(ctx context.Context, st *store.Store, tr *tracker.Tracker, q
 		at[r.Account.ID] = times
 		accounts = append(accounts, r.Account)
 	}
-	scores, err := tr.ScoresAt(ctx, accounts, at)
+	scores, _, err := tr.PastScores(ctx, accounts, at)
 	if err != nil {
 		return nil, lb, 0, err
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/moments-cs/moments/internal/health"
 	"github.com/moments-cs/moments/internal/health/planted"
 	"github.com/moments-cs/moments/internal/health/tracker"
 	"github.com/moments-cs/moments/internal/ingest"
@@ -19,23 +20,13 @@ import (
 	"github.com/moments-cs/moments/internal/store/storetest"
 )
 
-// ingestPlanted sends a planted base through the store.
-func ingestPlanted(t *testing.T, st *store.Store, accounts []*planted.Account, end time.Time) {
-	t.Helper()
-	msgs := planted.Messages(accounts, end)
-	for i := 0; i < len(msgs); i += 500 {
-		_, err := st.Ingest(context.Background(), "wk", msgs[i:min(i+500, len(msgs))])
-		require.NoError(t, err)
-	}
-}
-
 func TestBacktestFromStoredEventsEqualsDirectComputation(t *testing.T) {
 	t.Parallel()
 	cfg := planted.DefaultConfig(11)
 	cfg.Accounts, cfg.Days = 60, 150
 	accounts := planted.Generate(cfg)
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
-		ingestPlanted(t, st, accounts, cfg.End)
+		require.NoError(t, planted.Ingest(context.Background(), st, accounts, cfg.End))
 		ctx := context.Background()
 		tr := tracker.New(st, journey.NewLive(st), tracker.Options{Now: func() time.Time { return cfg.End }})
 
@@ -90,6 +81,62 @@ func TestBacktestFromStoredEventsEqualsDirectComputation(t *testing.T) {
 			}
 		}
 		require.Positive(t, behaviours)
+	})
+}
+
+func TestBacktestReadsTheKeptHistory(t *testing.T) {
+	t.Parallel()
+	cfg := planted.DefaultConfig(11)
+	cfg.Accounts, cfg.Days = 60, 150
+	accounts := planted.Generate(cfg)
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		require.NoError(t, planted.Ingest(context.Background(), st, accounts, cfg.End))
+		ctx := context.Background()
+		tr := tracker.New(st, journey.NewLive(st), tracker.Options{Now: func() time.Time { return cfg.End }})
+		_, err := tr.RebuildHistory(ctx, tracker.RebuildOptions{})
+		require.NoError(t, err)
+		// With the customers' events gone, only the kept history can
+		// answer.
+		_, err = st.DB().ExecContext(ctx, "DELETE FROM events WHERE type = 'track'")
+		require.NoError(t, err)
+
+		b, err := report.BacktestReport(ctx, st, tr, report.OutcomeQuery{HorizonDays: 30, Now: cfg.End})
+		require.NoError(t, err)
+		// The same backtest on scores computed directly as they stood at
+		// the start of the day of each time the backtest reads.
+		startOfDay := func(t time.Time) time.Time { return t.Truncate(oneDay) }
+		var rows []report.Scored
+		for _, a := range accounts {
+			at := cfg.End
+			if a.Churned {
+				at = a.ChurnAt
+			}
+			score := func(when time.Time) (health.Result, bool) {
+				cut := startOfDay(when)
+				evs := a.EventsBefore(cut)
+				return health.Scores(health.Recompute(evs, journey.HealthModel{}), a.Info(), journey.HealthModel{}, cut), len(evs) > 0
+			}
+			r, ok := score(at.Add(-30 * oneDay))
+			if !ok {
+				continue
+			}
+			row := report.Scored{AccountID: a.ID, Positive: a.Churned, At: at, Score: r}
+			if a.Churned {
+				if e, ok := score(at.Add(-report.FlaggedBeforeDays * oneDay)); ok {
+					row.Early = &e
+				}
+			}
+			rows = append(rows, row)
+		}
+		want, err := report.ComputeBacktest(rows)
+		require.NoError(t, err)
+		require.Equal(t, want.Accounts, b.Accounts)
+		require.Equal(t, want.Positives, b.Positives)
+		require.Equal(t, len(accounts)-want.Accounts, b.NotYet)
+		require.InDelta(t, want.AUC, b.AUC, 1e-9)
+		require.Equal(t, want.Exceptions, b.Exceptions)
+		require.Equal(t, want.FlaggedBefore, b.FlaggedBefore)
+		require.Equal(t, want.Deciles, b.Deciles)
 	})
 }
 
@@ -180,7 +227,7 @@ func TestExceptionReportListsHealthWarnings(t *testing.T) {
 		ctx := context.Background()
 		tr := tracker.New(st, journey.NewLive(st), tracker.Options{Now: func() time.Time { return cfg.End }})
 		st.OnIngest(tr.OnIngest)
-		ingestPlanted(t, st, accounts, cfg.End)
+		require.NoError(t, planted.Ingest(context.Background(), st, accounts, cfg.End))
 		_, err := tr.Recompute(ctx)
 		require.NoError(t, err)
 

@@ -1,6 +1,7 @@
 package planted
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -38,4 +39,16 @@ func Messages(accounts []*Account, receivedAt time.Time) []store.Message {
 		}
 	}
 	return msgs
+}
+
+// Ingest sends the base's Messages through st in batches of 500, as an
+// import of past events would.
+func Ingest(ctx context.Context, st *store.Store, accounts []*Account, receivedAt time.Time) error {
+	msgs := Messages(accounts, receivedAt)
+	for i := 0; i < len(msgs); i += 500 {
+		if _, err := st.Ingest(ctx, "wk", msgs[i:min(i+500, len(msgs))]); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -81,27 +81,65 @@ func (t *Tracker) ScoresAt(ctx context.Context, accounts []store.Account, at map
 			return nil, err
 		}
 		for _, a := range chunk {
-			traits := make(map[string]any, len(a.Traits)+2)
-			for k, v := range a.Traits {
-				traits[k] = v
-			}
-			traits["id"], traits["name"] = a.ID, a.Name
-			start := contractStart(traits)
+			sc := newPastScorer(ctx, md, a, refs[a.Segment])
 			for i, cut := range at[a.ID] {
 				agg := aggs[a.ID][i]
-				path := paths.Choose(md.paths, traits, func(expr string, account map[string]any) (bool, error) {
-					return md.eval(ctx, expr, account, nil, cut), nil
-				})
-				info := health.AccountInfo{Seats: seats(traits, md.health.Behavioural.SeatsTrait), ContractStart: start,
-					PathProgress: health.ProgressUnknown, SegmentFeatures: refs[a.Segment]}
-				if path != nil {
-					info.PathProgress = paths.Compute(*path, agg.MilestoneTimes(), start, cut).Fraction
-				}
-				out[a.ID] = append(out[a.ID], PastScore{Result: health.Scores(agg, info, md.health, cut), Active: agg.Seen > 0})
+				out[a.ID] = append(out[a.ID], PastScore{Result: sc.score(agg, cut), Active: agg.Seen > 0})
 			}
 		}
 	}
 	return out, nil
+}
+
+// pastScorer scores one account's aggregates at past times with the
+// current model and the account's current traits.
+type pastScorer struct {
+	ctx    context.Context
+	md     *model
+	traits map[string]any
+	start  time.Time
+	seats  int
+	// segmentFeatures is the account's segment's breadth reference.
+	segmentFeatures int
+	// path is the account's success path when it follows from its traits
+	// alone (chosen once); otherwise chosen at each time.
+	path  *journey.SuccessPath
+	fixed bool
+}
+
+func newPastScorer(ctx context.Context, md *model, a store.Account, segmentFeatures int) *pastScorer {
+	traits := make(map[string]any, len(a.Traits)+2)
+	for k, v := range a.Traits {
+		traits[k] = v
+	}
+	traits["id"], traits["name"] = a.ID, a.Name
+	sc := &pastScorer{ctx: ctx, md: md, traits: traits, start: contractStart(traits),
+		seats: seats(traits, md.health.Behavioural.SeatsTrait), segmentFeatures: segmentFeatures}
+	if md.pathsReadTraitsOnly {
+		sc.path, sc.fixed = sc.choose(time.Time{}), true
+	}
+	return sc
+}
+
+func (sc *pastScorer) choose(cut time.Time) *journey.SuccessPath {
+	return paths.Choose(sc.md.paths, sc.traits, func(expr string, account map[string]any) (bool, error) {
+		return sc.md.eval(sc.ctx, expr, account, nil, cut), nil
+	})
+}
+
+// score scores agg, built from the account's events before cut, at cut.
+// Success path progress counts the milestones reached before cut.
+func (sc *pastScorer) score(agg *health.Aggregate, cut time.Time) health.Result {
+	path := sc.path
+	if !sc.fixed {
+		path = sc.choose(cut)
+	}
+	info := health.AccountInfo{Seats: sc.seats, ContractStart: sc.start, PathProgress: health.ProgressUnknown,
+		SegmentFeatures: sc.segmentFeatures}
+	if path != nil {
+		info.PathProgress = paths.Compute(*path, agg.MilestoneTimes(), sc.start, cut).Fraction
+	}
+	return health.Scores(agg, info, sc.md.health, cut)
 }
 
 // warningsOf lists the warnings a result raises, for the exception report:

@@ -284,6 +284,7 @@ func (t *Tracker) writePage(ctx context.Context, md *model, ids []string, versio
 		reaches []store.MilestoneReach
 		drops   []drop
 		warned  = make([]store.HealthWarnings, 0, len(ids))
+		days    = make([]store.HealthDay, 0, len(ids))
 	)
 	for _, id := range ids {
 		rec := recs[id]
@@ -296,6 +297,9 @@ func (t *Tracker) writePage(ctx context.Context, md *model, ids []string, versio
 		t.remember(md, in, o.path, built[id].agg, true)
 		reaches = append(reaches, o.reaches...)
 		warned = append(warned, warningsOf(id, o.result, replies[id], built[id].agg))
+		if row, ok := historyDay(id, o.result, built[id].agg, dayOf(now), false); ok {
+			days = append(days, row)
+		}
 		h := rec.AccountHealth
 		if h.QuadrantMoved() && health.Worse(health.Quadrant(h.PreviousQuadrant), health.Quadrant(h.Quadrant)) {
 			drops = append(drops, drop{id, health.Quadrant(h.PreviousQuadrant), health.Quadrant(h.Quadrant)})
@@ -312,6 +316,9 @@ func (t *Tracker) writePage(ctx context.Context, md *model, ids []string, versio
 		return err
 	}
 	if err := t.st.SaveHealthWarningsTx(ctx, tx, warned, now); err != nil {
+		return err
+	}
+	if err := t.saveDays(ctx, tx, days); err != nil {
 		return err
 	}
 	t.mu.Lock()
@@ -352,6 +359,7 @@ func (t *Tracker) Start(ctx context.Context) error {
 		}()
 		for {
 			t.runIfDue(ctx)
+			t.syncHistory(ctx)
 			select {
 			case <-t.quit:
 				return
@@ -399,6 +407,26 @@ func (t *Tracker) runIfDue(ctx context.Context) {
 	if err != nil {
 		t.log.Error("pruning the health trend failed", "err", err)
 	}
+	prunedDays, err := t.st.PruneHealthHistory(ctx, dayOf(now)-HistoryRetentionDays+1)
+	if err != nil {
+		t.log.Error("pruning the health history failed", "err", err)
+	}
 	t.log.Info("health recomputed", "accounts", stats.Accounts, "events", stats.Events, "redone", stats.Redone,
-		"milestones", stats.Milestones, "duration", stats.Duration, "trend_rows_pruned", pruned)
+		"milestones", stats.Milestones, "duration", stats.Duration, "trend_rows_pruned", pruned, "history_days_pruned", prunedDays)
+}
+
+// syncHistory rebuilds the days of history that events imported since the
+// last check changed (SyncHistory), logging what it did.
+func (t *Tracker) syncHistory(ctx context.Context) {
+	st, err := t.SyncHistory(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			t.log.Error("rebuilding the health history from imported events failed; it is tried again at the next check", "err", err)
+		}
+		return
+	}
+	if st.Accounts > 0 {
+		t.log.Info("health history rebuilt from imported events", "accounts", st.Accounts, "events", st.Events,
+			"days", st.Days, "duration", st.Duration)
+	}
 }

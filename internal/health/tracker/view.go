@@ -160,11 +160,22 @@ func (t *Tracker) Account(ctx context.Context, id string) (AccountHealth, error)
 	}
 	slices.SortStableFunc(out.Moving, func(a, b Moving) int { return b.At.Compare(a.At) })
 	out.Moving = out.Moving[:min(len(out.Moving), maxMoving)]
-	trend, err := t.st.HealthTrend(ctx, id, dayOf(r.At)-TrendDays+1)
+	from := dayOf(r.At) - TrendDays + 1
+	trend, err := t.st.HealthTrend(ctx, id, from)
 	if err != nil {
 		return out, err
 	}
-	out.Trend = trend
+	// The days before the trend table's first row (imported history, or
+	// days before the trend was kept) come from the daily history.
+	before := dayOf(r.At) + 1
+	if len(trend) > 0 {
+		before = trend[0].Day.Unix() / 86400
+	}
+	past, err := t.historyPoints(ctx, id, from, before)
+	if err != nil {
+		return out, err
+	}
+	out.Trend = append(past, trend...)
 	if out.Trend == nil {
 		out.Trend = []store.HealthTrendPoint{}
 	}

@@ -1,0 +1,269 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/moments-cs/moments/internal/vocab"
+)
+
+// HealthDay is one row of the daily health history: an account's health
+// at the start of a UTC day. Components is the packed component values
+// (internal/health's Day), Warnings the bit set of its warnings.
+type HealthDay struct {
+	AccountID                        string
+	Day                              int64
+	Behavioural, Emotional, Combined *float64
+	Quadrant                         string
+	Warnings                         int
+	Components                       []byte
+	// Rebuilt is set for a day rebuilt from events afterwards, clear for
+	// a day written as it passed.
+	Rebuilt bool
+}
+
+// HistoryWrite says what writing a day that is already kept does.
+type HistoryWrite int
+
+const (
+	// HistoryKeep keeps the row already there: a day is written once, as
+	// it passes.
+	HistoryKeep HistoryWrite = iota
+	// HistoryReplaceRebuilt replaces a row that was itself rebuilt, and
+	// keeps a row written as the day passed.
+	HistoryReplaceRebuilt
+	// HistoryReplace replaces any row.
+	HistoryReplace
+)
+
+const historyCols = "account_id, day, behavioural, emotional, combined, quadrant, warnings, components, rebuilt"
+
+// historyChunk is the rows written per statement (9 parameters each).
+const historyChunk = 200
+
+// SaveHealthDaysTx writes rows of the daily health history on q (a
+// transaction, or DB() for a write of its own).
+func (s *Store) SaveHealthDaysTx(ctx context.Context, q Querier, rows []HealthDay, mode HistoryWrite) error {
+	var suffix string
+	switch mode {
+	case HistoryKeep:
+		suffix = " ON CONFLICT (account_id, day) DO NOTHING"
+	case HistoryReplaceRebuilt:
+		suffix = s.dialect.upsert("account_id, day", "behavioural", "emotional", "combined", "quadrant", "warnings",
+			"components", "rebuilt") + " WHERE health_history.rebuilt = 1"
+	default:
+		suffix = s.dialect.upsert("account_id, day", "behavioural", "emotional", "combined", "quadrant", "warnings",
+			"components", "rebuilt")
+	}
+	args := make([]any, 0, 9*min(len(rows), historyChunk))
+	for start := 0; start < len(rows); start += historyChunk {
+		chunk := rows[start:min(start+historyChunk, len(rows))]
+		args = args[:0]
+		for _, r := range chunk {
+			rebuilt := 0
+			if r.Rebuilt {
+				rebuilt = 1
+			}
+			args = append(args, r.AccountID, r.Day, floatArg(r.Behavioural), floatArg(r.Emotional), floatArg(r.Combined),
+				r.Quadrant, r.Warnings, r.Components, rebuilt)
+		}
+		stmt := s.dialect.rows("INSERT INTO health_history ("+historyCols+") VALUES ", len(chunk), 9, suffix)
+		if _, err := q.ExecContext(ctx, stmt, args...); err != nil {
+			return fmt.Errorf("write health history: %w", err)
+		}
+	}
+	return nil
+}
+
+func scanHealthDay(rows *sql.Rows) (HealthDay, error) {
+	var (
+		d       HealthDay
+		b, e, c sql.NullFloat64
+		rebuilt int
+	)
+	if err := rows.Scan(&d.AccountID, &d.Day, &b, &e, &c, &d.Quadrant, &d.Warnings, &d.Components, &rebuilt); err != nil {
+		return d, fmt.Errorf("read health history: %w", err)
+	}
+	d.Behavioural, d.Emotional, d.Combined = floatPtr(b), floatPtr(e), floatPtr(c)
+	d.Rebuilt = rebuilt != 0
+	return d, nil
+}
+
+// HealthDays returns an account's kept days from day `from` to day `to`
+// (UTC day numbers, both included), oldest first.
+func (s *Store) HealthDays(ctx context.Context, accountID string, from, to int64) ([]HealthDay, error) {
+	rows, err := s.read.QueryContext(ctx, "SELECT "+historyCols+` FROM health_history
+		WHERE account_id = $1 AND day >= $2 AND day <= $3 ORDER BY day`, accountID, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("read health history: %w", err)
+	}
+	defer rows.Close()
+	var out []HealthDay
+	for rows.Next() {
+		d, err := scanHealthDay(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// healthDaysFullRead is the number of accounts from which one day's rows
+// are read whole (through the day index) rather than by their keys: a
+// read by key costs a few index pages, a whole read one row of every
+// account, so it pays only for a large share of the accounts.
+const healthDaysFullRead = 5000
+
+// HealthDaysOn calls fn with the kept row of each account of accounts on
+// day (accounts without a row that day are skipped). Many accounts are
+// read with one pass over the day's rows, a few by their keys.
+func (s *Store) HealthDaysOn(ctx context.Context, day int64, accounts []string, fn func(HealthDay) error) error {
+	if len(accounts) >= healthDaysFullRead {
+		want := make(map[string]bool, len(accounts))
+		for _, a := range accounts {
+			want[a] = true
+		}
+		return s.healthDaysQuery(ctx, fn, want, "SELECT "+historyCols+" FROM health_history WHERE day = $1", day)
+	}
+	for start := 0; start < len(accounts); start += keyChunk {
+		chunk := accounts[start:min(start+keyChunk, len(accounts))]
+		args := make([]any, 0, len(chunk)+1)
+		args = append(args, day)
+		for _, a := range chunk {
+			args = append(args, a)
+		}
+		if err := s.healthDaysQuery(ctx, fn, nil, "SELECT "+historyCols+" FROM health_history WHERE day = $1 AND account_id IN ("+
+			s.dialect.placeholders(2, len(chunk))+")", args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) healthDaysQuery(ctx context.Context, fn func(HealthDay) error, want map[string]bool, q string, args ...any) error {
+	rows, err := s.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("read health history: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		d, err := scanHealthDay(rows)
+		if err != nil {
+			return err
+		}
+		if want != nil && !want[d.AccountID] {
+			continue
+		}
+		if err := fn(d); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// PruneHealthHistory deletes the kept days before `before`.
+func (s *Store) PruneHealthHistory(ctx context.Context, before int64) (int64, error) {
+	res, err := s.write.ExecContext(ctx, "DELETE FROM health_history WHERE day < $1", before)
+	if err != nil {
+		return 0, fmt.Errorf("prune health history: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// HealthHistoryWatermark returns the last event id the history rebuild
+// has looked at.
+func (s *Store) HealthHistoryWatermark(ctx context.Context) (int64, error) {
+	var through int64
+	if err := s.read.QueryRowContext(ctx, "SELECT through_event FROM health_history_rebuild WHERE id = 1").Scan(&through); err != nil {
+		return 0, fmt.Errorf("read the health history watermark: %w", err)
+	}
+	return through, nil
+}
+
+// SetHealthHistoryWatermark records that the history rebuild has looked at
+// the events up to through.
+func (s *Store) SetHealthHistoryWatermark(ctx context.Context, through int64, at time.Time) error {
+	if _, err := s.write.ExecContext(ctx, "UPDATE health_history_rebuild SET through_event = $1, at = $2 WHERE id = 1",
+		through, at.UnixMicro()); err != nil {
+		return fmt.Errorf("write the health history watermark: %w", err)
+	}
+	return nil
+}
+
+// AccountsWithPastEvents returns the accounts that received, among the
+// events with ids in (after, through], a behavioural event dated before
+// `before`: events imported or sent late, whose days of history are to be
+// rebuilt. through is the last event id at the time of the call.
+func (s *Store) AccountsWithPastEvents(ctx context.Context, after int64, before time.Time) (ids []string, through int64, err error) {
+	last, err := s.LastEventID(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	if last <= after {
+		return nil, after, nil
+	}
+	rows, err := s.read.QueryContext(ctx, `SELECT DISTINCT account_id FROM events
+		WHERE id > $1 AND id <= $2 AND account_id <> '' AND type IN ('track', 'page', 'screen') AND timestamp < $3
+		AND name <> '`+vocab.EventMilestoneReached+`'`, after, last, micros(before))
+	if err != nil {
+		return nil, 0, fmt.Errorf("find events to rebuild history from: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, 0, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, last, rows.Err()
+}
+
+// HealthHistoryStarts returns the first kept day of each of the accounts
+// that has any.
+func (s *Store) HealthHistoryStarts(ctx context.Context, ids []string) (map[string]int64, error) {
+	out := make(map[string]int64, len(ids))
+	list := sortedUnique(ids)
+	for start := 0; start < len(list); start += keyChunk {
+		chunk := list[start:min(start+keyChunk, len(list))]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		rows, err := s.read.QueryContext(ctx, "SELECT account_id, MIN(day) FROM health_history WHERE account_id IN ("+
+			s.dialect.placeholders(1, len(chunk))+") GROUP BY account_id", args...)
+		if err != nil {
+			return nil, fmt.Errorf("read health history starts: %w", err)
+		}
+		for rows.Next() {
+			var (
+				id  string
+				day int64
+			)
+			if err := rows.Scan(&id, &day); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read health history starts: %w", err)
+			}
+			out[id] = day
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read health history starts: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// LastEventID returns the id of the last stored event, 0 when there is
+// none.
+func (s *Store) LastEventID(ctx context.Context) (int64, error) {
+	var last sql.NullInt64
+	if err := s.read.QueryRowContext(ctx, "SELECT MAX(id) FROM events").Scan(&last); err != nil {
+		return 0, fmt.Errorf("read the last event id: %w", err)
+	}
+	return last.Int64, nil
+}
