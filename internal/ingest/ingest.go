@@ -129,7 +129,7 @@ func DecodeCall(body []byte, typ string, receivedAt time.Time) (Decoded, *Error)
 		return Decoded{}, errf("invalid_message", "type", "type %q does not match the endpoint /v1/%s", w.Type, typ)
 	}
 	w.Type = typ
-	m, err := normalise(&w, "", nil, nil, "", receivedAt)
+	m, err := normalise(&w, "", noEnvelope, receivedAt)
 	if err != nil {
 		return Decoded{}, err
 	}
@@ -160,6 +160,7 @@ func DecodeBatch(body []byte, receivedAt time.Time) (Decoded, *Error) {
 		}
 	}
 	d := Decoded{WriteKey: env.WriteKey, Messages: make([]store.Message, 0, len(env.Batch))}
+	sh, envErr := newShared(env.Context, env.Integrations, env.SentAt)
 	for i, raw := range env.Batch {
 		prefix := "batch[" + strconv.Itoa(i) + "]"
 		if len(raw) > MaxMessageBytes {
@@ -175,7 +176,13 @@ func DecodeBatch(body []byte, receivedAt time.Time) (Decoded, *Error) {
 			d.Rejected = append(d.Rejected, errf("invalid_message", prefix, "not a message object: %s", jsonReason(err)))
 			continue
 		}
-		m, err := normalise(&w, prefix+".", env.Context, env.Integrations, env.SentAt, receivedAt)
+		if envErr != nil {
+			// The envelope's context or integrations is not an object:
+			// no message can take it.
+			d.Rejected = append(d.Rejected, envErr)
+			continue
+		}
+		m, err := normalise(&w, prefix+".", sh, receivedAt)
 		if err != nil {
 			d.Rejected = append(d.Rejected, err)
 			continue
@@ -206,9 +213,37 @@ func jsonReason(err error) string {
 	return strings.TrimPrefix(err.Error(), "json: ")
 }
 
+// shared is what a batch envelope gives each of its messages.
+type shared struct {
+	// ctx and integ are the envelope's context and integrations objects
+	// and their members (parsed once per batch).
+	ctx, integ   json.RawMessage
+	ctxM, integM []member
+	sentAt       string
+}
+
+// newShared validates the envelope's context and integrations.
+func newShared(ctx, integ json.RawMessage, sentAt string) (*shared, *Error) {
+	sh := &shared{sentAt: sentAt}
+	var err *Error
+	if sh.ctx, err = object(ctx, "", "context"); err != nil {
+		return nil, err
+	}
+	if sh.integ, err = object(integ, "", "integrations"); err != nil {
+		return nil, err
+	}
+	sh.ctxM, _ = members(nil, sh.ctx)
+	sh.integM, _ = members(nil, sh.integ)
+	return sh, nil
+}
+
+// noEnvelope is what a single call (no batch envelope) shares.
+var noEnvelope = &shared{}
+
 // normalise validates one message and converts it; prefix names the message
-// within a batch ("batch[3].") in errors.
-func normalise(w *wire, prefix string, envCtx, envInteg json.RawMessage, envSentAt string, receivedAt time.Time) (store.Message, *Error) {
+// within a batch ("batch[3].") in errors. Field names are only built for
+// errors: a valid message allocates none.
+func normalise(w *wire, prefix string, env *shared, receivedAt time.Time) (store.Message, *Error) {
 	m := store.Message{Type: w.Type, ReceivedAt: receivedAt}
 	if w.Type == "" {
 		return m, errf("missing_field", prefix+"type", "every message needs a type: one of %s", strings.Join(Types, ", "))
@@ -217,10 +252,10 @@ func normalise(w *wire, prefix string, envCtx, envInteg json.RawMessage, envSent
 		return m, errf("unknown_type", prefix+"type", "unknown type %q: use one of %s", w.Type, strings.Join(Types, ", "))
 	}
 	var err *Error
-	if m.UserID, err = idField(w.UserID, prefix+"userId"); err != nil {
+	if m.UserID, err = idField(w.UserID, prefix, "userId"); err != nil {
 		return m, err
 	}
-	if m.AnonymousID, err = idField(w.AnonymousID, prefix+"anonymousId"); err != nil {
+	if m.AnonymousID, err = idField(w.AnonymousID, prefix, "anonymousId"); err != nil {
 		return m, err
 	}
 	if m.UserID == "" && m.AnonymousID == "" {
@@ -235,17 +270,19 @@ func normalise(w *wire, prefix string, envCtx, envInteg json.RawMessage, envSent
 		}
 	}
 
-	ctx, err := mergeObjects(envCtx, w.Context, prefix+"context")
+	ctx, ctxM, err := mergeObjects(env.ctx, env.ctxM, w.Context, prefix, "context")
 	if err != nil {
 		return m, err
 	}
 	m.Context = ctx
-	if m.Integrations, err = mergeObjects(envInteg, w.Integrations, prefix+"integrations"); err != nil {
+	if m.Integrations, _, err = mergeObjects(env.integ, env.integM, w.Integrations, prefix, "integrations"); err != nil {
 		return m, err
 	}
-	ctxGroup, err := contextGroupID(ctx, prefix+"context.groupId")
-	if err != nil {
-		return m, err
+	ctxGroup := ""
+	if g, ok := lookup(ctxM, "groupId"); ok {
+		if ctxGroup, err = idField(g, prefix, "context.groupId"); err != nil {
+			return m, err
+		}
 	}
 
 	switch w.Type {
@@ -257,7 +294,7 @@ func normalise(w *wire, prefix string, envCtx, envInteg json.RawMessage, envSent
 	case "page", "screen":
 		m.Name = w.Name
 	case "group":
-		g, err := idField(w.GroupID, prefix+"groupId")
+		g, err := idField(w.GroupID, prefix, "groupId")
 		if err != nil {
 			return m, err
 		}
@@ -266,7 +303,7 @@ func normalise(w *wire, prefix string, envCtx, envInteg json.RawMessage, envSent
 		}
 		ctxGroup = g
 	case "alias":
-		if _, err := idField(w.PreviousID, prefix+"previousId"); err != nil {
+		if _, err := idField(w.PreviousID, prefix, "previousId"); err != nil {
 			return m, err
 		}
 	}
@@ -276,50 +313,54 @@ func normalise(w *wire, prefix string, envCtx, envInteg json.RawMessage, envSent
 	}
 
 	if w.Type == "identify" || w.Type == "group" {
-		traits, err := objectMap(w.Traits, prefix+"traits")
+		traits, err := objectMap(w.Traits, prefix, "traits")
 		if err != nil {
 			return m, err
 		}
 		m.Traits = traits
 	} else {
-		props, err := object(w.Properties, prefix+"properties")
+		props, err := object(w.Properties, prefix, "properties")
 		if err != nil {
 			return m, err
 		}
 		m.Properties = props
 	}
 
-	if err := timestamps(&m, w, prefix, envSentAt); err != nil {
+	if err := timestamps(&m, w, prefix, env.sentAt); err != nil {
 		return m, err
 	}
 	return m, nil
 }
 
-// idField reads an id that Segment allows as a string or a number.
-func idField(raw json.RawMessage, field string) (string, *Error) {
+// idField reads an id that Segment allows as a string or a number; prefix
+// and name name it in errors.
+func idField(raw json.RawMessage, prefix, name string) (string, *Error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return "", nil
 	}
 	var s string
 	switch raw[0] {
 	case '"':
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return "", errf("invalid_message", field, "not a valid string")
+		if bytes.IndexByte(raw, '\\') < 0 && len(raw) >= 2 && raw[len(raw)-1] == '"' {
+			// No escapes: the text between the quotes is the string.
+			s = string(raw[1 : len(raw)-1])
+		} else if err := json.Unmarshal(raw, &s); err != nil {
+			return "", errf("invalid_message", prefix+name, "not a valid string")
 		}
 	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
 		s = string(raw)
 	default:
-		return "", errf("invalid_message", field, "must be a string or a number")
+		return "", errf("invalid_message", prefix+name, "must be a string or a number")
 	}
 	if len(s) > maxIDLen {
-		return "", errf("invalid_message", field, "may be at most %d characters", maxIDLen)
+		return "", errf("invalid_message", prefix+name, "may be at most %d characters", maxIDLen)
 	}
 	if i := strings.IndexAny(s, idForbidden); i >= 0 {
-		return "", errf("invalid_id", field, "may not contain %q: ids appear in the addresses of pages and links, where / ? and # "+
+		return "", errf("invalid_id", prefix+name, "may not contain %q: ids appear in the addresses of pages and links, where / ? and # "+
 			"change the address; send %q without it", s[i:i+1], s)
 	}
 	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
-		return "", errf("invalid_id", field, "may not contain control characters such as tabs or line breaks")
+		return "", errf("invalid_id", prefix+name, "may not contain control characters such as tabs or line breaks")
 	}
 	return s, nil
 }
@@ -328,19 +369,19 @@ func idField(raw json.RawMessage, field string) (string, *Error) {
 // they end the segment or the path.
 const idForbidden = "/?#"
 
-func object(raw json.RawMessage, field string) (json.RawMessage, *Error) {
+func object(raw json.RawMessage, prefix, name string) (json.RawMessage, *Error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
 	}
 	if raw[0] != '{' {
-		return nil, errf("invalid_message", field, "must be a JSON object")
+		return nil, errf("invalid_message", prefix+name, "must be a JSON object")
 	}
 	return raw, nil
 }
 
-func objectMap(raw json.RawMessage, field string) (map[string]any, *Error) {
-	if _, err := object(raw, field); err != nil {
+func objectMap(raw json.RawMessage, prefix, name string) (map[string]any, *Error) {
+	if _, err := object(raw, prefix, name); err != nil {
 		return nil, err
 	}
 	if len(raw) == 0 || string(raw) == "null" {
@@ -348,50 +389,32 @@ func objectMap(raw json.RawMessage, field string) (map[string]any, *Error) {
 	}
 	var out map[string]any
 	if err := json.Unmarshal(raw, &out); err != nil {
-		return nil, errf("invalid_message", field, "must be a JSON object")
+		return nil, errf("invalid_message", prefix+name, "must be a JSON object")
 	}
 	return out, nil
 }
 
-// mergeObjects applies a batch envelope's object (context, integrations) to
-// a message: the message's own keys win.
-func mergeObjects(env, own json.RawMessage, field string) (json.RawMessage, *Error) {
-	own, err := object(own, field)
+// mergeObjects applies a batch envelope's object (context, integrations),
+// given with its members, to a message's own: the message's own keys win.
+// It returns the merged object and its members.
+func mergeObjects(env json.RawMessage, envM []member, own json.RawMessage, prefix, name string) (json.RawMessage, []member, *Error) {
+	own, err := object(own, prefix, name)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	env, err = object(env, strings.TrimPrefix(field[strings.LastIndex(field, ".")+1:], "."))
-	if err != nil {
-		return nil, err
+	ownM, ok := members(nil, own)
+	if len(own) > 0 && !ok {
+		return nil, nil, errf("invalid_message", prefix+name, "must be a JSON object")
 	}
 	switch {
-	case len(env) == 0 || string(env) == "{}":
-		return own, nil
-	case len(own) == 0 || string(own) == "{}":
-		return env, nil
+	case len(envM) == 0:
+		return own, ownM, nil
+	case len(ownM) == 0:
+		return env, envM, nil
 	}
-	var e, o map[string]json.RawMessage
-	if json.Unmarshal(env, &e) != nil || json.Unmarshal(own, &o) != nil {
-		return nil, errf("invalid_message", field, "must be a JSON object")
-	}
-	for k, v := range o {
-		e[k] = v
-	}
-	out, _ := json.Marshal(e)
-	return out, nil
-}
-
-func contextGroupID(ctx json.RawMessage, field string) (string, *Error) {
-	if len(ctx) == 0 || !bytes.Contains(ctx, []byte(`"groupId"`)) {
-		return "", nil
-	}
-	var c struct {
-		GroupID json.RawMessage `json:"groupId"`
-	}
-	if err := json.Unmarshal(ctx, &c); err != nil {
-		return "", errf("invalid_message", field, "context must be a JSON object")
-	}
-	return idField(c.GroupID, field)
+	merged := mergeRaw(envM, ownM)
+	all, _ := members(make([]member, 0, len(envM)+len(ownM)), merged)
+	return merged, all, nil
 }
 
 // timestamps applies Segment's rules. originalTimestamp is the device's time
@@ -404,21 +427,20 @@ func contextGroupID(ctx json.RawMessage, field string) (string, *Error) {
 // Otherwise timestamp is originalTimestamp, or receivedAt when the device
 // gave no time at all.
 func timestamps(m *store.Message, w *wire, prefix, envSentAt string) *Error {
-	orig, err := parseTime(w.OriginalTimestamp, prefix+"originalTimestamp")
+	orig, err := parseTime(w.OriginalTimestamp, prefix, "originalTimestamp")
 	if err != nil {
 		return err
 	}
 	if orig.IsZero() {
-		if orig, err = parseTime(w.Timestamp, prefix+"timestamp"); err != nil {
+		if orig, err = parseTime(w.Timestamp, prefix, "timestamp"); err != nil {
 			return err
 		}
 	}
-	sent := w.SentAt
-	field := prefix + "sentAt"
+	sent, sentPrefix := w.SentAt, prefix
 	if sent == "" {
-		sent, field = envSentAt, "sentAt"
+		sent, sentPrefix = envSentAt, ""
 	}
-	sentAt, err := parseTime(sent, field)
+	sentAt, err := parseTime(sent, sentPrefix, "sentAt")
 	if err != nil {
 		return err
 	}
@@ -461,7 +483,7 @@ func noteInContext(ctx json.RawMessage, key, value string) (json.RawMessage, err
 
 var timeLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999Z0700", "2006-01-02T15:04:05.999999999", time.DateOnly}
 
-func parseTime(s, field string) (time.Time, *Error) {
+func parseTime(s, prefix, name string) (time.Time, *Error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
@@ -473,5 +495,5 @@ func parseTime(s, field string) (time.Time, *Error) {
 			return t.UTC(), nil
 		}
 	}
-	return time.Time{}, errf("invalid_message", field, "%q is not an ISO 8601 time such as 2026-11-25T14:30:00Z", s)
+	return time.Time{}, errf("invalid_message", prefix+name, "%q is not an ISO 8601 time such as 2026-11-25T14:30:00Z", s)
 }

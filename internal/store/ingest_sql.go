@@ -12,11 +12,6 @@ const (
 	eventColumns = 15
 )
 
-// claimSQL inserts n message keys and returns those that were new.
-func (s *Store) claimSQL(n int) string {
-	return s.dialect.rows("INSERT INTO message_keys (key) VALUES ", n, 1, " ON CONFLICT DO NOTHING RETURNING key")
-}
-
 // insertEventsSQL inserts n events and returns their ids in row order.
 func (s *Store) insertEventsSQL(n int) string {
 	return s.dialect.rows(`INSERT INTO events (message_id, dedupe_key, write_key_id, type, name, user_id, anonymous_id, account_id,
@@ -40,4 +35,32 @@ func (s *Store) lookupKeysSQL(n int) string {
 // mergeKeysSQL inserts n message keys, ignoring those already present.
 func (s *Store) mergeKeysSQL(n int) string {
 	return s.dialect.rows("INSERT INTO message_keys (key) VALUES ", n, 1, " ON CONFLICT DO NOTHING")
+}
+
+// On PostgreSQL the ingestion statements take one array per column and
+// unnest them: a single statement text whatever the number of rows, so it
+// is parsed and planned once per connection (a multi-row VALUES list has a
+// new text, a new prepare round trip and a plan of thousands of parameters
+// for every row count), and one round trip carries every row.
+const (
+	// pgClaimSQL inserts message keys and returns those that were new.
+	pgClaimSQL = `INSERT INTO message_keys (key) SELECT unnest($1::bytea[]) ON CONFLICT DO NOTHING RETURNING key`
+	// pgInsertEventsSQL inserts events and returns each one's id with its
+	// dedupe key (unique within a batch), so that ids are matched to rows
+	// by key rather than by an order INSERT … SELECT does not promise.
+	pgInsertEventsSQL = `INSERT INTO events (message_id, dedupe_key, write_key_id, type, name, user_id, anonymous_id, account_id,
+		timestamp, original_timestamp, sent_at, received_at, properties, context, integrations)
+		SELECT m, k, w, t, n, u, a, acct, ts, ots, sa, ra, p::jsonb, c::jsonb, i::jsonb
+		FROM unnest($1::text[], $2::bytea[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+			$9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::text[], $14::text[], $15::text[])
+			AS r(m, k, w, t, n, u, a, acct, ts, ots, sa, ra, p, c, i)
+		RETURNING id, dedupe_key`
+)
+
+// pgTouchSQL is touchSQL for arrays of ids, created_at, updated_at and
+// last_seen_at.
+func pgTouchSQL(table string) string {
+	return "INSERT INTO " + table + " (id, created_at, updated_at, last_seen_at) SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[])" +
+		" ON CONFLICT (id) DO UPDATE SET last_seen_at = CASE WHEN " + table + ".last_seen_at IS NULL OR " +
+		table + ".last_seen_at < excluded.last_seen_at THEN excluded.last_seen_at ELSE " + table + ".last_seen_at END"
 }

@@ -94,6 +94,21 @@ func (b *ingestBatch) touch(ctx context.Context, table string, ids []string, pat
 	}
 	sort.Strings(due) // a stable lock order, so concurrent PostgreSQL writers cannot deadlock
 	now := micros(b.now)
+	if !b.s.dialect.embedded() && len(due) > 0 {
+		ids, created, seen := make([]string, len(due)), make([]int64, len(due)), make([]*int64, len(due))
+		for i, id := range due {
+			ids[i], created[i] = id, now
+			if t := patches[id].lastSeen; !t.IsZero() {
+				us := micros(t)
+				seen[i] = &us
+			}
+		}
+		if _, err := b.exec(ctx, pgTouchSQL(table), ids, created, created, seen); err != nil {
+			return fmt.Errorf("record activity of %s: %w", table, err)
+		}
+		b.noteSeen(table, due, patches)
+		return nil
+	}
 	for start := 0; start < len(due); start += touchChunk {
 		end := min(start+touchChunk, len(due))
 		args := make([]any, 0, 4*(end-start))
@@ -104,10 +119,16 @@ func (b *ingestBatch) touch(ctx context.Context, table string, ids []string, pat
 			return fmt.Errorf("record activity of %s: %w", table, err)
 		}
 	}
-	for _, id := range due {
+	b.noteSeen(table, due, patches)
+	return nil
+}
+
+// noteSeen records the last_seen_at written for ids, for the writer's
+// cache once the transaction commits.
+func (b *ingestBatch) noteSeen(table string, ids []string, patches map[string]*patch) {
+	for _, id := range ids {
 		b.seenWritten[table+"\x00"+id] = micros(patches[id].lastSeen)
 	}
-	return nil
 }
 
 func (b *ingestBatch) flushAccounts(ctx context.Context) error {
@@ -123,27 +144,36 @@ func (b *ingestBatch) flushAccounts(ctx context.Context) error {
 		return err
 	}
 	sort.Strings(changed)
+	type stored struct {
+		traits   string
+		created  int64
+		lastSeen sql.NullInt64
+	}
+	existing := make(map[string]stored, len(changed))
+	err := b.s.eachRowIn(ctx, b.tx, "SELECT id, traits, created_at, last_seen_at FROM accounts WHERE id IN ("+idsMarker+") ORDER BY id"+
+		b.s.dialect.forUpdate(), nil, changed, func(r scanner) error {
+		var (
+			id string
+			st stored
+		)
+		err := r.Scan(&id, &st.traits, &st.created, &st.lastSeen)
+		existing[id] = st
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("read accounts: %w", err)
+	}
+	var w accountWrites
 	for _, id := range changed {
 		p := b.accounts[id]
-		var (
-			raw      string
-			created  int64
-			lastSeen sql.NullInt64
-			exists   = true
-		)
-		err := b.tx.QueryRowContext(ctx,
-			"SELECT traits, created_at, last_seen_at FROM accounts WHERE id = $1"+b.s.dialect.forUpdate(), id).
-			Scan(&raw, &created, &lastSeen)
-		switch {
-		case err == sql.ErrNoRows:
-			exists = false
+		old, exists := existing[id]
+		created, lastSeen := old.created, old.lastSeen
+		if !exists {
 			created = micros(b.now)
-		case err != nil:
-			return fmt.Errorf("read account %q: %w", id, err)
 		}
 		traits := map[string]any{}
 		if exists {
-			if err := json.Unmarshal([]byte(raw), &traits); err != nil {
+			if err := json.Unmarshal([]byte(old.traits), &traits); err != nil {
 				return fmt.Errorf("account %q has unreadable traits: %w", id, err)
 			}
 		}
@@ -157,15 +187,62 @@ func (b *ingestBatch) flushAccounts(ctx context.Context) error {
 		if !p.lastSeen.IsZero() && (!seen.Valid || micros(p.lastSeen) > seen.Int64) {
 			seen = sql.NullInt64{Int64: micros(p.lastSeen), Valid: true}
 		}
-		_, err = b.tx.ExecContext(ctx, `INSERT INTO accounts
+		w.add(id, a, string(tj), created, micros(b.now), seen)
+	}
+	return b.writeAccounts(ctx, &w)
+}
+
+// accountWrites are the accounts rows a batch writes, by column.
+type accountWrites struct {
+	ids, names, plans, segments, owners, stages, renewals, traits []string
+	arrs                                                          []float64
+	created, updated                                              []int64
+	seen                                                          []*int64
+}
+
+func (w *accountWrites) add(id string, a Account, traits string, created, updated int64, seen sql.NullInt64) {
+	w.ids, w.names, w.plans, w.segments = append(w.ids, id), append(w.names, a.Name), append(w.plans, a.Plan), append(w.segments, a.Segment)
+	w.owners, w.stages, w.renewals = append(w.owners, a.Owner), append(w.stages, a.LifecycleStage), append(w.renewals, a.RenewalDate)
+	w.traits, w.arrs = append(w.traits, traits), append(w.arrs, a.ARR)
+	w.created, w.updated, w.seen = append(w.created, created), append(w.updated, updated), append(w.seen, nullPtr(seen))
+}
+
+func nullPtr(v sql.NullInt64) *int64 {
+	if !v.Valid {
+		return nil
+	}
+	return &v.Int64
+}
+
+const accountsUpsert = ` ON CONFLICT (id) DO UPDATE SET name = excluded.name, plan = excluded.plan, segment = excluded.segment,
+	owner = excluded.owner, lifecycle_stage = excluded.lifecycle_stage, arr = excluded.arr,
+	renewal_date = excluded.renewal_date, traits = excluded.traits, updated_at = excluded.updated_at,
+	last_seen_at = excluded.last_seen_at`
+
+// writeAccounts upserts the accounts: in one statement of column arrays on
+// PostgreSQL (a round trip per account made a batch of identify and group
+// calls slow there), a statement per account on SQLite.
+func (b *ingestBatch) writeAccounts(ctx context.Context, w *accountWrites) error {
+	if len(w.ids) == 0 {
+		return nil
+	}
+	if !b.s.dialect.embedded() {
+		_, err := b.tx.ExecContext(ctx, `INSERT INTO accounts
 			(id, name, plan, segment, owner, lifecycle_stage, arr, renewal_date, traits, created_at, updated_at, last_seen_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-			ON CONFLICT (id) DO UPDATE SET name = excluded.name, plan = excluded.plan, segment = excluded.segment,
-			owner = excluded.owner, lifecycle_stage = excluded.lifecycle_stage, arr = excluded.arr,
-			renewal_date = excluded.renewal_date, traits = excluded.traits, updated_at = excluded.updated_at,
-			last_seen_at = excluded.last_seen_at`,
-			id, a.Name, a.Plan, a.Segment, a.Owner, a.LifecycleStage, a.ARR, a.RenewalDate, string(tj),
-			created, micros(b.now), seen)
+			SELECT i, n, p, s, o, l, a, r, t::jsonb, c, u, ls FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+				$6::text[], $7::float8[], $8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::bigint[]) AS x(i, n, p, s, o, l, a, r, t, c, u, ls)`+
+			accountsUpsert, w.ids, w.names, w.plans, w.segments, w.owners, w.stages, w.arrs, w.renewals, w.traits, w.created, w.updated, w.seen)
+		if err != nil {
+			return fmt.Errorf("write accounts: %w", err)
+		}
+		return nil
+	}
+	for i, id := range w.ids {
+		_, err := b.tx.ExecContext(ctx, `INSERT INTO accounts
+			(id, name, plan, segment, owner, lifecycle_stage, arr, renewal_date, traits, created_at, updated_at, last_seen_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`+accountsUpsert,
+			id, w.names[i], w.plans[i], w.segments[i], w.owners[i], w.stages[i], w.arrs[i], w.renewals[i], w.traits[i],
+			w.created[i], w.updated[i], w.seen[i])
 		if err != nil {
 			return fmt.Errorf("write account %q: %w", id, err)
 		}
@@ -250,28 +327,37 @@ func (b *ingestBatch) flushContacts(ctx context.Context) error {
 		return err
 	}
 	sort.Strings(changed)
+	type stored struct {
+		traits   string
+		created  int64
+		acct     sql.NullString
+		lastSeen sql.NullInt64
+	}
+	existing := make(map[string]stored, len(changed))
+	err := b.s.eachRowIn(ctx, b.tx, "SELECT id, traits, created_at, account_id, last_seen_at FROM contacts WHERE id IN ("+idsMarker+") ORDER BY id"+
+		b.s.dialect.forUpdate(), nil, changed, func(r scanner) error {
+		var (
+			id string
+			st stored
+		)
+		err := r.Scan(&id, &st.traits, &st.created, &st.acct, &st.lastSeen)
+		existing[id] = st
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("read contacts: %w", err)
+	}
+	var w contactWrites
 	for _, id := range changed {
 		p := b.contacts[id]
-		var (
-			raw      string
-			created  int64
-			acct     sql.NullString
-			lastSeen sql.NullInt64
-			exists   = true
-		)
-		err := b.tx.QueryRowContext(ctx,
-			"SELECT traits, created_at, account_id, last_seen_at FROM contacts WHERE id = $1"+b.s.dialect.forUpdate(), id).
-			Scan(&raw, &created, &acct, &lastSeen)
-		switch {
-		case err == sql.ErrNoRows:
-			exists = false
+		old, exists := existing[id]
+		created, acct, lastSeen := old.created, old.acct, old.lastSeen
+		if !exists {
 			created = micros(b.now)
-		case err != nil:
-			return fmt.Errorf("read contact %q: %w", id, err)
 		}
 		traits := map[string]any{}
 		if exists {
-			if err := json.Unmarshal([]byte(raw), &traits); err != nil {
+			if err := json.Unmarshal([]byte(old.traits), &traits); err != nil {
 				return fmt.Errorf("contact %q has unreadable traits: %w", id, err)
 			}
 		}
@@ -302,14 +388,50 @@ func (b *ingestBatch) flushContacts(ctx context.Context) error {
 		if !p.lastSeen.IsZero() && (!seen.Valid || micros(p.lastSeen) > seen.Int64) {
 			seen = sql.NullInt64{Int64: micros(p.lastSeen), Valid: true}
 		}
-		_, err = b.tx.ExecContext(ctx, `INSERT INTO contacts
+		w.ids, w.emails, w.roles, w.traits = append(w.ids, id), append(w.emails, traitString(traits, "email")),
+			append(w.roles, traitString(traits, "role")), append(w.traits, string(tj))
+		var a *string
+		if acct.Valid {
+			a = &acct.String
+		}
+		w.accts, w.created, w.seen = append(w.accts, a), append(w.created, created), append(w.seen, nullPtr(seen))
+	}
+	return b.writeContacts(ctx, &w)
+}
+
+// contactWrites are the contacts rows a batch writes, by column.
+type contactWrites struct {
+	ids, emails, roles, traits []string
+	accts                      []*string
+	created                    []int64
+	seen                       []*int64
+}
+
+const contactsUpsert = ` ON CONFLICT (id) DO UPDATE SET account_id = excluded.account_id, email = excluded.email,
+	role = excluded.role, traits = excluded.traits, updated_at = excluded.updated_at,
+	last_seen_at = excluded.last_seen_at`
+
+// writeContacts is writeAccounts for contacts.
+func (b *ingestBatch) writeContacts(ctx context.Context, w *contactWrites) error {
+	if len(w.ids) == 0 {
+		return nil
+	}
+	now := micros(b.now)
+	if !b.s.dialect.embedded() {
+		_, err := b.tx.ExecContext(ctx, `INSERT INTO contacts (id, account_id, email, role, traits, created_at, updated_at, last_seen_at)
+			SELECT i, a, e, r, t::jsonb, c, $7, ls FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $8::bigint[])
+				AS x(i, a, e, r, t, c, ls)`+contactsUpsert,
+			w.ids, w.accts, w.emails, w.roles, w.traits, w.created, now, w.seen)
+		if err != nil {
+			return fmt.Errorf("write contacts: %w", err)
+		}
+		return nil
+	}
+	for i, id := range w.ids {
+		_, err := b.tx.ExecContext(ctx, `INSERT INTO contacts
 			(id, account_id, email, role, traits, created_at, updated_at, last_seen_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-			ON CONFLICT (id) DO UPDATE SET account_id = excluded.account_id, email = excluded.email,
-			role = excluded.role, traits = excluded.traits, updated_at = excluded.updated_at,
-			last_seen_at = excluded.last_seen_at`,
-			id, acct, traitString(traits, "email"), traitString(traits, "role"), string(tj),
-			created, micros(b.now), seen)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`+contactsUpsert,
+			id, w.accts[i], w.emails[i], w.roles[i], w.traits[i], w.created[i], now, w.seen[i])
 		if err != nil {
 			return fmt.Errorf("write contact %q: %w", id, err)
 		}
@@ -328,6 +450,9 @@ func (b *ingestBatch) ensureAccount(ctx context.Context, id string) error {
 }
 
 func (b *ingestBatch) insertEvents(ctx context.Context) error {
+	if !b.s.dialect.embedded() {
+		return b.insertEventsArrays(ctx)
+	}
 	for start := 0; start < len(b.rows); start += eventChunk {
 		end := min(start+eventChunk, len(b.rows))
 		args := make([]any, 0, (end-start)*eventColumns)
@@ -388,4 +513,72 @@ func (b *ingestBatch) reattribute(ctx context.Context, contactID, accountID stri
 		b.reattributed = append(b.reattributed, e)
 	}
 	return rows.Err()
+}
+
+// insertEventsArrays is insertEvents on PostgreSQL: one statement of
+// column arrays (pgInsertEventsSQL) for the whole batch.
+func (b *ingestBatch) insertEventsArrays(ctx context.Context) error {
+	n := len(b.rows)
+	if n > 0 {
+		var (
+			text    = make([][]string, 11)
+			keys    = make([][]byte, n)
+			ts, ra  = make([]int64, n), make([]int64, n)
+			ots, sa = make([]*int64, n), make([]*int64, n)
+			byKey   = make(map[string]int, n)
+		)
+		for c := range text {
+			text[c] = make([]string, n)
+		}
+		for i := range b.rows {
+			e := &b.rows[i]
+			keys[i] = b.keys[i]
+			byKey[string(b.keys[i])] = i
+			for c, v := range [...]string{e.MessageID, b.writeKeys[i], e.Type, e.Name, e.UserID, e.AnonymousID, e.AccountID,
+				string(e.Properties), string(e.Context), string(e.Integrations)} {
+				text[c][i] = v
+			}
+			ts[i], ra[i] = micros(e.Timestamp), micros(e.ReceivedAt)
+			ots[i], sa[i] = microsPtr(e.OriginalTimestamp), microsPtr(e.SentAt)
+		}
+		rows, err := b.query(ctx, pgInsertEventsSQL, text[0], keys, text[1], text[2], text[3], text[4], text[5], text[6],
+			ts, ots, sa, ra, text[7], text[8], text[9])
+		if err != nil {
+			return fmt.Errorf("write events: %w", err)
+		}
+		got := 0
+		for rows.Next() {
+			var (
+				id  int64
+				key []byte
+			)
+			if err := rows.Scan(&id, &key); err != nil {
+				rows.Close()
+				return err
+			}
+			i, ok := byKey[string(key)]
+			if !ok {
+				rows.Close()
+				return fmt.Errorf("write events: an id returned for a key not written")
+			}
+			b.rows[i].ID = id
+			got++
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if got != n {
+			return fmt.Errorf("write events: %d ids returned for %d rows", got, n)
+		}
+	}
+	b.stored = append(b.rows[:len(b.rows):len(b.rows)], b.reattributed...)
+	return nil
+}
+
+func microsPtr(t *time.Time) *int64 {
+	if t == nil {
+		return nil
+	}
+	us := micros(*t)
+	return &us
 }

@@ -122,7 +122,7 @@ func (s *Store) backfillName(ctx context.Context, name string, below int64) (int
 		if err != nil {
 			return copied, err
 		}
-		if err := insertMarks(ctx, tx, evs, map[string]bool{name: true}); err != nil {
+		if err := insertMarks(ctx, s.dialect, tx, evs, map[string]bool{name: true}); err != nil {
 			tx.Rollback() //nolint:errcheck // the insert error is the one to report
 			return copied, err
 		}
@@ -165,7 +165,7 @@ func (s *Store) RecordAnalyticsTx(ctx context.Context, tx Querier, events []Even
 		}
 		names[n] = true
 	}
-	return insertMarks(ctx, tx, events, names)
+	return insertMarks(ctx, s.dialect, tx, events, names)
 }
 
 // RecordAnalytics is RecordAnalyticsTx as an ingest hook that watches no
@@ -175,17 +175,21 @@ func (s *Store) RecordAnalytics(ctx context.Context, tx *sql.Tx, events []Event)
 }
 
 // insertMarks writes the marks (and survey scores) of the events whose
-// name is in names.
-func insertMarks(ctx context.Context, q Querier, events []Event, names map[string]bool) error {
+// name is in names. The marks go in one statement (column arrays on
+// PostgreSQL, multi-row inserts on SQLite): a statement per mark was a
+// round trip per event on PostgreSQL.
+func insertMarks(ctx context.Context, d Dialect, q Querier, events []Event, names map[string]bool) error {
+	var (
+		accts, evNames []string
+		at, ids        []int64
+	)
 	for i := range events {
 		e := &events[i]
 		if e.AccountID == "" || e.Name == "" || !names[e.Name] {
 			continue
 		}
-		if _, err := q.ExecContext(ctx, `INSERT INTO analytics_marks (account_id, name, at, event_id) VALUES ($1, $2, $3, $4)
-			ON CONFLICT DO NOTHING`, e.AccountID, e.Name, micros(e.Timestamp), e.ID); err != nil {
-			return fmt.Errorf("record the %q event for analytics: %w", e.Name, err)
-		}
+		accts, evNames = append(accts, e.AccountID), append(evNames, e.Name)
+		at, ids = append(at, micros(e.Timestamp)), append(ids, e.ID)
 		if e.Name != vocab.EventSurveyResponded {
 			continue
 		}
@@ -196,6 +200,28 @@ func insertMarks(ctx context.Context, q Querier, events []Event, names map[strin
 		if _, err := q.ExecContext(ctx, `INSERT INTO analytics_survey_scores (survey, at, event_id, account_id, score)
 			VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, survey, micros(e.Timestamp), e.ID, e.AccountID, score); err != nil {
 			return fmt.Errorf("record a survey answer for analytics: %w", err)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	if !d.embedded() {
+		_, err := q.ExecContext(ctx, `INSERT INTO analytics_marks (account_id, name, at, event_id)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) ON CONFLICT DO NOTHING`, accts, evNames, at, ids)
+		if err != nil {
+			return fmt.Errorf("record events for analytics: %w", err)
+		}
+		return nil
+	}
+	for start := 0; start < len(ids); start += touchChunk {
+		end := min(start+touchChunk, len(ids))
+		args := make([]any, 0, 4*(end-start))
+		for i := start; i < end; i++ {
+			args = append(args, accts[i], evNames[i], at[i], ids[i])
+		}
+		if _, err := q.ExecContext(ctx, d.rows("INSERT INTO analytics_marks (account_id, name, at, event_id) VALUES ", end-start, 4,
+			" ON CONFLICT DO NOTHING"), args...); err != nil {
+			return fmt.Errorf("record events for analytics: %w", err)
 		}
 	}
 	return nil

@@ -372,14 +372,9 @@ func (b *ingestBatch) claimKeys(ctx context.Context, group []*ingestReq) ([][]bo
 // server process, and PostgreSQL's WAL logs a B-tree insert as a small
 // record rather than a page.
 func (b *ingestBatch) claimInIndex(ctx context.Context, keys [][]byte) (map[string]bool, error) {
-	inserted := map[string]bool{}
-	for start := 0; start < len(keys); start += keyChunk {
-		end := min(start+keyChunk, len(keys))
-		args := make([]any, 0, end-start)
-		for i := start; i < end; i++ {
-			args = append(args, keys[i])
-		}
-		rows, err := b.query(ctx, b.s.claimSQL(end-start), args...)
+	inserted := make(map[string]bool, len(keys))
+	if len(keys) > 0 {
+		rows, err := b.query(ctx, pgClaimSQL, keys)
 		if err != nil {
 			return nil, fmt.Errorf("claim message keys: %w", err)
 		}
@@ -473,14 +468,15 @@ func later(a, b time.Time) time.Time {
 // connection, which a transaction would hold).
 func (w *writer) prepare(ctx context.Context) error {
 	s := w.s
-	queries := []string{s.insertEventsSQL(eventChunk), s.touchSQL("accounts", touchChunk), s.touchSQL("contacts", touchChunk)}
+	var queries []string
 	if s.dialect.embedded() {
 		if err := w.loadDedupe(ctx); err != nil {
 			return err
 		}
-		queries = append(queries, s.lookupKeysSQL(keyChunk), s.mergeKeysSQL(keyChunk))
+		queries = append(queries, s.insertEventsSQL(eventChunk), s.touchSQL("accounts", touchChunk), s.touchSQL("contacts", touchChunk),
+			s.lookupKeysSQL(keyChunk), s.mergeKeysSQL(keyChunk))
 	} else {
-		queries = append(queries, s.claimSQL(keyChunk))
+		queries = append(queries, pgInsertEventsSQL, pgTouchSQL("accounts"), pgTouchSQL("contacts"), pgClaimSQL)
 	}
 	for _, q := range queries {
 		st, err := s.write.PrepareContext(ctx, q)

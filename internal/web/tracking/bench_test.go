@@ -7,7 +7,9 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -91,6 +93,8 @@ func BenchmarkIngestBatch(b *testing.B) {
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 			var next atomic.Int64
 			b.SetParallelism(8) // 8 × GOMAXPROCS concurrent senders
+			stopProfile := profileMeasured(b, string(d))
+			defer stopProfile()
 			b.ResetTimer()
 			start := time.Now()
 			b.RunParallel(func(pb *testing.PB) {
@@ -124,6 +128,27 @@ func BenchmarkIngestBatch(b *testing.B) {
 				}
 			})
 			b.ReportMetric(float64(b.N*100)/time.Since(start).Seconds(), "events/s")
+			stopProfile()
+		})
+	}
+}
+
+// profileMeasured writes a CPU profile of the measured part alone (not the
+// preload, which -cpuprofile would include) to $MOMENTS_BENCH_CPUPROFILE.name
+// when that is set; the returned function stops it and may be called twice.
+func profileMeasured(b *testing.B, name string) func() {
+	path := os.Getenv("MOMENTS_BENCH_CPUPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path + "." + name)
+	require.NoError(b, err)
+	require.NoError(b, pprof.StartCPUProfile(f))
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			pprof.StopCPUProfile()
+			f.Close()
 		})
 	}
 }
