@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/moments-cs/moments/internal/vocab"
@@ -111,17 +112,17 @@ func (s *Store) HealthDays(ctx context.Context, accountID string, from, to int64
 	return out, rows.Err()
 }
 
-// healthDaysFullRead is the number of accounts from which one day's rows
+// HealthDaysWholeRead is the number of accounts from which one day's rows
 // are read whole (through the day index) rather than by their keys: a
 // read by key costs a few index pages, a whole read one row of every
 // account, so it pays only for a large share of the accounts.
-const healthDaysFullRead = 5000
+const HealthDaysWholeRead = 5000
 
 // HealthDaysOn calls fn with the kept row of each account of accounts on
 // day (accounts without a row that day are skipped). Many accounts are
 // read with one pass over the day's rows, a few by their keys.
 func (s *Store) HealthDaysOn(ctx context.Context, day int64, accounts []string, fn func(HealthDay) error) error {
-	if len(accounts) >= healthDaysFullRead {
+	if len(accounts) >= HealthDaysWholeRead {
 		want := make(map[string]bool, len(accounts))
 		for _, a := range accounts {
 			want[a] = true
@@ -266,4 +267,42 @@ func (s *Store) LastEventID(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("read the last event id: %w", err)
 	}
 	return last.Int64, nil
+}
+
+// AccountDay names one account's day of history.
+type AccountDay struct {
+	AccountID string
+	Day       int64
+}
+
+// dayPairChunk is the account days per HealthDaysAt statement (two
+// parameters each).
+const dayPairChunk = 400
+
+// HealthDaysAt calls fn with the kept row of each account day asked for
+// (days not kept are skipped), reading a few hundred account days per
+// statement: the backtest asks for each positive's own days, hundreds of
+// different days, which one statement per day would make as many round
+// trips.
+func (s *Store) HealthDaysAt(ctx context.Context, want []AccountDay, fn func(HealthDay) error) error {
+	args := make([]any, 0, 2*dayPairChunk)
+	for start := 0; start < len(want); start += dayPairChunk {
+		chunk := want[start:min(start+dayPairChunk, len(want))]
+		args = args[:0]
+		var q strings.Builder
+		q.WriteString("WITH w(a, d) AS (VALUES ")
+		for i, w := range chunk {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			fmt.Fprintf(&q, "(CAST($%d AS TEXT), CAST($%d AS BIGINT))", 2*i+1, 2*i+2)
+			args = append(args, w.AccountID, w.Day)
+		}
+		q.WriteString(") SELECT h.account_id, h.day, h.behavioural, h.emotional, h.combined, h.quadrant, h.warnings, " +
+			"h.components, h.rebuilt FROM w JOIN health_history h ON h.account_id = w.a AND h.day = w.d")
+		if err := s.healthDaysQuery(ctx, fn, nil, q.String(), args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }

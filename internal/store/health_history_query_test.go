@@ -68,6 +68,21 @@ func TestHealthHistoryWritesOnceAndReadsByDay(t *testing.T) {
 		}
 		require.Equal(t, map[string]float64{"a0001": 8}, read(99, []string{"a0001", "a0002"}))
 
+		// Account days of many days, by key.
+		var pairs []store.AccountDay
+		for i := range 900 { // more than one statement's worth
+			pairs = append(pairs, store.AccountDay{AccountID: fmt.Sprintf("a%04d", i), Day: 100})
+		}
+		pairs = append(pairs, store.AccountDay{AccountID: "a0001", Day: 99}, store.AccountDay{AccountID: "a0002", Day: 99})
+		at := map[store.AccountDay]float64{}
+		require.NoError(t, s.HealthDaysAt(ctx, pairs, func(d store.HealthDay) error {
+			at[store.AccountDay{AccountID: d.AccountID, Day: d.Day}] = *d.Combined
+			return nil
+		}))
+		require.Len(t, at, 901, "a0002 has no day 99")
+		require.Equal(t, 8.0, at[store.AccountDay{AccountID: "a0001", Day: 99}])
+		require.Equal(t, 899.0, at[store.AccountDay{AccountID: "a0899", Day: 100}])
+
 		starts, err := s.HealthHistoryStarts(ctx, []string{"a0000", "a0002", "nobody"})
 		require.NoError(t, err)
 		require.Equal(t, map[string]int64{"a0000": 99, "a0002": 100}, starts)

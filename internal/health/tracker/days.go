@@ -285,54 +285,66 @@ func (t *Tracker) SyncHistory(ctx context.Context) (RebuildStats, error) {
 // day older than the retention) are rebuilt from the events by ScoresAt.
 // FromHistory counts the times answered from the history.
 func (t *Tracker) PastScores(ctx context.Context, accounts []store.Account, at map[string][]time.Time) (scores map[string][]PastScore, fromHistory int, err error) {
-	type want struct {
-		account string
-		i       int
-	}
 	out := make(map[string][]PastScore, len(at))
-	byDay := map[int64][]want{}
+	// wanted holds, per day, the accounts read on it and the index of each
+	// time asked.
+	wanted := map[int64]map[string][]int{}
 	for _, a := range accounts {
 		out[a.ID] = make([]PastScore, len(at[a.ID]))
 		for i, ts := range at[a.ID] {
 			d := dayOf(ts)
-			byDay[d] = append(byDay[d], want{a.ID, i})
+			if wanted[d] == nil {
+				wanted[d] = map[string][]int{}
+			}
+			wanted[d][a.ID] = append(wanted[d][a.ID], i)
 		}
 	}
-	days := make([]int64, 0, len(byDay))
-	for d := range byDay {
+	days := make([]int64, 0, len(wanted))
+	for d := range wanted {
 		days = append(days, d)
 	}
 	slices.Sort(days)
 	found := map[string][]bool{}
-	for _, d := range days {
-		ws := byDay[d]
-		idx := make(map[string][]int, len(ws))
-		ids := make([]string, 0, len(ws))
-		for _, w := range ws {
-			if idx[w.account] == nil {
-				ids = append(ids, w.account)
-			}
-			idx[w.account] = append(idx[w.account], w.i)
+	keep := func(r store.HealthDay) error {
+		day, err := dayOfRow(r)
+		if err != nil {
+			return err
 		}
-		err := t.st.HealthDaysOn(ctx, d, ids, func(r store.HealthDay) error {
-			day, err := dayOfRow(r)
-			if err != nil {
-				return err
+		res := day.Result()
+		for _, i := range wanted[r.Day][r.AccountID] {
+			if found[r.AccountID] == nil {
+				found[r.AccountID] = make([]bool, len(at[r.AccountID]))
 			}
-			res := day.Result()
-			for _, i := range idx[r.AccountID] {
+			if !found[r.AccountID][i] {
 				out[r.AccountID][i] = PastScore{Result: res, Active: true}
-				if found[r.AccountID] == nil {
-					found[r.AccountID] = make([]bool, len(at[r.AccountID]))
-				}
 				found[r.AccountID][i] = true
 				fromHistory++
 			}
-			return nil
-		})
-		if err != nil {
+		}
+		return nil
+	}
+	// A day most accounts are read on (the negatives': now − horizon) is
+	// read whole; the positives' own days, a few accounts each, by key in
+	// batches.
+	var pairs []store.AccountDay
+	for _, d := range days {
+		ids := make([]string, 0, len(wanted[d]))
+		for id := range wanted[d] {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		if len(ids) < store.HealthDaysWholeRead {
+			for _, id := range ids {
+				pairs = append(pairs, store.AccountDay{AccountID: id, Day: d})
+			}
+			continue
+		}
+		if err := t.st.HealthDaysOn(ctx, d, ids, keep); err != nil {
 			return nil, 0, err
 		}
+	}
+	if err := t.st.HealthDaysAt(ctx, pairs, keep); err != nil {
+		return nil, 0, err
 	}
 	// The times not found: not yet active when the account's kept history
 	// begins later, else rebuilt from the events.
