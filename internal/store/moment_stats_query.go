@@ -177,6 +177,7 @@ func (s *Store) RecordAnalytics(ctx context.Context, tx *sql.Tx, events []Event)
 // insertMarks writes the marks (and survey scores) of the events whose
 // name is in names.
 func insertMarks(ctx context.Context, q Querier, events []Event, names map[string]bool) error {
+	staled := map[string]bool{}
 	for i := range events {
 		e := &events[i]
 		if e.AccountID == "" || e.Name == "" || !names[e.Name] {
@@ -185,6 +186,12 @@ func insertMarks(ctx context.Context, q Querier, events []Event, names map[strin
 		if _, err := q.ExecContext(ctx, `INSERT INTO analytics_marks (account_id, name, at, event_id) VALUES ($1, $2, $3, $4)
 			ON CONFLICT DO NOTHING`, e.AccountID, e.Name, micros(e.Timestamp), e.ID); err != nil {
 			return fmt.Errorf("record the %q event for analytics: %w", e.Name, err)
+		}
+		if !staled[e.AccountID] {
+			if err := staleAccountDays(ctx, q, e.AccountID); err != nil {
+				return err
+			}
+			staled[e.AccountID] = true
 		}
 		if e.Name != vocab.EventSurveyResponded {
 			continue
@@ -264,11 +271,12 @@ type OccurrenceQuery struct {
 	Steps []string
 }
 
-// MomentOccurrences returns the occurrences of a moment that happened in
-// the query's period, oldest first, with the first event of each asked
-// name at or after them and the completion of the asked playbook steps.
-// Each lookup is one index seek in analytics_marks; no event is scanned.
-func (s *Store) MomentOccurrences(ctx context.Context, oq OccurrenceQuery) ([]Occurrence, error) {
+// scanOccurrences reads the occurrences of a moment that happened in the
+// query's period, oldest first, from the runs, their steps, tasks and
+// escalations and analytics_marks: each lookup is one index seek, no event
+// is scanned, but the work grows with the occurrences. MomentOccurrences
+// reads them from the day cells and calls this only to build a cell.
+func (s *Store) scanOccurrences(ctx context.Context, oq OccurrenceQuery) ([]Occurrence, error) {
 	args := []any{oq.MomentID, micros(oq.From), micros(oq.To)}
 	arg := func(v any) string {
 		args = append(args, v)
@@ -519,7 +527,12 @@ func (s *Store) RecordTaskEffort(ctx context.Context, taskID string, minutes int
 	if minutes < 0 {
 		return fmt.Errorf("effort must be zero or more minutes, got %d", minutes)
 	}
-	res, err := s.write.ExecContext(ctx, `UPDATE tasks SET effort_minutes = $2, updated_at = $3 WHERE id = $1`,
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	res, err := tx.ExecContext(ctx, `UPDATE tasks SET effort_minutes = $2, updated_at = $3 WHERE id = $1`,
 		taskID, minutes, micros(now))
 	if err != nil {
 		return fmt.Errorf("record effort on task %q: %w", taskID, err)
@@ -529,5 +542,8 @@ func (s *Store) RecordTaskEffort(ctx context.Context, taskID string, minutes int
 	} else if n == 0 {
 		return ErrNotFound
 	}
-	return nil
+	if err := staleTaskDay(ctx, tx, taskID); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
