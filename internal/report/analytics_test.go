@@ -296,6 +296,10 @@ func TestMomentAnalyticsGolden(t *testing.T) {
 		// missed (8 d), O3 missed (past 25 Jun), O4 not due → 1/3.
 		require.Equal(t, 2, k.Quality.Answers)
 		require.Equal(t, 4.0, f(k.Quality.Score))
+		// CSAT 5 and 3: s = √2, t₀.₉₇₅,₁ = 12.706, so 4 ± 12.706 — off the
+		// 1–5 scale on both sides: clipped to it.
+		require.Equal(t, 1.0, f(k.Quality.ScoreLow))
+		require.Equal(t, 5.0, f(k.Quality.ScoreHigh))
 		require.Equal(t, 0.5, f(k.Quality.WithoutEscalation.Share))
 		require.Equal(t, 0.0945, f(k.Quality.WithoutEscalation.Low))
 		require.Equal(t, 0.3333, f(k.Quality.SLA.Share))
