@@ -134,18 +134,22 @@ func (s *Store) InsertStepTx(ctx context.Context, q Querier, st RunStep) (bool, 
 }
 
 const runCols = `id, account_id, moment_id, occurrence, map_version, category, contact_id, event_id, started_by,
-	status, current_step, error, created_at, updated_at, finished_at`
+	status, current_step, error, created_at, updated_at, finished_at, occurred_at`
 
 func scanRun(r scanner) (Run, error) {
 	var (
 		run              Run
 		created, updated int64
 		finished         sql.NullInt64
+		occurred         sql.NullInt64
 	)
 	err := r.Scan(&run.ID, &run.AccountID, &run.MomentID, &run.Occurrence, &run.MapVersion, &run.Category,
 		&run.ContactID, &run.EventID, &run.StartedBy, &run.Status, &run.CurrentStep, &run.Error,
-		&created, &updated, &finished)
+		&created, &updated, &finished, &occurred)
 	run.CreatedAt, run.UpdatedAt, run.FinishedAt = fromMicros(created), fromMicros(updated), timePtr(finished)
+	if occurred.Valid {
+		run.OccurredAt = fromMicros(occurred.Int64)
+	}
 	return run, err
 }
 
