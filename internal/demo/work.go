@@ -47,11 +47,11 @@ const (
 // It first waits, up to settle, for the engine to make the tasks.
 func WorkTasks(ctx context.Context, st TaskStore, m *journey.Map, now time.Time, settle time.Duration) (TaskWork, error) {
 	var w TaskWork
-	within := map[string]time.Duration{} // moment/step → target
+	within := map[string]journey.Duration{} // moment/step → target
 	for _, mo := range m.Moments {
 		for _, s := range mo.Ideal {
 			if d, err := journey.ParseDuration(s.Within); s.Task != "" && err == nil && !d.IsZero() {
-				within[mo.ID+"/"+s.Task] = d.Approx()
+				within[mo.ID+"/"+s.Task] = d
 			}
 		}
 	}
@@ -94,18 +94,20 @@ func WorkTasks(ctx context.Context, st TaskStore, m *journey.Map, now time.Time,
 				key = s.Key
 			}
 		}
-		target, ok := within[t.MomentID+"/"+key]
-		if !ok {
-			target = 24 * time.Hour
+		occurred := run.OccurredAt
+		if occurred.IsZero() {
+			occurred = run.CreatedAt
+		}
+		// The target as the step's deadline falls (business days skip
+		// weekends), so "on time" here is on time in the reports.
+		target := 24 * time.Hour
+		if d, ok := within[t.MomentID+"/"+key]; ok {
+			target = d.AddTo(occurred).Sub(occurred)
 		}
 		onTime := rng.Float64() < onTimeShare
 		factor := 0.1 + 0.85*rng.Float64()
 		if !onTime {
 			factor = 1.1 + 2.9*rng.Float64()
-		}
-		occurred := run.OccurredAt
-		if occurred.IsZero() {
-			occurred = run.CreatedAt
 		}
 		at := occurred.Add(time.Duration(factor * float64(target)))
 		if at.After(now) {
