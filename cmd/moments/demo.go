@@ -226,6 +226,15 @@ func (d *demoRun) fill(ctx context.Context, a *app.App, url, adminKey, writeKey 
 			return err
 		}
 		printShowcase(out, sc)
+		// The CSMs work the tasks the history's playbooks gave them.
+		if m, _, err := a.Journey.Get(ctx); err == nil {
+			w, err := demo.WorkTasks(ctx, a.Store, m, time.Now().UTC(), 30*time.Second)
+			if err != nil {
+				return fmt.Errorf("complete the demo's tasks: %w", err)
+			}
+			fmt.Fprintf(out, "  CSMs completed %d of %d playbook tasks (%d within their ideal step's target), recording %.1f hours of effort\n",
+				w.Done, w.Tasks, w.OnTime, float64(w.EffortMinutes)/60)
+		}
 	}
 
 	d.printWelcome(ctx, url, adminKey, writeKey, result)

@@ -296,6 +296,10 @@ func TestMomentAnalyticsGolden(t *testing.T) {
 		// missed (8 d), O3 missed (past 25 Jun), O4 not due → 1/3.
 		require.Equal(t, 2, k.Quality.Answers)
 		require.Equal(t, 4.0, f(k.Quality.Score))
+		// CSAT 5 and 3: s = √2, t₀.₉₇₅,₁ = 12.706, so 4 ± 12.706 — off the
+		// 1–5 scale on both sides: clipped to it.
+		require.Equal(t, 1.0, f(k.Quality.ScoreLow))
+		require.Equal(t, 5.0, f(k.Quality.ScoreHigh))
 		require.Equal(t, 0.5, f(k.Quality.WithoutEscalation.Share))
 		require.Equal(t, 0.0945, f(k.Quality.WithoutEscalation.Low))
 		require.Equal(t, 0.3333, f(k.Quality.SLA.Share))
@@ -360,5 +364,53 @@ func TestMomentAnalyticsGolden(t *testing.T) {
 		require.Equal(t, 4.0, f(tv.Groups[1].MedianDays))
 		require.Equal(t, 1.0, f(tv.Groups[1].WithinTarget))
 		goldenJSON(t, "ttv.golden.json", tv)
+	})
+}
+
+// TestScorecardCellsFollowChanges checks that the day cells a scorecard
+// reads are cleared by every write that changes an occurrence's facts: a
+// scorecard built from the kept cells equals one built from scratch, and
+// shows the changes.
+func TestScorecardCellsFollowChanges(t *testing.T) {
+	t.Parallel()
+	m := loadMap(t)
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		st.OnIngest(st.RecordAnalytics)
+		script(t, st, m)
+		ctx := context.Background()
+		before, err := report.MomentScorecard(ctx, st, m, "kickoff", 30, now)
+		require.NoError(t, err)
+		require.Equal(t, 4, before.Occurrences)
+		require.Equal(t, 2, before.Time.Measured)
+
+		// O3 (a3): its handover task is done on 21 Jun with 20 minutes of
+		// effort, the kickoff is held on 22 Jun, the run finishes;
+		// O4 (a4) is escalated; a fifth occurrence starts on 29 Jun.
+		h := &history{t: t, ctx: ctx, st: st, n: 1000}
+		status := vocab.TaskDone
+		_, err = st.UpdateTask(ctx, "o3-task", store.TaskChange{Status: &status}, day(6, 21, 0))
+		require.NoError(t, err)
+		require.NoError(t, st.RecordTaskEffort(ctx, "o3-task", 20, now))
+		h.ingest(track("a3", "Kickoff Held", day(6, 22, 0), ""))
+		require.NoError(t, st.UpdateRunTx(ctx, st.DB(), "o3", store.RunState{Status: store.RunDone}, day(6, 22, 0)))
+		_, err = st.InsertEscalationTx(ctx, st.DB(), store.Escalation{ID: "e4", Key: "e4", RunID: "o4", AccountID: "a4",
+			MomentID: "kickoff", Level: 1, Severity: "high", Reason: "late", Status: "pending", CreatedAt: day(6, 29, 0)})
+		require.NoError(t, err)
+		h.run("o5", "a4", "kickoff", day(6, 29, 0), nil)
+
+		kept, err := report.MomentScorecard(ctx, st, m, "kickoff", 30, now)
+		require.NoError(t, err)
+		_, err = st.DB().ExecContext(ctx, `DELETE FROM moment_days`)
+		require.NoError(t, err)
+		fresh, err := report.MomentScorecard(ctx, st, m, "kickoff", 30, now)
+		require.NoError(t, err)
+		require.Equal(t, fresh, kept)
+
+		require.Equal(t, 5, kept.Occurrences)
+		// O1, O2 and now O3 reached the kickoff: 3, 8 and 2 days.
+		require.Equal(t, 3, kept.Time.Measured)
+		require.Equal(t, 3.0, f(kept.Time.MedianDays))
+		require.Equal(t, 30+45+20, kept.Cost.Recorded)
+		require.Equal(t, 3, kept.Quality.WithoutEscalation.N)
 	})
 }

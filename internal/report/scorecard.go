@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -73,7 +74,9 @@ func share(hits, n int) Share {
 type Quality struct {
 	// Survey is the map's metrics.quality.survey; Answers, Score (the mean
 	// answer) and its 95 % t interval come from every "Survey Responded"
-	// event with that survey id in the period, from any source.
+	// event with that survey id in the period, from any source; the
+	// interval is clipped to the survey kind's scale (NPS 0–10, CSAT 1–5,
+	// CES 1–7) when the map defines the survey.
 	Survey    string   `json:"survey,omitempty"`
 	Answers   int      `json:"answers"`
 	Score     *float64 `json:"score"`
@@ -360,7 +363,15 @@ func scoreMoment(m *journey.Map, mo journey.Moment, c, p periodData, cur, prev P
 	sc.Quality.Survey, sc.Quality.Answers = mo.Metrics.Quality.Survey, c.survey.Answers
 	if c.survey.Answers > 0 {
 		mt := stats.MeanT(c.survey.Scores)
-		sc.Quality.Score, sc.Quality.ScoreLow, sc.Quality.ScoreHigh = num(mt.Mean), num(mt.Low), num(mt.High)
+		lo, hi := mt.Low, mt.High
+		if sv := slices.IndexFunc(m.Surveys, func(s journey.Survey) bool { return s.ID == mo.Metrics.Quality.Survey }); sv >= 0 {
+			if scale, ok := surveyScales[m.Surveys[sv].Kind]; ok {
+				// An answer cannot lie off its scale, nor can their mean:
+				// a t interval of few answers would (CSAT 3 and 5: −8.7 to 16.7).
+				lo, hi = math.Max(lo, float64(scale[0])), math.Min(hi, float64(scale[1]))
+			}
+		}
+		sc.Quality.Score, sc.Quality.ScoreLow, sc.Quality.ScoreHigh = num(mt.Mean), num(lo), num(hi)
 	}
 	sc.Quality.WithoutEscalation = share(clean, finished)
 	if met, due, ok := slaCounts(mo, c.occ, now); ok {

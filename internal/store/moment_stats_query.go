@@ -183,6 +183,7 @@ func insertMarks(ctx context.Context, d Dialect, q Querier, events []Event, name
 		accts, evNames []string
 		at, ids        []int64
 	)
+	staled := map[string]bool{}
 	for i := range events {
 		e := &events[i]
 		if e.AccountID == "" || e.Name == "" || !names[e.Name] {
@@ -190,6 +191,14 @@ func insertMarks(ctx context.Context, d Dialect, q Querier, events []Event, name
 		}
 		accts, evNames = append(accts, e.AccountID), append(evNames, e.Name)
 		at, ids = append(at, micros(e.Timestamp)), append(ids, e.ID)
+		if !staled[e.AccountID] {
+			// A mark can change the occurrences of its account's moments:
+			// their day cells are rebuilt on the next report.
+			if err := staleAccountDays(ctx, q, e.AccountID); err != nil {
+				return err
+			}
+			staled[e.AccountID] = true
+		}
 		if e.Name != vocab.EventSurveyResponded {
 			continue
 		}
@@ -290,11 +299,12 @@ type OccurrenceQuery struct {
 	Steps []string
 }
 
-// MomentOccurrences returns the occurrences of a moment that happened in
-// the query's period, oldest first, with the first event of each asked
-// name at or after them and the completion of the asked playbook steps.
-// Each lookup is one index seek in analytics_marks; no event is scanned.
-func (s *Store) MomentOccurrences(ctx context.Context, oq OccurrenceQuery) ([]Occurrence, error) {
+// scanOccurrences reads the occurrences of a moment that happened in the
+// query's period, oldest first, from the runs, their steps, tasks and
+// escalations and analytics_marks: each lookup is one index seek, no event
+// is scanned, but the work grows with the occurrences. MomentOccurrences
+// reads them from the day cells and calls this only to build a cell.
+func (s *Store) scanOccurrences(ctx context.Context, oq OccurrenceQuery) ([]Occurrence, error) {
 	args := []any{oq.MomentID, micros(oq.From), micros(oq.To)}
 	arg := func(v any) string {
 		args = append(args, v)
@@ -545,7 +555,12 @@ func (s *Store) RecordTaskEffort(ctx context.Context, taskID string, minutes int
 	if minutes < 0 {
 		return fmt.Errorf("effort must be zero or more minutes, got %d", minutes)
 	}
-	res, err := s.write.ExecContext(ctx, `UPDATE tasks SET effort_minutes = $2, updated_at = $3 WHERE id = $1`,
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	res, err := tx.ExecContext(ctx, `UPDATE tasks SET effort_minutes = $2, updated_at = $3 WHERE id = $1`,
 		taskID, minutes, micros(now))
 	if err != nil {
 		return fmt.Errorf("record effort on task %q: %w", taskID, err)
@@ -555,5 +570,8 @@ func (s *Store) RecordTaskEffort(ctx context.Context, taskID string, minutes int
 	} else if n == 0 {
 		return ErrNotFound
 	}
-	return nil
+	if err := staleTaskDay(ctx, tx, taskID); err != nil {
+		return err
+	}
+	return tx.Commit()
 }

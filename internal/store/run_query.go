@@ -98,7 +98,7 @@ func (s *Store) InsertRunTx(ctx context.Context, q Querier, r Run) (string, bool
 	if n, err := res.RowsAffected(); err != nil {
 		return "", false, err
 	} else if n == 1 {
-		return r.ID, true, nil
+		return r.ID, true, staleDay(ctx, q, r.MomentID, occurredAt(r))
 	}
 	var id string
 	err = q.QueryRowContext(ctx, `SELECT id FROM runs WHERE account_id = $1 AND moment_id = $2 AND occurrence = $3`,
@@ -134,18 +134,22 @@ func (s *Store) InsertStepTx(ctx context.Context, q Querier, st RunStep) (bool, 
 }
 
 const runCols = `id, account_id, moment_id, occurrence, map_version, category, contact_id, event_id, started_by,
-	status, current_step, error, created_at, updated_at, finished_at`
+	status, current_step, error, created_at, updated_at, finished_at, occurred_at`
 
 func scanRun(r scanner) (Run, error) {
 	var (
 		run              Run
 		created, updated int64
 		finished         sql.NullInt64
+		occurred         sql.NullInt64
 	)
 	err := r.Scan(&run.ID, &run.AccountID, &run.MomentID, &run.Occurrence, &run.MapVersion, &run.Category,
 		&run.ContactID, &run.EventID, &run.StartedBy, &run.Status, &run.CurrentStep, &run.Error,
-		&created, &updated, &finished)
+		&created, &updated, &finished, &occurred)
 	run.CreatedAt, run.UpdatedAt, run.FinishedAt = fromMicros(created), fromMicros(updated), timePtr(finished)
+	if occurred.Valid {
+		run.OccurredAt = fromMicros(occurred.Int64)
+	}
 	return run, err
 }
 
@@ -333,9 +337,11 @@ func (s *Store) wake(ctx context.Context, tx Querier, id, run, wake string, even
 	if n, _ := res.RowsAffected(); n == 0 {
 		return false, nil
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE runs SET status = 'running', updated_at = $1 WHERE id = $2 AND status = 'waiting'`,
-		micros(now), run)
-	return true, err
+	if _, err = tx.ExecContext(ctx, `UPDATE runs SET status = 'running', updated_at = $1 WHERE id = $2 AND status = 'waiting'`,
+		micros(now), run); err != nil {
+		return false, err
+	}
+	return true, staleRunDay(ctx, tx, run)
 }
 
 // WakeStepsForEventsTx wakes the steps waiting for one of events (same account,
@@ -444,7 +450,11 @@ func (s *Store) FinishStepTx(ctx context.Context, tx Querier, l StepLease, r Ste
 		return false, fmt.Errorf("record step outcome: %w", err)
 	}
 	n, err := res.RowsAffected()
-	return n == 1, err
+	if err != nil || n != 1 {
+		return false, err
+	}
+	// A step sent (or its task made) is evidence of an ideal step.
+	return true, staleRunDay(ctx, tx, runID)
 }
 
 // NoteStepError records a failed attempt that the job queue will retry at
@@ -490,7 +500,7 @@ func (s *Store) UpdateRunTx(ctx context.Context, q Querier, runID string, st Run
 	if err != nil {
 		return fmt.Errorf("update run: %w", err)
 	}
-	return nil
+	return staleRunDay(ctx, q, runID)
 }
 
 // ErrStepNotFailed means a retry was asked for a step that has not failed.
@@ -514,6 +524,9 @@ func (s *Store) RetryStep(ctx context.Context, runID string, index int, now time
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE runs SET status = 'running', error = '', finished_at = NULL, updated_at = $1 WHERE id = $2`,
 		micros(now), runID); err != nil {
+		return err
+	}
+	if err := staleRunDay(ctx, tx, runID); err != nil {
 		return err
 	}
 	return tx.Commit()

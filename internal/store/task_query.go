@@ -89,7 +89,10 @@ func (s *Store) InsertTaskTx(ctx context.Context, q Querier, t Task) (bool, erro
 		return false, fmt.Errorf("insert task: %w", err)
 	}
 	n, err := res.RowsAffected()
-	return n == 1, err
+	if err != nil || n != 1 {
+		return false, err
+	}
+	return true, staleRunDay(ctx, q, t.RunID)
 }
 
 // Task returns one task.
@@ -240,6 +243,9 @@ func (s *Store) UpdateTask(ctx context.Context, id string, c TaskChange, now tim
 	if err != nil {
 		return t, fmt.Errorf("update task: %w", err)
 	}
+	if err := staleTaskDay(ctx, tx, id); err != nil {
+		return t, err
+	}
 	t.UpdatedAt = now
 	return t, tx.Commit()
 }
@@ -297,6 +303,9 @@ func (s *Store) InsertEscalationTx(ctx context.Context, q Querier, e Escalation)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return false, nil
+	}
+	if err := staleRunDay(ctx, q, e.RunID); err != nil {
+		return false, err
 	}
 	if e.TaskID != "" {
 		_, err = q.ExecContext(ctx, `UPDATE tasks SET escalation_level = $1, severity = $2, updated_at = $3

@@ -564,3 +564,66 @@ func lastShare(g report.TTVGroup) float64 {
 	}
 	return 0
 }
+
+// withConformance puts on each moment's card of the journey map the
+// summary of its ideal process against the actual one over the last
+// report.DefaultDays days (the scorecards' figures): the mean share of
+// ideal steps done and done on time, and the slowest step with its owner.
+// Without figures the map is still drawn; the log has the error.
+func (s *Server) withConformance(r *http.Request, d *journeyPageData) {
+	m, _, err := s.Journey.Get(r.Context())
+	if err != nil || m == nil {
+		return
+	}
+	rep, err := report.Scorecards(r.Context(), s.Store, m, report.DefaultDays, s.Now().UTC())
+	if err != nil {
+		s.Logger.WarnContext(r.Context(), "journey map conformance", "err", err)
+		return
+	}
+	names := mapTeamNames(m)
+	byMoment := map[string]*cardConformance{}
+	for _, sc := range rep.Moments {
+		byMoment[sc.Moment] = cardConformanceOf(sc, names, rep.Days)
+	}
+	set := func(c *momentCardView) { c.Conformance = byMoment[c.ID] }
+	for _, lane := range d.Swimlane.Lanes {
+		for _, cell := range lane.Cells {
+			for i := range cell.Cards {
+				set(&cell.Cards[i])
+			}
+		}
+	}
+	for i := range d.Swimlane.Unplaced {
+		set(&d.Swimlane.Unplaced[i])
+	}
+}
+
+// cardConformanceOf words a scorecard's conformance for a card; nil when
+// no ideal step had a due occurrence.
+func cardConformanceOf(sc report.Scorecard, teams map[string]string, days int) *cardConformance {
+	var done float64
+	n := 0
+	for _, st := range sc.Ideal {
+		if st.DoneShare != nil {
+			done += *st.DoneShare
+			n++
+		}
+	}
+	if n == 0 || sc.Conformance.Conformance == nil {
+		return nil
+	}
+	done /= float64(n)
+	onTime := *sc.Conformance.Conformance
+	c := &cardConformance{Grade: strings.TrimPrefix(gradeClass(onTime), "bar-"),
+		Text: "ideal steps done " + pctText(&done) + " · on time " + pctText(&onTime)}
+	if sc.Conformance.Slowest != "" {
+		c.Text += " · slowest: " + sc.Conformance.Slowest + " (" + uiNameOr(teams, sc.Conformance.SlowestOwner) + ")"
+	}
+	c.Long = fmt.Sprintf("Ideal process over the last %d days, %d occurrences: on average %s of the %d measured steps were done and %s on time",
+		days, sc.Occurrences, pctText(&done), n, pctText(&onTime))
+	if sc.Conformance.MostMissed != "" {
+		c.Long += "; most often skipped or late: " + sc.Conformance.MostMissed
+	}
+	c.Long += ". Open the moment for each step."
+	return c
+}

@@ -71,6 +71,7 @@ func (s *Server) journeyPage(w http.ResponseWriter, r *http.Request) error {
 		badge(&d.Swimlane.Unplaced[i])
 	}
 	s.withQuality(r, &d)
+	s.withConformance(r, &d)
 	s.render(w, r, http.StatusOK, "swimlane", s.view(r, "journey", "Journey", d))
 	return nil
 }

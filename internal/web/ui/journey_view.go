@@ -88,7 +88,15 @@ type momentCardView struct {
 	// Quality is the moment's quality score (its quality survey over the
 	// last 90 days), drawn as a second badge; nil without answers.
 	Quality *cardDelivery
+	// Conformance summarises the moment's ideal process against the actual
+	// one over the last 90 days, linked to the moment's page; nil when no
+	// ideal step could be measured.
+	Conformance *cardConformance
 }
+
+// cardConformance is a card's line on its ideal process: "ideal steps done
+// 82 % · on time 64 % · slowest: Onboarding hand-off (CS)".
+type cardConformance struct{ Grade, Text, Long string }
 
 // cardDelivery is a card's delivery badge: a word, a colour, a sentence.
 type cardDelivery struct{ Grade, Short, Long string }
