@@ -251,8 +251,10 @@ func TestHooksSeeReattributedEvents(t *testing.T) {
 		})
 		_, err := s.Ingest(ctx, "wk", []store.Message{track("t1", "u1", "", "Login")})
 		require.NoError(t, err)
+		require.NoError(t, s.WaitIdle(ctx))
 		_, err = s.Ingest(ctx, "wk", []store.Message{{Type: "group", MessageID: "g1", UserID: "u1", GroupID: "acme", Timestamp: t0, ReceivedAt: t0}})
 		require.NoError(t, err)
+		require.NoError(t, s.WaitIdle(ctx))
 		require.Equal(t, [][]string{{"track:Login@"}, {"group:@acme", "track:Login@acme"}}, seen,
 			"the login sent before the link reaches the hooks again, now with its account")
 	})
