@@ -52,6 +52,7 @@ func (s *Store) AccountEventsTx(ctx context.Context, tx Querier, accountIDs []st
 		rows, err := q.QueryContext(ctx, `SELECT e.id, e.account_id, e.type, e.name, e.user_id, e.timestamp, `+s.healthPropsSQL()+`,
 			CASE WHEN e.name = '`+vocab.EventSurveyResponded+`' THEN (SELECT c.role FROM contacts c WHERE c.id = e.user_id) END
 			FROM events e WHERE e.account_id IN (`+s.dialect.placeholders(1, len(chunk))+`) AND e.type IN ('track', 'page', 'screen')
+			AND `+consumedCond+`
 			ORDER BY e.account_id, e.id`, args...)
 		if err != nil {
 			return fmt.Errorf("read events to recompute health: %w", err)
@@ -89,6 +90,7 @@ func (s *Store) ScanAccountEvents(ctx context.Context, fn func(*HealthEvent) err
 	query := `SELECT e.id, e.account_id, e.type, e.name, e.user_id, e.timestamp, ` + s.healthPropsSQL() + `,
 		CASE WHEN e.name = '` + vocab.EventSurveyResponded + `' THEN (SELECT c.role FROM contacts c WHERE c.id = e.user_id) END
 		FROM events e WHERE e.id > $1 AND e.id <= $2 AND e.account_id <> '' AND e.type IN ('track', 'page', 'screen')
+		AND `+consumedCond+`
 		ORDER BY e.id`
 	for from := int64(0); from < last.Int64; from += HealthScanRange {
 		rows, err := q.QueryContext(ctx, query, from, min(from+HealthScanRange, last.Int64))
@@ -166,3 +168,13 @@ func eachHealthEvent(rows *sql.Rows, fn func(*HealthEvent) error) error {
 	}
 	return rows.Err()
 }
+
+// consumedCond keeps, of the events e, those whose health effects are
+// stored: the events the ingest stages have consumed (and whose
+// reattribution to an account they have handed over), and the events
+// Moments recorded itself (milestones), which are effects. Health rebuilt
+// from events reads no others: their effects are still to be applied by
+// the stages (stages.go), and counting them here too would count them
+// twice.
+const consumedCond = "(e.write_key_id = '" + SystemWriteKey + "' OR (e.id <= (SELECT last_event_id FROM ingest_progress WHERE name = '" +
+	progressName + "') AND NOT EXISTS (SELECT 1 FROM reattributed_events r WHERE r.event_id = e.id)))"

@@ -175,15 +175,13 @@ func (r *stageRunner) round(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	events, err := r.eventsAfter(ctx, tx, last, horizon)
+	events, next, err := r.eventsAfter(ctx, tx, last, horizon)
 	if err != nil {
 		return 0, err
 	}
-	next := last
 	seen := make(map[int64]string, len(events)) // event id → account as consumed now
 	for _, e := range events {
 		seen[e.ID] = e.AccountID
-		next = e.ID
 	}
 	// Reattributions are read after the events: one committed before the
 	// events were read is then visible here too (the rule below depends
@@ -231,7 +229,7 @@ func (r *stageRunner) round(ctx context.Context) (int, error) {
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("commit ingest stages: %w", err)
 	}
-	return len(events) + len(done), nil
+	return int(next-last) + len(done), nil
 }
 
 // horizon is the largest event id the runner may read: every event with an
@@ -286,22 +284,31 @@ func (r *stageRunner) horizon(ctx context.Context, tx *sql.Tx) (int64, error) {
 	return last, nil
 }
 
-func (r *stageRunner) eventsAfter(ctx context.Context, tx *sql.Tx, last, horizon int64) ([]Event, error) {
-	rows, err := tx.QueryContext(ctx, "SELECT "+eventCols+" FROM events WHERE id > $1 AND id <= $2 ORDER BY id LIMIT "+
+// eventsAfter reads the committed events after last, up to horizon, and
+// returns those to hand to the stages with the id of the last one read.
+// Events Moments records itself in the stages' own transactions (a
+// milestone reached, SystemWriteKey) are passed over: they are effects,
+// which the stages must not see again as news.
+func (r *stageRunner) eventsAfter(ctx context.Context, tx *sql.Tx, last, horizon int64) ([]Event, int64, error) {
+	rows, err := tx.QueryContext(ctx, "SELECT write_key_id, "+eventCols+" FROM events WHERE id > $1 AND id <= $2 ORDER BY id LIMIT "+
 		strconv.Itoa(stageBatch), last, horizon)
 	if err != nil {
-		return nil, fmt.Errorf("read committed events: %w", err)
+		return nil, 0, fmt.Errorf("read committed events: %w", err)
 	}
 	defer rows.Close()
 	var out []Event
 	for rows.Next() {
-		e, err := scanEvent(rows)
+		var key string
+		e, err := scanEvent(prefixed{rows, []any{&key}})
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
-		out = append(out, e)
+		last = e.ID
+		if key != SystemWriteKey {
+			out = append(out, e)
+		}
 	}
-	return out, rows.Err()
+	return out, last, rows.Err()
 }
 
 func (r *stageRunner) reattributions(ctx context.Context, tx *sql.Tx) ([]reattribution, error) {

@@ -26,6 +26,7 @@ CREATE TABLE reattributed_events (
     -- contact: the stages see the reattribution right after it.
     after_event_id INTEGER NOT NULL
 );
+CREATE INDEX reattributed_events_event ON reattributed_events (event_id);
 
 -- +goose Down
 DROP TABLE reattributed_events;
