@@ -90,7 +90,7 @@ func (s *Store) ScanAccountEvents(ctx context.Context, fn func(*HealthEvent) err
 	query := `SELECT e.id, e.account_id, e.type, e.name, e.user_id, e.timestamp, ` + s.healthPropsSQL() + `,
 		CASE WHEN e.name = '` + vocab.EventSurveyResponded + `' THEN (SELECT c.role FROM contacts c WHERE c.id = e.user_id) END
 		FROM events e WHERE e.id > $1 AND e.id <= $2 AND e.account_id <> '' AND e.type IN ('track', 'page', 'screen')
-		AND `+consumedCond+`
+		AND ` + consumedCond + `
 		ORDER BY e.id`
 	for from := int64(0); from < last.Int64; from += HealthScanRange {
 		rows, err := q.QueryContext(ctx, query, from, min(from+HealthScanRange, last.Int64))
