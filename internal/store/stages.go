@@ -83,12 +83,18 @@ func newStageRunner(s *Store) *stageRunner {
 
 // StartIngestStages starts running the ingest hooks on committed events,
 // beginning with any that a previous process committed but did not
-// consume. Register every hook (OnIngest) first. Ingest and WaitIdle start
-// the runner too, so calling it is only needed to work off a backlog before
-// the first new event arrives.
+// consume. Register every hook (OnIngest) first; without hooks it does
+// nothing. Ingest and WaitIdle start the runner too, so calling it is only
+// needed to work off a backlog before the first new event arrives.
 func (s *Store) StartIngestStages() { s.stages.begin() }
 
+// begin starts the runner once, and only when stages are registered: a
+// store opened by a tool without them (moments import) must leave the
+// events to the servers that run the stages, not consume them with none.
 func (r *stageRunner) begin() {
+	if len(r.hooks) == 0 {
+		return
+	}
 	r.start.Do(func() { go r.loop() })
 }
 
@@ -400,6 +406,9 @@ func (s *Store) IngestLag(ctx context.Context) (IngestLag, error) {
 // stored), or with ctx's error. Tests and tools that ingest and then read
 // derived state call it instead of sleeping.
 func (s *Store) WaitIdle(ctx context.Context) error {
+	if len(s.stages.hooks) == 0 {
+		return nil // no stages to wait for
+	}
 	s.stages.begin()
 	for {
 		s.stages.mu.Lock()
