@@ -116,8 +116,15 @@ func (r *stageRunner) halt() {
 
 func (r *stageRunner) loop() {
 	defer close(r.done)
-	poll := time.NewTicker(stagePoll)
-	defer poll.Stop()
+	// Only PostgreSQL polls: other servers may commit events there. An
+	// embedded database has no writer but this process, whose commits
+	// wake the runner.
+	var poll <-chan time.Time
+	if !r.s.dialect.embedded() {
+		t := time.NewTicker(stagePoll)
+		defer t.Stop()
+		poll = t.C
+	}
 	for {
 		n, err := r.round(context.Background())
 		r.mu.Lock()
@@ -141,12 +148,7 @@ func (r *stageRunner) loop() {
 		case <-r.quit:
 			return
 		case <-r.wake:
-		case <-poll.C:
-			if r.s.dialect.embedded() {
-				// Only this process writes an embedded database: nothing
-				// new without a wake-up.
-				continue
-			}
+		case <-poll:
 		}
 	}
 }
