@@ -323,3 +323,57 @@ func TestRunsAndTasksPaginate(t *testing.T) {
 		require.ErrorIs(t, err, store.ErrBadCursor)
 	})
 }
+
+// TestIngestStagesExactlyOnceAcrossRestart closes the store while its
+// ingest stages may still be behind, opens it again and checks that every
+// stored event reached the stages exactly once: what a stage writes
+// commits with the stages' progress.
+func TestIngestStagesExactlyOnceAcrossRestart(t *testing.T) {
+	t.Parallel()
+	for _, d := range storetest.Dialects() {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			cfg := storetest.Config(t, d)
+			// The stage records every event it sees in a table of its own.
+			stage := func(ctx context.Context, tx *sql.Tx, events []store.Event) error {
+				for _, e := range events {
+					if _, err := tx.ExecContext(ctx, "INSERT INTO seen (message_id) VALUES ($1)", e.MessageID); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			s, err := store.Open(ctx, cfg)
+			require.NoError(t, err)
+			_, err = s.DB().Exec("CREATE TABLE seen (message_id TEXT NOT NULL)")
+			require.NoError(t, err)
+			s.OnIngest(stage)
+			sent := 0
+			for b := 0; b < 20; b++ {
+				var msgs []store.Message
+				for i := 0; i < 50; i++ {
+					msgs = append(msgs, track(fmt.Sprintf("b%d-m%d", b, i), "u", "acme", "Login"))
+				}
+				_, err := s.Ingest(ctx, "wk", msgs)
+				require.NoError(t, err)
+				sent += len(msgs)
+			}
+			require.NoError(t, s.Close()) // the stages stop wherever they are
+
+			s, err = store.Open(ctx, cfg)
+			require.NoError(t, err)
+			defer s.Close()
+			s.OnIngest(stage)
+			s.StartIngestStages()
+			require.NoError(t, s.WaitIdle(ctx))
+			lag, err := s.IngestLag(ctx)
+			require.NoError(t, err)
+			require.Zero(t, lag.Events)
+			var n, distinct int
+			require.NoError(t, s.DB().QueryRow("SELECT count(*), count(DISTINCT message_id) FROM seen").Scan(&n, &distinct))
+			require.Equal(t, sent, distinct, "every event reached the stages")
+			require.Equal(t, sent, n, "no event reached them twice")
+		})
+	}
+}
