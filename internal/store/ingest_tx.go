@@ -402,7 +402,7 @@ func (b *ingestBatch) queueReattributed(ctx context.Context) error {
 	if len(b.reattributed) == 0 {
 		return nil
 	}
-	after := b.rows[len(b.rows)-1].ID
+	after := b.lastID()
 	for _, r := range b.reattributed {
 		if _, err := b.tx.ExecContext(ctx, "INSERT INTO reattributed_events (event_id, account_id, after_event_id) VALUES ($1, $2, $3)",
 			r.eventID, r.account, after); err != nil {

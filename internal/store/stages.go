@@ -5,10 +5,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/moments-cs/moments/internal/vocab"
 )
 
 // The ingest stages (health, triggers, playbook wake-ups: the hooks given
@@ -183,10 +186,21 @@ func (r *stageRunner) round(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	events, next, err := r.eventsAfter(ctx, tx, last, horizon)
+	bounds, err := r.commitsAfter(ctx, tx, last, horizon)
 	if err != nil {
 		return 0, err
 	}
+	end, limit := horizon, true
+	if len(bounds) > 0 {
+		// Whole ingestion transactions only: the round ends where one
+		// ended.
+		end, limit = bounds[len(bounds)-1], false
+	}
+	events, next, err := r.eventsAfter(ctx, tx, last, end, limit)
+	if err != nil {
+		return 0, err
+	}
+	groups := splitByCommit(events, bounds)
 	seen := make(map[int64]string, len(events)) // event id → account as consumed now
 	for _, e := range events {
 		seen[e.ID] = e.AccountID
@@ -199,6 +213,7 @@ func (r *stageRunner) round(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	var done []int64
+	var early []Event // reattributions queued by a transaction consumed earlier
 	for _, ra := range reatt {
 		switch acct, inBatch := seen[ra.eventID]; {
 		case ra.after > next:
@@ -210,20 +225,37 @@ func (r *stageRunner) round(ctx context.Context) (int, error) {
 			done = append(done, ra.id)
 		default:
 			// Consumed earlier (or in this round) without an account: news
-			// for the account now.
-			events = append(events, ra.event)
+			// for the account now, right after the events of the
+			// transaction that linked the contact, as when the stages ran
+			// inside it.
+			if g := groups.find(ra.after); g != nil {
+				g.events = append(g.events, ra.event)
+			} else {
+				early = append(early, ra.event)
+			}
 			done = append(done, ra.id)
 		}
 	}
 	if next == last && len(done) == 0 {
 		return 0, nil
 	}
-	if len(events) > 0 {
+	if len(early) > 0 {
+		groups = append(stageGroups{{end: last, events: early}}, groups...)
+	}
+	// The hooks see one ingestion transaction's events at a time, in
+	// commit order: all stages on one, then all on the next.
+	for _, g := range groups {
+		if len(g.events) == 0 {
+			continue
+		}
 		for _, h := range r.hooks {
-			if err := h(ctx, tx, events); err != nil {
+			if err := h(ctx, tx, g.events); err != nil {
 				return 0, fmt.Errorf("ingest stage: %w", err)
 			}
 		}
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM ingest_commits WHERE last_event_id <= $1", next); err != nil {
+		return 0, fmt.Errorf("record consumed ingestion transactions: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, "UPDATE ingest_progress SET last_event_id = $1, updated_at = $2 WHERE name = $3",
 		next, micros(s.now()), progressName); err != nil {
@@ -292,14 +324,41 @@ func (r *stageRunner) horizon(ctx context.Context, tx *sql.Tx) (int64, error) {
 	return last, nil
 }
 
-// eventsAfter reads the committed events after last, up to horizon, and
-// returns those to hand to the stages with the id of the last one read.
-// Events Moments records itself in the stages' own transactions (a
-// milestone reached, SystemWriteKey) are passed over: they are effects,
-// which the stages must not see again as news.
-func (r *stageRunner) eventsAfter(ctx context.Context, tx *sql.Tx, last, horizon int64) ([]Event, int64, error) {
-	rows, err := tx.QueryContext(ctx, "SELECT write_key_id, "+eventCols+" FROM events WHERE id > $1 AND id <= $2 ORDER BY id LIMIT "+
-		strconv.Itoa(stageBatch), last, horizon)
+// commitsAfter lists where the ingestion transactions committed after last
+// (up to horizon) end, as many as make up about one batch (stageBatch
+// event ids) but at least one.
+func (r *stageRunner) commitsAfter(ctx context.Context, tx *sql.Tx, last, horizon int64) ([]int64, error) {
+	rows, err := tx.QueryContext(ctx, "SELECT last_event_id FROM ingest_commits WHERE last_event_id > $1 AND last_event_id <= $2 "+
+		"ORDER BY last_event_id LIMIT "+strconv.Itoa(stageBatch), last, horizon)
+	if err != nil {
+		return nil, fmt.Errorf("read committed ingestion transactions: %w", err)
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		if len(out) > 0 && id-last > stageBatch {
+			break
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// eventsAfter reads the committed events after last, up to end (at most
+// stageBatch of them when limit), and returns those to hand to the stages
+// with the id of the last one read. Events Moments records itself in the
+// stages' own transactions (a milestone reached) are passed over: they
+// are effects, which the stages must not see again as news.
+func (r *stageRunner) eventsAfter(ctx context.Context, tx *sql.Tx, last, end int64, limit bool) ([]Event, int64, error) {
+	q := "SELECT write_key_id, " + eventCols + " FROM events WHERE id > $1 AND id <= $2 ORDER BY id"
+	if limit {
+		q += " LIMIT " + strconv.Itoa(stageBatch)
+	}
+	rows, err := tx.QueryContext(ctx, q, last, end)
 	if err != nil {
 		return nil, 0, fmt.Errorf("read committed events: %w", err)
 	}
@@ -312,11 +371,86 @@ func (r *stageRunner) eventsAfter(ctx context.Context, tx *sql.Tx, last, horizon
 			return nil, 0, err
 		}
 		last = e.ID
-		if key != SystemWriteKey {
+		if !recordedByStages(key, e.Name) {
 			out = append(out, e)
 		}
 	}
 	return out, last, rows.Err()
+}
+
+// recordedByStages says whether an event is one the ingest stages wrote
+// themselves (a milestone reached, recorded by RecordMilestonesTx).
+// Moments' other events of its own (a survey answer taken on the answer
+// page) are ingested like any other and are news to the stages.
+func recordedByStages(writeKey, name string) bool {
+	return writeKey == SystemWriteKey && name == vocab.EventMilestoneReached
+}
+
+// stageGroup is the events of one ingestion transaction, up to the id its
+// events end at, followed by the reattributions it queued.
+type stageGroup struct {
+	end    int64
+	events []Event
+}
+
+type stageGroups []stageGroup
+
+// find returns the group of the transaction that ended at end, or nil.
+func (gs stageGroups) find(end int64) *stageGroup {
+	i := sort.Search(len(gs), func(i int) bool { return gs[i].end >= end })
+	if i < len(gs) && gs[i].end == end {
+		return &gs[i]
+	}
+	return nil
+}
+
+// splitByCommit cuts events (in id order) at the ends of the ingestion
+// transactions (ascending). Events after the last end, which no
+// transaction marked, form one group of their own.
+func splitByCommit(events []Event, bounds []int64) stageGroups {
+	groups := make(stageGroups, 0, len(bounds)+1)
+	for _, b := range bounds {
+		groups = append(groups, stageGroup{end: b})
+	}
+	i := 0
+	for _, e := range events {
+		for i < len(bounds) && e.ID > bounds[i] {
+			i++
+		}
+		if i < len(bounds) {
+			groups[i].events = append(groups[i].events, e)
+			continue
+		}
+		if len(groups) == len(bounds) {
+			groups = append(groups, stageGroup{})
+		}
+		tail := &groups[len(groups)-1]
+		tail.events, tail.end = append(tail.events, e), e.ID
+	}
+	return groups
+}
+
+// markCommit records where this ingestion transaction's events end
+// (ingest_commits), so the stages can hand them to the hooks together.
+func (b *ingestBatch) markCommit(ctx context.Context) error {
+	end := b.lastID()
+	if end == 0 {
+		return nil
+	}
+	if _, err := b.tx.ExecContext(ctx, "INSERT INTO ingest_commits (last_event_id) VALUES ($1)", end); err != nil {
+		return fmt.Errorf("mark the ingestion transaction: %w", err)
+	}
+	return nil
+}
+
+// lastID is the largest id of the events this transaction stored, 0 when
+// it stored none.
+func (b *ingestBatch) lastID() int64 {
+	var end int64
+	for i := range b.rows {
+		end = max(end, b.rows[i].ID)
+	}
+	return end
 }
 
 func (r *stageRunner) reattributions(ctx context.Context, tx *sql.Tx) ([]reattribution, error) {

@@ -220,6 +220,9 @@ func (w *writer) commit(ctx context.Context, group []*ingestReq) ([]IngestResult
 	if err != nil {
 		return nil, err
 	}
+	if err := b.markCommit(ctx); err != nil {
+		return nil, err
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}

@@ -28,6 +28,17 @@ CREATE TABLE reattributed_events (
 );
 CREATE INDEX reattributed_events_event ON reattributed_events (event_id);
 
+-- ingest_commits marks where each ingestion transaction's events end (its
+-- largest event id). The stages hand the hooks one transaction's events at
+-- a time, as when they ran inside it, so what depends on a batch's extent
+-- (a milestone reached by a condition is dated by the account's latest
+-- event in it) does not depend on how far behind the stages were. Rows are
+-- deleted once the stages are past them.
+CREATE TABLE ingest_commits (
+    last_event_id INTEGER PRIMARY KEY
+);
+
 -- +goose Down
+DROP TABLE ingest_commits;
 DROP TABLE reattributed_events;
 DROP TABLE ingest_progress;
