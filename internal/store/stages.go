@@ -59,6 +59,10 @@ const (
 	stagePoll = 50 * time.Millisecond
 	// stageRetry is the pause after a failed round.
 	stageRetry = time.Second
+	// stageCatchUp bounds how long an ingestion transaction that changes
+	// accounts or contacts waits for the stages to act on the ones before
+	// it (waitFor).
+	stageCatchUp = 5 * time.Second
 )
 
 // stageRunner runs the ingest hooks on committed events.
@@ -152,6 +156,67 @@ func (r *stageRunner) loop() {
 			return
 		case <-r.wake:
 		case <-poll:
+		}
+	}
+}
+
+// changesState says whether a group of calls may change what the stages
+// read besides the events: accounts' and contacts' traits, roles and links
+// (identify, group and alias calls, or any call with traits).
+func changesState(group []*ingestReq) bool {
+	for _, r := range group {
+		for i := range r.msgs {
+			m := &r.msgs[i]
+			switch {
+			case len(m.Traits) > 0:
+				return true
+			case m.Type == "track" || m.Type == "page" || m.Type == "screen":
+			default:
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// waitFor returns once the stages have consumed every event up to id, or
+// after stageCatchUp, or at once when no stages run here or the last round
+// failed. The stages read accounts' traits and contacts' roles as they are
+// when they run, not as they were when an event arrived; an ingestion
+// transaction that changes them therefore waits until the stages are past
+// the transactions before it, so a milestone's condition, a trigger's
+// condition and a sponsor change see each batch with the state it left.
+// Calls that only add events (track, page, screen) never wait: the stages
+// fall behind on them freely.
+func (r *stageRunner) waitFor(ctx context.Context, id int64) {
+	if len(r.hooks) == 0 {
+		return
+	}
+	r.begin()
+	deadline := time.NewTimer(stageCatchUp)
+	defer deadline.Stop()
+	for {
+		r.mu.Lock()
+		next, failing := r.rounds, r.failing
+		r.mu.Unlock()
+		if failing != nil {
+			return
+		}
+		var last int64
+		if err := r.s.read.QueryRowContext(ctx, "SELECT last_event_id FROM ingest_progress WHERE name = $1", progressName).
+			Scan(&last); err != nil || last >= id {
+			return
+		}
+		r.notify()
+		select {
+		case <-next:
+		case <-time.After(stagePoll):
+		case <-deadline.C:
+			r.s.log.Warn("ingest stages are behind; committing a change to accounts or contacts before they caught up",
+				"behind_from", last, "up_to", id)
+			return
+		case <-r.quit:
+			return
 		}
 	}
 }

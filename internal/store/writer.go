@@ -87,6 +87,9 @@ type writer struct {
 	seen map[string]int64
 	// dedupe is SQLite's deduplication set (dedupe.go).
 	dedupe *dedupe
+	// committed is the last event id of this process's latest ingestion
+	// transaction.
+	committed int64
 }
 
 // seenPrecision is how stale last_seen_at may be; maxSeen bounds the cache.
@@ -201,6 +204,12 @@ func (w *writer) commitGroup(group []*ingestReq) {
 }
 
 func (w *writer) commit(ctx context.Context, group []*ingestReq) ([]IngestResult, error) {
+	if w.committed > 0 && changesState(group) {
+		// The stages read accounts and contacts as they are when they run:
+		// let them act on what this process committed before, so they see
+		// each batch with the traits and roles it left (stages.go).
+		w.s.stages.waitFor(ctx, w.committed)
+	}
 	tx, err := w.s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
@@ -225,6 +234,9 @@ func (w *writer) commit(ctx context.Context, group []*ingestReq) ([]IngestResult
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
+	}
+	if end := b.lastID(); end > 0 {
+		w.committed = end
 	}
 	w.s.stages.notify()
 	if w.s.dialect.embedded() {
