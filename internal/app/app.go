@@ -74,8 +74,10 @@ type App struct {
 	Analytics *report.Recorder
 }
 
-// IngestStage is one stage of the ingest pipeline: a hook that runs inside
-// the ingestion transaction, after the batch's events are stored.
+// IngestStage is one stage of the ingest pipeline: a hook that runs after
+// the batch's events are committed and acknowledged, in the store's stage
+// runner transaction, which records how far the stages got with their
+// effects (store.IngestHook).
 type IngestStage struct {
 	// Name says what the stage does, for tests and logs.
 	Name string
@@ -119,8 +121,8 @@ func New(ctx context.Context, st *store.Store, o Options) (*App, error) {
 	return a, nil
 }
 
-// IngestStages is the ingest pipeline, in the order its stages run inside
-// each batch's transaction:
+// IngestStages is the ingest pipeline, in the order its stages run on each
+// batch of committed events:
 //
 //  1. health updates every account's health and success path state;
 //  2. triggers read that fresh state (a quadrant moved by this very batch)
@@ -170,8 +172,11 @@ func (a *App) prune(ctx context.Context) {
 }
 
 // Start starts the background services (health recomputes, playbook
-// workers, survey reminders, scheduled triggers) and the daily prune.
+// workers, survey reminders, scheduled triggers), the daily prune and the
+// ingest stages, which first work off the events a previous process
+// committed but did not get to.
 func (a *App) Start(ctx context.Context) error {
+	a.Store.StartIngestStages()
 	pctx, stopPrune := context.WithCancel(context.WithoutCancel(ctx))
 	pruned := make(chan struct{})
 	go func() {
@@ -207,6 +212,12 @@ func (a *App) Stop(ctx context.Context) error {
 	}
 	return first
 }
+
+// WaitIdle returns once the ingest stages have caught up with every event
+// committed before the call: the health, trigger runs and wake-ups of what
+// was ingested are stored. Tests and tools call it between ingesting and
+// reading derived state.
+func (a *App) WaitIdle(ctx context.Context) error { return a.Store.WaitIdle(ctx) }
 
 // Handler is the HTTP handler of the installation.
 func (a *App) Handler() http.Handler { return a.Web }

@@ -2,6 +2,9 @@ package demo
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
 	"runtime"
 	"sync"
 	"time"
@@ -85,7 +88,48 @@ func Generate(ctx context.Context, cfg Config, t Target, progress Progress) (*Re
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Company: c, Histories: hs, Messages: total, Elapsed: time.Since(start)}, nil
+	elapsed := time.Since(start)
+	// The history is stored; what it causes (health, moments, runs) follows
+	// right behind. The showcase and the reader look at that, so wait for it.
+	if err := waitCaughtUp(ctx, t); err != nil {
+		return nil, err
+	}
+	return &Result{Company: c, Histories: hs, Messages: total, Elapsed: elapsed}, nil
+}
+
+// waitCaughtUp polls the server's /healthz until its ingest stages have
+// acted on every stored event; a server that does not report them counts
+// as caught up.
+func waitCaughtUp(ctx context.Context, t Target) error {
+	client := t.Client
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
+	}
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.URL+"/healthz", nil)
+		if err != nil {
+			return err
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			return fmt.Errorf("wait for the server to act on the history: %w", err)
+		}
+		var hz struct {
+			Stages *struct {
+				Events int64 `json:"events_behind"`
+			} `json:"ingest_stages"`
+		}
+		err = json.NewDecoder(res.Body).Decode(&hz)
+		res.Body.Close()
+		if err != nil || hz.Stages == nil || hz.Stages.Events == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for the server to act on the history (%d events to go): %w", hz.Stages.Events, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // streamsOf deals the accounts to the workers in turn; each worker sends

@@ -112,8 +112,8 @@ func New(o Options) (*Engine, error) {
 
 // OnIngest is the playbook wake-up stage of the ingest pipeline
 // (store.IngestHook): it wakes the steps waiting for the stored events, in
-// the ingestion transaction, so the wake commits with the events or not at
-// all.
+// the stage runner's transaction, so the wake commits with the runner's
+// progress past the events or not at all.
 func (e *Engine) OnIngest(ctx context.Context, tx *sql.Tx, events []store.Event) error {
 	runs, err := e.st.WakeStepsForEventsTx(ctx, tx, events, e.now())
 	if err != nil {

@@ -24,13 +24,26 @@ type HealthEvent struct {
 	ContactRole string
 }
 
-// AccountEventsTx calls fn with every event of the accounts, account by
-// account (in id order) and in arrival order within each, reading through
-// the events_account index. With tx nil it reads from the read pool.
-// Properties are read only for events whose properties scoring uses
-// (survey answers, milestones, and events with a "feature" property), and
-// the contact's role only for survey answers.
+// AccountEventsTx calls fn with every event of the accounts whose health
+// effects are stored (the ingest stages consumed it; see consumedCond),
+// account by account (in id order) and in arrival order within each,
+// reading through the events_account index. With tx nil it reads from the
+// read pool. Properties are read only for events whose properties scoring
+// uses (survey answers, milestones, and events with a "feature"
+// property), and the contact's role only for survey answers.
 func (s *Store) AccountEventsTx(ctx context.Context, tx Querier, accountIDs []string, fn func(*HealthEvent) error) error {
+	return s.accountEvents(ctx, tx, accountIDs, " AND "+consumedCond, fn)
+}
+
+// AccountHistoryEvents is AccountEventsTx over every stored event, whether
+// or not the ingest stages have consumed it yet, from the read pool: for
+// scores rebuilt as they stood in the past (a backtest), which read the
+// events and nothing the stages keep.
+func (s *Store) AccountHistoryEvents(ctx context.Context, accountIDs []string, fn func(*HealthEvent) error) error {
+	return s.accountEvents(ctx, nil, accountIDs, "", fn)
+}
+
+func (s *Store) accountEvents(ctx context.Context, tx Querier, accountIDs []string, cond string, fn func(*HealthEvent) error) error {
 	q := tx
 	if q == nil {
 		// Reading an account's events jumps around the events table (it is
@@ -51,7 +64,7 @@ func (s *Store) AccountEventsTx(ctx context.Context, tx Querier, accountIDs []st
 		}
 		rows, err := q.QueryContext(ctx, `SELECT e.id, e.account_id, e.type, e.name, e.user_id, e.timestamp, `+s.healthPropsSQL()+`,
 			CASE WHEN e.name = '`+vocab.EventSurveyResponded+`' THEN (SELECT c.role FROM contacts c WHERE c.id = e.user_id) END
-			FROM events e WHERE e.account_id IN (`+s.dialect.placeholders(1, len(chunk))+`) AND `+s.healthTypesSQL()+`
+			FROM events e WHERE e.account_id IN (`+s.dialect.placeholders(1, len(chunk))+`) AND `+s.healthTypesSQL()+cond+`
 			ORDER BY e.account_id, e.id`, args...)
 		if err != nil {
 			return fmt.Errorf("read events to recompute health: %w", err)
@@ -89,6 +102,7 @@ func (s *Store) ScanAccountEvents(ctx context.Context, fn func(*HealthEvent) err
 	query := `SELECT e.id, e.account_id, e.type, e.name, e.user_id, e.timestamp, ` + s.healthPropsSQL() + `,
 		CASE WHEN e.name = '` + vocab.EventSurveyResponded + `' THEN (SELECT c.role FROM contacts c WHERE c.id = e.user_id) END
 		FROM events e WHERE e.id > $1 AND e.id <= $2 AND e.account_id <> '' AND ` + s.healthTypesSQL() + `
+		AND ` + consumedCond + `
 		ORDER BY e.id`
 	for from := int64(0); from < last.Int64; from += HealthScanRange {
 		rows, err := q.QueryContext(ctx, query, from, min(from+HealthScanRange, last.Int64))
@@ -173,3 +187,13 @@ func eachHealthEvent(rows *sql.Rows, fn func(*HealthEvent) error) error {
 	}
 	return rows.Err()
 }
+
+// consumedCond keeps, of the events e, those whose health effects are
+// stored: the events the ingest stages have consumed (and whose
+// reattribution to an account they have handed over), and the events the
+// stages recorded themselves (milestones reached), which are effects.
+// Health rebuilt from events reads no others: their effects are still to
+// be applied by the stages (stages.go), and counting them here too would
+// count them twice.
+const consumedCond = "((e.write_key_id = '" + SystemWriteKey + "' AND e.name = '" + vocab.EventMilestoneReached + "') OR (e.id <= (SELECT last_event_id FROM ingest_progress WHERE name = '" +
+	progressName + "') AND NOT EXISTS (SELECT 1 FROM reattributed_events r WHERE r.event_id = e.id)))"

@@ -483,7 +483,6 @@ func (b *ingestBatch) insertEvents(ctx context.Context) error {
 			return fmt.Errorf("write events: %d ids returned for %d rows", i-start, end-start)
 		}
 	}
-	b.stored = append(b.rows[:len(b.rows):len(b.rows)], b.reattributed...)
 	return nil
 }
 
@@ -495,24 +494,47 @@ func nullTime(t *time.Time) sql.NullInt64 {
 }
 
 // reattribute moves a contact's events that belong to no account onto the
-// account the contact was just linked to, and hands them to the ingest
-// hooks with the batch's own events: to health and triggers they are news
-// for that account.
+// account the contact was just linked to, and notes them to queue for the ingest
+// stages (reattributed_events): to health and triggers they are news for
+// that account.
 func (b *ingestBatch) reattribute(ctx context.Context, contactID, accountID string) error {
-	rows, err := b.tx.QueryContext(ctx, "UPDATE events SET account_id = $1 WHERE account_id = '' AND user_id = $2 RETURNING "+eventCols,
+	rows, err := b.tx.QueryContext(ctx, "UPDATE events SET account_id = $1 WHERE account_id = '' AND user_id = $2 RETURNING id",
 		accountID, contactID)
 	if err != nil {
 		return fmt.Errorf("attribute contact %q's earlier events: %w", contactID, err)
 	}
-	defer rows.Close()
+	var ids []int64
 	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
 			return err
 		}
-		b.reattributed = append(b.reattributed, e)
+		ids = append(ids, id)
 	}
-	return rows.Err()
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		b.reattributed = append(b.reattributed, reattribution{eventID: id, account: accountID})
+	}
+	return nil
+}
+
+// queueReattributed queues the batch's reattributed events for the ingest
+// stages, after the batch's own events (whose ids are known by now).
+func (b *ingestBatch) queueReattributed(ctx context.Context) error {
+	if len(b.reattributed) == 0 {
+		return nil
+	}
+	after := b.lastID()
+	for _, r := range b.reattributed {
+		if _, err := b.tx.ExecContext(ctx, "INSERT INTO reattributed_events (event_id, account_id, after_event_id) VALUES ($1, $2, $3)",
+			r.eventID, r.account, after); err != nil {
+			return fmt.Errorf("queue reattributed events: %w", err)
+		}
+	}
+	return nil
 }
 
 // insertEventsArrays is insertEvents on PostgreSQL: one statement of
@@ -571,7 +593,6 @@ func (b *ingestBatch) insertEventsArrays(ctx context.Context) error {
 			return fmt.Errorf("write events: %d ids returned for %d rows", got, n)
 		}
 	}
-	b.stored = append(b.rows[:len(b.rows):len(b.rows)], b.reattributed...)
 	return nil
 }
 

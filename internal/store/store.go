@@ -100,6 +100,8 @@ type Store struct {
 	dsn    string
 	path   string
 	writer *writer
+	// stages runs the ingest hooks on committed events (stages.go).
+	stages *stageRunner
 	now    func() time.Time
 	// mergeEvery is Config.DedupeMergeEvery.
 	mergeEvery int
@@ -169,6 +171,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		}
 	}
 	s.writer = newWriter(s)
+	s.stages = newStageRunner(s)
 	if err := s.writer.prepare(ctx); err != nil {
 		s.closeDBs()
 		return nil, err
@@ -245,6 +248,9 @@ func (s *Store) SetClock(now func() time.Time) { s.now = now }
 func (s *Store) Close() error {
 	if s.writer != nil {
 		s.writer.stop()
+	}
+	if s.stages != nil {
+		s.stages.halt()
 	}
 	if s.checkpointer != nil {
 		s.checkpointer.stop()

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -251,8 +253,10 @@ func TestHooksSeeReattributedEvents(t *testing.T) {
 		})
 		_, err := s.Ingest(ctx, "wk", []store.Message{track("t1", "u1", "", "Login")})
 		require.NoError(t, err)
+		require.NoError(t, s.WaitIdle(ctx))
 		_, err = s.Ingest(ctx, "wk", []store.Message{{Type: "group", MessageID: "g1", UserID: "u1", GroupID: "acme", Timestamp: t0, ReceivedAt: t0}})
 		require.NoError(t, err)
+		require.NoError(t, s.WaitIdle(ctx))
 		require.Equal(t, [][]string{{"track:Login@"}, {"group:@acme", "track:Login@acme"}}, seen,
 			"the login sent before the link reaches the hooks again, now with its account")
 	})
@@ -320,4 +324,168 @@ func TestRunsAndTasksPaginate(t *testing.T) {
 		_, _, err := s.ListTasks(ctx, store.TaskFilter{}, t0, store.Page{Cursor: "bm90LWEtbnVtYmVy"})
 		require.ErrorIs(t, err, store.ErrBadCursor)
 	})
+}
+
+// TestIngestStagesExactlyOnceAcrossRestart closes the store while its
+// ingest stages may still be behind, opens it again and checks that every
+// stored event reached the stages exactly once: what a stage writes
+// commits with the stages' progress.
+func TestIngestStagesExactlyOnceAcrossRestart(t *testing.T) {
+	t.Parallel()
+	for _, d := range storetest.Dialects() {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			cfg := storetest.Config(t, d)
+			// The stage records every event it sees in a table of its own.
+			stage := func(ctx context.Context, tx *sql.Tx, events []store.Event) error {
+				for _, e := range events {
+					if _, err := tx.ExecContext(ctx, "INSERT INTO seen (message_id) VALUES ($1)", e.MessageID); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			s, err := store.Open(ctx, cfg)
+			require.NoError(t, err)
+			_, err = s.DB().Exec("CREATE TABLE seen (message_id TEXT NOT NULL)")
+			require.NoError(t, err)
+			s.OnIngest(stage)
+			sent := 0
+			for b := 0; b < 20; b++ {
+				var msgs []store.Message
+				for i := 0; i < 50; i++ {
+					msgs = append(msgs, track(fmt.Sprintf("b%d-m%d", b, i), "u", "acme", "Login"))
+				}
+				_, err := s.Ingest(ctx, "wk", msgs)
+				require.NoError(t, err)
+				sent += len(msgs)
+			}
+			require.NoError(t, s.Close()) // the stages stop wherever they are
+
+			s, err = store.Open(ctx, cfg)
+			require.NoError(t, err)
+			defer s.Close()
+			s.OnIngest(stage)
+			s.StartIngestStages()
+			require.NoError(t, s.WaitIdle(ctx))
+			lag, err := s.IngestLag(ctx)
+			require.NoError(t, err)
+			require.Zero(t, lag.Events)
+			var n, distinct int
+			require.NoError(t, s.DB().QueryRow("SELECT count(*), count(DISTINCT message_id) FROM seen").Scan(&n, &distinct))
+			require.Equal(t, sent, distinct, "every event reached the stages")
+			require.Equal(t, sent, n, "no event reached them twice")
+		})
+	}
+}
+
+// TestIngestStagesTakeWholeTransactions ingests twenty calls while no
+// stage runs, then starts the stages: although they are twenty calls
+// behind, each hook call gets exactly one call's events, in order, so
+// what depends on a batch's extent (a condition milestone's date) is as
+// if the stages had kept up.
+func TestIngestStagesTakeWholeTransactions(t *testing.T) {
+	t.Parallel()
+	for _, d := range storetest.Dialects() {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			cfg := storetest.Config(t, d)
+			s, err := store.Open(ctx, cfg)
+			require.NoError(t, err)
+			for b := 0; b < 20; b++ {
+				var msgs []store.Message
+				for i := 0; i < 10+b; i++ {
+					msgs = append(msgs, track(fmt.Sprintf("b%02d-m%d", b, i), "u", "acme", "Login"))
+				}
+				_, err := s.Ingest(ctx, "wk", msgs)
+				require.NoError(t, err)
+			}
+			require.NoError(t, s.Close())
+
+			s, err = store.Open(ctx, cfg)
+			require.NoError(t, err)
+			defer s.Close()
+			var calls []string // per hook call: its batches, and how many events
+			s.OnIngest(func(_ context.Context, _ *sql.Tx, events []store.Event) error {
+				batches := map[string]bool{}
+				for _, e := range events {
+					batches[e.MessageID[:3]] = true
+				}
+				keys := make([]string, 0, len(batches))
+				for k := range batches {
+					keys = append(keys, k)
+				}
+				sort.Strings(keys)
+				calls = append(calls, fmt.Sprintf("%s:%d", strings.Join(keys, ","), len(events)))
+				return nil
+			})
+			s.StartIngestStages()
+			require.NoError(t, s.WaitIdle(ctx))
+			want := make([]string, 20)
+			for b := range want {
+				want[b] = fmt.Sprintf("b%02d:%d", b, 10+b)
+			}
+			require.Equal(t, want, calls)
+		})
+	}
+}
+
+// TestIngestStagesOnceWithSeveralServers runs three stores on one
+// PostgreSQL database, as three servers would, each ingesting and each
+// running the stages: every event reaches the stages exactly once.
+func TestIngestStagesOnceWithSeveralServers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg := storetest.Config(t, store.Postgres) // skips without PostgreSQL
+	stage := func(ctx context.Context, tx *sql.Tx, events []store.Event) error {
+		for _, e := range events {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO seen (message_id) VALUES ($1)", e.MessageID); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var servers []*store.Store
+	for i := 0; i < 3; i++ {
+		s, err := store.Open(ctx, cfg)
+		require.NoError(t, err)
+		defer s.Close()
+		if i == 0 {
+			_, err = s.DB().Exec("CREATE TABLE seen (message_id TEXT NOT NULL)")
+			require.NoError(t, err)
+		}
+		s.OnIngest(stage)
+		s.StartIngestStages()
+		servers = append(servers, s)
+	}
+	const calls, per = 30, 40
+	errs := make(chan error, len(servers))
+	for n, s := range servers {
+		go func() {
+			for b := 0; b < calls; b++ {
+				var msgs []store.Message
+				for i := 0; i < per; i++ {
+					msgs = append(msgs, track(fmt.Sprintf("s%d-b%d-m%d", n, b, i), fmt.Sprintf("u%d", i), "acme", "Login"))
+				}
+				if _, err := s.Ingest(ctx, "wk", msgs); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range servers {
+		require.NoError(t, <-errs)
+	}
+	for _, s := range servers {
+		require.NoError(t, s.WaitIdle(ctx))
+	}
+	var n, distinct int
+	require.NoError(t, servers[0].DB().QueryRow("SELECT count(*), count(DISTINCT message_id) FROM seen").Scan(&n, &distinct))
+	sent := len(servers) * calls * per
+	require.Equal(t, sent, distinct, "every event reached the stages")
+	require.Equal(t, sent, n, "no event reached them twice")
 }

@@ -24,17 +24,21 @@ type IngestResult struct {
 	Duplicates int
 }
 
-// IngestHook runs inside the ingestion transaction, after the batch's events
-// are written and before the commit, with the events that were stored for
-// the first time (duplicates excluded), followed by earlier events that
-// joined an account in this batch (events sent before the call that linked
-// their contact to the account). An error rolls the whole transaction
-// back, so what the hook writes (trigger runs, health counters) commits
-// atomically with the events. Hooks must be fast: they hold the write lock.
+// IngestHook is an ingest stage: it runs after the batch's events are
+// durably committed and acknowledged, inside the stage runner's
+// transaction (stages.go), with committed events in id order that no stage
+// has consumed yet (duplicates are never stored, so never handed over),
+// followed by earlier events that have since joined an account (events
+// sent before the call that linked their contact to the account). The
+// runner records its progress in the same transaction, so what the hook
+// writes (trigger runs, health counters) commits exactly once per event.
+// An error rolls the round back; the events stay queued and the round is
+// retried.
 type IngestHook func(ctx context.Context, tx *sql.Tx, events []Event) error
 
-// OnIngest registers a hook. Register hooks before the first Ingest.
-func (s *Store) OnIngest(h IngestHook) { s.writer.hooks = append(s.writer.hooks, h) }
+// OnIngest registers a hook. Register hooks before the first Ingest and
+// before StartIngestStages.
+func (s *Store) OnIngest(h IngestHook) { s.stages.hooks = append(s.stages.hooks, h) }
 
 // Ingest stores messages received with one write key, in one transaction
 // with any messages of concurrent calls (group commit), and returns once the
@@ -45,6 +49,7 @@ func (s *Store) Ingest(ctx context.Context, writeKeyID string, msgs []Message) (
 	if len(msgs) == 0 {
 		return IngestResult{}, nil
 	}
+	s.stages.begin()
 	return s.writer.submit(ctx, writeKeyID, msgs)
 }
 
@@ -70,7 +75,6 @@ type writer struct {
 	quit   chan struct{}
 	exited chan struct{}
 	once   sync.Once
-	hooks  []IngestHook
 	// stmts holds the prepared statements of full chunks by their SQL
 	// (see prepare); only the committer uses them.
 	stmts map[string]*sql.Stmt
@@ -83,6 +87,9 @@ type writer struct {
 	seen map[string]int64
 	// dedupe is SQLite's deduplication set (dedupe.go).
 	dedupe *dedupe
+	// committed is the last event id of this process's latest ingestion
+	// transaction.
+	committed int64
 }
 
 // seenPrecision is how stale last_seen_at may be; maxSeen bounds the cache.
@@ -197,24 +204,41 @@ func (w *writer) commitGroup(group []*ingestReq) {
 }
 
 func (w *writer) commit(ctx context.Context, group []*ingestReq) ([]IngestResult, error) {
+	if w.committed > 0 && changesState(group) {
+		// The stages read accounts and contacts as they are when they run:
+		// let them act on what this process committed before, so they see
+		// each batch with the traits and roles it left (stages.go).
+		w.s.stages.waitFor(ctx, w.committed)
+	}
 	tx, err := w.s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if !w.s.dialect.embedded() {
+		// Held until commit, from before the first event id is drawn: the
+		// stage runner waits for its holders to read events in commit
+		// order (stages.go). Shared, so ingestion transactions never wait
+		// for each other here.
+		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock_shared($1)", ingestLockKey); err != nil {
+			return nil, fmt.Errorf("announce ingestion: %w", err)
+		}
+	}
 	b := &ingestBatch{s: w.s, w: w, tx: tx, now: w.s.now()}
 	results, err := b.run(ctx, group)
 	if err != nil {
 		return nil, err
 	}
-	for _, h := range w.hooks {
-		if err := h(ctx, tx, b.stored); err != nil {
-			return nil, fmt.Errorf("ingest hook: %w", err)
-		}
+	if err := b.markCommit(ctx); err != nil {
+		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
+	if end := b.lastID(); end > 0 {
+		w.committed = end
+	}
+	w.s.stages.notify()
 	if w.s.dialect.embedded() {
 		w.dedupe.add(b.keys, b.rows)
 	}
@@ -255,10 +279,9 @@ type ingestBatch struct {
 	rows      []Event
 	writeKeys []string // the write key of each row
 	keys      [][]byte // the dedupe key of each row
-	stored    []Event
 	// reattributed are earlier events that joined an account in this
 	// batch because their contact was linked to it.
-	reattributed []Event
+	reattributed []reattribution
 	// seenWritten is the last_seen_at written per "table\x00id", for the
 	// writer's cache once the transaction commits.
 	seenWritten map[string]int64
@@ -322,6 +345,9 @@ func (b *ingestBatch) run(ctx context.Context, group []*ingestReq) ([]IngestResu
 		return nil, err
 	}
 	if err := b.insertEvents(ctx); err != nil {
+		return nil, err
+	}
+	if err := b.queueReattributed(ctx); err != nil {
 		return nil, err
 	}
 	return results, nil

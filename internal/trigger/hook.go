@@ -30,10 +30,11 @@ func keyRole(role string) string {
 	return ""
 }
 
-// OnIngest is the ingest hook (store.IngestHook): it runs inside the
-// ingestion transaction with the events stored for the first time, so a
-// run it starts commits with its event, and a retried event (deduplicated
-// before the hook) never reaches it. Conditions that cannot be evaluated
+// OnIngest is the ingest hook (store.IngestHook): it runs in the stage
+// runner's transaction with committed events stored for the first time,
+// so a run it starts commits with the runner's progress past its event
+// (exactly once), and a retried event (deduplicated at ingestion) never
+// reaches it. Conditions that cannot be evaluated
 // count as false; only database errors fail the ingestion.
 func (e *Engine) OnIngest(ctx context.Context, tx *sql.Tx, events []store.Event) error {
 	if len(events) == 0 {

@@ -74,13 +74,15 @@ func setupWith(t testing.TB, st *store.Store, mapYAML string, c *fakeclock.Clock
 	return &env{st: st, app: a, pb: pb, url: srv.URL, writeKey: write, adminKey: admin, clock: c}
 }
 
-// batch posts messages to /v1/batch and requires a 200.
+// batch posts messages to /v1/batch, requires a 200 and waits until the
+// ingest stages (health, triggers, wake-ups) have consumed them.
 func (e *env) batch(t testing.TB, msgs ...map[string]any) {
 	t.Helper()
 	body, err := json.Marshal(map[string]any{"batch": msgs})
 	require.NoError(t, err)
 	status, res := e.do(t, "POST", "/v1/batch", body, nil)
 	require.Equal(t, http.StatusOK, status, res)
+	require.NoError(t, e.app.WaitIdle(context.Background()))
 }
 
 var msgSeq struct {

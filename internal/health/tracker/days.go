@@ -164,7 +164,7 @@ func (t *Tracker) rebuildDays(ctx context.Context, md *model, ids []string, toda
 	}
 	events := make(map[string][]health.Event, len(ids))
 	var n int64
-	err = t.st.AccountEventsTx(ctx, t.st.Reader(), ids, func(e *store.HealthEvent) error {
+	err = t.st.AccountHistoryEvents(ctx, ids, func(e *store.HealthEvent) error {
 		if _, ok := accounts[e.AccountID]; !ok {
 			return nil
 		}

@@ -61,7 +61,7 @@ func (t *Tracker) ScoresAt(ctx context.Context, accounts []store.Account, at map
 			}
 			aggs[a.ID] = list
 		}
-		err := t.st.AccountEventsTx(ctx, t.st.Reader(), ids, func(e *store.HealthEvent) error {
+		err := t.st.AccountHistoryEvents(ctx, ids, func(e *store.HealthEvent) error {
 			times := at[e.AccountID]
 			var ev health.Event
 			decoded := false

@@ -603,7 +603,8 @@ func (t *Tracker) loadAggregate(rec *store.HealthRecord) *health.Aggregate {
 }
 
 // OnIngest is the ingest hook (store.IngestHook): it updates the health of
-// every account the batch touched, in the ingestion transaction.
+// every account the events touched, in the stage runner's transaction
+// (which records its progress with the health it writes).
 func (t *Tracker) OnIngest(ctx context.Context, tx *sql.Tx, events []store.Event) error {
 	byAccount := map[string][]int{}
 	var order []string

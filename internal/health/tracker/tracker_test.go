@@ -87,6 +87,7 @@ func TestIncrementalHealthAndPath(t *testing.T) {
 		}
 		_, err := st.Ingest(ctx, "wk", msgs)
 		require.NoError(t, err)
+		require.NoError(t, st.WaitIdle(ctx))
 
 		h, err := st.AccountHealth(ctx, "acme")
 		require.NoError(t, err)
@@ -111,6 +112,7 @@ func TestIncrementalHealthAndPath(t *testing.T) {
 			track("u-2", "acme", "Dashboard Shared", start.Add(25*day), nil))
 		_, err = st.Ingest(ctx, "wk", later)
 		require.NoError(t, err)
+		require.NoError(t, st.WaitIdle(ctx))
 
 		h, err = st.AccountHealth(ctx, "acme")
 		require.NoError(t, err)
@@ -151,6 +153,7 @@ func TestIncrementalHealthAndPath(t *testing.T) {
 		// A retried batch is deduplicated and changes nothing.
 		_, err = st.Ingest(ctx, "wk", later)
 		require.NoError(t, err)
+		require.NoError(t, st.WaitIdle(ctx))
 		again, err := st.AccountHealth(ctx, "acme")
 		require.NoError(t, err)
 		require.Equal(t, h, again)
@@ -182,6 +185,7 @@ func TestTraitMilestoneAndAccountWithoutMap(t *testing.T) {
 			track("u-1", "solo", "Logged In", t0.Add(-time.Hour), nil),
 		})
 		require.NoError(t, err)
+		require.NoError(t, st.WaitIdle(ctx))
 		h, err := st.AccountHealth(ctx, "solo")
 		require.NoError(t, err)
 		require.Equal(t, "self_serve", h.PathID, "the catch-all path")
@@ -194,6 +198,7 @@ func TestTraitMilestoneAndAccountWithoutMap(t *testing.T) {
 				Timestamp: f.now(), ReceivedAt: f.now()},
 		})
 		require.NoError(t, err)
+		require.NoError(t, st.WaitIdle(ctx))
 		h, err = st.AccountHealth(ctx, "solo")
 		require.NoError(t, err)
 		require.Equal(t, 1, h.MilestonesReached)
@@ -313,11 +318,13 @@ func TestRecomputeAgreesWithIncremental(t *testing.T) {
 		ctx := context.Background()
 		_, err := st.Ingest(ctx, "wk", traits)
 		require.NoError(t, err)
+		require.NoError(t, st.WaitIdle(ctx))
 		events := 0
 		began := time.Now()
 		for _, b := range batches {
 			_, err := st.Ingest(ctx, "wk", b)
 			require.NoError(t, err)
+			require.NoError(t, st.WaitIdle(ctx))
 			events += len(b)
 		}
 		t.Logf("ingested %d events in %d calls in %v", events, len(batches), time.Since(began))
@@ -360,6 +367,7 @@ func TestRecomputeDecaysAndKeepsTrend(t *testing.T) {
 		}
 		_, err := st.Ingest(ctx, "wk", msgs)
 		require.NoError(t, err)
+		require.NoError(t, st.WaitIdle(ctx))
 		before, err := st.AccountHealth(ctx, "busy")
 		require.NoError(t, err)
 
@@ -401,10 +409,12 @@ func TestRecomputeWhileIngesting(t *testing.T) {
 		ctx := context.Background()
 		_, err := st.Ingest(ctx, "wk", traits)
 		require.NoError(t, err)
+		require.NoError(t, st.WaitIdle(ctx))
 		half := len(batches) / 2
 		for _, b := range batches[:half] {
 			_, err := st.Ingest(ctx, "wk", b)
 			require.NoError(t, err)
+			require.NoError(t, st.WaitIdle(ctx))
 		}
 		done := make(chan error, 1)
 		go func() {
@@ -421,6 +431,7 @@ func TestRecomputeWhileIngesting(t *testing.T) {
 			require.NoError(t, err)
 		}
 		require.NoError(t, <-done)
+		require.NoError(t, st.WaitIdle(ctx))
 		live := snap(t, st, n)
 		_, err = f.tr.Recompute(ctx)
 		require.NoError(t, err)

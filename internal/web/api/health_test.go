@@ -48,6 +48,7 @@ func TestHealthEndToEnd(t *testing.T) {
 
 			status, body := f.Post(t, "/v1/batch", scriptedHistory(t))
 			require.Equal(t, http.StatusOK, status, body)
+			require.NoError(t, a.WaitIdle(ctx))
 
 			// Acme follows the mid-market path: kickoff on day 3, the
 			// integration (implementation) on day 12 and the first shared

@@ -62,6 +62,9 @@ func New(o Options) *Server {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	metrics := web.NewMetrics(reg)
+	if o.Store != nil {
+		reg.MustRegister(lagCollector{o.Store})
+	}
 	s := &Server{store: o.Store, router: web.NewRouter(metrics, o.Logger),
 		metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}), metricsToken: o.MetricsToken}
 
@@ -91,5 +94,43 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		web.WriteJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "database": err.Error()})
 		return
 	}
-	web.WriteJSON(w, http.StatusOK, map[string]any{"status": "ok", "database": string(s.store.Dialect())})
+	body := map[string]any{"status": "ok", "database": string(s.store.Dialect())}
+	if lag, err := s.store.IngestLag(ctx); err == nil {
+		stages := map[string]any{"events_behind": lag.Events, "seconds_behind": lag.Seconds}
+		if lag.LastError != "" {
+			stages["last_error"] = lag.LastError
+		}
+		body["ingest_stages"] = stages
+	}
+	web.WriteJSON(w, http.StatusOK, body)
+}
+
+// lagCollector reports how far the ingest stages (health, triggers,
+// playbook wake-ups) are behind ingestion, measured at each scrape.
+type lagCollector struct{ st *store.Store }
+
+var (
+	lagEventsDesc = prometheus.NewDesc("moments_ingest_stages_lag_events",
+		"Committed events whose health, trigger and playbook wake-up effects are not stored yet.", nil, nil)
+	lagSecondsDesc = prometheus.NewDesc("moments_ingest_stages_lag_seconds",
+		"How long the oldest event waiting for the ingest stages has waited since it was received; 0 when none waits.", nil, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (c lagCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- lagEventsDesc
+	ch <- lagSecondsDesc
+}
+
+// Collect implements prometheus.Collector; when the database cannot be
+// read the metrics are left out of the scrape (and /healthz says why).
+func (c lagCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	lag, err := c.st.IngestLag(ctx)
+	if err != nil {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(lagEventsDesc, prometheus.GaugeValue, float64(lag.Events))
+	ch <- prometheus.MustNewConstMetric(lagSecondsDesc, prometheus.GaugeValue, lag.Seconds)
 }

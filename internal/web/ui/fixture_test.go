@@ -191,6 +191,9 @@ func (f *uiFixture) seed(t testing.TB, n int) {
 		}
 	}
 	flush()
+	// The pages show health and tasks, which the ingest stages derive just
+	// after the acknowledgement.
+	require.NoError(t, f.store.WaitIdle(ctx))
 }
 
 // sendSurvey records the example map's NPS survey as sent to the first
