@@ -50,6 +50,7 @@ func (h *history) ingest(msgs ...store.Message) {
 	}
 	_, err := h.st.Ingest(h.ctx, "wk", msgs)
 	require.NoError(h.t, err)
+	require.NoError(h.t, h.st.WaitIdle(h.ctx)) // the stages act after the acknowledgement
 }
 
 func track(account, name string, at time.Time, props string) store.Message {

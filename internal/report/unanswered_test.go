@@ -108,6 +108,7 @@ func messenger(t *testing.T, st *store.Store, now time.Time) (*tracker.Tracker, 
 		t.Helper()
 		_, err := st.Ingest(context.Background(), "wk", msgs)
 		require.NoError(t, err)
+		require.NoError(t, st.WaitIdle(context.Background())) // the stages act after the acknowledgement
 	}
 	return tr, msg, ingest
 }

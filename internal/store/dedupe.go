@@ -96,7 +96,7 @@ func (d *dedupe) known(ctx context.Context, b *ingestBatch, keys [][]byte) (map[
 			}
 			known[string(k)] = true
 		}
-		if err := rows.Close(); err != nil {
+		if err := closeRows(rows); err != nil {
 			return nil, err
 		}
 	}

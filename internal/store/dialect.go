@@ -1,9 +1,11 @@
 package store
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pressly/goose/v3"
 )
 
@@ -131,4 +133,14 @@ func (d Dialect) upsert(key string, cols ...string) string {
 		set[i] = c + " = excluded." + c
 	}
 	return " ON CONFLICT (" + key + ") DO UPDATE SET " + strings.Join(set, ", ")
+}
+
+// Retryable reports whether err is PostgreSQL giving up a transaction to
+// break a deadlock (40P01) or a serialisation conflict (40001): the whole
+// transaction may be run again. Such waits are rare — writers lock rows in
+// sorted order — but a row created by one transaction and locked by
+// another can still close a cycle.
+func Retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
 }

@@ -218,7 +218,7 @@ func (s *Store) HealthRecordsTx(ctx context.Context, tx Querier, ids []string) (
 			r.Exists = r.Version > 0
 			out[r.AccountID] = r
 		}
-		if err := rows.Close(); err != nil {
+		if err := closeRows(rows); err != nil {
 			return nil, err
 		}
 	}
@@ -336,7 +336,7 @@ func (s *Store) RecordMilestonesTx(ctx context.Context, tx Querier, reaches []Mi
 		if err != nil {
 			return fmt.Errorf("record milestones: %w", err)
 		}
-		if err := rows.Close(); err != nil {
+		if err := closeRows(rows); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, s.dialect.rows("INSERT INTO health_milestones (account_id, milestone_id, path_id, reached_at) VALUES ", len(chunk), 4,

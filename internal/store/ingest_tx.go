@@ -476,7 +476,7 @@ func (b *ingestBatch) insertEvents(ctx context.Context) error {
 			}
 			i++
 		}
-		if err := rows.Close(); err != nil {
+		if err := closeRows(rows); err != nil {
 			return err
 		}
 		if i != end {
@@ -512,7 +512,7 @@ func (b *ingestBatch) reattribute(ctx context.Context, contactID, accountID stri
 		}
 		ids = append(ids, id)
 	}
-	if err := rows.Close(); err != nil {
+	if err := closeRows(rows); err != nil {
 		return err
 	}
 	for _, id := range ids {
@@ -586,7 +586,7 @@ func (b *ingestBatch) insertEventsArrays(ctx context.Context) error {
 			b.rows[i].ID = id
 			got++
 		}
-		if err := rows.Close(); err != nil {
+		if err := closeRows(rows); err != nil {
 			return err
 		}
 		if got != n {

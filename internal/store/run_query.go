@@ -308,7 +308,7 @@ func (s *Store) WakeSteps(ctx context.Context, now time.Time) ([]string, error) 
 		}
 		ws = append(ws, x)
 	}
-	if err := rows.Close(); err != nil {
+	if err := closeRows(rows); err != nil {
 		return nil, err
 	}
 	var runs []string
@@ -376,7 +376,7 @@ func (s *Store) WakeStepsForEventsTx(ctx context.Context, tx Querier, events []E
 		}
 		byKey[x.account+"\x00"+x.event] = append(byKey[x.account+"\x00"+x.event], x)
 	}
-	if err := rows.Close(); err != nil {
+	if err := closeRows(rows); err != nil {
 		return nil, err
 	}
 	if len(byKey) == 0 {

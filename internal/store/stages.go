@@ -368,7 +368,7 @@ func (r *stageRunner) horizon(ctx context.Context, tx *sql.Tx) (int64, error) {
 		}
 		inflight = append(inflight, v)
 	}
-	if err := rows.Close(); err != nil {
+	if err := closeRows(rows); err != nil {
 		return 0, err
 	}
 	for len(inflight) > 0 {

@@ -350,7 +350,7 @@ func (s *Store) ClaimEscalations(ctx context.Context, now, leaseUntil time.Time,
 		}
 		cands = append(cands, e)
 	}
-	if err := rows.Close(); err != nil {
+	if err := closeRows(rows); err != nil {
 		return nil, err
 	}
 	var out []Escalation

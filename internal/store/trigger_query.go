@@ -78,7 +78,7 @@ func (s *Store) WatchTraitTx(ctx context.Context, tx Querier, trait, kind string
 				vals = append(vals, kv{id, v})
 			}
 		}
-		if err := rows.Close(); err != nil {
+		if err := closeRows(rows); err != nil {
 			return false, err
 		}
 		for _, x := range vals {

@@ -129,7 +129,7 @@ func (s *Store) eachRowIn(ctx context.Context, q Querier, query string, lead []a
 				return err
 			}
 		}
-		if err := rows.Close(); err != nil {
+		if err := closeRows(rows); err != nil {
 			return err
 		}
 	}
@@ -185,4 +185,17 @@ func (w *where) and(prefix string) string {
 		return ""
 	}
 	return prefix + strings.Join(w.conds, " AND ")
+}
+
+// closeRows ends reading rows and returns what went wrong while reading them
+// (rows.Err: on PostgreSQL a deadlock or a cancelled statement surfaces
+// there, after Next returns false) or on closing. Without it such an error
+// is lost and the transaction fails later with "current transaction is
+// aborted".
+func closeRows(rows *sql.Rows) error {
+	if err := rows.Err(); err != nil {
+		rows.Close()
+		return err
+	}
+	return rows.Close()
 }

@@ -412,7 +412,7 @@ func (b *ingestBatch) claimInIndex(ctx context.Context, keys [][]byte) (map[stri
 			}
 			inserted[string(k)] = true
 		}
-		if err := rows.Close(); err != nil {
+		if err := closeRows(rows); err != nil {
 			return nil, err
 		}
 	}

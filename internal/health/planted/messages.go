@@ -42,7 +42,8 @@ func Messages(accounts []*Account, receivedAt time.Time) []store.Message {
 }
 
 // Ingest sends the base's Messages through st in batches of 500, as an
-// import of past events would.
+// import of past events would, and returns once the ingest stages (health,
+// triggers, analytics) have acted on them.
 func Ingest(ctx context.Context, st *store.Store, accounts []*Account, receivedAt time.Time) error {
 	msgs := Messages(accounts, receivedAt)
 	for i := 0; i < len(msgs); i += 500 {
@@ -50,5 +51,5 @@ func Ingest(ctx context.Context, st *store.Store, accounts []*Account, receivedA
 			return err
 		}
 	}
-	return nil
+	return st.WaitIdle(ctx)
 }

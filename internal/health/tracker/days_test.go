@@ -111,6 +111,7 @@ func TestLivedDaysAreKeptAndImportsAreRebuilt(t *testing.T) {
 			track("u1", "live", "Report Created", time.Unix(today*86400, 0).Add(-time.Hour), nil),
 		})
 		require.NoError(t, err)
+		require.NoError(t, st.WaitIdle(ctx))
 		_, err = tr.Recompute(ctx)
 		require.NoError(t, err)
 		days, err := st.HealthDays(ctx, "live", 0, today)
@@ -129,6 +130,7 @@ func TestLivedDaysAreKeptAndImportsAreRebuilt(t *testing.T) {
 		f.advance(3 * time.Hour)
 		_, err = st.Ingest(ctx, "wk", []store.Message{track("u1", "live", "Report Created", f.now().Add(-time.Minute), nil)})
 		require.NoError(t, err)
+		require.NoError(t, st.WaitIdle(ctx))
 		_, err = tr.Recompute(ctx)
 		require.NoError(t, err)
 		days, err = st.HealthDays(ctx, "live", 0, today)

@@ -102,7 +102,17 @@ func (t *Tracker) Recompute(ctx context.Context) (Stats, error) {
 			for _, id := range page {
 				rebuilt[id] = built.take(id)
 			}
-			if err := t.writePage(ctx, md, page, versions, rebuilt, now, &st); err != nil {
+			// The ingest stages write the same accounts' health at the same
+			// time; on PostgreSQL a page can lose a deadlock to them, and
+			// is then written again (its counts only once).
+			before := st
+			err := t.writePage(ctx, md, page, versions, rebuilt, now, &st)
+			for try := 1; err != nil && store.Retryable(err) && try < 5; try++ {
+				t.log.Warn("health recompute: a page of accounts is written again", "error", err, "try", try+1)
+				st = before
+				err = t.writePage(ctx, md, page, versions, rebuilt, now, &st)
+			}
+			if err != nil {
 				st.Duration = time.Since(began)
 				return st, err
 			}

@@ -45,6 +45,7 @@ func TestBreadthAgainstTheSegment(t *testing.T) {
 		}
 		_, err := st.Ingest(ctx, "wk", msgs)
 		require.NoError(t, err)
+		require.NoError(t, st.WaitIdle(ctx))
 		_, err = tr.Recompute(ctx)
 		require.NoError(t, err)
 
@@ -75,6 +76,7 @@ func TestBreadthAgainstTheSegment(t *testing.T) {
 		clock.Add(int64(time.Hour))
 		_, err = st.Ingest(ctx, "wk", []store.Message{track("s2-u", "s2", "Feature 0", t0.Add(-day), nil)})
 		require.NoError(t, err)
+		require.NoError(t, st.WaitIdle(ctx))
 		live := stored("s2")
 		h, err := tr.Account(ctx, "s2")
 		require.NoError(t, err)
