@@ -380,6 +380,7 @@ func (b *ingestBatch) reattribute(ctx context.Context, contactID, accountID stri
 		return fmt.Errorf("attribute contact %q's earlier events: %w", contactID, err)
 	}
 	defer rows.Close()
+	moved := len(b.reattributed)
 	for rows.Next() {
 		e, err := scanEvent(rows)
 		if err != nil {
@@ -387,5 +388,13 @@ func (b *ingestBatch) reattribute(ctx context.Context, contactID, accountID stri
 		}
 		b.reattributed = append(b.reattributed, e)
 	}
-	return rows.Err()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows.Close()
+	if len(b.reattributed) == moved {
+		return nil
+	}
+	// The account's recompute base may already cover these events' ids.
+	return b.s.forgetHealthBase(ctx, b.tx, accountID)
 }

@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -71,8 +73,16 @@ func benchEvent(r *rand.Rand, a, u int, at time.Time) store.Message {
 		Context: json.RawMessage(`{"library":{"name":"analytics.js","version":"4.1.0"}}`), Timestamp: at, ReceivedAt: at}
 }
 
+// seedChunk is the events of one store.Ingest call while seeding, and
+// seedWorkers the concurrent callers.
+const (
+	seedChunk   = 2000
+	seedWorkers = 4
+)
+
 // seed fills st with accounts accounts and about events events over the
-// last 120 days, through store.Ingest in calls of 5,000 messages (without
+// last 120 days, through store.Ingest (accounts in calls of 5,000 messages, events in calls
+// of seedChunk from seedWorkers concurrent callers) (without
 // the health hook: the recompute builds health from scratch). It is skipped
 // when st already holds that many events.
 func seed(b *testing.B, st *store.Store, accounts, events int) {
@@ -103,23 +113,53 @@ func seed(b *testing.B, st *store.Store, accounts, events int) {
 			flush()
 		}
 	}
-	// Events arrive in time order across accounts, as they would.
-	per := events / accounts
-	span := 120 * day
-	for i := range events {
-		at := t0.Add(-span + time.Duration(int64(i)*int64(span)/int64(events)))
-		a := r.IntN(accounts)
-		msgs = append(msgs, benchEvent(r, a, r.IntN(max(per/10, 3)), at))
-		if len(msgs) == 5000 {
-			flush()
-		}
-		if i > 0 && i%1_000_000 == 0 {
-			b.Logf("seeded %d events in %v", i, time.Since(began))
-		}
-	}
 	if len(msgs) > 0 {
 		flush()
 	}
+	// Events arrive in time order across accounts, as they would: chunks
+	// of seedChunk consecutive events, each generated from its own seed (so
+	// the data set does not depend on the interleaving), are ingested by
+	// seedWorkers concurrent callers, which the store's group commit
+	// turns into large transactions.
+	per := events / accounts
+	span := 120 * day
+	chunks := (events + seedChunk - 1) / seedChunk
+	var (
+		next atomic.Int64
+		done atomic.Int64
+		wg   sync.WaitGroup
+		errs = make(chan error, seedWorkers)
+	)
+	for range seedWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out := make([]store.Message, 0, seedChunk)
+			for {
+				c := int(next.Add(1) - 1)
+				if c >= chunks {
+					return
+				}
+				r := rand.New(rand.NewPCG(uint64(events), uint64(c)))
+				out = out[:0]
+				for i := c * seedChunk; i < min((c+1)*seedChunk, events); i++ {
+					at := t0.Add(-span + time.Duration(int64(i)*int64(span)/int64(events)))
+					a := r.IntN(accounts)
+					out = append(out, benchEvent(r, a, r.IntN(max(per/10, 3)), at))
+				}
+				if _, err := st.Ingest(ctx, "wk", out); err != nil {
+					errs <- err
+					return
+				}
+				if n := done.Add(int64(len(out))); n/1_000_000 != (n-int64(len(out)))/1_000_000 {
+					b.Logf("seeded %d events in %v", n, time.Since(began))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	require.NoError(b, <-errs)
 	b.Logf("seeded %d accounts and %d events in %v", accounts, events, time.Since(began))
 }
 
