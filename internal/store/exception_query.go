@@ -85,13 +85,9 @@ const (
 func (s *Store) ExceptionCandidates(ctx context.Context, q ExceptionQuery) ([]ExceptionCandidate, int, error) {
 	d := s.dialect
 	args := []any{micros(q.DueBefore), q.ScoreDrop, q.Now.UTC().Format(time.DateOnly), micros(q.Now)}
-	tasks := " LEFT JOIN (" + overdueTasksSQL + ") t ON t.account_id = h.account_id"
-	join := tasks + " LEFT JOIN health_warnings w ON w.account_id = h.account_id"
-	// Ranking and counting ask only whether a warning is raised: the
-	// partial index health_warnings_raised answers that alone, without
-	// reading the warning rows of every account.
-	conds := []string{"h.next_due_at <= $1", "h.usage_drop = 1", "h.combined_baseline - h.combined >= $2", "t.n > 0",
-		"EXISTS (SELECT 1 FROM health_warnings w WHERE w.account_id = h.account_id AND w.codes <> '')"}
+	join := " LEFT JOIN (" + overdueTasksSQL + ") t ON t.account_id = h.account_id" +
+		" LEFT JOIN health_warnings w ON w.account_id = h.account_id"
+	conds := []string{"h.next_due_at <= $1", "h.usage_drop = 1", "h.combined_baseline - h.combined >= $2", "t.n > 0", "w.codes <> ''"}
 	var met []string
 	for _, c := range conds {
 		met = append(met, "CASE WHEN "+c+" THEN 1 ELSE 0 END")
@@ -102,11 +98,8 @@ func (s *Store) ExceptionCandidates(ctx context.Context, q ExceptionQuery) ([]Ex
 	proximity := fmt.Sprintf("CASE WHEN a.renewal_date = '' THEN %g ELSE %d.0 / (%d.0 + %s) END",
 		UnknownRenewalProximity, RenewalHorizonDays, RenewalHorizonDays, d.greatest(d.daysBetween("$3", "a.renewal_date"), "0"))
 	filter, args := q.HealthFilter.where(args)
-	fromWith := func(joins string) string {
-		return ` FROM account_health h JOIN accounts a ON a.id = h.account_id` + joins + `
+	from := ` FROM account_health h JOIN accounts a ON a.id = h.account_id` + join + `
 		WHERE h.version > 0 AND (` + strings.Join(conds, " OR ") + `)` + filter
-	}
-	from := fromWith(tasks)
 	// Counting apart lets the ranked query keep only the first rows in its
 	// sort (a window count would make it keep them all).
 	// ($3, the date, and $4, the time, are selected only so that
@@ -121,18 +114,16 @@ func (s *Store) ExceptionCandidates(ctx context.Context, q ExceptionQuery) ([]Ex
 	}
 	cols := `SELECT a.id, a.name, a.plan, a.segment, a.owner, a.lifecycle_stage, a.arr, a.renewal_date,
 		COALESCE(t.n, 0), t.oldest, COALESCE(w.codes, ''), COALESCE(w.texts, '[]'), ` + healthCols + `, ` + daysTo
-	ranking := func(from string) string {
-		return `a.arr * (` + proximity + `) AS priority, ` + strings.Join(met, " + ") + ` AS met` + from + `
+	ranking := `a.arr * (` + proximity + `) AS priority, ` + strings.Join(met, " + ") + ` AS met` + from + `
 		ORDER BY priority DESC, a.arr DESC, met DESC, a.id`
-	}
-	query := cols + `, ` + ranking(fromWith(join))
+	query := cols + `, ` + ranking
 	if q.Limit > 0 {
 		// Rank on the few columns ranking needs, then read the whole rows
 		// of the first ones only: a sort carries every selected column of
 		// every candidate, and reading some forty columns of each of
 		// 86,000 candidates was most of the report's time.
 		query = cols + `, r.priority, r.met
-			FROM (SELECT h.account_id AS rid, a.arr AS rarr, ` + ranking(from) + ` LIMIT ` + strconv.Itoa(q.Limit) + `) r
+			FROM (SELECT h.account_id AS rid, a.arr AS rarr, ` + ranking + ` LIMIT ` + strconv.Itoa(q.Limit) + `) r
 			JOIN account_health h ON h.account_id = r.rid JOIN accounts a ON a.id = r.rid` + join + `
 			ORDER BY r.priority DESC, r.rarr DESC, r.met DESC, r.rid`
 	}

@@ -136,7 +136,7 @@ func seed(b *testing.B, st *store.Store, accounts, events int) {
 				CASE WHEN s = 0 THEN '{"kind":"nps","score":' || (k % 11) || '}' ELSE '{"source":"web","plan":"business"}' END,
 				'{"library":{"name":"analytics.js","version":"4.1.0"}}'
 			FROM (SELECT i, abs(random()) % $3 AS a, abs(random()) % $4 AS u, abs(random()) % 100 AS s, abs(random()) AS k,
-				$5 + i * ($6 / $7) AS ts FROM n)`
+				$5 + i * $6 / $7 AS ts FROM n)`
 	} else {
 		q = `INSERT INTO events (message_id, dedupe_key, write_key_id, type, name, user_id, account_id, timestamp, received_at,
 				properties, context)
@@ -146,7 +146,7 @@ func seed(b *testing.B, st *store.Store, accounts, events int) {
 				CASE WHEN s = 0 THEN ('{"kind":"nps","score":' || (k % 11) || '}')::jsonb ELSE '{"source":"web","plan":"business"}'::jsonb END,
 				'{"library":{"name":"analytics.js","version":"4.1.0"}}'::jsonb
 			FROM (SELECT i, floor(random() * $3)::bigint AS a, floor(random() * $4)::bigint AS u, floor(random() * 100)::int AS s,
-				floor(random() * 1000000)::bigint AS k, $5::bigint + i * ($6::bigint / $7::bigint) AS ts
+				floor(random() * 1000000)::bigint AS k, $5::bigint + i * $6::bigint / $7::bigint AS ts
 				FROM generate_series($1::bigint, $2::bigint) AS i) g`
 	}
 	for i := 0; i < events; i += seedRows {

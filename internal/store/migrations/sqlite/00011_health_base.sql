@@ -9,7 +9,7 @@
 CREATE TABLE health_bases (
     account_id TEXT PRIMARY KEY,
     model      TEXT NOT NULL,
-    through    BIGINT NOT NULL,
+    through    INTEGER NOT NULL,
     aggregate  TEXT NOT NULL,
     first      TEXT NOT NULL DEFAULT '{}'
 );
@@ -20,16 +20,9 @@ CREATE TABLE health_bases (
 -- it (events a day old), never up to the largest id visible now.
 CREATE TABLE health_base_mark (
     id   INTEGER PRIMARY KEY CHECK (id = 1),
-    seen BIGINT NOT NULL
+    seen INTEGER NOT NULL
 );
 
--- accounts_exceptions covers what the exception report reads of every
--- account to count and rank its candidates (stage, ARR, renewal date and
--- the owner and segment filters), so joining an account is one descent of
--- a narrow index instead of the id index and then the wide row.
-CREATE INDEX accounts_exceptions ON accounts (id, lifecycle_stage, arr, renewal_date, owner, segment);
-
 -- +goose Down
-DROP INDEX accounts_exceptions;
 DROP TABLE health_base_mark;
 DROP TABLE health_bases;
