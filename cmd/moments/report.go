@@ -170,7 +170,8 @@ func healthCmd(df *dataFlags) *cobra.Command {
 	recompute := &cobra.Command{
 		Use:   "recompute",
 		Short: "Rebuild every account's health from its events now (the server also does this once a day)",
-		Long: "Rebuild every account's health aggregate from its stored events, rescore it with the live journey map's " +
+		Long: "Bring every account's health aggregate up to date with its stored events (from the base the previous " +
+			"recompute kept, or from all its events after a change of the health model), rescore it with the live journey map's " +
 			"health model and write today's trend row. Run it after changing the health model or success paths. " +
 			"It is safe while the server ingests events.",
 		Args: cobra.NoArgs,
@@ -189,8 +190,8 @@ func healthCmd(df *dataFlags) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("recompute health (%d accounts done): %w", stats.Accounts, err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "Recomputed the health of %d accounts from %d events in %s.\n",
-				stats.Accounts, stats.Events, stats.Duration.Round(time.Millisecond))
+			fmt.Fprintf(cmd.OutOrStdout(), "Recomputed the health of %d accounts (%d rebuilt from all their events) from %d events read in %s.\n",
+				stats.Accounts, stats.Rebuilt, stats.Events, stats.Duration.Round(time.Millisecond))
 			if stats.Milestones > 0 {
 				fmt.Fprintf(cmd.OutOrStdout(), "%d success path milestones newly reached and recorded.\n", stats.Milestones)
 			}

@@ -83,29 +83,24 @@ func (s *Store) accountEvents(ctx context.Context, tx Querier, accountIDs []stri
 const HealthScanRange = 200_000
 
 // ScanAccountEvents calls fn with every event that health reads (track,
-// page and screen calls attributed to an account), in id order — the
-// order the events table is stored in, so the table is read from start to
-// end instead of jumping from account to account — up to the largest id
-// stored when the scan starts. Properties and roles are read as
-// AccountEventsTx reads them. The HealthEvent passed to fn is reused: copy
-// what is kept.
-func (s *Store) ScanAccountEvents(ctx context.Context, fn func(*HealthEvent) error) error {
+// page and screen calls attributed to an account) with an id after `after`
+// and up to through, in id order — the order the events table is stored
+// in, so the table is read from start to end instead of jumping from
+// account to account. Properties and roles are read as AccountEventsTx
+// reads them. The HealthEvent passed to fn is reused: copy what is kept.
+func (s *Store) ScanAccountEvents(ctx context.Context, after, through int64, fn func(*HealthEvent) error) error {
 	q, release, err := s.mappedReader(ctx)
 	if err != nil {
 		return fmt.Errorf("read events to recompute health: %w", err)
 	}
 	defer release()
-	var last sql.NullInt64
-	if err := q.QueryRowContext(ctx, "SELECT MAX(id) FROM events").Scan(&last); err != nil {
-		return fmt.Errorf("read events to recompute health: %w", err)
-	}
 	query := `SELECT e.id, e.account_id, e.type, e.name, e.user_id, e.timestamp, ` + s.healthPropsSQL() + `,
 		CASE WHEN e.name = '` + vocab.EventSurveyResponded + `' THEN (SELECT c.role FROM contacts c WHERE c.id = e.user_id) END
 		FROM events e WHERE e.id > $1 AND e.id <= $2 AND e.account_id <> '' AND ` + s.healthTypesSQL() + `
 		AND ` + consumedCond + `
 		ORDER BY e.id`
-	for from := int64(0); from < last.Int64; from += HealthScanRange {
-		rows, err := q.QueryContext(ctx, query, from, min(from+HealthScanRange, last.Int64))
+	for from := after; from < through; from += HealthScanRange {
+		rows, err := q.QueryContext(ctx, query, from, min(from+HealthScanRange, through))
 		if err != nil {
 			return fmt.Errorf("read events to recompute health: %w", err)
 		}

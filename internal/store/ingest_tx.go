@@ -518,7 +518,11 @@ func (b *ingestBatch) reattribute(ctx context.Context, contactID, accountID stri
 	for _, id := range ids {
 		b.reattributed = append(b.reattributed, reattribution{eventID: id, account: accountID})
 	}
-	return nil
+	if len(ids) == 0 {
+		return nil
+	}
+	// The account's recompute base may already cover these events' ids.
+	return b.s.forgetHealthBase(ctx, b.tx, accountID)
 }
 
 // queueReattributed queues the batch's reattributed events for the ingest

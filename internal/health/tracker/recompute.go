@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/moments-cs/moments/internal/health"
@@ -18,7 +19,10 @@ type Stats struct {
 	Events   int64 `json:"events"`
 	// Redone counts accounts rebuilt a second time because events arrived
 	// for them while they were being rebuilt.
-	Redone     int           `json:"redone"`
+	Redone int `json:"redone"`
+	// Rebuilt counts accounts rebuilt from all their events, for want of a
+	// base built under the health model in force.
+	Rebuilt    int           `json:"rebuilt"`
 	Milestones int           `json:"milestones"`
 	Duration   time.Duration `json:"duration"`
 }
@@ -51,24 +55,32 @@ func (t *Tracker) OnQuadrantDrop(f QuadrantDrop) {
 	t.drops = append(t.drops, f)
 }
 
-// Recompute rebuilds every account's aggregate from its stored events,
-// rescores it at the current time and writes its state and today's trend
-// row.
+// Recompute brings every account's aggregate up to date with all its
+// stored events, rescores it at the current time and writes its state and
+// today's trend row.
 //
-// The events table is read once from start to end, in the order it is
-// stored (id order), while every account's aggregate is built in memory
-// (Apply is commutative, so the order of events does not matter); then the
-// accounts are written 500 to a transaction. Reading each account's events
-// through the events_account index instead jumps around the table, one
-// random page read per event, which made a recompute of 100,000 accounts
-// take minutes at 10 million events.
+// Each account starts from its base (see base.go): the aggregate of its
+// events up to an event id, kept by the previous recompute. Only the
+// events after the smallest such id are read, once, in the order they are
+// stored (id order), while every account's aggregate is brought up to date
+// in memory (Apply is commutative, so the order of events does not
+// matter); then the accounts are written 500 to a transaction, each with
+// its new base. Accounts without a usable base (new accounts, a changed
+// health model) are rebuilt from all their events: through the
+// events_account index when they are few, else by reading the whole table.
 //
 // Ingestion goes on meanwhile. The version of every account's health is
 // noted before any event is read; an account whose version has changed
 // when its page is written received events during the recompute, and is
 // rebuilt again from its events inside the write transaction, so no event
 // is lost.
-func (t *Tracker) Recompute(ctx context.Context) (Stats, error) {
+func (t *Tracker) Recompute(ctx context.Context) (Stats, error) { return t.recompute(ctx, false) }
+
+// Rebuild is Recompute with every account rebuilt from all its stored
+// events, ignoring the kept bases.
+func (t *Tracker) Rebuild(ctx context.Context) (Stats, error) { return t.recompute(ctx, true) }
+
+func (t *Tracker) recompute(ctx context.Context, full bool) (Stats, error) {
 	began := time.Now()
 	var st Stats
 	md, err := t.currentModel(ctx)
@@ -76,18 +88,27 @@ func (t *Tracker) Recompute(ctx context.Context) (Stats, error) {
 		return st, err
 	}
 	now := t.now()
+	latest, settled, err := t.st.HealthScanBounds(ctx)
+	if err != nil {
+		return st, err
+	}
 	ids, versions, err := t.st.AccountHealthVersions(ctx)
 	if err != nil {
 		return st, err
 	}
+	bases := map[string]*store.HealthBase{}
+	if !full {
+		if bases, err = t.loadBases(ctx, md); err != nil {
+			return st, err
+		}
+	}
 	for start := 0; start < len(ids); start += recomputeInMemory {
 		pass := ids[start:min(start+recomputeInMemory, len(ids))]
-		built, n, err := t.scan(ctx, md, pass)
+		built, err := t.scan(ctx, md, pass, bases, latest, settled, &st)
 		if err != nil {
 			st.Duration = time.Since(began)
 			return st, err
 		}
-		st.Events += n
 		if start == 0 {
 			// The segments' features are judged on the first pass (all
 			// accounts up to recomputeInMemory, a large sample beyond).
@@ -106,11 +127,11 @@ func (t *Tracker) Recompute(ctx context.Context) (Stats, error) {
 			// time; on PostgreSQL a page can lose a deadlock to them, and
 			// is then written again (its counts only once).
 			before := st
-			err := t.writePage(ctx, md, page, versions, rebuilt, now, &st)
+			err := t.writePage(ctx, md, page, versions, rebuilt, settled, now, &st)
 			for try := 1; err != nil && store.Retryable(err) && try < 5; try++ {
 				t.log.Warn("health recompute: a page of accounts is written again", "error", err, "try", try+1)
 				st = before
-				err = t.writePage(ctx, md, page, versions, rebuilt, now, &st)
+				err = t.writePage(ctx, md, page, versions, rebuilt, settled, now, &st)
 			}
 			if err != nil {
 				st.Duration = time.Since(began)
@@ -119,8 +140,13 @@ func (t *Tracker) Recompute(ctx context.Context) (Stats, error) {
 			st.Accounts += len(page)
 		}
 	}
+	if err := ctx.Err(); err != nil {
+		st.Duration = time.Since(began)
+		return st, err
+	}
+	err = t.st.SetHealthScanMark(ctx, latest)
 	st.Duration = time.Since(began)
-	return st, ctx.Err()
+	return st, err
 }
 
 // shards holds the rebuilds of a recompute pass, split between the
@@ -153,33 +179,103 @@ func (s shards) take(id string) *rebuild {
 	return r
 }
 
-// scan builds the aggregates of ids from one read of the events table: one
-// goroutine reads while the others (one per remaining CPU, at least one)
-// apply the events.
-func (t *Tracker) scan(ctx context.Context, md *model, ids []string) (shards, int64, error) {
+// freshByIndex is the share of a pass's accounts (1/freshByIndex) that may
+// lack a base and still be rebuilt through the events_account index;
+// with more, the whole events table is read.
+const freshByIndex = 10
+
+// scan brings the aggregates of ids up to event id latest: each starts from
+// its base in bases (taken out of the map), and the events after the
+// smallest base's id are read once, by one goroutine, while the others
+// (one per remaining CPU, at least one) decode the bases and apply the
+// events.
+func (t *Tracker) scan(ctx context.Context, md *model, ids []string, bases map[string]*store.HealthBase,
+	latest, settled int64, st *Stats) (shards, error) {
 	built := make(shards, max(runtime.GOMAXPROCS(0)-1, 1))
-	for i := range built {
-		built[i] = make(map[string]*rebuild, len(ids)/len(built)+1)
-	}
+	mine := make([][]string, len(built))
 	for _, id := range ids {
-		built.of(id)[id] = newRebuild(&health.Aggregate{})
+		i := shardIndex(id, len(built))
+		mine[i] = append(mine[i], id)
 	}
+	own := make([]map[string]*store.HealthBase, len(built))
+	for i := range own {
+		own[i] = make(map[string]*store.HealthBase, len(mine[i]))
+		for _, id := range mine[i] {
+			if b := bases[id]; b != nil {
+				own[i][id] = b
+				delete(bases, id)
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	for i := range built {
+		built[i] = make(map[string]*rebuild, len(mine[i]))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, id := range mine[i] {
+				built[i][id] = t.startRebuild(md, id, own[i][id], settled)
+				delete(own[i], id)
+			}
+		}()
+	}
+	wg.Wait()
+	lo := latest
+	var fresh []string
+	for _, id := range ids {
+		if r := built.of(id)[id]; r.through == 0 {
+			fresh = append(fresh, id)
+		} else {
+			lo = min(lo, r.through)
+		}
+	}
+	st.Rebuilt += len(fresh)
+	if len(fresh) > len(ids)/freshByIndex {
+		lo = 0
+	} else if len(fresh) > 0 {
+		// Few accounts without a base: read their events through the
+		// index, and leave them out of the scan.
+		err := t.st.AccountEventsTx(ctx, nil, fresh, func(e *store.HealthEvent) error {
+			if r := built.of(e.AccountID)[e.AccountID]; r != nil && r.add(md, e) {
+				st.Events++
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range fresh {
+			built.of(id)[id].through = latest
+		}
+	}
+	n, err := t.apply(ctx, md, built, lo, latest)
+	st.Events += n
+	return built, err
+}
+
+// apply reads the events with ids in (after, through] once, in id order,
+// and applies each to its account's rebuild in built: one goroutine reads,
+// one per shard applies.
+func (t *Tracker) apply(ctx context.Context, md *model, built shards, after, through int64) (int64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
-		wg    sync.WaitGroup
-		feeds = make([]chan []scanned, len(built))
-		free  = make(chan []scanned, 4*len(built)+4)
+		wg      sync.WaitGroup
+		applied atomic.Int64
+		feeds   = make([]chan []scanned, len(built))
+		free    = make(chan []scanned, 4*len(built)+4)
 	)
 	for i := range built {
 		feeds[i] = make(chan []scanned, 4)
 		wg.Add(1)
 		go func(feed <-chan []scanned) {
 			defer wg.Done()
+			var n int64
 			for batch := range feed {
 				for i := range batch {
-					e := &batch[i].e
-					batch[i].r.apply(md, healthEvent(e.Type, e.Name, e.UserID, e.ContactRole, e.Timestamp, e.Properties))
+					if batch[i].r.add(md, &batch[i].e) {
+						n++
+					}
 				}
 				clear(batch) // drop the references before the batch is reused
 				select {
@@ -187,6 +283,7 @@ func (t *Tracker) scan(ctx context.Context, md *model, ids []string) (shards, in
 				default:
 				}
 			}
+			applied.Add(n)
 		}(feeds[i])
 	}
 	pending := make([][]scanned, len(built))
@@ -206,14 +303,12 @@ func (t *Tracker) scan(ctx context.Context, md *model, ids []string) (shards, in
 	for i := range pending {
 		pending[i] = make([]scanned, 0, scanBatch)
 	}
-	var n int64
-	err := t.st.ScanAccountEvents(ctx, func(e *store.HealthEvent) error {
+	err := t.st.ScanAccountEvents(ctx, after, through, func(e *store.HealthEvent) error {
 		i := shardIndex(e.AccountID, len(built))
 		r := built[i][e.AccountID]
-		if r == nil {
-			return nil // an account of another pass, or created since the recompute began
+		if r == nil || e.ID <= r.through {
+			return nil // an account of another pass, created since the recompute began, or covered by its base
 		}
-		n++
 		pending[i] = append(pending[i], scanned{r, *e})
 		if len(pending[i]) == scanBatch {
 			return send(i)
@@ -227,26 +322,24 @@ func (t *Tracker) scan(ctx context.Context, md *model, ids []string) (shards, in
 		close(feeds[i])
 	}
 	wg.Wait()
-	return built, n, err
+	return applied.Load(), err
 }
 
-// rebuildAll rebuilds the aggregates of ids from their events, read in tx
-// (or from the read pool when tx is nil) through the events_account index:
-// for the few accounts that received events during a recompute.
-func (t *Tracker) rebuildAll(ctx context.Context, tx *sql.Tx, md *model, ids []string) (map[string]*rebuild, int64, error) {
+// rebuildAll rebuilds the aggregates of ids from all their events, read in
+// tx through the events_account index: for the few accounts that received
+// events during a recompute.
+func (t *Tracker) rebuildAll(ctx context.Context, tx *sql.Tx, md *model, ids []string, settled int64) (map[string]*rebuild, error) {
 	built := make(map[string]*rebuild, len(ids))
 	for _, id := range ids {
-		built[id] = newRebuild(&health.Aggregate{})
+		built[id] = t.startRebuild(md, id, nil, settled)
 	}
-	var n int64
 	err := t.st.AccountEventsTx(ctx, tx, ids, func(e *store.HealthEvent) error {
 		if r := built[e.AccountID]; r != nil {
-			r.apply(md, healthEvent(e.Type, e.Name, e.UserID, e.ContactRole, e.Timestamp, e.Properties))
-			n++
+			r.add(md, e)
 		}
 		return nil
 	})
-	return built, n, err
+	return built, err
 }
 
 type drop struct {
@@ -255,7 +348,7 @@ type drop struct {
 }
 
 func (t *Tracker) writePage(ctx context.Context, md *model, ids []string, versions map[string]int64,
-	built map[string]*rebuild, now time.Time, st *Stats) error {
+	built map[string]*rebuild, settled int64, now time.Time, st *Stats) error {
 	tx, err := t.st.DB().BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("recompute health: %w", err)
@@ -272,7 +365,7 @@ func (t *Tracker) writePage(ctx context.Context, md *model, ids []string, versio
 		}
 	}
 	if len(stale) > 0 {
-		again, _, err := t.rebuildAll(ctx, tx, md, stale)
+		again, err := t.rebuildAll(ctx, tx, md, stale, settled)
 		if err != nil {
 			return err
 		}
@@ -295,6 +388,7 @@ func (t *Tracker) writePage(ctx context.Context, md *model, ids []string, versio
 		drops   []drop
 		warned  = make([]store.HealthWarnings, 0, len(ids))
 		days    = make([]store.HealthDay, 0, len(ids))
+		bases   []store.HealthBase
 	)
 	for _, id := range ids {
 		rec := recs[id]
@@ -303,7 +397,12 @@ func (t *Tracker) writePage(ctx context.Context, md *model, ids []string, versio
 			return err
 		}
 		in.segmentFeatures = refs[in.segment]
-		o := t.finish(ctx, md, in, built[id], now, now)
+		r := built[id]
+		r.snapshot(md) // before finish adds the milestones reached by conditions
+		if r.base != nil {
+			bases = append(bases, *r.base)
+		}
+		o := t.finish(ctx, md, in, r, now, now)
 		t.remember(md, in, o.path, built[id].agg, true)
 		reaches = append(reaches, o.reaches...)
 		warned = append(warned, warningsOf(id, o.result, replies[id], built[id].agg))
@@ -329,6 +428,9 @@ func (t *Tracker) writePage(ctx context.Context, md *model, ids []string, versio
 		return err
 	}
 	if err := t.saveDays(ctx, tx, days); err != nil {
+		return err
+	}
+	if err := t.st.SaveHealthBasesTx(ctx, tx, bases); err != nil {
 		return err
 	}
 	t.mu.Lock()

@@ -120,6 +120,9 @@ type model struct {
 	// the clock, so an account's path follows from its traits alone and
 	// can be remembered while they do not change.
 	pathsReadTraitsOnly bool
+	// fingerprint names what aggregates built under the model depend on
+	// (see fingerprintOf).
+	fingerprint string
 }
 
 // currentModel returns the model of the live map, or the defaults when no
@@ -176,6 +179,7 @@ func (t *Tracker) currentModel(ctx context.Context) (*model, error) {
 			}
 		}
 	}
+	md.fingerprint = fingerprintOf(md)
 	t.model = md
 	return md, nil
 }
@@ -202,6 +206,16 @@ type rebuild struct {
 	backed map[string]int64
 	// latest is the latest timestamp among the events applied now.
 	latest int64
+
+	// Set in a recompute (see base.go): the account, the event id its
+	// starting base covers (through) and the one its new base is to cover
+	// (settled); dirty says events up to settled were applied since the
+	// stored base, snapped that the new base was taken, base is it (nil
+	// when the stored one stands).
+	account          string
+	through, settled int64
+	dirty, snapped   bool
+	base             *store.HealthBase
 }
 
 // newRebuild starts a rebuild of agg. Its maps are made when first

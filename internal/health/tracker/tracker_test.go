@@ -27,6 +27,7 @@ const day = 24 * time.Hour
 type fixture struct {
 	st    *store.Store
 	tr    *tracker.Tracker
+	live  *journey.Live
 	clock *atomic.Int64
 }
 
@@ -44,7 +45,7 @@ func setup(t testing.TB, st *store.Store) *fixture {
 	res, err := live.Apply(ctx, "map.yaml", data, "test")
 	require.NoError(t, err)
 	require.False(t, journey.HasErrors(res.Diagnostics), "%v", res.Diagnostics)
-	f := &fixture{st: st, clock: &atomic.Int64{}}
+	f := &fixture{st: st, live: live, clock: &atomic.Int64{}}
 	f.clock.Store(t0.UnixNano())
 	f.tr = tracker.New(st, live, tracker.Options{Now: f.now})
 	st.OnIngest(f.tr.OnIngest)

@@ -1,0 +1,123 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+)
+
+// HealthBase is an account's health aggregate over its events up to an
+// event id, as the daily recompute keeps it (see health_bases in the
+// migrations): the recompute starts from it and reads only later events.
+type HealthBase struct {
+	AccountID string
+	// Model fingerprints the health model the aggregate was built under; a
+	// base of another model is rebuilt from the events.
+	Model string
+	// Through is the largest event id the aggregate covers: the account's
+	// events with ids up to it, and none after it.
+	Through   int64
+	Aggregate []byte
+	// First is the JSON object of the earliest time of each event name a
+	// milestone listens to.
+	First []byte
+}
+
+// healthBaseRows is the rows of one statement writing bases.
+const healthBaseRows = 100
+
+// HealthBases calls fn with every stored base, in account order. The
+// HealthBase passed to fn is its own (its bytes are not reused).
+func (s *Store) HealthBases(ctx context.Context, fn func(*HealthBase) error) error {
+	rows, err := s.read.QueryContext(ctx, `SELECT account_id, model, through, aggregate, first FROM health_bases ORDER BY account_id`)
+	if err != nil {
+		return fmt.Errorf("read health bases: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		b := &HealthBase{}
+		if err := rows.Scan(&b.AccountID, &b.Model, &b.Through, &b.Aggregate, &b.First); err != nil {
+			return fmt.Errorf("read health bases: %w", err)
+		}
+		if err := fn(b); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// SaveHealthBasesTx writes the bases in tx, replacing the accounts' stored
+// ones.
+func (s *Store) SaveHealthBasesTx(ctx context.Context, tx Querier, bases []HealthBase) error {
+	args := make([]any, 0, 5*min(len(bases), healthBaseRows))
+	for start := 0; start < len(bases); start += healthBaseRows {
+		chunk := bases[start:min(start+healthBaseRows, len(bases))]
+		var sb strings.Builder
+		sb.WriteString(`INSERT INTO health_bases (account_id, model, through, aggregate, first) VALUES `)
+		args = args[:0]
+		for i, b := range chunk {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			sb.WriteString("(" + s.dialect.placeholders(5*i+1, 5) + ")")
+			first := b.First
+			if len(first) == 0 {
+				first = []byte("{}")
+			}
+			args = append(args, b.AccountID, b.Model, b.Through, string(b.Aggregate), string(first))
+		}
+		sb.WriteString(` ON CONFLICT (account_id) DO UPDATE SET model = excluded.model, through = excluded.through,
+			aggregate = excluded.aggregate, first = excluded.first`)
+		if _, err := tx.ExecContext(ctx, sb.String(), args...); err != nil {
+			return fmt.Errorf("write health bases: %w", err)
+		}
+	}
+	return nil
+}
+
+// forgetHealthBase drops an account's base in tx, so that the next
+// recompute rebuilds the account from all its events: for events that
+// joined the account with ids the base already covers (a contact linked
+// to the account after its events arrived).
+func (s *Store) forgetHealthBase(ctx context.Context, tx Querier, accountID string) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM health_bases WHERE account_id = $1`, accountID); err != nil {
+		return fmt.Errorf("forget the health base of %q: %w", accountID, err)
+	}
+	return nil
+}
+
+// HealthScanBounds returns the largest event id stored now (latest) and
+// the largest id up to which a recompute may bring the accounts' bases
+// (settled). On SQLite, whose one writer commits ids in order, every id up
+// to latest is committed, so settled is latest. On PostgreSQL an id is
+// taken before its transaction commits, so an event with a smaller id may
+// still become visible; settled is then the largest id when the previous
+// recompute began (health_base_mark), which no transaction stays open
+// across. Call SetHealthScanMark(latest) when the recompute is done.
+func (s *Store) HealthScanBounds(ctx context.Context) (latest, settled int64, err error) {
+	var last sql.NullInt64
+	if err := s.read.QueryRowContext(ctx, `SELECT MAX(id) FROM events`).Scan(&last); err != nil {
+		return 0, 0, fmt.Errorf("read the last event id: %w", err)
+	}
+	if s.dialect.embedded() {
+		return last.Int64, last.Int64, nil
+	}
+	var mark sql.NullInt64
+	err = s.read.QueryRowContext(ctx, `SELECT seen FROM health_base_mark WHERE id = 1`).Scan(&mark)
+	if err != nil && err != sql.ErrNoRows {
+		return 0, 0, fmt.Errorf("read the health base mark: %w", err)
+	}
+	return last.Int64, min(mark.Int64, last.Int64), nil
+}
+
+// SetHealthScanMark records latest, the largest event id when a recompute
+// began, for the next recompute's HealthScanBounds.
+func (s *Store) SetHealthScanMark(ctx context.Context, latest int64) error {
+	_, err := s.write.ExecContext(ctx, `INSERT INTO health_base_mark (id, seen) VALUES (1, $1)
+		ON CONFLICT (id) DO UPDATE SET seen = excluded.seen`, latest)
+	if err != nil {
+		return fmt.Errorf("record the health base mark: %w", err)
+	}
+	return nil
+}
