@@ -35,9 +35,11 @@ func TestRecomputeFromBases(t *testing.T) {
 		}
 		// The first recompute has no bases; on PostgreSQL the second is the
 		// first that may bring them up to the events of the first.
+		require.NoError(t, st.WaitIdle(ctx)) // the stages act after the acknowledgement
 		first, err := f.tr.Recompute(ctx)
 		require.NoError(t, err)
 		require.Equal(t, n, first.Rebuilt)
+		require.NoError(t, st.WaitIdle(ctx))
 		_, err = f.tr.Recompute(ctx)
 		require.NoError(t, err)
 
@@ -50,12 +52,14 @@ func TestRecomputeFromBases(t *testing.T) {
 		// An event of a contact not yet linked to any account, and the link.
 		_, err = st.Ingest(ctx, "wk", []store.Message{track("loner", "", "Report Created", t0.Add(-2*day), nil)})
 		require.NoError(t, err)
+		require.NoError(t, st.WaitIdle(ctx))
 		_, err = f.tr.Recompute(ctx)
 		require.NoError(t, err)
 		unlinked := snap(t, st, n)
 		_, err = st.Ingest(ctx, "wk", []store.Message{identify("loner", "acct-00007", "user")})
 		require.NoError(t, err)
 
+		require.NoError(t, st.WaitIdle(ctx))
 		stats, err := f.tr.Recompute(ctx)
 		require.NoError(t, err)
 		require.Equal(t, n, stats.Accounts)
@@ -64,6 +68,7 @@ func TestRecomputeFromBases(t *testing.T) {
 		fromBases := snap(t, st, n)
 
 		// A rebuild from every event agrees on every aggregate and state.
+		require.NoError(t, st.WaitIdle(ctx))
 		all, err := f.tr.Rebuild(ctx)
 		require.NoError(t, err)
 		require.Equal(t, n, all.Rebuilt)
@@ -84,6 +89,7 @@ func TestRecomputeFromBases(t *testing.T) {
 		require.NotEqual(t, string(data), changed)
 		_, err = f.live.Apply(ctx, "map.yaml", []byte(changed), "test")
 		require.NoError(t, err)
+		require.NoError(t, st.WaitIdle(ctx))
 		after, err := f.tr.Recompute(ctx)
 		require.NoError(t, err)
 		require.Equal(t, n, after.Rebuilt)
