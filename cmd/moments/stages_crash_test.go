@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
@@ -65,13 +66,46 @@ func TestIngestStagesExactlyOnceAfterKill9(t *testing.T) {
 			if cfg.DB != "" {
 				db = append(db, "--db", cfg.DB)
 			}
-			killWhileStagesBehind(t, bin, db, cfg)
+			killWhileStagesBehind(t, bin, func(int) []string { return db }, cfg, 1)
 		})
 	}
 }
 
-func killWhileStagesBehind(t *testing.T, bin string, db []string, cfg store.Config) {
-	cmd, url, admin, write := startPlaybookServer(t, bin, db, nil, true)
+// TestThreeServersOneKilled runs three servers on one PostgreSQL database,
+// sends to all three, kills one with SIGKILL while the ingest stages are
+// behind and the others keep receiving, and checks that the survivors take
+// over the derived work: every acknowledged kickoff starts exactly one run,
+// and the health kept event by event matches a recompute.
+func TestThreeServersOneKilled(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("builds and runs the server binary")
+	}
+	cfg := storetest.Config(t, store.Postgres)
+	if cfg.DB == "" {
+		t.Skip("needs PostgreSQL: set MOMENTS_TEST_POSTGRES_URL")
+	}
+	bin, err := buildBinary()
+	require.NoError(t, err)
+	cfg.Data = t.TempDir()
+	dirs := []string{cfg.Data, t.TempDir(), t.TempDir()}
+	killWhileStagesBehind(t, bin, func(i int) []string { return []string{"--data", dirs[i], "--db", cfg.DB} }, cfg, len(dirs))
+}
+
+// killWhileStagesBehind starts servers (each with the database flags
+// db(i)), sends to all of them, and kills the first with SIGKILL once the
+// ingest stages are behind the acknowledged events. With one server it is
+// started again; with more, the others go on receiving and must take over
+// the stages' work. Then every acknowledged event must have had its
+// effects exactly once.
+func killWhileStagesBehind(t *testing.T, bin string, db func(i int) []string, cfg store.Config, servers int) {
+	cmds, urls := make([]*exec.Cmd, servers), make([]string, servers)
+	var admin, write string
+	cmds[0], urls[0], admin, write = startPlaybookServer(t, bin, db(0), nil, true)
+	for i := 1; i < servers; i++ {
+		cmds[i], urls[i], _, _ = startPlaybookServer(t, bin, db(i), nil, false)
+	}
+	cmd, url := cmds[0], urls[0]
 	client := &http.Client{Timeout: 10 * time.Second}
 	call := func(url, method, path string, body []byte, ctype string, key string, basic bool) (int, []byte, error) {
 		req, err := http.NewRequest(method, url+path, bytes.NewReader(body))
@@ -127,7 +161,7 @@ func killWhileStagesBehind(t *testing.T, bin string, db []string, cfg store.Conf
 					msgs = append(msgs, fmt.Sprintf(`{"type":"track","userId":%q,"event":%q,"context":{"groupId":%q},"messageId":%q}`,
 						user, name, acct, id))
 				}
-				code, _, err := call(url, "POST", "/v1/batch", []byte(`{"batch":[`+strings.Join(msgs, ",")+`]}`), "application/json", write, true)
+				code, _, err := call(urls[w%servers], "POST", "/v1/batch", []byte(`{"batch":[`+strings.Join(msgs, ",")+`]}`), "application/json", write, true)
 				if err != nil {
 					return // the server is gone
 				}
@@ -162,6 +196,9 @@ func killWhileStagesBehind(t *testing.T, bin string, db []string, cfg store.Conf
 		time.Sleep(2 * time.Millisecond)
 	}
 	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	if servers > 1 {
+		time.Sleep(500 * time.Millisecond) // the survivors keep receiving
+	}
 	close(stop)
 	wg.Wait()
 	_ = cmd.Wait()
@@ -175,8 +212,14 @@ func killWhileStagesBehind(t *testing.T, bin string, db []string, cfg store.Conf
 	require.NoError(t, st.Close())
 	t.Logf("killed with %d acknowledged events; the stages had consumed up to event %d of %d", acked, progress, newest)
 
-	// Restart: the stages work off the backlog.
-	cmd, url, _, _ = startPlaybookServer(t, bin, db, nil, false)
+	// With one server, restart it; with more, the survivors work off the
+	// backlog, the dead server's part of it included.
+	if servers == 1 {
+		cmds[0], urls[0], _, _ = startPlaybookServer(t, bin, db(0), nil, false)
+	} else {
+		cmds, urls = cmds[1:], urls[1:]
+	}
+	url = urls[0]
 	deadline = time.Now().Add(60 * time.Second)
 	for {
 		_, body, err := call(url, "GET", "/healthz", nil, "", "", false)
@@ -187,8 +230,10 @@ func killWhileStagesBehind(t *testing.T, bin string, db []string, cfg store.Conf
 		require.True(t, time.Now().Before(deadline), "the ingest stages did not catch up within 60 s: %s", body)
 		time.Sleep(20 * time.Millisecond)
 	}
-	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
-	_ = cmd.Wait()
+	for _, c := range cmds {
+		require.NoError(t, c.Process.Signal(syscall.SIGKILL))
+		_ = c.Wait()
+	}
 
 	st, err = store.Open(ctx, cfg)
 	require.NoError(t, err)
