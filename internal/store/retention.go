@@ -40,8 +40,9 @@ type DropStats struct {
 // DropEventsBefore deletes the oldest events, received before cutoff, in
 // ranges of ids. It drops the longest run of ids, from the oldest, whose
 // events were all received before cutoff, and never an event the ingest
-// stages have not consumed yet (ingest_progress) nor one a reattribution
-// still waits to hand to them.
+// stages have not consumed yet (ingest_progress), nor one the daily health
+// recompute has not folded into the accounts' health bases, nor one a
+// reattribution still waits to hand to the stages.
 func (s *Store) DropEventsBefore(ctx context.Context, cutoff time.Time) (DropStats, error) {
 	var st DropStats
 	limit, err := s.dropLimit(ctx)
@@ -86,20 +87,25 @@ func (s *Store) DropEventsBefore(ctx context.Context, cutoff time.Time) (DropSta
 	return st, nil
 }
 
-// dropLimit is the highest id retention may drop: consumed by the stages
-// and older than every queued reattribution.
+// dropLimit is the highest id retention may drop: consumed by the ingest
+// stages, folded into every account's health base by a completed daily
+// recompute (a later recompute reads only the events after an account's
+// base) and older than every queued reattribution. Before the first
+// recompute completes nothing is dropped.
 func (s *Store) dropLimit(ctx context.Context) (int64, error) {
-	var consumed int64
+	var consumed, bases sql.NullInt64
 	var queued sql.NullInt64
-	err := s.read.QueryRowContext(ctx, "SELECT (SELECT last_event_id FROM ingest_progress WHERE name = '"+progressName+"'),"+
-		" (SELECT MIN(event_id) FROM reattributed_events)").Scan(&consumed, &queued)
+	err := s.read.QueryRowContext(ctx, "SELECT (SELECT last_event_id FROM ingest_progress WHERE name = $1),"+
+		" (SELECT last_event_id FROM ingest_progress WHERE name = $2), (SELECT MIN(event_id) FROM reattributed_events)",
+		progressName, healthBasesProgress).Scan(&consumed, &bases, &queued)
 	if err != nil {
 		return 0, fmt.Errorf("read the ingest stages' progress: %w", err)
 	}
+	limit := min(consumed.Int64, bases.Int64)
 	if queued.Valid {
-		consumed = min(consumed, queued.Int64-1)
+		limit = min(limit, queued.Int64-1)
 	}
-	return consumed, nil
+	return limit, nil
 }
 
 // dropRange deletes the events with ids from lo to hi and their dedupe
