@@ -28,6 +28,7 @@ func TestScorecardsSurviveEventRetention(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, 4, before.Moments[0].Occurrences)
 
+		require.NoError(t, st.SetHealthBasesThrough(ctx, 1<<40, now)) // as a health recompute records
 		dropped, err := st.DropEventsBefore(ctx, now.Add(time.Hour))
 		require.NoError(t, err)
 		require.Positive(t, dropped.Events)
