@@ -191,8 +191,10 @@ func (a *App) DropOldEvents(ctx context.Context) store.DropStats {
 	st, err := a.Store.DropEventsBefore(ctx, cutoff)
 	if err != nil {
 		a.log.Error("dropping events beyond their retention failed; the next daily run tries again", "err", err, "dropped", st.Events)
+		a.Web.CountDroppedEvents(st.Events)
 		return st
 	}
+	a.Web.CountDroppedEvents(st.Events)
 	if st.Events > 0 {
 		a.log.Info("dropped events beyond their retention", "events", st.Events, "through_event", st.Through, "ranges", st.Ranges,
 			"received_before", cutoff.UTC().Format(time.RFC3339), "duration", time.Since(start).Round(time.Millisecond))

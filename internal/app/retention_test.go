@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
@@ -40,7 +41,8 @@ func TestDropOldEventsKeepsHealth(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			st := storetest.Open(t, d)
-			a, err := New(ctx, st, Options{Now: func() time.Time { return cfg.End }, EventRetention: 60 * 24 * time.Hour})
+			a, err := New(ctx, st, Options{Now: func() time.Time { return cfg.End }, EventRetention: 60 * 24 * time.Hour,
+				MetricsToken: "retention-test-token"})
 			require.NoError(t, err)
 			for i := 0; i < len(msgs); i += 500 {
 				res, err := st.Ingest(ctx, "wk", msgs[i:min(i+500, len(msgs))])
@@ -83,6 +85,11 @@ func TestDropOldEventsKeepsHealth(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, before, health(), "the daily recompute starts from the accounts' bases, which hold the dropped events")
 			require.Zero(t, a.DropOldEvents(ctx).Events, "a second run finds nothing older")
+			rec := httptest.NewRecorder()
+			req := httptest.NewRequest("GET", "/metrics", nil)
+			req.Header.Set("Authorization", "Bearer retention-test-token")
+			a.Web.ServeHTTP(rec, req)
+			require.Contains(t, rec.Body.String(), fmt.Sprintf("moments_events_dropped_total %d\n", old))
 			t.Logf("dropped %d of %d events", old, len(msgs))
 		})
 	}
