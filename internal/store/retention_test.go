@@ -108,3 +108,38 @@ func testDropEvents(t *testing.T, d store.Dialect, mergeEvery int) {
 	require.NoError(t, err)
 	require.Equal(t, store.IngestResult{Duplicates: 40}, res, "after a restart every kept event still deduplicates")
 }
+
+// TestDropEventsBeforeKeepsQueuedReattributions: an event that joined an
+// account after it was consumed waits in reattributed_events for the
+// stages, and is not dropped until they have handed it on.
+func TestDropEventsBeforeKeepsQueuedReattributions(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		var hold atomic.Bool
+		s.OnIngest(func(context.Context, *sql.Tx, []store.Event) error {
+			if hold.Load() {
+				return errors.New("held by the test")
+			}
+			return nil
+		})
+		_, err := s.Ingest(ctx, "wk", []store.Message{track("t1", "u1", "", "Login"), track("t2", "u2", "", "Login")})
+		require.NoError(t, err)
+		require.NoError(t, s.WaitIdle(ctx))
+		require.NoError(t, s.SetHealthBasesThrough(ctx, 1<<40, t0))
+		hold.Store(true)
+		// u1 joins acme: its Login waits for the stages as acme's.
+		_, err = s.Ingest(ctx, "wk", []store.Message{{Type: "group", MessageID: "g1", UserID: "u1", GroupID: "acme", Timestamp: t0, ReceivedAt: t0}})
+		require.NoError(t, err)
+
+		cutoff := t0.Add(time.Hour)
+		st, err := s.DropEventsBefore(ctx, cutoff)
+		require.NoError(t, err)
+		require.Zero(t, st.Events, "t1 waits as a reattribution; nothing after it may go either")
+		hold.Store(false)
+		require.NoError(t, s.WaitIdle(ctx))
+		st, err = s.DropEventsBefore(ctx, cutoff)
+		require.NoError(t, err)
+		require.EqualValues(t, 3, st.Events, "once the stages have it, t1, t2 and the group call go")
+	})
+}
