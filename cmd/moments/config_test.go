@@ -64,6 +64,7 @@ func TestServeSettings(t *testing.T) {
 		{name: "defaults", check: func(t *testing.T, o serveOptions) {
 			require.Equal(t, "127.0.0.1:8080", o.addr)
 			require.Zero(t, o.triggerMaxAge)
+			require.Zero(t, o.eventRetention, "events are kept forever")
 			require.Equal(t, defaultAdminEmail, o.adminEmail)
 			require.Zero(t, o.playbook.Workers, "zero: the engine takes its default, 10")
 		}},
@@ -75,6 +76,14 @@ func TestServeSettings(t *testing.T) {
 			wantErr: `--trigger-max-event-age (MOMENTS_TRIGGER_MAX_EVENT_AGE) "banana" is not a duration such as 168h (0 means no limit)`},
 		{name: "bad max event age flag", args: []string{"--trigger-max-event-age", "-1h"},
 			wantErr: `--trigger-max-event-age (MOMENTS_TRIGGER_MAX_EVENT_AGE) "-1h" is not a duration such as 168h (0 means no limit)`},
+		{name: "event retention in days from env", env: map[string]string{"MOMENTS_EVENT_RETENTION": "400d"},
+			check: func(t *testing.T, o serveOptions) { require.Equal(t, 400*24*time.Hour, o.eventRetention) }},
+		{name: "event retention as a duration", args: []string{"--event-retention", "9600h"},
+			check: func(t *testing.T, o serveOptions) { require.Equal(t, 400*24*time.Hour, o.eventRetention) }},
+		{name: "event retention too short", args: []string{"--event-retention", "7d"},
+			wantErr: `--event-retention (MOMENTS_EVENT_RETENTION) "7d" is shorter than 30 days (720h), the least events are kept; 0 keeps them forever`},
+		{name: "bad event retention in env", env: map[string]string{"MOMENTS_EVENT_RETENTION": "a year"},
+			wantErr: `--event-retention (MOMENTS_EVENT_RETENTION) "a year" is not a duration such as 400d or 9600h (0 keeps events forever)`},
 		{name: "workers from env", env: map[string]string{"MOMENTS_PLAYBOOK_WORKERS": "4"},
 			check: func(t *testing.T, o serveOptions) { require.Equal(t, 4, o.playbook.Workers) }},
 		{name: "negative workers in env", env: map[string]string{"MOMENTS_PLAYBOOK_WORKERS": "-3"},

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/mail"
+	"strconv"
 	"strings"
 	"time"
 
@@ -51,6 +52,7 @@ func serveCmd(df *dataFlags) *cobra.Command {
 // wins.
 type serveFlags struct {
 	addr, maxAge, adminEmail, publicURL string
+	retention                           string
 	playbook                            *playbookFlags
 	security                            serverSecurity
 }
@@ -60,6 +62,8 @@ func (f *serveFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.addr, "addr", envOr("MOMENTS_ADDR", "127.0.0.1:8080"), "address to listen on (env MOMENTS_ADDR)")
 	fs.StringVar(&f.maxAge, "trigger-max-event-age", envOr("MOMENTS_TRIGGER_MAX_EVENT_AGE", "0"),
 		"events older than this when they arrive start no moment, e.g. 168h while replaying history; 0: no limit (env MOMENTS_TRIGGER_MAX_EVENT_AGE)")
+	fs.StringVar(&f.retention, "event-retention", envOr("MOMENTS_EVENT_RETENTION", "0"),
+		"how long raw events are kept, e.g. 400d or 9600h, at least 30d; older ones are dropped daily and their messageIds no longer deduplicate; health, scorecards and reports keep their history; 0: forever (env MOMENTS_EVENT_RETENTION)")
 	fs.StringVar(&f.adminEmail, "admin-email", envOr("MOMENTS_ADMIN_EMAIL", defaultAdminEmail),
 		"email of the first admin, created with a printed password on first start (env MOMENTS_ADMIN_EMAIL)")
 	fs.StringVar(&f.publicURL, "public-url", envOr("MOMENTS_PUBLIC_URL", ""),
@@ -88,6 +92,9 @@ func (f *serveFlags) options() (serveOptions, error) {
 		return o, fmt.Errorf("%s %q is not a duration such as 168h (0 means no limit)", setting("trigger-max-event-age"), f.maxAge)
 	}
 	o.triggerMaxAge = age
+	if o.eventRetention, err = parseRetention(f.retention); err != nil {
+		return o, fmt.Errorf("%s %w", setting("event-retention"), err)
+	}
 	if _, err := mail.ParseAddress(o.adminEmail); err != nil || strings.ContainsAny(o.adminEmail, "<> ") {
 		return o, fmt.Errorf("%s %q is not an email address such as admin@example.com", setting("admin-email"), f.adminEmail)
 	}
@@ -103,6 +110,34 @@ func (f *serveFlags) options() (serveOptions, error) {
 	}
 	o.security = f.security
 	return o, nil
+}
+
+// minEventRetention is the shortest event retention: shorter would drop
+// events that the health model's windows and a replay of recent history
+// still read.
+const minEventRetention = 30 * 24 * time.Hour
+
+// parseRetention reads an event retention: days ("400d") or a duration as
+// the other duration flags take it ("9600h"); 0 keeps events forever.
+func parseRetention(v string) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	var d time.Duration
+	var err error
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		var n int
+		if n, err = strconv.Atoi(days); err == nil {
+			d = time.Duration(n) * 24 * time.Hour
+		}
+	} else {
+		d, err = time.ParseDuration(v)
+	}
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%q is not a duration such as 400d or 9600h (0 keeps events forever)", v)
+	}
+	if d > 0 && d < minEventRetention {
+		return 0, fmt.Errorf("%q is shorter than 30 days (720h), the least events are kept; 0 keeps them forever", v)
+	}
+	return d, nil
 }
 
 // serverSecurity is how the server is reached: TLS and where metrics go.
@@ -138,6 +173,8 @@ type serveOptions struct {
 	playbook playbook.Config
 	// triggerMaxAge is app.Options.TriggerMaxEventAge.
 	triggerMaxAge time.Duration
+	// eventRetention is app.Options.EventRetention.
+	eventRetention time.Duration
 	// security is TLS and metrics.
 	security serverSecurity
 	// adminEmail is the first admin's email; default admin@localhost.
@@ -169,7 +206,8 @@ func serve(ctx context.Context, out io.Writer, log *slog.Logger, st *store.Store
 		publicURL = "http://" + ln.Addr().String()
 	}
 	a, err := app.New(ctx, st, app.Options{Logger: log, Playbook: o.playbook, TriggerMaxEventAge: o.triggerMaxAge,
-		Survey: survey.Config{PublicURL: publicURL}, MetricsToken: o.security.metricsToken})
+		EventRetention: o.eventRetention,
+		Survey:         survey.Config{PublicURL: publicURL}, MetricsToken: o.security.metricsToken})
 	if err != nil {
 		return err
 	}

@@ -40,6 +40,10 @@ type Options struct {
 	// MetricsToken is web.Options.MetricsToken: the bearer token /metrics
 	// needs on the main port (empty: not served there).
 	MetricsToken string
+	// EventRetention, when positive, is how long raw events are kept: the
+	// daily prune drops older ones (store.DropEventsBefore). Zero keeps
+	// them forever.
+	EventRetention time.Duration
 }
 
 // App is a running installation.
@@ -54,6 +58,8 @@ type App struct {
 	Web     *server.Server
 	log     *slog.Logger
 	now     func() time.Time
+	// retention is Options.EventRetention.
+	retention time.Duration
 	// stops are called in reverse order by Stop.
 	stops []func(context.Context) error
 	// stages is the ingest pipeline, in order.
@@ -87,7 +93,7 @@ type IngestStage struct {
 // New builds the App on an open store and registers the ingest pipeline
 // (IngestStages) before the first event is ingested.
 func New(ctx context.Context, st *store.Store, o Options) (*App, error) {
-	a := &App{Store: st, log: defaults.Logger(o.Logger), now: defaults.Clock(o.Now)}
+	a := &App{Store: st, log: defaults.Logger(o.Logger), now: defaults.Clock(o.Now), retention: o.EventRetention}
 	a.Audit = auth.NewAudit(st, a.log)
 	a.Keys = auth.NewKeys(st)
 	a.Keys.SetAudit(a.Audit)
@@ -145,8 +151,9 @@ func IngestStages(h *tracker.Tracker, t *trigger.Engine, p *playbook.Engine, r *
 // IngestStages returns the stages New registered, in order.
 func (a *App) IngestStages() []IngestStage { return a.stages }
 
-// pruneEvery is how often expired sessions, old sign-in failures and the
-// audit trail beyond its retention are deleted.
+// pruneEvery is how often expired sessions, old sign-in failures, the
+// audit trail beyond its retention and raw events beyond theirs are
+// deleted.
 const pruneEvery = 24 * time.Hour
 
 // prune deletes what has outlived its use, once at start and then daily,
@@ -163,12 +170,36 @@ func (a *App) prune(ctx context.Context) {
 		} else if n > 0 {
 			a.log.Info("pruned the audit trail", "entries", n)
 		}
+		a.DropOldEvents(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(pruneEvery):
 		}
 	}
+}
+
+// DropOldEvents drops the raw events older than the event retention (none
+// when it is zero) and logs what it dropped. What the ingest stages derived
+// from them (health, its daily history, moment analytics) is kept.
+func (a *App) DropOldEvents(ctx context.Context) store.DropStats {
+	if a.retention <= 0 {
+		return store.DropStats{}
+	}
+	cutoff := a.now().Add(-a.retention)
+	start := time.Now()
+	st, err := a.Store.DropEventsBefore(ctx, cutoff)
+	if err != nil {
+		a.log.Error("dropping events beyond their retention failed; the next daily run tries again", "err", err, "dropped", st.Events)
+		a.Web.CountDroppedEvents(st.Events)
+		return st
+	}
+	a.Web.CountDroppedEvents(st.Events)
+	if st.Events > 0 {
+		a.log.Info("dropped events beyond their retention", "events", st.Events, "through_event", st.Through, "ranges", st.Ranges,
+			"received_before", cutoff.UTC().Format(time.RFC3339), "duration", time.Since(start).Round(time.Millisecond))
+	}
+	return st
 }
 
 // Start starts the background services (health recomputes, playbook

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // HealthBase is an account's health aggregate over its events up to an
@@ -118,6 +119,53 @@ func (s *Store) SetHealthScanMark(ctx context.Context, latest int64) error {
 		ON CONFLICT (id) DO UPDATE SET seen = excluded.seen`, latest)
 	if err != nil {
 		return fmt.Errorf("record the health base mark: %w", err)
+	}
+	return nil
+}
+
+// HealthBasesTx returns the stored bases of ids, read in tx (accounts
+// without one are absent).
+func (s *Store) HealthBasesTx(ctx context.Context, tx Querier, ids []string) (map[string]*HealthBase, error) {
+	out := make(map[string]*HealthBase, len(ids))
+	for start := 0; start < len(ids); start += keyChunk {
+		part := ids[start:min(start+keyChunk, len(ids))]
+		args := make([]any, len(part))
+		for i, id := range part {
+			args[i] = id
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT account_id, model, through, aggregate, first FROM health_bases WHERE account_id IN (`+
+			s.dialect.placeholders(1, len(part))+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("read health bases: %w", err)
+		}
+		for rows.Next() {
+			b := &HealthBase{}
+			if err := rows.Scan(&b.AccountID, &b.Model, &b.Through, &b.Aggregate, &b.First); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read health bases: %w", err)
+			}
+			out[b.AccountID] = b
+		}
+		if err := closeRows(rows); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// healthBasesProgress is the ingest_progress row of the health bases:
+// every account's base covers its events up to it. Event retention drops
+// no event beyond it.
+const healthBasesProgress = "health bases"
+
+// SetHealthBasesThrough records that every account's health base covers
+// its events up to event id through (a completed recompute).
+func (s *Store) SetHealthBasesThrough(ctx context.Context, through int64, at time.Time) error {
+	_, err := s.write.ExecContext(ctx, `INSERT INTO ingest_progress (name, last_event_id, updated_at) VALUES ($1, $2, $3)
+		ON CONFLICT (name) DO UPDATE SET last_event_id = excluded.last_event_id, updated_at = excluded.updated_at`,
+		healthBasesProgress, through, micros(at))
+	if err != nil {
+		return fmt.Errorf("record how far the health bases reach: %w", err)
 	}
 	return nil
 }

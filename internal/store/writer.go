@@ -70,8 +70,10 @@ type ingestResp struct {
 }
 
 type writer struct {
-	s      *Store
-	reqs   chan *ingestReq
+	s    *Store
+	reqs chan *ingestReq
+	// ctl runs work that must not interleave with a commit (do).
+	ctl    chan func()
 	quit   chan struct{}
 	exited chan struct{}
 	once   sync.Once
@@ -99,7 +101,7 @@ const (
 )
 
 func newWriter(s *Store) *writer {
-	w := &writer{s: s, reqs: make(chan *ingestReq, 256), quit: make(chan struct{}), exited: make(chan struct{}),
+	w := &writer{s: s, reqs: make(chan *ingestReq, 256), ctl: make(chan func()), quit: make(chan struct{}), exited: make(chan struct{}),
 		stmts: map[string]*sql.Stmt{}, seen: map[string]int64{}}
 	return w
 }
@@ -146,6 +148,8 @@ func (w *writer) loop() {
 				// table); the next commit tries again.
 				w.s.log.Error("dedupe merge failed; will retry", "err", err)
 			}
+		case f := <-w.ctl:
+			f()
 		case <-w.quit:
 			// Commit whatever was accepted before the quit.
 			for {

@@ -7,6 +7,8 @@ type Metrics struct {
 	Requests *prometheus.CounterVec
 	Events   *prometheus.CounterVec
 	Ingest   prometheus.Histogram
+	// Dropped counts the raw events dropped beyond the event retention.
+	Dropped prometheus.Counter
 }
 
 // NewMetrics registers the metrics with reg.
@@ -25,7 +27,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Time from receiving a tracking API request to its durable commit.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}),
+		Dropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "moments_events_dropped_total",
+			Help: "Raw events dropped because they were older than the event retention (--event-retention).",
+		}),
 	}
-	reg.MustRegister(m.Requests, m.Events, m.Ingest)
+	reg.MustRegister(m.Requests, m.Events, m.Ingest, m.Dropped)
 	return m
 }

@@ -127,11 +127,11 @@ func (t *Tracker) recompute(ctx context.Context, full bool) (Stats, error) {
 			// time; on PostgreSQL a page can lose a deadlock to them, and
 			// is then written again (its counts only once).
 			before := st
-			err := t.writePage(ctx, md, page, versions, rebuilt, settled, now, &st)
+			err := t.writePage(ctx, md, page, versions, rebuilt, settled, now, full, &st)
 			for try := 1; err != nil && store.Retryable(err) && try < 5; try++ {
 				t.log.Warn("health recompute: a page of accounts is written again", "error", err, "try", try+1)
 				st = before
-				err = t.writePage(ctx, md, page, versions, rebuilt, settled, now, &st)
+				err = t.writePage(ctx, md, page, versions, rebuilt, settled, now, full, &st)
 			}
 			if err != nil {
 				st.Duration = time.Since(began)
@@ -141,6 +141,12 @@ func (t *Tracker) recompute(ctx context.Context, full bool) (Stats, error) {
 		}
 	}
 	if err := ctx.Err(); err != nil {
+		st.Duration = time.Since(began)
+		return st, err
+	}
+	// Every account's base now covers its events up to settled: event
+	// retention may drop them.
+	if err := t.st.SetHealthBasesThrough(ctx, settled, now); err != nil {
 		st.Duration = time.Since(began)
 		return st, err
 	}
@@ -325,13 +331,27 @@ func (t *Tracker) apply(ctx context.Context, md *model, built shards, after, thr
 	return applied.Load(), err
 }
 
-// rebuildAll rebuilds the aggregates of ids from all their events, read in
-// tx through the events_account index: for the few accounts that received
-// events during a recompute.
-func (t *Tracker) rebuildAll(ctx context.Context, tx *sql.Tx, md *model, ids []string, settled int64) (map[string]*rebuild, error) {
+// rebuildAll rebuilds the aggregates of ids from their stored bases and
+// the events after them, read in tx through the events_account index: for
+// the few accounts that received events during a recompute.
+func (t *Tracker) rebuildAll(ctx context.Context, tx *sql.Tx, md *model, ids []string, settled int64, full bool) (map[string]*rebuild, error) {
+	// An account starts from its stored base, as in the scan: its events
+	// up to the base may have been dropped (event retention). A
+	// reattribution forgets the base, and a full rebuild ignores it.
+	bases := map[string]*store.HealthBase{}
+	if !full {
+		var err error
+		if bases, err = t.st.HealthBasesTx(ctx, tx, ids); err != nil {
+			return nil, err
+		}
+	}
 	built := make(map[string]*rebuild, len(ids))
 	for _, id := range ids {
-		built[id] = t.startRebuild(md, id, nil, settled)
+		var b *store.HealthBase
+		if base := bases[id]; base != nil && base.Model == md.fingerprint {
+			b = base
+		}
+		built[id] = t.startRebuild(md, id, b, settled)
 	}
 	err := t.st.AccountEventsTx(ctx, tx, ids, func(e *store.HealthEvent) error {
 		if r := built[e.AccountID]; r != nil {
@@ -348,7 +368,7 @@ type drop struct {
 }
 
 func (t *Tracker) writePage(ctx context.Context, md *model, ids []string, versions map[string]int64,
-	built map[string]*rebuild, settled int64, now time.Time, st *Stats) error {
+	built map[string]*rebuild, settled int64, now time.Time, full bool, st *Stats) error {
 	tx, err := t.st.DB().BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("recompute health: %w", err)
@@ -365,7 +385,7 @@ func (t *Tracker) writePage(ctx context.Context, md *model, ids []string, versio
 		}
 	}
 	if len(stale) > 0 {
-		again, err := t.rebuildAll(ctx, tx, md, stale, settled)
+		again, err := t.rebuildAll(ctx, tx, md, stale, settled, full)
 		if err != nil {
 			return err
 		}

@@ -33,6 +33,7 @@ type Server struct {
 	// the main port (hardening.go).
 	metrics      http.Handler
 	metricsToken string
+	counters     *web.Metrics
 }
 
 // Options configure a Server; see web.Options.
@@ -66,7 +67,8 @@ func New(o Options) *Server {
 		reg.MustRegister(lagCollector{o.Store})
 	}
 	s := &Server{store: o.Store, router: web.NewRouter(metrics, o.Logger),
-		metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}), metricsToken: o.MetricsToken}
+		metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}), metricsToken: o.MetricsToken,
+		counters: metrics}
 
 	tracking.New(o, metrics).Routes(s.router)
 	api.New(o).Routes(s.router)
@@ -76,6 +78,10 @@ func New(o Options) *Server {
 	s.router.HandleUncounted("GET /metrics", http.HandlerFunc(s.metricsOnMain))
 	return s
 }
+
+// CountDroppedEvents adds n to moments_events_dropped_total: raw events
+// dropped beyond the event retention.
+func (s *Server) CountDroppedEvents(n int64) { s.counters.Dropped.Add(float64(n)) }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,175 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// Retention. Raw events may be kept for a limited time (moments serve
+// --event-retention). Old events are dropped in whole ranges of ids, oldest
+// first: ids follow arrival order, so a range of ids is a range of time,
+// and each statement deletes `id BETWEEN lo AND hi` along the primary key,
+// never row by row on a timestamp. Each range is its own short transaction,
+// so ingestion waits at most one range.
+//
+// What the stages derive from events (health, its bases and daily history,
+// moment analytics, scorecards' day cells) lives in its own tables and is
+// kept. Deduplication holds for as long as an event is kept: a range's
+// message_keys go with its events, so a message re-sent after its event was
+// dropped is stored again.
+//
+// PostgreSQL's events table is not partitioned: dropping a range there is a
+// DELETE of that range of ids too, and the space is reused by later rows
+// after VACUUM rather than returned to the system.
+
+// dropChunk is the ids one retention transaction deletes.
+const dropChunk = 20_000
+
+// DropStats is what DropEventsBefore dropped.
+type DropStats struct {
+	// Events is how many events were deleted.
+	Events int64
+	// Through is the highest event id dropped (0: none).
+	Through int64
+	// Ranges is how many id ranges (transactions) it took.
+	Ranges int
+}
+
+// DropEventsBefore deletes the oldest events, received before cutoff, in
+// ranges of ids. It drops the longest run of ids, from the oldest, whose
+// events were all received before cutoff, and never an event the ingest
+// stages have not consumed yet (ingest_progress), nor one the daily health
+// recompute has not folded into the accounts' health bases, nor one a
+// reattribution still waits to hand to the stages.
+func (s *Store) DropEventsBefore(ctx context.Context, cutoff time.Time) (DropStats, error) {
+	var st DropStats
+	limit, err := s.dropLimit(ctx)
+	if err != nil {
+		return st, err
+	}
+	var lo sql.NullInt64
+	if err := s.read.QueryRowContext(ctx, "SELECT MIN(id) FROM events").Scan(&lo); err != nil {
+		return st, fmt.Errorf("find the oldest event: %w", err)
+	}
+	if !lo.Valid {
+		return st, nil
+	}
+	at := micros(cutoff)
+	for from := lo.Int64; from <= limit; {
+		to := min(from+dropChunk-1, limit)
+		// The first event of the range received at or after the cutoff
+		// ends the drop: ids before it are all older.
+		var newer sql.NullInt64
+		if err := s.read.QueryRowContext(ctx, "SELECT MIN(id) FROM events WHERE id BETWEEN $1 AND $2 AND received_at >= $3",
+			from, to, at).Scan(&newer); err != nil {
+			return st, fmt.Errorf("find events to keep: %w", err)
+		}
+		last := to
+		if newer.Valid {
+			last = newer.Int64 - 1
+		}
+		if last >= from {
+			n, err := s.dropRange(ctx, from, last)
+			if err != nil {
+				return st, err
+			}
+			st.Events += n
+			st.Through = last
+			st.Ranges++
+		}
+		if newer.Valid {
+			break
+		}
+		from = to + 1
+	}
+	return st, nil
+}
+
+// dropLimit is the highest id retention may drop: consumed by the ingest
+// stages, folded into every account's health base by a completed daily
+// recompute (a later recompute reads only the events after an account's
+// base) and older than every queued reattribution. Before the first
+// recompute completes nothing is dropped.
+func (s *Store) dropLimit(ctx context.Context) (int64, error) {
+	var consumed, bases sql.NullInt64
+	var queued sql.NullInt64
+	err := s.read.QueryRowContext(ctx, "SELECT (SELECT last_event_id FROM ingest_progress WHERE name = $1),"+
+		" (SELECT last_event_id FROM ingest_progress WHERE name = $2), (SELECT MIN(event_id) FROM reattributed_events)",
+		progressName, healthBasesProgress).Scan(&consumed, &bases, &queued)
+	if err != nil {
+		return 0, fmt.Errorf("read the ingest stages' progress: %w", err)
+	}
+	limit := min(consumed.Int64, bases.Int64)
+	if queued.Valid {
+		limit = min(limit, queued.Int64-1)
+	}
+	return limit, nil
+}
+
+// dropRange deletes the events with ids from lo to hi and their dedupe
+// keys in one transaction. On SQLite it runs in the committer, which owns
+// the in-memory keys of recent events, and forgets those too.
+func (s *Store) dropRange(ctx context.Context, lo, hi int64) (int64, error) {
+	var n int64
+	drop := func() error {
+		tx, err := s.write.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+		if _, err := tx.ExecContext(ctx, "DELETE FROM message_keys WHERE key IN (SELECT dedupe_key FROM events WHERE id BETWEEN $1 AND $2)",
+			lo, hi); err != nil {
+			return fmt.Errorf("drop dedupe keys of events %d-%d: %w", lo, hi, err)
+		}
+		res, err := tx.ExecContext(ctx, "DELETE FROM events WHERE id BETWEEN $1 AND $2", lo, hi)
+		if err != nil {
+			return fmt.Errorf("drop events %d-%d: %w", lo, hi, err)
+		}
+		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		return tx.Commit()
+	}
+	if !s.dialect.embedded() {
+		return n, drop()
+	}
+	err := s.writer.do(ctx, func() error {
+		if err := drop(); err != nil {
+			return err
+		}
+		if d := s.writer.dedupe; d != nil && hi > d.mergedThrough {
+			for k, id := range d.pending {
+				if id <= hi {
+					delete(d.pending, k)
+				}
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
+// do runs f in the committer, between ingestion transactions.
+func (w *writer) do(ctx context.Context, f func() error) error {
+	done := make(chan error, 1)
+	select {
+	case w.ctl <- func() { done <- f() }:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-w.quit:
+		return ErrClosed
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-w.exited:
+		select {
+		case err := <-done:
+			return err
+		default:
+			return ErrClosed
+		}
+	}
+}
