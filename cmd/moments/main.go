@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/moments-cs/moments/internal/app"
 	"github.com/moments-cs/moments/internal/store"
 )
 
@@ -52,6 +53,23 @@ func (f *dataFlags) open(ctx context.Context, log *slog.Logger) (*store.Store, e
 	c := f.config()
 	c.Logger = log
 	return store.Open(ctx, c)
+}
+
+// openApp opens the store and assembles the installation on it, for a
+// command that works as the server would (recompute health, rebuild its
+// history, outcome reports). Closing the app's store is the caller's.
+func (f *dataFlags) openApp(ctx context.Context) (*app.App, error) {
+	log := newLogger(slog.LevelWarn)
+	st, err := f.open(ctx, log)
+	if err != nil {
+		return nil, err
+	}
+	a, err := app.New(ctx, st, app.Options{Logger: log})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return a, nil
 }
 
 // config is the store configuration the flags name.

@@ -13,7 +13,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/moments-cs/moments/internal/app"
 	"github.com/moments-cs/moments/internal/health/tracker"
 	"github.com/moments-cs/moments/internal/journey"
 	"github.com/moments-cs/moments/internal/report"
@@ -176,16 +175,11 @@ func healthCmd(df *dataFlags) *cobra.Command {
 			"It is safe while the server ingests events.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log := newLogger(slog.LevelWarn)
-			st, err := df.open(cmd.Context(), log)
+			a, err := df.openApp(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			a, err := app.New(cmd.Context(), st, app.Options{Logger: log})
-			if err != nil {
-				return err
-			}
+			defer a.Store.Close()
 			stats, err := a.Health.Recompute(cmd.Context())
 			if err != nil {
 				return fmt.Errorf("recompute health (%d accounts done): %w", stats.Accounts, err)
@@ -212,16 +206,11 @@ func healthCmd(df *dataFlags) *cobra.Command {
 			"again gives the same history. It is safe while the server ingests events.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log := newLogger(slog.LevelWarn)
-			st, err := df.open(cmd.Context(), log)
+			a, err := df.openApp(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			a, err := app.New(cmd.Context(), st, app.Options{Logger: log})
-			if err != nil {
-				return err
-			}
+			defer a.Store.Close()
 			o := tracker.RebuildOptions{Replace: replace}
 			if len(accounts) > 0 {
 				o.Accounts = accounts

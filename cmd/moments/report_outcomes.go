@@ -12,7 +12,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/moments-cs/moments/internal/app"
 	"github.com/moments-cs/moments/internal/health/tracker"
 	"github.com/moments-cs/moments/internal/report"
 	"github.com/moments-cs/moments/internal/store"
@@ -166,16 +165,11 @@ func withApp[T any](cmd *cobra.Command, df *dataFlags, o *outcomeFlags,
 	if err != nil {
 		return zero, err
 	}
-	log := newLogger(slog.LevelWarn)
-	st, err := df.open(cmd.Context(), log)
+	a, err := df.openApp(cmd.Context())
 	if err != nil {
 		return zero, err
 	}
-	defer st.Close()
-	a, err := app.New(cmd.Context(), st, app.Options{Logger: log})
-	if err != nil {
-		return zero, err
-	}
+	defer a.Store.Close()
 	out, err := run(cmd.Context(), a.Store, a.Health, q)
 	if err != nil {
 		return zero, refusal(err)
