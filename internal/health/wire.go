@@ -89,38 +89,14 @@ func (a *Aggregate) AppendJSON(b []byte) []byte {
 		b = append(b, ']')
 	}
 	b = appendTimes(b, "milestones", a.Milestones)
-	if len(a.Executives) > 0 {
-		b = append(b, `,"executives":[`...)
-		for i, e := range a.Executives {
-			b = appendComma(b, i)
-			b = append(b, '[')
-			b = strconv.AppendUint(b, uint64(e.Hash), 10)
-			b = append(b, ',')
-			b = appendString(b, e.Role)
-			b = append(b, ',')
-			b = strconv.AppendInt(b, e.First, 10)
-			b = append(b, ',')
-			b = strconv.AppendInt(b, e.Last, 10)
-			b = append(b, ']')
-		}
-		b = append(b, ']')
-	}
-	if len(a.KeyContacts) > 0 {
-		b = append(b, `,"key_contacts":[`...)
-		for i, k := range a.KeyContacts {
-			b = appendComma(b, i)
-			b = append(b, '[')
-			b = strconv.AppendUint(b, uint64(k.Hash), 10)
-			b = append(b, ',')
-			b = appendString(b, k.Role)
-			b = append(b, ',')
-			b = strconv.AppendInt(b, k.Named, 10)
-			b = append(b, ',')
-			b = strconv.AppendInt(b, k.Dropped, 10)
-			b = append(b, ']')
-		}
-		b = append(b, ']')
-	}
+	b = appendContactSpans(b, "executives", len(a.Executives), func(i int) (uint32, string, int64, int64) {
+		e := a.Executives[i]
+		return e.Hash, e.Role, e.First, e.Last
+	})
+	b = appendContactSpans(b, "key_contacts", len(a.KeyContacts), func(i int) (uint32, string, int64, int64) {
+		k := a.KeyContacts[i]
+		return k.Hash, k.Role, k.Named, k.Dropped
+	})
 	if len(a.Recent) > 0 {
 		b = append(b, `,"recent":[`...)
 		for i, r := range a.Recent {
@@ -270,32 +246,12 @@ func (a *Aggregate) UnmarshalJSON(data []byte) error {
 		case "milestones":
 			out.Milestones = r.times()
 		case "executives":
-			r.array(func() {
-				var e Executive
-				r.next('[')
-				e.Hash = uint32(r.uint(32))
-				r.next(',')
-				e.Role = r.string()
-				r.next(',')
-				e.First = r.int(63)
-				r.next(',')
-				e.Last = r.int(63)
-				r.next(']')
-				out.Executives = append(out.Executives, e)
+			r.contactSpans(func(hash uint32, role string, first, last int64) {
+				out.Executives = append(out.Executives, Executive{Hash: hash, Role: role, First: first, Last: last})
 			})
 		case "key_contacts":
-			r.array(func() {
-				var k KeyContact
-				r.next('[')
-				k.Hash = uint32(r.uint(32))
-				r.next(',')
-				k.Role = r.string()
-				r.next(',')
-				k.Named = r.int(63)
-				r.next(',')
-				k.Dropped = r.int(63)
-				r.next(']')
-				out.KeyContacts = append(out.KeyContacts, k)
+			r.contactSpans(func(hash uint32, role string, named, dropped int64) {
+				out.KeyContacts = append(out.KeyContacts, KeyContact{Hash: hash, Role: role, Named: named, Dropped: dropped})
 			})
 		case "recent":
 			r.array(func() {
@@ -591,4 +547,46 @@ func (r *reader) skip(depth int) {
 	default:
 		r.fail("want a value")
 	}
+}
+
+// appendContactSpans writes n contacts seen in a role over a span, each as
+// [hash, role, from, to]: the executives (first and last contact) and the
+// key contacts (named and dropped).
+func appendContactSpans(b []byte, key string, n int, row func(i int) (uint32, string, int64, int64)) []byte {
+	if n == 0 {
+		return b
+	}
+	b = append(b, `,"`...)
+	b = append(b, key...)
+	b = append(b, `":[`...)
+	for i := range n {
+		hash, role, from, to := row(i)
+		b = appendComma(b, i)
+		b = append(b, '[')
+		b = strconv.AppendUint(b, uint64(hash), 10)
+		b = append(b, ',')
+		b = appendString(b, role)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, from, 10)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, to, 10)
+		b = append(b, ']')
+	}
+	return append(b, ']')
+}
+
+// contactSpans reads what appendContactSpans wrote.
+func (r *reader) contactSpans(each func(hash uint32, role string, from, to int64)) {
+	r.array(func() {
+		r.next('[')
+		hash := uint32(r.uint(32))
+		r.next(',')
+		role := r.string()
+		r.next(',')
+		from := r.int(63)
+		r.next(',')
+		to := r.int(63)
+		r.next(']')
+		each(hash, role, from, to)
+	})
 }
