@@ -96,8 +96,9 @@ func FuzzVerify(f *testing.F) {
 	f.Fuzz(func(t *testing.T, header string) {
 		err := Verify(secret, header, body, time.Minute, now)
 		if err == nil {
-			// Only a header carrying the genuine MAC may pass.
-			require.Contains(t, header, strings.TrimPrefix(Sign(secret, now, body), "t=1700000000,"))
+			// Only a header carrying the genuine MAC may pass (hex digits
+			// in either case are the same MAC).
+			require.Contains(t, strings.ToLower(header), strings.TrimPrefix(Sign(secret, now, body), "t=1700000000,"))
 		}
 	})
 }
