@@ -90,26 +90,34 @@ func (s *Store) forgetHealthBase(ctx context.Context, tx Querier, accountID stri
 
 // HealthScanBounds returns the largest event id stored now (latest) and
 // the largest id up to which a recompute may bring the accounts' bases
-// (settled). On SQLite, whose one writer commits ids in order, every id up
-// to latest is committed, so settled is latest. On PostgreSQL an id is
-// taken before its transaction commits, so an event with a smaller id may
-// still become visible; settled is then the largest id when the previous
+// (settled). A base must hold every event of its account up to its id, so
+// settled is never beyond the events the ingest stages have consumed
+// (ingest_progress): a recompute reads only consumed events (consumedCond),
+// and an event it skipped as not yet consumed but below the base's id
+// would be counted by the stages when they consume it and by no later
+// recompute. On SQLite, whose one writer commits ids in order, every id up
+// to latest is committed, so settled is latest or the stages' progress,
+// whichever is smaller. On PostgreSQL an id is taken before its
+// transaction commits, so an event with a smaller id may still become
+// visible; settled is then at most the largest id when the previous
 // recompute began (health_base_mark), which no transaction stays open
 // across. Call SetHealthScanMark(latest) when the recompute is done.
 func (s *Store) HealthScanBounds(ctx context.Context) (latest, settled int64, err error) {
-	var last sql.NullInt64
-	if err := s.read.QueryRowContext(ctx, `SELECT MAX(id) FROM events`).Scan(&last); err != nil {
+	var last, consumed sql.NullInt64
+	if err := s.read.QueryRowContext(ctx, `SELECT (SELECT MAX(id) FROM events), (SELECT last_event_id FROM ingest_progress WHERE name = $1)`,
+		progressName).Scan(&last, &consumed); err != nil {
 		return 0, 0, fmt.Errorf("read the last event id: %w", err)
 	}
+	settled = min(last.Int64, consumed.Int64)
 	if s.dialect.embedded() {
-		return last.Int64, last.Int64, nil
+		return last.Int64, settled, nil
 	}
 	var mark sql.NullInt64
 	err = s.read.QueryRowContext(ctx, `SELECT seen FROM health_base_mark WHERE id = 1`).Scan(&mark)
 	if err != nil && err != sql.ErrNoRows {
 		return 0, 0, fmt.Errorf("read the health base mark: %w", err)
 	}
-	return last.Int64, min(mark.Int64, last.Int64), nil
+	return last.Int64, min(mark.Int64, settled), nil
 }
 
 // SetHealthScanMark records latest, the largest event id when a recompute

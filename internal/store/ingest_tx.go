@@ -518,11 +518,9 @@ func (b *ingestBatch) reattribute(ctx context.Context, contactID, accountID stri
 	for _, id := range ids {
 		b.reattributed = append(b.reattributed, reattribution{eventID: id, account: accountID})
 	}
-	if len(ids) == 0 {
-		return nil
-	}
-	// The account's recompute base may already cover these events' ids.
-	return b.s.forgetHealthBase(ctx, b.tx, accountID)
+	// The account's recompute base may already cover these events' ids:
+	// the stages forget it when they hand the events over (round).
+	return nil
 }
 
 // queueReattributed queues the batch's reattributed events for the ingest

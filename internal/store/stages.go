@@ -278,7 +278,8 @@ func (r *stageRunner) round(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	var done []int64
-	var early []Event // reattributions queued by a transaction consumed earlier
+	var early []Event    // reattributions queued by a transaction consumed earlier
+	var rebased []string // accounts handed events that their health bases may cover
 	for _, ra := range reatt {
 		switch acct, inBatch := seen[ra.eventID]; {
 		case ra.after > next:
@@ -299,6 +300,7 @@ func (r *stageRunner) round(ctx context.Context) (int, error) {
 				early = append(early, ra.event)
 			}
 			done = append(done, ra.id)
+			rebased = append(rebased, ra.event.AccountID)
 		}
 	}
 	if next == last && len(done) == 0 {
@@ -317,6 +319,18 @@ func (r *stageRunner) round(ctx context.Context) (int, error) {
 			if err := h(ctx, tx, g.events); err != nil {
 				return 0, fmt.Errorf("ingest stage: %w", err)
 			}
+		}
+	}
+	// An event consumed earlier without an account has an id that a health
+	// base of the account it now joins may cover, built while the
+	// reattribution was queued (recomputes read no queued event): the
+	// account is rebuilt from all its events by the next recompute. Done
+	// here, after the hooks wrote the account's health, so that a recompute
+	// writing the account at the same time either sees the new version
+	// (and rebuilds it without the base) or commits its base first.
+	for _, id := range sortedUnique(rebased) {
+		if err := s.forgetHealthBase(ctx, tx, id); err != nil {
+			return 0, err
 		}
 	}
 	if _, err := tx.ExecContext(ctx, "DELETE FROM ingest_commits WHERE last_event_id <= $1", next); err != nil {

@@ -69,11 +69,15 @@ func (t *Tracker) OnQuadrantDrop(f QuadrantDrop) {
 // health model) are rebuilt from all their events: through the
 // events_account index when they are few, else by reading the whole table.
 //
-// Ingestion goes on meanwhile. The version of every account's health is
-// noted before any event is read; an account whose version has changed
-// when its page is written received events during the recompute, and is
-// rebuilt again from its events inside the write transaction, so no event
-// is lost.
+// Ingestion goes on meanwhile. A recompute reads only the events the
+// ingest stages have consumed (the others the stages will apply to the
+// state it writes). The version of every account's health is noted before
+// the largest event id (latest) is read, so every event the stages applied
+// before it is at most latest; an account whose version has changed when
+// its page is written received events during the recompute, and is
+// rebuilt again from its base and events inside the write transaction, so
+// no event is lost or counted twice. The bases reach no further than the
+// stages have consumed (HealthScanBounds).
 func (t *Tracker) Recompute(ctx context.Context) (Stats, error) { return t.recompute(ctx, false) }
 
 // Rebuild is Recompute with every account rebuilt from all its stored
@@ -88,11 +92,15 @@ func (t *Tracker) recompute(ctx context.Context, full bool) (Stats, error) {
 		return st, err
 	}
 	now := t.now()
-	latest, settled, err := t.st.HealthScanBounds(ctx)
+	// The versions are noted before the bounds are read. An account whose
+	// stages commit after this point has a changed version when its page is
+	// written and is rebuilt then; one whose stages committed before it has
+	// its consumed events at or below latest, which is read after them.
+	ids, versions, err := t.st.AccountHealthVersions(ctx)
 	if err != nil {
 		return st, err
 	}
-	ids, versions, err := t.st.AccountHealthVersions(ctx)
+	latest, settled, err := t.st.HealthScanBounds(ctx)
 	if err != nil {
 		return st, err
 	}
