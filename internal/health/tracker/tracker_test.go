@@ -399,8 +399,8 @@ func TestRecomputeDecaysAndKeepsTrend(t *testing.T) {
 }
 
 // TestRecomputeWhileIngesting runs a recompute while events keep arriving
-// for the same accounts: nothing may be lost, so a final recompute must
-// agree with the state left behind.
+// for the same accounts: nothing may be lost, so a final recompute, and a
+// rebuild from every event, must agree with the state left behind.
 func TestRecomputeWhileIngesting(t *testing.T) {
 	t.Parallel()
 	const n = 300
@@ -437,9 +437,15 @@ func TestRecomputeWhileIngesting(t *testing.T) {
 		_, err = f.tr.Recompute(ctx)
 		require.NoError(t, err)
 		full := snap(t, st, n)
+		// A rebuild from every event, ignoring the bases the recomputes
+		// kept while events arrived, agrees too.
+		_, err = f.tr.Rebuild(ctx)
+		require.NoError(t, err)
+		rebuilt := snap(t, st, n)
 		for i := range n {
 			id := fmt.Sprintf("acct-%05d", i)
 			require.Equal(t, full.agg[id], live.agg[id], id)
+			require.Equal(t, rebuilt.agg[id], live.agg[id], id)
 		}
 	})
 }
