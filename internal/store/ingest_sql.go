@@ -27,16 +27,6 @@ func (s *Store) touchSQL(table string, n int) string {
 			table+".last_seen_at < excluded.last_seen_at THEN excluded.last_seen_at ELSE "+table+".last_seen_at END")
 }
 
-// lookupKeysSQL selects which of n message keys are stored.
-func (s *Store) lookupKeysSQL(n int) string {
-	return "SELECT key FROM message_keys WHERE key IN (" + s.dialect.placeholders(1, n) + ")"
-}
-
-// mergeKeysSQL inserts n message keys, ignoring those already present.
-func (s *Store) mergeKeysSQL(n int) string {
-	return s.dialect.rows("INSERT INTO message_keys (key) VALUES ", n, 1, " ON CONFLICT DO NOTHING")
-}
-
 // On PostgreSQL the ingestion statements take one array per column and
 // unnest them: a single statement text whatever the number of rows, so it
 // is parsed and planned once per connection (a multi-row VALUES list has a

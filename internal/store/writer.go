@@ -504,7 +504,7 @@ func (w *writer) prepare(ctx context.Context) error {
 			return err
 		}
 		queries = append(queries, s.insertEventsSQL(eventChunk), s.touchSQL("accounts", touchChunk), s.touchSQL("contacts", touchChunk),
-			s.lookupKeysSQL(keyChunk), s.mergeKeysSQL(keyChunk))
+			lookupRunSQL, s.insertRunSQL(mergeBlocks))
 	} else {
 		queries = append(queries, pgInsertEventsSQL, pgTouchSQL("accounts"), pgTouchSQL("contacts"), pgClaimSQL)
 	}
