@@ -174,21 +174,9 @@ func (w *writer) convertMessageKeys(ctx context.Context, through int64) error {
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	rows, err := tx.QueryContext(ctx, "SELECT key FROM message_keys ORDER BY key")
+	keys, err := readKeys(ctx, tx, "SELECT key FROM message_keys ORDER BY key")
 	if err != nil {
 		return fmt.Errorf("read message keys: %w", err)
-	}
-	var keys [][16]byte
-	for rows.Next() {
-		var k []byte
-		if err := rows.Scan(&k); err != nil {
-			rows.Close()
-			return err
-		}
-		keys = append(keys, [16]byte(k))
-	}
-	if err := closeRows(rows); err != nil {
-		return err
 	}
 	for start := 0; start < len(keys); start += mergeBlocks * runBlockKeys {
 		if err := w.writeBlocks(ctx, tx, through, keys[start:min(start+mergeBlocks*runBlockKeys, len(keys))]); err != nil {
@@ -203,6 +191,24 @@ func (w *writer) convertMessageKeys(ctx context.Context, through int64) error {
 	}
 	w.s.log.Info("dedupe keys converted to a run", "keys", len(keys))
 	return nil
+}
+
+// readKeys reads a column of 16-byte keys.
+func readKeys(ctx context.Context, tx *sql.Tx, query string, args ...any) ([][16]byte, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	var keys [][16]byte
+	for rows.Next() {
+		var k []byte
+		if err := rows.Scan(&k); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		keys = append(keys, [16]byte(k))
+	}
+	return keys, closeRows(rows)
 }
 
 // known returns which of keys were already stored.
@@ -355,21 +361,9 @@ func (w *writer) dropMergedKeys(ctx context.Context, tx *sql.Tx, lo, hi int64) e
 	if d == nil || lo > d.mergedThrough || len(d.runs) == 0 {
 		return nil
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT dedupe_key FROM events WHERE id BETWEEN $1 AND $2", lo, min(hi, d.mergedThrough))
+	keys, err := readKeys(ctx, tx, "SELECT dedupe_key FROM events WHERE id BETWEEN $1 AND $2", lo, min(hi, d.mergedThrough))
 	if err != nil {
 		return fmt.Errorf("read dropped events' dedupe keys: %w", err)
-	}
-	var keys [][16]byte
-	for rows.Next() {
-		var k []byte
-		if err := rows.Scan(&k); err != nil {
-			rows.Close()
-			return err
-		}
-		keys = append(keys, [16]byte(k))
-	}
-	if err := closeRows(rows); err != nil {
-		return err
 	}
 	slices.SortFunc(keys, func(a, b [16]byte) int { return bytes.Compare(a[:], b[:]) })
 	for _, r := range d.runs {
