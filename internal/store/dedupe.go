@@ -3,8 +3,11 @@ package store
 import (
 	"bytes"
 	"context"
+	"database/sql"
+	"encoding/binary"
 	"fmt"
 	"slices"
+	"sort"
 )
 
 // dedupe is SQLite's exact deduplication set, built like a small LSM tree.
@@ -18,37 +21,80 @@ import (
 //   - the keys of events newer than store_meta.dedupe_merged_through are
 //     held in memory (pending), rebuilt from the events table at start-up,
 //     so they are as durable as the events themselves;
-//   - older keys are in message_keys, which ingestion only reads;
-//   - when pending grows past mergeEvery keys, the committer merges them
-//     into message_keys in sorted order, in chunks between ingestion
-//     commits, and then advances dedupe_merged_through. Sorted runs touch
-//     each index page once per merge instead of once per event.
+//   - older keys are in runs (dedupe_runs): each merge writes the pending
+//     keys, sorted, as a new run of blocks of up to runBlockKeys keys, one
+//     row per block, appended after every earlier run. A merge therefore
+//     writes about 16 bytes per key, sequentially, whatever the size of the
+//     database; the unique index it replaces (message_keys) had every merge
+//     insert each key into a B-tree holding all earlier keys, and that
+//     merge was a fifth of ingestion's CPU on a 1-million-event database;
+//   - each run has a Bloom filter in memory (rebuilt from the runs at
+//     start-up): a key that no filter may hold is new without reading the
+//     database. A key that a filter may hold (a duplicate, or about one new
+//     key in a thousand per run) is looked up in that run's one block that
+//     could hold it. Deduplication stays exact: a filter only decides
+//     whether to look.
 //
-// A crash during a merge loses nothing: dedupe_merged_through moves only
-// after every chunk is committed, and re-inserting a merged key is a no-op.
+// A crash during a merge loses nothing: dedupe_merged_through moves in the
+// merge's last transaction, and the blocks of a run past it (a merge cut
+// short) are deleted at start-up while its keys are still pending.
 type dedupe struct {
 	pending       map[[16]byte]int64 // key → event id
 	mergedThrough int64
 	mergeEvery    int
+	// runs are the merged runs, oldest first.
+	runs []keyRun
+}
+
+// keyRun is one run of merged keys: id is the last event id whose key it
+// holds (dedupe_runs.run).
+type keyRun struct {
+	id     int64
+	filter bloom
 }
 
 // defaultMergeEvery bounds the memory of pending keys (about 50 bytes each).
 const defaultMergeEvery = 250_000
 
-// mergeChunk is the keys per merge transaction: small enough that ingestion
-// waits at most a few milliseconds between chunks.
-const mergeChunk = 5000
+// runBlockKeys is the keys in one block of a run: 4,000 bytes, so that a
+// block row fits a 4 KiB page without overflow pages.
+const runBlockKeys = 250
+
+// mergeBlocks is the blocks one merge transaction writes (about 160 KB):
+// ingestion commits between them, so it waits a few milliseconds at most.
+const mergeBlocks = 40
+
+const (
+	lookupRunSQL = "SELECT keys FROM dedupe_runs WHERE run = $1 AND last_key >= $2 ORDER BY last_key LIMIT 1"
+	runBlockSQL  = "SELECT last_key, keys FROM dedupe_runs WHERE run = $1 AND last_key >= $2 ORDER BY last_key LIMIT 1"
+)
+
+// insertRunSQL writes n blocks of a run.
+func (s *Store) insertRunSQL(n int) string {
+	return s.dialect.rows("INSERT INTO dedupe_runs (run, last_key, keys) VALUES ", n, 3, "")
+}
 
 func (w *writer) loadDedupe(ctx context.Context) error {
 	d := &dedupe{pending: map[[16]byte]int64{}, mergeEvery: w.s.mergeEvery}
 	if d.mergeEvery <= 0 {
 		d.mergeEvery = defaultMergeEvery
 	}
-	err := w.s.write.QueryRowContext(ctx, "SELECT value FROM store_meta WHERE name = 'dedupe_merged_through'").Scan(&d.mergedThrough)
+	db := w.s.write
+	err := db.QueryRowContext(ctx, "SELECT value FROM store_meta WHERE name = 'dedupe_merged_through'").Scan(&d.mergedThrough)
 	if err != nil {
 		return fmt.Errorf("read dedupe state: %w", err)
 	}
-	rows, err := w.s.write.QueryContext(ctx, "SELECT id, dedupe_key FROM events WHERE id > $1", d.mergedThrough)
+	// The blocks of a merge that did not finish: their keys are pending.
+	if _, err := db.ExecContext(ctx, "DELETE FROM dedupe_runs WHERE run > $1", d.mergedThrough); err != nil {
+		return fmt.Errorf("clear an unfinished dedupe merge: %w", err)
+	}
+	if err := w.convertMessageKeys(ctx, d.mergedThrough); err != nil {
+		return err
+	}
+	if err := d.loadRuns(ctx, db); err != nil {
+		return err
+	}
+	rows, err := db.QueryContext(ctx, "SELECT id, dedupe_key FROM events WHERE id > $1", d.mergedThrough)
 	if err != nil {
 		return fmt.Errorf("load recent dedupe keys: %w", err)
 	}
@@ -67,40 +113,148 @@ func (w *writer) loadDedupe(ctx context.Context) error {
 	return rows.Err()
 }
 
+// loadRuns builds every run's filter from its blocks.
+func (d *dedupe) loadRuns(ctx context.Context, db *sql.DB) error {
+	sizes := map[int64]int{}
+	rows, err := db.QueryContext(ctx, "SELECT run, SUM(length(keys)) / 16 FROM dedupe_runs GROUP BY run ORDER BY run")
+	if err != nil {
+		return fmt.Errorf("read dedupe runs: %w", err)
+	}
+	for rows.Next() {
+		var (
+			id int64
+			n  int
+		)
+		if err := rows.Scan(&id, &n); err != nil {
+			rows.Close()
+			return err
+		}
+		sizes[id] = n
+		d.runs = append(d.runs, keyRun{id: id, filter: newBloom(n)})
+	}
+	if err := closeRows(rows); err != nil {
+		return err
+	}
+	rows, err = db.QueryContext(ctx, "SELECT run, keys FROM dedupe_runs ORDER BY run")
+	if err != nil {
+		return fmt.Errorf("read dedupe runs: %w", err)
+	}
+	defer rows.Close()
+	i := -1
+	for rows.Next() {
+		var (
+			id   int64
+			keys []byte
+		)
+		if err := rows.Scan(&id, &keys); err != nil {
+			return err
+		}
+		for i < 0 || d.runs[i].id != id {
+			i++
+		}
+		for j := 0; j+16 <= len(keys); j += 16 {
+			d.runs[i].filter.add([16]byte(keys[j : j+16]))
+		}
+	}
+	return rows.Err()
+}
+
+// convertMessageKeys moves the keys of a database written before runs
+// existed from message_keys into one run, once.
+func (w *writer) convertMessageKeys(ctx context.Context, through int64) error {
+	var any int
+	if err := w.s.write.QueryRowContext(ctx, "SELECT COUNT(*) FROM (SELECT 1 FROM message_keys LIMIT 1)").Scan(&any); err != nil {
+		return fmt.Errorf("read message keys: %w", err)
+	}
+	if any == 0 {
+		return nil
+	}
+	tx, err := w.s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	keys, err := readKeys(ctx, tx, "SELECT key FROM message_keys ORDER BY key")
+	if err != nil {
+		return fmt.Errorf("read message keys: %w", err)
+	}
+	for start := 0; start < len(keys); start += mergeBlocks * runBlockKeys {
+		if err := w.writeBlocks(ctx, tx, through, keys[start:min(start+mergeBlocks*runBlockKeys, len(keys))]); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM message_keys"); err != nil {
+		return fmt.Errorf("convert message keys: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("convert message keys: %w", err)
+	}
+	w.s.log.Info("dedupe keys converted to a run", "keys", len(keys))
+	return nil
+}
+
+// readKeys reads a column of 16-byte keys.
+func readKeys(ctx context.Context, tx *sql.Tx, query string, args ...any) ([][16]byte, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	var keys [][16]byte
+	for rows.Next() {
+		var k []byte
+		if err := rows.Scan(&k); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		keys = append(keys, [16]byte(k))
+	}
+	return keys, closeRows(rows)
+}
+
 // known returns which of keys were already stored.
 func (d *dedupe) known(ctx context.Context, b *ingestBatch, keys [][]byte) (map[string]bool, error) {
 	known := map[string]bool{}
-	var ask [][]byte
 	for _, k := range keys {
-		if _, ok := d.pending[[16]byte(k)]; ok {
+		key := [16]byte(k)
+		if _, ok := d.pending[key]; ok {
 			known[string(k)] = true
 			continue
 		}
-		ask = append(ask, k)
-	}
-	for start := 0; start < len(ask); start += keyChunk {
-		end := min(start+keyChunk, len(ask))
-		args := make([]any, 0, end-start)
-		for _, k := range ask[start:end] {
-			args = append(args, k)
-		}
-		rows, err := b.query(ctx, b.s.lookupKeysSQL(end-start), args...)
-		if err != nil {
-			return nil, fmt.Errorf("look up message keys: %w", err)
-		}
-		for rows.Next() {
-			var k []byte
-			if err := rows.Scan(&k); err != nil {
-				rows.Close()
+		for i := len(d.runs) - 1; i >= 0; i-- {
+			if !d.runs[i].filter.has(key) {
+				continue
+			}
+			in, err := b.inRun(ctx, d.runs[i].id, k)
+			if err != nil {
 				return nil, err
 			}
-			known[string(k)] = true
-		}
-		if err := closeRows(rows); err != nil {
-			return nil, err
+			if in {
+				known[string(k)] = true
+				break
+			}
 		}
 	}
 	return known, nil
+}
+
+// inRun reads the one block of a run that could hold key.
+func (b *ingestBatch) inRun(ctx context.Context, run int64, key []byte) (bool, error) {
+	var block []byte
+	err := b.tx.StmtContext(ctx, b.w.stmts[lookupRunSQL]).QueryRowContext(ctx, run, key).Scan(&block)
+	if err == sql.ErrNoRows {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("look up a message key: %w", err)
+	}
+	return blockHas(block, key), nil
+}
+
+// blockHas searches a block's sorted keys.
+func blockHas(block, key []byte) bool {
+	n := len(block) / 16
+	i := sort.Search(n, func(i int) bool { return bytes.Compare(block[i*16:i*16+16], key) >= 0 })
+	return i < n && bytes.Equal(block[i*16:i*16+16], key)
 }
 
 // add records the keys of committed events.
@@ -110,9 +264,9 @@ func (d *dedupe) add(keys [][]byte, rows []Event) {
 	}
 }
 
-// mergeDedupe moves pending keys into message_keys once there are enough of
-// them. Ingestion requests that arrive meanwhile are committed between
-// chunks.
+// mergeDedupe writes the pending keys as a new run once there are enough
+// of them. Ingestion requests that arrive meanwhile are committed between
+// its transactions.
 func (w *writer) mergeDedupe(ctx context.Context) error {
 	d := w.dedupe
 	if d == nil || len(d.pending) < d.mergeEvery {
@@ -125,9 +279,14 @@ func (w *writer) mergeDedupe(ctx context.Context) error {
 		through = max(through, id)
 	}
 	slices.SortFunc(keys, func(a, b [16]byte) int { return bytes.Compare(a[:], b[:]) })
-	for start := 0; start < len(keys); start += mergeChunk {
-		end := min(start+mergeChunk, len(keys))
-		if err := w.mergeChunk(ctx, keys[start:end]); err != nil {
+	run := keyRun{id: through, filter: newBloom(len(keys))}
+	for _, k := range keys {
+		run.filter.add(k)
+	}
+	const perTx = mergeBlocks * runBlockKeys
+	for start := 0; start < len(keys); start += perTx {
+		end := min(start+perTx, len(keys))
+		if err := w.mergeChunk(ctx, through, keys[start:end], end == len(keys)); err != nil {
 			return err
 		}
 		select {
@@ -136,41 +295,160 @@ func (w *writer) mergeDedupe(ctx context.Context) error {
 		default:
 		}
 	}
-	if _, err := w.s.write.ExecContext(ctx,
-		"UPDATE store_meta SET value = $1 WHERE name = 'dedupe_merged_through'", through); err != nil {
-		return fmt.Errorf("record dedupe merge: %w", err)
-	}
+	d.runs = append(d.runs, run)
 	for _, k := range keys {
 		if d.pending[k] <= through {
 			delete(d.pending, k)
 		}
 	}
 	d.mergedThrough = through
-	w.s.log.Info("dedupe keys merged", "keys", len(keys), "through_event", through)
+	w.s.log.Info("dedupe keys merged", "keys", len(keys), "through_event", through, "runs", len(d.runs))
 	return nil
 }
 
-func (w *writer) mergeChunk(ctx context.Context, keys [][16]byte) error {
+// mergeChunk writes sorted keys as blocks of run through; the last chunk
+// also records the merge.
+func (w *writer) mergeChunk(ctx context.Context, through int64, keys [][16]byte, last bool) error {
 	tx, err := w.s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	for start := 0; start < len(keys); start += keyChunk {
-		end := min(start+keyChunk, len(keys))
-		args := make([]any, 0, end-start)
-		for _, k := range keys[start:end] {
-			args = append(args, k[:])
-		}
-		q := w.s.mergeKeysSQL(end - start)
-		if st, ok := w.stmts[q]; ok {
-			_, err = tx.StmtContext(ctx, st).ExecContext(ctx, args...)
-		} else {
-			_, err = tx.ExecContext(ctx, q, args...)
-		}
-		if err != nil {
-			return fmt.Errorf("merge dedupe keys: %w", err)
+	if err := w.writeBlocks(ctx, tx, through, keys); err != nil {
+		return err
+	}
+	if last {
+		if _, err := tx.ExecContext(ctx,
+			"UPDATE store_meta SET value = $1 WHERE name = 'dedupe_merged_through'", through); err != nil {
+			return fmt.Errorf("record dedupe merge: %w", err)
 		}
 	}
 	return tx.Commit()
+}
+
+// writeBlocks writes at most mergeBlocks blocks of sorted keys to a run.
+func (w *writer) writeBlocks(ctx context.Context, tx *sql.Tx, run int64, keys [][16]byte) error {
+	n := (len(keys) + runBlockKeys - 1) / runBlockKeys
+	args := make([]any, 0, 3*n)
+	for start := 0; start < len(keys); start += runBlockKeys {
+		end := min(start+runBlockKeys, len(keys))
+		block := make([]byte, 0, 16*(end-start))
+		for _, k := range keys[start:end] {
+			block = append(block, k[:]...)
+		}
+		last := keys[end-1]
+		args = append(args, run, last[:], block)
+	}
+	q := w.s.insertRunSQL(n)
+	var err error
+	if st, ok := w.stmts[q]; ok {
+		_, err = tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	} else {
+		_, err = tx.ExecContext(ctx, q, args...)
+	}
+	if err != nil {
+		return fmt.Errorf("merge dedupe keys: %w", err)
+	}
+	return nil
+}
+
+// dropMergedKeys removes the keys of the events with ids lo to hi from the
+// runs, in the retention transaction tx: a message re-sent after its event
+// was dropped is stored again. A run's filter keeps the dropped keys' bits,
+// which costs at most a needless look-up.
+func (w *writer) dropMergedKeys(ctx context.Context, tx *sql.Tx, lo, hi int64) error {
+	d := w.dedupe
+	if d == nil || lo > d.mergedThrough || len(d.runs) == 0 {
+		return nil
+	}
+	keys, err := readKeys(ctx, tx, "SELECT dedupe_key FROM events WHERE id BETWEEN $1 AND $2", lo, min(hi, d.mergedThrough))
+	if err != nil {
+		return fmt.Errorf("read dropped events' dedupe keys: %w", err)
+	}
+	slices.SortFunc(keys, func(a, b [16]byte) int { return bytes.Compare(a[:], b[:]) })
+	for _, r := range d.runs {
+		var in [][16]byte
+		for _, k := range keys {
+			if r.filter.has(k) {
+				in = append(in, k)
+			}
+		}
+		for len(in) > 0 {
+			// The block that could hold in[0], and every other key it could
+			// hold with it.
+			var last, block []byte
+			err := tx.QueryRowContext(ctx, runBlockSQL, r.id, in[0][:]).Scan(&last, &block)
+			if err == sql.ErrNoRows {
+				break // past the run's last key
+			}
+			if err != nil {
+				return fmt.Errorf("read a dedupe block: %w", err)
+			}
+			n := sort.Search(len(in), func(i int) bool { return bytes.Compare(in[i][:], last) > 0 })
+			kept := block[:0:0]
+			for j := 0; j+16 <= len(block); j += 16 {
+				k := [16]byte(block[j : j+16])
+				if _, drop := slices.BinarySearchFunc(in[:n], k, func(a, b [16]byte) int { return bytes.Compare(a[:], b[:]) }); !drop {
+					kept = append(kept, k[:]...)
+				}
+			}
+			switch {
+			case len(kept) == len(block):
+			case len(kept) == 0:
+				_, err = tx.ExecContext(ctx, "DELETE FROM dedupe_runs WHERE run = $1 AND last_key = $2", r.id, last)
+			default:
+				// The block keeps its last_key as the bound of the keys it
+				// may hold, even if that key itself was dropped.
+				_, err = tx.ExecContext(ctx, "UPDATE dedupe_runs SET keys = $1 WHERE run = $2 AND last_key = $3", kept, r.id, last)
+			}
+			if err != nil {
+				return fmt.Errorf("drop dedupe keys: %w", err)
+			}
+			in = in[n:]
+		}
+	}
+	return nil
+}
+
+// bloom is a blocked Bloom filter over dedupe keys: each key sets
+// bloomProbes bits within one 512-bit block (one cache line), so a test
+// costs one memory access. Keys are halves of SHA-256 digests, so their
+// bytes serve as the hash: the first 8 pick the block, the last 8 the bits.
+type bloom []uint64
+
+// bloomBitsPerKey and bloomProbes give about one false positive in 1,000.
+const (
+	bloomBitsPerKey = 16
+	bloomProbes     = 7
+)
+
+func newBloom(keys int) bloom {
+	blocks := max(1, (keys*bloomBitsPerKey+511)/512)
+	return make(bloom, 8*blocks)
+}
+
+func (f bloom) block(k [16]byte) []uint64 {
+	i := binary.LittleEndian.Uint64(k[:8]) % uint64(len(f)/8)
+	return f[8*i : 8*i+8]
+}
+
+func (f bloom) add(k [16]byte) {
+	b, h := f.block(k), binary.LittleEndian.Uint64(k[8:])
+	for range bloomProbes {
+		bit := h & 511
+		b[bit>>6] |= 1 << (bit & 63)
+		h >>= 9
+	}
+}
+
+func (f bloom) has(k [16]byte) bool {
+	b, h := f.block(k), binary.LittleEndian.Uint64(k[8:])
+	for range bloomProbes {
+		bit := h & 511
+		if b[bit>>6]&(1<<(bit&63)) == 0 {
+			return false
+		}
+		h >>= 9
+	}
+	return true
 }

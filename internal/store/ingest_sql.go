@@ -19,22 +19,28 @@ func (s *Store) insertEventsSQL(n int) string {
 		n, eventColumns, " RETURNING id")
 }
 
+// ingestEventsSQL is the committer's insert of n events on SQLite. It
+// returns no ids: with RETURNING, SQLite stores every returned row in a
+// temporary table before handing it over; SQLite gives each new row the
+// largest rowid plus one, so the committer knows the ids (insertEvents).
+// OR ROLLBACK because a failed insert fails the whole transaction anyway;
+// without it SQLite keeps a statement journal, copying every page the
+// statement first touches so that it could undo that statement alone, a
+// quarter of the insert's time. (Giving the ids in the statement would
+// bring the journal back: SQLite must be able to reject an id that is not
+// an integer.)
+func (s *Store) ingestEventsSQL(n int) string {
+	return s.dialect.rows(`INSERT OR ROLLBACK INTO events (message_id, dedupe_key, write_key_id, type, name, user_id, anonymous_id,
+		account_id, timestamp, original_timestamp, sent_at, received_at, properties, context, integrations) VALUES `,
+		n, eventColumns, "")
+}
+
 // touchSQL upserts n rows of (id, created_at, updated_at, last_seen_at),
 // only ever moving last_seen_at forward.
 func (s *Store) touchSQL(table string, n int) string {
 	return s.dialect.rows("INSERT INTO "+table+" (id, created_at, updated_at, last_seen_at) VALUES ", n, 4,
 		" ON CONFLICT (id) DO UPDATE SET last_seen_at = CASE WHEN "+table+".last_seen_at IS NULL OR "+
 			table+".last_seen_at < excluded.last_seen_at THEN excluded.last_seen_at ELSE "+table+".last_seen_at END")
-}
-
-// lookupKeysSQL selects which of n message keys are stored.
-func (s *Store) lookupKeysSQL(n int) string {
-	return "SELECT key FROM message_keys WHERE key IN (" + s.dialect.placeholders(1, n) + ")"
-}
-
-// mergeKeysSQL inserts n message keys, ignoring those already present.
-func (s *Store) mergeKeysSQL(n int) string {
-	return s.dialect.rows("INSERT INTO message_keys (key) VALUES ", n, 1, " ON CONFLICT DO NOTHING")
 }
 
 // On PostgreSQL the ingestion statements take one array per column and

@@ -453,34 +453,32 @@ func (b *ingestBatch) insertEvents(ctx context.Context) error {
 	if !b.s.dialect.embedded() {
 		return b.insertEventsArrays(ctx)
 	}
+	if len(b.rows) == 0 {
+		return nil
+	}
+	// SQLite numbers new rows from the largest rowid stored; the chunk's
+	// last id, which SQLite reports, confirms it.
+	var last int64
+	if err := b.tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(id), 0) FROM events").Scan(&last); err != nil {
+		return fmt.Errorf("write events: %w", err)
+	}
 	for start := 0; start < len(b.rows); start += eventChunk {
 		end := min(start+eventChunk, len(b.rows))
 		args := make([]any, 0, (end-start)*eventColumns)
 		for i := start; i < end; i++ {
 			e := &b.rows[i]
+			last++
+			e.ID = last
 			args = append(args, e.MessageID, b.keys[i], b.writeKeys[i], e.Type, e.Name, e.UserID, e.AnonymousID, e.AccountID,
 				micros(e.Timestamp), nullTime(e.OriginalTimestamp), nullTime(e.SentAt), micros(e.ReceivedAt),
 				string(e.Properties), string(e.Context), string(e.Integrations))
 		}
-		rows, err := b.query(ctx, b.s.insertEventsSQL(end-start), args...)
+		res, err := b.exec(ctx, b.s.ingestEventsSQL(end-start), args...)
 		if err != nil {
 			return fmt.Errorf("write events: %w", err)
 		}
-		// Both databases return the ids of a multi-row VALUES insert in
-		// the order of the rows.
-		i := start
-		for rows.Next() {
-			if err := rows.Scan(&b.rows[i].ID); err != nil {
-				rows.Close()
-				return err
-			}
-			i++
-		}
-		if err := closeRows(rows); err != nil {
-			return err
-		}
-		if i != end {
-			return fmt.Errorf("write events: %d ids returned for %d rows", i-start, end-start)
+		if got, err := res.LastInsertId(); err != nil || got != last {
+			return fmt.Errorf("write events: ids up to %d expected, SQLite gave up to %d (%v)", last, got, err)
 		}
 	}
 	return nil

@@ -17,7 +17,8 @@ import (
 // What the stages derive from events (health, its bases and daily history,
 // moment analytics, scorecards' day cells) lives in its own tables and is
 // kept. Deduplication holds for as long as an event is kept: a range's
-// message_keys go with its events, so a message re-sent after its event was
+// dedupe keys go with its events (message_keys on PostgreSQL, the dedupe
+// runs on SQLite: dedupe.go), so a message re-sent after its event was
 // dropped is stored again.
 //
 // PostgreSQL's events table is not partitioned: dropping a range there is a
@@ -119,7 +120,11 @@ func (s *Store) dropRange(ctx context.Context, lo, hi int64) (int64, error) {
 			return err
 		}
 		defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-		if _, err := tx.ExecContext(ctx, "DELETE FROM message_keys WHERE key IN (SELECT dedupe_key FROM events WHERE id BETWEEN $1 AND $2)",
+		if s.dialect.embedded() {
+			if err := s.writer.dropMergedKeys(ctx, tx, lo, hi); err != nil {
+				return fmt.Errorf("drop dedupe keys of events %d-%d: %w", lo, hi, err)
+			}
+		} else if _, err := tx.ExecContext(ctx, "DELETE FROM message_keys WHERE key IN (SELECT dedupe_key FROM events WHERE id BETWEEN $1 AND $2)",
 			lo, hi); err != nil {
 			return fmt.Errorf("drop dedupe keys of events %d-%d: %w", lo, hi, err)
 		}

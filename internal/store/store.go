@@ -54,7 +54,7 @@ type Config struct {
 	// Logger receives store events; default discards.
 	Logger *slog.Logger
 	// DedupeMergeEvery is how many recent message keys SQLite holds in
-	// memory before merging them into its dedupe index (default 250,000,
+	// memory before writing them as a new run of its dedupe keys (default 250,000,
 	// about 12 MB); see dedupe.go. Tests set it low.
 	DedupeMergeEvery int
 	// Synchronous is SQLite's synchronous setting: "FULL" (default; an

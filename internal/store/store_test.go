@@ -489,3 +489,65 @@ func TestIngestStagesOnceWithSeveralServers(t *testing.T) {
 	require.Equal(t, sent, distinct, "every event reached the stages")
 	require.Equal(t, sent, n, "no event reached them twice")
 }
+
+func TestDedupeExactAcrossManyRuns(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg := storetest.Config(t, store.SQLite)
+	cfg.DedupeMergeEvery = 500 // six runs of merged keys, each with its own filter
+	s, err := store.Open(ctx, cfg)
+	require.NoError(t, err)
+	batch := func(prefix string, from, to int) []store.Message {
+		var out []store.Message
+		for i := from; i < to; i++ {
+			out = append(out, track(fmt.Sprint(prefix, i), "u", "a", "X"))
+		}
+		return out
+	}
+	for i := 0; i < 3000; i += 100 {
+		_, err := s.Ingest(ctx, "wk", batch("m", i, i+100))
+		require.NoError(t, err)
+	}
+	require.NoError(t, s.Close())
+
+	s, err = store.Open(ctx, cfg)
+	require.NoError(t, err)
+	defer s.Close()
+	res, err := s.Ingest(ctx, "wk", append(batch("m", 0, 3000), batch("fresh", 0, 100)...))
+	require.NoError(t, err)
+	require.Equal(t, store.IngestResult{Stored: 100, Duplicates: 3000}, res, "every merged key is found, every new one stored")
+	res, err = s.Ingest(ctx, "other-key", batch("m", 0, 50))
+	require.NoError(t, err)
+	require.Equal(t, store.IngestResult{Stored: 50}, res, "dedupe is per write key")
+}
+
+func TestDedupeKeepsKeysOfOlderDatabases(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg := storetest.Config(t, store.SQLite)
+	s, err := store.Open(ctx, cfg)
+	require.NoError(t, err)
+	var msgs []store.Message
+	for i := 0; i < 40; i++ {
+		msgs = append(msgs, track(fmt.Sprint("m", i), "u", "a", "X"))
+	}
+	_, err = s.Ingest(ctx, "wk", msgs)
+	require.NoError(t, err)
+	// A database written before the dedupe runs: merged keys in the
+	// message_keys index.
+	_, err = s.DB().ExecContext(ctx, "INSERT INTO message_keys (key) SELECT dedupe_key FROM events")
+	require.NoError(t, err)
+	_, err = s.DB().ExecContext(ctx, "UPDATE store_meta SET value = (SELECT MAX(id) FROM events) WHERE name = 'dedupe_merged_through'")
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+
+	s, err = store.Open(ctx, cfg)
+	require.NoError(t, err)
+	defer s.Close()
+	res, err := s.Ingest(ctx, "wk", msgs)
+	require.NoError(t, err)
+	require.Equal(t, store.IngestResult{Duplicates: 40}, res)
+	var left int
+	require.NoError(t, s.DB().QueryRowContext(ctx, "SELECT COUNT(*) FROM message_keys").Scan(&left))
+	require.Zero(t, left, "the keys moved to a run")
+}

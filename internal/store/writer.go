@@ -503,8 +503,8 @@ func (w *writer) prepare(ctx context.Context) error {
 		if err := w.loadDedupe(ctx); err != nil {
 			return err
 		}
-		queries = append(queries, s.insertEventsSQL(eventChunk), s.touchSQL("accounts", touchChunk), s.touchSQL("contacts", touchChunk),
-			s.lookupKeysSQL(keyChunk), s.mergeKeysSQL(keyChunk))
+		queries = append(queries, s.ingestEventsSQL(eventChunk), s.touchSQL("accounts", touchChunk), s.touchSQL("contacts", touchChunk),
+			lookupRunSQL, s.insertRunSQL(mergeBlocks))
 	} else {
 		queries = append(queries, pgInsertEventsSQL, pgTouchSQL("accounts"), pgTouchSQL("contacts"), pgClaimSQL)
 	}
