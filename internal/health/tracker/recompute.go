@@ -105,14 +105,18 @@ func (t *Tracker) recompute(ctx context.Context, full bool) (Stats, error) {
 		return st, err
 	}
 	bases := map[string]*store.HealthBase{}
+	var covered int64
 	if !full {
 		if bases, err = t.loadBases(ctx, md); err != nil {
+			return st, err
+		}
+		if covered, err = t.st.HealthBasesThrough(ctx); err != nil {
 			return st, err
 		}
 	}
 	for start := 0; start < len(ids); start += recomputeInMemory {
 		pass := ids[start:min(start+recomputeInMemory, len(ids))]
-		built, err := t.scan(ctx, md, pass, bases, latest, settled, &st)
+		built, err := t.scan(ctx, md, pass, bases, covered, latest, settled, &st)
 		if err != nil {
 			st.Duration = time.Since(began)
 			return st, err
@@ -202,9 +206,12 @@ const freshByIndex = 10
 // its base in bases (taken out of the map), and the events after the
 // smallest base's id are read once, by one goroutine, while the others
 // (one per remaining CPU, at least one) decode the bases and apply the
-// events.
+// events. Every base covers the events up to covered (the last completed
+// recompute read them): a base written earlier stood because its account
+// had none since, so an account that stays quiet for months does not
+// make every day's scan start months back.
 func (t *Tracker) scan(ctx context.Context, md *model, ids []string, bases map[string]*store.HealthBase,
-	latest, settled int64, st *Stats) (shards, error) {
+	covered, latest, settled int64, st *Stats) (shards, error) {
 	built := make(shards, max(runtime.GOMAXPROCS(0)-1, 1))
 	mine := make([][]string, len(built))
 	for _, id := range ids {
@@ -228,7 +235,11 @@ func (t *Tracker) scan(ctx context.Context, md *model, ids []string, bases map[s
 		go func() {
 			defer wg.Done()
 			for _, id := range mine[i] {
-				built[i][id] = t.startRebuild(md, id, own[i][id], settled)
+				r := t.startRebuild(md, id, own[i][id], settled)
+				if r.through > 0 {
+					r.through = max(r.through, min(covered, settled))
+				}
+				built[i][id] = r
 				delete(own[i], id)
 			}
 		}()
@@ -410,6 +421,10 @@ func (t *Tracker) writePage(ctx context.Context, md *model, ids []string, versio
 	if err != nil {
 		return err
 	}
+	scored, err := t.scorePage(ctx, md, ids, recs, built, replies, refs, now)
+	if err != nil {
+		return err
+	}
 	out := make([]*store.HealthRecord, 0, len(ids))
 	var (
 		reaches []store.MilestoneReach
@@ -418,24 +433,15 @@ func (t *Tracker) writePage(ctx context.Context, md *model, ids []string, versio
 		days    = make([]store.HealthDay, 0, len(ids))
 		bases   []store.HealthBase
 	)
-	for _, id := range ids {
-		rec := recs[id]
-		in, _, err := t.inputsOf(md, rec, false)
-		if err != nil {
-			return err
-		}
-		in.segmentFeatures = refs[in.segment]
-		r := built[id]
-		r.snapshot(md) // before finish adds the milestones reached by conditions
-		if r.base != nil {
+	for i, id := range ids {
+		rec, sc := recs[id], &scored[i]
+		if r := built[id]; r.base != nil {
 			bases = append(bases, *r.base)
 		}
-		o := t.finish(ctx, md, in, r, now, now)
-		t.remember(md, in, o.path, built[id].agg, true)
-		reaches = append(reaches, o.reaches...)
-		warned = append(warned, warningsOf(id, o.result, replies[id], built[id].agg))
-		if row, ok := historyDay(id, o.result, built[id].agg, dayOf(now), false); ok {
-			days = append(days, row)
+		reaches = append(reaches, sc.reaches...)
+		warned = append(warned, sc.warnings)
+		if sc.hasDay {
+			days = append(days, sc.day)
 		}
 		h := rec.AccountHealth
 		if h.QuadrantMoved() && health.Worse(health.Quadrant(h.PreviousQuadrant), health.Quadrant(h.Quadrant)) {
@@ -475,6 +481,66 @@ func (t *Tracker) writePage(ctx context.Context, md *model, ids []string, versio
 		return fmt.Errorf("recompute health: %w", err)
 	}
 	return nil
+}
+
+// pageScore is what scoring one account of a recompute page gives the
+// page's write.
+type pageScore struct {
+	reaches  []store.MilestoneReach
+	warnings store.HealthWarnings
+	day      store.HealthDay
+	hasDay   bool
+}
+
+// scorePage scores the accounts of a page (filling their records for
+// writing and taking their new bases) on every CPU: scoring is most of
+// the CPU a page costs besides SQLite, and the page's transaction holds
+// the only write connection meanwhile, so one goroutine would leave the
+// other cores idle. The results are in the order of ids.
+func (t *Tracker) scorePage(ctx context.Context, md *model, ids []string, recs map[string]*store.HealthRecord,
+	built map[string]*rebuild, replies map[string]store.SurveyReplies, refs map[string]int, now time.Time) ([]pageScore, error) {
+	out := make([]pageScore, len(ids))
+	workers := min(runtime.GOMAXPROCS(0), len(ids))
+	var (
+		next atomic.Int64
+		wg   sync.WaitGroup
+		errs = make([]error, workers)
+	)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(ids) {
+					return
+				}
+				id := ids[i]
+				rec := recs[id]
+				in, _, err := t.inputsOf(md, rec, false)
+				if err != nil {
+					errs[w] = err
+					return
+				}
+				in.segmentFeatures = refs[in.segment]
+				r := built[id]
+				r.snapshot(md) // before finish adds the milestones reached by conditions
+				o := t.finish(ctx, md, in, r, now, now)
+				t.remember(md, in, o.path, r.agg, true)
+				sc := &out[i]
+				sc.reaches = o.reaches
+				sc.warnings = warningsOf(id, o.result, replies[id], r.agg)
+				sc.day, sc.hasDay = historyDay(id, o.result, r.agg, dayOf(now), false)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // jobRecompute names the scheduled recompute in the store's run record.
