@@ -184,15 +184,20 @@ func (w *writer) loop() {
 		case f := <-w.ctl:
 			f()
 		case <-w.quit:
-			// Commit whatever was accepted before the quit.
-			for {
-				select {
-				case r := <-w.reqs:
-					w.commitGroup(w.gather(r))
-				default:
-					return
-				}
-			}
+			w.drain()
+			return
+		}
+	}
+}
+
+// drain commits whatever was accepted before the quit.
+func (w *writer) drain() {
+	for {
+		select {
+		case r := <-w.reqs:
+			w.commitGroup(w.gather(r))
+		default:
+			return
 		}
 	}
 }
@@ -205,14 +210,8 @@ func (w *writer) commitLoop() {
 		case r := <-w.reqs:
 			w.commitGroup(w.gather(r))
 		case <-w.quit:
-			for {
-				select {
-				case r := <-w.reqs:
-					w.commitGroup(w.gather(r))
-				default:
-					return
-				}
-			}
+			w.drain()
+			return
 		}
 	}
 }
