@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"sort"
 	"strings"
 	"sync"
@@ -139,6 +140,46 @@ func TestIngestConcurrentRetriesStoreOnce(t *testing.T) {
 		n, err := s.CountEvents(ctx)
 		require.NoError(t, err)
 		require.EqualValues(t, 50, n)
+	})
+}
+
+// TestIngestOverlappingBatchesInAnyOrder sends the same messages in
+// several concurrent calls, each in its own order, as SDKs retrying a
+// timed-out batch do: every call succeeds (on PostgreSQL their
+// transactions are in flight at once and must not deadlock on each
+// other's keys) and each message is stored once.
+func TestIngestOverlappingBatchesInAnyOrder(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		const calls, msgs, rounds = 8, 60, 5
+		for round := 0; round < rounds; round++ {
+			var wg sync.WaitGroup
+			stored := make([]int, calls)
+			errs := make([]error, calls)
+			for c := 0; c < calls; c++ {
+				batch := make([]store.Message, msgs)
+				for i, j := range rand.Perm(msgs) {
+					batch[i] = track(fmt.Sprintf("r%d-m%d", round, j), fmt.Sprintf("u%d", j%7), "acme", "Login")
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					res, err := s.Ingest(ctx, "wk", batch)
+					stored[c], errs[c] = res.Stored, err
+				}()
+			}
+			wg.Wait()
+			total := 0
+			for c := range calls {
+				require.NoError(t, errs[c], "call %d of round %d", c, round)
+				total += stored[c]
+			}
+			require.Equal(t, msgs, total, "round %d: each message stored by exactly one call", round)
+		}
+		n, err := s.CountEvents(ctx)
+		require.NoError(t, err)
+		require.EqualValues(t, rounds*msgs, n)
 	})
 }
 

@@ -1,11 +1,13 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -58,6 +60,12 @@ func (s *Store) Ingest(ctx context.Context, writeKeyID string, msgs []Message) (
 // retry call by call when it fails.
 const maxGroup = 5000
 
+// pgGroup is maxGroup on PostgreSQL, where several committers run: a
+// committer that took every waiting request would leave the others idle
+// (senders wait for their acknowledgement before sending more), so each
+// takes a share and the transactions overlap.
+const pgGroup = 500
+
 type ingestReq struct {
 	writeKeyID string
 	msgs       []Message
@@ -80,6 +88,9 @@ type writer struct {
 	// stmts holds the prepared statements of full chunks by their SQL
 	// (see prepare); only the committer uses them.
 	stmts map[string]*sql.Stmt
+	// mu guards seen and committed: on PostgreSQL several committers
+	// share them (pgCommitters).
+	mu sync.Mutex
 	// seen remembers the last_seen_at this process last committed per
 	// account and contact ("accounts\x00id"). Activity within seenPrecision
 	// of it is not written again: without this, every track call would
@@ -132,6 +143,17 @@ func (w *writer) stop() {
 	<-w.exited
 }
 
+// pgCommitters is how many ingestion transactions one server keeps in
+// flight on PostgreSQL. A transaction spends most of its time waiting: for
+// each statement's round trip and for the WAL flush of its commit
+// (synchronous_commit stays on, so an acknowledgement means durable). With
+// one committer the next group waits for all of that; with several, groups
+// commit side by side, as the transactions of several servers already do
+// (the unique index on message_keys deduplicates between them, accounts and
+// contacts are locked in id order, and the stage runner reads events in
+// commit order whatever the number of writers). SQLite has one writer.
+const pgCommitters = 4
+
 func (w *writer) loop() {
 	defer close(w.exited)
 	defer func() {
@@ -139,6 +161,17 @@ func (w *writer) loop() {
 			st.Close()
 		}
 	}()
+	if !w.s.dialect.embedded() {
+		var more sync.WaitGroup
+		for range pgCommitters - 1 {
+			more.Add(1)
+			go func() {
+				defer more.Done()
+				w.commitLoop()
+			}()
+		}
+		defer more.Wait()
+	}
 	for {
 		select {
 		case r := <-w.reqs:
@@ -151,15 +184,34 @@ func (w *writer) loop() {
 		case f := <-w.ctl:
 			f()
 		case <-w.quit:
-			// Commit whatever was accepted before the quit.
-			for {
-				select {
-				case r := <-w.reqs:
-					w.commitGroup(w.gather(r))
-				default:
-					return
-				}
-			}
+			w.drain()
+			return
+		}
+	}
+}
+
+// drain commits whatever was accepted before the quit.
+func (w *writer) drain() {
+	for {
+		select {
+		case r := <-w.reqs:
+			w.commitGroup(w.gather(r))
+		default:
+			return
+		}
+	}
+}
+
+// commitLoop is an additional PostgreSQL committer: loop without the
+// control channel and SQLite's dedupe merge.
+func (w *writer) commitLoop() {
+	for {
+		select {
+		case r := <-w.reqs:
+			w.commitGroup(w.gather(r))
+		case <-w.quit:
+			w.drain()
+			return
 		}
 	}
 }
@@ -169,7 +221,11 @@ func (w *writer) loop() {
 func (w *writer) gather(first *ingestReq) []*ingestReq {
 	group := []*ingestReq{first}
 	n := len(first.msgs)
-	for n < maxGroup {
+	limit := maxGroup
+	if !w.s.dialect.embedded() {
+		limit = pgGroup
+	}
+	for n < limit {
 		select {
 		case r := <-w.reqs:
 			group = append(group, r)
@@ -208,11 +264,17 @@ func (w *writer) commitGroup(group []*ingestReq) {
 }
 
 func (w *writer) commit(ctx context.Context, group []*ingestReq) ([]IngestResult, error) {
-	if w.committed > 0 && changesState(group) {
+	w.mu.Lock()
+	committed := w.committed
+	w.mu.Unlock()
+	if committed > 0 && changesState(group) {
 		// The stages read accounts and contacts as they are when they run:
 		// let them act on what this process committed before, so they see
-		// each batch with the traits and roles it left (stages.go).
-		w.s.stages.waitFor(ctx, w.committed)
+		// each batch with the traits and roles it left (stages.go). On
+		// PostgreSQL, with several committers, a transaction still in
+		// flight holds lower ids than a later-committed one; the stages
+		// pass no id before every transaction holding one has finished.
+		w.s.stages.waitFor(ctx, committed)
 	}
 	tx, err := w.s.write.BeginTx(ctx, nil)
 	if err != nil {
@@ -239,13 +301,13 @@ func (w *writer) commit(ctx context.Context, group []*ingestReq) ([]IngestResult
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
-	if end := b.lastID(); end > 0 {
-		w.committed = end
-	}
 	w.s.stages.notify()
 	if w.s.dialect.embedded() {
 		w.dedupe.add(b.keys, b.rows)
 	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.committed = max(w.committed, b.lastID())
 	// Only what is committed may be remembered as written.
 	if len(w.seen)+len(b.seenWritten) > maxSeen {
 		clear(w.seen)
@@ -404,6 +466,11 @@ func (b *ingestBatch) claimKeys(ctx context.Context, group []*ingestReq) ([][]bo
 func (b *ingestBatch) claimInIndex(ctx context.Context, keys [][]byte) (map[string]bool, error) {
 	inserted := make(map[string]bool, len(keys))
 	if len(keys) > 0 {
+		// In key order: two transactions claiming some of the same keys
+		// (a message re-sent while its first copy is in flight) then wait
+		// for each other in the same order instead of deadlocking.
+		keys = slices.Clone(keys)
+		slices.SortFunc(keys, bytes.Compare)
 		rows, err := b.query(ctx, pgClaimSQL, keys)
 		if err != nil {
 			return nil, fmt.Errorf("claim message keys: %w", err)
