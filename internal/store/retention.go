@@ -16,7 +16,10 @@ import (
 //
 // What the stages derive from events (health, its bases and daily history,
 // moment analytics, scorecards' day cells) lives in its own tables and is
-// kept. Deduplication holds for as long as an event is kept: a range's
+// kept. The behaviour counts (behaviour_blocks) are the exception: they
+// stand for the events themselves, so the drivers report reads the same
+// counts from them as from the events kept, and a range's events are
+// taken out of them in the transaction that drops the range. Deduplication holds for as long as an event is kept: a range's
 // message_keys go with its events, so a message re-sent after its event was
 // dropped is stored again.
 //
@@ -119,6 +122,9 @@ func (s *Store) dropRange(ctx context.Context, lo, hi int64) (int64, error) {
 			return err
 		}
 		defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+		if err := s.uncountBehavioursTx(ctx, tx, lo, hi); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, "DELETE FROM message_keys WHERE key IN (SELECT dedupe_key FROM events WHERE id BETWEEN $1 AND $2)",
 			lo, hi); err != nil {
 			return fmt.Errorf("drop dedupe keys of events %d-%d: %w", lo, hi, err)
