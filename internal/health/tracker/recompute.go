@@ -426,7 +426,7 @@ func (t *Tracker) writePage(ctx context.Context, md *model, ids []string, versio
 		t.remember(md, in, o.path, built[id].agg, true)
 		reaches = append(reaches, o.reaches...)
 		warned = append(warned, warningsOf(id, o.result, replies[id], built[id].agg))
-		if row, ok := historyDay(id, o.result, built[id].agg, dayOf(now), false); ok {
+		if row, ok := historyDay(id, o.result, built[id].agg, dayOf(now), false, warned[len(warned)-1]); ok {
 			days = append(days, row)
 		}
 		h := rec.AccountHealth
