@@ -37,18 +37,7 @@ func TestExceptionReportUnansweredSurveys(t *testing.T) {
 		ingest(msg(store.Message{Type: "track", UserID: "e_u", GroupID: "e", Name: "Survey Responded",
 			Properties: json.RawMessage(`{"kind":"nps","score":8}`), Timestamp: daysAgo(20)}))
 
-		k := 0
-		send := func(acct string, sentDaysAgo int) string {
-			t.Helper()
-			k++
-			sent, exp := daysAgo(sentDaysAgo), daysAgo(sentDaysAgo-30)
-			x := store.SurveySend{ID: fmt.Sprintf("s%d", k), Key: fmt.Sprintf("k%d", k), SurveyID: "nps", Kind: "nps", AccountID: acct,
-				ContactID: acct + "_u", CreatedAt: sent, ExpiresAt: &exp}
-			_, _, err := st.ReserveSurveySend(ctx, x, sent, sent, func(store.SurveyHistory) store.SurveyDecision { return store.SurveyDecision{} })
-			require.NoError(t, err)
-			require.NoError(t, st.FinishSurveySend(ctx, x.ID, store.SurveySent, "", sent))
-			return x.ID
-		}
+		send := npsSender(t, st, daysAgo)
 		// A: three sent 100, 60 and 40 days ago, each expired 30 days
 		// later without an answer: raised, the latest sent 40 days ago.
 		send("a", 100)
@@ -185,18 +174,7 @@ func TestBacktestJudgesUnansweredSurveys(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		tr, msg, ingest := messenger(t, st, now)
-		k := 0
-		send := func(acct string, sentDaysAgo int) string {
-			t.Helper()
-			k++
-			sent, exp := daysAgo(sentDaysAgo), daysAgo(sentDaysAgo-30)
-			x := store.SurveySend{ID: fmt.Sprintf("s%d", k), Key: fmt.Sprintf("k%d", k), SurveyID: "nps", Kind: "nps", AccountID: acct,
-				ContactID: acct + "_u", CreatedAt: sent, ExpiresAt: &exp}
-			_, _, err := st.ReserveSurveySend(ctx, x, sent, sent, func(store.SurveyHistory) store.SurveyDecision { return store.SurveyDecision{} })
-			require.NoError(t, err)
-			require.NoError(t, st.FinishSurveySend(ctx, x.ID, store.SurveySent, "", sent))
-			return x.ID
-		}
+		send := npsSender(t, st, daysAgo)
 		for i := range 24 {
 			id := fmt.Sprintf("acct%02d", i)
 			churner := i < 12
@@ -250,4 +228,23 @@ func TestBacktestJudgesUnansweredSurveys(t *testing.T) {
 		require.NoError(t, err)
 		check(judged(), "read from the rebuilt history")
 	})
+}
+
+// npsSender returns a function that records an NPS survey sent to the
+// contact acct_u of acct sentDaysAgo days ago, whose link expires 30 days
+// later, and returns its id.
+func npsSender(t *testing.T, st *store.Store, daysAgo func(int) time.Time) func(acct string, sentDaysAgo int) string {
+	k := 0
+	return func(acct string, sentDaysAgo int) string {
+		t.Helper()
+		ctx := context.Background()
+		k++
+		sent, exp := daysAgo(sentDaysAgo), daysAgo(sentDaysAgo-30)
+		x := store.SurveySend{ID: fmt.Sprintf("s%d", k), Key: fmt.Sprintf("k%d", k), SurveyID: "nps", Kind: "nps", AccountID: acct,
+			ContactID: acct + "_u", CreatedAt: sent, ExpiresAt: &exp}
+		_, _, err := st.ReserveSurveySend(ctx, x, sent, sent, func(store.SurveyHistory) store.SurveyDecision { return store.SurveyDecision{} })
+		require.NoError(t, err)
+		require.NoError(t, st.FinishSurveySend(ctx, x.ID, store.SurveySent, "", sent))
+		return x.ID
+	}
 }
