@@ -152,17 +152,19 @@ func (s *Store) backfillChunk(ctx context.Context) (int64, bool, error) {
 		return 0, false, err
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	bf, err := readBackfill(ctx, tx)
-	if err != nil || bf.through >= bf.boundary {
-		return 0, false, err
-	}
 	var progress int64
 	// Locking the stages' progress row takes turns with the stage runners
-	// of every server (they lock it too), so an event's reattribution and
-	// its backfill never pass each other.
+	// and backfills of every server (they lock it too), so an event's
+	// reattribution and its backfill never pass each other, and two
+	// backfills never add the same chunk. The backfill's state is read
+	// after the lock, so it is the state the last holder committed.
 	if err := tx.QueryRowContext(ctx, "SELECT last_event_id FROM ingest_progress WHERE name = $1"+s.dialect.forUpdate(),
 		progressName).Scan(&progress); err != nil {
 		return 0, false, fmt.Errorf("read ingest stage progress: %w", err)
+	}
+	bf, err := readBackfill(ctx, tx)
+	if err != nil || bf.through >= bf.boundary {
+		return 0, false, err
 	}
 	hi := min(bf.through+behaviourBackfillChunk, bf.boundary, progress)
 	if hi <= bf.through {

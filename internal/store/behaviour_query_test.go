@@ -120,9 +120,14 @@ func TestBehaviourCountsEqualTheEvents(t *testing.T) {
 		_, err = s.DB().ExecContext(ctx, "UPDATE behaviour_backfill SET through = 0, boundary = (SELECT MAX(id) FROM events)")
 		require.NoError(t, err)
 		check("before the backfill (the events it has not reached are read)")
-		n, err := s.BackfillBehaviours(ctx)
+		// The stage runner fills them too when idle: whoever does a chunk,
+		// it is done once.
+		_, err = s.BackfillBehaviours(ctx)
 		require.NoError(t, err)
-		require.Positive(t, n)
+		through, boundary, err := s.BehaviourBackfill(ctx)
+		require.NoError(t, err)
+		require.Positive(t, boundary)
+		require.Equal(t, boundary, through, "the backfill is complete")
 		check("after the backfill")
 
 		_, err = s.DB().ExecContext(ctx, "DELETE FROM events")
