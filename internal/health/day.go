@@ -36,11 +36,14 @@ var componentOrder = [...]string{
 	ComponentNPS, ComponentCSAT, ComponentCES, ComponentSupport,
 }
 
-// warningBits fixes each warning code's bit in Day.Warnings.
-var warningBits = [...]string{WarningLowHealth, WarningDecliningUsage, WarningSponsorLeft}
+// warningBits fixes each warning code's bit in Day.Warnings. Append new
+// codes at the end: stored rows keep their meaning.
+var warningBits = [...]string{WarningLowHealth, WarningDecliningUsage, WarningSponsorLeft, WarningUnansweredSurveys}
 
-// DayOf keeps the compact form of r as the health of day.
-func DayOf(r Result, day int64) Day {
+// DayOf keeps the compact form of r as the health of day, with the
+// warnings r raises and those given in extra that health alone cannot
+// raise (unanswered_surveys, from the surveys sent).
+func DayOf(r Result, day int64, extra ...string) Day {
 	d := Day{Day: day, Behavioural: r.Behavioural, Emotional: r.Emotional, Combined: r.Combined, Quadrant: r.Quadrant}
 	for _, c := range r.Components {
 		if i := slices.Index(componentOrder[:], c.Name); i >= 0 {
@@ -49,6 +52,11 @@ func DayOf(r Result, day int64) Day {
 	}
 	for _, w := range Warnings(r) {
 		if i := slices.Index(warningBits[:], w.Code); i >= 0 {
+			d.Warnings |= 1 << i
+		}
+	}
+	for _, code := range extra {
+		if i := slices.Index(warningBits[:], code); i >= 0 {
 			d.Warnings |= 1 << i
 		}
 	}

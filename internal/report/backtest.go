@@ -44,15 +44,40 @@ type Scored struct {
 	// At is when the outcome first held (positives) or now (negatives).
 	At    time.Time
 	Score health.Result
+	// Warnings are the exception reasons the account raised then, as kept
+	// in the daily history: health's own and unanswered_surveys (which
+	// health alone cannot raise: it comes from the surveys sent).
+	Warnings []string
 	// Early is the health FlaggedBeforeDays before At; nil when unknown.
-	Early *health.Result
+	Early         *health.Result
+	EarlyWarnings []string
+}
+
+// BacktestReasons are the exception reasons the backtest judges one by
+// one, besides the at-risk quadrant.
+var BacktestReasons = []string{ReasonLowHealth, ReasonDecliningUsage, ReasonSponsorLeft, ReasonUnansweredSurveys}
+
+// reasonsOf lists the exception reasons a health result raised: its own
+// warnings (health.Warnings) and those given.
+func reasonsOf(r health.Result, warnings []string) []string {
+	var out []string
+	for _, w := range health.Warnings(r) {
+		out = append(out, w.Code)
+	}
+	for _, w := range warnings {
+		if !slices.Contains(out, w) {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 // Flagged says whether a health result puts the account in front of a
-// CSM: in the at-risk quadrant, or raising a warning of the exception
-// report (low health, declining usage, sponsor left).
-func Flagged(r health.Result) bool {
-	return r.Quadrant == health.QuadrantAtRisk || len(health.Warnings(r)) > 0
+// CSM: in the at-risk quadrant, or raising a reason of the exception
+// report (low health, declining usage, sponsor left, or, given in
+// warnings, unanswered surveys).
+func Flagged(r health.Result, warnings ...string) bool {
+	return r.Quadrant == health.QuadrantAtRisk || len(reasonsOf(r, warnings)) > 0
 }
 
 // Rate is a share with its 95 % Wilson interval and its counts.
@@ -80,6 +105,12 @@ type PrecisionRecall struct {
 	Flagged   int  `json:"flagged"`
 	Precision Rate `json:"precision"`
 	Recall    Rate `json:"recall"`
+}
+
+// ReasonJudged is the precision and recall of one exception reason.
+type ReasonJudged struct {
+	Reason string `json:"reason"`
+	PrecisionRecall
 }
 
 // Decile is a tenth of the accounts by score, lowest first.
@@ -125,6 +156,9 @@ type Backtest struct {
 	// being flagged (the at-risk quadrant or a health warning).
 	AtRisk     PrecisionRecall `json:"at_risk"`
 	Exceptions PrecisionRecall `json:"exceptions"`
+	// Reasons judges each exception reason alone (BacktestReasons, in that
+	// order).
+	Reasons []ReasonJudged `json:"reasons"`
 	// LowestDecileLift is the outcome rate of the tenth of accounts with
 	// the lowest scores over the rate of all accounts.
 	LowestDecileLift float64  `json:"lowest_decile_lift"`
@@ -148,6 +182,7 @@ func ComputeBacktest(rows []Scored) (Backtest, error) {
 	pos := make([]bool, len(rows))
 	early, earlyHits := 0, 0
 	var atRisk, flagged [2]int // [flagged, flagged and positive]
+	byReason := make([][2]int, len(BacktestReasons))
 	for i, r := range rows {
 		risk[i] = 100 - r.Score.Combined.Score
 		pos[i] = r.Positive
@@ -155,7 +190,7 @@ func ComputeBacktest(rows []Scored) (Backtest, error) {
 			b.Positives++
 			if r.Early != nil {
 				early++
-				if Flagged(*r.Early) {
+				if Flagged(*r.Early, r.EarlyWarnings...) {
 					earlyHits++
 				}
 			}
@@ -168,9 +203,15 @@ func ComputeBacktest(rows []Scored) (Backtest, error) {
 			atRisk[0]++
 			atRisk[1] += hit
 		}
-		if Flagged(r.Score) {
+		if Flagged(r.Score, r.Warnings...) {
 			flagged[0]++
 			flagged[1] += hit
+		}
+		for _, code := range reasonsOf(r.Score, r.Warnings) {
+			if k := slices.Index(BacktestReasons, code); k >= 0 {
+				byReason[k][0]++
+				byReason[k][1] += hit
+			}
 		}
 	}
 	b.Negatives = b.Accounts - b.Positives
@@ -185,6 +226,11 @@ func ComputeBacktest(rows []Scored) (Backtest, error) {
 	b.ROC = stats.ROC(risk, pos)
 	b.AtRisk = PrecisionRecall{Flagged: atRisk[0], Precision: rateOf(atRisk[1], atRisk[0]), Recall: rateOf(atRisk[1], b.Positives)}
 	b.Exceptions = PrecisionRecall{Flagged: flagged[0], Precision: rateOf(flagged[1], flagged[0]), Recall: rateOf(flagged[1], b.Positives)}
+	for k, code := range BacktestReasons {
+		f := byReason[k]
+		b.Reasons = append(b.Reasons, ReasonJudged{Reason: code, PrecisionRecall: PrecisionRecall{Flagged: f[0],
+			Precision: rateOf(f[1], f[0]), Recall: rateOf(f[1], b.Positives)}})
+	}
 	b.FlaggedBefore = rateOf(earlyHits, early)
 
 	// Deciles by score, lowest first; ties broken by account id so the

@@ -78,8 +78,8 @@ type Drivers struct {
 	Positives int    `json:"positives"`
 	Excluded  int    `json:"excluded"`
 	// GapDays and WindowDays say how behaviours were measured: over the
-	// WindowDays ending GapDays before each outcome (before now for the
-	// accounts without it).
+	// WindowDays whole UTC days that end at the start of the day GapDays
+	// before each outcome (before now for the accounts without it).
 	GapDays    int      `json:"gap_days"`
 	WindowDays int      `json:"window_days"`
 	Tested     int      `json:"tested"`

@@ -317,9 +317,9 @@ func scoredAccounts(ctx context.Context, st *store.Store, tr *tracker.Tracker, q
 			lb.NotYet++
 			continue
 		}
-		row := Scored{AccountID: r.Account.ID, Positive: r.Positive, At: r.At, Score: s[0].Result}
+		row := Scored{AccountID: r.Account.ID, Positive: r.Positive, At: r.At, Score: s[0].Result, Warnings: s[0].Warnings}
 		if len(s) > 1 && s[1].Active {
-			row.Early = &s[1].Result
+			row.Early, row.EarlyWarnings = &s[1].Result, s[1].Warnings
 		}
 		rows = append(rows, row)
 	}

@@ -37,18 +37,7 @@ func TestExceptionReportUnansweredSurveys(t *testing.T) {
 		ingest(msg(store.Message{Type: "track", UserID: "e_u", GroupID: "e", Name: "Survey Responded",
 			Properties: json.RawMessage(`{"kind":"nps","score":8}`), Timestamp: daysAgo(20)}))
 
-		k := 0
-		send := func(acct string, sentDaysAgo int) string {
-			t.Helper()
-			k++
-			sent, exp := daysAgo(sentDaysAgo), daysAgo(sentDaysAgo-30)
-			x := store.SurveySend{ID: fmt.Sprintf("s%d", k), Key: fmt.Sprintf("k%d", k), SurveyID: "nps", Kind: "nps", AccountID: acct,
-				ContactID: acct + "_u", CreatedAt: sent, ExpiresAt: &exp}
-			_, _, err := st.ReserveSurveySend(ctx, x, sent, sent, func(store.SurveyHistory) store.SurveyDecision { return store.SurveyDecision{} })
-			require.NoError(t, err)
-			require.NoError(t, st.FinishSurveySend(ctx, x.ID, store.SurveySent, "", sent))
-			return x.ID
-		}
+		send := npsSender(t, st, daysAgo)
 		// A: three sent 100, 60 and 40 days ago, each expired 30 days
 		// later without an answer: raised, the latest sent 40 days ago.
 		send("a", 100)
@@ -169,4 +158,93 @@ func TestSponsorLeftLiveAndRecomputed(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, want, reasonTexts(t, st, now, report.ReasonSponsorLeft), "recomputed")
 	})
+}
+
+// TestBacktestJudgesUnansweredSurveys checks that the backtest judges
+// unanswered_surveys as it stood horizon before each outcome, from the
+// events (before the history is rebuilt) and from the rebuilt history
+// alike: 8 of 12 churners and 2 of 12 renewers had two surveys expire
+// unanswered before then, so the reason flags 10 accounts, 8 of them
+// churners. One of the two renewers answered a later survey after that
+// time: then, it was still flagged.
+func TestBacktestJudgesUnansweredSurveys(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	daysAgo := func(d int) time.Time { return now.Add(-time.Duration(d) * 24 * time.Hour) }
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		tr, msg, ingest := messenger(t, st, now)
+		send := npsSender(t, st, daysAgo)
+		for i := range 24 {
+			id := fmt.Sprintf("acct%02d", i)
+			churner := i < 12
+			ingest(msg(store.Message{Type: "group", GroupID: id, Traits: map[string]any{"name": id, "arr": 1000, "lifecycle_stage": "adoption"},
+				Timestamp: daysAgo(300)}),
+				msg(store.Message{Type: "identify", UserID: id + "_u", GroupID: id, Traits: map[string]any{"email": id + "@x.example"}, Timestamp: daysAgo(300)}))
+			var evs []store.Message
+			for d := 2; d < 250; d += 4 {
+				evs = append(evs, msg(store.Message{Type: "track", UserID: id + "_u", GroupID: id, Name: "Report Viewed",
+					Properties: json.RawMessage("{}"), Timestamp: daysAgo(d)}))
+			}
+			ingest(evs...)
+			if churner {
+				ingest(msg(store.Message{Type: "group", GroupID: id, Traits: map[string]any{"lifecycle_stage": "churned"}, Timestamp: daysAgo(1)}))
+			}
+			if (churner && i < 8) || i == 12 || i == 13 {
+				send(id, 120)
+				send(id, 90)
+			}
+			if i == 13 {
+				answered := send(id, 20)
+				score := 9
+				_, err := st.RecordSurveyAnswer(ctx, answered, &score, "", daysAgo(10))
+				require.NoError(t, err)
+			}
+		}
+		judged := func() report.ReasonJudged {
+			t.Helper()
+			b, err := report.BacktestReport(ctx, st, tr, report.OutcomeQuery{HorizonDays: 30, Now: now})
+			require.NoError(t, err)
+			require.Equal(t, 12, b.Positives)
+			require.Len(t, b.Reasons, len(report.BacktestReasons))
+			for _, r := range b.Reasons {
+				if r.Reason == report.ReasonUnansweredSurveys {
+					require.GreaterOrEqual(t, b.Exceptions.Flagged, r.Flagged, "being flagged includes the reason")
+					return r
+				}
+			}
+			t.Fatal("no unanswered_surveys row")
+			return report.ReasonJudged{}
+		}
+		check := func(r report.ReasonJudged, what string) {
+			t.Helper()
+			require.Equal(t, 10, r.Flagged, what)
+			require.Equal(t, 8, r.Precision.Hits, what)
+			require.Equal(t, 8, r.Recall.Hits, what)
+			require.Equal(t, 12, r.Recall.Of, what)
+		}
+		check(judged(), "scored from the events")
+		_, err := tr.RebuildHistory(ctx, tracker.RebuildOptions{Replace: true})
+		require.NoError(t, err)
+		check(judged(), "read from the rebuilt history")
+	})
+}
+
+// npsSender returns a function that records an NPS survey sent to the
+// contact acct_u of acct sentDaysAgo days ago, whose link expires 30 days
+// later, and returns its id.
+func npsSender(t *testing.T, st *store.Store, daysAgo func(int) time.Time) func(acct string, sentDaysAgo int) string {
+	k := 0
+	return func(acct string, sentDaysAgo int) string {
+		t.Helper()
+		ctx := context.Background()
+		k++
+		sent, exp := daysAgo(sentDaysAgo), daysAgo(sentDaysAgo-30)
+		x := store.SurveySend{ID: fmt.Sprintf("s%d", k), Key: fmt.Sprintf("k%d", k), SurveyID: "nps", Kind: "nps", AccountID: acct,
+			ContactID: acct + "_u", CreatedAt: sent, ExpiresAt: &exp}
+		_, _, err := st.ReserveSurveySend(ctx, x, sent, sent, func(store.SurveyHistory) store.SurveyDecision { return store.SurveyDecision{} })
+		require.NoError(t, err)
+		require.NoError(t, st.FinishSurveySend(ctx, x.ID, store.SurveySent, "", sent))
+		return x.ID
+	}
 }

@@ -16,9 +16,13 @@ import (
 //
 // What the stages derive from events (health, its bases and daily history,
 // moment analytics, scorecards' day cells) lives in its own tables and is
-// kept. Deduplication holds for as long as an event is kept: a range's
-// dedupe keys go with its events (message_keys on PostgreSQL, the dedupe
-// runs on SQLite: dedupe.go), so a message re-sent after its event was
+// kept. The behaviour counts (behaviour_blocks) are the exception: they
+// stand for the events themselves, so the drivers report reads the same
+// counts from them as from the events kept, and a range's events are
+// taken out of them in the transaction that drops the range. Deduplication
+// holds for as long as an event is kept: a range's dedupe keys go with its
+// events (message_keys on PostgreSQL, the dedupe runs on SQLite:
+// dedupe.go), so a message re-sent after its event was
 // dropped is stored again.
 //
 // PostgreSQL's events table is not partitioned: dropping a range there is a
@@ -120,6 +124,9 @@ func (s *Store) dropRange(ctx context.Context, lo, hi int64) (int64, error) {
 			return err
 		}
 		defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+		if err := s.uncountBehavioursTx(ctx, tx, lo, hi); err != nil {
+			return err
+		}
 		if s.dialect.embedded() {
 			if err := s.writer.dropMergedKeys(ctx, tx, lo, hi); err != nil {
 				return fmt.Errorf("drop dedupe keys of events %d-%d: %w", lo, hi, err)

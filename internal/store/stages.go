@@ -151,6 +151,13 @@ func (r *stageRunner) loop() {
 		if n > 0 {
 			continue // maybe more behind
 		}
+		// Idle: fill the behaviour blocks from the events stored before
+		// them, a chunk at a time, between rounds.
+		if _, more, err := r.s.backfillChunk(context.Background()); err != nil {
+			r.s.log.Error("filling the behaviour counts from stored events failed; retried when idle", "err", err)
+		} else if more {
+			continue
+		}
 		select {
 		case <-r.quit:
 			return
@@ -280,11 +287,14 @@ func (r *stageRunner) round(ctx context.Context) (int, error) {
 	var done []int64
 	var early []Event    // reattributions queued by a transaction consumed earlier
 	var rebased []string // accounts handed events that their health bases may cover
+	var handed []Event
+	deferred := map[int64]bool{}
 	for _, ra := range reatt {
 		switch acct, inBatch := seen[ra.eventID]; {
 		case ra.after > next:
 			// The batch that linked the contact is not consumed yet: the
 			// reattribution follows its events.
+			deferred[ra.eventID] = true
 			continue
 		case inBatch && acct != "":
 			// Consumed in this round with its account already.
@@ -299,6 +309,7 @@ func (r *stageRunner) round(ctx context.Context) (int, error) {
 			} else {
 				early = append(early, ra.event)
 			}
+			handed = append(handed, ra.event)
 			done = append(done, ra.id)
 			rebased = append(rebased, ra.event.AccountID)
 		}
@@ -332,6 +343,9 @@ func (r *stageRunner) round(ctx context.Context) (int, error) {
 		if err := s.forgetHealthBase(ctx, tx, id); err != nil {
 			return 0, err
 		}
+	}
+	if err := s.countBehavioursTx(ctx, tx, events, deferred, handed); err != nil {
+		return 0, err
 	}
 	if _, err := tx.ExecContext(ctx, "DELETE FROM ingest_commits WHERE last_event_id <= $1", next); err != nil {
 		return 0, fmt.Errorf("record consumed ingestion transactions: %w", err)

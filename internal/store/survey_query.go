@@ -435,3 +435,46 @@ func (s *Store) SurveyRepliesTx(ctx context.Context, q Querier, ids []string, si
 	}
 	return out, nil
 }
+
+// PastSurvey is one survey sent to an account's contact, with when it was
+// answered: enough to count its replies as they stood at any past time.
+type PastSurvey struct {
+	SentAt time.Time
+	// ExpiresAt is when its link expired (nil: no recorded expiry);
+	// AnsweredAt when it was answered (nil: never).
+	ExpiresAt, AnsweredAt *time.Time
+}
+
+// SurveysSent returns, per account of ids, the surveys sent to its
+// contacts (status sent), in no particular order. The health history's
+// rebuild reads them to raise unanswered_surveys on past days.
+func (s *Store) SurveysSent(ctx context.Context, ids []string) (map[string][]PastSurvey, error) {
+	out := map[string][]PastSurvey{}
+	err := s.eachRowIn(ctx, s.read, `SELECT account_id, sent_at, expires_at, CASE WHEN score IS NOT NULL THEN COALESCE(answered_at, sent_at) END
+		FROM survey_sends WHERE status = 'sent' AND sent_at IS NOT NULL AND account_id IN (`+idsMarker+`)`, nil, sortedUnique(ids),
+		func(r scanner) error {
+			var (
+				id              string
+				sent            int64
+				expires, answer sql.NullInt64
+			)
+			if err := r.Scan(&id, &sent, &expires, &answer); err != nil {
+				return err
+			}
+			x := PastSurvey{SentAt: fromMicros(sent)}
+			if expires.Valid {
+				t := fromMicros(expires.Int64)
+				x.ExpiresAt = &t
+			}
+			if answer.Valid {
+				t := fromMicros(answer.Int64)
+				x.AnsweredAt = &t
+			}
+			out[id] = append(out[id], x)
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("read surveys sent: %w", err)
+	}
+	return out, nil
+}

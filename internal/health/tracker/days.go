@@ -25,11 +25,11 @@ func dayStart(d int64) time.Time { return time.Unix(d*86400, 0).UTC() }
 // historyDay is the compact history row of an account's result on day, or
 // false when the account has sent no event yet (no row is kept before an
 // account's first event, so a missing day means "not yet a customer").
-func historyDay(accountID string, r health.Result, agg *health.Aggregate, day int64, rebuilt bool) (store.HealthDay, bool) {
+func historyDay(accountID string, r health.Result, agg *health.Aggregate, day int64, rebuilt bool, w store.HealthWarnings) (store.HealthDay, bool) {
 	if agg == nil || agg.Seen == 0 {
 		return store.HealthDay{}, false
 	}
-	d := health.DayOf(r, day)
+	d := health.DayOf(r, day, w.Codes...)
 	// Unrounded, unlike the trend's: the backtest ranks accounts by them,
 	// and rounding would tie accounts the scores tell apart.
 	exact := func(v health.Value) *float64 {
@@ -175,6 +175,11 @@ func (t *Tracker) rebuildDays(ctx context.Context, md *model, ids []string, toda
 	if err != nil {
 		return n, 0, err
 	}
+	// The surveys sent, to raise unanswered_surveys as it stood each day.
+	sent, err := t.st.SurveysSent(ctx, ids)
+	if err != nil {
+		return n, 0, err
+	}
 	work := make(chan string)
 	results := make(chan []store.HealthDay)
 	var wg sync.WaitGroup
@@ -183,7 +188,7 @@ func (t *Tracker) rebuildDays(ctx context.Context, md *model, ids []string, toda
 		go func() {
 			defer wg.Done()
 			for id := range work {
-				results <- t.accountDays(ctx, md, refs, accounts[id], events[id], today)
+				results <- t.accountDays(ctx, md, refs, accounts[id], events[id], sent[id], today)
 			}
 		}()
 	}
@@ -224,7 +229,7 @@ func (t *Tracker) rebuildDays(ctx context.Context, md *model, ids []string, toda
 
 // accountDays scores one account at the start of every day from the one
 // after its first event (or the retention's first day) to today.
-func (t *Tracker) accountDays(ctx context.Context, md *model, refs map[string]int, a store.Account, events []health.Event, today int64) []store.HealthDay {
+func (t *Tracker) accountDays(ctx context.Context, md *model, refs map[string]int, a store.Account, events []health.Event, sent []store.PastSurvey, today int64) []store.HealthDay {
 	if len(events) == 0 {
 		return nil
 	}
@@ -240,7 +245,8 @@ func (t *Tracker) accountDays(ctx context.Context, md *model, refs map[string]in
 		for ; i < len(events) && events[i].Timestamp.Before(cut); i++ {
 			agg.Apply(events[i], md.health)
 		}
-		if row, ok := historyDay(a.ID, sc.score(agg, cut), agg, day, true); ok {
+		r := sc.score(agg, cut)
+		if row, ok := historyDay(a.ID, r, agg, day, true, warningsOf(a.ID, r, repliesAt(sent, cut), agg)); ok {
 			out = append(out, row)
 		}
 	}
@@ -310,13 +316,13 @@ func (t *Tracker) PastScores(ctx context.Context, accounts []store.Account, at m
 		if err != nil {
 			return err
 		}
-		res := day.Result()
+		res, warned := day.Result(), day.WarningCodes()
 		for _, i := range wanted[r.Day][r.AccountID] {
 			if found[r.AccountID] == nil {
 				found[r.AccountID] = make([]bool, len(at[r.AccountID]))
 			}
 			if !found[r.AccountID][i] {
-				out[r.AccountID][i] = PastScore{Result: res, Active: true}
+				out[r.AccountID][i] = PastScore{Result: res, Active: true, Warnings: warned}
 				found[r.AccountID][i] = true
 				fromHistory++
 			}

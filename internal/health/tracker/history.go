@@ -27,6 +27,9 @@ func (t *Tracker) Model(ctx context.Context) (journey.HealthModel, error) {
 // PastScore is an account's health as it stood at a past time.
 type PastScore struct {
 	Result health.Result
+	// Warnings are the exception reasons the account raised then: health's
+	// own (health.Warnings) and unanswered_surveys.
+	Warnings []string
 	// Active says whether the account had sent any event by then; an
 	// account that had not was not yet a customer to score.
 	Active bool
@@ -61,7 +64,11 @@ func (t *Tracker) ScoresAt(ctx context.Context, accounts []store.Account, at map
 			}
 			aggs[a.ID] = list
 		}
-		err := t.st.AccountHistoryEvents(ctx, ids, func(e *store.HealthEvent) error {
+		sent, err := t.st.SurveysSent(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		err = t.st.AccountHistoryEvents(ctx, ids, func(e *store.HealthEvent) error {
 			times := at[e.AccountID]
 			var ev health.Event
 			decoded := false
@@ -84,7 +91,9 @@ func (t *Tracker) ScoresAt(ctx context.Context, accounts []store.Account, at map
 			sc := newPastScorer(ctx, md, a, refs[a.Segment])
 			for i, cut := range at[a.ID] {
 				agg := aggs[a.ID][i]
-				out[a.ID] = append(out[a.ID], PastScore{Result: sc.score(agg, cut), Active: agg.Seen > 0})
+				r := sc.score(agg, cut)
+				out[a.ID] = append(out[a.ID], PastScore{Result: r, Active: agg.Seen > 0,
+					Warnings: warningsOf(a.ID, r, repliesAt(sent[a.ID], cut), agg).Codes})
 			}
 		}
 	}

@@ -530,7 +530,7 @@ func (t *Tracker) scorePage(ctx context.Context, md *model, ids []string, recs m
 				sc := &out[i]
 				sc.reaches = o.reaches
 				sc.warnings = warningsOf(id, o.result, replies[id], r.agg)
-				sc.day, sc.hasDay = historyDay(id, o.result, r.agg, dayOf(now), false)
+				sc.day, sc.hasDay = historyDay(id, o.result, r.agg, dayOf(now), false, sc.warnings)
 			}
 		}()
 	}

@@ -1,0 +1,613 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/moments-cs/moments/internal/vocab"
+)
+
+// Behaviour counts. The drivers report counts, per account, the events of
+// each name in a window before each outcome. Rather than reading every
+// event of the window, it reads behaviour_blocks: per account, per event
+// name and per UTC day, how many track, page and screen events it sent.
+// A row holds one account's counts for one block of blockDays days.
+//
+// Which events the blocks count. The ingest stages add every batch of
+// events they consume, in the transaction that records their progress
+// (ingest_progress), so an event is counted exactly once, under the
+// account it had when consumed. An event consumed without an account and
+// linked to one later is counted when the stages hand its reattribution
+// over. Retention subtracts the events it drops in the transaction that
+// drops them. Events stored before the blocks existed (ids up to
+// behaviour_backfill.boundary) are added by the backfill in chunks, in id
+// order, up to behaviour_backfill.through; the stages leave those ids to
+// it. So an event is counted in the blocks unless it is
+//   - after the stages' progress (not consumed yet),
+//   - waiting in reattributed_events (its account came later), or
+//   - between the backfill's through and boundary (not filled yet),
+// and a read adds exactly those from the events table, in the same
+// snapshot: the counts equal a count of the events as they are stored.
+
+// blockDays is the days per behaviour_blocks row.
+const blockDays = 32
+
+// behaviourBackfillChunk is the event ids one backfill transaction reads.
+const behaviourBackfillChunk = 20_000
+
+// dayOfMicros is dayOf of a stored time.
+func dayOfMicros(us int64) int64 {
+	d := us / dayMicros
+	if us%dayMicros < 0 {
+		d--
+	}
+	return d
+}
+
+// blockOf splits a day into its block and the day within the block.
+func blockOf(day int64) (block int64, off int64) {
+	block = day / blockDays
+	if day%blockDays < 0 {
+		block--
+	}
+	return block, day - block*blockDays
+}
+
+// counted says whether an event is one the blocks count: a track, page or
+// screen call on an account, other than the milestones Moments records
+// itself (which the stages never see).
+func counted(typ, account, writeKey, name string) bool {
+	return account != "" && (typ == "track" || typ == "page" || typ == "screen") && !recordedByStages(writeKey, name)
+}
+
+// countedSQL is counted as a condition on the events table.
+const countedSQL = `account_id <> '' AND type IN ('track', 'page', 'screen') AND NOT (write_key_id = '` + SystemWriteKey +
+	`' AND name = '` + vocab.EventMilestoneReached + `')`
+
+// dayKey is one account's events of one name on one day.
+type dayKey struct {
+	account string
+	day     int64
+	name    string
+}
+
+// behaviourDelta is counts to add to (or, negative, take from) the
+// blocks.
+type behaviourDelta map[dayKey]int64
+
+func (d behaviourDelta) add(account, name string, ts time.Time, n int64) {
+	d[dayKey{account, dayOf(ts), name}] += n
+}
+
+// backfillState is the row of behaviour_backfill.
+type backfillState struct{ through, boundary int64 }
+
+// pending says whether the backfill still has to add event id.
+func (b backfillState) pending(id int64) bool { return id > b.through && id <= b.boundary }
+
+func readBackfill(ctx context.Context, q Querier) (backfillState, error) {
+	var b backfillState
+	if err := q.QueryRowContext(ctx, "SELECT through, boundary FROM behaviour_backfill WHERE id = 1").Scan(&b.through, &b.boundary); err != nil {
+		return b, fmt.Errorf("read the behaviour backfill: %w", err)
+	}
+	return b, nil
+}
+
+// countBehavioursTx adds a stage round's events to the blocks, in the
+// round's transaction: the events it consumed, except those whose
+// reattribution stays queued (deferred: they are added when it is handed
+// over), and the reattributed events it handed over. Events the backfill
+// has still to add are left to it.
+func (s *Store) countBehavioursTx(ctx context.Context, tx *sql.Tx, events []Event, deferred map[int64]bool, handed []Event) error {
+	bf, err := readBackfill(ctx, tx)
+	if err != nil {
+		return err
+	}
+	delta := behaviourDelta{}
+	add := func(e Event) {
+		// The stages never see Moments' own milestones: any write key but
+		// the system's will do.
+		if counted(e.Type, e.AccountID, "-", e.Name) && !bf.pending(e.ID) {
+			delta.add(e.AccountID, e.Name, e.Timestamp, 1)
+		}
+	}
+	for _, e := range events {
+		if !deferred[e.ID] {
+			add(e)
+		}
+	}
+	for _, e := range handed {
+		add(e)
+	}
+	return s.applyBehaviours(ctx, tx, delta)
+}
+
+// BackfillBehaviours adds the events stored before the behaviour blocks
+// existed, one chunk per transaction, until none is left or ctx ends, and
+// returns how many events it added. The stage runner does it by itself
+// when idle. It never passes the stages' progress: events they have not
+// consumed wait for them (and a read counts them from the events table).
+func (s *Store) BackfillBehaviours(ctx context.Context) (int64, error) {
+	var total int64
+	for {
+		n, more, err := s.backfillChunk(ctx)
+		total += n
+		if err != nil || !more {
+			return total, err
+		}
+	}
+}
+
+// backfillChunk adds the next chunk of the backfill and says whether
+// another can follow now.
+func (s *Store) backfillChunk(ctx context.Context) (int64, bool, error) {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, false, err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	var progress int64
+	// Locking the stages' progress row takes turns with the stage runners
+	// and backfills of every server (they lock it too), so an event's
+	// reattribution and its backfill never pass each other, and two
+	// backfills never add the same chunk. The backfill's state is read
+	// after the lock, so it is the state the last holder committed.
+	if err := tx.QueryRowContext(ctx, "SELECT last_event_id FROM ingest_progress WHERE name = $1"+s.dialect.forUpdate(),
+		progressName).Scan(&progress); err != nil {
+		return 0, false, fmt.Errorf("read ingest stage progress: %w", err)
+	}
+	bf, err := readBackfill(ctx, tx)
+	if err != nil || bf.through >= bf.boundary {
+		return 0, false, err
+	}
+	hi := min(bf.through+behaviourBackfillChunk, bf.boundary, progress)
+	if hi <= bf.through {
+		return 0, false, nil
+	}
+	// An event waiting in reattributed_events is added when the stages
+	// hand its reattribution over.
+	rows, err := tx.QueryContext(ctx, `SELECT account_id, name, timestamp FROM events
+		WHERE id > $1 AND id <= $2 AND `+countedSQL+` AND id NOT IN (SELECT event_id FROM reattributed_events)`, bf.through, hi)
+	if err != nil {
+		return 0, false, fmt.Errorf("read events to backfill: %w", err)
+	}
+	delta := behaviourDelta{}
+	n, err := scanDelta(rows, delta, 1)
+	if err != nil {
+		return 0, false, fmt.Errorf("read events to backfill: %w", err)
+	}
+	if err := s.applyBehaviours(ctx, tx, delta); err != nil {
+		return 0, false, err
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE behaviour_backfill SET through = $1 WHERE id = 1", hi); err != nil {
+		return 0, false, fmt.Errorf("record the behaviour backfill: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, false, fmt.Errorf("commit the behaviour backfill: %w", err)
+	}
+	return n, hi < bf.boundary && hi < progress, nil
+}
+
+// uncountBehavioursTx takes the events with ids lo to hi, about to be
+// dropped by retention, out of the blocks: those the blocks count.
+// Retention drops only events the stages consumed and no reattribution
+// waits for (dropLimit), so of them the blocks count all but those the
+// backfill has not reached.
+func (s *Store) uncountBehavioursTx(ctx context.Context, tx *sql.Tx, lo, hi int64) error {
+	bf, err := readBackfill(ctx, tx)
+	if err != nil {
+		return err
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT account_id, name, timestamp FROM events
+		WHERE id BETWEEN $1 AND $2 AND NOT (id > $3 AND id <= $4) AND `+countedSQL, lo, hi, bf.through, bf.boundary)
+	if err != nil {
+		return fmt.Errorf("read events to uncount: %w", err)
+	}
+	delta := behaviourDelta{}
+	if _, err := scanDelta(rows, delta, -1); err != nil {
+		return fmt.Errorf("read events to uncount: %w", err)
+	}
+	return s.applyBehaviours(ctx, tx, delta)
+}
+
+// scanDelta adds sign for each (account_id, name, timestamp) row and
+// closes rows.
+func scanDelta(rows *sql.Rows, delta behaviourDelta, sign int64) (int64, error) {
+	defer rows.Close()
+	var n int64
+	for rows.Next() {
+		var acct, name string
+		var ts int64
+		if err := rows.Scan(&acct, &name, &ts); err != nil {
+			return n, err
+		}
+		delta[dayKey{acct, dayOfMicros(ts), name}] += sign
+		n++
+	}
+	return n, rows.Err()
+}
+
+// behaviourNames returns the name ids, adding the names in want that have
+// none yet (when add).
+func behaviourNames(ctx context.Context, q Querier, want []string, add bool) (map[string]int64, error) {
+	ids := map[string]int64{}
+	load := func() error {
+		rows, err := q.QueryContext(ctx, "SELECT id, name FROM behaviour_names")
+		if err != nil {
+			return fmt.Errorf("read behaviour names: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			var name string
+			if err := rows.Scan(&id, &name); err != nil {
+				return err
+			}
+			ids[name] = id
+		}
+		return rows.Err()
+	}
+	if err := load(); err != nil {
+		return nil, err
+	}
+	missing := false
+	for _, n := range want {
+		if _, ok := ids[n]; !ok && add {
+			missing = true
+			if _, err := q.ExecContext(ctx, "INSERT INTO behaviour_names (name) VALUES ($1) ON CONFLICT (name) DO NOTHING", n); err != nil {
+				return nil, fmt.Errorf("add behaviour name: %w", err)
+			}
+		}
+	}
+	if missing {
+		if err := load(); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
+}
+
+// blockKey is one behaviour_blocks row.
+type blockKey struct {
+	block   int64
+	account string
+}
+
+// cell is one count of a block: a day within it and a name id.
+type cell struct{ off, name int64 }
+
+// applyBehaviours adds delta to the blocks: each block touched is read,
+// changed and written back (or deleted when nothing is left in it).
+func (s *Store) applyBehaviours(ctx context.Context, tx *sql.Tx, delta behaviourDelta) error {
+	if len(delta) == 0 {
+		return nil
+	}
+	var names []string
+	seen := map[string]bool{}
+	for k := range delta {
+		if !seen[k.name] {
+			seen[k.name] = true
+			names = append(names, k.name)
+		}
+	}
+	slices.Sort(names)
+	ids, err := behaviourNames(ctx, tx, names, true)
+	if err != nil {
+		return err
+	}
+	byBlock := map[blockKey]map[cell]int64{}
+	for k, n := range delta {
+		if n == 0 {
+			continue
+		}
+		b, off := blockOf(k.day)
+		bk := blockKey{b, k.account}
+		m := byBlock[bk]
+		if m == nil {
+			m = map[cell]int64{}
+			byBlock[bk] = m
+		}
+		m[cell{off, ids[k.name]}] += n
+	}
+	keys := make([]blockKey, 0, len(byBlock))
+	for k := range byBlock {
+		keys = append(keys, k)
+	}
+	// A fixed order, so two servers' runners lock rows alike.
+	slices.SortFunc(keys, func(a, b blockKey) int {
+		if a.block != b.block {
+			return int(a.block - b.block)
+		}
+		return strings.Compare(a.account, b.account)
+	})
+	for _, k := range keys {
+		var raw []byte
+		err := tx.QueryRowContext(ctx, "SELECT counts FROM behaviour_blocks WHERE block = $1 AND account_id = $2",
+			k.block, k.account).Scan(&raw)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("read behaviour block: %w", err)
+		}
+		cur := map[cell]int64{}
+		if err := decodeBlock(raw, func(off, name, n int64) { cur[cell{off, name}] += n }); err != nil {
+			return err
+		}
+		for c, n := range byBlock[k] {
+			if v := cur[c] + n; v > 0 {
+				cur[c] = v
+			} else {
+				delete(cur, c)
+			}
+		}
+		if len(cur) == 0 {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM behaviour_blocks WHERE block = $1 AND account_id = $2", k.block, k.account); err != nil {
+				return fmt.Errorf("write behaviour block: %w", err)
+			}
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO behaviour_blocks (block, account_id, counts) VALUES ($1, $2, $3)
+			ON CONFLICT (block, account_id) DO UPDATE SET counts = excluded.counts`, k.block, k.account, encodeBlock(cur)); err != nil {
+			return fmt.Errorf("write behaviour block: %w", err)
+		}
+	}
+	return nil
+}
+
+// encodeBlock writes a block's counts as uvarints (day within the block,
+// name id, count), in that order.
+func encodeBlock(m map[cell]int64) []byte {
+	cells := make([]cell, 0, len(m))
+	for c := range m {
+		cells = append(cells, c)
+	}
+	slices.SortFunc(cells, func(a, b cell) int {
+		if a.off != b.off {
+			return int(a.off - b.off)
+		}
+		return int(a.name - b.name)
+	})
+	out := make([]byte, 0, 4*len(cells))
+	for _, c := range cells {
+		out = binary.AppendUvarint(out, uint64(c.off))
+		out = binary.AppendUvarint(out, uint64(c.name))
+		out = binary.AppendUvarint(out, uint64(m[c]))
+	}
+	return out
+}
+
+// decodeBlock calls fn with each count of a block.
+func decodeBlock(b []byte, fn func(off, name, n int64)) error {
+	for len(b) > 0 {
+		var v [3]uint64
+		for i := range v {
+			x, k := binary.Uvarint(b)
+			if k <= 0 {
+				return errors.New("a behaviour block is corrupt")
+			}
+			v[i], b = x, b[k:]
+		}
+		fn(int64(v[0]), int64(v[1]), int64(v[2]))
+	}
+	return nil
+}
+
+// BehaviourCount is how many events of one name an account sent in a
+// window.
+type BehaviourCount struct {
+	AccountID string
+	Name      string
+	Count     int
+}
+
+// BehaviourWindow is one account's window of behaviour, in whole UTC
+// days: the days from From's up to, not including, To's.
+type BehaviourWindow struct {
+	AccountID string
+	From, To  time.Time
+}
+
+// windowChunk is the account blocks per statement of a positives' read.
+const windowChunk = 400
+
+// BehaviourCounts returns how many track, page and screen events of each
+// name each account sent on the UTC days from from's up to, not including,
+// to's: a window in whole days ends at the start of to's day, so it never
+// reaches past to. The accounts are those given, or every account when ids
+// is nil.
+func (s *Store) BehaviourCounts(ctx context.Context, ids []string, from, to time.Time) ([]BehaviourCount, error) {
+	if ids == nil {
+		return s.behaviourCounts(ctx, nil, &BehaviourWindow{From: from, To: to})
+	}
+	ws := make([]BehaviourWindow, 0, len(ids))
+	for _, id := range sortedUnique(ids) {
+		ws = append(ws, BehaviourWindow{AccountID: id, From: from, To: to})
+	}
+	return s.behaviourCounts(ctx, ws, nil)
+}
+
+// BehaviourCountsWithin is BehaviourCounts with a window of its own for
+// each account (the drivers report measures every positive before its own
+// outcome).
+func (s *Store) BehaviourCountsWithin(ctx context.Context, windows []BehaviourWindow) ([]BehaviourCount, error) {
+	return s.behaviourCounts(ctx, windows, nil)
+}
+
+// behaviourCounts counts either every account over one window (all) or
+// each account of windows over its own, from the blocks and, for the
+// events the blocks do not count yet, from the events table, all in one
+// snapshot.
+func (s *Store) behaviourCounts(ctx context.Context, windows []BehaviourWindow, all *BehaviourWindow) ([]BehaviourCount, error) {
+	opts := &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead}
+	if s.dialect.embedded() {
+		opts = nil // a read transaction on SQLite reads one snapshot
+	}
+	tx, err := s.read.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("count behaviours: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read only
+	var progress int64
+	if err := tx.QueryRowContext(ctx, "SELECT last_event_id FROM ingest_progress WHERE name = $1", progressName).Scan(&progress); err != nil {
+		return nil, fmt.Errorf("read ingest stage progress: %w", err)
+	}
+	bf, err := readBackfill(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	names, err := behaviourNames(ctx, tx, nil, false)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[int64]string, len(names))
+	for n, id := range names {
+		byID[id] = n
+	}
+	type key struct{ account, name string }
+	sums := map[key]int{}
+	// span is the days of each account's window.
+	span := map[string][2]int64{}
+	days := func(w BehaviourWindow) [2]int64 {
+		return [2]int64{dayOf(w.From), dayOf(w.To)}
+	}
+	take := func(account string, block int64, raw []byte, d [2]int64) error {
+		return decodeBlock(raw, func(off, name, n int64) {
+			if day := block*blockDays + off; day >= d[0] && day < d[1] {
+				sums[key{account, byID[name]}] += int(n)
+			}
+		})
+	}
+	scan := func(rows *sql.Rows, window func(string) ([2]int64, bool)) error {
+		defer rows.Close()
+		for rows.Next() {
+			var acct string
+			var block int64
+			var raw []byte
+			if err := rows.Scan(&acct, &block, &raw); err != nil {
+				return err
+			}
+			if d, ok := window(acct); ok {
+				if err := take(acct, block, raw, d); err != nil {
+					return err
+				}
+			}
+		}
+		return rows.Err()
+	}
+	if all != nil {
+		d := days(*all)
+		if d[1] > d[0] {
+			b0, _ := blockOf(d[0])
+			b1, _ := blockOf(d[1] - 1)
+			rows, err := tx.QueryContext(ctx, "SELECT account_id, block, counts FROM behaviour_blocks WHERE block BETWEEN $1 AND $2", b0, b1)
+			if err != nil {
+				return nil, fmt.Errorf("count behaviours: %w", err)
+			}
+			if err := scan(rows, func(string) ([2]int64, bool) { return d, true }); err != nil {
+				return nil, fmt.Errorf("count behaviours: %w", err)
+			}
+		}
+	} else {
+		// Each account's blocks, by (block, account) pairs: point reads of
+		// the primary key.
+		type pair struct {
+			block   int64
+			account string
+		}
+		var pairs []pair
+		for _, w := range windows {
+			d := days(w)
+			if d[1] <= d[0] {
+				continue
+			}
+			span[w.AccountID] = d
+			b0, _ := blockOf(d[0])
+			b1, _ := blockOf(d[1] - 1)
+			for b := b0; b <= b1; b++ {
+				pairs = append(pairs, pair{b, w.AccountID})
+			}
+		}
+		window := func(a string) ([2]int64, bool) { d, ok := span[a]; return d, ok }
+		args := make([]any, 0, 2*windowChunk)
+		for start := 0; start < len(pairs); start += windowChunk {
+			chunk := pairs[start:min(start+windowChunk, len(pairs))]
+			args = args[:0]
+			var q strings.Builder
+			q.WriteString("WITH w(b, a) AS (VALUES ")
+			for i, p := range chunk {
+				if i > 0 {
+					q.WriteByte(',')
+				}
+				fmt.Fprintf(&q, "(CAST($%d AS BIGINT), CAST($%d AS TEXT))", 2*i+1, 2*i+2)
+				args = append(args, p.block, p.account)
+			}
+			q.WriteString(") SELECT k.account_id, k.block, k.counts FROM w JOIN behaviour_blocks k ON k.block = w.b AND k.account_id = w.a")
+			rows, err := tx.QueryContext(ctx, q.String(), args...)
+			if err != nil {
+				return nil, fmt.Errorf("count behaviours: %w", err)
+			}
+			if err := scan(rows, window); err != nil {
+				return nil, fmt.Errorf("count behaviours: %w", err)
+			}
+		}
+	}
+	// The events the blocks do not count yet: after the stages' progress,
+	// waiting for a reattribution, or not yet reached by the backfill.
+	uncounted := []string{"id > $1", "id <= $1 AND id IN (SELECT event_id FROM reattributed_events)"}
+	args := [][]any{{progress}, {progress}}
+	if bf.through < bf.boundary {
+		uncounted = append(uncounted, "id > $1 AND id <= $2 AND id <= $3 AND id NOT IN (SELECT event_id FROM reattributed_events)")
+		args = append(args, []any{bf.through, bf.boundary, progress})
+	}
+	for i, where := range uncounted {
+		rows, err := tx.QueryContext(ctx, "SELECT account_id, name, timestamp FROM events WHERE "+where+" AND "+countedSQL, args[i]...)
+		if err != nil {
+			return nil, fmt.Errorf("count behaviours: %w", err)
+		}
+		err = func() error {
+			defer rows.Close()
+			for rows.Next() {
+				var acct, name string
+				var ts int64
+				if err := rows.Scan(&acct, &name, &ts); err != nil {
+					return err
+				}
+				d, ok := [2]int64{}, false
+				if all != nil {
+					d, ok = days(*all), true
+				} else {
+					d, ok = span[acct]
+				}
+				if day := dayOfMicros(ts); ok && day >= d[0] && day < d[1] {
+					sums[key{acct, name}]++
+				}
+			}
+			return rows.Err()
+		}()
+		if err != nil {
+			return nil, fmt.Errorf("count behaviours: %w", err)
+		}
+	}
+	out := make([]BehaviourCount, 0, len(sums))
+	for k, n := range sums {
+		out = append(out, BehaviourCount{AccountID: k.account, Name: k.name, Count: n})
+	}
+	slices.SortFunc(out, func(a, b BehaviourCount) int {
+		if c := strings.Compare(a.AccountID, b.AccountID); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	return out, nil
+}
+
+// BehaviourBackfill says how far the filling of the behaviour blocks from
+// the events stored before them has got: through of boundary event ids.
+func (s *Store) BehaviourBackfill(ctx context.Context) (through, boundary int64, err error) {
+	bf, err := readBackfill(ctx, s.read)
+	return bf.through, bf.boundary, err
+}

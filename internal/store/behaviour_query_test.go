@@ -1,0 +1,137 @@
+package store_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/moments-cs/moments/internal/store"
+	"github.com/moments-cs/moments/internal/store/storetest"
+)
+
+// rawBehaviourCounts counts the stored track, page and screen events of
+// each account and name on the UTC days [from's day, to's day), straight
+// from the events table.
+func rawBehaviourCounts(t *testing.T, s *store.Store, from, to time.Time) map[string]int {
+	t.Helper()
+	rows, err := s.DB().QueryContext(context.Background(), `SELECT account_id, name, timestamp FROM events
+		WHERE account_id <> '' AND type IN ('track', 'page', 'screen')`)
+	require.NoError(t, err)
+	defer rows.Close()
+	lo, hi := from.Truncate(24*time.Hour), to.Truncate(24*time.Hour)
+	out := map[string]int{}
+	for rows.Next() {
+		var acct, name string
+		var ts int64
+		require.NoError(t, rows.Scan(&acct, &name, &ts))
+		if at := time.UnixMicro(ts); !at.Before(lo) && at.Before(hi) {
+			out[acct+"/"+name]++
+		}
+	}
+	require.NoError(t, rows.Err())
+	return out
+}
+
+func keptBehaviourCounts(t *testing.T, s *store.Store, from, to time.Time) map[string]int {
+	t.Helper()
+	cs, err := s.BehaviourCounts(context.Background(), nil, from, to)
+	require.NoError(t, err)
+	out := map[string]int{}
+	for _, c := range cs {
+		out[c.AccountID+"/"+c.Name] += c.Count
+	}
+	return out
+}
+
+// TestBehaviourCountsEqualTheEvents checks the kept per-day counts against
+// a count of the events themselves: after ingestion, after a contact is
+// linked to an account after its events (reattribution), after retention
+// drops the oldest events, and after the counts are filled from stored
+// events (an upgrade). Each time the events are then deleted behind the
+// store's back, and the counts must stand without them: they come from the
+// kept blocks, not from reading the events again.
+func TestBehaviourCountsEqualTheEvents(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		s.OnIngest(func(context.Context, *sql.Tx, []store.Event) error { return nil })
+		day := 24 * time.Hour
+		start := t0.Add(-70 * day)
+		from, to := start.Add(-40*day), t0.Add(40*day)
+		var msgs []store.Message
+		names := []string{"Login", "Report Created", "Export"}
+		for i := range 300 {
+			// Spread over 100 days (crossing blocks of 32), several per day,
+			// received in time order so retention can drop the oldest.
+			at := start.Add(time.Duration(i) * 8 * time.Hour)
+			m := track(fmt.Sprint("e", i), fmt.Sprint("u", i%4), fmt.Sprint("acct", i%3), names[i%len(names)])
+			if i%5 == 0 {
+				m.Type = "page"
+			}
+			if i%7 == 0 {
+				m.GroupID = "" // sent by u-late, known to no account yet
+				m.UserID = "u-late"
+			}
+			m.Timestamp, m.ReceivedAt = at, at
+			msgs = append(msgs, m)
+		}
+		for i := 0; i < len(msgs); i += 50 {
+			_, err := s.Ingest(ctx, "wk", msgs[i:i+50])
+			require.NoError(t, err)
+		}
+		require.NoError(t, s.WaitIdle(ctx))
+		check := func(what string) {
+			t.Helper()
+			want := rawBehaviourCounts(t, s, from, to)
+			require.NotEmpty(t, want)
+			require.Equal(t, want, keptBehaviourCounts(t, s, from, to), what)
+			// A narrower window, cut inside blocks and days.
+			lo, hi := start.Add(20*day+5*time.Hour), start.Add(61*day+3*time.Hour)
+			require.Equal(t, rawBehaviourCounts(t, s, lo, hi), keptBehaviourCounts(t, s, lo, hi), what+" (narrow window)")
+		}
+		check("after ingestion")
+		unattributed := rawBehaviourCounts(t, s, from, to)
+
+		// u-late joins acct2: its earlier events move onto acct2.
+		late := t0.Add(time.Hour)
+		_, err := s.Ingest(ctx, "wk", []store.Message{{Type: "identify", MessageID: "link", UserID: "u-late", GroupID: "acct2",
+			Timestamp: late, ReceivedAt: late}})
+		require.NoError(t, err)
+		require.NoError(t, s.WaitIdle(ctx))
+		require.Greater(t, rawBehaviourCounts(t, s, from, to)["acct2/Login"], unattributed["acct2/Login"],
+			"the linked contact's logins now count for acct2")
+		check("after a reattribution")
+
+		// Retention drops the events received in the first 40 days.
+		require.NoError(t, s.SetHealthBasesThrough(ctx, 1<<40, t0))
+		st, err := s.DropEventsBefore(ctx, start.Add(40*day))
+		require.NoError(t, err)
+		require.Positive(t, st.Events)
+		check("after retention")
+
+		// An upgrade: the blocks are empty and filled from the events.
+		kept := rawBehaviourCounts(t, s, from, to)
+		_, err = s.DB().ExecContext(ctx, "DELETE FROM behaviour_blocks")
+		require.NoError(t, err)
+		_, err = s.DB().ExecContext(ctx, "UPDATE behaviour_backfill SET through = 0, boundary = (SELECT MAX(id) FROM events)")
+		require.NoError(t, err)
+		check("before the backfill (the events it has not reached are read)")
+		// The stage runner fills them too when idle: whoever does a chunk,
+		// it is done once.
+		_, err = s.BackfillBehaviours(ctx)
+		require.NoError(t, err)
+		through, boundary, err := s.BehaviourBackfill(ctx)
+		require.NoError(t, err)
+		require.Positive(t, boundary)
+		require.Equal(t, boundary, through, "the backfill is complete")
+		check("after the backfill")
+
+		_, err = s.DB().ExecContext(ctx, "DELETE FROM events")
+		require.NoError(t, err)
+		require.Equal(t, kept, keptBehaviourCounts(t, s, from, to), "the kept counts stand without the events")
+	})
+}
