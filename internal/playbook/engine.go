@@ -113,17 +113,23 @@ func New(o Options) (*Engine, error) {
 // OnIngest is the playbook wake-up stage of the ingest pipeline
 // (store.IngestHook): it wakes the steps waiting for the stored events, in
 // the stage runner's transaction, so the wake commits with the runner's
-// progress past the events or not at all.
+// progress past the events or not at all; the dispatcher is kicked once
+// that transaction has committed, when the woken steps are there to find.
 func (e *Engine) OnIngest(ctx context.Context, tx *sql.Tx, events []store.Event) error {
 	runs, err := e.st.WakeStepsForEventsTx(ctx, tx, events, e.now())
 	if err != nil {
 		return err
 	}
-	if len(runs) > 0 {
+	if len(runs) > 0 && !store.AfterCommit(ctx, func(context.Context) { e.kick() }) {
 		e.kick()
 	}
 	return nil
 }
+
+// Listens lists the event names waiting steps wait for
+// (store.ListenedNames): the ingest stages take such events ahead of other
+// traffic.
+func (e *Engine) Listens(ctx context.Context) ([]string, error) { return e.st.WaitingEventNames(ctx) }
 
 // kick asks the dispatcher to look for due steps now rather than at its
 // next poll.

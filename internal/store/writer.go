@@ -242,6 +242,7 @@ func (w *writer) commit(ctx context.Context, group []*ingestReq) ([]IngestResult
 	if end := b.lastID(); end > 0 {
 		w.committed = end
 	}
+	w.s.stages.offer(b.rows)
 	w.s.stages.notify()
 	if w.s.dialect.embedded() {
 		w.dedupe.add(b.keys, b.rows)
