@@ -25,8 +25,9 @@ import (
 // later reaches the event skips it and deletes the row, in its own. So an
 // event's effects still happen exactly once, whatever crashes in between.
 //
-// While anything listens, rounds are also kept short (stageTarget), so
-// the round in progress that a listened event waits for is short too.
+// While anything listens, rounds on SQLite are also kept short
+// (stageTarget), so the round in progress that a listened event waits for
+// on the one writing connection is short too.
 
 const (
 	// fastMax bounds the events one fast round takes.
@@ -113,7 +114,9 @@ func (r *stageRunner) roundLimit() int {
 	f := &r.fast
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if len(f.names) == 0 || f.limit == 0 {
+	// On PostgreSQL rounds stay large: each one waits for the ingestion
+	// transactions in flight (horizon), and smaller ones would fall behind.
+	if len(f.names) == 0 || f.limit == 0 || !r.s.dialect.embedded() {
 		return stageBatch
 	}
 	return f.limit
