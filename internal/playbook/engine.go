@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/moments-cs/moments/internal/defaults"
@@ -54,7 +55,9 @@ type Engine struct {
 	steps  map[string]StepRunner
 
 	kicks chan struct{}
-	mu    sync.Mutex
+	// running is whether the workers run (between Start and Stop).
+	running atomic.Bool
+	mu      sync.Mutex
 	// sweepMu serialises Sweep between the loop and tests.
 	sweepMu sync.Mutex
 	q       queue
@@ -153,6 +156,7 @@ func (e *Engine) Start(ctx context.Context) error {
 		return err
 	}
 	e.q = q
+	e.running.Store(true)
 	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	e.stop, e.done = cancel, make(chan struct{})
 	go e.loop(lctx)
@@ -169,6 +173,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 	q, stop, done := e.q, e.stop, e.done
 	leaseStop, leaseDone := e.leaseStop, e.leaseDone
 	e.q = nil
+	e.running.Store(false)
 	e.mu.Unlock()
 	if q == nil {
 		return nil

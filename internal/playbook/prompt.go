@@ -33,10 +33,9 @@ func (e *Engine) due(ctx context.Context, tx *sql.Tx, id string, r RunRequest) e
 		e.kick()
 		return nil
 	}
-	e.mu.Lock()
-	running := e.q != nil
-	e.mu.Unlock()
-	if !running {
+	// Not e.mu: Start holds it while the job queue migrates through the
+	// writing connection that this round's transaction holds.
+	if !e.running.Load() {
 		return nil // no workers here: the dispatcher hands the step over once the engine starts
 	}
 	sc, ok := e.firstTask(ctx, r)

@@ -145,32 +145,17 @@ func (r *stageRunner) fastRound(ctx context.Context) (int, error) {
 	if len(ids) == 0 {
 		return 0, nil
 	}
-	after := &afterCommit{}
 	// On an error the ids are dropped: the ordinary rounds consume them.
-	n, err := r.consumeAhead(context.WithValue(ctx, afterCommitKey{}, after), ids)
-	if err != nil || n == 0 {
-		return 0, err
-	}
-	for _, fn := range after.fns {
-		fn(ctx)
-	}
-	return n, nil
+	return thenAfterCommit(ctx, func(ctx context.Context) (int, error) { return r.consumeAhead(ctx, ids) })
 }
 
 // consumeAhead is a fast round's transaction.
 func (r *stageRunner) consumeAhead(ctx context.Context, ids []int64) (int, error) {
-	s := r.s
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, last, err := r.takeTurn(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("begin: %w", err)
+		return 0, err
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	var last int64
-	// FOR UPDATE: the same turn as an ordinary round (stages.go).
-	if err := tx.QueryRowContext(ctx, "SELECT last_event_id FROM ingest_progress WHERE name = $1"+s.dialect.forUpdate(),
-		progressName).Scan(&last); err != nil {
-		return 0, fmt.Errorf("read ingest stage progress: %w", err)
-	}
 	var queued int
 	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM reattributed_events").Scan(&queued); err != nil {
 		return 0, fmt.Errorf("read reattributed events: %w", err)

@@ -272,34 +272,55 @@ func AfterCommit(ctx context.Context, fn func(context.Context)) bool {
 // events and reattributions it handed to the hooks or dropped; once it has
 // committed, it runs what the hooks asked for with AfterCommit.
 func (r *stageRunner) round(ctx context.Context) (int, error) {
-	after := &afterCommit{}
 	began := time.Now()
-	n, err := r.consume(context.WithValue(ctx, afterCommitKey{}, after))
+	n, err := thenAfterCommit(ctx, r.consume)
+	if err == nil {
+		r.timed(n, time.Since(began))
+	}
+	return n, err
+}
+
+// thenAfterCommit runs consume with a list for AfterCommit in its context
+// and, when it succeeded, the functions the hooks put there.
+func thenAfterCommit(ctx context.Context, consume func(context.Context) (int, error)) (int, error) {
+	after := &afterCommit{}
+	n, err := consume(context.WithValue(ctx, afterCommitKey{}, after))
 	if err != nil {
 		return 0, err
 	}
-	r.timed(n, time.Since(began))
 	for _, fn := range after.fns {
 		fn(ctx)
 	}
 	return n, nil
 }
 
-// consume is one round's transaction.
-func (r *stageRunner) consume(ctx context.Context) (int, error) {
+// takeTurn begins a round's transaction and returns it with the stages'
+// progress, locked: on PostgreSQL the runners of several servers (and a
+// fast round) take turns here; without it two could consume the same
+// events.
+func (r *stageRunner) takeTurn(ctx context.Context) (*sql.Tx, int64, error) {
 	s := r.s
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, fmt.Errorf("begin: %w", err)
+		return nil, 0, fmt.Errorf("begin: %w", err)
 	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	var last int64
-	// FOR UPDATE: on PostgreSQL the runners of several servers take turns
-	// here; without it two could consume the same events.
 	if err := tx.QueryRowContext(ctx, "SELECT last_event_id FROM ingest_progress WHERE name = $1"+s.dialect.forUpdate(),
 		progressName).Scan(&last); err != nil {
-		return 0, fmt.Errorf("read ingest stage progress: %w", err)
+		tx.Rollback() //nolint:errcheck // the error that matters is the read's
+		return nil, 0, fmt.Errorf("read ingest stage progress: %w", err)
 	}
+	return tx, last, nil
+}
+
+// consume is one round's transaction.
+func (r *stageRunner) consume(ctx context.Context) (int, error) {
+	s := r.s
+	tx, last, err := r.takeTurn(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	horizon, err := r.horizon(ctx, tx)
 	if err != nil {
 		return 0, err
