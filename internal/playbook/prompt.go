@@ -42,20 +42,23 @@ func (e *Engine) due(ctx context.Context, tx *sql.Tx, id string, r RunRequest) e
 	if !ok {
 		return nil
 	}
-	a := stepArgs{RunID: id, Step: 0, Gen: 1}
-	now := e.now()
-	row, claimed, err := e.st.ClaimStepTx(ctx, tx, a.lease(), now, e.wall().Add(e.cfg.StepLease))
-	if err != nil || !claimed {
-		return err
-	}
+	var err error
 	if sc.Run, err = e.st.RunTx(ctx, tx, id); err != nil {
 		return err
 	}
-	sc.Row, sc.Attempt = row, 1
+	sc.Attempt = 1
 	out, err := runTask(ctx, sc)
 	if err != nil {
-		return err // the round is retried
+		// Left due for the job queue, which retries it and records the
+		// error on the run; the round goes on.
+		return nil
 	}
+	a := stepArgs{RunID: id, Step: 0, Gen: 1}
+	row, claimed, err := e.st.ClaimStepTx(ctx, tx, a.lease(), e.now(), e.wall().Add(e.cfg.StepLease))
+	if err != nil || !claimed {
+		return err
+	}
+	sc.Row = row
 	_, err = e.commitTx(ctx, tx, sc, a, out)
 	return err
 }
