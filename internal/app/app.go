@@ -88,6 +88,9 @@ type IngestStage struct {
 	// Name says what the stage does, for tests and logs.
 	Name string
 	Hook store.IngestHook
+	// Listens, if set, are the event names the stage acts on at once; the
+	// stages take such events ahead of other traffic (the fast lane).
+	Listens store.ListenedNames
 }
 
 // New builds the App on an open store and registers the ingest pipeline
@@ -121,6 +124,9 @@ func New(ctx context.Context, st *store.Store, o Options) (*App, error) {
 	a.stages = IngestStages(a.Health, a.Triggers, a.Playbooks, a.Analytics)
 	for _, s := range a.stages {
 		st.OnIngest(s.Hook)
+		if s.Listens != nil {
+			st.OnIngestListen(s.Listens)
+		}
 	}
 	a.Web = server.New(server.Options{Store: st, Keys: a.Keys, People: a.People, Logger: a.log, Now: a.now, Journey: a.Journey, Health: a.Health,
 		Triggers: a.Triggers, Playbooks: a.Playbooks, Surveys: a.Surveys, MetricsToken: o.MetricsToken, Audit: a.Audit})
@@ -142,8 +148,8 @@ func New(ctx context.Context, st *store.Store, o Options) (*App, error) {
 func IngestStages(h *tracker.Tracker, t *trigger.Engine, p *playbook.Engine, r *report.Recorder) []IngestStage {
 	return []IngestStage{
 		{Name: "health", Hook: h.OnIngest},
-		{Name: "triggers", Hook: t.OnIngest},
-		{Name: "playbook wake-ups", Hook: p.OnIngest},
+		{Name: "triggers", Hook: t.OnIngest, Listens: t.Listens},
+		{Name: "playbook wake-ups", Hook: p.OnIngest, Listens: p.Listens},
 		{Name: "moment analytics", Hook: r.OnIngest},
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/moments-cs/moments/internal/defaults"
@@ -54,7 +55,9 @@ type Engine struct {
 	steps  map[string]StepRunner
 
 	kicks chan struct{}
-	mu    sync.Mutex
+	// running is whether the workers run (between Start and Stop).
+	running atomic.Bool
+	mu      sync.Mutex
 	// sweepMu serialises Sweep between the loop and tests.
 	sweepMu sync.Mutex
 	q       queue
@@ -113,17 +116,23 @@ func New(o Options) (*Engine, error) {
 // OnIngest is the playbook wake-up stage of the ingest pipeline
 // (store.IngestHook): it wakes the steps waiting for the stored events, in
 // the stage runner's transaction, so the wake commits with the runner's
-// progress past the events or not at all.
+// progress past the events or not at all; the dispatcher is kicked once
+// that transaction has committed, when the woken steps are there to find.
 func (e *Engine) OnIngest(ctx context.Context, tx *sql.Tx, events []store.Event) error {
 	runs, err := e.st.WakeStepsForEventsTx(ctx, tx, events, e.now())
 	if err != nil {
 		return err
 	}
-	if len(runs) > 0 {
+	if len(runs) > 0 && !store.AfterCommit(ctx, func(context.Context) { e.kick() }) {
 		e.kick()
 	}
 	return nil
 }
+
+// Listens lists the event names waiting steps wait for
+// (store.ListenedNames): the ingest stages take such events ahead of other
+// traffic.
+func (e *Engine) Listens(ctx context.Context) ([]string, error) { return e.st.WaitingEventNames(ctx) }
 
 // kick asks the dispatcher to look for due steps now rather than at its
 // next poll.
@@ -147,6 +156,7 @@ func (e *Engine) Start(ctx context.Context) error {
 		return err
 	}
 	e.q = q
+	e.running.Store(true)
 	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	e.stop, e.done = cancel, make(chan struct{})
 	go e.loop(lctx)
@@ -163,6 +173,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 	q, stop, done := e.q, e.stop, e.done
 	leaseStop, leaseDone := e.leaseStop, e.leaseDone
 	e.q = nil
+	e.running.Store(false)
 	e.mu.Unlock()
 	if q == nil {
 		return nil

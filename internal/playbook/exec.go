@@ -2,6 +2,7 @@ package playbook
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -106,6 +107,28 @@ func (e *Engine) execute(ctx context.Context, sc *StepContext) (Outcome, error) 
 // transaction, guarded by the step's generation: of two workers that ran
 // the same step (a job rescued while still running), only one commits.
 func (e *Engine) commit(ctx context.Context, sc *StepContext, a stepArgs, out Outcome) error {
+	tx, err := e.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	next, err := e.commitTx(ctx, tx, sc, a, out)
+	if err != nil || next < 0 {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	if out.Status != store.StepWaiting && next < len(sc.playbook()) {
+		e.handOff(ctx, a.RunID, next, 1)
+	}
+	return nil
+}
+
+// commitTx writes what commit records through tx and returns the index of
+// the run's next step (len of the playbook when the run ended), or -1 when
+// another worker recorded the step and nothing was written.
+func (e *Engine) commitTx(ctx context.Context, tx *sql.Tx, sc *StepContext, a stepArgs, out Outcome) (int, error) {
 	now := e.now()
 	if out.Status == "" {
 		out.Status = store.StepDone
@@ -118,17 +141,12 @@ func (e *Engine) commit(ctx context.Context, sc *StepContext, a stepArgs, out Ou
 		}
 		var err error
 		if next, err = indexOf(sc.playbook(), target, sc.Index); err != nil {
-			return err
+			return -1, err
 		}
 	}
-	tx, err := e.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	if out.Writes != nil {
 		if err := out.Writes(ctx, tx); err != nil {
-			return err
+			return -1, err
 		}
 	}
 	res := store.StepResult{Status: out.Status, Key: sc.Key, Kind: sc.Step.Kind, Outcome: out.Summary}
@@ -145,7 +163,7 @@ func (e *Engine) commit(ctx context.Context, sc *StepContext, a stepArgs, out Ou
 	}
 	ok, err := e.st.FinishStepTx(ctx, tx, a.lease(), res, now)
 	if err != nil || !ok {
-		return err
+		return -1, err
 	}
 	switch {
 	case out.Status == store.StepWaiting:
@@ -159,15 +177,9 @@ func (e *Engine) commit(ctx context.Context, sc *StepContext, a stepArgs, out Ou
 		}
 	}
 	if err != nil {
-		return err
+		return -1, err
 	}
-	if err := tx.Commit(); err != nil {
-		return err
-	}
-	if out.Status != store.StepWaiting && next < len(sc.playbook()) {
-		e.handOff(ctx, a.RunID, next, 1)
-	}
-	return nil
+	return next, nil
 }
 
 func (sc *StepContext) playbook() []journey.Step {

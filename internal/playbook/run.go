@@ -82,7 +82,8 @@ func (r RunRequest) Validate() error {
 //
 // The run's first step is written as due in the same transaction (a
 // transactional outbox); the engine hands it to the job queue once the
-// transaction has committed. LaunchTx reads no journey map and does no I/O
+// transaction has committed; inside an ingest stage round, a first step
+// that creates a task is run in tx itself (prompt.go). LaunchTx reads no journey map and does no I/O
 // beyond two inserts, so it is cheap enough for the ingestion path.
 func (e *Engine) LaunchTx(ctx context.Context, tx *sql.Tx, r RunRequest) (runID string, started bool, err error) {
 	if err := r.Validate(); err != nil {
@@ -106,7 +107,9 @@ func (e *Engine) LaunchTx(ctx context.Context, tx *sql.Tx, r RunRequest) (runID 
 	}); err != nil {
 		return "", false, err
 	}
-	e.kick()
+	if err := e.due(ctx, tx, id, r); err != nil {
+		return "", false, err
+	}
 	return id, true, nil
 }
 

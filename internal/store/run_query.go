@@ -344,6 +344,24 @@ func (s *Store) wake(ctx context.Context, tx Querier, id, run, wake string, even
 	return true, staleRunDay(ctx, tx, run)
 }
 
+// WaitingEventNames lists the event names that waiting steps wait for.
+func (s *Store) WaitingEventNames(ctx context.Context) ([]string, error) {
+	rows, err := s.read.QueryContext(ctx, "SELECT DISTINCT wait_event FROM run_steps WHERE status = 'waiting' AND wait_event <> ''")
+	if err != nil {
+		return nil, fmt.Errorf("list the events steps wait for: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
 // WakeStepsForEventsTx wakes the steps waiting for one of events (same account,
 // same name), inside the ingestion transaction tx. It returns the runs it
 // woke.
@@ -406,8 +424,14 @@ func (s *Store) WakeStepsForEventsTx(ctx context.Context, tx Querier, events []E
 // ok reports whether the caller may run it. Only a due step can be
 // claimed, so one generation of a step has at most one worker at a time.
 func (s *Store) ClaimStep(ctx context.Context, l StepLease, now, leaseUntil time.Time) (RunStep, bool, error) {
+	return s.ClaimStepTx(ctx, s.write, l, now, leaseUntil)
+}
+
+// ClaimStepTx is ClaimStep through q, such as the transaction that started
+// the run.
+func (s *Store) ClaimStepTx(ctx context.Context, q Querier, l StepLease, now, leaseUntil time.Time) (RunStep, bool, error) {
 	runID, index, gen := l.RunID, l.Index, l.Gen
-	res, err := s.write.ExecContext(ctx, `UPDATE run_steps SET status = 'running', attempts = attempts + 1,
+	res, err := q.ExecContext(ctx, `UPDATE run_steps SET status = 'running', attempts = attempts + 1,
 		started_at = COALESCE(started_at, $1), updated_at = $1, due_at = $4
 		WHERE id = $2 AND gen = $3 AND status = 'due'`, micros(now), StepRowID(runID, index), gen, micros(leaseUntil))
 	if err != nil {
@@ -416,7 +440,7 @@ func (s *Store) ClaimStep(ctx context.Context, l StepLease, now, leaseUntil time
 	if n, _ := res.RowsAffected(); n == 0 {
 		return RunStep{}, false, nil
 	}
-	st, err := s.StepTx(ctx, s.write, runID, index)
+	st, err := s.StepTx(ctx, q, runID, index)
 	return st, err == nil, err
 }
 

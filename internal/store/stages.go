@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -69,11 +70,14 @@ const (
 type stageRunner struct {
 	s     *Store
 	hooks []IngestHook
-	wake  chan struct{}
-	quit  chan struct{}
-	done  chan struct{}
-	start sync.Once
-	stop  sync.Once
+	// listens are the names the hooks act on at once (fastlane.go).
+	listens []ListenedNames
+	fast    fastLane
+	wake    chan struct{}
+	quit    chan struct{}
+	done    chan struct{}
+	start   sync.Once
+	stop    sync.Once
 
 	mu sync.Mutex
 	// rounds is closed and replaced after every round, so WaitIdle can
@@ -133,7 +137,15 @@ func (r *stageRunner) loop() {
 		poll = t.C
 	}
 	for {
-		n, err := r.round(context.Background())
+		ctx := context.Background()
+		r.refreshNames(ctx)
+		// Listened events this process committed go first, ahead of
+		// the rest (fastlane.go); a failed fast round leaves them to
+		// the ordinary rounds.
+		if _, err := r.fastRound(ctx); err != nil {
+			r.s.log.Warn("ingest stages could not take listened events ahead; they wait their turn", "err", err)
+		}
+		n, err := r.round(ctx)
 		r.mu.Lock()
 		r.failing = err
 		close(r.rounds)
@@ -238,39 +250,113 @@ type reattribution struct {
 	event Event
 }
 
+// afterCommitKey carries a round's afterCommit list in the hooks' context.
+type afterCommitKey struct{}
+
+// afterCommit is what the hooks of one round asked to do once it commits.
+type afterCommit struct{ fns []func(context.Context) }
+
+// AfterCommit arranges for fn to run once the ingest stage round that ctx
+// belongs to (the ctx given to an IngestHook) has committed, and reports
+// whether it will; outside a round it reports false and never runs fn. A
+// round that rolls back runs none of its functions: what they would act
+// on was not written.
+//
+// The functions run on the stage runner, one after the other, before its
+// next round: what they write is not queued behind another round of
+// background events on SQLite's one writing connection. That is the point
+// (a playbook's first task, visible at once) and the cost: a function must
+// be short and must not wait for the stages (WaitIdle) or it deadlocks.
+func AfterCommit(ctx context.Context, fn func(context.Context)) bool {
+	a, ok := ctx.Value(afterCommitKey{}).(*afterCommit)
+	if ok {
+		a.fns = append(a.fns, fn)
+	}
+	return ok
+}
+
 // round consumes one batch of committed events and returns how many
-// events and reattributions it handed to the hooks or dropped.
+// events and reattributions it handed to the hooks or dropped; once it has
+// committed, it runs what the hooks asked for with AfterCommit.
 func (r *stageRunner) round(ctx context.Context) (int, error) {
+	began := time.Now()
+	n, err := thenAfterCommit(ctx, r.consume)
+	if err == nil {
+		r.timed(n, time.Since(began))
+	}
+	return n, err
+}
+
+// thenAfterCommit runs consume with a list for AfterCommit in its context
+// and, when it succeeded, the functions the hooks put there.
+func thenAfterCommit(ctx context.Context, consume func(context.Context) (int, error)) (int, error) {
+	after := &afterCommit{}
+	n, err := consume(context.WithValue(ctx, afterCommitKey{}, after))
+	if err != nil {
+		return 0, err
+	}
+	for _, fn := range after.fns {
+		fn(ctx)
+	}
+	return n, nil
+}
+
+// takeTurn begins a round's transaction and returns it with the stages'
+// progress, locked: on PostgreSQL the runners of several servers (and a
+// fast round) take turns here; without it two could consume the same
+// events.
+func (r *stageRunner) takeTurn(ctx context.Context) (*sql.Tx, int64, error) {
 	s := r.s
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, fmt.Errorf("begin: %w", err)
+		return nil, 0, fmt.Errorf("begin: %w", err)
 	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	var last int64
-	// FOR UPDATE: on PostgreSQL the runners of several servers take turns
-	// here; without it two could consume the same events.
 	if err := tx.QueryRowContext(ctx, "SELECT last_event_id FROM ingest_progress WHERE name = $1"+s.dialect.forUpdate(),
 		progressName).Scan(&last); err != nil {
-		return 0, fmt.Errorf("read ingest stage progress: %w", err)
+		tx.Rollback() //nolint:errcheck // the error that matters is the read's
+		return nil, 0, fmt.Errorf("read ingest stage progress: %w", err)
 	}
+	return tx, last, nil
+}
+
+// consume is one round's transaction.
+func (r *stageRunner) consume(ctx context.Context) (int, error) {
+	s := r.s
+	tx, last, err := r.takeTurn(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	horizon, err := r.horizon(ctx, tx)
 	if err != nil {
 		return 0, err
 	}
-	bounds, err := r.commitsAfter(ctx, tx, last, horizon)
+	limit := r.roundLimit()
+	bounds, err := r.commitsAfter(ctx, tx, last, horizon, limit)
 	if err != nil {
 		return 0, err
 	}
-	end, limit := horizon, true
+	end, limited := horizon, true
 	if len(bounds) > 0 {
 		// Whole ingestion transactions only: the round ends where one
 		// ended.
-		end, limit = bounds[len(bounds)-1], false
+		end, limited = bounds[len(bounds)-1], false
 	}
-	events, next, err := r.eventsAfter(ctx, tx, last, end, limit)
+	events, next, err := r.eventsAfter(ctx, tx, last, end, limited, limit)
 	if err != nil {
 		return 0, err
+	}
+	// Events the fast lane consumed already are not handed over again.
+	ahead, err := consumedAhead(ctx, tx, last, next)
+	if err != nil {
+		return 0, err
+	}
+	if len(ahead) > 0 {
+		events = slices.DeleteFunc(events, func(e Event) bool { return ahead[e.ID] })
+		if _, err := tx.ExecContext(ctx, "DELETE FROM ingest_fast_lane WHERE event_id <= $1", next); err != nil {
+			return 0, fmt.Errorf("record events consumed ahead as passed: %w", err)
+		}
 	}
 	groups := splitByCommit(events, bounds)
 	seen := make(map[int64]string, len(events)) // event id → account as consumed now
@@ -418,11 +504,11 @@ func (r *stageRunner) horizon(ctx context.Context, tx *sql.Tx) (int64, error) {
 }
 
 // commitsAfter lists where the ingestion transactions committed after last
-// (up to horizon) end, as many as make up about one batch (stageBatch
-// event ids) but at least one.
-func (r *stageRunner) commitsAfter(ctx context.Context, tx *sql.Tx, last, horizon int64) ([]int64, error) {
+// (up to horizon) end, as many as make up about one batch (limit event
+// ids) but at least one.
+func (r *stageRunner) commitsAfter(ctx context.Context, tx *sql.Tx, last, horizon int64, limit int) ([]int64, error) {
 	rows, err := tx.QueryContext(ctx, "SELECT last_event_id FROM ingest_commits WHERE last_event_id > $1 AND last_event_id <= $2 "+
-		"ORDER BY last_event_id LIMIT "+strconv.Itoa(stageBatch), last, horizon)
+		"ORDER BY last_event_id LIMIT "+strconv.Itoa(limit), last, horizon)
 	if err != nil {
 		return nil, fmt.Errorf("read committed ingestion transactions: %w", err)
 	}
@@ -433,7 +519,7 @@ func (r *stageRunner) commitsAfter(ctx context.Context, tx *sql.Tx, last, horizo
 		if err := rows.Scan(&id); err != nil {
 			return nil, err
 		}
-		if len(out) > 0 && id-last > stageBatch {
+		if len(out) > 0 && id-last > int64(limit) {
 			break
 		}
 		out = append(out, id)
@@ -442,14 +528,14 @@ func (r *stageRunner) commitsAfter(ctx context.Context, tx *sql.Tx, last, horizo
 }
 
 // eventsAfter reads the committed events after last, up to end (at most
-// stageBatch of them when limit), and returns those to hand to the stages
+// limit of them when limited), and returns those to hand to the stages
 // with the id of the last one read. Events Moments records itself in the
 // stages' own transactions (a milestone reached) are passed over: they
 // are effects, which the stages must not see again as news.
-func (r *stageRunner) eventsAfter(ctx context.Context, tx *sql.Tx, last, end int64, limit bool) ([]Event, int64, error) {
+func (r *stageRunner) eventsAfter(ctx context.Context, tx *sql.Tx, last, end int64, limited bool, limit int) ([]Event, int64, error) {
 	q := "SELECT write_key_id, " + eventCols + " FROM events WHERE id > $1 AND id <= $2 ORDER BY id"
-	if limit {
-		q += " LIMIT " + strconv.Itoa(stageBatch)
+	if limited {
+		q += " LIMIT " + strconv.Itoa(limit)
 	}
 	rows, err := tx.QueryContext(ctx, q, last, end)
 	if err != nil {

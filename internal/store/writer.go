@@ -301,6 +301,7 @@ func (w *writer) commit(ctx context.Context, group []*ingestReq) ([]IngestResult
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
+	w.s.stages.offer(b.rows)
 	w.s.stages.notify()
 	if w.s.dialect.embedded() {
 		w.dedupe.add(b.keys, b.rows)

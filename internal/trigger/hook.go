@@ -62,6 +62,33 @@ func (e *Engine) OnIngest(ctx context.Context, tx *sql.Tx, events []store.Event)
 	return b.personal(ctx)
 }
 
+// Listens lists the event names that start moments, in the live map or in
+// a personal rule (store.ListenedNames): the ingest stages take such
+// events ahead of other traffic.
+func (e *Engine) Listens(ctx context.Context) ([]string, error) {
+	c, err := e.current(ctx)
+	if err != nil || c == nil {
+		return nil, err
+	}
+	var out []string
+	for name := range c.byEvent {
+		out = append(out, name)
+	}
+	if len(c.bySignal[vocab.SignalLowNPS]) > 0 {
+		out = append(out, vocab.EventSurveyResponded)
+	}
+	byAccount, err := e.accountRules(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, ls := range byAccount {
+		for _, l := range ls {
+			out = append(out, l.rule.Events...)
+		}
+	}
+	return out, nil
+}
+
 // batch is the trigger work of one ingestion transaction; it reads each
 // account, contact and health once.
 type batch struct {
