@@ -189,7 +189,7 @@ type Analytics interface {
 		summarise func(q int, occ []store.Occurrence) []byte) ([]store.MomentDays, error)
 	SurveyScores(ctx context.Context, survey string, from, to time.Time) (store.SurveyScore, error)
 	AccountProfiles(ctx context.Context) ([]store.AccountProfile, error)
-	AccountProfilesOf(ctx context.Context, ids []string) ([]store.AccountProfile, error)
+	ReachedAccountPaths(ctx context.Context, momentID string, from, to time.Time) ([]store.AccountProfile, error)
 	FirstMarks(ctx context.Context, name string, milestone bool, from, to time.Time) ([]store.AccountMark, error)
 }
 
@@ -336,7 +336,7 @@ func loadMoments(ctx context.Context, st Analytics, moments []journey.Moment, cu
 				if start := store.DayStart(day); start.Before(p.From) || !start.Before(p.To) {
 					continue
 				}
-				if err := d.tally.addEncoded(sum); err != nil {
+				if err := d.tally.addEncoded(sum, k == 0); err != nil {
 					return nil, fmt.Errorf("read the moment analytics of %q on day %d: %w", mo.ID, day, err)
 				}
 			}
@@ -360,8 +360,7 @@ func scorecard(ctx context.Context, st Analytics, m *journey.Map, mo journey.Mom
 	now time.Time) (Scorecard, error) {
 	var profiles map[string]store.AccountProfile
 	if endsAtMilestone(m, mo) {
-		ids := distinct(d[0].tally.accounts)
-		ps, err := st.AccountProfilesOf(ctx, ids)
+		ps, err := st.ReachedAccountPaths(ctx, mo.ID, cur.From, cur.To)
 		if err != nil {
 			return Scorecard{}, err
 		}

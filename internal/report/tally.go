@@ -241,8 +241,9 @@ func encodeTally(t tally) []byte {
 
 var errBadSummary = errors.New("malformed day summary")
 
-// addEncoded adds an encoded tally (encodeTally) to t.
-func (t *tally) addEncoded(b []byte) error {
+// addEncoded adds an encoded tally (encodeTally) to t; the account ids
+// only with accounts set (only the current period counts them).
+func (t *tally) addEncoded(b []byte, accounts bool) error {
 	bad := false
 	num := func() int {
 		v, n := binary.Varint(b)
@@ -291,7 +292,9 @@ func (t *tally) addEncoded(b []byte) error {
 		if bad || l < 0 || l > len(b) {
 			return errBadSummary
 		}
-		t.accounts = append(t.accounts, string(b[:l]))
+		if accounts {
+			t.accounts = append(t.accounts, string(b[:l]))
+		}
 		b = b[l:]
 	}
 	t.took = list(t.took)

@@ -33,7 +33,7 @@ func dayOf(t time.Time) int64 {
 // staleCells clears the day cells selected by the (moment_id, day) pairs
 // the subquery returns; args are its parameters.
 func staleCells(ctx context.Context, q Querier, pairs string, args ...any) error {
-	_, err := q.ExecContext(ctx, `UPDATE moment_days SET gen = gen + 1, facts = NULL, summary = NULL
+	_, err := q.ExecContext(ctx, `UPDATE moment_days SET gen = gen + 1, facts = NULL
 		WHERE facts IS NOT NULL AND (moment_id, day) IN (`+pairs+`)`, args...)
 	if err != nil {
 		return fmt.Errorf("mark the moment analytics of the day to recompute: %w", err)
@@ -43,7 +43,7 @@ func staleCells(ctx context.Context, q Querier, pairs string, args ...any) error
 
 // staleDay clears one moment's cell of the day of at.
 func staleDay(ctx context.Context, q Querier, momentID string, at time.Time) error {
-	_, err := q.ExecContext(ctx, `UPDATE moment_days SET gen = gen + 1, facts = NULL, summary = NULL WHERE moment_id = $1 AND day = $2`,
+	_, err := q.ExecContext(ctx, `UPDATE moment_days SET gen = gen + 1, facts = NULL WHERE moment_id = $1 AND day = $2`,
 		momentID, dayOf(at))
 	if err != nil {
 		return fmt.Errorf("mark the moment analytics of the day to recompute: %w", err)
@@ -153,25 +153,27 @@ func (s *Store) MomentDaySummaries(ctx context.Context, qs []DaySummaryQuery,
 		args := []any{q.MomentID, first, last, q.spec(), q.Spec}
 		for _, d := range q.Edges {
 			args = append(args, d)
-			edges += fmt.Sprintf(" OR day = $%d", len(args))
+			edges += fmt.Sprintf(" OR d.day = $%d", len(args))
 		}
-		// Facts are read only where the summary will not do.
-		rows, err := s.read.QueryContext(ctx, `SELECT day, gen, CASE WHEN spec = $4 AND facts IS NOT NULL THEN 1 ELSE 0 END,
-			CASE WHEN spec = $4 AND facts IS NOT NULL AND summary_spec = $5 THEN summary END,
-			CASE WHEN spec = $4 AND (summary IS NULL OR summary_spec <> $5 OR `+edges+`) THEN facts END
-			FROM moment_days WHERE moment_id = $1 AND day >= $2 AND day <= $3`, args...)
+		// Facts are read only where the summary will not do; a NULL
+		// there means the cell must be rebuilt.
+		rows, err := s.read.QueryContext(ctx, `SELECT d.day, d.gen, x.summary,
+			CASE WHEN d.spec = $4 AND (x.summary IS NULL OR `+edges+`) THEN d.facts END
+			FROM moment_days d LEFT JOIN moment_day_summaries x ON x.moment_id = d.moment_id AND x.day = d.day
+				AND x.gen = d.gen AND x.spec = $5 AND d.spec = $4
+			WHERE d.moment_id = $1 AND d.day >= $2 AND d.day <= $3`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("read the moment analytics of %q: %w", q.MomentID, err)
 		}
 		for rows.Next() {
 			var day int64
-			var valid int
 			c := &dayCell{}
-			if err := rows.Scan(&day, &c.gen, &valid, &c.summary, &c.facts); err != nil {
+			if err := rows.Scan(&day, &c.gen, &c.summary, &c.facts); err != nil {
 				rows.Close()
 				return nil, err
 			}
-			c.validFact = valid == 1
+			// A summary of this generation was built from valid facts.
+			c.validFact = c.summary != nil || c.facts != nil
 			cells[i][day] = c
 		}
 		rows.Close()
@@ -245,16 +247,17 @@ func (s *Store) MomentDaySummaries(ctx context.Context, qs []DaySummaryQuery,
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	for _, k := range writes {
 		q, c := qs[k.q], cells[k.q][k.day]
-		var err error
 		if c.rebuilt {
-			_, err = tx.ExecContext(ctx, `UPDATE moment_days SET spec = $1, facts = $2, summary_spec = $3, summary = $4
-				WHERE moment_id = $5 AND day = $6 AND gen = $7`,
-				q.spec(), encodeOccurrences(c.occ, q.OccurrenceQuery), q.Spec, c.summary, q.MomentID, k.day, c.gen)
-		} else {
-			_, err = tx.ExecContext(ctx, `UPDATE moment_days SET summary_spec = $1, summary = $2
-				WHERE moment_id = $3 AND day = $4 AND gen = $5`, q.Spec, c.summary, q.MomentID, k.day, c.gen)
+			if _, err := tx.ExecContext(ctx, `UPDATE moment_days SET spec = $1, facts = $2 WHERE moment_id = $3 AND day = $4 AND gen = $5`,
+				q.spec(), encodeOccurrences(c.occ, q.OccurrenceQuery), q.MomentID, k.day, c.gen); err != nil {
+				return nil, fmt.Errorf("store the moment analytics of %q: %w", q.MomentID, err)
+			}
 		}
-		if err != nil {
+		// Tagged with the generation its facts were read at: if a write
+		// cleared the cell since, the summary is never read.
+		if _, err := tx.ExecContext(ctx, `INSERT INTO moment_day_summaries (moment_id, day, gen, spec, summary) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (moment_id, day) DO UPDATE SET gen = excluded.gen, spec = excluded.spec, summary = excluded.summary`,
+			q.MomentID, k.day, c.gen, q.Spec, c.summary); err != nil {
 			return nil, fmt.Errorf("store the moment analytics of %q: %w", q.MomentID, err)
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -510,35 +509,9 @@ type AccountProfile struct {
 // contract start is the health row's, or else the account's contract_start
 // trait (YYYY-MM-DD).
 func (s *Store) AccountProfiles(ctx context.Context) ([]AccountProfile, error) {
-	return s.accountProfiles(ctx, nil, "")
-}
-
-// AccountProfilesOf returns the profiles of the accounts named (those
-// that exist), in id order: what a report needs of the accounts it
-// reached, without reading every account.
-func (s *Store) AccountProfilesOf(ctx context.Context, ids []string) ([]AccountProfile, error) {
-	var out []AccountProfile
-	for start := 0; start < len(ids); start += 500 {
-		chunk := ids[start:min(start+500, len(ids))]
-		args := make([]any, len(chunk))
-		marks := make([]string, len(chunk))
-		for i, id := range chunk {
-			args[i], marks[i] = id, fmt.Sprintf("$%d", i+1)
-		}
-		ps, err := s.accountProfiles(ctx, args, "WHERE a.id IN ("+strings.Join(marks, ", ")+")")
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, ps...)
-	}
-	slices.SortFunc(out, func(a, b AccountProfile) int { return strings.Compare(a.AccountID, b.AccountID) })
-	return out, nil
-}
-
-func (s *Store) accountProfiles(ctx context.Context, args []any, where string) ([]AccountProfile, error) {
 	rows, err := s.read.QueryContext(ctx, `SELECT a.id, a.segment, a.plan, COALESCE(h.path_id, ''), h.contract_start,
 		h.time_to_value, h.time_to_implementation, CASE WHEN h.contract_start IS NULL THEN CAST(a.traits AS TEXT) ELSE '' END
-		FROM accounts a LEFT JOIN account_health h ON h.account_id = a.id `+where+` ORDER BY a.id`, args...)
+		FROM accounts a LEFT JOIN account_health h ON h.account_id = a.id ORDER BY a.id`)
 	if err != nil {
 		return nil, fmt.Errorf("read the accounts' success paths: %w", err)
 	}
@@ -561,6 +534,32 @@ func (s *Store) accountProfiles(ctx context.Context, args []any, where string) (
 					p.ContractStart = &d
 				}
 			}
+		}
+		p.TimeToValue, p.TimeToImplementation = durationPtr(ttv), durationPtr(tti)
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// ReachedAccountPaths returns the success path state (PathID,
+// TimeToValue, TimeToImplementation; the other fields empty) of the
+// accounts a moment reached in [from, to), those of its occurrences then,
+// once each, in no order: what a scorecard's time to value needs, read
+// from the moment's runs (an index range) without reading every account.
+func (s *Store) ReachedAccountPaths(ctx context.Context, momentID string, from, to time.Time) ([]AccountProfile, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT DISTINCT h.account_id, COALESCE(h.path_id, ''), h.time_to_value, h.time_to_implementation
+		FROM runs r JOIN account_health h ON h.account_id = r.account_id
+		WHERE r.moment_id = $1 AND r.occurred_at >= $2 AND r.occurred_at < $3`, momentID, micros(from), micros(to))
+	if err != nil {
+		return nil, fmt.Errorf("read the success paths of the accounts %q reached: %w", momentID, err)
+	}
+	defer rows.Close()
+	var out []AccountProfile
+	for rows.Next() {
+		var p AccountProfile
+		var ttv, tti sql.NullInt64
+		if err := rows.Scan(&p.AccountID, &p.PathID, &ttv, &tti); err != nil {
+			return nil, err
 		}
 		p.TimeToValue, p.TimeToImplementation = durationPtr(ttv), durationPtr(tti)
 		out = append(out, p)

@@ -1,16 +1,26 @@
 -- +goose Up
--- A day cell of moment analytics (moment_days) also keeps the summary a
--- scorecard reads (internal/report): that day's counts (occurrences,
--- delivered, finished, escalated, effort, steps done and on time) and the
--- durations whose medians it shows, so a scorecard adds up about 180
--- summaries per moment instead of decoding and scoring every occurrence.
--- summary_spec names what the summary depends on besides the facts (the
--- moment's ideal steps, their targets and its SLA); a summary is valid
--- while the cell's facts are and summary_spec matches the live map. Every
--- write that clears facts clears summary with it.
-ALTER TABLE moment_days ADD COLUMN summary_spec TEXT NOT NULL DEFAULT '';
-ALTER TABLE moment_days ADD COLUMN summary BYTEA;
+-- moment_day_summaries keeps, beside each day cell of moment analytics
+-- (moment_days), the summary a scorecard reads (internal/report): that
+-- day's counts (occurrences, delivered, finished, escalated, effort, steps
+-- done, on time and out of order) and the durations whose medians it
+-- shows, so a scorecard adds up about 180 small rows per moment instead of
+-- decoding and scoring every occurrence. It is a table of its own so that
+-- reading a summary never reads the cell's facts (SQLite would walk their
+-- overflow pages to reach a column stored after them).
+--
+-- A summary is valid while gen equals its cell's gen (every write that
+-- clears a cell bumps it), the cell's spec is the live one, and spec
+-- names what the summary depends on in the live map (the moment's ideal
+-- steps, their targets, its SLA). Nothing to backfill: the first report
+-- builds them.
+CREATE TABLE moment_day_summaries (
+    moment_id TEXT NOT NULL,
+    day       BIGINT NOT NULL,
+    gen       BIGINT NOT NULL,
+    spec      TEXT NOT NULL,
+    summary   BYTEA NOT NULL,
+    PRIMARY KEY (moment_id, day)
+);
 
 -- +goose Down
-ALTER TABLE moment_days DROP COLUMN summary;
-ALTER TABLE moment_days DROP COLUMN summary_spec;
+DROP TABLE moment_day_summaries;
