@@ -7,6 +7,7 @@ import (
 	"github.com/moments-cs/moments/internal/golden"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -413,5 +414,55 @@ func TestScorecardCellsFollowChanges(t *testing.T) {
 		require.Equal(t, 3.0, f(kept.Time.MedianDays))
 		require.Equal(t, 30+45+20, kept.Cost.Recorded)
 		require.Equal(t, 3, kept.Quality.WithoutEscalation.N)
+	})
+}
+
+// TestScorecardPeriodCutsADay checks a period whose bounds fall inside a
+// day: that day's occurrences are split between the periods at the exact
+// time, whether the other days' summaries were kept or built fresh; and
+// that summaries kept for an older map are not used once a target changes.
+func TestScorecardPeriodCutsADay(t *testing.T) {
+	t.Parallel()
+	m := loadMap(t)
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		st.OnIngest(st.RecordAnalytics)
+		script(t, st, m)
+		ctx := context.Background()
+		_, err := report.Scorecards(ctx, st, m, 30, now) // keeps the summary of every day
+		require.NoError(t, err)
+
+		// 27 days before 28 Jun 06:00: [1 Jun 06:00, 28 Jun 06:00), and
+		// before it [5 May 06:00, 1 Jun 06:00).
+		at := day(6, 28, 6)
+		kept, err := report.MomentScorecard(ctx, st, m, "kickoff", 27, at)
+		require.NoError(t, err)
+		_, err = st.DB().ExecContext(ctx, `DELETE FROM moment_days`)
+		require.NoError(t, err)
+		fresh, err := report.MomentScorecard(ctx, st, m, "kickoff", 27, at)
+		require.NoError(t, err)
+		require.Equal(t, fresh, kept)
+		// O2 and O3; O1 (1 Jun 00:00) is before the period, O4 (28 Jun
+		// 12:00) after it. O2 took 8 days; O3 has not reached the kickoff.
+		require.Equal(t, 2, kept.Occurrences)
+		require.Equal(t, 1, kept.Time.Measured)
+		require.Equal(t, 8.0, f(kept.Time.MedianDays))
+		require.Equal(t, 1, kept.Time.NotReached)
+		// O0 and O1, 3 days each.
+		require.Equal(t, 2, kept.Previous.Occurrences)
+		require.Equal(t, 3.0, f(kept.Previous.MedianDays))
+
+		// The kickoff's target moves from 5 to 10 days: O2's kickoff (8
+		// days) is now on time, although nothing was written since the
+		// summaries were kept.
+		step := kept.Ideal[2]
+		require.Equal(t, "5d", step.Within)
+		require.Equal(t, 0, step.OnTime)
+		m2 := loadMap(t)
+		i := slices.IndexFunc(m2.Moments, func(mo journey.Moment) bool { return mo.ID == "kickoff" })
+		m2.Moments[i].Ideal[2].Within = "10d"
+		changed, err := report.MomentScorecard(ctx, st, m2, "kickoff", 27, at)
+		require.NoError(t, err)
+		require.Equal(t, 1, changed.Ideal[2].OnTime)
+		require.Equal(t, 1.0, f(changed.Ideal[2].OnTimeShare))
 	})
 }

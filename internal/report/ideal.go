@@ -94,23 +94,10 @@ func doneAt(s journey.IdealStep, o store.Occurrence) (time.Time, bool) {
 	return t, ok
 }
 
-// idealFigures computes the ideal-against-actual figures of a moment over
-// its occurrences, as of now.
-func idealFigures(mo journey.Moment, occ []store.Occurrence, now time.Time) IdealFigures {
+// idealFigures computes the ideal-against-actual figures of a moment from
+// the tally of its occurrences, as of now.
+func idealFigures(mo journey.Moment, t tally, now time.Time) IdealFigures {
 	var out IdealFigures
-	type cell struct {
-		at   time.Time
-		done bool
-	}
-	grid := make([][]cell, len(occ))
-	for i, o := range occ {
-		grid[i] = make([]cell, len(mo.Ideal))
-		for j, s := range mo.Ideal {
-			t, ok := doneAt(s, o)
-			grid[i][j] = cell{t, ok}
-		}
-	}
-	outOfOrder := make([]bool, len(occ))
 	var sum float64
 	var counted int
 	worstOnTime, worstDelay := math.Inf(1), math.Inf(-1)
@@ -120,33 +107,10 @@ func idealFigures(mo journey.Moment, occ []store.Occurrence, now time.Time) Idea
 			out.Steps = append(out.Steps, f)
 			continue
 		}
-		within, _ := journey.ParseDuration(s.Within) // the map was linted when applied
-		var took, delays []float64
-		for i, o := range occ {
-			c := grid[i][j]
-			deadline := within.AddTo(o.OccurredAt)
-			switch {
-			case c.done:
-				f.Due++
-				f.Done++
-				took = append(took, daysBetween(o.OccurredAt, c.at))
-				if within.IsZero() || !c.at.After(deadline) {
-					f.OnTime++
-				}
-				if !within.IsZero() {
-					delays = append(delays, daysBetween(deadline, c.at))
-				}
-				for k := 0; k < j; k++ {
-					if e := grid[i][k]; e.done && e.at.After(c.at) {
-						f.OutOfOrder++
-						outOfOrder[i] = true
-						break
-					}
-				}
-			case within.IsZero() || !now.Before(deadline):
-				f.Due++
-			}
-		}
+		st := t.steps[j]
+		f.Done, f.OnTime, f.OutOfOrder = st.done, st.onTime, st.outOfOrder
+		// Those not done count once their deadline has passed.
+		f.Due = st.done + st.openDue + passed(st.openDeadlines, now)
 		if f.Due > 0 {
 			d, t := stats.Wilson(f.Done, f.Due), stats.Wilson(f.OnTime, f.Due)
 			f.DoneShare, f.DoneLow, f.DoneHigh = num(d.Share), num(d.Low), num(d.High)
@@ -157,8 +121,8 @@ func idealFigures(mo journey.Moment, occ []store.Occurrence, now time.Time) Idea
 				worstOnTime, out.MostMissed = t.Share, s.Step
 			}
 		}
-		f.MedianDays = num(stats.Median(took))
-		f.MedianDelayDays = num(stats.Median(delays))
+		f.MedianDays = num(stats.Median(inDays(st.took)))
+		f.MedianDelayDays = num(stats.Median(inDays(st.delays)))
 		if f.MedianDelayDays != nil && *f.MedianDelayDays > worstDelay {
 			worstDelay, out.Slowest, out.SlowestOwner = *f.MedianDelayDays, s.Step, s.Owner
 		}
@@ -167,13 +131,9 @@ func idealFigures(mo journey.Moment, occ []store.Occurrence, now time.Time) Idea
 	if counted > 0 {
 		out.Conformance = num(sum / float64(counted))
 	}
-	for _, b := range outOfOrder {
-		if b {
-			out.OutOfOrder++
-		}
-	}
-	if len(occ) > 0 {
-		out.OutOfOrderShare = num(float64(out.OutOfOrder) / float64(len(occ)))
+	out.OutOfOrder = t.outOfOrder
+	if t.occurrences > 0 {
+		out.OutOfOrderShare = num(float64(out.OutOfOrder) / float64(t.occurrences))
 	}
 	return out
 }

@@ -185,9 +185,11 @@ type ScorecardReport struct {
 // Analytics reads what moment analytics need from the store.
 type Analytics interface {
 	WatchAnalyticsNames(ctx context.Context, names []string) (int, error)
-	MomentOccurrences(ctx context.Context, q store.OccurrenceQuery) ([]store.Occurrence, error)
+	MomentDaySummaries(ctx context.Context, qs []store.DaySummaryQuery,
+		summarise func(q int, occ []store.Occurrence) []byte) ([]store.MomentDays, error)
 	SurveyScores(ctx context.Context, survey string, from, to time.Time) (store.SurveyScore, error)
 	AccountProfiles(ctx context.Context) ([]store.AccountProfile, error)
+	ReachedAccountPaths(ctx context.Context, momentID string, from, to time.Time) ([]store.AccountProfile, error)
 	FirstMarks(ctx context.Context, name string, milestone bool, from, to time.Time) ([]store.AccountMark, error)
 }
 
@@ -245,12 +247,12 @@ func Scorecards(ctx context.Context, st Analytics, m *journey.Map, days int, now
 	}
 	cur, prev := periods(days, now)
 	rep := ScorecardReport{Days: days, Period: cur, Previous: prev, At: now}
-	byAccount, err := profilesByAccount(ctx, st, m, m.Moments...)
+	loaded, err := loadMoments(ctx, st, m.Moments, cur, prev)
 	if err != nil {
 		return rep, err
 	}
-	for _, mo := range m.Moments {
-		sc, err := scorecard(ctx, st, m, mo, cur, prev, now, byAccount)
+	for i, mo := range m.Moments {
+		sc, err := scorecard(ctx, st, m, mo, loaded[i], cur, prev, now)
 		if err != nil {
 			return rep, err
 		}
@@ -279,86 +281,116 @@ func MomentScorecard(ctx context.Context, st Analytics, m *journey.Map, momentID
 	if _, err := st.WatchAnalyticsNames(ctx, MeasuredNames(m)); err != nil {
 		return Scorecard{}, err
 	}
-	byAccount, err := profilesByAccount(ctx, st, m, m.Moments[idx])
+	cur, prev := periods(days, now)
+	loaded, err := loadMoments(ctx, st, m.Moments[idx:idx+1], cur, prev)
 	if err != nil {
 		return Scorecard{}, err
 	}
-	cur, prev := periods(days, now)
-	return scorecard(ctx, st, m, m.Moments[idx], cur, prev, now, byAccount)
-}
-
-// profilesByAccount reads every account's profile, by account id, when a
-// moment of the map ends at a value or implementation milestone (the only
-// figure that needs them); otherwise it reads nothing.
-func profilesByAccount(ctx context.Context, st Analytics, m *journey.Map, moments ...journey.Moment) (map[string]store.AccountProfile, error) {
-	if !slices.ContainsFunc(moments, func(mo journey.Moment) bool { return endsAtMilestone(m, mo) }) {
-		return nil, nil
-	}
-	profiles, err := st.AccountProfiles(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]store.AccountProfile, len(profiles))
-	for _, p := range profiles {
-		out[p.AccountID] = p
-	}
-	return out, nil
+	return scorecard(ctx, st, m, m.Moments[idx], loaded[0], cur, prev, now)
 }
 
 // periodData is what one period's figures are computed from.
 type periodData struct {
-	occ    []store.Occurrence
+	tally  tally
 	survey store.SurveyScore
 }
 
-func loadPeriod(ctx context.Context, st Analytics, mo journey.Moment, p Period) (periodData, error) {
-	var d periodData
-	var err error
-	if d.occ, err = st.MomentOccurrences(ctx, occurrenceQuery(mo, p)); err != nil {
-		return d, err
+// loadMoments reads what the scorecards of the moments need over both
+// periods: one summary per moment and day (the store keeps them; see
+// tally), the occurrences of the days a period's bound cuts (tallied
+// here), and each survey's answers once.
+func loadMoments(ctx context.Context, st Analytics, moments []journey.Moment, cur, prev Period) ([][2]periodData, error) {
+	var edges []int64
+	for _, b := range []time.Time{prev.From, cur.From, cur.To} {
+		if d := store.DayOf(b); !store.DayStart(d).Equal(b) && !slices.Contains(edges, d) {
+			edges = append(edges, d)
+		}
 	}
-	if s := mo.Metrics.Quality.Survey; s != "" {
-		d.survey, err = st.SurveyScores(ctx, s, p.From, p.To)
+	qs := make([]store.DaySummaryQuery, len(moments))
+	for i, mo := range moments {
+		oq := occurrenceQuery(mo, Period{prev.From, cur.To})
+		qs[i] = store.DaySummaryQuery{OccurrenceQuery: oq, Spec: tallySpec(mo), Edges: edges}
 	}
-	return d, err
+	got, err := st.MomentDaySummaries(ctx, qs, func(q int, occ []store.Occurrence) []byte {
+		return encodeTally(tallyOf(moments[q], occ))
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([][2]periodData, len(moments))
+	surveys := map[Period]map[string]store.SurveyScore{cur: {}, prev: {}}
+	for i, mo := range moments {
+		for k, p := range []Period{cur, prev} {
+			d := &out[i][k]
+			d.tally = tally{steps: make([]stepTally, len(mo.Ideal))}
+			var cut []store.Occurrence
+			for day, sum := range got[i].Summaries {
+				if occ, ok := got[i].Edges[day]; ok {
+					for _, o := range occ {
+						if !o.OccurredAt.Before(p.From) && o.OccurredAt.Before(p.To) {
+							cut = append(cut, o)
+						}
+					}
+					continue
+				}
+				if start := store.DayStart(day); start.Before(p.From) || !start.Before(p.To) {
+					continue
+				}
+				if err := d.tally.addEncoded(sum, k == 0); err != nil {
+					return nil, fmt.Errorf("read the moment analytics of %q on day %d: %w", mo.ID, day, err)
+				}
+			}
+			d.tally.add(tallyOf(mo, cut))
+			if s := mo.Metrics.Quality.Survey; s != "" {
+				score, ok := surveys[p][s]
+				if !ok {
+					if score, err = st.SurveyScores(ctx, s, p.From, p.To); err != nil {
+						return nil, err
+					}
+					surveys[p][s] = score
+				}
+				d.survey = score
+			}
+		}
+	}
+	return out, nil
 }
 
-func scorecard(ctx context.Context, st Analytics, m *journey.Map, mo journey.Moment, cur, prev Period, now time.Time,
-	profiles map[string]store.AccountProfile) (Scorecard, error) {
-	c, err := loadPeriod(ctx, st, mo, cur)
-	if err != nil {
-		return Scorecard{}, err
+func scorecard(ctx context.Context, st Analytics, m *journey.Map, mo journey.Moment, d [2]periodData, cur, prev Period,
+	now time.Time) (Scorecard, error) {
+	var profiles map[string]store.AccountProfile
+	if endsAtMilestone(m, mo) {
+		ps, err := st.ReachedAccountPaths(ctx, mo.ID, cur.From, cur.To)
+		if err != nil {
+			return Scorecard{}, err
+		}
+		profiles = make(map[string]store.AccountProfile, len(ps))
+		for _, p := range ps {
+			profiles[p.AccountID] = p
+		}
 	}
-	p, err := loadPeriod(ctx, st, mo, prev)
-	if err != nil {
-		return Scorecard{}, err
-	}
-	return scoreMoment(m, mo, c, p, cur, prev, now, profiles), nil
+	return scoreMoment(m, mo, d[0], d[1], cur, prev, now, profiles), nil
+}
+
+// distinct returns the distinct ids, sorted.
+func distinct(ids []string) []string {
+	out := slices.Clone(ids)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // scoreMoment computes a moment's scorecard from the loaded periods; it
 // does no I/O.
 func scoreMoment(m *journey.Map, mo journey.Moment, c, p periodData, cur, prev Period, now time.Time,
 	profiles map[string]store.AccountProfile) Scorecard {
+	t := c.tally
 	sc := Scorecard{Moment: mo.ID, Name: mo.Name, Stage: mo.Stage, Owner: mo.Owner, Importance: mo.Importance.Score(),
-		Occurrences: len(c.occ)}
-	accounts := map[string]bool{}
-	finished, clean := 0, 0
-	for _, o := range c.occ {
-		accounts[o.AccountID] = true
-		if deliveredAt(mo, o) != nil {
-			sc.Quantity.Delivered++
-		}
-		if o.Status == store.RunDone || o.Status == store.RunFailed {
-			finished++
-			if o.Status == store.RunDone && !o.Escalated {
-				clean++
-			}
-		}
-		sc.Cost.Recorded += o.EffortMinutes
-	}
-	took, notReached := durations(c.occ)
-	sc.Time.NotReached = notReached
+		Occurrences: t.occurrences}
+	accounts := distinct(t.accounts)
+	sc.Quantity.Delivered = t.delivered
+	sc.Cost.Recorded = t.effort
+	took := inDays(t.took)
+	sc.Time.NotReached = t.notReached
 	sc.Quantity.Label, sc.Quantity.Accounts = mo.Metrics.Quantity, len(accounts)
 	sc.Quality.Survey, sc.Quality.Answers = mo.Metrics.Quality.Survey, c.survey.Answers
 	if c.survey.Answers > 0 {
@@ -373,16 +405,16 @@ func scoreMoment(m *journey.Map, mo journey.Moment, c, p periodData, cur, prev P
 		}
 		sc.Quality.Score, sc.Quality.ScoreLow, sc.Quality.ScoreHigh = num(mt.Mean), num(lo), num(hi)
 	}
-	sc.Quality.WithoutEscalation = share(clean, finished)
-	if met, due, ok := slaCounts(mo, c.occ, now); ok {
+	sc.Quality.WithoutEscalation = share(t.clean, t.finished)
+	if met, due, ok := slaCounts(mo, t, now); ok {
 		s := share(met, due)
 		sc.Quality.SLA = &s
 	}
 	sc.Cost.MinutesEach = mo.Metrics.Cost.Minutes
-	sc.Cost.Planned = mo.Metrics.Cost.Minutes * len(c.occ)
+	sc.Cost.Planned = mo.Metrics.Cost.Minutes * t.occurrences
 	sc.Cost.Total = sc.Cost.Planned + sc.Cost.Recorded
-	if len(c.occ) > 0 {
-		sc.Cost.PerOccurrence = num(float64(sc.Cost.Total) / float64(len(c.occ)))
+	if t.occurrences > 0 {
+		sc.Cost.PerOccurrence = num(float64(sc.Cost.Total) / float64(t.occurrences))
 	}
 	sc.Time.From, sc.Time.To = mo.Metrics.Time.From, mo.Metrics.Time.To
 	sc.Time.Measured = len(took)
@@ -392,7 +424,7 @@ func scoreMoment(m *journey.Map, mo journey.Moment, c, p periodData, cur, prev P
 	}
 	milestoneTimes(m, mo, accounts, profiles, &sc.Time)
 
-	sc.Conformance = idealFigures(mo, c.occ, now)
+	sc.Conformance = idealFigures(mo, t, now)
 	sc.Ideal = sc.Conformance.Steps
 	sc.Conformance.Steps = nil
 	sc.Gap = gap(sc.Conformance.Conformance, sc.Quality.SLA)
@@ -413,52 +445,26 @@ func scoreMoment(m *journey.Map, mo journey.Moment, c, p periodData, cur, prev P
 
 // previousFigures computes the headline figures of the previous period.
 func previousFigures(mo journey.Moment, d periodData, now time.Time) PeriodFigures {
-	f := PeriodFigures{Occurrences: len(d.occ)}
-	took, _ := durations(d.occ)
-	f.MedianDays = num(stats.Median(took))
-	f.Conformance = idealFigures(mo, d.occ, now).Conformance
+	f := PeriodFigures{Occurrences: d.tally.occurrences}
+	f.MedianDays = num(stats.Median(inDays(d.tally.took)))
+	f.Conformance = idealFigures(mo, d.tally, now).Conformance
 	if d.survey.Answers > 0 {
 		f.Score = num(stats.MeanT(d.survey.Scores).Mean)
 	}
-	if met, due, ok := slaCounts(mo, d.occ, now); ok && due > 0 {
+	if met, due, ok := slaCounts(mo, d.tally, now); ok && due > 0 {
 		f.SLA = num(float64(met) / float64(due))
 	}
 	return f
 }
 
-// durations returns the days from metrics.time.from to .to of the
-// occurrences where both happened, and counts those where only from did.
-func durations(occ []store.Occurrence) (took []float64, notReached int) {
-	for _, o := range occ {
-		switch {
-		case o.From != nil && o.To != nil:
-			took = append(took, daysBetween(*o.From, *o.To))
-		case o.From != nil:
-			notReached++
-		}
-	}
-	return took, notReached
-}
-
-// slaCounts counts, of the occurrences delivered or past the moment's SLA,
-// those delivered within it; ok is false when the map sets no SLA.
-func slaCounts(mo journey.Moment, occ []store.Occurrence, now time.Time) (met, due int, ok bool) {
+// slaCounts counts, of the occurrences delivered or past the moment's SLA
+// by now, those delivered within it; ok is false when the map sets no SLA.
+func slaCounts(mo journey.Moment, t tally, now time.Time) (met, due int, ok bool) {
 	sla, err := journey.ParseDuration(mo.SLA)
 	if err != nil || sla.IsZero() {
 		return 0, 0, false
 	}
-	for _, o := range occ {
-		deadline := sla.AddTo(o.OccurredAt)
-		if end := deliveredAt(mo, o); end != nil {
-			due++
-			if !end.After(deadline) {
-				met++
-			}
-		} else if !now.Before(deadline) {
-			due++
-		}
-	}
-	return met, due, true
+	return t.slaMet, t.slaDelivered + passed(t.slaOpen, now), true
 }
 
 // deliveredAt is when an occurrence reached the moment's end: its
@@ -492,7 +498,7 @@ func endsAtMilestone(m *journey.Map, mo journey.Moment) bool {
 
 // milestoneTimes fills the time to value (or implementation) when the
 // moment's time.to event reaches a success-path milestone marked so.
-func milestoneTimes(m *journey.Map, mo journey.Moment, accounts map[string]bool, profiles map[string]store.AccountProfile,
+func milestoneTimes(m *journey.Map, mo journey.Moment, accounts []string, profiles map[string]store.AccountProfile,
 	t *TimeFigures) {
 	if mo.Metrics.Time.To == "" {
 		return
@@ -503,7 +509,7 @@ func milestoneTimes(m *journey.Map, mo journey.Moment, accounts map[string]bool,
 				continue
 			}
 			var xs []float64
-			for a := range accounts {
+			for _, a := range accounts {
 				pr, ok := profiles[a]
 				if !ok || pr.PathID != p.ID {
 					continue

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -82,142 +83,215 @@ func (oq OccurrenceQuery) spec() string {
 	return b.String()
 }
 
-// MomentOccurrences returns the occurrences of a moment that happened in
-// the query's period, oldest first, with the first event of each asked
-// name at or after them and the completion of the asked playbook steps.
-// It reads one day cell per day of the period and filters the first and
-// last day to the exact bounds; the cells missing or cleared since they
-// were built are rebuilt first (scanOccurrences) and stored.
-func (s *Store) MomentOccurrences(ctx context.Context, oq OccurrenceQuery) ([]Occurrence, error) {
-	if !oq.From.Before(oq.To) {
-		return nil, nil
-	}
-	spec := oq.spec()
-	first, last := dayOf(oq.From), dayOf(oq.To.Add(-time.Microsecond))
-	cells := make(map[int64][]byte, last-first+1)
-	rows, err := s.read.QueryContext(ctx, `SELECT day, facts FROM moment_days
-		WHERE moment_id = $1 AND day >= $2 AND day <= $3 AND spec = $4 AND facts IS NOT NULL`, oq.MomentID, first, last, spec)
-	if err != nil {
-		return nil, fmt.Errorf("read the moment analytics of %q: %w", oq.MomentID, err)
-	}
-	for rows.Next() {
-		var day int64
-		var facts []byte
-		if err := rows.Scan(&day, &facts); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		cells[day] = facts
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	built := map[int64][]Occurrence{}
-	for d := first; d <= last; d++ {
-		if _, ok := cells[d]; ok {
-			continue
-		}
-		end := d
-		for end < last {
-			if _, ok := cells[end+1]; ok {
-				break
-			}
-			end++
-		}
-		if err := s.buildDays(ctx, oq, spec, d, end, built); err != nil {
-			return nil, err
-		}
-		d = end
-	}
-	from, to := micros(oq.From), micros(oq.To)
-	var out []Occurrence
-	for d := first; d <= last; d++ {
-		occ, ok := built[d]
-		if !ok {
-			if occ, err = decodeOccurrences(cells[d], oq); err != nil {
-				return nil, fmt.Errorf("read the moment analytics of %q on day %d: %w", oq.MomentID, d, err)
-			}
-		}
-		for _, o := range occ {
-			if at := micros(o.OccurredAt); at >= from && at < to {
-				out = append(out, o)
-			}
-		}
-	}
-	return out, nil
+// DayOf is the UTC day number (days since 1970-01-01) of a time: the day
+// of the cell that holds an occurrence of that time.
+func DayOf(t time.Time) int64 { return dayOf(t) }
+
+// DayStart is the start of a UTC day number.
+func DayStart(day int64) time.Time { return fromMicros(day * dayMicros) }
+
+// DaySummaryQuery asks for the day summaries of one moment over the days
+// that [From, To) touches; the OccurrenceQuery names what its cells
+// measure.
+type DaySummaryQuery struct {
+	OccurrenceQuery
+	// Spec names what the caller's summary of a day depends on besides the
+	// cell's facts (the moment's ideal steps, targets and SLA); a summary
+	// kept for another spec is rebuilt.
+	Spec string
+	// Edges are days whose occurrences are wanted as well as their
+	// summary: the days a period's bound cuts in two.
+	Edges []int64
 }
 
-// buildDays computes the cells of days first to last from the runs and
-// marks, puts each day's occurrences in into, and stores the cells whose
-// generation did not move while they were computed (a write in between
-// cleared them again: the next report rebuilds them).
-func (s *Store) buildDays(ctx context.Context, oq OccurrenceQuery, spec string, first, last int64, into map[int64][]Occurrence) error {
-	// The rows exist before the facts are read, so a write committed after
-	// the read bumps a generation this build has seen.
-	for d := first; d <= last; d += 400 {
-		var sb strings.Builder
-		args := []any{oq.MomentID}
-		sb.WriteString(`INSERT INTO moment_days (moment_id, day) VALUES `)
-		for x := d; x <= min(last, d+399); x++ {
-			if x > d {
-				sb.WriteString(", ")
+// MomentDays is what MomentDaySummaries returns for one query.
+type MomentDays struct {
+	// Summaries holds every day's summary, a day without occurrences
+	// included.
+	Summaries map[int64][]byte
+	// Edges holds the occurrences of the edge days, oldest first.
+	Edges map[int64][]Occurrence
+}
+
+// dayCell is one moment_days row as MomentDaySummaries found it.
+type dayCell struct {
+	gen       int64
+	validFact bool
+	facts     []byte
+	summary   []byte
+	occ       []Occurrence
+	decoded   bool
+	rebuilt   bool // facts computed from the runs and marks
+}
+
+// MomentDaySummaries returns, per query, the summary of every day of its
+// period and the occurrences of its edge days. A summary is read as kept;
+// one missing, cleared since it was built, or built for another spec is
+// computed by summarise (q is the query's index) from the day's
+// occurrences, decoded from the cell's facts or, when those are cleared
+// too, read from the runs and marks. Everything is read first; the cells
+// and summaries computed are stored at the end in one transaction (on
+// SQLite a write makes every reading connection drop its page cache, so
+// reads and writes that alternate cost more than the reads), each only if
+// no write changed its day meanwhile. When nothing was missing, it writes
+// nothing.
+func (s *Store) MomentDaySummaries(ctx context.Context, qs []DaySummaryQuery,
+	summarise func(q int, occ []Occurrence) []byte) ([]MomentDays, error) {
+	cells := make([]map[int64]*dayCell, len(qs))
+	type key struct {
+		q   int
+		day int64
+	}
+	var missing []key
+	for i, q := range qs {
+		cells[i] = map[int64]*dayCell{}
+		if !q.From.Before(q.To) {
+			continue
+		}
+		first, last := dayOf(q.From), dayOf(q.To.Add(-time.Microsecond))
+		edges := "0 = 1"
+		args := []any{q.MomentID, first, last, q.spec(), q.Spec}
+		for _, d := range q.Edges {
+			args = append(args, d)
+			edges += fmt.Sprintf(" OR d.day = $%d", len(args))
+		}
+		// Facts are read only where the summary will not do; a NULL
+		// there means the cell must be rebuilt.
+		rows, err := s.read.QueryContext(ctx, `SELECT d.day, d.gen, x.summary,
+			CASE WHEN d.spec = $4 AND (x.summary IS NULL OR `+edges+`) THEN d.facts END
+			FROM moment_days d LEFT JOIN moment_day_summaries x ON x.moment_id = d.moment_id AND x.day = d.day
+				AND x.gen = d.gen AND x.spec = $5 AND d.spec = $4
+			WHERE d.moment_id = $1 AND d.day >= $2 AND d.day <= $3`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("read the moment analytics of %q: %w", q.MomentID, err)
+		}
+		for rows.Next() {
+			var day int64
+			c := &dayCell{}
+			if err := rows.Scan(&day, &c.gen, &c.summary, &c.facts); err != nil {
+				rows.Close()
+				return nil, err
 			}
-			args = append(args, x)
-			fmt.Fprintf(&sb, "($1, $%d)", len(args))
+			// A summary of this generation was built from valid facts.
+			c.validFact = c.summary != nil || c.facts != nil
+			cells[i][day] = c
 		}
-		sb.WriteString(` ON CONFLICT (moment_id, day) DO NOTHING`)
-		if _, err := s.write.ExecContext(ctx, sb.String(), args...); err != nil {
-			return fmt.Errorf("prepare the moment analytics of %q: %w", oq.MomentID, err)
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		for d := first; d <= last; d++ {
+			if _, ok := cells[i][d]; !ok {
+				cells[i][d] = &dayCell{}
+				missing = append(missing, key{i, d})
+			}
 		}
 	}
-	gens := map[int64]int64{}
-	rows, err := s.read.QueryContext(ctx, `SELECT day, gen FROM moment_days WHERE moment_id = $1 AND day >= $2 AND day <= $3`,
-		oq.MomentID, first, last)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var day, gen int64
-		if err := rows.Scan(&day, &gen); err != nil {
-			rows.Close()
-			return err
+	// A missing row is created (generation 0) before its facts are read,
+	// so that a write committed after the read bumps a generation this
+	// build has seen.
+	if len(missing) > 0 {
+		tx, err := s.write.BeginTx(ctx, nil)
+		if err != nil {
+			return nil, err
 		}
-		gens[day] = gen
+		for _, k := range missing {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO moment_days (moment_id, day) VALUES ($1, $2) ON CONFLICT (moment_id, day) DO NOTHING`,
+				qs[k.q].MomentID, k.day); err != nil {
+				tx.Rollback() //nolint:errcheck // the error returned is the insert's
+				return nil, fmt.Errorf("prepare the moment analytics of %q: %w", qs[k.q].MomentID, err)
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			return nil, err
+		}
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
+	out := make([]MomentDays, len(qs))
+	var writes []key
+	for i, q := range qs {
+		out[i] = MomentDays{Summaries: map[int64][]byte{}, Edges: map[int64][]Occurrence{}}
+		if !q.From.Before(q.To) {
+			continue
+		}
+		first, last := dayOf(q.From), dayOf(q.To.Add(-time.Microsecond))
+		if err := s.rebuildFacts(ctx, q.OccurrenceQuery, cells[i], first, last); err != nil {
+			return nil, err
+		}
+		for d := first; d <= last; d++ {
+			c := cells[i][d]
+			edge := slices.Contains(q.Edges, d)
+			if (c.summary == nil || edge) && !c.decoded {
+				occ, err := decodeOccurrences(c.facts, q.OccurrenceQuery)
+				if err != nil {
+					return nil, fmt.Errorf("read the moment analytics of %q on day %d: %w", q.MomentID, d, err)
+				}
+				c.occ, c.decoded = occ, true
+			}
+			if c.summary == nil {
+				c.summary = summarise(i, c.occ)
+				writes = append(writes, key{i, d})
+			}
+			out[i].Summaries[d] = c.summary
+			if edge {
+				out[i].Edges[d] = c.occ
+			}
+		}
 	}
-	q := oq
-	q.From, q.To = fromMicros(first*dayMicros), fromMicros((last+1)*dayMicros)
-	occ, err := s.scanOccurrences(ctx, q)
-	if err != nil {
-		return err
-	}
-	for d := first; d <= last; d++ {
-		into[d] = nil // a day without occurrences is built too
-	}
-	for _, o := range occ {
-		d := dayOf(o.OccurredAt)
-		into[d] = append(into[d], o)
+	if len(writes) == 0 {
+		return out, nil
 	}
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	for d := first; d <= last; d++ {
-		gen, ok := gens[d]
-		if !ok {
-			continue
+	for _, k := range writes {
+		q, c := qs[k.q], cells[k.q][k.day]
+		if c.rebuilt {
+			if _, err := tx.ExecContext(ctx, `UPDATE moment_days SET spec = $1, facts = $2 WHERE moment_id = $3 AND day = $4 AND gen = $5`,
+				q.spec(), encodeOccurrences(c.occ, q.OccurrenceQuery), q.MomentID, k.day, c.gen); err != nil {
+				return nil, fmt.Errorf("store the moment analytics of %q: %w", q.MomentID, err)
+			}
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE moment_days SET spec = $1, facts = $2 WHERE moment_id = $3 AND day = $4 AND gen = $5`,
-			spec, encodeOccurrences(into[d], oq), oq.MomentID, d, gen); err != nil {
-			return fmt.Errorf("store the moment analytics of %q: %w", oq.MomentID, err)
+		// Tagged with the generation its facts were read at: if a write
+		// cleared the cell since, the summary is never read.
+		if _, err := tx.ExecContext(ctx, `INSERT INTO moment_day_summaries (moment_id, day, gen, spec, summary) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (moment_id, day) DO UPDATE SET gen = excluded.gen, spec = excluded.spec, summary = excluded.summary`,
+			q.MomentID, k.day, c.gen, q.Spec, c.summary); err != nil {
+			return nil, fmt.Errorf("store the moment analytics of %q: %w", q.MomentID, err)
 		}
 	}
-	return tx.Commit()
+	return out, tx.Commit()
+}
+
+// rebuildFacts computes the facts of the cells whose facts are missing or
+// stale from the runs and marks, one read per run of consecutive days.
+func (s *Store) rebuildFacts(ctx context.Context, oq OccurrenceQuery, cells map[int64]*dayCell, first, last int64) error {
+	for d := first; d <= last; d++ {
+		if cells[d].validFact {
+			continue
+		}
+		end := d
+		for end < last && !cells[end+1].validFact {
+			end++
+		}
+		q := oq
+		q.From, q.To = fromMicros(d*dayMicros), fromMicros((end+1)*dayMicros)
+		occ, err := s.scanOccurrences(ctx, q)
+		if err != nil {
+			return err
+		}
+		for x := d; x <= end; x++ {
+			c := cells[x]
+			c.occ, c.decoded, c.rebuilt, c.summary = nil, true, true, nil
+		}
+		for _, o := range occ {
+			c := cells[dayOf(o.OccurredAt)]
+			c.occ = append(c.occ, o)
+		}
+		d = end
+	}
+	return nil
 }
 
 // The binary form of a cell: a count, then per occurrence its run and

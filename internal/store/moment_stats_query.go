@@ -541,6 +541,32 @@ func (s *Store) AccountProfiles(ctx context.Context) ([]AccountProfile, error) {
 	return out, rows.Err()
 }
 
+// ReachedAccountPaths returns the success path state (PathID,
+// TimeToValue, TimeToImplementation; the other fields empty) of the
+// accounts a moment reached in [from, to), those of its occurrences then,
+// once each, in no order: what a scorecard's time to value needs, read
+// from the moment's runs (an index range) without reading every account.
+func (s *Store) ReachedAccountPaths(ctx context.Context, momentID string, from, to time.Time) ([]AccountProfile, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT DISTINCT h.account_id, COALESCE(h.path_id, ''), h.time_to_value, h.time_to_implementation
+		FROM runs r JOIN account_health h ON h.account_id = r.account_id
+		WHERE r.moment_id = $1 AND r.occurred_at >= $2 AND r.occurred_at < $3`, momentID, micros(from), micros(to))
+	if err != nil {
+		return nil, fmt.Errorf("read the success paths of the accounts %q reached: %w", momentID, err)
+	}
+	defer rows.Close()
+	var out []AccountProfile
+	for rows.Next() {
+		var p AccountProfile
+		var ttv, tti sql.NullInt64
+		if err := rows.Scan(&p.AccountID, &p.PathID, &ttv, &tti); err != nil {
+			return nil, err
+		}
+		p.TimeToValue, p.TimeToImplementation = durationPtr(ttv), durationPtr(tti)
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
 func durationPtr(v sql.NullInt64) *time.Duration {
 	if !v.Valid {
 		return nil
