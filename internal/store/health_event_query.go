@@ -185,10 +185,12 @@ func eachHealthEvent(rows *sql.Rows, fn func(*HealthEvent) error) error {
 
 // consumedCond keeps, of the events e, those whose health effects are
 // stored: the events the ingest stages have consumed (and whose
-// reattribution to an account they have handed over), and the events the
-// stages recorded themselves (milestones reached), which are effects.
+// reattribution to an account they have handed over), those the fast
+// lane consumed ahead of the stages' progress (fastlane.go), and the
+// events the stages recorded themselves (milestones reached), which are
+// effects.
 // Health rebuilt from events reads no others: their effects are still to
 // be applied by the stages (stages.go), and counting them here too would
 // count them twice.
 const consumedCond = "((e.write_key_id = '" + SystemWriteKey + "' AND e.name = '" + vocab.EventMilestoneReached + "') OR (e.id <= (SELECT last_event_id FROM ingest_progress WHERE name = '" +
-	progressName + "') AND NOT EXISTS (SELECT 1 FROM reattributed_events r WHERE r.event_id = e.id)))"
+	progressName + "') AND NOT EXISTS (SELECT 1 FROM reattributed_events r WHERE r.event_id = e.id)) OR e.id IN (SELECT event_id FROM ingest_fast_lane))"

@@ -352,8 +352,11 @@ func (r *stageRunner) consume(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// The behaviour counts follow the progress, not the hooks: they take
+	// every event the round passes, those consumed ahead included.
+	passed := events
 	if len(ahead) > 0 {
-		events = slices.DeleteFunc(events, func(e Event) bool { return ahead[e.ID] })
+		events = slices.DeleteFunc(slices.Clone(events), func(e Event) bool { return ahead[e.ID] })
 		if _, err := tx.ExecContext(ctx, "DELETE FROM ingest_fast_lane WHERE event_id <= $1", next); err != nil {
 			return 0, fmt.Errorf("record events consumed ahead as passed: %w", err)
 		}
@@ -430,7 +433,7 @@ func (r *stageRunner) consume(ctx context.Context) (int, error) {
 			return 0, err
 		}
 	}
-	if err := s.countBehavioursTx(ctx, tx, events, deferred, handed); err != nil {
+	if err := s.countBehavioursTx(ctx, tx, passed, deferred, handed); err != nil {
 		return 0, err
 	}
 	if _, err := tx.ExecContext(ctx, "DELETE FROM ingest_commits WHERE last_event_id <= $1", next); err != nil {
