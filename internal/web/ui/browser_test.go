@@ -201,6 +201,13 @@ func TestBrowserCSMWorkday(t *testing.T) {
 		chromedp.WaitVisible(css(`.jm-grid`)),
 	))
 	require.Equal(t, 21, strings.Count(textOf(t, ctx, `.jm-grid`), "delivery "), "every card says how it is delivered")
+	// At a laptop's width (the window is 1,360 px) nothing on a card or a
+	// stage heading runs past its edge: long SLAs, team names and counts wrap.
+	spill, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('.jm-card, .jm-grid thead th')]
+		.filter(el => [...el.querySelectorAll('*')].some(c => c.getBoundingClientRect().right > el.getBoundingClientRect().right + 1))
+		.map(el => el.textContent.trim().replace(/\s+/g, ' ').slice(0, 60))`))
+	require.NoError(t, err)
+	require.Empty(t, spill, "text runs past the edge of these cards or headings")
 	screenshot(t, ctx, "journey")
 
 	// A CSM cannot reach admin pages…
