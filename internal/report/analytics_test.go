@@ -482,9 +482,13 @@ func TestScorecardTimeToValueFollowsHealth(t *testing.T) {
 		st.OnIngest(st.RecordAnalytics)
 		script(t, st, m)
 		ctx := context.Background()
-		before, err := report.MomentScorecard(ctx, st, m, "kickoff", 30, now)
-		require.NoError(t, err)
-		require.Nil(t, before.Time.TimeToValueDays, "a1–a4 have no success path yet")
+		card := func() report.Scorecard {
+			t.Helper()
+			sc, err := report.MomentScorecard(ctx, st, m, "kickoff", 30, now)
+			require.NoError(t, err)
+			return sc
+		}
+		require.Nil(t, card().Time.TimeToValueDays, "a1–a4 have no success path yet")
 
 		// The tracker writes a1 reaching value in 10 days, a2 in 20 (a5's
 		// occurrence is before the period and does not count).
@@ -510,20 +514,16 @@ func TestScorecardTimeToValueFollowsHealth(t *testing.T) {
 			require.NoError(t, tx.Commit())
 		}
 		setTTV(map[string]int{"a1": 10, "a2": 20, "a5": 1})
-		kept, err := report.MomentScorecard(ctx, st, m, "kickoff", 30, now)
-		require.NoError(t, err)
+		kept := card()
 		require.Equal(t, "main/value", kept.Time.Milestone)
 		require.Equal(t, 2, kept.Time.MilestoneAccounts)
 		require.Equal(t, 15.0, f(kept.Time.TimeToValueDays))
 
 		setTTV(map[string]int{"a2": 40})
-		kept, err = report.MomentScorecard(ctx, st, m, "kickoff", 30, now)
-		require.NoError(t, err)
+		kept = card()
 		require.Equal(t, 25.0, f(kept.Time.TimeToValueDays))
-		_, err = st.DB().ExecContext(ctx, `DELETE FROM moment_days`)
+		_, err := st.DB().ExecContext(ctx, `DELETE FROM moment_days`)
 		require.NoError(t, err)
-		fresh, err := report.MomentScorecard(ctx, st, m, "kickoff", 30, now)
-		require.NoError(t, err)
-		require.Equal(t, fresh, kept)
+		require.Equal(t, card(), kept, "kept against built fresh")
 	})
 }
