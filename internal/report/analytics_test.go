@@ -466,3 +466,64 @@ func TestScorecardPeriodCutsADay(t *testing.T) {
 		require.Equal(t, 1.0, f(changed.Ideal[2].OnTimeShare))
 	})
 }
+
+// TestScorecardTimeToValueFollowsHealth checks the time to value of a
+// moment that ends at the value milestone: it is the median over the
+// accounts reached that got there, and it follows when the health tracker
+// writes an account's time to value after the scorecard kept its days.
+func TestScorecardTimeToValueFollowsHealth(t *testing.T) {
+	t.Parallel()
+	m := loadMap(t)
+	// The kickoff ends at the value milestone here.
+	ms := &m.SuccessPaths[0].Milestones[1]
+	require.True(t, ms.Value)
+	ms.Events = append(ms.Events, "Kickoff Held")
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		st.OnIngest(st.RecordAnalytics)
+		script(t, st, m)
+		ctx := context.Background()
+		card := func() report.Scorecard {
+			t.Helper()
+			sc, err := report.MomentScorecard(ctx, st, m, "kickoff", 30, now)
+			require.NoError(t, err)
+			return sc
+		}
+		require.Nil(t, card().Time.TimeToValueDays, "a1–a4 have no success path yet")
+
+		// The tracker writes a1 reaching value in 10 days, a2 in 20 (a5's
+		// occurrence is before the period and does not count).
+		setTTV := func(ttv map[string]int) {
+			t.Helper()
+			tx, err := st.DB().BeginTx(ctx, nil)
+			require.NoError(t, err)
+			defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+			var ids []string
+			for id := range ttv {
+				ids = append(ids, id)
+			}
+			recs, err := st.HealthRecordsTx(ctx, tx, ids)
+			require.NoError(t, err)
+			var out []*store.HealthRecord
+			for id, days := range ttv {
+				r := recs[id]
+				d := time.Duration(days) * 24 * time.Hour
+				r.PathID, r.TimeToValue, r.Version, r.UpdatedAt = "main", &d, r.Version+1, now
+				out = append(out, r)
+			}
+			require.NoError(t, st.SaveHealthRecordsTx(ctx, tx, out, store.DayOf(now)))
+			require.NoError(t, tx.Commit())
+		}
+		setTTV(map[string]int{"a1": 10, "a2": 20, "a5": 1})
+		kept := card()
+		require.Equal(t, "main/value", kept.Time.Milestone)
+		require.Equal(t, 2, kept.Time.MilestoneAccounts)
+		require.Equal(t, 15.0, f(kept.Time.TimeToValueDays))
+
+		setTTV(map[string]int{"a2": 40})
+		kept = card()
+		require.Equal(t, 25.0, f(kept.Time.TimeToValueDays))
+		_, err := st.DB().ExecContext(ctx, `DELETE FROM moment_days`)
+		require.NoError(t, err)
+		require.Equal(t, card(), kept, "kept against built fresh")
+	})
+}

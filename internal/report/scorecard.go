@@ -189,7 +189,6 @@ type Analytics interface {
 		summarise func(q int, occ []store.Occurrence) []byte) ([]store.MomentDays, error)
 	SurveyScores(ctx context.Context, survey string, from, to time.Time) (store.SurveyScore, error)
 	AccountProfiles(ctx context.Context) ([]store.AccountProfile, error)
-	ReachedAccountPaths(ctx context.Context, momentID string, from, to time.Time) ([]store.AccountProfile, error)
 	FirstMarks(ctx context.Context, name string, milestone bool, from, to time.Time) ([]store.AccountMark, error)
 }
 
@@ -219,9 +218,11 @@ func MeasuredNames(m *journey.Map) []string {
 	return out
 }
 
-// occurrenceQuery asks for what the moment's figures need.
-func occurrenceQuery(mo journey.Moment, p Period) store.OccurrenceQuery {
-	q := store.OccurrenceQuery{MomentID: mo.ID, From: p.From, To: p.To, TimeFrom: mo.Metrics.Time.From, TimeTo: mo.Metrics.Time.To}
+// occurrenceQuery asks for what the moment's figures need: with path, the
+// accounts' success path state (the moment ends at a milestone).
+func occurrenceQuery(mo journey.Moment, p Period, path bool) store.OccurrenceQuery {
+	q := store.OccurrenceQuery{MomentID: mo.ID, From: p.From, To: p.To, TimeFrom: mo.Metrics.Time.From, TimeTo: mo.Metrics.Time.To,
+		Path: path}
 	for _, s := range mo.Ideal {
 		switch {
 		case s.Event != "" && !slices.Contains(q.Events, s.Event):
@@ -247,16 +248,12 @@ func Scorecards(ctx context.Context, st Analytics, m *journey.Map, days int, now
 	}
 	cur, prev := periods(days, now)
 	rep := ScorecardReport{Days: days, Period: cur, Previous: prev, At: now}
-	loaded, err := loadMoments(ctx, st, m.Moments, cur, prev)
+	loaded, err := loadMoments(ctx, st, m, m.Moments, cur, prev)
 	if err != nil {
 		return rep, err
 	}
 	for i, mo := range m.Moments {
-		sc, err := scorecard(ctx, st, m, mo, loaded[i], cur, prev, now)
-		if err != nil {
-			return rep, err
-		}
-		rep.Moments = append(rep.Moments, sc)
+		rep.Moments = append(rep.Moments, scoreMoment(m, mo, loaded[i][0], loaded[i][1], cur, prev, now))
 	}
 	rank(rep.Moments)
 	return rep, nil
@@ -282,11 +279,11 @@ func MomentScorecard(ctx context.Context, st Analytics, m *journey.Map, momentID
 		return Scorecard{}, err
 	}
 	cur, prev := periods(days, now)
-	loaded, err := loadMoments(ctx, st, m.Moments[idx:idx+1], cur, prev)
+	loaded, err := loadMoments(ctx, st, m, m.Moments[idx:idx+1], cur, prev)
 	if err != nil {
 		return Scorecard{}, err
 	}
-	return scorecard(ctx, st, m, m.Moments[idx], loaded[0], cur, prev, now)
+	return scoreMoment(m, m.Moments[idx], loaded[0][0], loaded[0][1], cur, prev, now), nil
 }
 
 // periodData is what one period's figures are computed from.
@@ -298,8 +295,10 @@ type periodData struct {
 // loadMoments reads what the scorecards of the moments need over both
 // periods: one summary per moment and day (the store keeps them; see
 // tally), the occurrences of the days a period's bound cuts (tallied
-// here), and each survey's answers once.
-func loadMoments(ctx context.Context, st Analytics, moments []journey.Moment, cur, prev Period) ([][2]periodData, error) {
+// here), and each survey's answers once. The summaries of a moment that
+// ends at a milestone keep its accounts' success path state.
+func loadMoments(ctx context.Context, st Analytics, m *journey.Map, moments []journey.Moment, cur, prev Period) ([][2]periodData,
+	error) {
 	var edges []int64
 	for _, b := range []time.Time{prev.From, cur.From, cur.To} {
 		if d := store.DayOf(b); !store.DayStart(d).Equal(b) && !slices.Contains(edges, d) {
@@ -308,7 +307,7 @@ func loadMoments(ctx context.Context, st Analytics, moments []journey.Moment, cu
 	}
 	qs := make([]store.DaySummaryQuery, len(moments))
 	for i, mo := range moments {
-		oq := occurrenceQuery(mo, Period{prev.From, cur.To})
+		oq := occurrenceQuery(mo, Period{prev.From, cur.To}, endsAtMilestone(m, mo))
 		qs[i] = store.DaySummaryQuery{OccurrenceQuery: oq, Spec: tallySpec(mo), Edges: edges}
 	}
 	got, err := st.MomentDaySummaries(ctx, qs, func(q int, occ []store.Occurrence) []byte {
@@ -356,22 +355,6 @@ func loadMoments(ctx context.Context, st Analytics, moments []journey.Moment, cu
 	return out, nil
 }
 
-func scorecard(ctx context.Context, st Analytics, m *journey.Map, mo journey.Moment, d [2]periodData, cur, prev Period,
-	now time.Time) (Scorecard, error) {
-	var profiles map[string]store.AccountProfile
-	if endsAtMilestone(m, mo) {
-		ps, err := st.ReachedAccountPaths(ctx, mo.ID, cur.From, cur.To)
-		if err != nil {
-			return Scorecard{}, err
-		}
-		profiles = make(map[string]store.AccountProfile, len(ps))
-		for _, p := range ps {
-			profiles[p.AccountID] = p
-		}
-	}
-	return scoreMoment(m, mo, d[0], d[1], cur, prev, now, profiles), nil
-}
-
 // distinct returns the distinct ids, sorted.
 func distinct(ids []string) []string {
 	out := slices.Clone(ids)
@@ -381,8 +364,7 @@ func distinct(ids []string) []string {
 
 // scoreMoment computes a moment's scorecard from the loaded periods; it
 // does no I/O.
-func scoreMoment(m *journey.Map, mo journey.Moment, c, p periodData, cur, prev Period, now time.Time,
-	profiles map[string]store.AccountProfile) Scorecard {
+func scoreMoment(m *journey.Map, mo journey.Moment, c, p periodData, cur, prev Period, now time.Time) Scorecard {
 	t := c.tally
 	sc := Scorecard{Moment: mo.ID, Name: mo.Name, Stage: mo.Stage, Owner: mo.Owner, Importance: mo.Importance.Score(),
 		Occurrences: t.occurrences}
@@ -422,7 +404,7 @@ func scoreMoment(m *journey.Map, mo journey.Moment, c, p periodData, cur, prev P
 	if n := len(took) + sc.Time.NotReached; n > 0 {
 		sc.Time.NotReachedShare = num(float64(sc.Time.NotReached) / float64(n))
 	}
-	milestoneTimes(m, mo, accounts, profiles, &sc.Time)
+	milestoneTimes(m, mo, t.paths, &sc.Time)
 
 	sc.Conformance = idealFigures(mo, t, now)
 	sc.Ideal = sc.Conformance.Steps
@@ -498,20 +480,23 @@ func endsAtMilestone(m *journey.Map, mo journey.Moment) bool {
 
 // milestoneTimes fills the time to value (or implementation) when the
 // moment's time.to event reaches a success-path milestone marked so.
-func milestoneTimes(m *journey.Map, mo journey.Moment, accounts []string, profiles map[string]store.AccountProfile,
-	t *TimeFigures) {
-	if mo.Metrics.Time.To == "" {
+func milestoneTimes(m *journey.Map, mo journey.Moment, paths []accountPath, t *TimeFigures) {
+	if mo.Metrics.Time.To == "" || len(paths) == 0 {
 		return
 	}
+	// Once per account reached: its state is the same in every occurrence
+	// (a change clears the day summaries that keep it).
+	slices.SortFunc(paths, func(a, b accountPath) int { return cmp.Compare(a.account, b.account) })
+	paths = slices.CompactFunc(paths, func(a, b accountPath) bool { return a.account == b.account })
 	for _, p := range m.SuccessPaths {
 		for _, ms := range p.Milestones {
 			if !(ms.Value || ms.Implemented) || !slices.Contains(ms.Events, mo.Metrics.Time.To) {
 				continue
 			}
 			var xs []float64
-			for _, a := range accounts {
-				pr, ok := profiles[a]
-				if !ok || pr.PathID != p.ID {
+			for _, a := range paths {
+				pr := a.path
+				if pr.PathID != p.ID {
 					continue
 				}
 				d := pr.TimeToValue

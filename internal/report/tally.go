@@ -22,10 +22,14 @@ import (
 type tally struct {
 	occurrences int
 	accounts    []string
-	delivered   int
-	finished    int
-	clean       int // finished as done without escalation
-	effort      int
+	// paths holds the success path state of the accounts reached that are
+	// on a path (kept when the moment ends at a milestone): what the time
+	// to value reads, so a scorecard reads no account.
+	paths     []accountPath
+	delivered int
+	finished  int
+	clean     int // finished as done without escalation
+	effort    int
 	// took holds the µs from metrics.time.from to .to of the occurrences
 	// where both happened; notReached counts those where only from did.
 	took       []int64
@@ -37,6 +41,12 @@ type tally struct {
 	// outOfOrder counts occurrences with a step done before one above it.
 	outOfOrder int
 	steps      []stepTally // one per ideal step, map order
+}
+
+// accountPath is an account's success path state.
+type accountPath struct {
+	account string
+	path    store.OccurrencePath
 }
 
 // stepTally is one ideal step's part of a tally.
@@ -66,6 +76,9 @@ func tallyOf(mo journey.Moment, occ []store.Occurrence) tally {
 	for _, o := range occ {
 		t.occurrences++
 		t.accounts = append(t.accounts, o.AccountID)
+		if o.Path.PathID != "" {
+			t.paths = append(t.paths, accountPath{o.AccountID, o.Path})
+		}
 		end := deliveredAt(mo, o)
 		if end != nil {
 			t.delivered++
@@ -142,6 +155,7 @@ func tallyOf(mo journey.Moment, occ []store.Occurrence) tally {
 func (t *tally) add(u tally) {
 	t.occurrences += u.occurrences
 	t.accounts = append(t.accounts, u.accounts...)
+	t.paths = append(t.paths, u.paths...)
 	t.delivered += u.delivered
 	t.finished += u.finished
 	t.clean += u.clean
@@ -192,7 +206,7 @@ func inDays(us []int64) []float64 {
 // end of its time metric and its SLA. A day summary kept for another spec
 // is computed again.
 func tallySpec(mo journey.Moment) string {
-	spec := fmt.Sprintf("v1|sla:%s|to:%s", mo.SLA, mo.Metrics.Time.To)
+	spec := fmt.Sprintf("v2|sla:%s|to:%s", mo.SLA, mo.Metrics.Time.To)
 	for _, s := range mo.Ideal {
 		spec += fmt.Sprintf("|%s/%s/%s", s.Event, s.Task, s.Within)
 	}
@@ -200,8 +214,10 @@ func tallySpec(mo journey.Moment) string {
 }
 
 // The binary form of a tally (a day summary): its counts as varints, the
-// account ids, then each list of µs as a length and varints. Durations
-// are stored sorted with deltas, which keeps them short.
+// account ids, the accounts' path states (id, path id, then time to value
+// and to implementation in µs, −1 when not reached), then each list of µs
+// as a length and varints. Durations are stored sorted with deltas, which
+// keeps them short.
 
 func encodeTally(t tally) []byte {
 	b := make([]byte, 0, 64+len(t.accounts)*16+len(t.took)*4)
@@ -224,6 +240,22 @@ func encodeTally(t tally) []byte {
 	for _, a := range t.accounts {
 		num(len(a))
 		b = append(b, a...)
+	}
+	num(len(t.paths))
+	dur := func(d *time.Duration) {
+		if d == nil {
+			b = binary.AppendVarint(b, -1)
+		} else {
+			b = binary.AppendVarint(b, d.Microseconds())
+		}
+	}
+	for _, p := range t.paths {
+		for _, v := range []string{p.account, p.path.PathID} {
+			num(len(v))
+			b = append(b, v...)
+		}
+		dur(p.path.TimeToValue)
+		dur(p.path.TimeToImplementation)
 	}
 	list(t.took)
 	list(t.slaOpen)
@@ -296,6 +328,41 @@ func (t *tally) addEncoded(b []byte, accounts bool) error {
 			t.accounts = append(t.accounts, string(b[:l]))
 		}
 		b = b[l:]
+	}
+	str := func() string {
+		l := num()
+		if bad || l < 0 || l > len(b) {
+			bad = true
+			return ""
+		}
+		v := string(b[:l])
+		b = b[l:]
+		return v
+	}
+	dur := func() *time.Duration {
+		v := num()
+		if v < 0 {
+			return nil
+		}
+		d := time.Duration(v) * time.Microsecond
+		return &d
+	}
+	n = num()
+	if bad || n < 0 || n > len(b) {
+		return errBadSummary
+	}
+	for range n {
+		var p accountPath
+		p.account = str()
+		p.path.PathID = str()
+		p.path.TimeToValue = dur()
+		p.path.TimeToImplementation = dur()
+		if accounts {
+			t.paths = append(t.paths, p)
+		}
+	}
+	if bad {
+		return errBadSummary
 	}
 	t.took = list(t.took)
 	t.slaOpen = list(t.slaOpen)

@@ -90,6 +90,15 @@ type HealthRecord struct {
 	// this state's scores and quadrant (the state was last written that
 	// day with them), so it is not written again.
 	SameTrend bool
+	// stored is the success path state as read (empty for a new record):
+	// SaveHealthRecordsTx clears the moment analytics of an account whose
+	// state it changes (their day summaries keep it; see Occurrence.Path).
+	stored OccurrencePath
+}
+
+// path is the record's success path state.
+func (r *HealthRecord) path() OccurrencePath {
+	return OccurrencePath{PathID: r.PathID, TimeToValue: r.TimeToValue, TimeToImplementation: r.TimeToImplementation}
 }
 
 // HealthTrendPoint is one day of an account's health trend.
@@ -216,6 +225,7 @@ func (s *Store) HealthRecordsTx(ctx context.Context, tx Querier, ids []string) (
 			r.AccountID = id
 			hs.fill(&r.AccountHealth)
 			r.Exists = r.Version > 0
+			r.stored = r.path()
 			out[r.AccountID] = r
 		}
 		if err := closeRows(rows); err != nil {
@@ -287,6 +297,14 @@ func (s *Store) SaveHealthRecordsTx(ctx context.Context, tx Querier, recs []*Hea
 		}
 		if _, err := s.healthExec(ctx, tx, s.healthSQL(saveStates, n), stateArgs...); err != nil {
 			return fmt.Errorf("write health state: %w", err)
+		}
+	}
+	for _, r := range recs {
+		if p := r.path(); !p.Equal(r.stored) {
+			if err := staleAccountDays(ctx, tx, r.AccountID); err != nil {
+				return err
+			}
+			r.stored = p
 		}
 	}
 	trend := make([]*HealthRecord, 0, len(recs))

@@ -80,6 +80,9 @@ func (oq OccurrenceQuery) spec() string {
 		b.WriteString("s:" + n + "\n")
 	}
 	b.WriteString("f:" + oq.TimeFrom + "\nt:" + oq.TimeTo)
+	if oq.Path {
+		b.WriteString("\np")
+	}
 	return b.String()
 }
 
@@ -297,8 +300,10 @@ func (s *Store) rebuildFacts(ctx context.Context, oq OccurrenceQuery, cells map[
 // The binary form of a cell: a count, then per occurrence its run and
 // account ids, time, status, finish time, escalated flag, effort, the
 // asked events' times in oq.Events order, the time metric's from and to,
-// and the asked steps' times in oq.Steps order. Times are microseconds;
-// an absent time is written as 0 and a present one as 1 and its value.
+// the asked steps' times in oq.Steps order, and with oq.Path the account's
+// path id, time to value and to implementation. Times (and durations) are
+// microseconds; an absent time is written as 0 and a present one as 1 and
+// its value.
 
 func encodeOccurrences(occ []Occurrence, oq OccurrenceQuery) []byte {
 	b := binary.AppendUvarint(make([]byte, 0, 16+len(occ)*64), uint64(len(occ)))
@@ -313,6 +318,14 @@ func encodeOccurrences(occ []Occurrence, oq OccurrenceQuery) []byte {
 		}
 		b = append(b, 1)
 		b = binary.AppendVarint(b, micros(*t))
+	}
+	dur := func(d *time.Duration) {
+		if d == nil {
+			b = append(b, 0)
+			return
+		}
+		b = append(b, 1)
+		b = binary.AppendVarint(b, d.Microseconds())
 	}
 	for _, o := range occ {
 		str(o.RunID)
@@ -335,6 +348,11 @@ func encodeOccurrences(occ []Occurrence, oq OccurrenceQuery) []byte {
 		for _, n := range oq.Steps {
 			t, ok := o.Steps[n]
 			at(cond(ok, &t))
+		}
+		if oq.Path {
+			str(o.Path.PathID)
+			dur(o.Path.TimeToValue)
+			dur(o.Path.TimeToImplementation)
 		}
 	}
 	return b
@@ -426,6 +444,15 @@ func decodeOccurrences(b []byte, oq OccurrenceQuery) ([]Occurrence, error) {
 					o.Steps = map[string]time.Time{}
 				}
 				o.Steps[step] = t
+			}
+		}
+		if oq.Path {
+			o.Path.PathID = str()
+			for _, d := range []**time.Duration{&o.Path.TimeToValue, &o.Path.TimeToImplementation} {
+				if t, ok := at(); ok {
+					v := time.Duration(micros(t)) * time.Microsecond
+					*d = &v
+				}
 			}
 		}
 		if err != nil {

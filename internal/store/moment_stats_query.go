@@ -283,6 +283,22 @@ type Occurrence struct {
 	// Steps holds, per playbook step id asked for, when the step showed
 	// it was done: its task completed, or its email, survey or webhook sent.
 	Steps map[string]time.Time
+	// Path is the account's success path state now, when the query asks
+	// for it (OccurrenceQuery.Path): a scorecard's time to value reads it.
+	Path OccurrencePath
+}
+
+// OccurrencePath is an account's success path state as a scorecard's time
+// to value (or implementation) reads it; empty without a health row.
+type OccurrencePath struct {
+	PathID                            string
+	TimeToValue, TimeToImplementation *time.Duration
+}
+
+// Equal reports whether p and q hold the same state.
+func (p OccurrencePath) Equal(q OccurrencePath) bool {
+	same := func(a, b *time.Duration) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
+	return p.PathID == q.PathID && same(p.TimeToValue, q.TimeToValue) && same(p.TimeToImplementation, q.TimeToImplementation)
 }
 
 // OccurrenceQuery asks for the occurrences of one moment in [From, To).
@@ -297,6 +313,9 @@ type OccurrenceQuery struct {
 	// Steps are the playbook step ids whose completion is wanted (ideal
 	// steps with task:).
 	Steps []string
+	// Path asks for each occurrence's account's success path state
+	// (Occurrence.Path).
+	Path bool
 }
 
 // scanOccurrences reads the occurrences of a moment that happened in the
@@ -329,7 +348,12 @@ func (s *Store) scanOccurrences(ctx context.Context, oq OccurrenceQuery) ([]Occu
 			OR EXISTS (SELECT 1 FROM tasks t WHERE t.run_id = r.id AND t.escalation_level > 0) THEN 1 ELSE 0 END AS escalated,
 		COALESCE((SELECT SUM(t.effort_minutes) FROM tasks t WHERE t.run_id = r.id), 0) AS effort` + cols.String() + `
 		FROM runs r WHERE r.moment_id = $1 AND r.occurred_at >= $2 AND r.occurred_at < $3`
-	query := `SELECT x.*` + timeCols + ` FROM (` + inner + `) x ORDER BY x.occurred_at, x.id`
+	pathCols, pathJoin := "", ""
+	if oq.Path {
+		pathCols = ", COALESCE(h.path_id, ''), h.time_to_value, h.time_to_implementation"
+		pathJoin = " LEFT JOIN account_health h ON h.account_id = x.account_id"
+	}
+	query := `SELECT x.*` + timeCols + pathCols + ` FROM (` + inner + `) x` + pathJoin + ` ORDER BY x.occurred_at, x.id`
 	rows, err := s.read.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read the occurrences of moment %q: %w", oq.MomentID, err)
@@ -352,10 +376,15 @@ func (s *Store) scanOccurrences(ctx context.Context, oq OccurrenceQuery) ([]Occu
 		for i := range vals {
 			dest = append(dest, &vals[i])
 		}
+		var ttv, tti sql.NullInt64
+		if oq.Path {
+			dest = append(dest, &o.Path.PathID, &ttv, &tti)
+		}
 		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
 		o.OccurredAt, o.FinishedAt, o.Escalated = fromMicros(occurred), timePtr(finished), escalated != 0
+		o.Path.TimeToValue, o.Path.TimeToImplementation = durationPtr(ttv), durationPtr(tti)
 		o.Marks = map[string]time.Time{}
 		for i, n := range oq.Events {
 			if vals[i].Valid {
@@ -534,32 +563,6 @@ func (s *Store) AccountProfiles(ctx context.Context) ([]AccountProfile, error) {
 					p.ContractStart = &d
 				}
 			}
-		}
-		p.TimeToValue, p.TimeToImplementation = durationPtr(ttv), durationPtr(tti)
-		out = append(out, p)
-	}
-	return out, rows.Err()
-}
-
-// ReachedAccountPaths returns the success path state (PathID,
-// TimeToValue, TimeToImplementation; the other fields empty) of the
-// accounts a moment reached in [from, to), those of its occurrences then,
-// once each, in no order: what a scorecard's time to value needs, read
-// from the moment's runs (an index range) without reading every account.
-func (s *Store) ReachedAccountPaths(ctx context.Context, momentID string, from, to time.Time) ([]AccountProfile, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT DISTINCT h.account_id, COALESCE(h.path_id, ''), h.time_to_value, h.time_to_implementation
-		FROM runs r JOIN account_health h ON h.account_id = r.account_id
-		WHERE r.moment_id = $1 AND r.occurred_at >= $2 AND r.occurred_at < $3`, momentID, micros(from), micros(to))
-	if err != nil {
-		return nil, fmt.Errorf("read the success paths of the accounts %q reached: %w", momentID, err)
-	}
-	defer rows.Close()
-	var out []AccountProfile
-	for rows.Next() {
-		var p AccountProfile
-		var ttv, tti sql.NullInt64
-		if err := rows.Scan(&p.AccountID, &p.PathID, &ttv, &tti); err != nil {
-			return nil, err
 		}
 		p.TimeToValue, p.TimeToImplementation = durationPtr(ttv), durationPtr(tti)
 		out = append(out, p)
