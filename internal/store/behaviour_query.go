@@ -429,12 +429,6 @@ func (s *Store) BehaviourCounts(ctx context.Context, ids []string, from, to time
 	return s.behaviourCounts(ctx, nil, ws)
 }
 
-// BehaviourCountsWithin is BehaviourCounts with a window of its own for
-// each account given.
-func (s *Store) BehaviourCountsWithin(ctx context.Context, windows []BehaviourWindow) ([]BehaviourCount, error) {
-	return s.behaviourCounts(ctx, nil, windows)
-}
-
 // BehaviourCountsEach counts every account over the days from from's up to
 // to's, except the accounts of own, each counted over its own window (the
 // drivers report measures every positive before its own outcome and the
