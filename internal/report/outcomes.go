@@ -210,17 +210,23 @@ func DriversReport(ctx context.Context, st *store.Store, q OutcomeQuery) (Driver
 	}
 	const day = 24 * time.Hour
 	gapD, windowD := time.Duration(gap)*day, time.Duration(window)*day
-	// Everyone's behaviours over the window before now's gap, then each
-	// positive's over the window before its own outcome's gap.
-	counts, err := st.BehaviourCounts(ctx, nil, q.Now.Add(-gapD-windowD), q.Now.Add(-gapD))
+	// Everyone's behaviours over the window before now's gap, except each
+	// positive's, over the window before its own outcome's gap.
+	var windows []store.BehaviourWindow
+	for _, r := range lb.Rows {
+		if r.Positive {
+			windows = append(windows, store.BehaviourWindow{AccountID: r.Account.ID, From: r.At.Add(-gapD - windowD), To: r.At.Add(-gapD)})
+		}
+	}
+	counts, err := st.BehaviourCountsEach(ctx, q.Now.Add(-gapD-windowD), q.Now.Add(-gapD), windows)
 	if err != nil {
 		return Drivers{}, err
 	}
 	byAccount := map[string]map[string]float64{}
 	measured := len(counts) > 0
-	add := func(c store.BehaviourCount) {
+	for _, c := range counts {
 		if slices.Contains(excludedBehaviours, c.Name) {
-			return
+			continue
 		}
 		m := byAccount[c.AccountID]
 		if m == nil {
@@ -228,31 +234,6 @@ func DriversReport(ctx context.Context, st *store.Store, q OutcomeQuery) (Driver
 			byAccount[c.AccountID] = m
 		}
 		m[c.Name] += float64(c.Count) * 30 / float64(window)
-	}
-	positive := map[string]bool{}
-	for _, r := range lb.Rows {
-		if r.Positive {
-			positive[r.Account.ID] = true
-		}
-	}
-	for _, c := range counts {
-		if !positive[c.AccountID] {
-			add(c)
-		}
-	}
-	var windows []store.BehaviourWindow
-	for _, r := range lb.Rows {
-		if r.Positive {
-			windows = append(windows, store.BehaviourWindow{AccountID: r.Account.ID, From: r.At.Add(-gapD - windowD), To: r.At.Add(-gapD)})
-		}
-	}
-	cs, err := st.BehaviourCountsWithin(ctx, windows)
-	if err != nil {
-		return Drivers{}, err
-	}
-	measured = measured || len(cs) > 0
-	for _, c := range cs {
-		add(c)
 	}
 	subjects := make([]Subject, 0, len(lb.Rows))
 	for _, r := range lb.Rows {

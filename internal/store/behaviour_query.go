@@ -1,11 +1,13 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -411,9 +413,6 @@ type BehaviourWindow struct {
 	From, To  time.Time
 }
 
-// windowChunk is the account blocks per statement of a positives' read.
-const windowChunk = 400
-
 // BehaviourCounts returns how many track, page and screen events of each
 // name each account sent on the UTC days from from's up to, not including,
 // to's: a window in whole days ends at the start of to's day, so it never
@@ -421,27 +420,90 @@ const windowChunk = 400
 // is nil.
 func (s *Store) BehaviourCounts(ctx context.Context, ids []string, from, to time.Time) ([]BehaviourCount, error) {
 	if ids == nil {
-		return s.behaviourCounts(ctx, nil, &BehaviourWindow{From: from, To: to})
+		return s.behaviourCounts(ctx, &BehaviourWindow{From: from, To: to}, nil)
 	}
 	ws := make([]BehaviourWindow, 0, len(ids))
 	for _, id := range sortedUnique(ids) {
 		ws = append(ws, BehaviourWindow{AccountID: id, From: from, To: to})
 	}
-	return s.behaviourCounts(ctx, ws, nil)
+	return s.behaviourCounts(ctx, nil, ws)
 }
 
-// BehaviourCountsWithin is BehaviourCounts with a window of its own for
-// each account (the drivers report measures every positive before its own
-// outcome).
-func (s *Store) BehaviourCountsWithin(ctx context.Context, windows []BehaviourWindow) ([]BehaviourCount, error) {
-	return s.behaviourCounts(ctx, windows, nil)
+// BehaviourCountsEach counts every account over the days from from's up to
+// to's, except the accounts of own, each counted over its own window (the
+// drivers report measures every positive before its own outcome and the
+// others before now). It reads the blocks in one range scan, so its cost
+// grows with the accounts, not with how many have a window of their own.
+func (s *Store) BehaviourCountsEach(ctx context.Context, from, to time.Time, own []BehaviourWindow) ([]BehaviourCount, error) {
+	return s.behaviourCounts(ctx, &BehaviourWindow{From: from, To: to}, own)
 }
 
-// behaviourCounts counts either every account over one window (all) or
-// each account of windows over its own, from the blocks and, for the
-// events the blocks do not count yet, from the events table, all in one
-// snapshot.
-func (s *Store) behaviourCounts(ctx context.Context, windows []BehaviourWindow, all *BehaviourWindow) ([]BehaviourCount, error) {
+// span is a window's days: from span[0] up to, not including, span[1].
+type span [2]int64
+
+func spanOf(w BehaviourWindow) span { return span{dayOf(w.From), dayOf(w.To)} }
+
+func (d span) empty() bool { return d[1] <= d[0] }
+
+// blocks are the first and last blocks of a non-empty span.
+func (d span) blocks() (int64, int64) {
+	b0, _ := blockOf(d[0])
+	b1, _ := blockOf(d[1] - 1)
+	return b0, b1
+}
+
+// behaviourSums adds up counts by account and name id.
+type behaviourSums struct {
+	accounts []string         // by account index
+	index    map[string]int32 // account → index
+	spans    []span           // by account index: the days counted
+	counts   [][]nameCount    // by account index, in name id order
+}
+
+// nameCount is an account's count of one name id.
+type nameCount struct {
+	name int64
+	n    int
+}
+
+// add adds n events of name id to account i.
+func (b *behaviourSums) add(i int32, name int64, n int) {
+	cs := b.counts[i]
+	// An account's names are few, and a block lists them in id order
+	// day after day: look from the end first.
+	j := len(cs)
+	if j == 0 || cs[j-1].name < name {
+		b.counts[i] = append(cs, nameCount{name, n})
+		return
+	}
+	j, found := slices.BinarySearchFunc(cs, name, func(c nameCount, t int64) int { return cmp.Compare(c.name, t) })
+	if found {
+		cs[j].n += n
+		return
+	}
+	b.counts[i] = slices.Insert(cs, j, nameCount{name, n})
+}
+
+// accountIndex returns a's index, adding it (counted over d) when it is
+// new.
+func (b *behaviourSums) accountIndex(a string, d span) int32 {
+	if i, ok := b.index[a]; ok {
+		return i
+	}
+	i := int32(len(b.accounts))
+	b.accounts = append(b.accounts, a)
+	b.index[a] = i
+	b.spans = append(b.spans, d)
+	b.counts = append(b.counts, nil)
+	return i
+}
+
+// behaviourCounts counts every account over all (when all is not nil)
+// except those of own, each over its own window, from the blocks and, for
+// the events the blocks do not count yet, from the events table, all in
+// one snapshot. With all, the blocks are read in one range scan; without,
+// the accounts' blocks are read by account.
+func (s *Store) behaviourCounts(ctx context.Context, all *BehaviourWindow, own []BehaviourWindow) ([]BehaviourCount, error) {
 	opts := &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead}
 	if s.dialect.embedded() {
 		opts = nil // a read transaction on SQLite reads one snapshot
@@ -467,104 +529,117 @@ func (s *Store) behaviourCounts(ctx context.Context, windows []BehaviourWindow, 
 	for n, id := range names {
 		byID[id] = n
 	}
-	type key struct{ account, name string }
-	sums := map[key]int{}
-	// span is the days of each account's window.
-	span := map[string][2]int64{}
-	days := func(w BehaviourWindow) [2]int64 {
-		return [2]int64{dayOf(w.From), dayOf(w.To)}
+	b := &behaviourSums{index: map[string]int32{}}
+	var allD span
+	if all != nil {
+		allD = spanOf(*all)
 	}
-	take := func(account string, block int64, raw []byte, d [2]int64) error {
-		return decodeBlock(raw, func(off, name, n int64) {
-			if day := block*blockDays + off; day >= d[0] && day < d[1] {
-				sums[key{account, byID[name]}] += int(n)
-			}
-		})
+	// lo and hi are the blocks any window reaches.
+	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
+	reach := func(d span) {
+		if !d.empty() {
+			b0, b1 := d.blocks()
+			lo, hi = min(lo, b0), max(hi, b1)
+		}
 	}
-	scan := func(rows *sql.Rows, window func(string) ([2]int64, bool)) error {
+	if all != nil {
+		reach(allD)
+	}
+	for _, w := range own {
+		d := spanOf(w)
+		b.spans[b.accountIndex(w.AccountID, d)] = d
+		reach(d)
+	}
+	// window returns the days counted for an account, and its index.
+	window := func(acct []byte) (int32, span, bool) {
+		if i, ok := b.index[string(acct)]; ok {
+			return i, b.spans[i], true
+		}
+		if all == nil || allD.empty() {
+			return 0, span{}, false
+		}
+		return b.accountIndex(string(acct), allD), allD, true
+	}
+	scan := func(rows *sql.Rows) error {
 		defer rows.Close()
+		var acct, raw sql.RawBytes
+		var block int64
 		for rows.Next() {
-			var acct string
-			var block int64
-			var raw []byte
 			if err := rows.Scan(&acct, &block, &raw); err != nil {
 				return err
 			}
-			if d, ok := window(acct); ok {
-				if err := take(acct, block, raw, d); err != nil {
-					return err
+			i, d, ok := window(acct)
+			if !ok || d.empty() {
+				continue
+			}
+			first := block * blockDays
+			if first+blockDays <= d[0] || first >= d[1] {
+				continue // the block is outside the account's window
+			}
+			whole := first >= d[0] && first+blockDays <= d[1]
+			if err := decodeBlock(raw, func(off, name, n int64) {
+				if day := first + off; whole || (day >= d[0] && day < d[1]) {
+					b.add(i, name, int(n))
 				}
+			}); err != nil {
+				return err
 			}
 		}
 		return rows.Err()
 	}
-	if all != nil {
-		d := days(*all)
-		if d[1] > d[0] {
-			b0, _ := blockOf(d[0])
-			b1, _ := blockOf(d[1] - 1)
-			rows, err := tx.QueryContext(ctx, "SELECT account_id, block, counts FROM behaviour_blocks WHERE block BETWEEN $1 AND $2", b0, b1)
+	if lo <= hi {
+		if all != nil {
+			rows, err := tx.QueryContext(ctx, "SELECT account_id, block, counts FROM behaviour_blocks WHERE block BETWEEN $1 AND $2", lo, hi)
 			if err != nil {
 				return nil, fmt.Errorf("count behaviours: %w", err)
 			}
-			if err := scan(rows, func(string) ([2]int64, bool) { return d, true }); err != nil {
+			if err := scan(rows); err != nil {
 				return nil, fmt.Errorf("count behaviours: %w", err)
 			}
-		}
-	} else {
-		// Each account's blocks, by (block, account) pairs: point reads of
-		// the primary key.
-		type pair struct {
-			block   int64
-			account string
-		}
-		var pairs []pair
-		for _, w := range windows {
-			d := days(w)
-			if d[1] <= d[0] {
-				continue
+		} else {
+			// The accounts' blocks, through the account index.
+			ids := make([]string, 0, len(own))
+			for _, w := range own {
+				ids = append(ids, w.AccountID)
 			}
-			span[w.AccountID] = d
-			b0, _ := blockOf(d[0])
-			b1, _ := blockOf(d[1] - 1)
-			for b := b0; b <= b1; b++ {
-				pairs = append(pairs, pair{b, w.AccountID})
-			}
-		}
-		window := func(a string) ([2]int64, bool) { d, ok := span[a]; return d, ok }
-		args := make([]any, 0, 2*windowChunk)
-		for start := 0; start < len(pairs); start += windowChunk {
-			chunk := pairs[start:min(start+windowChunk, len(pairs))]
-			args = args[:0]
-			var q strings.Builder
-			q.WriteString("WITH w(b, a) AS (VALUES ")
-			for i, p := range chunk {
-				if i > 0 {
-					q.WriteByte(',')
+			ids = sortedUnique(ids)
+			args := make([]any, 0, keyChunk+2)
+			for start := 0; start < len(ids); start += keyChunk {
+				chunk := ids[start:min(start+keyChunk, len(ids))]
+				args = append(args[:0], lo, hi)
+				for _, id := range chunk {
+					args = append(args, id)
 				}
-				fmt.Fprintf(&q, "(CAST($%d AS BIGINT), CAST($%d AS TEXT))", 2*i+1, 2*i+2)
-				args = append(args, p.block, p.account)
-			}
-			q.WriteString(") SELECT k.account_id, k.block, k.counts FROM w JOIN behaviour_blocks k ON k.block = w.b AND k.account_id = w.a")
-			rows, err := tx.QueryContext(ctx, q.String(), args...)
-			if err != nil {
-				return nil, fmt.Errorf("count behaviours: %w", err)
-			}
-			if err := scan(rows, window); err != nil {
-				return nil, fmt.Errorf("count behaviours: %w", err)
+				rows, err := tx.QueryContext(ctx, "SELECT account_id, block, counts FROM behaviour_blocks WHERE block BETWEEN $1 AND $2 AND account_id IN ("+
+					s.dialect.placeholders(3, len(chunk))+")", args...)
+				if err != nil {
+					return nil, fmt.Errorf("count behaviours: %w", err)
+				}
+				if err := scan(rows); err != nil {
+					return nil, fmt.Errorf("count behaviours: %w", err)
+				}
 			}
 		}
 	}
 	// The events the blocks do not count yet: after the stages' progress,
-	// waiting for a reattribution, or not yet reached by the backfill.
-	uncounted := []string{"id > $1", "id <= $1 AND id IN (SELECT event_id FROM reattributed_events)"}
+	// waiting for a reattribution, or not yet reached by the backfill. The
+	// reattributed ones are looked up by id from the (short) queue, so the
+	// read never walks the events table.
+	uncounted := []string{"id > $1", "id IN (SELECT event_id FROM reattributed_events WHERE event_id <= $1)"}
 	args := [][]any{{progress}, {progress}}
 	if bf.through < bf.boundary {
 		uncounted = append(uncounted, "id > $1 AND id <= $2 AND id <= $3 AND id NOT IN (SELECT event_id FROM reattributed_events)")
 		args = append(args, []any{bf.through, bf.boundary, progress})
 	}
+	// SQLite would rather skip-scan events_account for account_id <> ''
+	// (every event) than seek the id range; NOT INDEXED leaves it the
+	// rowid, which is all these reads need.
+	events := "events"
+	if s.dialect.embedded() {
+		events = "events NOT INDEXED"
+	}
 	for i, where := range uncounted {
-		rows, err := tx.QueryContext(ctx, "SELECT account_id, name, timestamp FROM events WHERE "+where+" AND "+countedSQL, args[i]...)
+		rows, err := tx.QueryContext(ctx, "SELECT account_id, name, timestamp FROM "+events+" WHERE "+where+" AND "+countedSQL, args[i]...)
 		if err != nil {
 			return nil, fmt.Errorf("count behaviours: %w", err)
 		}
@@ -576,14 +651,16 @@ func (s *Store) behaviourCounts(ctx context.Context, windows []BehaviourWindow, 
 				if err := rows.Scan(&acct, &name, &ts); err != nil {
 					return err
 				}
-				d, ok := [2]int64{}, false
-				if all != nil {
-					d, ok = days(*all), true
-				} else {
-					d, ok = span[acct]
-				}
+				i, d, ok := window([]byte(acct))
 				if day := dayOfMicros(ts); ok && day >= d[0] && day < d[1] {
-					sums[key{acct, name}]++
+					id, known := names[name]
+					if !known {
+						// A name the blocks have never counted: number it
+						// for this read only.
+						id = -int64(len(byID))
+						names[name], byID[id] = id, name
+					}
+					b.add(i, id, 1)
 				}
 			}
 			return rows.Err()
@@ -592,16 +669,21 @@ func (s *Store) behaviourCounts(ctx context.Context, windows []BehaviourWindow, 
 			return nil, fmt.Errorf("count behaviours: %w", err)
 		}
 	}
-	out := make([]BehaviourCount, 0, len(sums))
-	for k, n := range sums {
-		out = append(out, BehaviourCount{AccountID: k.account, Name: k.name, Count: n})
+	order := make([]int32, len(b.accounts))
+	total := 0
+	for i := range order {
+		order[i] = int32(i)
+		total += len(b.counts[i])
 	}
-	slices.SortFunc(out, func(a, b BehaviourCount) int {
-		if c := strings.Compare(a.AccountID, b.AccountID); c != 0 {
-			return c
+	slices.SortFunc(order, func(x, y int32) int { return strings.Compare(b.accounts[x], b.accounts[y]) })
+	out := make([]BehaviourCount, 0, total)
+	for _, i := range order {
+		first := len(out)
+		for _, c := range b.counts[i] {
+			out = append(out, BehaviourCount{AccountID: b.accounts[i], Name: byID[c.name], Count: c.n})
 		}
-		return strings.Compare(a.Name, b.Name)
-	})
+		slices.SortFunc(out[first:], func(x, y BehaviourCount) int { return strings.Compare(x.Name, y.Name) })
+	}
 	return out, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,6 +41,11 @@ func keptBehaviourCounts(t *testing.T, s *store.Store, from, to time.Time) map[s
 	t.Helper()
 	cs, err := s.BehaviourCounts(context.Background(), nil, from, to)
 	require.NoError(t, err)
+	return countsByKey(cs)
+}
+
+// countsByKey keys counts by "account/name".
+func countsByKey(cs []store.BehaviourCount) map[string]int {
 	out := map[string]int{}
 	for _, c := range cs {
 		out[c.AccountID+"/"+c.Name] += c.Count
@@ -92,6 +98,29 @@ func TestBehaviourCountsEqualTheEvents(t *testing.T) {
 			// A narrower window, cut inside blocks and days.
 			lo, hi := start.Add(20*day+5*time.Hour), start.Add(61*day+3*time.Hour)
 			require.Equal(t, rawBehaviourCounts(t, s, lo, hi), keptBehaviourCounts(t, s, lo, hi), what+" (narrow window)")
+			// acct1 over a window of its own, everyone else over the wide
+			// one (the drivers report's read), and acct0 alone.
+			wide, narrow := rawBehaviourCounts(t, s, from, to), rawBehaviourCounts(t, s, lo, hi)
+			each, only := map[string]int{}, map[string]int{}
+			for k, n := range wide {
+				if !strings.HasPrefix(k, "acct1/") {
+					each[k] = n
+				}
+			}
+			for k, n := range narrow {
+				if strings.HasPrefix(k, "acct1/") {
+					each[k] = n
+				}
+				if strings.HasPrefix(k, "acct0/") {
+					only[k] = n
+				}
+			}
+			cs, err := s.BehaviourCountsEach(ctx, from, to, []store.BehaviourWindow{{AccountID: "acct1", From: lo, To: hi}})
+			require.NoError(t, err)
+			require.Equal(t, each, countsByKey(cs), what+" (a window of its own)")
+			cs, err = s.BehaviourCounts(ctx, []string{"acct0"}, lo, hi)
+			require.NoError(t, err)
+			require.Equal(t, only, countsByKey(cs), what+" (one account)")
 		}
 		check("after ingestion")
 		unattributed := rawBehaviourCounts(t, s, from, to)
