@@ -400,13 +400,7 @@ func TestScorecardCellsFollowChanges(t *testing.T) {
 		require.NoError(t, err)
 		h.run("o5", "a4", "kickoff", day(6, 29, 0), nil)
 
-		kept, err := report.MomentScorecard(ctx, st, m, "kickoff", 30, now)
-		require.NoError(t, err)
-		_, err = st.DB().ExecContext(ctx, `DELETE FROM moment_days`)
-		require.NoError(t, err)
-		fresh, err := report.MomentScorecard(ctx, st, m, "kickoff", 30, now)
-		require.NoError(t, err)
-		require.Equal(t, fresh, kept)
+		kept := keptEqualsFresh(t, st, m, "kickoff", 30, now)
 
 		require.Equal(t, 5, kept.Occurrences)
 		// O1, O2 and now O3 reached the kickoff: 3, 8 and 2 days.
@@ -415,6 +409,22 @@ func TestScorecardCellsFollowChanges(t *testing.T) {
 		require.Equal(t, 30+45+20, kept.Cost.Recorded)
 		require.Equal(t, 3, kept.Quality.WithoutEscalation.N)
 	})
+}
+
+// keptEqualsFresh returns a moment's scorecard from the kept day cells and
+// summaries, after checking that it equals one built fresh once they are
+// dropped.
+func keptEqualsFresh(t *testing.T, st *store.Store, m *journey.Map, momentID string, days int, at time.Time) report.Scorecard {
+	t.Helper()
+	ctx := context.Background()
+	kept, err := report.MomentScorecard(ctx, st, m, momentID, days, at)
+	require.NoError(t, err)
+	_, err = st.DB().ExecContext(ctx, `DELETE FROM moment_days`)
+	require.NoError(t, err)
+	fresh, err := report.MomentScorecard(ctx, st, m, momentID, days, at)
+	require.NoError(t, err)
+	require.Equal(t, fresh, kept, "kept against built fresh")
+	return kept
 }
 
 // TestScorecardPeriodCutsADay checks a period whose bounds fall inside a
@@ -434,13 +444,7 @@ func TestScorecardPeriodCutsADay(t *testing.T) {
 		// 27 days before 28 Jun 06:00: [1 Jun 06:00, 28 Jun 06:00), and
 		// before it [5 May 06:00, 1 Jun 06:00).
 		at := day(6, 28, 6)
-		kept, err := report.MomentScorecard(ctx, st, m, "kickoff", 27, at)
-		require.NoError(t, err)
-		_, err = st.DB().ExecContext(ctx, `DELETE FROM moment_days`)
-		require.NoError(t, err)
-		fresh, err := report.MomentScorecard(ctx, st, m, "kickoff", 27, at)
-		require.NoError(t, err)
-		require.Equal(t, fresh, kept)
+		kept := keptEqualsFresh(t, st, m, "kickoff", 27, at)
 		// O2 and O3; O1 (1 Jun 00:00) is before the period, O4 (28 Jun
 		// 12:00) after it. O2 took 8 days; O3 has not reached the kickoff.
 		require.Equal(t, 2, kept.Occurrences)
