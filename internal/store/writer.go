@@ -60,13 +60,6 @@ func (s *Store) Ingest(ctx context.Context, writeKeyID string, msgs []Message) (
 // retry call by call when it fails.
 const maxGroup = 5000
 
-// pgGroup is maxGroup on PostgreSQL when several committers run
-// (pgCommitters): a committer that took every waiting request would leave
-// the others idle (senders wait for their acknowledgement before sending
-// more), so each takes a share and the transactions overlap. With one
-// committer it takes every waiting request, as on SQLite.
-const pgGroup = maxGroup / min(pgCommitters*pgCommitters, 10)
-
 type ingestReq struct {
 	writeKeyID string
 	msgs       []Message
@@ -89,9 +82,6 @@ type writer struct {
 	// stmts holds the prepared statements of full chunks by their SQL
 	// (see prepare); only the committer uses them.
 	stmts map[string]*sql.Stmt
-	// mu guards seen and committed: on PostgreSQL several committers
-	// share them (pgCommitters).
-	mu sync.Mutex
 	// seen remembers the last_seen_at this process last committed per
 	// account and contact ("accounts\x00id"). Activity within seenPrecision
 	// of it is not written again: without this, every track call would
@@ -144,20 +134,6 @@ func (w *writer) stop() {
 	<-w.exited
 }
 
-// pgCommitters is how many ingestion transactions one server keeps in
-// flight on PostgreSQL. A transaction spends most of its time waiting: for
-// each statement's round trip and for the WAL flush of its commit
-// (synchronous_commit stays on, so an acknowledgement means durable), and
-// with several committers groups would commit side by side. It is one:
-// with four, a batch of track calls committed beside the batch whose group
-// call linked their contact to an account stored its events without the
-// account — neither transaction saw the other's rows, so the link's
-// reattribution missed them (TestSegmentClientEndToEnd/postgres lost 23 of
-// 120 events from the account in one run of two). Transactions of several
-// servers can still meet that way; raising this needs the contact lookup
-// and the reattribution to serialise on the contact first.
-const pgCommitters = 1
-
 func (w *writer) loop() {
 	defer close(w.exited)
 	defer func() {
@@ -165,17 +141,6 @@ func (w *writer) loop() {
 			st.Close()
 		}
 	}()
-	if !w.s.dialect.embedded() {
-		var more sync.WaitGroup
-		for range pgCommitters - 1 {
-			more.Add(1)
-			go func() {
-				defer more.Done()
-				w.commitLoop()
-			}()
-		}
-		defer more.Wait()
-	}
 	for {
 		select {
 		case r := <-w.reqs:
@@ -206,30 +171,12 @@ func (w *writer) drain() {
 	}
 }
 
-// commitLoop is an additional PostgreSQL committer: loop without the
-// control channel and SQLite's dedupe merge.
-func (w *writer) commitLoop() {
-	for {
-		select {
-		case r := <-w.reqs:
-			w.commitGroup(w.gather(r))
-		case <-w.quit:
-			w.drain()
-			return
-		}
-	}
-}
-
 // gather takes the requests that are waiting right now, up to maxGroup
 // messages: while one transaction commits, the next group forms.
 func (w *writer) gather(first *ingestReq) []*ingestReq {
 	group := []*ingestReq{first}
 	n := len(first.msgs)
-	limit := maxGroup
-	if !w.s.dialect.embedded() {
-		limit = pgGroup
-	}
-	for n < limit {
+	for n < maxGroup {
 		select {
 		case r := <-w.reqs:
 			group = append(group, r)
@@ -268,16 +215,10 @@ func (w *writer) commitGroup(group []*ingestReq) {
 }
 
 func (w *writer) commit(ctx context.Context, group []*ingestReq) ([]IngestResult, error) {
-	w.mu.Lock()
-	committed := w.committed
-	w.mu.Unlock()
-	if committed > 0 && changesState(group) {
+	if committed := w.committed; committed > 0 && changesState(group) {
 		// The stages read accounts and contacts as they are when they run:
 		// let them act on what this process committed before, so they see
-		// each batch with the traits and roles it left (stages.go). On
-		// PostgreSQL, with several committers, a transaction still in
-		// flight holds lower ids than a later-committed one; the stages
-		// pass no id before every transaction holding one has finished.
+		// each batch with the traits and roles it left (stages.go).
 		w.s.stages.waitFor(ctx, committed)
 	}
 	tx, err := w.s.write.BeginTx(ctx, nil)
@@ -310,8 +251,11 @@ func (w *writer) commit(ctx context.Context, group []*ingestReq) ([]IngestResult
 	if w.s.dialect.embedded() {
 		w.dedupe.add(b.keys, b.rows)
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	// One committer per server: a second one, committing beside the
+	// transaction whose group or identify call links a contact to an
+	// account, stored that contact's events without the account, since
+	// neither transaction saw the other's rows (docs/operations.md,
+	// Durability; docs/benchmarks.md, issue 14 on PostgreSQL).
 	w.committed = max(w.committed, b.lastID())
 	// Only what is committed may be remembered as written.
 	if len(w.seen)+len(b.seenWritten) > maxSeen {
