@@ -33,7 +33,9 @@ import (
 // draws its first id until it commits; before reading, the runner notes the
 // sequence's last value and waits until every transaction that held that
 // lock at that moment has finished, and reads no further than that value
-// (horizon).
+// (horizon). A transaction that was drawing ids at that moment ends beyond
+// the horizon: its events are left for a later round, which reads it whole
+// (endsBeyond).
 //
 // Several servers. On PostgreSQL every server runs a stage runner; each
 // round locks the one progress row (FOR UPDATE), so the runners take turns
@@ -337,13 +339,15 @@ func (r *stageRunner) consume(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	end, limited := horizon, true
+	end, limited, partial := horizon, true, false
 	if len(bounds) > 0 {
 		// Whole ingestion transactions only: the round ends where one
 		// ended.
 		end, limited = bounds[len(bounds)-1], false
+	} else if partial, err = r.endsBeyond(ctx, tx, horizon); err != nil {
+		return 0, err
 	}
-	events, next, err := r.eventsAfter(ctx, tx, last, end, limited, limit)
+	events, next, err := r.eventsAfter(ctx, tx, last, end, limited, partial, limit)
 	if err != nil {
 		return 0, err
 	}
@@ -506,6 +510,25 @@ func (r *stageRunner) horizon(ctx context.Context, tx *sql.Tx) (int64, error) {
 	return last, nil
 }
 
+// endsBeyond says whether an ingestion transaction ending after horizon
+// has committed. On PostgreSQL the horizon is the sequence's value when the
+// round began, and a transaction that was drawing ids then has committed
+// since (the round waited for it): its first events are at or below the
+// horizon and its mark above it. A round that found no mark within the
+// horizon must then not take those first events on their own, or the
+// hooks would see one transaction's events in two rounds.
+func (r *stageRunner) endsBeyond(ctx context.Context, tx *sql.Tx, horizon int64) (bool, error) {
+	if r.s.dialect.embedded() {
+		return false, nil // the horizon is every id
+	}
+	var beyond bool
+	if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM ingest_commits WHERE last_event_id > $1)", horizon).
+		Scan(&beyond); err != nil {
+		return false, fmt.Errorf("read committed ingestion transactions: %w", err)
+	}
+	return beyond, nil
+}
+
 // commitsAfter lists where the ingestion transactions committed after last
 // (up to horizon) end, as many as make up about one batch (limit event
 // ids) but at least one.
@@ -534,8 +557,12 @@ func (r *stageRunner) commitsAfter(ctx context.Context, tx *sql.Tx, last, horizo
 // limit of them when limited), and returns those to hand to the stages
 // with the id of the last one read. Events Moments records itself in the
 // stages' own transactions (a milestone reached) are passed over: they
-// are effects, which the stages must not see again as news.
-func (r *stageRunner) eventsAfter(ctx context.Context, tx *sql.Tx, last, end int64, limited bool, limit int) ([]Event, int64, error) {
+// are effects, which the stages must not see again as news. When partial,
+// the events up to end belong to no transaction whose end the round read
+// (endsBeyond) and the reading stops before the first that is news: it
+// is the start of a transaction that ends beyond end, read whole by a
+// later round.
+func (r *stageRunner) eventsAfter(ctx context.Context, tx *sql.Tx, last, end int64, limited, partial bool, limit int) ([]Event, int64, error) {
 	q := "SELECT write_key_id, " + eventCols + " FROM events WHERE id > $1 AND id <= $2 ORDER BY id"
 	if limited {
 		q += " LIMIT " + strconv.Itoa(limit)
@@ -552,8 +579,12 @@ func (r *stageRunner) eventsAfter(ctx context.Context, tx *sql.Tx, last, end int
 		if err != nil {
 			return nil, 0, err
 		}
+		news := !recordedByStages(key, e.Name)
+		if news && partial {
+			break
+		}
 		last = e.ID
-		if !recordedByStages(key, e.Name) {
+		if news {
 			out = append(out, e)
 		}
 	}

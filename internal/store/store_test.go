@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -471,6 +472,59 @@ func TestIngestStagesTakeWholeTransactions(t *testing.T) {
 			require.Equal(t, want, calls)
 		})
 	}
+}
+
+// TestIngestStagesWaitForTheRestOfATransaction holds the PostgreSQL
+// sequence in the middle of a committed transaction's ids, as when a round
+// noted the sequence while that transaction was drawing them and waited for
+// it to commit: the round must not hand the hooks the first half on its
+// own (it did: TestIncrementalHealthAndPath then saw an account's health
+// written twice for one batch, about once in a few hundred CI runs).
+func TestIngestStagesWaitForTheRestOfATransaction(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg := storetest.Config(t, store.Postgres) // skips without PostgreSQL
+	s, err := store.Open(ctx, cfg)
+	require.NoError(t, err)
+	for b := 0; b < 3; b++ {
+		var msgs []store.Message
+		for i := 0; i < 10+b; i++ {
+			msgs = append(msgs, track(fmt.Sprintf("b%02d-m%d", b, i), "u", "acme", "Login"))
+		}
+		_, err := s.Ingest(ctx, "wk", msgs)
+		require.NoError(t, err)
+	}
+	var last int64
+	require.NoError(t, s.DB().QueryRow("SELECT max(id) FROM events").Scan(&last))
+	_, err = s.DB().Exec("SELECT setval('events_id_seq', $1)", last-6) // six of b02's twelve ids beyond it
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+
+	s, err = store.Open(ctx, cfg)
+	require.NoError(t, err)
+	defer s.Close()
+	var mu sync.Mutex
+	var calls []string
+	s.OnIngest(func(_ context.Context, _ *sql.Tx, events []store.Event) error {
+		mu.Lock()
+		defer mu.Unlock()
+		calls = append(calls, fmt.Sprintf("%s:%d", events[0].MessageID[:3], len(events)))
+		return nil
+	})
+	got := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(calls)
+	}
+	s.StartIngestStages()
+	require.Eventually(t, func() bool { return len(got()) >= 2 }, 10*time.Second, 10*time.Millisecond)
+	time.Sleep(300 * time.Millisecond) // several polling rounds, each noting the held sequence
+	require.Equal(t, []string{"b00:10", "b01:11"}, got(), "b02 waits until the sequence passes all of it")
+
+	_, err = s.DB().Exec("SELECT setval('events_id_seq', $1)", last)
+	require.NoError(t, err)
+	require.NoError(t, s.WaitIdle(ctx))
+	require.Equal(t, []string{"b00:10", "b01:11", "b02:12"}, got())
 }
 
 // TestIngestStagesOnceWithSeveralServers runs three stores on one
