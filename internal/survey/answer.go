@@ -141,7 +141,10 @@ func (s *Service) page(ctx context.Context, token, survey string) (Page, error) 
 	switch {
 	case x.Status == store.SurveyWithdrawn:
 		return p, fmt.Errorf("%w: it was replaced by a newer survey", ErrExpiredLink)
-	case x.Status != store.SurveySent:
+	case x.Status != store.SurveySent && x.Status != store.SurveyPending:
+		// Pending: the email is on its way and its sender has not yet
+		// recorded it sent; whoever holds the token got it from that
+		// email (a fast reader, or a mail scanner opening links).
 		return p, ErrUnknownLink
 	case x.ExpiresAt != nil && !s.now().Before(*x.ExpiresAt):
 		return p, ErrExpiredLink

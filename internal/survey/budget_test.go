@@ -282,6 +282,38 @@ func TestOneClickScoreBecomesAnEvent(t *testing.T) {
 	require.Len(t, countSurveyEvents(t, st), 1, "once")
 }
 
+// TestAnswerWhileTheEmailIsStillGoingOut clicks a score in the email
+// before the mailer has returned (the send is still pending): the answer
+// counts, and it stays once the send is recorded as sent. A reader this
+// fast got "This survey link is not valid" before (CI caught it in
+// TestSurveyEndToEnd under load).
+func TestAnswerWhileTheEmailIsStillGoingOut(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := storetest.Open(t, store.SQLite)
+	mail := notifytest.Start(t)
+	c := newClocked(t, st, &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}, mail, budgetMap)
+	c.people(t, "kim")
+	clicked := make(chan error, 1)
+	mail.Received = func(m notifytest.Message) {
+		tok := scoreLink.FindStringSubmatch(m.Text())
+		if tok == nil {
+			clicked <- errors.New("no score link in the email")
+			return
+		}
+		nine := 9
+		_, err := c.app.Surveys.Open(ctx, tok[2], &nine)
+		clicked <- err
+	}
+	x := c.send(t, "nps", "kim", "")
+	require.NoError(t, <-clicked)
+	got, err := st.SurveySend(ctx, x.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.SurveySent, got.Status)
+	require.NotNil(t, got.Score)
+	require.Equal(t, 9, *got.Score)
+}
+
 // TestUnknownSurvey names the survey that is not in the map.
 func TestUnknownSurvey(t *testing.T) {
 	t.Parallel()

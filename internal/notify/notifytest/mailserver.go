@@ -38,8 +38,12 @@ func (m Message) Text() string { return m.Parts["text/plain"] }
 type MailServer struct {
 	Host string
 	Port int
-	mu   sync.Mutex
-	msgs []Message
+	// Received, when set, is called with each message before the server
+	// accepts it (before the sender's mailer returns): a reader who acts
+	// on an email before its sender has recorded sending it.
+	Received func(Message)
+	mu       sync.Mutex
+	msgs     []Message
 }
 
 // Start starts a server that stops when the test ends.
@@ -118,6 +122,9 @@ func (m *session) Data(r io.Reader) error {
 	m.s.mu.Lock()
 	m.s.msgs = append(m.s.msgs, msg)
 	m.s.mu.Unlock()
+	if m.s.Received != nil {
+		m.s.Received(msg)
+	}
 	return nil
 }
 
