@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"crypto/sha256"
@@ -94,6 +95,29 @@ type writer struct {
 	// committed is the last event id of this process's latest ingestion
 	// transaction.
 	committed int64
+	// stats are the committer's counters (Store.CommitterStats).
+	stats struct {
+		commits, events, writeNanos, commitNanos atomic.Int64
+	}
+}
+
+// CommitterStats are the counters of the ingestion committer since the
+// store opened: how many transactions it committed, the events they
+// stored, and the time it spent writing them (everything before the
+// commit) and committing (writing the WAL and waiting for its fsync).
+// The benchmarks report them to tell a committer that is busy computing
+// from one that waits for the disk.
+type CommitterStats struct {
+	Commits, Events int64
+	Writing         time.Duration
+	Committing      time.Duration
+}
+
+// CommitterStats returns the committer's counters.
+func (s *Store) CommitterStats() CommitterStats {
+	st := &s.writer.stats
+	return CommitterStats{Commits: st.commits.Load(), Events: st.events.Load(),
+		Writing: time.Duration(st.writeNanos.Load()), Committing: time.Duration(st.commitNanos.Load())}
 }
 
 // seenPrecision is how stale last_seen_at may be; maxSeen bounds the cache.
@@ -221,6 +245,7 @@ func (w *writer) commit(ctx context.Context, group []*ingestReq) ([]IngestResult
 		// each batch with the traits and roles it left (stages.go).
 		w.s.stages.waitFor(ctx, committed)
 	}
+	started := time.Now()
 	tx, err := w.s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
@@ -243,9 +268,14 @@ func (w *writer) commit(ctx context.Context, group []*ingestReq) ([]IngestResult
 	if err := b.markCommit(ctx); err != nil {
 		return nil, err
 	}
+	committing := time.Now()
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
+	w.stats.commits.Add(1)
+	w.stats.events.Add(int64(len(b.rows)))
+	w.stats.writeNanos.Add(int64(committing.Sub(started)))
+	w.stats.commitNanos.Add(int64(time.Since(committing)))
 	w.s.stages.offer(b.rows)
 	w.s.stages.notify()
 	if w.s.dialect.embedded() {

@@ -34,7 +34,9 @@ func Dialects() []store.Dialect {
 func Config(t testing.TB, d store.Dialect) store.Config {
 	t.Helper()
 	if d == store.SQLite {
-		return store.Config{Data: t.TempDir()}
+		// MOMENTS_TEST_SQLITE_SYNCHRONOUS=NORMAL lets a benchmark measure
+		// what the default FULL costs (docs/benchmarks.md).
+		return store.Config{Data: t.TempDir(), Synchronous: os.Getenv("MOMENTS_TEST_SQLITE_SYNCHRONOUS")}
 	}
 	base := os.Getenv(EnvPostgres)
 	if base == "" {
