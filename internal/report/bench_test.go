@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -133,6 +134,44 @@ func seedAnalytics(b *testing.B, st *store.Store, m *journey.Map, n int, now tim
 	require.NoError(b, err)
 }
 
+// seedMilestones records, for every account seeded on a success path,
+// when it reached the path's milestones, as the health stage would have:
+// the value milestone when (and only when) it has a time to value, the
+// others at random times after its contract start. Without them the
+// milestone funnel had nothing to count.
+func seedMilestones(b *testing.B, st *store.Store, m *journey.Map) {
+	b.Helper()
+	ctx := context.Background()
+	rows, err := st.DB().QueryContext(ctx, `SELECT account_id, path_id, contract_start, time_to_value FROM account_health ORDER BY account_id`)
+	require.NoError(b, err)
+	rng := rand.New(rand.NewPCG(3, 4))
+	day := float64(24 * time.Hour / time.Microsecond)
+	var out [][]any
+	for rows.Next() {
+		var id, path string
+		var start int64
+		var ttv sql.NullInt64
+		require.NoError(b, rows.Scan(&id, &path, &start, &ttv))
+		i := slices.IndexFunc(m.SuccessPaths, func(p journey.SuccessPath) bool { return p.ID == path })
+		if i < 0 {
+			continue
+		}
+		for _, ms := range m.SuccessPaths[i].Milestones {
+			switch {
+			case ms.Value && ttv.Valid:
+				out = append(out, []any{id, ms.ID, path, start + ttv.Int64})
+			case !ms.Value && rng.Float64() < 0.7:
+				out = append(out, []any{id, ms.ID, path, start + int64(rng.Float64()*40*day)})
+			}
+		}
+	}
+	require.NoError(b, rows.Err())
+	require.NoError(b, rows.Close())
+	bulk(b, st, "health_milestones", []string{"account_id", "milestone_id", "path_id", "reached_at"}, out)
+	_, err = st.DB().ExecContext(ctx, "ANALYZE")
+	require.NoError(b, err)
+}
+
 // reportsBenchNow is the end of the kept data set's history.
 var reportsBenchNow = time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 
@@ -151,6 +190,7 @@ func reportsBenchStore(b *testing.B, d store.Dialect, m *journey.Map, now time.T
 		st := storetest.Open(b, d)
 		start := time.Now()
 		seedAnalytics(b, st, m, benchAccounts(), now)
+		seedMilestones(b, st, m)
 		b.Logf("seeded %d accounts in %s", benchAccounts(), time.Since(start).Round(time.Millisecond))
 		return st
 	}
@@ -186,6 +226,14 @@ func reportsBenchStore(b *testing.B, d store.Dialect, m *journey.Map, now time.T
 		require.NoError(b, err)
 		_, err = st.DB().ExecContext(ctx, "INSERT INTO bench_complete (at) VALUES ($1)", time.Now().Unix())
 		require.NoError(b, err)
+	}
+	// A data set kept before the milestones were seeded gets them now.
+	var milestones int
+	require.NoError(b, st.DB().QueryRowContext(ctx, "SELECT COUNT(*) FROM health_milestones").Scan(&milestones))
+	if milestones == 0 {
+		start := time.Now()
+		seedMilestones(b, st, m)
+		b.Logf("seeded the milestones in %s", time.Since(start).Round(time.Millisecond))
 	}
 	return st
 }

@@ -494,14 +494,15 @@ type AccountMark struct {
 	At        time.Time
 }
 
-// FirstMarks returns, per account, the events of a watched name (or, with
-// milestone set, the reaching of a success-path milestone by id) between
-// from and to, in account then time order.
+// FirstMarks returns the events of a watched name (or, with milestone
+// set, the reaching of a success-path milestone by id) between from and
+// to, in time order (so each account's marks come in time order too): the
+// order of the name's index, which SQLite then needs not sort by account.
 func (s *Store) FirstMarks(ctx context.Context, name string, milestone bool, from, to time.Time) ([]AccountMark, error) {
-	q := `SELECT account_id, at FROM analytics_marks WHERE name = $1 AND at >= $2 AND at <= $3 ORDER BY account_id, at`
+	q := `SELECT account_id, at FROM analytics_marks WHERE name = $1 AND at >= $2 AND at <= $3 ORDER BY at`
 	if milestone {
 		q = `SELECT account_id, reached_at FROM health_milestones WHERE milestone_id = $1 AND reached_at >= $2 AND reached_at <= $3
-			ORDER BY account_id, reached_at`
+			ORDER BY reached_at`
 	}
 	rows, err := s.read.QueryContext(ctx, q, name, micros(from), micros(to))
 	if err != nil {
@@ -533,32 +534,50 @@ type AccountProfile struct {
 	TimeToImplementation *time.Duration
 }
 
-// AccountProfiles returns every account with its health row's success path
-// state (accounts without one have empty path fields), in id order. The
-// contract start is the health row's, or else the account's contract_start
-// trait (YYYY-MM-DD).
-func (s *Store) AccountProfiles(ctx context.Context) ([]AccountProfile, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT a.id, a.segment, a.plan, COALESCE(h.path_id, ''), h.contract_start,
-		h.time_to_value, h.time_to_implementation, CASE WHEN h.contract_start IS NULL THEN CAST(a.traits AS TEXT) ELSE '' END
-		FROM accounts a LEFT JOIN account_health h ON h.account_id = a.id ORDER BY a.id`)
+// AccountProfiles returns the accounts with their health row's success
+// path state (accounts without one have empty path fields), in no
+// particular order: every account when pathID is empty, else only those
+// on that path. The contract start is the health row's, or else the
+// account's contract_start trait (YYYY-MM-DD). One pass over the accounts
+// (or the path's health rows) and nothing else: reports that break
+// figures down read it once per request.
+func (s *Store) AccountProfiles(ctx context.Context, pathID string) ([]AccountProfile, error) {
+	cols := `SELECT a.id, a.segment, a.plan, COALESCE(h.path_id, ''), h.contract_start,
+		h.time_to_value, h.time_to_implementation, CASE WHEN h.contract_start IS NULL THEN CAST(a.traits AS TEXT) ELSE '' END`
+	q, args := cols+` FROM accounts a LEFT JOIN account_health h ON h.account_id = a.id`, []any{}
+	if pathID != "" {
+		q, args = cols+` FROM account_health h JOIN accounts a ON a.id = h.account_id WHERE h.path_id = $1`, []any{pathID}
+	}
+	rows, err := s.read.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read the accounts' success paths: %w", err)
 	}
 	defer rows.Close()
+	// Segments, plans and paths repeat: one string each, not one per row.
+	interned := map[string]string{}
+	intern := func(b []byte) string {
+		if v, ok := interned[string(b)]; ok {
+			return v
+		}
+		v := string(b)
+		interned[v] = v
+		return v
+	}
 	var out []AccountProfile
+	var segment, plan, path, traits sql.RawBytes
 	for rows.Next() {
 		var p AccountProfile
 		var start, ttv, tti sql.NullInt64
-		var traits string
-		if err := rows.Scan(&p.AccountID, &p.Segment, &p.Plan, &p.PathID, &start, &ttv, &tti, &traits); err != nil {
+		if err := rows.Scan(&p.AccountID, &segment, &plan, &path, &start, &ttv, &tti, &traits); err != nil {
 			return nil, err
 		}
+		p.Segment, p.Plan, p.PathID = intern(segment), intern(plan), intern(path)
 		p.ContractStart = timePtr(start)
-		if p.ContractStart == nil && traits != "" {
+		if p.ContractStart == nil && len(traits) > 0 {
 			var t struct {
 				ContractStart string `json:"contract_start"`
 			}
-			if json.Unmarshal([]byte(traits), &t) == nil {
+			if json.Unmarshal(traits, &t) == nil {
 				if d, ok := ParseDate(t.ContractStart); ok {
 					p.ContractStart = &d
 				}
@@ -566,6 +585,43 @@ func (s *Store) AccountProfiles(ctx context.Context) ([]AccountProfile, error) {
 		}
 		p.TimeToValue, p.TimeToImplementation = durationPtr(ttv), durationPtr(tti)
 		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// AccountLabel is an account's value of one of its columns.
+type AccountLabel struct {
+	AccountID string
+	Label     string
+}
+
+// AccountLabels returns every account's segment (column "segment") or
+// plan ("plan"), from the accounts table alone: a funnel broken down by
+// either needs no success path state (AccountProfiles joins it), and the
+// segments come from their index without reading the table.
+func (s *Store) AccountLabels(ctx context.Context, column string) ([]AccountLabel, error) {
+	if column != "segment" && column != "plan" {
+		return nil, fmt.Errorf("account labels: no column %q (segment or plan)", column)
+	}
+	rows, err := s.read.QueryContext(ctx, `SELECT id, `+column+` FROM accounts`)
+	if err != nil {
+		return nil, fmt.Errorf("read the accounts' %ss: %w", column, err)
+	}
+	defer rows.Close()
+	var out []AccountLabel
+	var label sql.RawBytes
+	var last string
+	for rows.Next() {
+		var l AccountLabel
+		if err := rows.Scan(&l.AccountID, &label); err != nil {
+			return nil, err
+		}
+		// Labels repeat: one string per run of equal ones.
+		if string(label) != last {
+			last = string(label)
+		}
+		l.Label = last
+		out = append(out, l)
 	}
 	return out, rows.Err()
 }
