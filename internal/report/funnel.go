@@ -161,7 +161,7 @@ func funnelGroups(ctx context.Context, st Analytics, paths map[string][]time.Tim
 		}
 	} else {
 		var err error
-		if profiles, err = st.AccountProfiles(ctx, ""); err != nil {
+		if profiles, err = st.AccountProfiles(ctx); err != nil {
 			return nil, err
 		}
 	}

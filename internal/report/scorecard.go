@@ -188,7 +188,8 @@ type Analytics interface {
 	MomentDaySummaries(ctx context.Context, qs []store.DaySummaryQuery,
 		summarise func(q int, occ []store.Occurrence) []byte) ([]store.MomentDays, error)
 	SurveyScores(ctx context.Context, survey string, from, to time.Time) (store.SurveyScore, error)
-	AccountProfiles(ctx context.Context, pathID string) ([]store.AccountProfile, error)
+	AccountProfiles(ctx context.Context) ([]store.AccountProfile, error)
+	PathAccounts(ctx context.Context, pathID string) ([]store.PathAccount, error)
 	AccountLabels(ctx context.Context, column string) ([]store.AccountLabel, error)
 	FirstMarks(ctx context.Context, name string, milestone bool, from, to time.Time) ([]store.AccountMark, error)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/moments-cs/moments/internal/journey"
 	"github.com/moments-cs/moments/internal/stats"
+	"github.com/moments-cs/moments/internal/store"
 )
 
 // TTVPoint is one step of a time-to-value curve.
@@ -80,7 +81,7 @@ func TTV(ctx context.Context, st Analytics, m *journey.Map, path, by string, now
 	if rep.Milestone == "" {
 		return rep, paramErrorf("path", "success path %q has no milestone marked value: true; mark the milestone that is the customer's first value", p.ID)
 	}
-	profiles, err := st.AccountProfiles(ctx, p.ID)
+	profiles, err := st.PathAccounts(ctx, p.ID)
 	if err != nil {
 		return rep, err
 	}
@@ -89,9 +90,6 @@ func TTV(ctx context.Context, st Analytics, m *journey.Map, path, by string, now
 	all := make([]ttvSubject, 0, len(profiles))
 	groups := map[string][]ttvSubject{}
 	for _, pr := range profiles {
-		if pr.ContractStart == nil {
-			continue
-		}
 		s := ttvSubject{reached: pr.TimeToValue != nil}
 		if s.reached {
 			s.days = pr.TimeToValue.Hours() / 24
@@ -100,7 +98,7 @@ func TTV(ctx context.Context, st Analytics, m *journey.Map, path, by string, now
 		}
 		all = append(all, s)
 		if by != "" {
-			k := breakdownKey(pr, by)
+			k := breakdownKey(store.AccountProfile{Segment: pr.Segment, Plan: pr.Plan, ContractStart: pr.ContractStart}, by)
 			groups[k] = append(groups[k], s)
 		}
 	}

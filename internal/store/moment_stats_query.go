@@ -534,35 +534,21 @@ type AccountProfile struct {
 	TimeToImplementation *time.Duration
 }
 
-// AccountProfiles returns the accounts with their health row's success
+// AccountProfiles returns every account with its health row's success
 // path state (accounts without one have empty path fields), in no
-// particular order: every account when pathID is empty, else only those
-// on that path. The contract start is the health row's, or else the
-// account's contract_start trait (YYYY-MM-DD). One pass over the accounts
-// (or the path's health rows) and nothing else: reports that break
-// figures down read it once per request.
-func (s *Store) AccountProfiles(ctx context.Context, pathID string) ([]AccountProfile, error) {
-	cols := `SELECT a.id, a.segment, a.plan, COALESCE(h.path_id, ''), h.contract_start,
-		h.time_to_value, h.time_to_implementation, CASE WHEN h.contract_start IS NULL THEN CAST(a.traits AS TEXT) ELSE '' END`
-	q, args := cols+` FROM accounts a LEFT JOIN account_health h ON h.account_id = a.id`, []any{}
-	if pathID != "" {
-		q, args = cols+` FROM account_health h JOIN accounts a ON a.id = h.account_id WHERE h.path_id = $1`, []any{pathID}
-	}
-	rows, err := s.read.QueryContext(ctx, q, args...)
+// particular order. The contract start is the health row's, or else the
+// account's contract_start trait (YYYY-MM-DD).
+func (s *Store) AccountProfiles(ctx context.Context) ([]AccountProfile, error) {
+	q := `SELECT a.id, a.segment, a.plan, COALESCE(h.path_id, ''), h.contract_start,
+		h.time_to_value, h.time_to_implementation, CASE WHEN h.contract_start IS NULL THEN CAST(a.traits AS TEXT) ELSE '' END
+		FROM accounts a LEFT JOIN account_health h ON h.account_id = a.id`
+	rows, err := s.read.QueryContext(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("read the accounts' success paths: %w", err)
 	}
 	defer rows.Close()
 	// Segments, plans and paths repeat: one string each, not one per row.
-	interned := map[string]string{}
-	intern := func(b []byte) string {
-		if v, ok := interned[string(b)]; ok {
-			return v
-		}
-		v := string(b)
-		interned[v] = v
-		return v
-	}
+	intern := interner{}.of
 	var out []AccountProfile
 	var segment, plan, path, traits sql.RawBytes
 	for rows.Next() {
@@ -573,20 +559,100 @@ func (s *Store) AccountProfiles(ctx context.Context, pathID string) ([]AccountPr
 		}
 		p.Segment, p.Plan, p.PathID = intern(segment), intern(plan), intern(path)
 		p.ContractStart = timePtr(start)
-		if p.ContractStart == nil && len(traits) > 0 {
-			var t struct {
-				ContractStart string `json:"contract_start"`
-			}
-			if json.Unmarshal(traits, &t) == nil {
-				if d, ok := ParseDate(t.ContractStart); ok {
-					p.ContractStart = &d
-				}
-			}
+		if p.ContractStart == nil {
+			p.ContractStart = traitContractStart(traits)
 		}
 		p.TimeToValue, p.TimeToImplementation = durationPtr(ttv), durationPtr(tti)
 		out = append(out, p)
 	}
 	return out, rows.Err()
+}
+
+// interner gives one string per distinct value of the bytes it is given:
+// labels read from many rows (segments, plans, paths) repeat.
+type interner map[string]string
+
+func (m interner) of(b []byte) string {
+	if v, ok := m[string(b)]; ok {
+		return v
+	}
+	v := string(b)
+	m[v] = v
+	return v
+}
+
+// traitContractStart reads the contract_start trait (YYYY-MM-DD) of an
+// account's traits; nil when there is none.
+func traitContractStart(traits []byte) *time.Time {
+	if len(traits) == 0 {
+		return nil
+	}
+	var t struct {
+		ContractStart string `json:"contract_start"`
+	}
+	if json.Unmarshal(traits, &t) == nil {
+		if d, ok := ParseDate(t.ContractStart); ok {
+			return &d
+		}
+	}
+	return nil
+}
+
+// PathAccount is what a time-to-value curve needs of an account on a
+// success path.
+type PathAccount struct {
+	Segment, Plan string
+	// ContractStart is the health row's, or else the contract_start
+	// trait; TimeToValue is nil while the account has not reached value.
+	ContractStart *time.Time
+	TimeToValue   *time.Duration
+}
+
+// PathAccounts returns the accounts on a success path (their health
+// row's) with a known contract start, in no particular order: one pass
+// over the health rows, five columns each.
+func (s *Store) PathAccounts(ctx context.Context, pathID string) ([]PathAccount, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT a.segment, a.plan, h.contract_start, h.time_to_value,
+		CASE WHEN h.contract_start IS NULL THEN CAST(a.traits AS TEXT) ELSE '' END
+		FROM account_health h JOIN accounts a ON a.id = h.account_id WHERE h.path_id = $1`, pathID)
+	if err != nil {
+		return nil, fmt.Errorf("read the accounts on path %q: %w", pathID, err)
+	}
+	defer rows.Close()
+	// Segments and plans repeat: one string each, not one per row. The
+	// rows go in chunks, so a growing slice never copies them all.
+	var segment, plan, traits sql.RawBytes
+	intern := interner{}.of
+	var chunks [][]PathAccount
+	chunk := make([]PathAccount, 0, 1024)
+	n := 0
+	for rows.Next() {
+		var p PathAccount
+		var start, ttv sql.NullInt64
+		if err := rows.Scan(&segment, &plan, &start, &ttv, &traits); err != nil {
+			return nil, err
+		}
+		p.Segment, p.Plan = intern(segment), intern(plan)
+		if p.ContractStart = timePtr(start); p.ContractStart == nil {
+			if p.ContractStart = traitContractStart(traits); p.ContractStart == nil {
+				continue
+			}
+		}
+		p.TimeToValue = durationPtr(ttv)
+		if len(chunk) == cap(chunk) {
+			chunks, chunk = append(chunks, chunk), make([]PathAccount, 0, 2*cap(chunk))
+		}
+		chunk = append(chunk, p)
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]PathAccount, 0, n)
+	for _, c := range append(chunks, chunk) {
+		out = append(out, c...)
+	}
+	return out, nil
 }
 
 // AccountLabel is an account's value of one of its columns.
