@@ -2,6 +2,7 @@ package report
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -117,7 +118,8 @@ func Funnel(ctx context.Context, st Analytics, m *journey.Map, req FunnelRequest
 	from := now.AddDate(0, 0, -req.Days)
 	rep := FunnelReport{Source: source, Days: req.Days, WindowDays: req.WindowDays, Period: Period{from, now}, By: req.By,
 		Scope: FunnelScope}
-	marks := make([]map[string][]time.Time, len(defs))
+	paths := map[string][]time.Time{}
+	window := time.Duration(req.WindowDays) * 24 * time.Hour
 	for i, d := range defs {
 		// Later steps come at or after the first, so the same period
 		// holds every mark a path can use.
@@ -125,34 +127,66 @@ func Funnel(ctx context.Context, st Analytics, m *journey.Map, req FunnelRequest
 		if err != nil {
 			return rep, err
 		}
-		marks[i] = map[string][]time.Time{}
-		for _, mk := range ms {
-			marks[i][mk.AccountID] = append(marks[i][mk.AccountID], mk.At)
-		}
+		funnelStep(paths, i, ms, window)
 	}
-	paths := funnelPaths(marks, time.Duration(req.WindowDays)*24*time.Hour)
-	rep.Steps = funnelFigures(defs, paths, nil)
+	all := slices.Collect(maps.Values(paths))
+	rep.Steps = funnelFigures(defs, all)
 	if req.By != "" {
-		profiles, err := st.AccountProfiles(ctx)
+		groups, err := funnelGroups(ctx, st, paths, req.By)
 		if err != nil {
 			return rep, err
 		}
-		keyOf := map[string]string{}
-		for _, p := range profiles {
-			keyOf[p.AccountID] = breakdownKey(p, req.By)
-		}
-		var keys []string
-		for a := range paths {
-			if k := keyOf[a]; !slices.Contains(keys, k) {
-				keys = append(keys, k)
-			}
-		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			rep.Groups = append(rep.Groups, FunnelGroup{Key: k, Steps: funnelFigures(defs, paths, func(a string) bool { return keyOf[a] == k })})
+		for _, k := range slices.Sorted(maps.Keys(groups)) {
+			rep.Groups = append(rep.Groups, FunnelGroup{Key: k, Steps: funnelFigures(defs, groups[k])})
 		}
 	}
 	return rep, nil
+}
+
+// funnelGroups splits the accounts' paths by the breakdown: a segment or
+// plan from the accounts alone, a cohort from their contract start. An
+// account that entered but has no accounts row counts as "unknown".
+func funnelGroups(ctx context.Context, st Analytics, paths map[string][]time.Time, by string) (map[string][][]time.Time, error) {
+	var profiles []store.AccountProfile
+	if by == BySegment || by == ByPlan {
+		labels, err := st.AccountLabels(ctx, by)
+		if err != nil {
+			return nil, err
+		}
+		profiles = make([]store.AccountProfile, 0, len(labels))
+		for _, l := range labels {
+			if _, ok := paths[l.AccountID]; ok {
+				profiles = append(profiles, store.AccountProfile{AccountID: l.AccountID, Segment: l.Label, Plan: l.Label})
+			}
+		}
+	} else {
+		var err error
+		if profiles, err = st.AccountProfiles(ctx); err != nil {
+			return nil, err
+		}
+	}
+	groups := map[string][][]time.Time{}
+	seen := 0
+	for _, p := range profiles {
+		if reached, ok := paths[p.AccountID]; ok {
+			k := breakdownKey(p, by)
+			groups[k] = append(groups[k], reached)
+			seen++
+		}
+	}
+	if seen < len(paths) {
+		known := make(map[string]bool, len(profiles))
+		for _, p := range profiles {
+			known[p.AccountID] = true
+		}
+		for a, reached := range paths {
+			if !known[a] {
+				k := breakdownKey(store.AccountProfile{}, by)
+				groups[k] = append(groups[k], reached)
+			}
+		}
+	}
+	return groups, nil
 }
 
 // checkFunnel checks a funnel request's numbers, breakdown and steps.
@@ -230,47 +264,35 @@ func successPath(m *journey.Map, id string) (journey.SuccessPath, error) {
 	return journey.SuccessPath{}, paramErrorf("path", "path %q is not a success path of the map; its paths are %s", id, strings.Join(ids, ", "))
 }
 
-// funnelPaths walks each account through the steps: the first step is its
-// first mark in the period; each later step the first mark at or after the
-// previous step and within the window from the first. It returns, per
-// account that entered, the time of each step reached.
-func funnelPaths(marks []map[string][]time.Time, window time.Duration) map[string][]time.Time {
-	out := map[string][]time.Time{}
-	if len(marks) == 0 {
-		return out
-	}
-	for a, ts := range marks[0] {
-		reached := []time.Time{ts[0]}
-		for i := 1; i < len(marks); i++ {
-			prev := reached[len(reached)-1]
-			next, ok := firstAtOrAfter(marks[i][a], prev)
-			if !ok || next.Sub(reached[0]) > window {
-				break
+// funnelStep walks the accounts through step i, given its marks in time
+// order (FirstMarks): the first step is an account's first mark in the
+// period; each later step the first mark at or after the previous step,
+// if it is within the window from the first (a later mark is later still,
+// so the account stops there). paths holds, per account that entered,
+// the time of each step reached so far.
+func funnelStep(paths map[string][]time.Time, i int, marks []store.AccountMark, window time.Duration) {
+	for _, mk := range marks {
+		reached, ok := paths[mk.AccountID]
+		switch {
+		case i == 0:
+			if !ok {
+				paths[mk.AccountID] = []time.Time{mk.At}
 			}
-			reached = append(reached, next)
+		case !ok || len(reached) != i || mk.At.Before(reached[i-1]):
+		case mk.At.Sub(reached[0]) > window:
+			// Past the window: so is every later mark, the account stops.
+		default:
+			paths[mk.AccountID] = append(reached, mk.At)
 		}
-		out[a] = reached
 	}
-	return out
 }
 
-// firstAtOrAfter returns the first of the sorted times at or after t.
-func firstAtOrAfter(ts []time.Time, t time.Time) (time.Time, bool) {
-	i, _ := slices.BinarySearchFunc(ts, t, func(a, b time.Time) int { return a.Compare(b) })
-	if i == len(ts) {
-		return time.Time{}, false
-	}
-	return ts[i], true
-}
-
-// funnelFigures counts the accounts at each step (of those keep accepts).
-func funnelFigures(defs []funnelStepDef, paths map[string][]time.Time, keep func(string) bool) []FunnelStep {
+// funnelFigures counts the accounts at each step, given the steps each
+// account reached.
+func funnelFigures(defs []funnelStepDef, paths [][]time.Time) []FunnelStep {
 	steps := make([]FunnelStep, len(defs))
 	gaps := make([][]float64, len(defs))
-	for a, reached := range paths {
-		if keep != nil && !keep(a) {
-			continue
-		}
+	for _, reached := range paths {
 		for i := range reached {
 			steps[i].Accounts++
 			if i > 0 {

@@ -95,8 +95,9 @@ func doneAt(s journey.IdealStep, o store.Occurrence) (time.Time, bool) {
 }
 
 // idealFigures computes the ideal-against-actual figures of a moment from
-// the tally of its occurrences, as of now.
-func idealFigures(mo journey.Moment, t tally, now time.Time) IdealFigures {
+// the tally of its occurrences, as of now; the steps' medians only with
+// medians set (the previous period shows its conformance alone).
+func idealFigures(mo journey.Moment, t tally, now time.Time, medians bool) IdealFigures {
 	var out IdealFigures
 	var sum float64
 	var counted int
@@ -121,8 +122,10 @@ func idealFigures(mo journey.Moment, t tally, now time.Time) IdealFigures {
 				worstOnTime, out.MostMissed = t.Share, s.Step
 			}
 		}
-		f.MedianDays = num(stats.Median(inDays(st.took)))
-		f.MedianDelayDays = num(stats.Median(inDays(st.delays)))
+		if medians {
+			f.MedianDays = num(daysQuantiles(st.took, 0.5)[0])
+			f.MedianDelayDays = num(daysQuantiles(st.delays, 0.5)[0])
+		}
 		if f.MedianDelayDays != nil && *f.MedianDelayDays > worstDelay {
 			worstDelay, out.Slowest, out.SlowestOwner = *f.MedianDelayDays, s.Step, s.Owner
 		}

@@ -189,6 +189,8 @@ type Analytics interface {
 		summarise func(q int, occ []store.Occurrence) []byte) ([]store.MomentDays, error)
 	SurveyScores(ctx context.Context, survey string, from, to time.Time) (store.SurveyScore, error)
 	AccountProfiles(ctx context.Context) ([]store.AccountProfile, error)
+	PathAccounts(ctx context.Context, pathID string) ([]store.PathAccount, error)
+	AccountLabels(ctx context.Context, column string) ([]store.AccountLabel, error)
 	FirstMarks(ctx context.Context, name string, milestone bool, from, to time.Time) ([]store.AccountMark, error)
 }
 
@@ -371,7 +373,6 @@ func scoreMoment(m *journey.Map, mo journey.Moment, c, p periodData, cur, prev P
 	accounts := distinct(t.accounts)
 	sc.Quantity.Delivered = t.delivered
 	sc.Cost.Recorded = t.effort
-	took := inDays(t.took)
 	sc.Time.NotReached = t.notReached
 	sc.Quantity.Label, sc.Quantity.Accounts = mo.Metrics.Quantity, len(accounts)
 	sc.Quality.Survey, sc.Quality.Answers = mo.Metrics.Quality.Survey, c.survey.Answers
@@ -399,14 +400,15 @@ func scoreMoment(m *journey.Map, mo journey.Moment, c, p periodData, cur, prev P
 		sc.Cost.PerOccurrence = num(float64(sc.Cost.Total) / float64(t.occurrences))
 	}
 	sc.Time.From, sc.Time.To = mo.Metrics.Time.From, mo.Metrics.Time.To
-	sc.Time.Measured = len(took)
-	sc.Time.MedianDays, sc.Time.P90Days = num(stats.Median(took)), num(stats.Quantile(took, 0.9))
-	if n := len(took) + sc.Time.NotReached; n > 0 {
+	sc.Time.Measured = len(t.took)
+	q := daysQuantiles(t.took, 0.5, 0.9)
+	sc.Time.MedianDays, sc.Time.P90Days = num(q[0]), num(q[1])
+	if n := len(t.took) + sc.Time.NotReached; n > 0 {
 		sc.Time.NotReachedShare = num(float64(sc.Time.NotReached) / float64(n))
 	}
 	milestoneTimes(m, mo, t.paths, &sc.Time)
 
-	sc.Conformance = idealFigures(mo, t, now)
+	sc.Conformance = idealFigures(mo, t, now, true)
 	sc.Ideal = sc.Conformance.Steps
 	sc.Conformance.Steps = nil
 	sc.Gap = gap(sc.Conformance.Conformance, sc.Quality.SLA)
@@ -428,8 +430,8 @@ func scoreMoment(m *journey.Map, mo journey.Moment, c, p periodData, cur, prev P
 // previousFigures computes the headline figures of the previous period.
 func previousFigures(mo journey.Moment, d periodData, now time.Time) PeriodFigures {
 	f := PeriodFigures{Occurrences: d.tally.occurrences}
-	f.MedianDays = num(stats.Median(inDays(d.tally.took)))
-	f.Conformance = idealFigures(mo, d.tally, now).Conformance
+	f.MedianDays = num(daysQuantiles(d.tally.took, 0.5)[0])
+	f.Conformance = idealFigures(mo, d.tally, now, false).Conformance
 	if d.survey.Answers > 0 {
 		f.Score = num(stats.MeanT(d.survey.Scores).Mean)
 	}

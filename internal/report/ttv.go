@@ -81,49 +81,70 @@ func TTV(ctx context.Context, st Analytics, m *journey.Map, path, by string, now
 	if rep.Milestone == "" {
 		return rep, paramErrorf("path", "success path %q has no milestone marked value: true; mark the milestone that is the customer's first value", p.ID)
 	}
-	profiles, err := st.AccountProfiles(ctx)
+	profiles, err := st.PathAccounts(ctx, p.ID)
 	if err != nil {
 		return rep, err
 	}
-	var subjects []store.AccountProfile
+	// Each account's time as the curve counts it, grouped once: the
+	// profiles themselves are not copied into the groups.
+	all := make([]ttvSubject, 0, len(profiles))
+	groups := map[string][]ttvSubject{}
 	for _, pr := range profiles {
-		if pr.PathID == p.ID && pr.ContractStart != nil {
-			subjects = append(subjects, pr)
+		s := ttvSubject{reached: pr.TimeToValue != nil}
+		if s.reached {
+			s.days = pr.TimeToValue.Hours() / 24
+		} else {
+			s.days = daysBetween(*pr.ContractStart, now)
 		}
-	}
-	rep.All = ttvGroup("all", subjects, rep.TargetDays, now)
-	if by != "" {
-		groups := map[string][]store.AccountProfile{}
-		for _, s := range subjects {
-			k := breakdownKey(s, by)
+		all = append(all, s)
+		if by != "" {
+			k := breakdownKey(store.AccountProfile{Segment: pr.Segment, Plan: pr.Plan, ContractStart: pr.ContractStart}, by)
 			groups[k] = append(groups[k], s)
 		}
-		for _, k := range slices.Sorted(maps.Keys(groups)) {
-			rep.Groups = append(rep.Groups, ttvGroup(k, groups[k], rep.TargetDays, now))
-		}
+	}
+	rep.All = ttvGroup("all", all, rep.TargetDays)
+	for _, k := range slices.Sorted(maps.Keys(groups)) {
+		rep.Groups = append(rep.Groups, ttvGroup(k, groups[k], rep.TargetDays))
 	}
 	return rep, nil
 }
 
+// ttvSubject is one account on the path: its time to value in days, or,
+// while it has not reached value, its days since its contract started.
+type ttvSubject struct {
+	days    float64
+	reached bool
+}
+
 // ttvGroup computes one group's curve.
-func ttvGroup(key string, subjects []store.AccountProfile, targetDays int, now time.Time) TTVGroup {
+func ttvGroup(key string, subjects []ttvSubject, targetDays int) TTVGroup {
 	g := TTVGroup{Key: key, Accounts: len(subjects)}
 	times := make([]float64, len(subjects))
 	reached := make([]bool, len(subjects))
 	for i, s := range subjects {
-		if s.TimeToValue != nil {
-			times[i], reached[i] = s.TimeToValue.Hours()/24, true
+		times[i], reached[i] = s.days, s.reached
+		if s.reached {
 			g.Reached++
-		} else {
-			times[i] = daysBetween(*s.ContractStart, now)
 		}
 	}
 	km := stats.KaplanMeier(times, reached)
-	for _, p := range km.Points {
+	// One allocation for every bound of the curve, not two per point.
+	bounds := make([]float64, 2*len(km.Points))
+	bound := func(i int, v float64) *float64 {
+		if p := num(v); p != nil {
+			bounds[i] = *p
+			return &bounds[i]
+		}
+		return nil
+	}
+	if len(km.Points) > 0 {
+		g.Curve = make([]TTVPoint, 0, len(km.Points))
+	}
+	for i, p := range km.Points {
 		pt := TTVPoint{Days: round4(p.T), AtRisk: p.AtRisk, Reached: p.Events, Censored: p.Censored,
 			ShareReached: round4(1 - p.Survival)}
 		// The share reached is 1 − survival, so its bounds swap.
-		pt.Low, pt.High = num(1-p.High), num(1-p.Low)
+		pt.Low, pt.High = bound(2*i, 1-p.High), bound(2*i+1, 1-p.Low)
 		g.Curve = append(g.Curve, pt)
 	}
 	g.MedianDays = num(km.Median())

@@ -70,6 +70,9 @@ func KaplanMeier(times []float64, observed []bool) Survival {
 		return 0
 	})
 	out := Survival{N: len(xs)}
+	if len(xs) > 0 {
+		out.Points = make([]SurvivalPoint, 0, len(xs))
+	}
 	atRisk := len(xs)
 	s := 1.0
 	greenwood := 0.0 // Σ d/(n(n−d))

@@ -494,14 +494,15 @@ type AccountMark struct {
 	At        time.Time
 }
 
-// FirstMarks returns, per account, the events of a watched name (or, with
-// milestone set, the reaching of a success-path milestone by id) between
-// from and to, in account then time order.
+// FirstMarks returns the events of a watched name (or, with milestone
+// set, the reaching of a success-path milestone by id) between from and
+// to, in time order (so each account's marks come in time order too): the
+// order of the name's index, which SQLite then needs not sort by account.
 func (s *Store) FirstMarks(ctx context.Context, name string, milestone bool, from, to time.Time) ([]AccountMark, error) {
-	q := `SELECT account_id, at FROM analytics_marks WHERE name = $1 AND at >= $2 AND at <= $3 ORDER BY account_id, at`
+	q := `SELECT account_id, at FROM analytics_marks WHERE name = $1 AND at >= $2 AND at <= $3 ORDER BY at`
 	if milestone {
 		q = `SELECT account_id, reached_at FROM health_milestones WHERE milestone_id = $1 AND reached_at >= $2 AND reached_at <= $3
-			ORDER BY account_id, reached_at`
+			ORDER BY reached_at`
 	}
 	rows, err := s.read.QueryContext(ctx, q, name, micros(from), micros(to))
 	if err != nil {
@@ -533,39 +534,160 @@ type AccountProfile struct {
 	TimeToImplementation *time.Duration
 }
 
-// AccountProfiles returns every account with its health row's success path
-// state (accounts without one have empty path fields), in id order. The
-// contract start is the health row's, or else the account's contract_start
-// trait (YYYY-MM-DD).
+// AccountProfiles returns every account with its health row's success
+// path state (accounts without one have empty path fields), in no
+// particular order. The contract start is the health row's, or else the
+// account's contract_start trait (YYYY-MM-DD).
 func (s *Store) AccountProfiles(ctx context.Context) ([]AccountProfile, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT a.id, a.segment, a.plan, COALESCE(h.path_id, ''), h.contract_start,
+	q := `SELECT a.id, a.segment, a.plan, COALESCE(h.path_id, ''), h.contract_start,
 		h.time_to_value, h.time_to_implementation, CASE WHEN h.contract_start IS NULL THEN CAST(a.traits AS TEXT) ELSE '' END
-		FROM accounts a LEFT JOIN account_health h ON h.account_id = a.id ORDER BY a.id`)
+		FROM accounts a LEFT JOIN account_health h ON h.account_id = a.id`
+	rows, err := s.read.QueryContext(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("read the accounts' success paths: %w", err)
 	}
 	defer rows.Close()
+	// Segments, plans and paths repeat: one string each, not one per row.
+	intern := interner{}.of
 	var out []AccountProfile
+	var segment, plan, path, traits sql.RawBytes
 	for rows.Next() {
 		var p AccountProfile
 		var start, ttv, tti sql.NullInt64
-		var traits string
-		if err := rows.Scan(&p.AccountID, &p.Segment, &p.Plan, &p.PathID, &start, &ttv, &tti, &traits); err != nil {
+		if err := rows.Scan(&p.AccountID, &segment, &plan, &path, &start, &ttv, &tti, &traits); err != nil {
 			return nil, err
 		}
+		p.Segment, p.Plan, p.PathID = intern(segment), intern(plan), intern(path)
 		p.ContractStart = timePtr(start)
-		if p.ContractStart == nil && traits != "" {
-			var t struct {
-				ContractStart string `json:"contract_start"`
-			}
-			if json.Unmarshal([]byte(traits), &t) == nil {
-				if d, ok := ParseDate(t.ContractStart); ok {
-					p.ContractStart = &d
-				}
-			}
+		if p.ContractStart == nil {
+			p.ContractStart = traitContractStart(traits)
 		}
 		p.TimeToValue, p.TimeToImplementation = durationPtr(ttv), durationPtr(tti)
 		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// interner gives one string per distinct value of the bytes it is given:
+// labels read from many rows (segments, plans, paths) repeat.
+type interner map[string]string
+
+func (m interner) of(b []byte) string {
+	if v, ok := m[string(b)]; ok {
+		return v
+	}
+	v := string(b)
+	m[v] = v
+	return v
+}
+
+// traitContractStart reads the contract_start trait (YYYY-MM-DD) of an
+// account's traits; nil when there is none.
+func traitContractStart(traits []byte) *time.Time {
+	if len(traits) == 0 {
+		return nil
+	}
+	var t struct {
+		ContractStart string `json:"contract_start"`
+	}
+	if json.Unmarshal(traits, &t) == nil {
+		if d, ok := ParseDate(t.ContractStart); ok {
+			return &d
+		}
+	}
+	return nil
+}
+
+// PathAccount is what a time-to-value curve needs of an account on a
+// success path.
+type PathAccount struct {
+	Segment, Plan string
+	// ContractStart is the health row's, or else the contract_start
+	// trait; TimeToValue is nil while the account has not reached value.
+	ContractStart *time.Time
+	TimeToValue   *time.Duration
+}
+
+// PathAccounts returns the accounts on a success path (their health
+// row's) with a known contract start, in no particular order: one pass
+// over the health rows, five columns each.
+func (s *Store) PathAccounts(ctx context.Context, pathID string) ([]PathAccount, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT a.segment, a.plan, h.contract_start, h.time_to_value,
+		CASE WHEN h.contract_start IS NULL THEN CAST(a.traits AS TEXT) ELSE '' END
+		FROM account_health h JOIN accounts a ON a.id = h.account_id WHERE h.path_id = $1`, pathID)
+	if err != nil {
+		return nil, fmt.Errorf("read the accounts on path %q: %w", pathID, err)
+	}
+	defer rows.Close()
+	// Segments and plans repeat: one string each, not one per row. The
+	// rows go in chunks, so a growing slice never copies them all.
+	var segment, plan, traits sql.RawBytes
+	intern := interner{}.of
+	var chunks [][]PathAccount
+	chunk := make([]PathAccount, 0, 1024)
+	n := 0
+	for rows.Next() {
+		var p PathAccount
+		var start, ttv sql.NullInt64
+		if err := rows.Scan(&segment, &plan, &start, &ttv, &traits); err != nil {
+			return nil, err
+		}
+		p.Segment, p.Plan = intern(segment), intern(plan)
+		if p.ContractStart = timePtr(start); p.ContractStart == nil {
+			if p.ContractStart = traitContractStart(traits); p.ContractStart == nil {
+				continue
+			}
+		}
+		p.TimeToValue = durationPtr(ttv)
+		if len(chunk) == cap(chunk) {
+			chunks, chunk = append(chunks, chunk), make([]PathAccount, 0, 2*cap(chunk))
+		}
+		chunk = append(chunk, p)
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]PathAccount, 0, n)
+	for _, c := range append(chunks, chunk) {
+		out = append(out, c...)
+	}
+	return out, nil
+}
+
+// AccountLabel is an account's value of one of its columns.
+type AccountLabel struct {
+	AccountID string
+	Label     string
+}
+
+// AccountLabels returns every account's segment (column "segment") or
+// plan ("plan"), from the accounts table alone: a funnel broken down by
+// either needs no success path state (AccountProfiles joins it), and the
+// segments come from their index without reading the table.
+func (s *Store) AccountLabels(ctx context.Context, column string) ([]AccountLabel, error) {
+	if column != "segment" && column != "plan" {
+		return nil, fmt.Errorf("account labels: no column %q (segment or plan)", column)
+	}
+	rows, err := s.read.QueryContext(ctx, `SELECT id, `+column+` FROM accounts`)
+	if err != nil {
+		return nil, fmt.Errorf("read the accounts' %ss: %w", column, err)
+	}
+	defer rows.Close()
+	var out []AccountLabel
+	var label sql.RawBytes
+	var last string
+	for rows.Next() {
+		var l AccountLabel
+		if err := rows.Scan(&l.AccountID, &label); err != nil {
+			return nil, err
+		}
+		// Labels repeat: one string per run of equal ones.
+		if string(label) != last {
+			last = string(label)
+		}
+		l.Label = last
+		out = append(out, l)
 	}
 	return out, rows.Err()
 }
