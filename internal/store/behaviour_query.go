@@ -633,58 +633,38 @@ func (s *Store) behaviourSums(ctx context.Context, all *BehaviourWindow, own []B
 		}
 		return rows.Err()
 	}
-	// byAccount reads the own accounts' blocks from lo to hi, except
-	// those from skipLo to skipHi, through the account index.
-	byAccount := func(skipLo, skipHi int64) error {
-		ids := make([]string, 0, len(own))
-		for _, w := range own {
-			ids = append(ids, w.AccountID)
-		}
-		ids = sortedUnique(ids)
-		blocks := "behaviour_blocks"
-		if s.dialect.embedded() {
-			blocks += " INDEXED BY behaviour_blocks_account"
-		}
-		args := make([]any, 0, keyChunk+4)
-		for start := 0; start < len(ids); start += keyChunk {
-			chunk := ids[start:min(start+keyChunk, len(ids))]
-			args = append(args[:0], lo, hi, skipLo, skipHi)
-			for _, id := range chunk {
-				args = append(args, id)
-			}
-			rows, err := tx.QueryContext(ctx, "SELECT account_id, block, counts FROM "+blocks+
-				" WHERE block BETWEEN $1 AND $2 AND NOT (block BETWEEN $3 AND $4) AND account_id IN ("+
-				s.dialect.placeholders(5, len(chunk))+")", args...)
+	if lo <= hi {
+		if all != nil {
+			rows, err := tx.QueryContext(ctx, "SELECT account_id, block, counts FROM behaviour_blocks WHERE block BETWEEN $1 AND $2", lo, hi)
 			if err != nil {
-				return err
+				return nil, nil, fmt.Errorf("count behaviours: %w", err)
 			}
 			if err := scan(rows); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	if lo <= hi {
-		var err error
-		if all != nil && !allD.empty() {
-			// Everyone's window in one range scan, then the blocks of
-			// the own windows it does not reach (the positives' windows
-			// before their outcomes), by account: so the scan reads the
-			// blocks of everyone's window rather than of every window.
-			aLo, aHi := allD.blocks()
-			var rows *sql.Rows
-			rows, err = tx.QueryContext(ctx, "SELECT account_id, block, counts FROM behaviour_blocks WHERE block BETWEEN $1 AND $2", aLo, aHi)
-			if err == nil {
-				err = scan(rows)
-			}
-			if err == nil && (lo < aLo || hi > aHi) {
-				err = byAccount(aLo, aHi)
+				return nil, nil, fmt.Errorf("count behaviours: %w", err)
 			}
 		} else {
-			err = byAccount(1, 0) // skip nothing
-		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("count behaviours: %w", err)
+			// The accounts' blocks, through the account index.
+			ids := make([]string, 0, len(own))
+			for _, w := range own {
+				ids = append(ids, w.AccountID)
+			}
+			ids = sortedUnique(ids)
+			args := make([]any, 0, keyChunk+2)
+			for start := 0; start < len(ids); start += keyChunk {
+				chunk := ids[start:min(start+keyChunk, len(ids))]
+				args = append(args[:0], lo, hi)
+				for _, id := range chunk {
+					args = append(args, id)
+				}
+				rows, err := tx.QueryContext(ctx, "SELECT account_id, block, counts FROM behaviour_blocks WHERE block BETWEEN $1 AND $2 AND account_id IN ("+
+					s.dialect.placeholders(3, len(chunk))+")", args...)
+				if err != nil {
+					return nil, nil, fmt.Errorf("count behaviours: %w", err)
+				}
+				if err := scan(rows); err != nil {
+					return nil, nil, fmt.Errorf("count behaviours: %w", err)
+				}
+			}
 		}
 	}
 	// The events the blocks do not count yet: after the stages' progress,
