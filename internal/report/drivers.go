@@ -106,32 +106,76 @@ type signal struct {
 	known      []bool
 }
 
+// driverData is what the drivers are computed from, by subject: the
+// outcome, the traits in columns and the behaviours per 30 days by name.
+type driverData struct {
+	positive []bool
+	traits   []*traitColumn // sorted by key
+	// behaviourNames are sorted; behaviours[j] holds the rate of
+	// behaviourNames[j] by subject (0 where there is none).
+	behaviourNames []string
+	behaviours     [][]float64
+	// measured says, by subject, whether behaviours were measured.
+	measured []bool
+}
+
 // ComputeDrivers tests every trait and behaviour against the outcome and
 // orders the signals from strongest (smallest p-value) to weakest. It
 // refuses (ErrTooFewOutcomes) with fewer than MinOutcomes positives or
 // negatives.
 func ComputeDrivers(subjects []Subject, opt DriverOptions) (Drivers, error) {
-	d := Drivers{Accounts: len(subjects), Drivers: []Driver{}, LeftOut: []string{}, Warning: DriversWarning}
-	for _, s := range subjects {
-		if s.Positive {
+	dd := driverData{positive: make([]bool, len(subjects)), traits: colsOf(subjects), measured: make([]bool, len(subjects))}
+	for i, s := range subjects {
+		dd.positive[i] = s.Positive
+		dd.measured[i] = s.Behaviours != nil
+	}
+	dd.behaviourNames = unionKeys(subjects, func(s Subject) map[string]float64 { return s.Behaviours })
+	for _, k := range dd.behaviourNames {
+		v := make([]float64, len(subjects))
+		for i, s := range subjects {
+			v[i] = s.Behaviours[k]
+		}
+		dd.behaviours = append(dd.behaviours, v)
+	}
+	return computeDrivers(dd, opt, nil)
+}
+
+// computeDrivers is ComputeDrivers on columns. The trait signals are
+// tested in a goroutine of their own while behaviours (when not yet
+// known) are read: when behaviours is not nil, it fills dd's behaviour
+// columns first.
+func computeDrivers(dd driverData, opt DriverOptions, behaviours func(*driverData) error) (Drivers, error) {
+	d := Drivers{Accounts: len(dd.positive), Drivers: []Driver{}, LeftOut: []string{}, Warning: DriversWarning}
+	for _, p := range dd.positive {
+		if p {
 			d.Positives++
 		}
 	}
 	if err := enoughOutcomes("the drivers report", d.Positives, d.Accounts-d.Positives); err != nil {
 		return d, err
 	}
-	var sigs []signal
-	sigs = append(sigs, traitSignals(subjects, opt, &d.LeftOut)...)
-	sigs = append(sigs, behaviourSignals(subjects)...)
-
-	var ps []float64
-	for _, sg := range sigs {
-		dr, ok := test(subjects, sg)
-		if !ok {
-			continue
-		}
-		d.Drivers = append(d.Drivers, dr)
-		ps = append(ps, dr.PValue)
+	var traits []Driver
+	done := make(chan struct{})
+	go func(dd driverData) { // a copy: behaviours writes to the other
+		defer close(done)
+		traits = testAll(dd.positive, traitSignals(dd, opt, &d.LeftOut))
+	}(dd)
+	var err error
+	if behaviours != nil {
+		err = behaviours(&dd)
+	}
+	var acts []Driver
+	if err == nil {
+		acts = testAll(dd.positive, behaviourSignals(dd))
+	}
+	<-done
+	if err != nil {
+		return d, err
+	}
+	d.Drivers = append(traits, acts...)
+	ps := make([]float64, len(d.Drivers))
+	for i, dr := range d.Drivers {
+		ps[i] = dr.PValue
 	}
 	q, sig := stats.BenjaminiHochberg(ps, DriverFDR)
 	for i := range d.Drivers {
@@ -151,13 +195,26 @@ func ComputeDrivers(subjects []Subject, opt DriverOptions) (Drivers, error) {
 	return d, nil
 }
 
+// testAll tests the signals, keeping those with enough accounts on each
+// side.
+func testAll(positive []bool, sigs []signal) []Driver {
+	out := []Driver{}
+	for _, sg := range sigs {
+		if dr, ok := test(positive, sg); ok {
+			out = append(out, dr)
+		}
+	}
+	return out
+}
+
 // traitSignals makes the signals of the account traits: categories level
 // by level, numbers by rank (the upper half against the lower), so that
 // skewed figures such as ARR behave.
-func traitSignals(subjects []Subject, opt DriverOptions, leftOut *[]string) []signal {
-	keys := unionKeys(subjects, func(s Subject) map[string]any { return s.Traits })
+func traitSignals(dd driverData, opt DriverOptions, leftOut *[]string) []signal {
+	n := len(dd.positive)
 	var out []signal
-	for _, k := range keys {
+	for _, c := range dd.traits {
+		k := c.key
 		if k == "id" || k == "name" {
 			continue
 		}
@@ -169,40 +226,34 @@ func traitSignals(subjects []Subject, opt DriverOptions, leftOut *[]string) []si
 			*leftOut = append(*leftOut, k+": excluded by the journey map (health.drivers.exclude_traits)")
 			continue
 		}
-		nums := make([]float64, len(subjects))
-		strs := make([]string, len(subjects))
-		known := make([]bool, len(subjects))
+		nums := make([]float64, n)
+		known := make([]bool, n)
 		nKnown, nNum := 0, 0
-		levels := map[string]int{}
-		for i, s := range subjects {
-			v, ok := s.Traits[k]
-			if !ok || v == nil || v == "" {
+		perLevel := make([]int, len(c.levels)) // known subjects at each word level
+		for i, code := range c.code {
+			switch {
+			case code == codeUnknown:
 				continue
+			case code == codeNumber:
+				nums[i] = c.num[i]
+				nNum++
+			case c.levels[code-levelBase].isNum:
+				nums[i] = c.levels[code-levelBase].num
+				nNum++
+			default:
+				perLevel[code-levelBase]++
 			}
 			known[i] = true
 			nKnown++
-			switch x := v.(type) {
-			case float64:
-				nums[i] = x
-				nNum++
-			case bool:
-				strs[i] = strconv.FormatBool(x)
-				levels[strs[i]]++
-			case string:
-				if f, err := strconv.ParseFloat(strings.TrimSpace(x), 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
-					nums[i] = f
-					nNum++
-				} else {
-					strs[i] = x
-					levels[x]++
-				}
-			default:
-				known[i] = false
-				nKnown--
+		}
+		levels := 0
+		for _, m := range perLevel {
+			if m > 0 {
+				levels++
 			}
 		}
-		if nKnown*2 < len(subjects) {
-			*leftOut = append(*leftOut, fmt.Sprintf("%s: known for %d of %d accounts (traits known for fewer than half are left out: they are often written when the outcome happens)", k, nKnown, len(subjects)))
+		if nKnown*2 < n {
+			*leftOut = append(*leftOut, fmt.Sprintf("%s: known for %d of %d accounts (traits known for fewer than half are left out: they are often written when the outcome happens)", k, nKnown, n))
 			continue
 		}
 		if nNum == nKnown {
@@ -213,28 +264,30 @@ func traitSignals(subjects []Subject, opt DriverOptions, leftOut *[]string) []si
 			*leftOut = append(*leftOut, k+": mixes numbers and words")
 			continue
 		}
-		if len(levels) > MaxLevels {
-			*leftOut = append(*leftOut, fmt.Sprintf("%s: %d different values, not a category", k, len(levels)))
+		if levels > MaxLevels {
+			*leftOut = append(*leftOut, fmt.Sprintf("%s: %d different values, not a category", k, levels))
 			continue
 		}
-		if separates(subjects, strs, known) {
+		if separates(dd.positive, c, known) {
 			*leftOut = append(*leftOut, k+": every value has the outcome always or never, so it records the outcome rather than predicting it")
 			continue
 		}
-		var lv []string
-		for l := range levels {
-			lv = append(lv, l)
+		var lv []int32
+		for j, m := range perLevel {
+			if m > 0 {
+				lv = append(lv, levelBase+int32(j))
+			}
 		}
-		slices.Sort(lv)
+		slices.SortFunc(lv, func(a, b int32) int { return strings.Compare(c.levels[a-levelBase].s, c.levels[b-levelBase].s) })
 		if len(lv) == 2 {
 			lv = lv[:1] // the other level is the same test, reversed
 		}
 		for _, l := range lv {
-			with := make([]bool, len(subjects))
-			for i := range subjects {
-				with[i] = known[i] && strs[i] == l
+			with := make([]bool, n)
+			for i := range with {
+				with[i] = known[i] && c.code[i] == l
 			}
-			out = append(out, signal{name: k + " = " + l, kind: "trait", with: with, known: known})
+			out = append(out, signal{name: k + " = " + c.levels[l-levelBase].s, kind: "trait", with: with, known: known})
 		}
 	}
 	return out
@@ -243,19 +296,10 @@ func traitSignals(subjects []Subject, opt DriverOptions, leftOut *[]string) []si
 // behaviourSignals makes a signal per behaviour: the upper half of
 // accounts by its rate per 30 days, or, when most accounts never did it,
 // doing it at all.
-func behaviourSignals(subjects []Subject) []signal {
-	measured := make([]bool, len(subjects))
-	for i, s := range subjects {
-		measured[i] = s.Behaviours != nil
-	}
-	keys := unionKeys(subjects, func(s Subject) map[string]float64 { return s.Behaviours })
+func behaviourSignals(dd driverData) []signal {
 	var out []signal
-	for _, k := range keys {
-		v := make([]float64, len(subjects))
-		for i, s := range subjects {
-			v[i] = s.Behaviours[k]
-		}
-		out = append(out, rankSignal(k+" per 30 days", "behaviour", v, measured))
+	for j, k := range dd.behaviourNames {
+		out = append(out, rankSignal(k+" per 30 days", "behaviour", dd.behaviours[j], dd.measured))
 	}
 	return out
 }
@@ -304,20 +348,20 @@ func rankSignal(name, kind string, v []float64, known []bool) signal {
 // test compares the outcome rate with and without the signal: a pooled
 // two-proportion z test, the rate difference with Newcombe's interval,
 // and the lift.
-func test(subjects []Subject, sg signal) (Driver, bool) {
+func test(positive []bool, sg signal) (Driver, bool) {
 	var a, n1, c, n0 int // a of n1 with the signal had the outcome; c of n0 without
-	for i, s := range subjects {
+	for i, p := range positive {
 		if !sg.known[i] {
 			continue
 		}
 		if sg.with[i] {
 			n1++
-			if s.Positive {
+			if p {
 				a++
 			}
 		} else {
 			n0++
-			if s.Positive {
+			if p {
 				c++
 			}
 		}
@@ -356,18 +400,23 @@ func test(subjects []Subject, sg signal) (Driver, bool) {
 // outcome: every level has the outcome always or never. Such a trait is
 // written with the outcome ("outcome: churned"), and testing it would
 // only rediscover the definition.
-func separates(subjects []Subject, level []string, known []bool) bool {
-	pos, all := map[string]int{}, map[string]int{}
-	for i, s := range subjects {
+func separates(positive []bool, c *traitColumn, known []bool) bool {
+	pos, all := make([]int, len(c.levels)), make([]int, len(c.levels))
+	levels := 0
+	for i, p := range positive {
 		if !known[i] {
 			continue
 		}
-		all[level[i]]++
-		if s.Positive {
-			pos[level[i]]++
+		l := c.code[i] - levelBase
+		if all[l] == 0 {
+			levels++
+		}
+		all[l]++
+		if p {
+			pos[l]++
 		}
 	}
-	if len(all) < 2 {
+	if levels < 2 {
 		return false
 	}
 	for l, n := range all {

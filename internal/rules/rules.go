@@ -29,6 +29,8 @@ import (
 	"time"
 
 	"github.com/google/cel-go/cel"
+	celast "github.com/google/cel-go/common/ast"
+	"github.com/google/cel-go/common/operators"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
 	"github.com/google/cel-go/ext"
@@ -108,6 +110,7 @@ func (e *CompileError) Error() string {
 type Program struct {
 	expr string
 	prg  cel.Program
+	ast  *cel.Ast
 }
 
 // Expr returns the condition as written.
@@ -225,7 +228,7 @@ func Compile(expr string) (*Program, error) {
 	if err != nil {
 		return nil, &CompileError{Expr: expr, Line: 1, Reason: err.Error()}
 	}
-	return &Program{expr: expr, prg: prg}, nil
+	return &Program{expr: expr, prg: prg, ast: ast}, nil
 }
 
 func typeName(t *cel.Type) string {
@@ -376,4 +379,79 @@ func orEmpty(m map[string]any) map[string]any {
 		return emptyMap
 	}
 	return m
+}
+
+// AccountKeys lists the keys the condition reads from account by name
+// (account.plan, has(account.plan), account.?plan, account["plan"]), in
+// the order they first appear. only is true when that is all the
+// condition does with account, so that evaluating it on a map holding
+// just those keys (where the account has them) gives the same result as
+// on the whole account; it is false when the condition looks at account
+// as a whole (its size, a key chosen at run time, a loop over its keys).
+func (p *Program) AccountKeys() (keys []string, only bool) {
+	only = true
+	var walk func(e celast.Expr)
+	isAccount := func(e celast.Expr) bool {
+		return e.Kind() == celast.IdentKind && e.AsIdent() == VarAccount
+	}
+	key := func(k string) {
+		for _, x := range keys {
+			if x == k {
+				return
+			}
+		}
+		keys = append(keys, k)
+	}
+	walk = func(e celast.Expr) {
+		switch e.Kind() {
+		case celast.IdentKind:
+			if e.AsIdent() == VarAccount {
+				only = false // account used whole
+			}
+		case celast.SelectKind:
+			sel := e.AsSelect()
+			if isAccount(sel.Operand()) {
+				key(sel.FieldName())
+				return
+			}
+			walk(sel.Operand())
+		case celast.CallKind:
+			call := e.AsCall()
+			args := call.Args()
+			if f := call.FunctionName(); !call.IsMemberFunction() && len(args) == 2 && isAccount(args[0]) &&
+				(f == operators.Index || f == operators.OptIndex || f == operators.OptSelect) &&
+				args[1].Kind() == celast.LiteralKind {
+				if k, ok := args[1].AsLiteral().Value().(string); ok {
+					key(k)
+					return
+				}
+			}
+			if call.IsMemberFunction() {
+				walk(call.Target())
+			}
+			for _, a := range args {
+				walk(a)
+			}
+		case celast.ComprehensionKind:
+			c := e.AsComprehension()
+			for _, x := range []celast.Expr{c.IterRange(), c.AccuInit(), c.LoopCondition(), c.LoopStep(), c.Result()} {
+				walk(x)
+			}
+		case celast.ListKind:
+			for _, x := range e.AsList().Elements() {
+				walk(x)
+			}
+		case celast.MapKind:
+			for _, x := range e.AsMap().Entries() {
+				walk(x.AsMapEntry().Key())
+				walk(x.AsMapEntry().Value())
+			}
+		case celast.StructKind:
+			for _, x := range e.AsStruct().Fields() {
+				walk(x.AsStructField().Value())
+			}
+		}
+	}
+	walk(p.ast.NativeRep().Expr())
+	return keys, only
 }

@@ -207,3 +207,28 @@ func BenchmarkCompile(b *testing.B) {
 		}
 	}
 }
+
+func TestAccountKeys(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		expr string
+		keys []string
+		only bool
+	}{
+		{`account.lifecycle_stage == "churned"`, []string{"lifecycle_stage"}, true},
+		{`account["plan"] == "pro" && has(account.seats) && account.?arr.orValue(0) > 5`, []string{"plan", "seats", "arr"}, true},
+		{`account.address.city == "Lyon" || account[?"tier"] == optional.of("gold")`, []string{"address", "tier"}, true},
+		{`event.name == "x" && health.combined < 40`, nil, true},
+		{`account.size() > 3`, nil, false},
+		{`"tier" in account`, nil, false},
+		{`account.exists(k, k == "tier") && account.plan == "pro"`, []string{"plan"}, false},
+		{`account[event.name] == 1`, nil, false},
+		{`[1].exists(account, account > 0)`, nil, false},
+	} {
+		p, err := rules.Compile(c.expr)
+		require.NoError(t, err, c.expr)
+		keys, only := p.AccountKeys()
+		require.Equal(t, c.keys, keys, c.expr)
+		require.Equal(t, c.only, only, c.expr)
+	}
+}

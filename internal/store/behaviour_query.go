@@ -504,26 +504,72 @@ func (b *behaviourSums) accountIndex(a string, d span) int32 {
 // one snapshot. With all, the blocks are read in one range scan; without,
 // the accounts' blocks are read by account.
 func (s *Store) behaviourCounts(ctx context.Context, all *BehaviourWindow, own []BehaviourWindow) ([]BehaviourCount, error) {
+	b, byID, err := s.behaviourSums(ctx, all, own)
+	if err != nil {
+		return nil, err
+	}
+	order := make([]int32, len(b.accounts))
+	total := 0
+	for i := range order {
+		order[i] = int32(i)
+		total += len(b.counts[i])
+	}
+	slices.SortFunc(order, func(x, y int32) int { return strings.Compare(b.accounts[x], b.accounts[y]) })
+	out := make([]BehaviourCount, 0, total)
+	for _, i := range order {
+		first := len(out)
+		for _, c := range b.counts[i] {
+			out = append(out, BehaviourCount{AccountID: b.accounts[i], Name: byID[c.name], Count: c.n})
+		}
+		slices.SortFunc(out[first:], func(x, y BehaviourCount) int { return strings.Compare(x.Name, y.Name) })
+	}
+	return out, nil
+}
+
+// BehaviourCountsEachFunc counts as BehaviourCountsEach does, but calls fn
+// with each account's count of each name (once per account and name, in
+// no set order) rather than building a sorted list: the drivers report
+// puts them straight into its columns. It reports whether any count was
+// found.
+func (s *Store) BehaviourCountsEachFunc(ctx context.Context, from, to time.Time, own []BehaviourWindow,
+	fn func(account, name string, n int)) (bool, error) {
+	b, byID, err := s.behaviourSums(ctx, &BehaviourWindow{From: from, To: to}, own)
+	if err != nil {
+		return false, err
+	}
+	found := false
+	for i, cs := range b.counts {
+		for _, c := range cs {
+			found = true
+			fn(b.accounts[i], byID[c.name], c.n)
+		}
+	}
+	return found, nil
+}
+
+// behaviourSums sums the counts (see behaviourCounts) and returns them
+// with the names of the name ids.
+func (s *Store) behaviourSums(ctx context.Context, all *BehaviourWindow, own []BehaviourWindow) (*behaviourSums, map[int64]string, error) {
 	opts := &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead}
 	if s.dialect.embedded() {
 		opts = nil // a read transaction on SQLite reads one snapshot
 	}
 	tx, err := s.read.BeginTx(ctx, opts)
 	if err != nil {
-		return nil, fmt.Errorf("count behaviours: %w", err)
+		return nil, nil, fmt.Errorf("count behaviours: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // read only
 	var progress int64
 	if err := tx.QueryRowContext(ctx, "SELECT last_event_id FROM ingest_progress WHERE name = $1", progressName).Scan(&progress); err != nil {
-		return nil, fmt.Errorf("read ingest stage progress: %w", err)
+		return nil, nil, fmt.Errorf("read ingest stage progress: %w", err)
 	}
 	bf, err := readBackfill(ctx, tx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	names, err := behaviourNames(ctx, tx, nil, false)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	byID := make(map[int64]string, len(names))
 	for n, id := range names {
@@ -591,10 +637,10 @@ func (s *Store) behaviourCounts(ctx context.Context, all *BehaviourWindow, own [
 		if all != nil {
 			rows, err := tx.QueryContext(ctx, "SELECT account_id, block, counts FROM behaviour_blocks WHERE block BETWEEN $1 AND $2", lo, hi)
 			if err != nil {
-				return nil, fmt.Errorf("count behaviours: %w", err)
+				return nil, nil, fmt.Errorf("count behaviours: %w", err)
 			}
 			if err := scan(rows); err != nil {
-				return nil, fmt.Errorf("count behaviours: %w", err)
+				return nil, nil, fmt.Errorf("count behaviours: %w", err)
 			}
 		} else {
 			// The accounts' blocks, through the account index.
@@ -613,10 +659,10 @@ func (s *Store) behaviourCounts(ctx context.Context, all *BehaviourWindow, own [
 				rows, err := tx.QueryContext(ctx, "SELECT account_id, block, counts FROM behaviour_blocks WHERE block BETWEEN $1 AND $2 AND account_id IN ("+
 					s.dialect.placeholders(3, len(chunk))+")", args...)
 				if err != nil {
-					return nil, fmt.Errorf("count behaviours: %w", err)
+					return nil, nil, fmt.Errorf("count behaviours: %w", err)
 				}
 				if err := scan(rows); err != nil {
-					return nil, fmt.Errorf("count behaviours: %w", err)
+					return nil, nil, fmt.Errorf("count behaviours: %w", err)
 				}
 			}
 		}
@@ -641,7 +687,7 @@ func (s *Store) behaviourCounts(ctx context.Context, all *BehaviourWindow, own [
 	for i, where := range uncounted {
 		rows, err := tx.QueryContext(ctx, "SELECT account_id, name, timestamp FROM "+events+" WHERE "+where+" AND "+countedSQL, args[i]...)
 		if err != nil {
-			return nil, fmt.Errorf("count behaviours: %w", err)
+			return nil, nil, fmt.Errorf("count behaviours: %w", err)
 		}
 		err = func() error {
 			defer rows.Close()
@@ -666,25 +712,10 @@ func (s *Store) behaviourCounts(ctx context.Context, all *BehaviourWindow, own [
 			return rows.Err()
 		}()
 		if err != nil {
-			return nil, fmt.Errorf("count behaviours: %w", err)
+			return nil, nil, fmt.Errorf("count behaviours: %w", err)
 		}
 	}
-	order := make([]int32, len(b.accounts))
-	total := 0
-	for i := range order {
-		order[i] = int32(i)
-		total += len(b.counts[i])
-	}
-	slices.SortFunc(order, func(x, y int32) int { return strings.Compare(b.accounts[x], b.accounts[y]) })
-	out := make([]BehaviourCount, 0, total)
-	for _, i := range order {
-		first := len(out)
-		for _, c := range b.counts[i] {
-			out = append(out, BehaviourCount{AccountID: b.accounts[i], Name: byID[c.name], Count: c.n})
-		}
-		slices.SortFunc(out[first:], func(x, y BehaviourCount) int { return strings.Compare(x.Name, y.Name) })
-	}
-	return out, nil
+	return b, byID, nil
 }
 
 // BehaviourBackfill says how far the filling of the behaviour blocks from

@@ -121,6 +121,32 @@ func TestBehaviourCountsEqualTheEvents(t *testing.T) {
 			cs, err = s.BehaviourCounts(ctx, []string{"acct0"}, lo, hi)
 			require.NoError(t, err)
 			require.Equal(t, only, countsByKey(cs), what+" (one account)")
+			// acct2 over a window wider than everyone else's: its blocks
+			// outside theirs are read by account. The same counts come one
+			// by one from BehaviourCountsEachFunc.
+			wider := map[string]int{}
+			for k, n := range narrow {
+				if !strings.HasPrefix(k, "acct2/") {
+					wider[k] = n
+				}
+			}
+			for k, n := range wide {
+				if strings.HasPrefix(k, "acct2/") {
+					wider[k] = n
+				}
+			}
+			own := []store.BehaviourWindow{{AccountID: "acct2", From: from, To: to}}
+			cs, err = s.BehaviourCountsEach(ctx, lo, hi, own)
+			require.NoError(t, err)
+			require.Equal(t, wider, countsByKey(cs), what+" (a window of its own, wider than everyone's)")
+			one := map[string]int{}
+			found, err := s.BehaviourCountsEachFunc(ctx, lo, hi, own, func(account, name string, n int) {
+				require.NotContains(t, one, account+"/"+name, "each account and name once")
+				one[account+"/"+name] = n
+			})
+			require.NoError(t, err)
+			require.Equal(t, wider, one, what+" (one by one)")
+			require.Equal(t, len(wider) > 0, found)
 		}
 		check("after ingestion")
 		unattributed := rawBehaviourCounts(t, s, from, to)

@@ -27,6 +27,40 @@ func (s *Store) AllAccounts(ctx context.Context, fn func(Account) error) error {
 	return rows.Err()
 }
 
+// AccountTraits is an account as the drivers report reads it: its id,
+// name, when it was last updated, and its traits as stored (a JSON
+// object), left for the caller to decode.
+type AccountTraits struct {
+	ID, Name  string
+	UpdatedAt time.Time
+	Traits    string
+}
+
+// AllAccountTraits calls fn with every account's id, name, update time and
+// traits as stored, in id order: the drivers report decodes only what it
+// uses.
+func (s *Store) AllAccountTraits(ctx context.Context, fn func(AccountTraits) error) error {
+	rows, err := s.read.QueryContext(ctx, "SELECT id, name, traits, updated_at FROM accounts ORDER BY id")
+	if err != nil {
+		return fmt.Errorf("read accounts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			a  AccountTraits
+			up int64
+		)
+		if err := rows.Scan(&a.ID, &a.Name, &a.Traits, &up); err != nil {
+			return fmt.Errorf("read accounts: %w", err)
+		}
+		a.UpdatedAt = fromMicros(up)
+		if err := fn(a); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
 // TraitChange is one group call: the traits it set on an account, and
 // when.
 type TraitChange struct {

@@ -1,0 +1,261 @@
+package report
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/moments-cs/moments/internal/journey"
+	"github.com/moments-cs/moments/internal/rules"
+	"github.com/moments-cs/moments/internal/store"
+)
+
+// DriversReport runs the drivers report on the stored accounts and
+// events.
+func DriversReport(ctx context.Context, st *store.Store, q OutcomeQuery) (Drivers, error) {
+	gap, err := dayParam(q.GapDays, DefaultGapDays, "gap")
+	if err != nil {
+		return Drivers{}, err
+	}
+	window, err := dayParam(q.WindowDays, DefaultWindowDays, "window")
+	if err != nil {
+		return Drivers{}, err
+	}
+	lb, err := labelDrivers(ctx, st, q.Outcome, q.Now)
+	if err != nil {
+		return Drivers{}, err
+	}
+	// The lifecycle stage is where the account is now, which follows from
+	// a renewal or a churn: tested, it would rediscover the outcome.
+	exclude := append(outcomeTraits(lb.outcome), journey.DefaultLifecycleTrait)
+	mapped, err := mapExcludedTraits(ctx, st)
+	if err != nil {
+		return Drivers{}, err
+	}
+	dd := driverData{positive: lb.positive, traits: lb.traits}
+	// The behaviours are read while the traits are tested.
+	behaviours := func(dd *driverData) error {
+		if err := lb.firstHeld(ctx, st); err != nil {
+			return err
+		}
+		return readBehaviours(ctx, st, dd, lb, q.Now, gap, window)
+	}
+	d, err := computeDrivers(dd, DriverOptions{Exclude: exclude, MapExcluded: mapped}, behaviours)
+	d.Outcome, d.Excluded, d.GapDays, d.WindowDays = lb.outcome, lb.excluded, gap, window
+	return d, err
+}
+
+// readBehaviours fills dd's behaviour columns: everyone's behaviours per
+// 30 days over the window before now's gap, except each positive's, over
+// the window before its own outcome's gap.
+func readBehaviours(ctx context.Context, st *store.Store, dd *driverData, lb *driverLabels, now time.Time, gap, window int) error {
+	const day = 24 * time.Hour
+	gapD, windowD := time.Duration(gap)*day, time.Duration(window)*day
+	var windows []store.BehaviourWindow
+	for i, p := range lb.positive {
+		if p {
+			windows = append(windows, store.BehaviourWindow{AccountID: lb.ids[i], From: lb.at[i].Add(-gapD - windowD), To: lb.at[i].Add(-gapD)})
+		}
+	}
+	index := make(map[string]int32, len(lb.ids))
+	for i, id := range lb.ids {
+		index[id] = int32(i)
+	}
+	byName := map[string][]float64{}
+	measured, err := st.BehaviourCountsEachFunc(ctx, now.Add(-gapD-windowD), now.Add(-gapD), windows, func(account, name string, n int) {
+		i, ok := index[account]
+		if !ok || slices.Contains(excludedBehaviours, name) {
+			return
+		}
+		v := byName[name]
+		if v == nil {
+			v = make([]float64, len(lb.ids))
+			byName[name] = v
+		}
+		v[i] += float64(n) * 30 / float64(window)
+	})
+	if err != nil {
+		return err
+	}
+	dd.measured = make([]bool, len(lb.ids))
+	if measured {
+		for i := range dd.measured {
+			dd.measured[i] = true
+		}
+	}
+	for name := range byName {
+		dd.behaviourNames = append(dd.behaviourNames, name)
+	}
+	slices.Sort(dd.behaviourNames)
+	for _, name := range dd.behaviourNames {
+		dd.behaviours = append(dd.behaviours, byName[name])
+	}
+	return nil
+}
+
+// driverLabels are the accounts the outcome could be evaluated on, by
+// subject, and their traits in columns.
+type driverLabels struct {
+	outcome  string
+	prg      *rules.Program
+	now      time.Time
+	keys     []string // the traits the outcome reads by name
+	only     bool     // and it reads nothing else of the account
+	ids      []string
+	positive []bool
+	at       []time.Time // when the outcome first held (positives), or now
+	updated  []time.Time
+	excluded int
+	traits   []*traitColumn
+}
+
+// labelDrivers evaluates the outcome on every account as LabelOutcomes
+// does (an account where it cannot be evaluated is left out and counted),
+// and reads the traits into columns on the way. Each account's traits are
+// read once, by parseTraits; the condition sees only the traits it names
+// (and id and name) when that is all it reads. The positives' times are
+// found later (firstHeld).
+func labelDrivers(ctx context.Context, st *store.Store, expr string, now time.Time) (*driverLabels, error) {
+	if expr == "" {
+		expr = DefaultOutcome
+	}
+	lb := &driverLabels{outcome: expr, now: now}
+	prg, err := rules.Compile(expr)
+	if err != nil {
+		return lb, &OutcomeError{Field: "outcome", Err: err}
+	}
+	lb.prg = prg
+	lb.keys, lb.only = prg.AccountKeys()
+	named := func(k string) bool { return !lb.only || slices.Contains(lb.keys, k) }
+	tc := newTraitCols()
+	var cells []traitCell
+	vars := map[string]any{}
+	put := func(cell traitCell) {
+		for j := range cells {
+			if cells[j].col == cell.col { // a key named twice: the last counts
+				cells[j] = cell
+				return
+			}
+		}
+		cells = append(cells, cell)
+	}
+	err = st.AllAccountTraits(ctx, func(a store.AccountTraits) error {
+		cells = cells[:0]
+		clear(vars)
+		ok := parseTraits(a.Traits, func(m traitMember) {
+			if named(m.key) {
+				vars[m.key] = m.value()
+			}
+			if m.key == "id" || m.key == "name" {
+				return // never tested; conditions see the account's own
+			}
+			c := tc.column(m.key)
+			cell := traitCell{col: c}
+			switch m.kind {
+			case 'n':
+				cell.code, cell.num = codeNumber, m.num
+			case 's':
+				if m.str != "" {
+					cell.code = c.level(m.str)
+				}
+			case 'b':
+				if m.b {
+					cell.code = c.level("true")
+				} else {
+					cell.code = c.level("false")
+				}
+			}
+			put(cell)
+		})
+		if !ok {
+			// What parseTraits does not read exactly as encoding/json
+			// would, encoding/json reads.
+			var traits map[string]any
+			if err := json.Unmarshal([]byte(a.Traits), &traits); err != nil {
+				return fmt.Errorf("account %q traits: %w", a.ID, err)
+			}
+			cells = cells[:0]
+			clear(vars)
+			for k, v := range traits {
+				if named(k) {
+					vars[k] = v
+				}
+				if k != "id" && k != "name" {
+					cells = append(cells, classify(tc.column(k), v))
+				}
+			}
+		}
+		vars["id"], vars["name"] = a.ID, a.Name
+		pos, err := prg.Eval(ctx, rules.Vars{Account: vars, Now: now})
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			lb.excluded++
+			return nil
+		}
+		tc.add(cells)
+		lb.ids = append(lb.ids, a.ID)
+		lb.positive = append(lb.positive, pos)
+		lb.at = append(lb.at, now)
+		lb.updated = append(lb.updated, a.UpdatedAt)
+		return nil
+	})
+	if err != nil {
+		return lb, err
+	}
+	lb.traits = tc.done()
+	return lb, nil
+}
+
+// firstHeld finds when the outcome first held for each positive, as
+// LabelOutcomes does: replaying its group calls (keeping only the traits
+// the outcome names, when that is all it reads), or, if the replay never
+// sees it hold, when the account was last updated.
+func (lb *driverLabels) firstHeld(ctx context.Context, st *store.Store) error {
+	var positives []string
+	index := map[string]int{}
+	for i, p := range lb.positive {
+		if p {
+			positives = append(positives, lb.ids[i])
+			index[lb.ids[i]] = i
+		}
+	}
+	replay := map[string]map[string]any{}
+	found := map[string]bool{}
+	err := st.AccountTraitHistory(ctx, positives, func(c store.TraitChange) error {
+		if found[c.AccountID] {
+			return nil
+		}
+		tr := replay[c.AccountID]
+		if tr == nil {
+			tr = map[string]any{"id": c.AccountID}
+			replay[c.AccountID] = tr
+		}
+		for k, v := range c.Traits {
+			switch {
+			case lb.only && !slices.Contains(lb.keys, k):
+			case v == nil:
+				delete(tr, k)
+			default:
+				tr[k] = v
+			}
+		}
+		if ok, err := lb.prg.Eval(ctx, rules.Vars{Account: tr, Now: lb.now}); err == nil && ok {
+			found[c.AccountID] = true
+			lb.at[index[c.AccountID]] = c.At
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, id := range positives {
+		if !found[id] {
+			lb.at[index[id]] = lb.updated[index[id]]
+		}
+	}
+	return nil
+}
