@@ -81,7 +81,8 @@ func (d Day) WarningCodes() []string {
 // Warnings(d.Result()) raises the day's warnings.
 func (d Day) Result() Result {
 	r := Result{At: time.Unix(d.Day*secondsPerDay, 0).UTC(), Behavioural: d.Behavioural, Emotional: d.Emotional,
-		Combined: d.Combined, Quadrant: d.Quadrant, BehaviourOnly: d.Combined.Known && !d.Emotional.Known}
+		Combined: d.Combined, Quadrant: d.Quadrant, BehaviourOnly: d.Combined.Known && !d.Emotional.Known,
+		Components: make([]Component, 0, len(componentOrder))}
 	for i, name := range componentOrder {
 		c := Component{Name: name, Group: GroupBehavioural, Value: d.Components[i]}
 		switch name {

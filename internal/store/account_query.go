@@ -23,6 +23,16 @@ const accountCols = `id, name, plan, segment, owner, lifecycle_stage, arr, renew
 type scanner interface{ Scan(dest ...any) error }
 
 func scanAccount(r scanner) (Account, error) {
+	a, traits, err := scanAccountRaw(r)
+	if err != nil {
+		return a, err
+	}
+	return a, decodeTraits(&a, traits)
+}
+
+// scanAccountRaw reads an account row, leaving its traits (JSON) to
+// decodeTraits.
+func scanAccountRaw(r scanner) (Account, string, error) {
 	var (
 		a               Account
 		traits          string
@@ -31,13 +41,18 @@ func scanAccount(r scanner) (Account, error) {
 	)
 	if err := r.Scan(&a.ID, &a.Name, &a.Plan, &a.Segment, &a.Owner, &a.LifecycleStage, &a.ARR, &a.RenewalDate,
 		&traits, &created, &update, &seen); err != nil {
-		return a, err
-	}
-	if err := json.Unmarshal([]byte(traits), &a.Traits); err != nil {
-		return a, fmt.Errorf("account %q traits: %w", a.ID, err)
+		return a, "", err
 	}
 	a.CreatedAt, a.UpdatedAt, a.LastSeenAt = fromMicros(created), fromMicros(update), timePtr(seen)
-	return a, nil
+	return a, traits, nil
+}
+
+// decodeTraits decodes an account's stored traits into a.Traits.
+func decodeTraits(a *Account, traits string) error {
+	if err := json.Unmarshal([]byte(traits), &a.Traits); err != nil {
+		return fmt.Errorf("account %q traits: %w", a.ID, err)
+	}
+	return nil
 }
 
 // ListAccounts returns one page of accounts ordered by name then id, and the

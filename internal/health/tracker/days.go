@@ -312,6 +312,9 @@ func (t *Tracker) PastScores(ctx context.Context, accounts []store.Account, at m
 	slices.Sort(days)
 	found := map[string][]bool{}
 	keep := func(r store.HealthDay) error {
+		if len(wanted[r.Day][r.AccountID]) == 0 {
+			return nil
+		}
 		day, err := dayOfRow(r)
 		if err != nil {
 			return err
@@ -332,21 +335,22 @@ func (t *Tracker) PastScores(ctx context.Context, accounts []store.Account, at m
 	// A day most accounts are read on (the negatives': now − horizon) is
 	// read whole; the positives' own days, a few accounts each, by key in
 	// batches.
+	// (keep skips the rows of accounts not asked for on their day.)
 	var pairs []store.AccountDay
 	for _, d := range days {
+		if len(wanted[d]) >= store.HealthDaysWholeRead {
+			if err := t.st.HealthDaysOn(ctx, d, nil, keep); err != nil {
+				return nil, 0, err
+			}
+			continue
+		}
 		ids := make([]string, 0, len(wanted[d]))
 		for id := range wanted[d] {
 			ids = append(ids, id)
 		}
 		slices.Sort(ids)
-		if len(ids) < store.HealthDaysWholeRead {
-			for _, id := range ids {
-				pairs = append(pairs, store.AccountDay{AccountID: id, Day: d})
-			}
-			continue
-		}
-		if err := t.st.HealthDaysOn(ctx, d, ids, keep); err != nil {
-			return nil, 0, err
+		for _, id := range ids {
+			pairs = append(pairs, store.AccountDay{AccountID: id, Day: d})
 		}
 	}
 	if err := t.st.HealthDaysAt(ctx, pairs, keep); err != nil {
