@@ -51,6 +51,18 @@ const progressName = "stages"
 // server must use the same one.
 const ingestLockKey int64 = 0x6d6f6d656e7473 // "moments"
 
+// ingestTxClass is the first key of the advisory lock each ingestion
+// transaction also holds exclusively on (ingestTxClass, its backend's
+// pid), taken before ingestLockKey: the stage runner waits for an
+// ingestion transaction by asking for that lock, instead of polling
+// pg_locks (which takes every lock manager partition's lock and so slowed
+// the very transactions it waited for).
+const ingestTxClass int32 = 0x6d6f6d65 // "mome"
+
+// pgAnnounceSQL takes both ingestion locks: its own transaction's
+// (ingestTxClass, the second parameter), then ingestLockKey (the first).
+const pgAnnounceSQL = "SELECT pg_advisory_xact_lock($2, pg_backend_pid()), pg_advisory_xact_lock_shared($1)"
+
 const (
 	// stageBatch bounds the events one round hands to the hooks, so a
 	// backlog is worked off in transactions short enough not to hold
@@ -475,22 +487,44 @@ func (r *stageRunner) horizon(ctx context.Context, tx *sql.Tx) (int64, error) {
 	// Any transaction that drew an id up to last holds the lock already
 	// (it takes it before drawing) or has finished.
 	hi, lo := ingestLockKey>>32, ingestLockKey&0xffffffff
-	rows, err := tx.QueryContext(ctx, `SELECT virtualtransaction FROM pg_locks
-		WHERE locktype = 'advisory' AND classid = $1 AND objid = $2 AND objsubid = 1 AND granted`, hi, lo)
+	rows, err := tx.QueryContext(ctx, `SELECT l.virtualtransaction, l.pid, EXISTS (SELECT 1 FROM pg_locks k
+			WHERE k.locktype = 'advisory' AND k.classid = $3 AND k.objid::bigint = l.pid AND k.objsubid = 2 AND k.granted
+				AND k.virtualtransaction = l.virtualtransaction)
+		FROM pg_locks l WHERE l.locktype = 'advisory' AND l.classid = $1 AND l.objid = $2 AND l.objsubid = 1 AND l.granted`,
+		hi, lo, int64(ingestTxClass))
 	if err != nil {
 		return 0, fmt.Errorf("list ingestion transactions: %w", err)
 	}
 	var inflight []string
+	var pids []int32
 	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
+		var (
+			v    string
+			pid  int32
+			mine bool
+		)
+		if err := rows.Scan(&v, &pid, &mine); err != nil {
 			rows.Close()
 			return 0, err
 		}
-		inflight = append(inflight, v)
+		if mine {
+			pids = append(pids, pid)
+		} else {
+			// A transaction of a server that does not take its own lock
+			// (an older version): polled below.
+			inflight = append(inflight, v)
+		}
 	}
 	if err := closeRows(rows); err != nil {
 		return 0, err
+	}
+	for _, pid := range pids {
+		// Granted once the transaction that held it ends (or at once if it
+		// has), and given back at once: the lock is only waited on.
+		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_lock_shared($1, $2), pg_advisory_unlock_shared($1, $2)",
+			ingestTxClass, pid); err != nil {
+			return 0, fmt.Errorf("wait for ingestion transactions: %w", err)
+		}
 	}
 	for len(inflight) > 0 {
 		var still int

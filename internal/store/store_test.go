@@ -474,6 +474,25 @@ func TestIngestStagesTakeWholeTransactions(t *testing.T) {
 	}
 }
 
+// recordStageCalls registers an ingest stage that records each call as the
+// first n characters of its first event's messageId and its number of
+// events, and returns a reader of the calls so far.
+func recordStageCalls(s *store.Store, n int) func() []string {
+	var mu sync.Mutex
+	var calls []string
+	s.OnIngest(func(_ context.Context, _ *sql.Tx, events []store.Event) error {
+		mu.Lock()
+		defer mu.Unlock()
+		calls = append(calls, fmt.Sprintf("%s:%d", events[0].MessageID[:n], len(events)))
+		return nil
+	})
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(calls)
+	}
+}
+
 // TestIngestStagesWaitForTheRestOfATransaction holds the PostgreSQL
 // sequence in the middle of a committed transaction's ids, as when a round
 // noted the sequence while that transaction was drawing them and waited for
@@ -503,19 +522,7 @@ func TestIngestStagesWaitForTheRestOfATransaction(t *testing.T) {
 	s, err = store.Open(ctx, cfg)
 	require.NoError(t, err)
 	defer s.Close()
-	var mu sync.Mutex
-	var calls []string
-	s.OnIngest(func(_ context.Context, _ *sql.Tx, events []store.Event) error {
-		mu.Lock()
-		defer mu.Unlock()
-		calls = append(calls, fmt.Sprintf("%s:%d", events[0].MessageID[:3], len(events)))
-		return nil
-	})
-	got := func() []string {
-		mu.Lock()
-		defer mu.Unlock()
-		return slices.Clone(calls)
-	}
+	got := recordStageCalls(s, 3)
 	s.StartIngestStages()
 	require.Eventually(t, func() bool { return len(got()) >= 2 }, 10*time.Second, 10*time.Millisecond)
 	time.Sleep(300 * time.Millisecond) // several polling rounds, each noting the held sequence
@@ -525,6 +532,49 @@ func TestIngestStagesWaitForTheRestOfATransaction(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.WaitIdle(ctx))
 	require.Equal(t, []string{"b00:10", "b01:11", "b02:12"}, got())
+}
+
+// TestIngestStagesWaitForATransactionInFlight holds an ingestion
+// transaction open on PostgreSQL (as another server's, slow, would be) after
+// it drew an event id, while this server ingests and commits a later batch:
+// the stages must wait for it and hand its event over before the later
+// batch's, not skip it.
+func TestIngestStagesWaitForATransactionInFlight(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg := storetest.Config(t, store.Postgres) // skips without PostgreSQL
+	s, err := store.Open(ctx, cfg)
+	require.NoError(t, err)
+	defer s.Close()
+	got := recordStageCalls(s, 4)
+	// The slow transaction, as the ingestion path runs it: both ingestion
+	// locks (the constants of internal/store/stages.go), an id, its event
+	// and its commit mark.
+	tx, err := s.DB().BeginTx(ctx, nil)
+	require.NoError(t, err)
+	defer tx.Rollback() //nolint:errcheck // committed below
+	_, err = tx.Exec("SELECT pg_advisory_xact_lock($2, pg_backend_pid()), pg_advisory_xact_lock_shared($1)",
+		int64(0x6d6f6d656e7473), int32(0x6d6f6d65))
+	require.NoError(t, err)
+	var id int64
+	require.NoError(t, tx.QueryRow("SELECT nextval('events_id_seq')").Scan(&id))
+	_, err = tx.Exec(`INSERT INTO events (id, message_id, dedupe_key, write_key_id, type, name, user_id, account_id, timestamp, received_at)
+		VALUES ($1, 'slow-1', $2, 'wk', 'track', 'Login', 'u', 'acme', $3, $3)`, id, store.MessageKey("wk", "slow-1"), t0.UnixMicro())
+	require.NoError(t, err)
+	_, err = tx.Exec("INSERT INTO ingest_commits (last_event_id) VALUES ($1)", id)
+	require.NoError(t, err)
+
+	var msgs []store.Message
+	for i := 0; i < 5; i++ {
+		msgs = append(msgs, track(fmt.Sprintf("fast-%d", i), "u", "acme", "Login"))
+	}
+	_, err = s.Ingest(ctx, "wk", msgs)
+	require.NoError(t, err)
+	time.Sleep(300 * time.Millisecond) // several polling rounds
+	require.Empty(t, got(), "the later batch waits for the transaction in flight")
+	require.NoError(t, tx.Commit())
+	require.NoError(t, s.WaitIdle(ctx))
+	require.Equal(t, []string{"slow:1", "fast:5"}, got())
 }
 
 // TestIngestStagesOnceWithSeveralServers runs three stores on one

@@ -256,7 +256,7 @@ func (w *writer) commit(ctx context.Context, group []*ingestReq) ([]IngestResult
 		// stage runner waits for its holders to read events in commit
 		// order (stages.go). Shared, so ingestion transactions never wait
 		// for each other here.
-		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock_shared($1)", ingestLockKey); err != nil {
+		if _, err := tx.ExecContext(ctx, pgAnnounceSQL, ingestLockKey, ingestTxClass); err != nil {
 			return nil, fmt.Errorf("announce ingestion: %w", err)
 		}
 	}
