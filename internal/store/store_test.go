@@ -26,6 +26,45 @@ func track(id, user, group, name string) store.Message {
 		Properties: json.RawMessage(`{"n":1}`), Timestamp: t0, ReceivedAt: t0}
 }
 
+// TestDuplicatesLeaveActivityAlone re-sends a track call with a later
+// timestamp (a client bug): it is acknowledged as a duplicate and must not
+// move its account's or contact's last activity, alone or beside new
+// calls, whether or not the activity is due to be written.
+func TestDuplicatesLeaveActivityAlone(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		at := func(id string, d time.Duration) store.Message {
+			m := track(id, "u1", "acme", "Login")
+			m.Timestamp = t0.Add(d)
+			return m
+		}
+		seen := func(want time.Duration) {
+			t.Helper()
+			a, err := s.Account(ctx, "acme")
+			require.NoError(t, err)
+			c, err := s.Contact(ctx, "u1")
+			require.NoError(t, err)
+			require.NotNil(t, a.LastSeenAt)
+			require.NotNil(t, c.LastSeenAt)
+			require.Equal(t, t0.Add(want), a.LastSeenAt.UTC(), "account")
+			require.Equal(t, t0.Add(want), c.LastSeenAt.UTC(), "contact")
+		}
+		res, err := s.Ingest(ctx, "wk", []store.Message{at("m1", 0)})
+		require.NoError(t, err)
+		require.Equal(t, store.IngestResult{Stored: 1}, res)
+		seen(0)
+		res, err = s.Ingest(ctx, "wk", []store.Message{at("m1", 5*time.Hour)})
+		require.NoError(t, err)
+		require.Equal(t, store.IngestResult{Duplicates: 1}, res)
+		seen(0)
+		res, err = s.Ingest(ctx, "wk", []store.Message{at("m1", 9*time.Hour), at("m2", 2*time.Hour), at("m2", 8*time.Hour)})
+		require.NoError(t, err)
+		require.Equal(t, store.IngestResult{Stored: 1, Duplicates: 2}, res)
+		seen(2 * time.Hour)
+	})
+}
+
 func TestIngestMergesAccountTraits(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
