@@ -38,6 +38,8 @@ const (
 	saveAggregates
 	saveStates
 	saveTrend
+	readHealth
+	lockVersions
 )
 
 // healthStatementKey names one health statement: its kind and size.
@@ -82,6 +84,14 @@ func (s *Store) healthSQL(kind healthStatement, n int) string {
 				LEFT JOIN health_aggregates g ON g.account_id = a.id
 				WHERE a.id IN (` + d.placeholders(1, n) + `)`
 		}
+	case readHealth:
+		q = `SELECT a.id, ` + d.jsonText("a.traits") + `, g.aggregate, g.recent, ` + healthCols + `
+			FROM accounts a LEFT JOIN account_health h ON h.account_id = a.id
+			LEFT JOIN health_aggregates g ON g.account_id = a.id
+			WHERE a.id IN (` + d.placeholders(1, n) + `)`
+	case lockVersions:
+		q = `SELECT account_id, version FROM account_health WHERE account_id IN (` + d.placeholders(1, n) + `)` +
+			` ORDER BY account_id` + d.forUpdate()
 	case createHealthRows:
 		q = d.rows("INSERT INTO account_health (account_id, updated_at) VALUES ", n, 2, " ON CONFLICT (account_id) DO NOTHING")
 	case saveAggregates:
@@ -138,7 +148,7 @@ func (s *Store) preparedHealth(q string) *sql.Stmt {
 // prepared run unprepared, as before.
 func (s *Store) prepareHealth() {
 	ctx := context.Background()
-	for _, kind := range []healthStatement{loadHealth, saveAggregates, saveStates, saveTrend} {
+	for _, kind := range []healthStatement{loadHealth, saveAggregates, saveStates, saveTrend, lockVersions} {
 		for _, n := range healthSizes {
 			q := s.healthSQL(kind, n)
 			st, err := s.write.PrepareContext(ctx, q)
