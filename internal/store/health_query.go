@@ -301,7 +301,8 @@ func (r *HealthRecordReader) Close() {
 }
 
 // Records reads the stored health of the accounts, with their traits, as
-// HealthRecordsTx does but without locking or creating rows: the caller
+// HealthRecordsTx does but without locking or creating rows and without
+// the aggregates (Aggregate is nil; a recompute rebuilds them): the caller
 // checks in its write transaction that their versions have not moved.
 func (r *HealthRecordReader) Records(ctx context.Context, ids []string) (map[string]*HealthRecord, error) {
 	ids = sortedUnique(ids)

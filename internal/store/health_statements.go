@@ -85,7 +85,9 @@ func (s *Store) healthSQL(kind healthStatement, n int) string {
 				WHERE a.id IN (` + d.placeholders(1, n) + `)`
 		}
 	case readHealth:
-		q = `SELECT a.id, ` + d.jsonText("a.traits") + `, g.aggregate, g.recent, ` + healthCols + `
+		// Without the aggregate, which a recompute rebuilds: reading
+		// kilobytes per account for nothing was most of this read.
+		q = `SELECT a.id, ` + d.jsonText("a.traits") + `, NULL, g.recent, ` + healthCols + `
 			FROM accounts a LEFT JOIN account_health h ON h.account_id = a.id
 			LEFT JOIN health_aggregates g ON g.account_id = a.id
 			WHERE a.id IN (` + d.placeholders(1, n) + `)`
