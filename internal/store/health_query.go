@@ -182,27 +182,6 @@ func (hs *healthScan) fill(h *AccountHealth) {
 func (s *Store) HealthRecordsTx(ctx context.Context, tx Querier, ids []string) (map[string]*HealthRecord, error) {
 	ids = sortedUnique(ids)
 	out := make(map[string]*HealthRecord, len(ids))
-	err := s.eachHealthChunk(ctx, tx, ids, s.dialect.locksRows(), func(n int, args []any) error {
-		rows, err := s.healthQuery(ctx, tx, s.healthSQL(loadHealth, n), args...)
-		if err != nil {
-			return fmt.Errorf("read health state: %w", err)
-		}
-		return scanHealthRecords(rows, out)
-	})
-	if err != nil {
-		return nil, err
-	}
-	fillMissingRecords(out, ids)
-	return out, nil
-}
-
-// eachHealthChunk calls fn with each chunk of the sorted ids, in the
-// statement sizes of healthChunks: its size and its ids as arguments (the
-// slice is reused). With create set, the chunk's missing state rows are
-// created first (on PostgreSQL: FOR UPDATE cannot lock a row that does not
-// exist, and two processes creating one account's row at once would
-// otherwise both believe it new).
-func (s *Store) eachHealthChunk(ctx context.Context, tx Querier, ids []string, create bool, fn func(n int, args []any) error) error {
 	args := make([]any, 0, min(len(ids), healthSizes[0]))
 	insArgs := []any(nil)
 	start := 0
@@ -213,156 +192,52 @@ func (s *Store) eachHealthChunk(ctx context.Context, tx Querier, ids []string, c
 		for _, id := range chunk {
 			args = append(args, id)
 		}
-		if create {
+		if s.dialect.locksRows() {
+			// Create missing rows first: FOR UPDATE cannot lock a row that
+			// does not exist, and two processes creating one account's row
+			// at once would otherwise both believe it new.
 			insArgs = insArgs[:0]
 			for _, id := range chunk {
 				insArgs = append(insArgs, id, int64(0))
 			}
 			if _, err := s.healthExec(ctx, tx, s.healthSQL(createHealthRows, n), insArgs...); err != nil {
-				return fmt.Errorf("create health rows: %w", err)
+				return nil, fmt.Errorf("create health rows: %w", err)
 			}
 		}
-		if err := fn(n, args); err != nil {
-			return err
+		rows, err := s.healthQuery(ctx, tx, s.healthSQL(loadHealth, n), args...)
+		if err != nil {
+			return nil, fmt.Errorf("read health state: %w", err)
+		}
+		var (
+			hs                  healthScan
+			id                  string
+			traits, agg, recent []byte
+		)
+		dest := hs.dest([]any{&id, &traits, &agg, &recent})
+		for rows.Next() {
+			// Scanning into []byte copies, so each row's bytes are its own.
+			traits, agg, recent = nil, nil, nil
+			if err := rows.Scan(dest...); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			r := &HealthRecord{RawTraits: traits, Aggregate: agg, Recent: recent}
+			r.AccountID = id
+			hs.fill(&r.AccountHealth)
+			r.Exists = r.Version > 0
+			r.stored = r.path()
+			out[r.AccountID] = r
+		}
+		if err := closeRows(rows); err != nil {
+			return nil, err
 		}
 	}
-	return nil
-}
-
-// fillMissingRecords gives the ids without a record in out an empty one.
-func fillMissingRecords(out map[string]*HealthRecord, ids []string) {
 	for _, id := range ids {
 		if _, ok := out[id]; !ok {
 			out[id] = &HealthRecord{AccountHealth: AccountHealth{AccountID: id}}
 		}
 	}
-}
-
-// scanHealthRecords reads the rows of a loadHealth or readHealth statement
-// into out, and closes them.
-func scanHealthRecords(rows *sql.Rows, out map[string]*HealthRecord) error {
-	var (
-		hs                  healthScan
-		id                  string
-		traits, agg, recent []byte
-	)
-	dest := hs.dest([]any{&id, &traits, &agg, &recent})
-	for rows.Next() {
-		// Scanning into []byte copies, so each row's bytes are its own.
-		traits, agg, recent = nil, nil, nil
-		if err := rows.Scan(dest...); err != nil {
-			rows.Close()
-			return err
-		}
-		r := &HealthRecord{RawTraits: traits, Aggregate: agg, Recent: recent}
-		r.AccountID = id
-		hs.fill(&r.AccountHealth)
-		r.Exists = r.Version > 0
-		r.stored = r.path()
-		out[r.AccountID] = r
-	}
-	return closeRows(rows)
-}
-
-// HealthRecordReader reads health records outside any transaction, for a
-// recompute that reads and scores its next pages while it writes the
-// current one (see HealthVersionsTx for how it checks them in the write).
-// On SQLite it holds one read connection with memory-mapped I/O and its
-// statements prepared; it is not safe for concurrent use.
-type HealthRecordReader struct {
-	s       *Store
-	q       Querier
-	conn    *sql.Conn
-	release func()
-	stmts   map[string]*sql.Stmt
-}
-
-// HealthRecordReader returns a reader of health records; Close it.
-func (s *Store) HealthRecordReader(ctx context.Context) (*HealthRecordReader, error) {
-	q, release, err := s.mappedReader(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("read health state: %w", err)
-	}
-	r := &HealthRecordReader{s: s, q: q, release: release, stmts: map[string]*sql.Stmt{}}
-	r.conn, _ = q.(*sql.Conn)
-	return r, nil
-}
-
-// Querier returns the reader's connection, for other reads of the same
-// pages (survey replies).
-func (r *HealthRecordReader) Querier() Querier { return r.q }
-
-// Close releases the reader's connection.
-func (r *HealthRecordReader) Close() {
-	for _, st := range r.stmts {
-		st.Close()
-	}
-	r.release()
-}
-
-// Records reads the stored health of the accounts, with their traits, as
-// HealthRecordsTx does but without locking or creating rows and without
-// the aggregates (Aggregate is nil; a recompute rebuilds them): the caller
-// checks in its write transaction that their versions have not moved.
-func (r *HealthRecordReader) Records(ctx context.Context, ids []string) (map[string]*HealthRecord, error) {
-	ids = sortedUnique(ids)
-	out := make(map[string]*HealthRecord, len(ids))
-	err := r.s.eachHealthChunk(ctx, nil, ids, false, func(n int, args []any) error {
-		q := r.s.healthSQL(readHealth, n)
-		var (
-			rows *sql.Rows
-			err  error
-		)
-		if r.conn != nil {
-			st := r.stmts[q]
-			if st == nil {
-				if st, err = r.conn.PrepareContext(ctx, q); err != nil {
-					return fmt.Errorf("read health state: %w", err)
-				}
-				r.stmts[q] = st
-			}
-			rows, err = st.QueryContext(ctx, args...)
-		} else {
-			rows, err = r.q.QueryContext(ctx, q, args...)
-		}
-		if err != nil {
-			return fmt.Errorf("read health state: %w", err)
-		}
-		return scanHealthRecords(rows, out)
-	})
-	if err != nil {
-		return nil, err
-	}
-	fillMissingRecords(out, ids)
 	return out, nil
-}
-
-// HealthVersionsTx returns the version of the stored health of the
-// accounts in tx (0 for none). On PostgreSQL it creates the missing state
-// rows and locks them all in id order, as HealthRecordsTx does, so that the
-// versions stand until tx ends.
-func (s *Store) HealthVersionsTx(ctx context.Context, tx Querier, ids []string) (map[string]int64, error) {
-	ids = sortedUnique(ids)
-	out := make(map[string]int64, len(ids))
-	err := s.eachHealthChunk(ctx, tx, ids, s.dialect.locksRows(), func(n int, args []any) error {
-		rows, err := s.healthQuery(ctx, tx, s.healthSQL(lockVersions, n), args...)
-		if err != nil {
-			return fmt.Errorf("read health versions: %w", err)
-		}
-		for rows.Next() {
-			var (
-				id string
-				v  int64
-			)
-			if err := rows.Scan(&id, &v); err != nil {
-				rows.Close()
-				return err
-			}
-			out[id] = v
-		}
-		return closeRows(rows)
-	})
-	return out, err
 }
 
 // DecodeTraits fills r.Traits from r.RawTraits, plus "id". A caller that

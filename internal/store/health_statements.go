@@ -38,8 +38,6 @@ const (
 	saveAggregates
 	saveStates
 	saveTrend
-	readHealth
-	lockVersions
 )
 
 // healthStatementKey names one health statement: its kind and size.
@@ -84,16 +82,6 @@ func (s *Store) healthSQL(kind healthStatement, n int) string {
 				LEFT JOIN health_aggregates g ON g.account_id = a.id
 				WHERE a.id IN (` + d.placeholders(1, n) + `)`
 		}
-	case readHealth:
-		// Without the aggregate, which a recompute rebuilds: reading
-		// kilobytes per account for nothing was most of this read.
-		q = `SELECT a.id, ` + d.jsonText("a.traits") + `, NULL, g.recent, ` + healthCols + `
-			FROM accounts a LEFT JOIN account_health h ON h.account_id = a.id
-			LEFT JOIN health_aggregates g ON g.account_id = a.id
-			WHERE a.id IN (` + d.placeholders(1, n) + `)`
-	case lockVersions:
-		q = `SELECT account_id, version FROM account_health WHERE account_id IN (` + d.placeholders(1, n) + `)` +
-			` ORDER BY account_id` + d.forUpdate()
 	case createHealthRows:
 		q = d.rows("INSERT INTO account_health (account_id, updated_at) VALUES ", n, 2, " ON CONFLICT (account_id) DO NOTHING")
 	case saveAggregates:
@@ -150,7 +138,7 @@ func (s *Store) preparedHealth(q string) *sql.Stmt {
 // prepared run unprepared, as before.
 func (s *Store) prepareHealth() {
 	ctx := context.Background()
-	for _, kind := range []healthStatement{loadHealth, saveAggregates, saveStates, saveTrend, lockVersions} {
+	for _, kind := range []healthStatement{loadHealth, saveAggregates, saveStates, saveTrend} {
 		for _, n := range healthSizes {
 			q := s.healthSQL(kind, n)
 			st, err := s.write.PrepareContext(ctx, q)

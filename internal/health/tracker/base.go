@@ -66,7 +66,7 @@ func (t *Tracker) startRebuild(md *model, id string, b *store.HealthBase, settle
 		var first map[string]int64
 		if agg.UnmarshalJSON(b.Aggregate) == nil && json.Unmarshal(b.First, &first) == nil {
 			r = newRebuild(agg)
-			r.account, r.settled, r.through, r.size = id, settled, b.Through, len(b.Aggregate)
+			r.account, r.settled, r.through = id, settled, b.Through
 			if len(first) > 0 {
 				r.first = first
 			}

@@ -129,9 +129,27 @@ func (t *Tracker) recompute(ctx context.Context, full bool) (Stats, error) {
 				return st, err
 			}
 		}
-		if err := t.writePass(ctx, md, pass, built, versions, settled, now, full, &st); err != nil {
-			st.Duration = time.Since(began)
-			return st, err
+		for p := 0; p < len(pass); p += recomputePage {
+			page := pass[p:min(p+recomputePage, len(pass))]
+			rebuilt := make(map[string]*rebuild, len(page))
+			for _, id := range page {
+				rebuilt[id] = built.take(id)
+			}
+			// The ingest stages write the same accounts' health at the same
+			// time; on PostgreSQL a page can lose a deadlock to them, and
+			// is then written again (its counts only once).
+			before := st
+			err := t.writePage(ctx, md, page, versions, rebuilt, settled, now, full, &st)
+			for try := 1; err != nil && store.Retryable(err) && try < 5; try++ {
+				t.log.Warn("health recompute: a page of accounts is written again", "error", err, "try", try+1)
+				st = before
+				err = t.writePage(ctx, md, page, versions, rebuilt, settled, now, full, &st)
+			}
+			if err != nil {
+				st.Duration = time.Since(began)
+				return st, err
+			}
+			st.Accounts += len(page)
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -368,141 +386,45 @@ type drop struct {
 	from, to health.Quadrant
 }
 
-// scoredPage is a page of accounts read and scored ahead of its write.
-type scoredPage struct {
-	ids    []string
-	built  map[string]*rebuild
-	recs   map[string]*store.HealthRecord
-	scored []pageScore
-	err    error
-}
-
-// writePass writes the accounts of a recompute pass, recomputePage to a
-// transaction. The pages are read (outside any transaction, from the read
-// pool) and scored one page ahead of the write, on another goroutine, so
-// that the writer, which holds the only write connection, only writes: the
-// reading and scoring of the next page run beside it on the other CPUs.
-// Each page's write checks in its transaction that the accounts' versions
-// are still the ones noted when the recompute began (see writePage).
-func (t *Tracker) writePass(ctx context.Context, md *model, pass []string, built shards, versions map[string]int64,
-	settled int64, now time.Time, full bool, st *Stats) error {
-	refs, err := t.segmentFeatures(ctx, nil, md)
-	if err != nil {
-		return err
-	}
-	reader, err := t.st.HealthRecordReader(ctx)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	pages := make(chan *scoredPage, 1)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer close(pages)
-		defer reader.Close()
-		for p := 0; p < len(pass); p += recomputePage {
-			page := &scoredPage{ids: pass[p:min(p+recomputePage, len(pass))]}
-			page.built = make(map[string]*rebuild, len(page.ids))
-			for _, id := range page.ids {
-				page.built[id] = built.take(id)
-			}
-			page.recs, page.err = reader.Records(ctx, page.ids)
-			var replies map[string]store.SurveyReplies
-			if page.err == nil {
-				replies, page.err = t.surveyReplies(ctx, reader.Querier(), page.ids, now)
-			}
-			if page.err == nil {
-				page.scored, page.err = t.scorePage(ctx, md, page.ids, page.recs, page.built, replies, refs, now)
-			}
-			select {
-			case pages <- page:
-			case <-ctx.Done():
-				return
-			}
-			if page.err != nil {
-				return
-			}
-		}
-	}()
-	defer func() {
-		cancel()
-		for range pages { //nolint:revive // drain, so the reader ends
-		}
-		<-done
-	}()
-	for page := range pages {
-		if page.err != nil {
-			return page.err
-		}
-		// The ingest stages write the same accounts' health at the same
-		// time; on PostgreSQL a page can lose a deadlock to them, and is
-		// then written again (its counts only once).
-		before := *st
-		err := t.writePage(ctx, md, page, versions, refs, settled, now, full, st)
-		for try := 1; err != nil && store.Retryable(err) && try < 5; try++ {
-			t.log.Warn("health recompute: a page of accounts is written again", "error", err, "try", try+1)
-			*st = before
-			err = t.writePage(ctx, md, page, versions, refs, settled, now, full, st)
-		}
-		if err != nil {
-			return err
-		}
-		st.Accounts += len(page.ids)
-	}
-	return ctx.Err()
-}
-
-// writePage writes a scored page in one transaction. An account whose
-// version is no longer the one noted when the recompute began received
-// events (or was written) since: it is read again in the transaction,
-// rebuilt from its base and the events after it, and scored again, so no
-// event is lost or counted twice.
-func (t *Tracker) writePage(ctx context.Context, md *model, page *scoredPage, versions map[string]int64,
-	refs map[string]int, settled int64, now time.Time, full bool, st *Stats) error {
+func (t *Tracker) writePage(ctx context.Context, md *model, ids []string, versions map[string]int64,
+	built map[string]*rebuild, settled int64, now time.Time, full bool, st *Stats) error {
 	tx, err := t.st.DB().BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("recompute health: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	ids := page.ids
-	current, err := t.st.HealthVersionsTx(ctx, tx, ids)
+	recs, err := t.st.HealthRecordsTx(ctx, tx, ids)
 	if err != nil {
 		return err
 	}
 	var stale []string
 	for _, id := range ids {
-		if current[id] != versions[id] {
+		if recs[id].Version != versions[id] {
 			stale = append(stale, id)
 		}
 	}
 	if len(stale) > 0 {
-		recs, err := t.st.HealthRecordsTx(ctx, tx, stale)
-		if err != nil {
-			return err
-		}
 		again, err := t.rebuildAll(ctx, tx, md, stale, settled, full)
 		if err != nil {
 			return err
 		}
-		replies, err := t.surveyReplies(ctx, tx, stale, now)
-		if err != nil {
-			return err
-		}
-		scored, err := t.scorePage(ctx, md, stale, recs, again, replies, refs, now)
-		if err != nil {
-			return err
-		}
-		at := make(map[string]int, len(ids))
-		for i, id := range ids {
-			at[id] = i
-		}
-		for i, id := range stale {
-			page.recs[id], page.built[id], page.scored[at[id]] = recs[id], again[id], scored[i]
+		for id, r := range again {
+			built[id] = r
 		}
 		st.Redone += len(stale)
 	}
-	recs, built, scored := page.recs, page.built, page.scored
+	replies, err := t.surveyReplies(ctx, tx, ids, now)
+	if err != nil {
+		return err
+	}
+	refs, err := t.segmentFeatures(ctx, tx, md)
+	if err != nil {
+		return err
+	}
+	scored, err := t.scorePage(ctx, md, ids, recs, built, replies, refs, now)
+	if err != nil {
+		return err
+	}
 	out := make([]*store.HealthRecord, 0, len(ids))
 	var (
 		reaches []store.MilestoneReach

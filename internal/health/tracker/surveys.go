@@ -2,6 +2,7 @@ package tracker
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"github.com/moments-cs/moments/internal/health"
@@ -13,8 +14,8 @@ import (
 const surveyLinkDays = 30
 
 // surveyReplies counts the survey replies of ids over the time
-// unanswered_surveys looks at, read in tx (a transaction or a reader).
-func (t *Tracker) surveyReplies(ctx context.Context, tx store.Querier, ids []string, now time.Time) (map[string]store.SurveyReplies, error) {
+// unanswered_surveys looks at, read in tx.
+func (t *Tracker) surveyReplies(ctx context.Context, tx *sql.Tx, ids []string, now time.Time) (map[string]store.SurveyReplies, error) {
 	const day = 24 * time.Hour
 	return t.st.SurveyRepliesTx(ctx, tx, ids, now.Add(-health.UnansweredSurveysDays*day), now.Add(-surveyLinkDays*day), now)
 }

@@ -216,9 +216,6 @@ type rebuild struct {
 	through, settled int64
 	dirty, snapped   bool
 	base             *store.HealthBase
-	// size is the length of the stored base's aggregate, to size the
-	// encoding of the new one.
-	size int
 }
 
 // newRebuild starts a rebuild of agg. Its maps are made when first
@@ -389,11 +386,7 @@ func (t *Tracker) finish(ctx context.Context, md *model, in *inputs, r *rebuild,
 	r.agg.Format = health.AggregateFormat
 	// Sized from the stored aggregate, which the new one rarely outgrows
 	// by much: growing the buffer step by step cost a third of encoding.
-	size := len(rec.Aggregate)
-	if size == 0 {
-		size = r.size // a recompute reads no stored aggregate
-	}
-	rec.Aggregate = r.agg.AppendJSON(make([]byte, 0, size+size/4+256))
+	rec.Aggregate = r.agg.AppendJSON(make([]byte, 0, len(rec.Aggregate)+len(rec.Aggregate)/4+256))
 	return o
 }
 
