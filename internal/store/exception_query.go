@@ -85,9 +85,11 @@ const (
 func (s *Store) ExceptionCandidates(ctx context.Context, q ExceptionQuery) ([]ExceptionCandidate, int, error) {
 	d := s.dialect
 	args := []any{micros(q.DueBefore), q.ScoreDrop, q.Now.UTC().Format(time.DateOnly), micros(q.Now)}
-	join := " LEFT JOIN (" + overdueTasksSQL + ") t ON t.account_id = h.account_id" +
-		" LEFT JOIN health_warnings w ON w.account_id = h.account_id"
-	conds := []string{"h.next_due_at <= $1", "h.usage_drop = 1", "h.combined_baseline - h.combined >= $2", "t.n > 0", "w.codes <> ''"}
+	join := " LEFT JOIN (" + overdueTasksSQL + ") t ON t.account_id = h.account_id"
+	// A warning raised is asked of the partial index health_warnings_raised
+	// (the few accounts with one), not by joining every account's row.
+	warned := "EXISTS (SELECT 1 FROM health_warnings hw WHERE hw.account_id = h.account_id AND hw.codes <> '')"
+	conds := []string{"h.next_due_at <= $1", "h.usage_drop = 1", "h.combined_baseline - h.combined >= $2", "t.n > 0", warned}
 	var met []string
 	for _, c := range conds {
 		met = append(met, "CASE WHEN "+c+" THEN 1 ELSE 0 END")
@@ -98,34 +100,39 @@ func (s *Store) ExceptionCandidates(ctx context.Context, q ExceptionQuery) ([]Ex
 	proximity := fmt.Sprintf("CASE WHEN a.renewal_date = '' THEN %g ELSE %d.0 / (%d.0 + %s) END",
 		UnknownRenewalProximity, RenewalHorizonDays, RenewalHorizonDays, d.greatest(d.daysBetween("$3", "a.renewal_date"), "0"))
 	filter, args := q.HealthFilter.where(args)
-	from := ` FROM account_health h JOIN accounts a ON a.id = h.account_id` + join + `
-		WHERE h.version > 0 AND (` + strings.Join(conds, " OR ") + `)` + filter
-	// Counting apart lets the ranked query keep only the first rows in its
-	// sort (a window count would make it keep them all).
-	// ($3, the date, and $4, the time, are selected only so that
-	// PostgreSQL learns their types.)
-	var (
-		total int
-		today string
-		at    int64
-	)
-	if err := s.read.QueryRowContext(ctx, "SELECT COUNT(*), CAST($3 AS TEXT), CAST($4 AS BIGINT)"+from, args...).Scan(&total, &today, &at); err != nil {
-		return nil, 0, fmt.Errorf("count exceptions: %w", err)
-	}
+	tables := ` FROM account_health h JOIN accounts a ON a.id = h.account_id` + join
+	whole := " LEFT JOIN health_warnings w ON w.account_id = h.account_id" // the warnings' texts, for the rows read whole
+	cond := ` WHERE h.version > 0 AND (` + strings.Join(conds, " OR ") + `)` + filter
 	cols := `SELECT a.id, a.name, a.plan, a.segment, a.owner, a.lifecycle_stage, a.arr, a.renewal_date,
 		COALESCE(t.n, 0), t.oldest, COALESCE(w.codes, ''), COALESCE(w.texts, '[]'), ` + healthCols + `, ` + daysTo
-	ranking := `a.arr * (` + proximity + `) AS priority, ` + strings.Join(met, " + ") + ` AS met` + from + `
-		ORDER BY priority DESC, a.arr DESC, met DESC, a.id`
-	query := cols + `, ` + ranking
+	ranking := `a.arr * (` + proximity + `) AS priority, ` + strings.Join(met, " + ") + ` AS met`
+	var (
+		total int
+		query string
+	)
 	if q.Limit > 0 {
-		// Rank on the few columns ranking needs, then read the whole rows
-		// of the first ones only: a sort carries every selected column of
-		// every candidate, and reading some forty columns of each of
-		// 86,000 candidates was most of the report's time.
-		query = cols + `, r.priority, r.met
-			FROM (SELECT h.account_id AS rid, a.arr AS rarr, ` + ranking + ` LIMIT ` + strconv.Itoa(q.Limit) + `) r
-			JOIN account_health h ON h.account_id = r.rid JOIN accounts a ON a.id = r.rid` + join + `
+		// One pass over the accounts: the candidates' ranking keys are
+		// kept (materialized) once, counted, and only the first rows are
+		// read whole. Counting apart read every account twice, and a sort
+		// carrying every selected column (some forty) of every candidate
+		// was most of the report's time before that.
+		query = `WITH c AS MATERIALIZED (SELECT h.account_id AS rid, a.arr AS rarr, ` + ranking + tables + cond + `)
+			` + cols + `, r.priority, r.met, (SELECT COUNT(*) FROM c)
+			FROM (SELECT rid, rarr, priority, met FROM c ORDER BY priority DESC, rarr DESC, met DESC, rid LIMIT ` +
+			strconv.Itoa(q.Limit) + `) r
+			JOIN account_health h ON h.account_id = r.rid JOIN accounts a ON a.id = r.rid` + join + whole + `
 			ORDER BY r.priority DESC, r.rarr DESC, r.met DESC, r.rid`
+	} else {
+		// ($3, the date, and $4, the time, are selected only so that
+		// PostgreSQL learns their types.)
+		var (
+			today string
+			at    int64
+		)
+		if err := s.read.QueryRowContext(ctx, "SELECT COUNT(*), CAST($3 AS TEXT), CAST($4 AS BIGINT)"+tables+cond, args...).Scan(&total, &today, &at); err != nil {
+			return nil, 0, fmt.Errorf("count exceptions: %w", err)
+		}
+		query = cols + `, ` + ranking + tables + whole + cond + ` ORDER BY priority DESC, a.arr DESC, met DESC, a.id`
 	}
 	rows, err := s.read.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -146,7 +153,11 @@ func (s *Store) ExceptionCandidates(ctx context.Context, q ExceptionQuery) ([]Ex
 		dest, fill := healthDest(&c.Health)
 		dest = append([]any{&a.ID, &a.Name, &a.Plan, &a.Segment, &a.Owner, &a.LifecycleStage, &a.ARR, &a.RenewalDate,
 			&c.OverdueTasks, &oldest, &codes, &texts}, dest...)
-		if err := rows.Scan(append(dest, &daysTo, &c.Priority, &met)...); err != nil {
+		dest = append(dest, &daysTo, &c.Priority, &met)
+		if q.Limit > 0 {
+			dest = append(dest, &total)
+		}
+		if err := rows.Scan(dest...); err != nil {
 			return nil, 0, err
 		}
 		if c.Warnings, err = decodeWarnings(a.ID, codes, texts); err != nil {

@@ -205,6 +205,7 @@ func BenchmarkRecompute(b *testing.B) {
 			ctx := context.Background()
 			report := func(b *testing.B, stats tracker.Stats) {
 				b.ReportMetric(float64(stats.Events), "events-read")
+				b.ReportMetric(float64(stats.Accounts), "accounts")
 				b.ReportMetric(float64(stats.Accounts)/stats.Duration.Seconds(), "accounts/s")
 			}
 			b.Run("rebuild", func(b *testing.B) {
@@ -226,7 +227,10 @@ func BenchmarkRecompute(b *testing.B) {
 				r := rand.New(rand.NewPCG(uint64(b.N), 2))
 				per := max(events/120, 1)
 				b.ResetTimer()
-				var stats tracker.Stats
+				var (
+					stats tracker.Stats
+					cpu   time.Duration
+				)
 				for range b.N {
 					b.StopTimer()
 					msgs := make([]store.Message, 0, 5000)
@@ -241,11 +245,17 @@ func BenchmarkRecompute(b *testing.B) {
 					}
 					require.NoError(b, st.WaitIdle(ctx))
 					b.StartTimer()
+					began := cpuTime()
 					var err error
 					stats, err = tr.Recompute(ctx)
 					require.NoError(b, err)
+					cpu += cpuTime() - began
 				}
 				report(b, stats)
+				// The process's CPU time (user + system) per recompute: on a
+				// shared machine it moves much less with other processes'
+				// load than the wall time.
+				b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/op")
 			})
 		})
 	}
@@ -264,12 +274,15 @@ func BenchmarkExceptionReport(b *testing.B) {
 				require.NoError(b, err)
 			}
 			var rows int
+			began := cpuTime()
 			for b.Loop() {
 				rep, err := report.Exceptions(ctx, st, report.ExceptionFilter{Limit: 100}, t0)
 				require.NoError(b, err)
 				rows = rep.Total
 			}
 			b.ReportMetric(float64(rows), "exceptions")
+			// The process's CPU time per report (see BenchmarkRecompute).
+			b.ReportMetric(float64((cpuTime()-began).Milliseconds())/float64(b.N), "cpu-ms/op")
 		})
 	}
 }
