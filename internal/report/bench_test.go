@@ -194,7 +194,29 @@ func reportsBenchStore(b *testing.B, d store.Dialect, m *journey.Map, now time.T
 		b.Logf("seeded %d accounts in %s", benchAccounts(), time.Since(start).Round(time.Millisecond))
 		return st
 	}
-	key := fmt.Sprintf("reports_%d_v1", benchAccounts())
+	st := keptBenchStore(b, d, fmt.Sprintf("reports_%d_v1", benchAccounts()), func(st *store.Store) {
+		start := time.Now()
+		seedAnalytics(b, st, m, benchAccounts(), now)
+		b.Logf("seeded %d accounts in %s", benchAccounts(), time.Since(start).Round(time.Millisecond))
+	})
+	// A data set kept before the milestones were seeded gets them now.
+	var milestones int
+	require.NoError(b, st.DB().QueryRowContext(ctx, "SELECT COUNT(*) FROM health_milestones").Scan(&milestones))
+	if milestones == 0 {
+		start := time.Now()
+		seedMilestones(b, st, m)
+		b.Logf("seeded the milestones in %s", time.Since(start).Round(time.Millisecond))
+	}
+	return st
+}
+
+// keptBenchStore opens the kept benchmark database of dialect d named by
+// key (for SQLite a directory under $TMPDIR, for PostgreSQL the schema
+// bench_<key> of the MOMENTS_TEST_POSTGRES_URL database) and runs build on
+// it when it is missing or was left incomplete.
+func keptBenchStore(b *testing.B, d store.Dialect, key string, build func(st *store.Store)) *store.Store {
+	b.Helper()
+	ctx := context.Background()
 	var cfg store.Config
 	switch d {
 	case store.SQLite:
@@ -219,21 +241,11 @@ func reportsBenchStore(b *testing.B, d store.Dialect, m *journey.Map, now time.T
 	var done int
 	_ = st.DB().QueryRowContext(ctx, "SELECT COUNT(*) FROM bench_complete").Scan(&done)
 	if done == 0 {
-		start := time.Now()
-		seedAnalytics(b, st, m, benchAccounts(), now)
-		b.Logf("seeded %d accounts in %s", benchAccounts(), time.Since(start).Round(time.Millisecond))
+		build(st)
 		_, err = st.DB().ExecContext(ctx, "CREATE TABLE bench_complete (at BIGINT NOT NULL)")
 		require.NoError(b, err)
 		_, err = st.DB().ExecContext(ctx, "INSERT INTO bench_complete (at) VALUES ($1)", time.Now().Unix())
 		require.NoError(b, err)
-	}
-	// A data set kept before the milestones were seeded gets them now.
-	var milestones int
-	require.NoError(b, st.DB().QueryRowContext(ctx, "SELECT COUNT(*) FROM health_milestones").Scan(&milestones))
-	if milestones == 0 {
-		start := time.Now()
-		seedMilestones(b, st, m)
-		b.Logf("seeded the milestones in %s", time.Since(start).Round(time.Millisecond))
 	}
 	return st
 }

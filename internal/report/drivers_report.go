@@ -223,32 +223,14 @@ func (lb *driverLabels) firstHeld(ctx context.Context, st *store.Store) error {
 			index[lb.ids[i]] = i
 		}
 	}
-	replay := map[string]map[string]any{}
-	found := map[string]bool{}
-	err := st.AccountTraitHistory(ctx, positives, func(c store.TraitChange) error {
-		if found[c.AccountID] {
-			return nil
-		}
-		tr := replay[c.AccountID]
-		if tr == nil {
-			tr = map[string]any{"id": c.AccountID}
-			replay[c.AccountID] = tr
-		}
-		for k, v := range c.Traits {
-			switch {
-			case lb.only && !slices.Contains(lb.keys, k):
-			case v == nil:
-				delete(tr, k)
-			default:
-				tr[k] = v
-			}
-		}
-		if ok, err := lb.prg.Eval(ctx, rules.Vars{Account: tr, Now: lb.now}); err == nil && ok {
-			found[c.AccountID] = true
-			lb.at[index[c.AccountID]] = c.At
-		}
-		return nil
-	})
+	var keep func(string) bool
+	if lb.only {
+		keep = func(k string) bool { return slices.Contains(lb.keys, k) }
+	}
+	found, err := replayFirstHeld(ctx, st, positives, keep, func(tr map[string]any) bool {
+		ok, err := lb.prg.Eval(ctx, rules.Vars{Account: tr, Now: lb.now})
+		return err == nil && ok
+	}, func(id string, at time.Time) { lb.at[index[id]] = at })
 	if err != nil {
 		return err
 	}

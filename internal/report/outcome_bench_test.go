@@ -8,9 +8,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"net/url"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -54,45 +52,17 @@ func benchEnv(name string, def int) int {
 func outcomeBenchStore(b *testing.B, d store.Dialect, accounts, events int) *store.Store {
 	b.Helper()
 	ctx := context.Background()
-	key := fmt.Sprintf("outcomes_%d_%d_v2", accounts, events)
-	var cfg store.Config
-	switch d {
-	case store.SQLite:
-		cfg = store.Config{Data: filepath.Join(os.TempDir(), "moments-bench-"+key)}
-	default:
-		base := os.Getenv(storetest.EnvPostgres)
-		db, err := sql.Open("pgx", base)
-		require.NoError(b, err)
-		_, err = db.Exec("CREATE SCHEMA IF NOT EXISTS bench_" + key)
-		require.NoError(b, err)
-		require.NoError(b, db.Close())
-		u, err := url.Parse(base)
-		require.NoError(b, err)
-		q := u.Query()
-		q.Set("search_path", "bench_"+key)
-		u.RawQuery = q.Encode()
-		cfg = store.Config{DB: u.String()}
-	}
-	st, err := store.Open(ctx, cfg)
-	require.NoError(b, err)
-	b.Cleanup(func() { st.Close() })
-	var done int
-	_ = st.DB().QueryRowContext(ctx, "SELECT COUNT(*) FROM bench_complete").Scan(&done)
-	if done == 0 {
+	st := keptBenchStore(b, d, fmt.Sprintf("outcomes_%d_%d_v2", accounts, events), func(st *store.Store) {
 		began := time.Now()
 		buildOutcomeBench(b, st, accounts, events)
 		b.Logf("%s: built %d accounts and %d events in %s", d, accounts, events, time.Since(began).Round(time.Second))
-		_, err = st.DB().ExecContext(ctx, "ANALYZE")
+		_, err := st.DB().ExecContext(ctx, "ANALYZE")
 		require.NoError(b, err)
-		_, err = st.DB().ExecContext(ctx, "CREATE TABLE bench_complete (at BIGINT NOT NULL)")
-		require.NoError(b, err)
-		_, err = st.DB().ExecContext(ctx, "INSERT INTO bench_complete (at) VALUES ($1)", time.Now().Unix())
-		require.NoError(b, err)
-	}
+	})
 	// The events were written straight into the table, as if the ingest
 	// stages had consumed them; the behaviour counts are filled from them
 	// as after an upgrade.
-	_, err = st.DB().ExecContext(ctx, "UPDATE ingest_progress SET last_event_id = (SELECT MAX(id) FROM events) WHERE name = 'stages'")
+	_, err := st.DB().ExecContext(ctx, "UPDATE ingest_progress SET last_event_id = (SELECT MAX(id) FROM events) WHERE name = 'stages'")
 	require.NoError(b, err)
 	_, err = st.DB().ExecContext(ctx, "UPDATE behaviour_backfill SET boundary = (SELECT MAX(id) FROM events) WHERE through = 0")
 	require.NoError(b, err)

@@ -119,30 +119,10 @@ func LabelOutcomes(ctx context.Context, st *store.Store, expr string, now time.T
 	}
 	// Replay each positive's group calls to find when the outcome first
 	// held.
-	replay := map[string]map[string]any{}
-	found := map[string]bool{}
-	err = st.AccountTraitHistory(ctx, positives, func(c store.TraitChange) error {
-		if found[c.AccountID] {
-			return nil
-		}
-		tr := replay[c.AccountID]
-		if tr == nil {
-			tr = map[string]any{"id": c.AccountID}
-			replay[c.AccountID] = tr
-		}
-		for k, v := range c.Traits {
-			if v == nil {
-				delete(tr, k)
-			} else {
-				tr[k] = v
-			}
-		}
-		if ok, err := eval(tr); err == nil && ok {
-			found[c.AccountID] = true
-			lb.Rows[index[c.AccountID]].At = c.At
-		}
-		return nil
-	})
+	found, err := replayFirstHeld(ctx, st, positives, nil, func(tr map[string]any) bool {
+		ok, err := eval(tr)
+		return err == nil && ok
+	}, func(id string, at time.Time) { lb.Rows[index[id]].At = at })
 	if err != nil {
 		return lb, err
 	}
@@ -152,6 +132,43 @@ func LabelOutcomes(ctx context.Context, st *store.Store, expr string, now time.T
 		}
 	}
 	return lb, nil
+}
+
+// replayFirstHeld replays the positives' group calls in order and calls held
+// with the time the outcome (holds, on the traits replayed so far, those
+// keep accepts when keep is set) first held for each; it returns the
+// accounts it was called for. For the others the replay never saw it
+// hold (the outcome came from an import, say): callers date them by the
+// account's last update.
+func replayFirstHeld(ctx context.Context, st *store.Store, positives []string, keep func(string) bool,
+	holds func(map[string]any) bool, held func(id string, at time.Time)) (map[string]bool, error) {
+	replay := map[string]map[string]any{}
+	found := map[string]bool{}
+	err := st.AccountTraitHistory(ctx, positives, func(c store.TraitChange) error {
+		if found[c.AccountID] {
+			return nil
+		}
+		tr := replay[c.AccountID]
+		if tr == nil {
+			tr = map[string]any{"id": c.AccountID}
+			replay[c.AccountID] = tr
+		}
+		for k, v := range c.Traits {
+			switch {
+			case keep != nil && !keep(k):
+			case v == nil:
+				delete(tr, k)
+			default:
+				tr[k] = v
+			}
+		}
+		if holds(tr) {
+			found[c.AccountID] = true
+			held(c.AccountID, c.At)
+		}
+		return nil
+	})
+	return found, err
 }
 
 // accountVars is the account as conditions see it: its traits plus id and
