@@ -54,12 +54,10 @@ func TestMilestoneFunnelMatchesStepwise(t *testing.T) {
 		window := time.Duration(req.WindowDays) * 24 * time.Hour
 		paths := map[string][]time.Time{}
 		for i, ms := range p.Milestones {
-			marks, err := st.FirstMarks(ctx, ms.ID, true, from, now)
-			require.NoError(t, err)
 			byAccount := map[string]time.Time{}
-			for _, mk := range marks {
-				byAccount[mk.AccountID] = mk.At
-			}
+			require.NoError(t, st.EachFirstMark(ctx, ms.ID, true, from, now, func(account []byte, at int64) {
+				byAccount[string(account)] = time.UnixMicro(at).UTC()
+			}))
 			for a, at := range byAccount {
 				r, ok := paths[a]
 				switch {

@@ -190,8 +190,8 @@ type Analytics interface {
 	SurveyScores(ctx context.Context, survey string, from, to time.Time) (store.SurveyScore, error)
 	AccountProfiles(ctx context.Context) ([]store.AccountProfile, error)
 	PathAccounts(ctx context.Context, pathID string) ([]store.PathAccount, error)
-	AccountLabels(ctx context.Context, column string) ([]store.AccountLabel, error)
-	FirstMarks(ctx context.Context, name string, milestone bool, from, to time.Time) ([]store.AccountMark, error)
+	EachAccountLabel(ctx context.Context, column string, fn func(account []byte, label string)) error
+	EachFirstMark(ctx context.Context, name string, milestone bool, from, to time.Time, fn func(account []byte, at int64)) error
 }
 
 // MeasuredNames lists the event names a map's analytics read: ideal step

@@ -488,17 +488,14 @@ func (s *Store) SurveyScores(ctx context.Context, survey string, from, to time.T
 	return out, rows.Err()
 }
 
-// AccountMark is one account's event or milestone at a time.
-type AccountMark struct {
-	AccountID string
-	At        time.Time
-}
-
-// FirstMarks returns the events of a watched name (or, with milestone
-// set, the reaching of a success-path milestone by id) between from and
-// to, in time order (so each account's marks come in time order too): the
-// order of the name's index, which SQLite then needs not sort by account.
-func (s *Store) FirstMarks(ctx context.Context, name string, milestone bool, from, to time.Time) ([]AccountMark, error) {
+// EachFirstMark calls fn with the events of a watched name (or, with
+// milestone set, the reaching of a success-path milestone by id) between
+// from and to, in time order (so each account's marks come in time order
+// too): the order of the name's index, which SQLite then needs not sort by
+// account. account is valid only during the call (a funnel looks most of
+// them up and keeps few), at is in Unix microseconds.
+func (s *Store) EachFirstMark(ctx context.Context, name string, milestone bool, from, to time.Time,
+	fn func(account []byte, at int64)) error {
 	q := `SELECT account_id, at FROM analytics_marks WHERE name = $1 AND at >= $2 AND at <= $3 ORDER BY at`
 	if milestone {
 		q = `SELECT account_id, reached_at FROM health_milestones WHERE milestone_id = $1 AND reached_at >= $2 AND reached_at <= $3
@@ -506,20 +503,18 @@ func (s *Store) FirstMarks(ctx context.Context, name string, milestone bool, fro
 	}
 	rows, err := s.read.QueryContext(ctx, q, name, micros(from), micros(to))
 	if err != nil {
-		return nil, fmt.Errorf("read %q for a funnel: %w", name, err)
+		return fmt.Errorf("read %q for a funnel: %w", name, err)
 	}
 	defer rows.Close()
-	var out []AccountMark
+	var account sql.RawBytes
+	var at int64
 	for rows.Next() {
-		var m AccountMark
-		var at int64
-		if err := rows.Scan(&m.AccountID, &at); err != nil {
-			return nil, err
+		if err := rows.Scan(&account, &at); err != nil {
+			return err
 		}
-		m.At = fromMicros(at)
-		out = append(out, m)
+		fn(account, at)
 	}
-	return out, rows.Err()
+	return rows.Err()
 }
 
 // AccountProfile is what reports break figures down by: the account's
@@ -655,41 +650,33 @@ func (s *Store) PathAccounts(ctx context.Context, pathID string) ([]PathAccount,
 	return out, nil
 }
 
-// AccountLabel is an account's value of one of its columns.
-type AccountLabel struct {
-	AccountID string
-	Label     string
-}
-
-// AccountLabels returns every account's segment (column "segment") or
-// plan ("plan"), from the accounts table alone: a funnel broken down by
-// either needs no success path state (AccountProfiles joins it), and the
-// segments come from their index without reading the table.
-func (s *Store) AccountLabels(ctx context.Context, column string) ([]AccountLabel, error) {
+// EachAccountLabel calls fn with every account's segment (column
+// "segment") or plan ("plan"), from the accounts table alone: a funnel
+// broken down by either needs no success path state (AccountProfiles joins
+// it), and the segments come from their index without reading the table.
+// account is valid only during the call; labels repeat and are one string
+// per run of equal ones.
+func (s *Store) EachAccountLabel(ctx context.Context, column string, fn func(account []byte, label string)) error {
 	if column != "segment" && column != "plan" {
-		return nil, fmt.Errorf("account labels: no column %q (segment or plan)", column)
+		return fmt.Errorf("account labels: no column %q (segment or plan)", column)
 	}
 	rows, err := s.read.QueryContext(ctx, `SELECT id, `+column+` FROM accounts`)
 	if err != nil {
-		return nil, fmt.Errorf("read the accounts' %ss: %w", column, err)
+		return fmt.Errorf("read the accounts' %ss: %w", column, err)
 	}
 	defer rows.Close()
-	var out []AccountLabel
-	var label sql.RawBytes
+	var account, label sql.RawBytes
 	var last string
 	for rows.Next() {
-		var l AccountLabel
-		if err := rows.Scan(&l.AccountID, &label); err != nil {
-			return nil, err
+		if err := rows.Scan(&account, &label); err != nil {
+			return err
 		}
-		// Labels repeat: one string per run of equal ones.
 		if string(label) != last {
 			last = string(label)
 		}
-		l.Label = last
-		out = append(out, l)
+		fn(account, last)
 	}
-	return out, rows.Err()
+	return rows.Err()
 }
 
 func durationPtr(v sql.NullInt64) *time.Duration {
