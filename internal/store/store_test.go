@@ -475,14 +475,7 @@ func TestIngestStagesTakeWholeTransactions(t *testing.T) {
 			cfg := storetest.Config(t, d)
 			s, err := store.Open(ctx, cfg)
 			require.NoError(t, err)
-			for b := 0; b < 20; b++ {
-				var msgs []store.Message
-				for i := 0; i < 10+b; i++ {
-					msgs = append(msgs, track(fmt.Sprintf("b%02d-m%d", b, i), "u", "acme", "Login"))
-				}
-				_, err := s.Ingest(ctx, "wk", msgs)
-				require.NoError(t, err)
-			}
+			ingestNumberedBatches(t, s, 20)
 			require.NoError(t, s.Close())
 
 			s, err = store.Open(ctx, cfg)
@@ -510,6 +503,20 @@ func TestIngestStagesTakeWholeTransactions(t *testing.T) {
 			}
 			require.Equal(t, want, calls)
 		})
+	}
+}
+
+// ingestNumberedBatches ingests n calls, the b-th of 10+b track calls whose
+// message ids begin with "bNN-" (its number), each in its own transaction.
+func ingestNumberedBatches(t *testing.T, s *store.Store, n int) {
+	t.Helper()
+	for b := 0; b < n; b++ {
+		var msgs []store.Message
+		for i := 0; i < 10+b; i++ {
+			msgs = append(msgs, track(fmt.Sprintf("b%02d-m%d", b, i), "u", "acme", "Login"))
+		}
+		_, err := s.Ingest(context.Background(), "wk", msgs)
+		require.NoError(t, err)
 	}
 }
 
@@ -544,14 +551,7 @@ func TestIngestStagesWaitForTheRestOfATransaction(t *testing.T) {
 	cfg := storetest.Config(t, store.Postgres) // skips without PostgreSQL
 	s, err := store.Open(ctx, cfg)
 	require.NoError(t, err)
-	for b := 0; b < 3; b++ {
-		var msgs []store.Message
-		for i := 0; i < 10+b; i++ {
-			msgs = append(msgs, track(fmt.Sprintf("b%02d-m%d", b, i), "u", "acme", "Login"))
-		}
-		_, err := s.Ingest(ctx, "wk", msgs)
-		require.NoError(t, err)
-	}
+	ingestNumberedBatches(t, s, 3)
 	var last int64
 	require.NoError(t, s.DB().QueryRow("SELECT max(id) FROM events").Scan(&last))
 	_, err = s.DB().Exec("SELECT setval('events_id_seq', $1)", last-6) // six of b02's twelve ids beyond it
