@@ -196,17 +196,17 @@ func (s *Store) backfillChunk(ctx context.Context) (int64, bool, error) {
 	return n, hi < bf.boundary && hi < progress, nil
 }
 
-// uncountBehavioursTx takes the events with ids lo to hi, about to be
-// dropped by retention, out of the blocks: those the blocks count.
-// Retention drops only events the stages consumed and no reattribution
-// waits for (dropLimit), so of them the blocks count all but those the
-// backfill has not reached.
-func (s *Store) uncountBehavioursTx(ctx context.Context, tx *sql.Tx, lo, hi int64) error {
+// uncountBehavioursTx takes the events of table (events, or a partition
+// of it retention has detached) with ids lo to hi, dropped by retention,
+// out of the blocks: those the blocks count. Retention drops only events
+// the stages consumed and no reattribution waits for (dropLimit), so of
+// them the blocks count all but those the backfill has not reached.
+func (s *Store) uncountBehavioursTx(ctx context.Context, tx *sql.Tx, table string, lo, hi int64) error {
 	bf, err := readBackfill(ctx, tx)
 	if err != nil {
 		return err
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT account_id, name, timestamp FROM events
+	rows, err := tx.QueryContext(ctx, `SELECT account_id, name, timestamp FROM `+table+`
 		WHERE id BETWEEN $1 AND $2 AND NOT (id > $3 AND id <= $4) AND `+countedSQL, lo, hi, bf.through, bf.boundary)
 	if err != nil {
 		return fmt.Errorf("read events to uncount: %w", err)

@@ -34,6 +34,9 @@ func testDropEvents(t *testing.T, d store.Dialect, mergeEvery int) {
 	ctx := context.Background()
 	cfg := storetest.Config(t, d)
 	cfg.DedupeMergeEvery = mergeEvery
+	// On PostgreSQL, partitions of ten ids: the drops below go by whole
+	// partitions ([1,11) and [11,21), then [21,31)).
+	cfg.EventPartitionSpan = 10
 	s, err := store.Open(ctx, cfg)
 	require.NoError(t, err)
 	var hold atomic.Bool
@@ -114,7 +117,8 @@ func testDropEvents(t *testing.T, d store.Dialect, mergeEvery int) {
 // stages, and is not dropped until they have handed it on.
 func TestDropEventsBeforeKeepsQueuedReattributions(t *testing.T) {
 	t.Parallel()
-	storetest.Each(t, func(t *testing.T, s *store.Store) {
+	// On PostgreSQL one partition of three ids holds the three events.
+	eachWithSpan(t, 3, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		var hold atomic.Bool
 		s.OnIngest(func(context.Context, *sql.Tx, []store.Event) error {
@@ -142,4 +146,20 @@ func TestDropEventsBeforeKeepsQueuedReattributions(t *testing.T) {
 		require.NoError(t, err)
 		require.EqualValues(t, 3, st.Events, "once the stages have it, t1, t2 and the group call go")
 	})
+}
+
+// eachWithSpan is storetest.Each with partitions of events of span ids
+// on PostgreSQL.
+func eachWithSpan(t *testing.T, span int64, f func(t *testing.T, s *store.Store)) {
+	for _, d := range storetest.Dialects() {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			cfg := storetest.Config(t, d)
+			cfg.EventPartitionSpan = span
+			s, err := store.Open(context.Background(), cfg)
+			require.NoError(t, err)
+			t.Cleanup(func() { s.Close() })
+			f(t, s)
+		})
+	}
 }

@@ -15,6 +15,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
@@ -62,10 +64,21 @@ type Config struct {
 	// crash of the process, may lose the last commits on power loss).
 	// docs/benchmarks.md measures the difference.
 	Synchronous string
+	// EventPartitionSpan is the ids of one partition of events on
+	// PostgreSQL (default DefaultEventPartitionSpan; partitions.go).
+	// Retention drops whole partitions: events are kept up to a span
+	// longer than the retention. Tests set it low.
+	EventPartitionSpan int64
 }
 
 // Validate checks the configuration and fills defaults.
 func (c *Config) Validate() error {
+	if c.EventPartitionSpan < 0 {
+		return fmt.Errorf("the partition span of events must be a positive number of ids, got %d", c.EventPartitionSpan)
+	}
+	if c.EventPartitionSpan == 0 {
+		c.EventPartitionSpan = DefaultEventPartitionSpan
+	}
 	if c.DB != "" {
 		if !strings.HasPrefix(c.DB, "postgres://") && !strings.HasPrefix(c.DB, "postgresql://") {
 			return fmt.Errorf("--db must be a PostgreSQL URL such as postgres://user@host:5432/moments, got %q", c.DB)
@@ -113,6 +126,14 @@ type Store struct {
 	// health holds the health statements' text and, on SQLite, their
 	// prepared forms (health_statements.go).
 	health healthStatements
+	// partitionSpan is Config.EventPartitionSpan; partitionsUpper the end
+	// of the last partition of events this process knows of, extending
+	// whether a background goroutine is creating the next (partitions.go).
+	partitionSpan   int64
+	partitionsUpper atomic.Int64
+	extending       atomic.Bool
+	// background counts the goroutines Close waits for.
+	background sync.WaitGroup
 }
 
 // Open opens (creating if needed) the database, applies migrations and starts
@@ -125,7 +146,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Store{log: log, now: func() time.Time { return time.Now().UTC() }, mergeEvery: cfg.DedupeMergeEvery}
+	s := &Store{log: log, now: func() time.Time { return time.Now().UTC() }, mergeEvery: cfg.DedupeMergeEvery,
+		partitionSpan: cfg.EventPartitionSpan}
 	var err error
 	if cfg.DB != "" {
 		s.dialect = Postgres
@@ -161,6 +183,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("connect to %s database: %w", s.dialect, err)
 	}
 	if err := s.migrate(ctx); err != nil {
+		s.closeDBs()
+		return nil, err
+	}
+	if err := s.ensurePartitions(ctx, s.partitionSpan/2); err != nil {
 		s.closeDBs()
 		return nil, err
 	}
@@ -252,6 +278,7 @@ func (s *Store) Close() error {
 	if s.stages != nil {
 		s.stages.halt()
 	}
+	s.background.Wait()
 	if s.checkpointer != nil {
 		s.checkpointer.stop()
 	}

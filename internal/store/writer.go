@@ -214,7 +214,7 @@ func (w *writer) gather(first *ingestReq) []*ingestReq {
 
 func (w *writer) commitGroup(group []*ingestReq) {
 	ctx := context.Background()
-	results, err := w.commit(ctx, group)
+	results, err := w.commitExtending(ctx, group)
 	if err == nil {
 		for i, r := range group {
 			r.done <- ingestResp{res: results[i]}
@@ -229,7 +229,7 @@ func (w *writer) commitGroup(group []*ingestReq) {
 	// transaction: commit them one by one.
 	w.s.log.Warn("group commit failed; retrying calls one by one", "calls", len(group), "err", err)
 	for _, r := range group {
-		res, err := w.commit(ctx, []*ingestReq{r})
+		res, err := w.commitExtending(ctx, []*ingestReq{r})
 		if err != nil {
 			r.done <- ingestResp{err: err}
 			continue
