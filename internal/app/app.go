@@ -202,7 +202,7 @@ func (a *App) DropOldEvents(ctx context.Context) store.DropStats {
 	}
 	a.Web.CountDroppedEvents(st.Events)
 	if st.Events > 0 {
-		a.log.Info("dropped events beyond their retention", "events", st.Events, "through_event", st.Through, "ranges", st.Ranges,
+		a.log.Info("dropped events beyond their retention", "events", st.Events, "through_event", st.Through, "ranges", st.Ranges, "partitions", st.Partitions,
 			"received_before", cutoff.UTC().Format(time.RFC3339), "duration", time.Since(start).Round(time.Millisecond))
 	}
 	return st

@@ -275,6 +275,11 @@ func buildOutcomeBench(b *testing.B, st *store.Store, accounts, events int) {
 		drawRows = append(drawRows, []any{a, acct, int(per * (0.5 + rng.Float64())), 2 + rng.IntN(8), start.UnixMicro(),
 			end.Sub(start).Microseconds(), c})
 	}
+	total := len(eventRows)
+	for _, d := range drawRows {
+		total += d[2].(int)
+	}
+	require.NoError(b, st.EnsureEventPartitions(ctx, int64(total)))
 	bulkRows(b, st, "events", cols, eventRows, 900)
 	bulkRows(b, st, "accounts", []string{"id", "name", "plan", "segment", "lifecycle_stage", "arr", "traits", "created_at",
 		"updated_at"}, accountRows, 500)

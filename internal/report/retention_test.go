@@ -19,7 +19,8 @@ import (
 func TestScorecardsSurviveEventRetention(t *testing.T) {
 	t.Parallel()
 	m := loadMap(t)
-	storetest.Each(t, func(t *testing.T, st *store.Store) {
+	// On PostgreSQL retention drops partitions of four ids.
+	storetest.EachConfig(t, func(c *store.Config) { c.EventPartitionSpan = 4 }, func(t *testing.T, st *store.Store) {
 		st.OnIngest(st.RecordAnalytics)
 		script(t, st, m)
 		ctx := context.Background()
@@ -34,7 +35,11 @@ func TestScorecardsSurviveEventRetention(t *testing.T) {
 		require.Positive(t, dropped.Events)
 		n, err := st.CountEvents(ctx)
 		require.NoError(t, err)
-		require.Zero(t, n, "every event was received before the cutoff")
+		if st.Dialect() == store.SQLite {
+			require.Zero(t, n, "every event was received before the cutoff")
+		} else {
+			require.Less(t, n, int64(4), "on PostgreSQL all but the partition of the newest ids (which may still receive events)")
+		}
 
 		after, err := report.Scorecards(ctx, st, m, 30, now)
 		require.NoError(t, err)

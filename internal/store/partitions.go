@@ -352,3 +352,11 @@ func (s *Store) forgetChunk(ctx context.Context, conn *sql.Conn, table string) (
 	}
 	return n, true, tx.Commit()
 }
+
+// EnsureEventPartitions creates, on PostgreSQL, the partitions of events
+// for the next n ids the sequence gives. Ingest needs none of it: it is
+// for code that inserts events with its own statements (the benchmarks'
+// seeding of millions of rows).
+func (s *Store) EnsureEventPartitions(ctx context.Context, n int64) error {
+	return s.ensurePartitions(ctx, n+s.partitionSpan/2)
+}

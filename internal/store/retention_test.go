@@ -151,15 +151,5 @@ func TestDropEventsBeforeKeepsQueuedReattributions(t *testing.T) {
 // eachWithSpan is storetest.Each with partitions of events of span ids
 // on PostgreSQL.
 func eachWithSpan(t *testing.T, span int64, f func(t *testing.T, s *store.Store)) {
-	for _, d := range storetest.Dialects() {
-		t.Run(string(d), func(t *testing.T) {
-			t.Parallel()
-			cfg := storetest.Config(t, d)
-			cfg.EventPartitionSpan = span
-			s, err := store.Open(context.Background(), cfg)
-			require.NoError(t, err)
-			t.Cleanup(func() { s.Close() })
-			f(t, s)
-		})
-	}
+	storetest.EachConfig(t, func(c *store.Config) { c.EventPartitionSpan = span }, f)
 }

@@ -150,6 +150,7 @@ func seed(b *testing.B, st *store.Store, accounts, events int) {
 				floor(random() * 1000000)::bigint AS k, $5::bigint + i * $6::bigint / $7::bigint AS ts
 				FROM generate_series($1::bigint, $2::bigint) AS i) g`
 	}
+	require.NoError(b, st.EnsureEventPartitions(ctx, int64(events)))
 	for i := 0; i < events; i += seedRows {
 		_, err := st.DB().ExecContext(ctx, q, int64(i), int64(min(i+seedRows, events)-1), int64(accounts), int64(users),
 			from, span, int64(events))

@@ -73,10 +73,22 @@ func Open(t testing.TB, d store.Dialect) *store.Store {
 // Each runs f as a subtest against a fresh store of every covered dialect.
 func Each(t *testing.T, f func(t *testing.T, s *store.Store)) {
 	t.Helper()
+	EachConfig(t, func(*store.Config) {}, f)
+}
+
+// EachConfig is Each with the configuration adjusted before each store
+// opens (a small span of event partitions, for example).
+func EachConfig(t *testing.T, adjust func(*store.Config), f func(t *testing.T, s *store.Store)) {
+	t.Helper()
 	for _, d := range Dialects() {
 		t.Run(string(d), func(t *testing.T) {
 			t.Parallel()
-			f(t, Open(t, d))
+			cfg := Config(t, d)
+			adjust(&cfg)
+			s, err := store.Open(context.Background(), cfg)
+			require.NoError(t, err)
+			t.Cleanup(func() { s.Close() })
+			f(t, s)
 		})
 	}
 }
