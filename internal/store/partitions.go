@@ -52,6 +52,10 @@ const (
 // detached partition finish).
 const partitionLockTimeout = "10s"
 
+// partitionRetries is how many times the committer creates partitions
+// and commits again when an insert finds none.
+const partitionRetries = 5
+
 // eventPartition is a partition of events holding the ids lo ≤ id < hi
 // (lo is math.MinInt64 for MINVALUE: the table an upgrade attached).
 type eventPartition struct {
@@ -202,8 +206,9 @@ func (w *writer) commitExtending(ctx context.Context, group []*ingestReq) ([]Ing
 		}
 	}
 	res, err := w.commit(ctx, group)
-	if noPartition(err) {
-		// Other servers drew the ids this process expected.
+	// Other servers drew the ids this process expected, and may draw
+	// past the new partitions again before the retry (with small spans).
+	for try := 0; noPartition(err) && try < partitionRetries; try++ {
 		if err := s.ensurePartitions(ctx, s.partitionSpan/2+n); err != nil {
 			return nil, fmt.Errorf("write events: no partition for their ids, and creating one failed: %w", err)
 		}

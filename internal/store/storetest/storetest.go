@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"net/url"
 	"os"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -58,7 +59,11 @@ func Config(t testing.TB, d store.Dialect) store.Config {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	return store.Config{DB: u.String()}
+	// MOMENTS_TEST_EVENT_PARTITION_SPAN runs the suite (or a benchmark)
+	// with partitions of events of that many ids, so that ingestion
+	// crosses partition boundaries.
+	span, _ := strconv.ParseInt(os.Getenv("MOMENTS_TEST_EVENT_PARTITION_SPAN"), 10, 64)
+	return store.Config{DB: u.String(), EventPartitionSpan: span}
 }
 
 // Open opens a fresh store of dialect d, closed when the test ends.
