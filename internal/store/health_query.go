@@ -336,6 +336,13 @@ func (s *Store) SaveHealthRecordsTx(ctx context.Context, tx Querier, recs []*Hea
 // earliest. The event's messageId names account, milestone and time, so
 // recording the same reach twice stores one event per distinct time.
 func (s *Store) RecordMilestonesTx(ctx context.Context, tx Querier, reaches []MilestoneReach, now time.Time) error {
+	// Partitions are kept half a span ahead of the ingested ids; a
+	// recompute's milestones may need more (partitions.go).
+	if n := int64(len(reaches)); !s.dialect.embedded() && n > s.partitionSpan/4 {
+		if err := s.ensurePartitions(ctx, s.partitionSpan/2+n); err != nil {
+			return fmt.Errorf("record milestones: %w", err)
+		}
+	}
 	for start := 0; start < len(reaches); start += eventChunk {
 		chunk := reaches[start:min(start+eventChunk, len(reaches))]
 		args := make([]any, 0, eventColumns*len(chunk))

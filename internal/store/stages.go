@@ -167,6 +167,11 @@ func (r *stageRunner) loop() {
 		r.mu.Unlock()
 		if err != nil {
 			r.s.log.Error("ingest stages failed; the events stay queued and are retried", "err", err)
+			if noPartition(err) { // a stage's own events (milestones) ran past the partitions
+				if err := r.s.ensurePartitions(ctx, r.s.partitionSpan); err != nil {
+					r.s.log.Error("could not create partitions of events", "err", err)
+				}
+			}
 			select {
 			case <-r.quit:
 				return
