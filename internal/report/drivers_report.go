@@ -2,8 +2,10 @@ package report
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -59,38 +61,28 @@ func readBehaviours(ctx context.Context, st *store.Store, dd *driverData, lb *dr
 			windows = append(windows, store.BehaviourWindow{AccountID: lb.ids[i], From: lb.at[i].Add(-gapD - windowD), To: lb.at[i].Add(-gapD)})
 		}
 	}
-	index := make(map[string]int32, len(lb.ids))
-	for i, id := range lb.ids {
-		index[id] = int32(i)
-	}
-	byName := map[string][]float64{}
-	measured, err := st.BehaviourCountsEachFunc(ctx, now.Add(-gapD-windowD), now.Add(-gapD), windows, func(account, name string, n int) {
-		i, ok := index[account]
-		if !ok || slices.Contains(excludedBehaviours, name) {
-			return
-		}
-		v := byName[name]
-		if v == nil {
-			v = make([]float64, len(lb.ids))
-			byName[name] = v
-		}
-		v[i] += float64(n) * 30 / float64(window)
-	})
+	tab, err := st.BehaviourColumns(ctx, lb.ids, now.Add(-gapD-windowD), now.Add(-gapD), windows)
 	if err != nil {
 		return err
 	}
 	dd.measured = make([]bool, len(lb.ids))
-	if measured {
+	if len(tab.Names) > 0 {
 		for i := range dd.measured {
 			dd.measured[i] = true
 		}
 	}
-	for name := range byName {
+	for j, name := range tab.Names {
+		if slices.Contains(excludedBehaviours, name) {
+			continue
+		}
+		v := make([]float64, len(lb.ids))
+		for i, n := range tab.Counts[j] {
+			if n != 0 {
+				v[i] = float64(n) * 30 / float64(window)
+			}
+		}
 		dd.behaviourNames = append(dd.behaviourNames, name)
-	}
-	slices.Sort(dd.behaviourNames)
-	for _, name := range dd.behaviourNames {
-		dd.behaviours = append(dd.behaviours, byName[name])
+		dd.behaviours = append(dd.behaviours, v)
 	}
 	return nil
 }
@@ -99,10 +91,9 @@ func readBehaviours(ctx context.Context, st *store.Store, dd *driverData, lb *dr
 // subject, and their traits in columns.
 type driverLabels struct {
 	outcome  string
-	prg      *rules.Program
-	now      time.Time
-	keys     []string // the traits the outcome reads by name
-	only     bool     // and it reads nothing else of the account
+	memo     *outcomeMemo // evaluates the outcome
+	keys     []string     // the traits the outcome reads by name
+	only     bool         // and it reads nothing else of the account
 	ids      []string
 	positive []bool
 	at       []time.Time // when the outcome first held (positives), or now
@@ -121,15 +112,16 @@ func labelDrivers(ctx context.Context, st *store.Store, expr string, now time.Ti
 	if expr == "" {
 		expr = DefaultOutcome
 	}
-	lb := &driverLabels{outcome: expr, now: now}
+	lb := &driverLabels{outcome: expr}
 	prg, err := rules.Compile(expr)
 	if err != nil {
 		return lb, &OutcomeError{Field: "outcome", Err: err}
 	}
-	lb.prg = prg
 	lb.keys, lb.only = prg.AccountKeys()
 	named := func(k string) bool { return !lb.only || slices.Contains(lb.keys, k) }
 	tc := newTraitCols()
+	lb.memo = newOutcomeMemo(prg, lb.keys, lb.only, now)
+	memo := lb.memo
 	var cells []traitCell
 	vars := map[string]any{}
 	put := func(cell traitCell) {
@@ -188,11 +180,11 @@ func labelDrivers(ctx context.Context, st *store.Store, expr string, now time.Ti
 			}
 		}
 		vars["id"], vars["name"] = a.ID, a.Name
-		pos, err := prg.Eval(ctx, rules.Vars{Account: vars, Now: now})
+		pos, ok, err := memo.eval(ctx, vars)
 		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
+			return err
+		}
+		if !ok {
 			lb.excluded++
 			return nil
 		}
@@ -228,8 +220,8 @@ func (lb *driverLabels) firstHeld(ctx context.Context, st *store.Store) error {
 		keep = func(k string) bool { return slices.Contains(lb.keys, k) }
 	}
 	found, err := replayFirstHeld(ctx, st, positives, keep, func(tr map[string]any) bool {
-		ok, err := lb.prg.Eval(ctx, rules.Vars{Account: tr, Now: lb.now})
-		return err == nil && ok
+		pos, ok, err := lb.memo.eval(ctx, tr)
+		return err == nil && ok && pos
 	}, func(id string, at time.Time) { lb.at[index[id]] = at })
 	if err != nil {
 		return err
@@ -240,4 +232,81 @@ func (lb *driverLabels) firstHeld(ctx context.Context, st *store.Store) error {
 		}
 	}
 	return nil
+}
+
+// outcomeMemo evaluates an outcome on accounts, once per distinct value
+// of the traits it reads when that is all it reads (and not the id or the
+// name): most outcomes read a trait or two with a handful of values, so
+// 100,000 accounts need a handful of evaluations.
+type outcomeMemo struct {
+	prg  *rules.Program
+	now  time.Time
+	keys []string // the traits the outcome reads; nil when it cannot be memoised
+	seen map[string]memoResult
+	buf  []byte
+}
+
+type memoResult struct{ pos, ok bool }
+
+func newOutcomeMemo(prg *rules.Program, keys []string, only bool, now time.Time) *outcomeMemo {
+	m := &outcomeMemo{prg: prg, now: now, seen: map[string]memoResult{}}
+	if only && !slices.Contains(keys, "id") && !slices.Contains(keys, "name") {
+		m.keys = keys
+	}
+	return m
+}
+
+// eval evaluates the outcome on an account's traits (vars), as
+// Program.Eval does: ok is false when it cannot be evaluated; err is set
+// only when ctx ended.
+func (m *outcomeMemo) eval(ctx context.Context, vars map[string]any) (pos, ok bool, err error) {
+	key, memo := m.key(vars)
+	if memo {
+		if r, found := m.seen[string(key)]; found {
+			return r.pos, r.ok, nil
+		}
+	}
+	pos, evalErr := m.prg.Eval(ctx, rules.Vars{Account: vars, Now: m.now})
+	if evalErr != nil && ctx.Err() != nil {
+		return false, false, ctx.Err()
+	}
+	if memo {
+		m.seen[string(key)] = memoResult{pos, evalErr == nil}
+	}
+	return pos, evalErr == nil, nil
+}
+
+// key encodes the values of the traits the outcome reads; memo is false
+// when it cannot be memoised (it reads more, or a value is an object or a
+// list).
+func (m *outcomeMemo) key(vars map[string]any) (key []byte, memo bool) {
+	if m.keys == nil {
+		return nil, false
+	}
+	b := m.buf[:0]
+	for _, k := range m.keys {
+		switch v := vars[k].(type) {
+		case nil:
+			if _, present := vars[k]; present {
+				b = append(b, '0')
+			} else {
+				b = append(b, 'x')
+			}
+		case float64:
+			b = binary.LittleEndian.AppendUint64(append(b, 'n'), math.Float64bits(v))
+		case bool:
+			if v {
+				b = append(b, 't')
+			} else {
+				b = append(b, 'f')
+			}
+		case string:
+			b = binary.AppendUvarint(append(b, 's'), uint64(len(v)))
+			b = append(b, v...)
+		default:
+			return nil, false
+		}
+	}
+	m.buf = b
+	return b, true
 }

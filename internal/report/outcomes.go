@@ -2,6 +2,7 @@ package report
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -144,7 +145,8 @@ func replayFirstHeld(ctx context.Context, st *store.Store, positives []string, k
 	holds func(map[string]any) bool, held func(id string, at time.Time)) (map[string]bool, error) {
 	replay := map[string]map[string]any{}
 	found := map[string]bool{}
-	err := st.AccountTraitHistory(ctx, positives, func(c store.TraitChange) error {
+	var members []traitMember
+	err := st.AccountTraitHistoryRaw(ctx, positives, func(c store.RawTraitChange) error {
 		if found[c.AccountID] {
 			return nil
 		}
@@ -153,13 +155,34 @@ func replayFirstHeld(ctx context.Context, st *store.Store, positives []string, k
 			tr = map[string]any{"id": c.AccountID}
 			replay[c.AccountID] = tr
 		}
-		for k, v := range c.Traits {
+		set := func(k string, v any) {
 			switch {
 			case keep != nil && !keep(k):
 			case v == nil:
 				delete(tr, k)
 			default:
 				tr[k] = v
+			}
+		}
+		// The traits are read as encoding/json would decode them (a
+		// member named twice: the last counts), and only those kept are
+		// decoded; what parseTraits does not read, encoding/json does.
+		members = members[:0]
+		if parseTraits(c.Traits, func(m traitMember) {
+			if keep == nil || keep(m.key) {
+				members = append(members, m)
+			}
+		}) {
+			for _, m := range members {
+				set(m.key, m.value())
+			}
+		} else {
+			var traits map[string]any
+			if err := json.Unmarshal([]byte(c.Traits), &traits); err != nil {
+				return nil // a group call's traits are always an object; skip what is not
+			}
+			for k, v := range traits {
+				set(k, v)
 			}
 		}
 		if holds(tr) {

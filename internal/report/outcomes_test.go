@@ -279,3 +279,43 @@ func TestExceptionReportListsHealthWarnings(t *testing.T) {
 		require.Positive(t, warned, "the planted churners raised health warnings")
 	})
 }
+
+// TestOutcomeDatedByTheGroupCallThatFirstMadeItHold replays group calls
+// whose traits the fast reader takes (plain JSON) and those it leaves to
+// encoding/json (escaped strings, non-ASCII): a positive is dated by the
+// first call after which the outcome held, even when it stopped holding
+// and held again later.
+func TestOutcomeDatedByTheGroupCallThatFirstMadeItHold(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+		day := 24 * time.Hour
+		calls := map[string][]map[string]any{
+			// The call that makes it hold is escaped ("a\u003cb").
+			"a": {{"stage": "adoption"}, {"stage": "churned", "zz": "a<b"}, {"stage": "adoption"}, {"stage": "churned"}},
+			"b": {{"stage": "adoption", "note": "é"}, {"stage": "churned"}, {"note": `say "hi"`}, {"stage": "adoption"}, {"stage": "churned"}},
+			"c": {{"stage": "adoption", "plan": "pro"}, {"plan": "basic", "note": `x\y`}},
+		}
+		var msgs []store.Message
+		for acct, cs := range calls {
+			for i, tr := range cs {
+				at := t0.Add(time.Duration(i) * day)
+				msgs = append(msgs, store.Message{Type: "group", MessageID: fmt.Sprint(acct, i), UserID: "u-" + acct, GroupID: acct,
+					Traits: tr, Timestamp: at, ReceivedAt: at})
+			}
+		}
+		_, err := st.Ingest(ctx, "wk", msgs)
+		require.NoError(t, err)
+		require.NoError(t, st.WaitIdle(ctx))
+		lb, err := report.LabelOutcomes(ctx, st, `account.stage == "churned"`, t0.Add(30*day))
+		require.NoError(t, err)
+		at := map[string]time.Time{}
+		for _, r := range lb.Rows {
+			if r.Positive {
+				at[r.Account.ID] = r.At
+			}
+		}
+		require.Equal(t, map[string]time.Time{"a": t0.Add(day), "b": t0.Add(day)}, at)
+	})
+}

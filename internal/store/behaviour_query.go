@@ -1,7 +1,6 @@
 package store
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"encoding/binary"
@@ -382,20 +381,38 @@ func encodeBlock(m map[cell]int64) []byte {
 	return out
 }
 
+var errCorruptBlock = errors.New("a behaviour block is corrupt")
+
 // decodeBlock calls fn with each count of a block.
 func decodeBlock(b []byte, fn func(off, name, n int64)) error {
 	for len(b) > 0 {
-		var v [3]uint64
-		for i := range v {
-			x, k := binary.Uvarint(b)
-			if k <= 0 {
-				return errors.New("a behaviour block is corrupt")
-			}
-			v[i], b = x, b[k:]
+		off, name, n, rest, ok := nextCell(b)
+		if !ok {
+			return errCorruptBlock
 		}
-		fn(int64(v[0]), int64(v[1]), int64(v[2]))
+		fn(off, name, n)
+		b = rest
 	}
 	return nil
+}
+
+// nextCell reads the first count of a block's counts (its day within the
+// block, name id and count) and returns the rest.
+func nextCell(b []byte) (off, name, n int64, rest []byte, ok bool) {
+	var v [3]uint64
+	for i := range v {
+		// Days, name ids and most counts are under 128: one byte each.
+		if len(b) > 0 && b[0] < 0x80 {
+			v[i], b = uint64(b[0]), b[1:]
+			continue
+		}
+		x, k := binary.Uvarint(b)
+		if k <= 0 {
+			return 0, 0, 0, nil, false
+		}
+		v[i], b = x, b[k:]
+	}
+	return int64(v[0]), int64(v[1]), int64(v[2]), b, true
 }
 
 // BehaviourCount is how many events of one name an account sent in a
@@ -452,36 +469,64 @@ func (d span) blocks() (int64, int64) {
 	return b0, b1
 }
 
-// behaviourSums adds up counts by account and name id.
+// behaviourSums adds up counts by account and name: a row of counts per
+// account, a column per name, so adding a count is one index.
 type behaviourSums struct {
 	accounts []string         // by account index
 	index    map[string]int32 // account → index
 	spans    []span           // by account index: the days counted
-	counts   [][]nameCount    // by account index, in name id order
+	names    []string         // by column
+	column   map[string]int32 // name → column
+	colOf    []int32          // name id → column (-1: no such name)
+	counts   []int64          // account i's count of column c at i*len(names)+c
 }
 
-// nameCount is an account's count of one name id.
-type nameCount struct {
-	name int64
-	n    int
+// newBehaviourSums starts sums with a column for each of names (name →
+// id).
+func newBehaviourSums(names map[string]int64) *behaviourSums {
+	b := &behaviourSums{index: map[string]int32{}, column: make(map[string]int32, len(names))}
+	sorted := make([]string, 0, len(names))
+	var top int64 = -1
+	for n, id := range names {
+		sorted = append(sorted, n)
+		top = max(top, id)
+	}
+	slices.Sort(sorted)
+	b.colOf = make([]int32, top+1)
+	for i := range b.colOf {
+		b.colOf[i] = -1
+	}
+	for c, n := range sorted {
+		b.names = append(b.names, n)
+		b.column[n] = int32(c)
+		if id := names[n]; id >= 0 {
+			b.colOf[id] = int32(c)
+		}
+	}
+	return b
 }
 
-// add adds n events of name id to account i.
-func (b *behaviourSums) add(i int32, name int64, n int) {
-	cs := b.counts[i]
-	// An account's names are few, and a block lists them in id order
-	// day after day: look from the end first.
-	j := len(cs)
-	if j == 0 || cs[j-1].name < name {
-		b.counts[i] = append(cs, nameCount{name, n})
-		return
+// row is account i's counts, by column.
+func (b *behaviourSums) row(i int32) []int64 {
+	w := len(b.names)
+	return b.counts[int(i)*w : int(i)*w+w]
+}
+
+// nameColumn returns name's column, adding one (and widening every row)
+// for a name the blocks have never counted.
+func (b *behaviourSums) nameColumn(name string) int {
+	if c, ok := b.column[name]; ok {
+		return int(c)
 	}
-	j, found := slices.BinarySearchFunc(cs, name, func(c nameCount, t int64) int { return cmp.Compare(c.name, t) })
-	if found {
-		cs[j].n += n
-		return
+	w := len(b.names)
+	wider := make([]int64, len(b.accounts)*(w+1))
+	for i := range b.accounts {
+		copy(wider[i*(w+1):], b.counts[i*w:i*w+w])
 	}
-	b.counts[i] = slices.Insert(cs, j, nameCount{name, n})
+	b.counts = wider
+	b.names = append(b.names, name)
+	b.column[name] = int32(w)
+	return w
 }
 
 // accountIndex returns a's index, adding it (counted over d) when it is
@@ -494,8 +539,34 @@ func (b *behaviourSums) accountIndex(a string, d span) int32 {
 	b.accounts = append(b.accounts, a)
 	b.index[a] = i
 	b.spans = append(b.spans, d)
-	b.counts = append(b.counts, nil)
+	b.counts = append(b.counts, make([]int64, len(b.names))...)
 	return i
+}
+
+// sumBlock adds the counts of a block whose first day is first to row,
+// those on the days of d (all of them when whole).
+func (b *behaviourSums) sumBlock(raw []byte, first int64, d span, whole bool, row []int64) error {
+	for len(raw) > 0 {
+		off, name, n, rest, ok := nextCell(raw)
+		if !ok || name >= int64(len(b.colOf)) || b.colOf[name] < 0 {
+			return errCorruptBlock
+		}
+		raw = rest
+		if day := first + off; whole || (day >= d[0] && day < d[1]) {
+			row[b.colOf[name]] += n
+		}
+	}
+	return nil
+}
+
+// byName is the columns' order by name.
+func (b *behaviourSums) byName() []int {
+	order := make([]int, len(b.names))
+	for c := range order {
+		order[c] = c
+	}
+	slices.SortFunc(order, func(x, y int) int { return strings.Compare(b.names[x], b.names[y]) })
+	return order
 }
 
 // behaviourCounts counts every account over all (when all is not nil)
@@ -504,78 +575,93 @@ func (b *behaviourSums) accountIndex(a string, d span) int32 {
 // one snapshot. With all, the blocks are read in one range scan; without,
 // the accounts' blocks are read by account.
 func (s *Store) behaviourCounts(ctx context.Context, all *BehaviourWindow, own []BehaviourWindow) ([]BehaviourCount, error) {
-	b, byID, err := s.behaviourSums(ctx, all, own)
+	b, err := s.behaviourSums(ctx, nil, all, own)
 	if err != nil {
 		return nil, err
 	}
 	order := make([]int32, len(b.accounts))
-	total := 0
 	for i := range order {
 		order[i] = int32(i)
-		total += len(b.counts[i])
 	}
 	slices.SortFunc(order, func(x, y int32) int { return strings.Compare(b.accounts[x], b.accounts[y]) })
-	out := make([]BehaviourCount, 0, total)
+	cols := b.byName()
+	var out []BehaviourCount
 	for _, i := range order {
-		first := len(out)
-		for _, c := range b.counts[i] {
-			out = append(out, BehaviourCount{AccountID: b.accounts[i], Name: byID[c.name], Count: c.n})
+		row := b.row(i)
+		for _, c := range cols {
+			if row[c] != 0 {
+				out = append(out, BehaviourCount{AccountID: b.accounts[i], Name: b.names[c], Count: int(row[c])})
+			}
 		}
-		slices.SortFunc(out[first:], func(x, y BehaviourCount) int { return strings.Compare(x.Name, y.Name) })
 	}
 	return out, nil
 }
 
-// BehaviourCountsEachFunc counts as BehaviourCountsEach does, but calls fn
-// with each account's count of each name (once per account and name, in
-// no set order) rather than building a sorted list: the drivers report
-// puts them straight into its columns. It reports whether any count was
-// found.
-func (s *Store) BehaviourCountsEachFunc(ctx context.Context, from, to time.Time, own []BehaviourWindow,
-	fn func(account, name string, n int)) (bool, error) {
-	b, byID, err := s.behaviourSums(ctx, &BehaviourWindow{From: from, To: to}, own)
-	if err != nil {
-		return false, err
-	}
-	found := false
-	for i, cs := range b.counts {
-		for _, c := range cs {
-			found = true
-			fn(b.accounts[i], byID[c.name], c.n)
-		}
-	}
-	return found, nil
+// BehaviourTable is the behaviour counts of a list of accounts: a column
+// per event name.
+type BehaviourTable struct {
+	// Names are the names some account sent in its window, sorted.
+	Names []string
+	// Counts[j][i] is how many events of Names[j] the i-th account sent.
+	Counts [][]int64
 }
 
-// behaviourSums sums the counts (see behaviourCounts) and returns them
-// with the names of the name ids.
-func (s *Store) behaviourSums(ctx context.Context, all *BehaviourWindow, own []BehaviourWindow) (*behaviourSums, map[int64]string, error) {
+// BehaviourColumns counts the accounts ids as BehaviourCountsEach does
+// (each account of own over its own window, the others over the days from
+// from's up to to's) and returns the counts by name, in the order of ids:
+// the drivers report puts them straight into its columns. Accounts not in
+// ids are not counted; an account of own must be in ids.
+func (s *Store) BehaviourColumns(ctx context.Context, ids []string, from, to time.Time, own []BehaviourWindow) (BehaviourTable, error) {
+	var t BehaviourTable
+	b, err := s.behaviourSums(ctx, ids, &BehaviourWindow{From: from, To: to}, own)
+	if err != nil {
+		return t, err
+	}
+	w := len(b.names)
+	for _, c := range b.byName() {
+		var col []int64
+		for i := range ids {
+			if n := b.counts[i*w+c]; n != 0 {
+				if col == nil {
+					col = make([]int64, len(ids))
+				}
+				col[i] = n
+			}
+		}
+		if col != nil {
+			t.Names = append(t.Names, b.names[c])
+			t.Counts = append(t.Counts, col)
+		}
+	}
+	return t, nil
+}
+
+// behaviourSums sums the counts (see behaviourCounts). With ids, only
+// those accounts are counted (in that order: ids[i] is account index i);
+// without, every account the windows reach.
+func (s *Store) behaviourSums(ctx context.Context, ids []string, all *BehaviourWindow, own []BehaviourWindow) (*behaviourSums, error) {
 	opts := &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead}
 	if s.dialect.embedded() {
 		opts = nil // a read transaction on SQLite reads one snapshot
 	}
 	tx, err := s.read.BeginTx(ctx, opts)
 	if err != nil {
-		return nil, nil, fmt.Errorf("count behaviours: %w", err)
+		return nil, fmt.Errorf("count behaviours: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // read only
 	var progress int64
 	if err := tx.QueryRowContext(ctx, "SELECT last_event_id FROM ingest_progress WHERE name = $1", progressName).Scan(&progress); err != nil {
-		return nil, nil, fmt.Errorf("read ingest stage progress: %w", err)
+		return nil, fmt.Errorf("read ingest stage progress: %w", err)
 	}
 	bf, err := readBackfill(ctx, tx)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	names, err := behaviourNames(ctx, tx, nil, false)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	byID := make(map[int64]string, len(names))
-	for n, id := range names {
-		byID[id] = n
-	}
-	b := &behaviourSums{index: map[string]int32{}}
+	b := newBehaviourSums(names)
 	var allD span
 	if all != nil {
 		allD = spanOf(*all)
@@ -591,79 +677,112 @@ func (s *Store) behaviourSums(ctx context.Context, all *BehaviourWindow, own []B
 	if all != nil {
 		reach(allD)
 	}
+	fixed := ids != nil
+	if fixed {
+		b.accounts = ids
+		b.index = make(map[string]int32, len(ids))
+		for i, id := range ids {
+			b.index[id] = int32(i)
+		}
+		b.spans = make([]span, len(ids))
+		for i := range b.spans {
+			b.spans[i] = allD
+		}
+		b.counts = make([]int64, len(ids)*len(b.names))
+	}
+	var ownIdx []int32 // the accounts with a window of their own
 	for _, w := range own {
 		d := spanOf(w)
-		b.spans[b.accountIndex(w.AccountID, d)] = d
+		i, ok := b.index[w.AccountID]
+		if !ok {
+			if fixed {
+				continue
+			}
+			i = b.accountIndex(w.AccountID, d)
+		}
+		ownIdx = append(ownIdx, i)
+		b.spans[i] = d
 		reach(d)
 	}
-	// window returns the days counted for an account, and its index.
+	slices.Sort(ownIdx)
+	ownIdx = slices.Compact(ownIdx)
+	// window returns the days counted for an account, and its index. The
+	// rows of a block come in account order, as the accounts usually are:
+	// the account after the last one found is tried before the map.
+	next := int32(0)
 	window := func(acct []byte) (int32, span, bool) {
-		if i, ok := b.index[string(acct)]; ok {
-			return i, b.spans[i], true
+		i, ok := next, int(next) < len(b.accounts) && b.accounts[next] == string(acct)
+		if !ok {
+			i, ok = b.index[string(acct)]
 		}
-		if all == nil || allD.empty() {
-			return 0, span{}, false
+		if !ok {
+			if fixed || all == nil || allD.empty() {
+				return 0, span{}, false
+			}
+			i = b.accountIndex(string(acct), allD)
 		}
-		return b.accountIndex(string(acct), allD), allD, true
+		next = i + 1
+		return i, b.spans[i], true
 	}
-	scan := func(rows *sql.Rows) error {
+	scan := func(block int64, rows *sql.Rows) error {
 		defer rows.Close()
+		first := block * blockDays
 		var acct, raw sql.RawBytes
-		var block int64
 		for rows.Next() {
-			if err := rows.Scan(&acct, &block, &raw); err != nil {
+			if err := rows.Scan(&acct, &raw); err != nil {
 				return err
 			}
 			i, d, ok := window(acct)
-			if !ok || d.empty() {
-				continue
-			}
-			first := block * blockDays
-			if first+blockDays <= d[0] || first >= d[1] {
+			if !ok || d.empty() || first+blockDays <= d[0] || first >= d[1] {
 				continue // the block is outside the account's window
 			}
 			whole := first >= d[0] && first+blockDays <= d[1]
-			if err := decodeBlock(raw, func(off, name, n int64) {
-				if day := first + off; whole || (day >= d[0] && day < d[1]) {
-					b.add(i, name, int(n))
-				}
-			}); err != nil {
+			if err := b.sumBlock(raw, first, d, whole, b.row(i)); err != nil {
 				return err
 			}
 		}
 		return rows.Err()
 	}
-	if lo <= hi {
-		if all != nil {
-			rows, err := tx.QueryContext(ctx, "SELECT account_id, block, counts FROM behaviour_blocks WHERE block BETWEEN $1 AND $2", lo, hi)
+	// Each block is read on its own, in account order: whole where
+	// everyone's window reaches it, or else only the rows of the accounts
+	// whose own windows do, by key.
+	allB0, allB1 := int64(math.MaxInt64), int64(math.MinInt64)
+	if all != nil && !allD.empty() {
+		allB0, allB1 = allD.blocks()
+	}
+	var keys []string
+	args := make([]any, 0, keyChunk+1)
+	for block := lo; block <= hi; block++ {
+		if block >= allB0 && block <= allB1 {
+			rows, err := tx.QueryContext(ctx, "SELECT account_id, counts FROM behaviour_blocks WHERE block = $1", block)
 			if err != nil {
-				return nil, nil, fmt.Errorf("count behaviours: %w", err)
+				return nil, fmt.Errorf("count behaviours: %w", err)
 			}
-			if err := scan(rows); err != nil {
-				return nil, nil, fmt.Errorf("count behaviours: %w", err)
+			if err := scan(block, rows); err != nil {
+				return nil, fmt.Errorf("count behaviours: %w", err)
 			}
-		} else {
-			// The accounts' blocks, through the account index.
-			ids := make([]string, 0, len(own))
-			for _, w := range own {
-				ids = append(ids, w.AccountID)
+			continue
+		}
+		keys = keys[:0]
+		for _, i := range ownIdx {
+			if d := b.spans[i]; !d.empty() && block*blockDays < d[1] && (block+1)*blockDays > d[0] {
+				keys = append(keys, b.accounts[i])
 			}
-			ids = sortedUnique(ids)
-			args := make([]any, 0, keyChunk+2)
-			for start := 0; start < len(ids); start += keyChunk {
-				chunk := ids[start:min(start+keyChunk, len(ids))]
-				args = append(args[:0], lo, hi)
-				for _, id := range chunk {
-					args = append(args, id)
-				}
-				rows, err := tx.QueryContext(ctx, "SELECT account_id, block, counts FROM behaviour_blocks WHERE block BETWEEN $1 AND $2 AND account_id IN ("+
-					s.dialect.placeholders(3, len(chunk))+")", args...)
-				if err != nil {
-					return nil, nil, fmt.Errorf("count behaviours: %w", err)
-				}
-				if err := scan(rows); err != nil {
-					return nil, nil, fmt.Errorf("count behaviours: %w", err)
-				}
+		}
+		slices.Sort(keys)
+		for start := 0; start < len(keys); start += keyChunk {
+			chunk := keys[start:min(start+keyChunk, len(keys))]
+			args = append(args[:0], block)
+			for _, id := range chunk {
+				args = append(args, id)
+			}
+			rows, err := tx.QueryContext(ctx, "SELECT account_id, counts FROM behaviour_blocks WHERE block = $1 AND account_id IN ("+
+				s.dialect.placeholders(2, len(chunk))+")", args...)
+			if err != nil {
+				return nil, fmt.Errorf("count behaviours: %w", err)
+			}
+			if err := scan(block, rows); err != nil {
+				return nil, fmt.Errorf("count behaviours: %w", err)
 			}
 		}
 	}
@@ -672,10 +791,10 @@ func (s *Store) behaviourSums(ctx context.Context, all *BehaviourWindow, own []B
 	// reattributed ones are looked up by id from the (short) queue, so the
 	// read never walks the events table.
 	uncounted := []string{"id > $1", "id IN (SELECT event_id FROM reattributed_events WHERE event_id <= $1)"}
-	args := [][]any{{progress}, {progress}}
+	uargs := [][]any{{progress}, {progress}}
 	if bf.through < bf.boundary {
 		uncounted = append(uncounted, "id > $1 AND id <= $2 AND id <= $3 AND id NOT IN (SELECT event_id FROM reattributed_events)")
-		args = append(args, []any{bf.through, bf.boundary, progress})
+		uargs = append(uargs, []any{bf.through, bf.boundary, progress})
 	}
 	// SQLite would rather skip-scan events_account for account_id <> ''
 	// (every event) than seek the id range; NOT INDEXED leaves it the
@@ -685,9 +804,9 @@ func (s *Store) behaviourSums(ctx context.Context, all *BehaviourWindow, own []B
 		events = "events NOT INDEXED"
 	}
 	for i, where := range uncounted {
-		rows, err := tx.QueryContext(ctx, "SELECT account_id, name, timestamp FROM "+events+" WHERE "+where+" AND "+countedSQL, args[i]...)
+		rows, err := tx.QueryContext(ctx, "SELECT account_id, name, timestamp FROM "+events+" WHERE "+where+" AND "+countedSQL, uargs[i]...)
 		if err != nil {
-			return nil, nil, fmt.Errorf("count behaviours: %w", err)
+			return nil, fmt.Errorf("count behaviours: %w", err)
 		}
 		err = func() error {
 			defer rows.Close()
@@ -699,23 +818,17 @@ func (s *Store) behaviourSums(ctx context.Context, all *BehaviourWindow, own []B
 				}
 				i, d, ok := window([]byte(acct))
 				if day := dayOfMicros(ts); ok && day >= d[0] && day < d[1] {
-					id, known := names[name]
-					if !known {
-						// A name the blocks have never counted: number it
-						// for this read only.
-						id = -int64(len(byID))
-						names[name], byID[id] = id, name
-					}
-					b.add(i, id, 1)
+					c := b.nameColumn(name)
+					b.row(i)[c]++
 				}
 			}
 			return rows.Err()
 		}()
 		if err != nil {
-			return nil, nil, fmt.Errorf("count behaviours: %w", err)
+			return nil, fmt.Errorf("count behaviours: %w", err)
 		}
 	}
-	return b, byID, nil
+	return b, nil
 }
 
 // BehaviourBackfill says how far the filling of the behaviour blocks from

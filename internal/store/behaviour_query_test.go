@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -123,8 +124,9 @@ func TestBehaviourCountsEqualTheEvents(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, only, countsByKey(cs), what+" (one account)")
 			// acct2 over a window wider than everyone else's: its blocks
-			// outside theirs are read by account. The same counts come one
-			// by one from BehaviourCountsEachFunc.
+			// outside theirs are read by account. The same counts come in
+			// columns from BehaviourColumns, for the accounts asked (in
+			// their order; one has no events).
 			wider := map[string]int{}
 			for k, n := range narrow {
 				if !strings.HasPrefix(k, "acct2/") {
@@ -140,14 +142,35 @@ func TestBehaviourCountsEqualTheEvents(t *testing.T) {
 			cs, err = s.BehaviourCountsEach(ctx, lo, hi, own)
 			require.NoError(t, err)
 			require.Equal(t, wider, countsByKey(cs), what+" (a window of its own, wider than everyone's)")
-			one := map[string]int{}
-			found, err := s.BehaviourCountsEachFunc(ctx, lo, hi, own, func(account, name string, n int) {
-				require.NotContains(t, one, account+"/"+name, "each account and name once")
-				one[account+"/"+name] = n
-			})
+			ids := []string{"acct2", "acct-none", "acct0", "acct1"}
+			tab, err := s.BehaviourColumns(ctx, ids, lo, hi, own)
 			require.NoError(t, err)
-			require.Equal(t, wider, one, what+" (one by one)")
-			require.Equal(t, len(wider) > 0, found)
+			require.True(t, slices.IsSorted(tab.Names), "names in order")
+			require.Len(t, tab.Counts, len(tab.Names))
+			cols := map[string]int{}
+			for j, name := range tab.Names {
+				require.Len(t, tab.Counts[j], len(ids))
+				require.NotZero(t, slices.Max(tab.Counts[j]), "a name is listed only when some account sent it")
+				for i, n := range tab.Counts[j] {
+					if n != 0 {
+						cols[ids[i]+"/"+name] = int(n)
+					}
+				}
+			}
+			require.Equal(t, wider, cols, what+" (in columns)")
+			tab, err = s.BehaviourColumns(ctx, []string{"acct1"}, lo, hi, own)
+			require.NoError(t, err)
+			one := map[string]int{}
+			for j, name := range tab.Names {
+				one["acct1/"+name] = int(tab.Counts[j][0])
+			}
+			only1 := map[string]int{}
+			for k, n := range narrow {
+				if strings.HasPrefix(k, "acct1/") {
+					only1[k] = n
+				}
+			}
+			require.Equal(t, only1, one, what+" (in columns, one account of those with events)")
 		}
 		check("after ingestion")
 		unattributed := rawBehaviourCounts(t, s, from, to)

@@ -137,6 +137,25 @@ type TraitChange struct {
 // account (in id order) and in time order within each, so that a caller
 // can replay how the traits changed and find when a condition first held.
 func (s *Store) AccountTraitHistory(ctx context.Context, accountIDs []string, fn func(TraitChange) error) error {
+	return s.AccountTraitHistoryRaw(ctx, accountIDs, func(r RawTraitChange) error {
+		c := TraitChange{AccountID: r.AccountID, At: r.At}
+		if err := json.Unmarshal([]byte(r.Traits), &c.Traits); err != nil {
+			return nil // a group call's traits are always an object; skip what is not
+		}
+		return fn(c)
+	})
+}
+
+// RawTraitChange is one group call with its traits as stored: JSON text.
+type RawTraitChange struct {
+	AccountID string
+	At        time.Time
+	Traits    string
+}
+
+// AccountTraitHistoryRaw is AccountTraitHistory without decoding the
+// traits, for callers that read only some of them.
+func (s *Store) AccountTraitHistoryRaw(ctx context.Context, accountIDs []string, fn func(RawTraitChange) error) error {
 	ids := sortedUnique(accountIDs)
 	for start := 0; start < len(ids); start += keyChunk {
 		chunk := ids[start:min(start+keyChunk, len(ids))]
@@ -154,17 +173,13 @@ func (s *Store) AccountTraitHistory(ctx context.Context, accountIDs []string, fn
 			defer rows.Close()
 			for rows.Next() {
 				var (
-					c     TraitChange
-					ts    int64
-					props string
+					c  RawTraitChange
+					ts int64
 				)
-				if err := rows.Scan(&c.AccountID, &ts, &props); err != nil {
+				if err := rows.Scan(&c.AccountID, &ts, &c.Traits); err != nil {
 					return fmt.Errorf("read account trait history: %w", err)
 				}
 				c.At = fromMicros(ts)
-				if err := json.Unmarshal([]byte(props), &c.Traits); err != nil {
-					continue // a group call's traits are always an object; skip what is not
-				}
 				if err := fn(c); err != nil {
 					return err
 				}
