@@ -85,6 +85,7 @@ func (b *ingestBatch) touch(ctx context.Context, table string, ids []string, pat
 	}
 	// Skip rows whose committed last_seen_at is recent enough.
 	due := ids[:0:0]
+	b.w.mu.Lock()
 	for _, id := range ids {
 		at := micros(patches[id].lastSeen)
 		if prev, ok := b.w.seen[table+"\x00"+id]; ok && at-prev < seenPrecision.Microseconds() {
@@ -92,6 +93,7 @@ func (b *ingestBatch) touch(ctx context.Context, table string, ids []string, pat
 		}
 		due = append(due, id)
 	}
+	b.w.mu.Unlock()
 	sort.Strings(due) // a stable lock order, so concurrent PostgreSQL writers cannot deadlock
 	now := micros(b.now)
 	if !b.s.dialect.embedded() && len(due) > 0 {

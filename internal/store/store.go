@@ -156,6 +156,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			return nil, err
 		}
 		s.write.SetMaxOpenConns(8)
+		// Kept open when idle: the committers (pgCommitters), the stage
+		// runner and readers take turns, and a connection closed when
+		// more than two were idle cost a new backend and its prepared
+		// statements the next time.
+		s.write.SetMaxIdleConns(8)
 		s.read = s.write
 	} else {
 		s.dialect = SQLite

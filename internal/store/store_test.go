@@ -223,6 +223,55 @@ func TestIngestOverlappingBatchesInAnyOrder(t *testing.T) {
 	})
 }
 
+// TestIngestEventsBesideTheirContactsLink sends a contact's group call
+// (linking it to an account) at the same moment as calls of that
+// contact's track events without an account, as an SDK sending batches
+// concurrently does: whichever is stored first, every event ends up in
+// the account. On PostgreSQL a server commits several groups side by side;
+// a batch of track calls committed beside the link, neither seeing the
+// other's rows, kept its events out of the account.
+func TestIngestEventsBesideTheirContactsLink(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		const contacts, batches, perBatch = 30, 4, 10
+		var wg sync.WaitGroup
+		errs := make(chan error, contacts*(batches+1))
+		for c := range contacts {
+			user, acct := fmt.Sprintf("u%d", c), fmt.Sprintf("acct-%d", c)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := s.Ingest(ctx, "wk", []store.Message{{Type: "group", MessageID: "g-" + user, UserID: user, GroupID: acct,
+					Timestamp: t0, ReceivedAt: t0, Traits: map[string]any{"name": acct}}})
+				errs <- err
+			}()
+			for b := range batches {
+				batch := make([]store.Message, perBatch)
+				for i := range batch {
+					batch[i] = track(fmt.Sprintf("%s-%d-%d", user, b, i), user, "", "Report Created")
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, err := s.Ingest(ctx, "wk", batch)
+					errs <- err
+				}()
+			}
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			require.NoError(t, err)
+		}
+		for c := range contacts {
+			evs, _, err := s.ListEvents(ctx, store.EventFilter{Account: fmt.Sprintf("acct-%d", c), Name: "Report Created"}, store.Page{Limit: 100})
+			require.NoError(t, err)
+			require.Equal(t, batches*perBatch, len(evs), "contact u%d's events in its account", c)
+		}
+	})
+}
+
 func TestListAccountsFiltersAndPaginates(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {

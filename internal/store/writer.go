@@ -61,6 +61,29 @@ func (s *Store) Ingest(ctx context.Context, writeKeyID string, msgs []Message) (
 // retry call by call when it fails.
 const maxGroup = 5000
 
+// pgCommitters is how many ingestion transactions one server keeps in
+// flight on PostgreSQL, and pgGroup the messages each takes. One
+// transaction keeps one PostgreSQL backend busy at a time, and between its
+// statements and during its commit's WAL flush that backend idles while
+// the committer encodes the next statement: with one committer a server
+// used at most one core of the database however many it has. So that a
+// committer does not take every waiting request and leave the others idle
+// (senders wait for their acknowledgement before sending more), each takes
+// a share. SQLite has one writer and one committer.
+//
+// Transactions side by side must not hide from each other what the
+// stored events depend on: a batch of track calls committed beside the
+// batch whose group call linked their contact to an account stored its
+// events without the account (neither saw the other's rows, so the link's
+// reattribution missed them). A group that changes accounts or contacts
+// (changesState) therefore commits alone: it waits for the transactions in
+// flight and the others wait for it (writer.order). Groups that only add
+// events, most of the traffic, commit side by side.
+const (
+	pgCommitters = 3
+	pgGroup      = 600
+)
+
 type ingestReq struct {
 	writeKeyID string
 	msgs       []Message
@@ -81,8 +104,14 @@ type writer struct {
 	exited chan struct{}
 	once   sync.Once
 	// stmts holds the prepared statements of full chunks by their SQL
-	// (see prepare); only the committer uses them.
+	// (see prepare); the committers share them.
 	stmts map[string]*sql.Stmt
+	// order lets groups that only add events commit side by side and a
+	// group that changes accounts or contacts commit alone (pgCommitters).
+	order sync.RWMutex
+	// mu guards seen and committed, which several committers share on
+	// PostgreSQL.
+	mu sync.Mutex
 	// seen remembers the last_seen_at this process last committed per
 	// account and contact ("accounts\x00id"). Activity within seenPrecision
 	// of it is not written again: without this, every track call would
@@ -92,8 +121,7 @@ type writer struct {
 	seen map[string]int64
 	// dedupe is SQLite's deduplication set (dedupe.go).
 	dedupe *dedupe
-	// committed is the last event id of this process's latest ingestion
-	// transaction.
+	// committed is the largest event id this process committed.
 	committed int64
 	// stats are the committer's counters (Store.CommitterStats).
 	stats struct {
@@ -165,6 +193,17 @@ func (w *writer) loop() {
 			st.Close()
 		}
 	}()
+	if !w.s.dialect.embedded() {
+		var more sync.WaitGroup
+		for range pgCommitters - 1 {
+			more.Add(1)
+			go func() {
+				defer more.Done()
+				w.commitLoop()
+			}()
+		}
+		defer more.Wait()
+	}
 	for {
 		select {
 		case r := <-w.reqs:
@@ -176,6 +215,20 @@ func (w *writer) loop() {
 			}
 		case f := <-w.ctl:
 			f()
+		case <-w.quit:
+			w.drain()
+			return
+		}
+	}
+}
+
+// commitLoop is an additional PostgreSQL committer: loop without the
+// control channel and SQLite's dedupe merge.
+func (w *writer) commitLoop() {
+	for {
+		select {
+		case r := <-w.reqs:
+			w.commitGroup(w.gather(r))
 		case <-w.quit:
 			w.drain()
 			return
@@ -200,7 +253,11 @@ func (w *writer) drain() {
 func (w *writer) gather(first *ingestReq) []*ingestReq {
 	group := []*ingestReq{first}
 	n := len(first.msgs)
-	for n < maxGroup {
+	limit := maxGroup
+	if !w.s.dialect.embedded() {
+		limit = pgGroup
+	}
+	for n < limit {
 		select {
 		case r := <-w.reqs:
 			group = append(group, r)
@@ -239,7 +296,23 @@ func (w *writer) commitGroup(group []*ingestReq) {
 }
 
 func (w *writer) commit(ctx context.Context, group []*ingestReq) ([]IngestResult, error) {
-	if committed := w.committed; committed > 0 && changesState(group) {
+	changes := changesState(group)
+	if !w.s.dialect.embedded() {
+		// Alone when it changes accounts or contacts, side by side
+		// otherwise (pgCommitters); held until the commit, so a group
+		// that commits alone sees every row the others stored.
+		if changes {
+			w.order.Lock()
+			defer w.order.Unlock()
+		} else {
+			w.order.RLock()
+			defer w.order.RUnlock()
+		}
+	}
+	w.mu.Lock()
+	committed := w.committed
+	w.mu.Unlock()
+	if committed > 0 && changes {
 		// The stages read accounts and contacts as they are when they run:
 		// let them act on what this process committed before, so they see
 		// each batch with the traits and roles it left (stages.go).
@@ -281,11 +354,8 @@ func (w *writer) commit(ctx context.Context, group []*ingestReq) ([]IngestResult
 	if w.s.dialect.embedded() {
 		w.dedupe.add(b.keys, b.rows)
 	}
-	// One committer per server: a second one, committing beside the
-	// transaction whose group or identify call links a contact to an
-	// account, stored that contact's events without the account, since
-	// neither transaction saw the other's rows (docs/operations.md,
-	// Durability; docs/benchmarks.md, issue 14 on PostgreSQL).
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.committed = max(w.committed, b.lastID())
 	// Only what is committed may be remembered as written.
 	if len(w.seen)+len(b.seenWritten) > maxSeen {

@@ -135,6 +135,10 @@ func BenchmarkIngestBatch(b *testing.B) {
 			}
 			rate, _ := strconv.ParseFloat(os.Getenv("MOMENTS_BENCH_RATE"), 64)
 			before, ioBefore, cpuBefore := f.Store.CommitterStats(), readProcIO(), cpuTime()
+			var pgMeter *pgCPUMeter
+			if d == store.Postgres {
+				pgMeter = meterPGBackends()
+			}
 			stopProfile := profileMeasured(b, string(d))
 			defer stopProfile()
 			b.ResetTimer()
@@ -157,6 +161,11 @@ func BenchmarkIngestBatch(b *testing.B) {
 			// The process's CPU per event, senders included: unlike
 			// events/s, it hardly depends on how busy the machine is.
 			b.ReportMetric(float64((cpuTime()-cpuBefore).Microseconds())/float64(b.N*100), "cpu-µs/event")
+			if pgMeter != nil {
+				// The same for the database's backends (a server on this
+				// machine): with the process's, what one event costs.
+				b.ReportMetric(float64(pgMeter.stop().Microseconds())/float64(b.N*100), "pg-cpu-µs/event")
+			}
 			reportLatency(b, lat, "ack")
 			reportCommitter(b, before, f.Store.CommitterStats(), elapsed)
 			if io := readProcIO(); io != nil && ioBefore != nil {
