@@ -501,6 +501,19 @@ func (s *Store) EachFirstMark(ctx context.Context, name string, milestone bool, 
 		q = `SELECT account_id, reached_at FROM health_milestones WHERE milestone_id = $1 AND reached_at >= $2 AND reached_at <= $3
 			ORDER BY reached_at`
 	}
+	if !s.dialect.embedded() {
+		err := s.eachPgxRow(ctx, q, []any{name, micros(from), micros(to)}, func(r pgxRow) error {
+			at, err := r.int64(1)
+			if err == nil {
+				fn(r.bytes(0), at)
+			}
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("read %q for a funnel: %w", name, err)
+		}
+		return nil
+	}
 	rows, err := s.read.QueryContext(ctx, q, name, micros(from), micros(to))
 	if err != nil {
 		return fmt.Errorf("read %q for a funnel: %w", name, err)
@@ -660,13 +673,26 @@ func (s *Store) EachAccountLabel(ctx context.Context, column string, fn func(acc
 	if column != "segment" && column != "plan" {
 		return fmt.Errorf("account labels: no column %q (segment or plan)", column)
 	}
+	var last string
+	if !s.dialect.embedded() {
+		err := s.eachPgxRow(ctx, `SELECT id, `+column+` FROM accounts`, nil, func(r pgxRow) error {
+			if label := r.bytes(1); string(label) != last {
+				last = string(label)
+			}
+			fn(r.bytes(0), last)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("read the accounts' %ss: %w", column, err)
+		}
+		return nil
+	}
 	rows, err := s.read.QueryContext(ctx, `SELECT id, `+column+` FROM accounts`)
 	if err != nil {
 		return fmt.Errorf("read the accounts' %ss: %w", column, err)
 	}
 	defer rows.Close()
 	var account, label sql.RawBytes
-	var last string
 	for rows.Next() {
 		if err := rows.Scan(&account, &label); err != nil {
 			return err
