@@ -113,9 +113,10 @@ func (s *Store) HealthDays(ctx context.Context, accountID string, from, to int64
 }
 
 // HealthDaysWholeRead is the number of accounts from which one day's rows
-// are read whole (through the day index) rather than by their keys: a
-// read by key costs a few index pages, a whole read one row of every
-// account, so it pays only for a large share of the accounts.
+// are read whole (one range of the history, which is kept by day, then
+// account) rather than by their keys: a read by key costs a few index
+// pages, a whole read one row of every account, so it pays only for a
+// large share of the accounts.
 const HealthDaysWholeRead = 5000
 
 // HealthDaysOn calls fn with the kept row of each account of accounts on
