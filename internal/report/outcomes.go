@@ -177,12 +177,29 @@ func scoredAccounts(ctx context.Context, st *store.Store, tr *tracker.Tracker, q
 	if q.HorizonDays < 0 || q.HorizonDays > MaxHorizonDays {
 		return nil, Labels{}, 0, &OutcomeError{Field: "horizon", Err: fmt.Errorf("%d days is out of range; use 0 to %d", q.HorizonDays, MaxHorizonDays)}
 	}
+	const day = 24 * time.Hour
+	horizon := time.Duration(q.HorizonDays) * day
+	// The negatives' day (now − horizon) is read while the outcomes are
+	// labelled.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type dayRead struct {
+		ds  *tracker.DayScores
+		err error
+	}
+	ahead := make(chan dayRead, 1)
+	go func() {
+		ds, err := tr.ScoresOnDay(ctx, q.Now.Add(-horizon))
+		ahead <- dayRead{ds, err}
+	}()
 	lb, err := LabelOutcomes(ctx, st, q.Outcome, q.Now)
 	if err != nil {
 		return nil, lb, 0, err
 	}
-	const day = 24 * time.Hour
-	horizon := time.Duration(q.HorizonDays) * day
+	read := <-ahead
+	if read.err != nil {
+		return nil, lb, 0, read.err
+	}
 	ids := make([]string, len(lb.Rows))
 	at := make([][]time.Time, len(lb.Rows))
 	for i, r := range lb.Rows {
@@ -193,7 +210,7 @@ func scoredAccounts(ctx context.Context, st *store.Store, tr *tracker.Tracker, q
 			at[i] = []time.Time{r.At.Add(-horizon)}
 		}
 	}
-	scores, _, err := tr.PastScores(ctx, ids, at)
+	scores, _, err := tr.PastScores(ctx, ids, at, read.ds)
 	if err != nil {
 		return nil, lb, 0, err
 	}

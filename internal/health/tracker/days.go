@@ -283,16 +283,50 @@ func (t *Tracker) SyncHistory(ctx context.Context) (RebuildStats, error) {
 	return st, nil
 }
 
+// DayScores are the kept scores of every account as they stood at the
+// start of one day (accounts without a row that day are absent).
+type DayScores struct {
+	Day    int64
+	Scores map[string]PastScore
+}
+
+// ScoresOnDay reads the kept scores of every account as they stood at the
+// start of the day of at: one range of the history, which is kept by day,
+// then account. The backtest reads the negatives' day (now − horizon) so,
+// while it labels the outcomes, and hands it to PastScores.
+func (t *Tracker) ScoresOnDay(ctx context.Context, at time.Time) (*DayScores, error) {
+	ds := &DayScores{Day: dayOf(at), Scores: map[string]PastScore{}}
+	err := t.st.HealthDaysOn(ctx, ds.Day, nil, func(r store.HealthDay) error {
+		ps, err := pastScoreOf(r)
+		ds.Scores[r.AccountID] = ps
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ds, nil
+}
+
+// pastScoreOf is the score a kept row of the history says.
+func pastScoreOf(r store.HealthDay) (PastScore, error) {
+	day, err := dayOfRow(r)
+	if err != nil {
+		return PastScore{}, err
+	}
+	return PastScore{Result: day.Result(), Active: true, Warnings: day.WarningCodes()}, nil
+}
+
 // PastScores scores accounts as they stood at past times, like ScoresAt,
 // from the kept daily history where it has the day: the health at the
 // start of the day of each time. ids are the accounts and at[i] the times
-// asked for ids[i]; the result's [i][k] answers at[i][k]. An account that
-// has a history but no row for a day inside the retention had sent no
-// event by then (not active). Times the history cannot answer (an account
-// without any kept day, or a day older than the retention) are rebuilt
-// from the events by ScoresAt. FromHistory counts the times answered from
-// the history.
-func (t *Tracker) PastScores(ctx context.Context, ids []string, at [][]time.Time) (scores [][]PastScore, fromHistory int, err error) {
+// asked for ids[i]; the result's [i][k] answers at[i][k]. ahead, when not
+// nil, is a day already read (ScoresOnDay). An account that has a history
+// but no row for a day inside the retention had sent no event by then
+// (not active). Times the history cannot answer (an account without any
+// kept day, or a day older than the retention) are rebuilt from the
+// events by ScoresAt. FromHistory counts the times answered from the
+// history.
+func (t *Tracker) PastScores(ctx context.Context, ids []string, at [][]time.Time, ahead *DayScores) (scores [][]PastScore, fromHistory int, err error) {
 	out := make([][]PastScore, len(ids))
 	index := make(map[string]int32, len(ids))
 	// The times asked, by day, then account.
@@ -313,33 +347,20 @@ func (t *Tracker) PastScores(ctx context.Context, ids []string, at [][]time.Time
 	slices.SortFunc(wants, func(a, b asked) int {
 		return cmp.Or(cmp.Compare(a.day, b.day), cmp.Compare(a.account, b.account), cmp.Compare(a.k, b.k))
 	})
-	// keep answers from the row the times asked of its account on its day,
-	// wants[lo:…].
-	keep := func(r store.HealthDay, lo int) error {
-		hi := lo + 1
-		for hi < len(wants) && wants[hi].day == wants[lo].day && wants[hi].account == wants[lo].account {
-			hi++
-		}
-		day, err := dayOfRow(r)
-		if err != nil {
-			return err
-		}
-		res, warned := day.Result(), day.WarningCodes()
-		for j := lo; j < hi; j++ {
-			w := &wants[j]
-			if !w.found {
-				out[w.account][w.k] = PastScore{Result: res, Active: true, Warnings: warned}
-				w.found = true
+	// answer gives the times asked of one account on one day, wants[lo:…],
+	// the score ps.
+	answer := func(lo int, ps PastScore) {
+		for j := lo; j < len(wants) && wants[j].day == wants[lo].day && wants[j].account == wants[lo].account; j++ {
+			if !wants[j].found {
+				out[wants[j].account][wants[j].k] = ps
+				wants[j].found = true
 				fromHistory++
 			}
 		}
-		return nil
 	}
 	// A day most accounts are read on (the negatives': now − horizon) is
-	// read whole, as one range of the history (kept by day, then account),
-	// the rows of accounts not asked for skipped; the positives' own days,
-	// a few accounts each, by key in batches.
-	var first []int32 // per account, 1 + the index of its first time asked on the day read whole
+	// read whole, as one range of the history; the positives' own days, a
+	// few accounts each, by key in batches.
 	var pairs []store.AccountDay
 	pairAt := map[store.AccountDay]int{} // the account day's first time asked
 	for lo := 0; lo < len(wants); {
@@ -351,37 +372,28 @@ func (t *Tracker) PastScores(ctx context.Context, ids []string, at [][]time.Time
 			}
 		}
 		d := wants[lo].day
-		if accounts < store.HealthDaysWholeRead {
-			for j := lo; j < hi; j++ {
-				if j == lo || wants[j].account != wants[j-1].account {
-					p := store.AccountDay{AccountID: ids[wants[j].account], Day: d}
-					pairs = append(pairs, p)
-					pairAt[p] = j
+		whole := ahead
+		if whole == nil || whole.Day != d {
+			whole = nil
+			if accounts >= store.HealthDaysWholeRead {
+				if whole, err = t.ScoresOnDay(ctx, dayStart(d)); err != nil {
+					return nil, 0, err
 				}
 			}
-			lo = hi
-			continue
-		}
-		if first == nil {
-			first = make([]int32, len(ids))
 		}
 		for j := lo; j < hi; j++ {
-			if j == lo || wants[j].account != wants[j-1].account {
-				first[wants[j].account] = int32(j + 1)
+			if j > lo && wants[j].account == wants[j-1].account {
+				continue
 			}
-		}
-		err := t.st.HealthDaysOn(ctx, d, nil, func(r store.HealthDay) error {
-			i, ok := index[r.AccountID]
-			if !ok || first[i] == 0 {
-				return nil
+			if whole != nil {
+				if ps, ok := whole.Scores[ids[wants[j].account]]; ok {
+					answer(j, ps)
+				}
+				continue
 			}
-			return keep(r, int(first[i]-1))
-		})
-		if err != nil {
-			return nil, 0, err
-		}
-		for j := lo; j < hi; j++ {
-			first[wants[j].account] = 0
+			p := store.AccountDay{AccountID: ids[wants[j].account], Day: d}
+			pairs = append(pairs, p)
+			pairAt[p] = j
 		}
 		lo = hi
 	}
@@ -390,7 +402,9 @@ func (t *Tracker) PastScores(ctx context.Context, ids []string, at [][]time.Time
 		if !ok {
 			return nil
 		}
-		return keep(r, j)
+		ps, err := pastScoreOf(r)
+		answer(j, ps)
+		return err
 	})
 	if err != nil {
 		return nil, 0, err
