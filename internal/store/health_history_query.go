@@ -1,9 +1,11 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -45,8 +47,14 @@ const historyCols = "account_id, day, behavioural, emotional, combined, quadrant
 const historyChunk = 200
 
 // SaveHealthDaysTx writes rows of the daily health history on q (a
-// transaction, or DB() for a write of its own).
+// transaction, or DB() for a write of its own). It sorts rows into the
+// table's key order (day, then account) first: a rebuild's rows come
+// account by account, and written so they would land all over the table
+// (on SQLite 3–4 times slower for a rebuild's 500 accounts × 365 days).
 func (s *Store) SaveHealthDaysTx(ctx context.Context, q Querier, rows []HealthDay, mode HistoryWrite) error {
+	slices.SortFunc(rows, func(a, b HealthDay) int {
+		return cmp.Or(cmp.Compare(a.Day, b.Day), strings.Compare(a.AccountID, b.AccountID))
+	})
 	var suffix string
 	switch mode {
 	case HistoryKeep:
