@@ -25,7 +25,7 @@ func DriversReport(ctx context.Context, st *store.Store, q OutcomeQuery) (Driver
 	if err != nil {
 		return Drivers{}, err
 	}
-	lb, err := labelDrivers(ctx, st, q.Outcome, q.Now)
+	lb, err := labelDrivers(ctx, st, q.Outcome, q.Now, true)
 	if err != nil {
 		return Drivers{}, err
 	}
@@ -107,8 +107,9 @@ type driverLabels struct {
 // and reads the traits into columns on the way. Each account's traits are
 // read once, by parseTraits; the condition sees only the traits it names
 // (and id and name) when that is all it reads. The positives' times are
-// found later (firstHeld).
-func labelDrivers(ctx context.Context, st *store.Store, expr string, now time.Time) (*driverLabels, error) {
+// found later (firstHeld). Without cols (the backtest, which tests no
+// trait) the traits are not kept.
+func labelDrivers(ctx context.Context, st *store.Store, expr string, now time.Time, cols bool) (*driverLabels, error) {
 	if expr == "" {
 		expr = DefaultOutcome
 	}
@@ -140,7 +141,7 @@ func labelDrivers(ctx context.Context, st *store.Store, expr string, now time.Ti
 			if named(m.key) {
 				vars[m.key] = m.value()
 			}
-			if m.key == "id" || m.key == "name" {
+			if !cols || m.key == "id" || m.key == "name" {
 				return // never tested; conditions see the account's own
 			}
 			c := tc.column(m.key)
@@ -174,7 +175,7 @@ func labelDrivers(ctx context.Context, st *store.Store, expr string, now time.Ti
 				if named(k) {
 					vars[k] = v
 				}
-				if k != "id" && k != "name" {
+				if cols && k != "id" && k != "name" {
 					cells = append(cells, classify(tc.column(k), v))
 				}
 			}

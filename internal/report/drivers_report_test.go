@@ -18,11 +18,11 @@ import (
 
 // referenceDrivers is the drivers report as it was computed before the
 // traits were read into columns: every account decoded into a map
-// (LabelOutcomes), the behaviours as a sorted list (BehaviourCountsEach),
+// (referenceLabels), the behaviours as a sorted list (BehaviourCountsEach),
 // and the subjects' maps handed to ComputeDrivers.
 func referenceDrivers(ctx context.Context, t *testing.T, st *store.Store, q OutcomeQuery) (Drivers, error) {
 	gap, window := DefaultGapDays, DefaultWindowDays
-	lb, err := LabelOutcomes(ctx, st, q.Outcome, q.Now)
+	lb, err := referenceLabels(ctx, st, q.Outcome, q.Now)
 	require.NoError(t, err)
 	const day = 24 * time.Hour
 	gapD, windowD := time.Duration(gap)*day, time.Duration(window)*day

@@ -129,8 +129,9 @@ func outcomeBenchHistory(b *testing.B, st *store.Store, tr *tracker.Tracker) {
 // stood 60 days before a churn tells churners apart, as a useful score
 // would. The component values are those of a template day per combined
 // score (0–100), made here with health.Day's own encoding; the rows are
-// generated inside the database, 2,000 accounts a statement, in the
-// table's key order. It returns the rows written.
+// generated inside the database, one day of every account a statement, in
+// the table's key order (day, then account), as the daily recompute
+// appends them. It returns the rows written.
 func seedOutcomeBenchHistory(b *testing.B, st *store.Store) int64 {
 	b.Helper()
 	ctx := context.Background()
@@ -181,31 +182,33 @@ func seedOutcomeBenchHistory(b *testing.B, st *store.Store) int64 {
 				FROM (SELECT g.account_id, CAST(` + strconv.FormatInt(first, 10) + ` + ` + day + ` AS BIGINT) AS d,
 					CAST((g.idx * 7919 + 13) % 1000 AS ` + real + `) / 1000 AS u,
 					CASE WHEN g.churned = 1 THEN 35 * MIN(1, MAX(0, (` + strconv.FormatInt(first, 10) + ` + ` + day + ` - ((g.start_at + g.span) / 86400000000 - 120)) / 120.0)) ELSE 0 END AS fall
-					FROM bench_draws g CROSS JOIN bench_history_seq seq WHERE g.idx >= $1 AND g.idx < $2 ORDER BY g.idx, seq.i) x) y) z`
+					FROM bench_draws g CROSS JOIN bench_history_seq seq WHERE seq.i >= $1 AND seq.i < $2 ORDER BY seq.i, g.idx) x) y) z`
 	if st.Dialect() == store.Postgres {
 		q = strings.NewReplacer("MIN(100, MAX(0, ", "LEAST(100, GREATEST(0, ", "MIN(1, MAX(0, ", "LEAST(1, GREATEST(0, ").Replace(q)
 	}
-	// The day index is made once after the rows: kept up row by row, it
-	// made the seeding several times slower.
+	// The account index is made once after the rows: kept up row by row,
+	// it made the seeding several times slower.
 	// A seeding cut short left rows and no index.
-	_, err = st.DB().ExecContext(ctx, "DROP INDEX IF EXISTS health_history_day")
+	_, err = st.DB().ExecContext(ctx, "DROP INDEX IF EXISTS health_history_account")
 	require.NoError(b, err)
 	_, err = st.DB().ExecContext(ctx, "DELETE FROM health_history")
 	require.NoError(b, err)
-	const perStatement = 2000 // accounts
+	// A day of every account a statement, in key order: the rows are
+	// appended to the table (kept by day, then account), as the daily
+	// recompute appends them.
 	var n int64
 	began := time.Now()
-	for lo := 0; lo < accounts; lo += perStatement {
-		res, err := st.DB().ExecContext(ctx, q, lo, lo+perStatement)
+	for d := 0; d < outcomeBenchHistoryDays; d++ {
+		res, err := st.DB().ExecContext(ctx, q, d, d+1)
 		require.NoError(b, err)
 		k, err := res.RowsAffected()
 		require.NoError(b, err)
 		n += k
-		if lo/perStatement%10 == 9 {
-			b.Logf("seeded the history of %d accounts in %s", lo+perStatement, time.Since(began).Round(time.Second))
+		if d%30 == 29 {
+			b.Logf("seeded %d days of history of %d accounts in %s", d+1, accounts, time.Since(began).Round(time.Second))
 		}
 	}
-	_, err = st.DB().ExecContext(ctx, "CREATE INDEX health_history_day ON health_history (day)")
+	_, err = st.DB().ExecContext(ctx, "CREATE INDEX health_history_account ON health_history (account_id, day)")
 	require.NoError(b, err)
 	return n
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/moments-cs/moments/internal/health/tracker"
 	"github.com/moments-cs/moments/internal/journey"
-	"github.com/moments-cs/moments/internal/rules"
 	"github.com/moments-cs/moments/internal/store"
 	"github.com/moments-cs/moments/internal/vocab"
 )
@@ -62,8 +61,8 @@ type OutcomeQuery struct {
 
 // Labelled is an account and its outcome.
 type Labelled struct {
-	Account  store.Account
-	Positive bool
+	AccountID string
+	Positive  bool
 	// At is when the outcome first held (positives), or the query's now.
 	At time.Time
 }
@@ -84,53 +83,21 @@ type Labels struct {
 // positive, false a negative, and an account where it cannot be evaluated
 // is left out and counted. A positive's time is when the condition first
 // held as its traits changed (replaying its group calls), or when the
-// account was last updated if the replay never sees it hold.
+// account was last updated if the replay never sees it hold. It labels as
+// the drivers report does (labelDrivers), without keeping the traits.
 func LabelOutcomes(ctx context.Context, st *store.Store, expr string, now time.Time) (Labels, error) {
-	if expr == "" {
-		expr = DefaultOutcome
-	}
-	lb := Labels{Outcome: expr}
-	prg, err := rules.Compile(expr)
-	if err != nil {
-		return lb, &OutcomeError{Field: "outcome", Err: err}
-	}
-	eval := func(traits map[string]any) (bool, error) {
-		return prg.Eval(ctx, rules.Vars{Account: traits, Now: now})
-	}
-	var positives []string
-	index := map[string]int{}
-	err = st.AllAccounts(ctx, func(a store.Account) error {
-		ok, err := eval(accountVars(a))
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			lb.Excluded++
-			return nil
-		}
-		index[a.ID] = len(lb.Rows)
-		lb.Rows = append(lb.Rows, Labelled{Account: a, Positive: ok, At: now})
-		if ok {
-			positives = append(positives, a.ID)
-		}
-		return nil
-	})
+	dl, err := labelDrivers(ctx, st, expr, now, false)
+	lb := Labels{Outcome: dl.outcome}
 	if err != nil {
 		return lb, err
 	}
-	// Replay each positive's group calls to find when the outcome first
-	// held.
-	found, err := replayFirstHeld(ctx, st, positives, nil, func(tr map[string]any) bool {
-		ok, err := eval(tr)
-		return err == nil && ok
-	}, func(id string, at time.Time) { lb.Rows[index[id]].At = at })
-	if err != nil {
+	if err := dl.firstHeld(ctx, st); err != nil {
 		return lb, err
 	}
-	for _, id := range positives {
-		if !found[id] {
-			lb.Rows[index[id]].At = lb.Rows[index[id]].Account.UpdatedAt
-		}
+	lb.Excluded = dl.excluded
+	lb.Rows = make([]Labelled, len(dl.ids))
+	for i, id := range dl.ids {
+		lb.Rows[i] = Labelled{AccountID: id, Positive: dl.positive[i], At: dl.at[i]}
 	}
 	return lb, nil
 }
@@ -194,17 +161,6 @@ func replayFirstHeld(ctx context.Context, st *store.Store, positives []string, k
 	return found, err
 }
 
-// accountVars is the account as conditions see it: its traits plus id and
-// name.
-func accountVars(a store.Account) map[string]any {
-	m := make(map[string]any, len(a.Traits)+2)
-	for k, v := range a.Traits {
-		m[k] = v
-	}
-	m["id"], m["name"] = a.ID, a.Name
-	return m
-}
-
 var traitRef = regexp.MustCompile(`account\s*\.\s*\??([A-Za-z_][A-Za-z0-9_]*)|account\s*\[\s*"([^"]+)"\s*\]`)
 
 // outcomeTraits lists the traits an outcome condition reads: the drivers
@@ -244,36 +200,53 @@ func scoredAccounts(ctx context.Context, st *store.Store, tr *tracker.Tracker, q
 	if q.HorizonDays < 0 || q.HorizonDays > MaxHorizonDays {
 		return nil, Labels{}, 0, &OutcomeError{Field: "horizon", Err: fmt.Errorf("%d days is out of range; use 0 to %d", q.HorizonDays, MaxHorizonDays)}
 	}
+	const day = 24 * time.Hour
+	horizon := time.Duration(q.HorizonDays) * day
+	// The negatives' day (now − horizon) is read while the outcomes are
+	// labelled.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type dayRead struct {
+		ds  *tracker.DayScores
+		err error
+	}
+	ahead := make(chan dayRead, 1)
+	go func() {
+		ds, err := tr.ScoresOnDay(ctx, q.Now.Add(-horizon))
+		ahead <- dayRead{ds, err}
+	}()
 	lb, err := LabelOutcomes(ctx, st, q.Outcome, q.Now)
 	if err != nil {
 		return nil, lb, 0, err
 	}
-	const day = 24 * time.Hour
-	horizon := time.Duration(q.HorizonDays) * day
-	at := make(map[string][]time.Time, len(lb.Rows))
-	accounts := make([]store.Account, 0, len(lb.Rows))
-	for _, r := range lb.Rows {
-		times := []time.Time{r.At.Add(-horizon)}
-		if r.Positive {
-			times = append(times, r.At.Add(-FlaggedBeforeDays*day))
-		}
-		at[r.Account.ID] = times
-		accounts = append(accounts, r.Account)
+	read := <-ahead
+	if read.err != nil {
+		return nil, lb, 0, read.err
 	}
-	scores, _, err := tr.PastScores(ctx, accounts, at)
+	ids := make([]string, len(lb.Rows))
+	at := make([][]time.Time, len(lb.Rows))
+	for i, r := range lb.Rows {
+		ids[i] = r.AccountID
+		if r.Positive {
+			at[i] = []time.Time{r.At.Add(-horizon), r.At.Add(-FlaggedBeforeDays * day)}
+		} else {
+			at[i] = []time.Time{r.At.Add(-horizon)}
+		}
+	}
+	scores, _, err := tr.PastScores(ctx, ids, at, read.ds)
 	if err != nil {
 		return nil, lb, 0, err
 	}
 	rows := make([]Scored, 0, len(lb.Rows))
-	for _, r := range lb.Rows {
-		s := scores[r.Account.ID]
+	for i, r := range lb.Rows {
+		s := scores[i]
 		if !s[0].Active {
 			// Not yet a customer (no event) at the time to score: a score
 			// of 0 then says nothing about its outcome.
 			lb.NotYet++
 			continue
 		}
-		row := Scored{AccountID: r.Account.ID, Positive: r.Positive, At: r.At, Score: s[0].Result, Warnings: s[0].Warnings}
+		row := Scored{AccountID: r.AccountID, Positive: r.Positive, At: r.At, Score: s[0].Result, Warnings: s[0].Warnings}
 		if len(s) > 1 && s[1].Active {
 			row.Early, row.EarlyWarnings = &s[1].Result, s[1].Warnings
 		}

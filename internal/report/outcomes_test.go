@@ -40,10 +40,10 @@ func TestBacktestFromStoredEventsEqualsDirectComputation(t *testing.T) {
 		}
 		require.Len(t, lb.Rows, len(accounts))
 		for _, r := range lb.Rows {
-			at, ok := churned[r.Account.ID]
-			require.Equal(t, ok, r.Positive, r.Account.ID)
+			at, ok := churned[r.AccountID]
+			require.Equal(t, ok, r.Positive, r.AccountID)
 			if ok {
-				require.True(t, at.Equal(r.At), "%s churned at %s, labelled %s", r.Account.ID, at, r.At)
+				require.True(t, at.Equal(r.At), "%s churned at %s, labelled %s", r.AccountID, at, r.At)
 			}
 		}
 

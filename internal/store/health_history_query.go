@@ -1,9 +1,11 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -45,8 +47,14 @@ const historyCols = "account_id, day, behavioural, emotional, combined, quadrant
 const historyChunk = 200
 
 // SaveHealthDaysTx writes rows of the daily health history on q (a
-// transaction, or DB() for a write of its own).
+// transaction, or DB() for a write of its own). It sorts rows into the
+// table's key order (day, then account) first: a rebuild's rows come
+// account by account, and written so they would land all over the table
+// (on SQLite 3–4 times slower for a rebuild's 500 accounts × 365 days).
 func (s *Store) SaveHealthDaysTx(ctx context.Context, q Querier, rows []HealthDay, mode HistoryWrite) error {
+	slices.SortFunc(rows, func(a, b HealthDay) int {
+		return cmp.Or(cmp.Compare(a.Day, b.Day), strings.Compare(a.AccountID, b.AccountID))
+	})
 	var suffix string
 	switch mode {
 	case HistoryKeep:
@@ -113,9 +121,10 @@ func (s *Store) HealthDays(ctx context.Context, accountID string, from, to int64
 }
 
 // HealthDaysWholeRead is the number of accounts from which one day's rows
-// are read whole (through the day index) rather than by their keys: a
-// read by key costs a few index pages, a whole read one row of every
-// account, so it pays only for a large share of the accounts.
+// are read whole (one range of the history, which is kept by day, then
+// account) rather than by their keys: a read by key costs a few index
+// pages, a whole read one row of every account, so it pays only for a
+// large share of the accounts.
 const HealthDaysWholeRead = 5000
 
 // HealthDaysOn calls fn with the kept row of each account of accounts on

@@ -283,134 +283,192 @@ func (t *Tracker) SyncHistory(ctx context.Context) (RebuildStats, error) {
 	return st, nil
 }
 
+// DayScores are the kept scores of every account as they stood at the
+// start of one day (accounts without a row that day are absent).
+type DayScores struct {
+	Day    int64
+	Scores map[string]PastScore
+}
+
+// ScoresOnDay reads the kept scores of every account as they stood at the
+// start of the day of at: one range of the history, which is kept by day,
+// then account. The backtest reads the negatives' day (now − horizon) so,
+// while it labels the outcomes, and hands it to PastScores.
+func (t *Tracker) ScoresOnDay(ctx context.Context, at time.Time) (*DayScores, error) {
+	ds := &DayScores{Day: dayOf(at), Scores: map[string]PastScore{}}
+	err := t.st.HealthDaysOn(ctx, ds.Day, nil, func(r store.HealthDay) error {
+		ps, err := pastScoreOf(r)
+		ds.Scores[r.AccountID] = ps
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ds, nil
+}
+
+// pastScoreOf is the score a kept row of the history says.
+func pastScoreOf(r store.HealthDay) (PastScore, error) {
+	day, err := dayOfRow(r)
+	if err != nil {
+		return PastScore{}, err
+	}
+	return PastScore{Result: day.Result(), Active: true, Warnings: day.WarningCodes()}, nil
+}
+
 // PastScores scores accounts as they stood at past times, like ScoresAt,
 // from the kept daily history where it has the day: the health at the
-// start of the day of each time. An account that has a history but no row
-// for a day inside the retention had sent no event by then (not active).
-// Times the history cannot answer (an account without any kept day, or a
-// day older than the retention) are rebuilt from the events by ScoresAt.
-// FromHistory counts the times answered from the history.
-func (t *Tracker) PastScores(ctx context.Context, accounts []store.Account, at map[string][]time.Time) (scores map[string][]PastScore, fromHistory int, err error) {
-	out := make(map[string][]PastScore, len(at))
-	// wanted holds, per day, the accounts read on it and the index of each
-	// time asked.
-	wanted := map[int64]map[string][]int{}
-	for _, a := range accounts {
-		out[a.ID] = make([]PastScore, len(at[a.ID]))
-		for i, ts := range at[a.ID] {
-			d := dayOf(ts)
-			if wanted[d] == nil {
-				wanted[d] = map[string][]int{}
-			}
-			wanted[d][a.ID] = append(wanted[d][a.ID], i)
+// start of the day of each time. ids are the accounts and at[i] the times
+// asked for ids[i]; the result's [i][k] answers at[i][k]. ahead, when not
+// nil, is a day already read (ScoresOnDay). An account that has a history
+// but no row for a day inside the retention had sent no event by then
+// (not active). Times the history cannot answer (an account without any
+// kept day, or a day older than the retention) are rebuilt from the
+// events by ScoresAt. FromHistory counts the times answered from the
+// history.
+func (t *Tracker) PastScores(ctx context.Context, ids []string, at [][]time.Time, ahead *DayScores) (scores [][]PastScore, fromHistory int, err error) {
+	out := make([][]PastScore, len(ids))
+	index := make(map[string]int32, len(ids))
+	// The times asked, by day, then account.
+	type asked struct {
+		day     int64
+		account int32
+		k       int32
+		found   bool
+	}
+	var wants []asked
+	for i, id := range ids {
+		index[id] = int32(i)
+		out[i] = make([]PastScore, len(at[i]))
+		for k, ts := range at[i] {
+			wants = append(wants, asked{day: dayOf(ts), account: int32(i), k: int32(k)})
 		}
 	}
-	days := make([]int64, 0, len(wanted))
-	for d := range wanted {
-		days = append(days, d)
-	}
-	slices.Sort(days)
-	found := map[string][]bool{}
-	keep := func(r store.HealthDay) error {
-		if len(wanted[r.Day][r.AccountID]) == 0 {
-			return nil
-		}
-		day, err := dayOfRow(r)
-		if err != nil {
-			return err
-		}
-		res, warned := day.Result(), day.WarningCodes()
-		for _, i := range wanted[r.Day][r.AccountID] {
-			if found[r.AccountID] == nil {
-				found[r.AccountID] = make([]bool, len(at[r.AccountID]))
-			}
-			if !found[r.AccountID][i] {
-				out[r.AccountID][i] = PastScore{Result: res, Active: true, Warnings: warned}
-				found[r.AccountID][i] = true
+	slices.SortFunc(wants, func(a, b asked) int {
+		return cmp.Or(cmp.Compare(a.day, b.day), cmp.Compare(a.account, b.account), cmp.Compare(a.k, b.k))
+	})
+	// answer gives the times asked of one account on one day, wants[lo:…],
+	// the score ps.
+	answer := func(lo int, ps PastScore) {
+		for j := lo; j < len(wants) && wants[j].day == wants[lo].day && wants[j].account == wants[lo].account; j++ {
+			if !wants[j].found {
+				out[wants[j].account][wants[j].k] = ps
+				wants[j].found = true
 				fromHistory++
 			}
 		}
-		return nil
 	}
 	// A day most accounts are read on (the negatives': now − horizon) is
-	// read whole; the positives' own days, a few accounts each, by key in
-	// batches.
-	// (keep skips the rows of accounts not asked for on their day.)
+	// read whole, as one range of the history; the positives' own days, a
+	// few accounts each, by key in batches.
 	var pairs []store.AccountDay
-	for _, d := range days {
-		if len(wanted[d]) >= store.HealthDaysWholeRead {
-			if err := t.st.HealthDaysOn(ctx, d, nil, keep); err != nil {
-				return nil, 0, err
+	pairAt := map[store.AccountDay]int{} // the account day's first time asked
+	for lo := 0; lo < len(wants); {
+		hi := lo
+		accounts := 0
+		for ; hi < len(wants) && wants[hi].day == wants[lo].day; hi++ {
+			if hi == lo || wants[hi].account != wants[hi-1].account {
+				accounts++
 			}
-			continue
 		}
-		ids := make([]string, 0, len(wanted[d]))
-		for id := range wanted[d] {
-			ids = append(ids, id)
+		d := wants[lo].day
+		whole := ahead
+		if whole == nil || whole.Day != d {
+			whole = nil
+			if accounts >= store.HealthDaysWholeRead {
+				if whole, err = t.ScoresOnDay(ctx, dayStart(d)); err != nil {
+					return nil, 0, err
+				}
+			}
 		}
-		slices.Sort(ids)
-		for _, id := range ids {
-			pairs = append(pairs, store.AccountDay{AccountID: id, Day: d})
+		for j := lo; j < hi; j++ {
+			if j > lo && wants[j].account == wants[j-1].account {
+				continue
+			}
+			if whole != nil {
+				if ps, ok := whole.Scores[ids[wants[j].account]]; ok {
+					answer(j, ps)
+				}
+				continue
+			}
+			p := store.AccountDay{AccountID: ids[wants[j].account], Day: d}
+			pairs = append(pairs, p)
+			pairAt[p] = j
 		}
+		lo = hi
 	}
-	if err := t.st.HealthDaysAt(ctx, pairs, keep); err != nil {
+	err = t.st.HealthDaysAt(ctx, pairs, func(r store.HealthDay) error {
+		j, ok := pairAt[store.AccountDay{AccountID: r.AccountID, Day: r.Day}]
+		if !ok {
+			return nil
+		}
+		ps, err := pastScoreOf(r)
+		answer(j, ps)
+		return err
+	})
+	if err != nil {
 		return nil, 0, err
 	}
 	// The times not found: not yet active when the account's kept history
 	// begins later, else rebuilt from the events.
-	var missing []store.Account
-	for _, a := range accounts {
-		f := found[a.ID]
-		for i := range at[a.ID] {
-			if f == nil || !f[i] {
-				missing = append(missing, a)
-				break
-			}
+	var missing []string
+	for _, w := range wants {
+		if !w.found {
+			missing = append(missing, ids[w.account])
 		}
 	}
 	if len(missing) == 0 {
 		return out, fromHistory, nil
 	}
-	ids := make([]string, len(missing))
-	for i, a := range missing {
-		ids[i] = a.ID
-	}
-	firsts, err := t.st.HealthHistoryStarts(ctx, ids)
+	slices.Sort(missing)
+	missing = slices.Compact(missing)
+	firsts, err := t.st.HealthHistoryStarts(ctx, missing)
 	if err != nil {
 		return nil, 0, err
 	}
 	floor := dayOf(t.now()) - HistoryRetentionDays + 1
-	var rebuild []store.Account
 	rebuildAt := map[string][]time.Time{}
-	pending := map[string][]int{}
-	for _, a := range missing {
-		firstDay, kept := firsts[a.ID]
-		for i, ts := range at[a.ID] {
-			if found[a.ID] != nil && found[a.ID][i] {
-				continue
-			}
-			if d := dayOf(ts); kept && d < firstDay && d >= floor {
-				out[a.ID][i] = PastScore{Active: false}
-				fromHistory++
-				continue
-			}
-			if len(pending[a.ID]) == 0 {
-				rebuild = append(rebuild, a)
-			}
-			pending[a.ID] = append(pending[a.ID], i)
-			rebuildAt[a.ID] = append(rebuildAt[a.ID], ts)
+	pending := map[string][]int32{}
+	for _, w := range wants {
+		if w.found {
+			continue
 		}
+		id := ids[w.account]
+		if firstDay, kept := firsts[id]; kept && w.day < firstDay && w.day >= floor {
+			out[w.account][w.k] = PastScore{Active: false}
+			fromHistory++
+			continue
+		}
+		pending[id] = append(pending[id], w.k)
+		rebuildAt[id] = append(rebuildAt[id], at[w.account][w.k])
 	}
-	if len(rebuild) == 0 {
+	if len(pending) == 0 {
 		return out, fromHistory, nil
+	}
+	rebuildIDs := make([]string, 0, len(pending))
+	for id := range pending {
+		rebuildIDs = append(rebuildIDs, id)
+	}
+	slices.Sort(rebuildIDs)
+	byID, err := t.st.AccountsByIDTx(ctx, t.st.Reader(), rebuildIDs)
+	if err != nil {
+		return nil, 0, err
+	}
+	rebuild := make([]store.Account, 0, len(rebuildIDs))
+	for _, id := range rebuildIDs {
+		if a, ok := byID[id]; ok { // else deleted since: not active
+			rebuild = append(rebuild, a)
+		}
 	}
 	again, err := t.ScoresAt(ctx, rebuild, rebuildAt)
 	if err != nil {
 		return nil, 0, err
 	}
-	for id, idx := range pending {
-		for k, i := range idx {
-			out[id][i] = again[id][k]
+	for id, ks := range pending {
+		for n, k := range ks {
+			if n < len(again[id]) {
+				out[index[id]][k] = again[id][n]
+			}
 		}
 	}
 	return out, fromHistory, nil

@@ -176,3 +176,72 @@ func TestLivedDaysAreKeptAndImportsAreRebuilt(t *testing.T) {
 		require.True(t, days[0].Rebuilt, "--replace rewrites the lived day from the events")
 	})
 }
+
+// TestPastScoresReadTheHistoryAsScoresAtRebuildsIt checks PastScores, the
+// backtest's read of the kept history, against ScoresAt, which rebuilds
+// the same scores from the events: for every account at two times (one
+// day read whole ahead, as the backtest reads the negatives' day, the
+// others by key), a time before an account's first event (not yet
+// active) and one older than the retention (rebuilt from the events).
+func TestPastScoresReadTheHistoryAsScoresAtRebuildsIt(t *testing.T) {
+	t.Parallel()
+	cfg := planted.DefaultConfig(4)
+	cfg.Accounts, cfg.Days = 15, 120
+	accounts := planted.Generate(cfg)
+	now := cfg.End.Add(9 * time.Hour)
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		require.NoError(t, planted.Ingest(context.Background(), st, accounts, now))
+		tr := tracker.New(st, journey.NewLive(st), tracker.Options{Now: func() time.Time { return now }})
+		_, err := tr.RebuildHistory(ctx, tracker.RebuildOptions{})
+		require.NoError(t, err)
+
+		// Times at the start of a day, where the history and the rebuild
+		// from events score alike.
+		const day = 24 * time.Hour
+		negatives := now.Add(-20 * day).Truncate(day)
+		var ids []string
+		var at [][]time.Time
+		var list []store.Account
+		byID := map[string][]time.Time{}
+		for i, a := range accounts {
+			if len(a.Events) == 0 {
+				continue
+			}
+			times := []time.Time{negatives, now.Add(-time.Duration(25+i) * day).Truncate(day), a.Events[0].Timestamp.Add(-2 * day)}
+			if i == 0 {
+				times = append(times, now.Add(-(tracker.HistoryRetentionDays+3)*day))
+			}
+			ids = append(ids, a.ID)
+			at = append(at, times)
+			byID[a.ID] = times
+			acct, err := st.Account(ctx, a.ID)
+			require.NoError(t, err)
+			list = append(list, acct)
+		}
+		want, err := tr.ScoresAt(ctx, list, byID)
+		require.NoError(t, err)
+		ahead, err := tr.ScoresOnDay(ctx, negatives)
+		require.NoError(t, err)
+		require.Len(t, ahead.Scores, len(ids), "every account had events by then")
+		for _, read := range []*tracker.DayScores{nil, ahead} {
+			got, fromHistory, err := tr.PastScores(ctx, ids, at, read)
+			require.NoError(t, err)
+			require.Equal(t, 3*len(ids), fromHistory, "all but the time older than the retention")
+			for i, id := range ids {
+				require.Len(t, got[i], len(at[i]))
+				for k := range at[i] {
+					w, g := want[id][k], got[i][k]
+					require.Equal(t, w.Active, g.Active, "%s at %s", id, at[i][k])
+					if !w.Active {
+						continue
+					}
+					require.InDelta(t, w.Result.Combined.Score, g.Result.Combined.Score, 1e-9, "%s at %s", id, at[i][k])
+					require.Equal(t, w.Result.Quadrant, g.Result.Quadrant)
+					require.ElementsMatch(t, w.Warnings, g.Warnings, "%s at %s", id, at[i][k])
+				}
+				require.False(t, got[i][2].Active, "not yet a customer before its first event")
+			}
+		}
+	})
+}
