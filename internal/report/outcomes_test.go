@@ -313,7 +313,7 @@ func TestOutcomeDatedByTheGroupCallThatFirstMadeItHold(t *testing.T) {
 		at := map[string]time.Time{}
 		for _, r := range lb.Rows {
 			if r.Positive {
-				at[r.Account.ID] = r.At
+				at[r.AccountID] = r.At
 			}
 		}
 		require.Equal(t, map[string]time.Time{"a": t0.Add(day), "b": t0.Add(day)}, at)
