@@ -67,6 +67,7 @@ func (t *Tracker) startRebuild(md *model, id string, b *store.HealthBase, settle
 		if agg.UnmarshalJSON(b.Aggregate) == nil && json.Unmarshal(b.First, &first) == nil {
 			r = newRebuild(agg)
 			r.account, r.settled, r.through = id, settled, b.Through
+			r.encoded = b.Aggregate
 			if len(first) > 0 {
 				r.first = first
 			}
@@ -111,4 +112,5 @@ func (r *rebuild) snapshot(md *model) {
 	}
 	r.base = &store.HealthBase{AccountID: r.account, Model: md.fingerprint, Through: r.settled,
 		Aggregate: r.agg.AppendJSON(nil), First: first}
+	r.encoded = r.base.Aggregate
 }
