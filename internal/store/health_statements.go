@@ -39,6 +39,11 @@ const (
 	saveRecent
 	saveStates
 	saveTrend
+	// The daily recompute's other writes, one kind per HistoryWrite mode
+	// for the history (saveHistory + mode).
+	saveWarnings
+	saveBases
+	saveHistory
 )
 
 // healthStatementKey names one health statement: its kind and size.
@@ -103,6 +108,15 @@ func (s *Store) healthSQL(kind healthStatement, n int) string {
 	case saveTrend:
 		q = d.rows("INSERT INTO health_trend (account_id, day, behavioural, emotional, combined, quadrant) VALUES ", n, 6,
 			d.upsert("account_id, day", "behavioural", "emotional", "combined", "quadrant"))
+	case saveWarnings:
+		q = d.rows("INSERT INTO health_warnings (account_id, codes, texts, updated_at) VALUES ", n, 4,
+			" ON CONFLICT (account_id) DO UPDATE SET codes = excluded.codes, texts = excluded.texts, updated_at = excluded.updated_at"+
+				" WHERE health_warnings.codes <> excluded.codes OR health_warnings.texts <> excluded.texts")
+	case saveBases:
+		q = d.rows("INSERT INTO health_bases (account_id, model, through, aggregate, first) VALUES ", n, 5,
+			d.upsert("account_id", "model", "through", "aggregate", "first"))
+	default:
+		q = d.rows("INSERT INTO health_history ("+historyCols+") VALUES ", n, 9, historySuffix(d, HistoryWrite(kind-saveHistory)))
 	}
 	c.mu.Lock()
 	if c.text == nil {
@@ -142,7 +156,8 @@ func (s *Store) preparedHealth(q string) *sql.Stmt {
 // prepared run unprepared, as before.
 func (s *Store) prepareHealth() {
 	ctx := context.Background()
-	for _, kind := range []healthStatement{loadHealth, saveAggregates, saveRecent, saveStates, saveTrend} {
+	for _, kind := range []healthStatement{loadHealth, saveAggregates, saveRecent, saveStates, saveTrend, saveWarnings, saveBases,
+		saveHistory + healthStatement(HistoryKeep)} {
 		for _, n := range healthSizes {
 			q := s.healthSQL(kind, n)
 			st, err := s.write.PrepareContext(ctx, q)
