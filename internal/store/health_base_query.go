@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -24,9 +23,6 @@ type HealthBase struct {
 	// milestone listens to.
 	First []byte
 }
-
-// healthBaseRows is the rows of one statement writing bases.
-const healthBaseRows = 100
 
 // HealthBases calls fn with every stored base, in the order they are
 // stored. The HealthBase passed to fn is its own (its bytes are not
@@ -59,28 +55,21 @@ func (s *Store) HealthBases(ctx context.Context, fn func(*HealthBase) error) err
 }
 
 // SaveHealthBasesTx writes the bases in tx, replacing the accounts' stored
-// ones.
+// ones (statements of the sizes of healthChunks, kept prepared).
 func (s *Store) SaveHealthBasesTx(ctx context.Context, tx Querier, bases []HealthBase) error {
-	args := make([]any, 0, 5*min(len(bases), healthBaseRows))
-	for start := 0; start < len(bases); start += healthBaseRows {
-		chunk := bases[start:min(start+healthBaseRows, len(bases))]
-		var sb strings.Builder
-		sb.WriteString(`INSERT INTO health_bases (account_id, model, through, aggregate, first) VALUES `)
+	args := make([]any, 0, 5*min(len(bases), healthSizes[0]))
+	start := 0
+	for _, n := range healthChunks(len(bases)) {
 		args = args[:0]
-		for i, b := range chunk {
-			if i > 0 {
-				sb.WriteByte(',')
-			}
-			sb.WriteString("(" + s.dialect.placeholders(5*i+1, 5) + ")")
+		for _, b := range bases[start : start+n] {
 			first := b.First
 			if len(first) == 0 {
 				first = []byte("{}")
 			}
 			args = append(args, b.AccountID, b.Model, b.Through, string(b.Aggregate), string(first))
 		}
-		sb.WriteString(` ON CONFLICT (account_id) DO UPDATE SET model = excluded.model, through = excluded.through,
-			aggregate = excluded.aggregate, first = excluded.first`)
-		if _, err := tx.ExecContext(ctx, sb.String(), args...); err != nil {
+		start += n
+		if _, err := s.healthExec(ctx, tx, s.healthSQL(saveBases, n), args...); err != nil {
 			return fmt.Errorf("write health bases: %w", err)
 		}
 	}

@@ -43,43 +43,44 @@ const (
 
 const historyCols = "account_id, day, behavioural, emotional, combined, quadrant, warnings, components, rebuilt"
 
-// historyChunk is the rows written per statement (9 parameters each).
-const historyChunk = 200
+// historySuffix is the conflict clause of a history write in mode.
+func historySuffix(d Dialect, mode HistoryWrite) string {
+	switch mode {
+	case HistoryKeep:
+		return " ON CONFLICT (account_id, day) DO NOTHING"
+	case HistoryReplaceRebuilt:
+		return d.upsert("account_id, day", "behavioural", "emotional", "combined", "quadrant", "warnings",
+			"components", "rebuilt") + " WHERE health_history.rebuilt = 1"
+	default:
+		return d.upsert("account_id, day", "behavioural", "emotional", "combined", "quadrant", "warnings",
+			"components", "rebuilt")
+	}
+}
 
 // SaveHealthDaysTx writes rows of the daily health history on q (a
-// transaction, or DB() for a write of its own). It sorts rows into the
-// table's key order (day, then account) first: a rebuild's rows come
-// account by account, and written so they would land all over the table
-// (on SQLite 3–4 times slower for a rebuild's 500 accounts × 365 days).
+// transaction, or DB() for a write of its own), in the statement sizes of
+// healthChunks. It sorts rows into the table's key order (day, then
+// account) first: a rebuild's rows come account by account, and written so
+// they would land all over the table (on SQLite 3–4 times slower for a
+// rebuild's 500 accounts × 365 days).
 func (s *Store) SaveHealthDaysTx(ctx context.Context, q Querier, rows []HealthDay, mode HistoryWrite) error {
 	slices.SortFunc(rows, func(a, b HealthDay) int {
 		return cmp.Or(cmp.Compare(a.Day, b.Day), strings.Compare(a.AccountID, b.AccountID))
 	})
-	var suffix string
-	switch mode {
-	case HistoryKeep:
-		suffix = " ON CONFLICT (account_id, day) DO NOTHING"
-	case HistoryReplaceRebuilt:
-		suffix = s.dialect.upsert("account_id, day", "behavioural", "emotional", "combined", "quadrant", "warnings",
-			"components", "rebuilt") + " WHERE health_history.rebuilt = 1"
-	default:
-		suffix = s.dialect.upsert("account_id, day", "behavioural", "emotional", "combined", "quadrant", "warnings",
-			"components", "rebuilt")
-	}
-	args := make([]any, 0, 9*min(len(rows), historyChunk))
-	for start := 0; start < len(rows); start += historyChunk {
-		chunk := rows[start:min(start+historyChunk, len(rows))]
+	args := make([]any, 0, 9*min(len(rows), healthSizes[0]))
+	start := 0
+	for _, n := range healthChunks(len(rows)) {
 		args = args[:0]
-		for _, r := range chunk {
+		for _, r := range rows[start : start+n] {
 			rebuilt := 0
 			if r.Rebuilt {
 				rebuilt = 1
 			}
 			args = append(args, r.AccountID, r.Day, floatArg(r.Behavioural), floatArg(r.Emotional), floatArg(r.Combined),
-				r.Quadrant, r.Warnings, r.Components, rebuilt)
+				r.Quadrant, int64(r.Warnings), r.Components, int64(rebuilt))
 		}
-		stmt := s.dialect.rows("INSERT INTO health_history ("+historyCols+") VALUES ", len(chunk), 9, suffix)
-		if _, err := q.ExecContext(ctx, stmt, args...); err != nil {
+		start += n
+		if _, err := s.healthExec(ctx, q, s.healthSQL(saveHistory+healthStatement(mode), n), args...); err != nil {
 			return fmt.Errorf("write health history: %w", err)
 		}
 	}

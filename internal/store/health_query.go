@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -94,6 +95,11 @@ type HealthRecord struct {
 	// SaveHealthRecordsTx clears the moment analytics of an account whose
 	// state it changes (their day summaries keep it; see Occurrence.Path).
 	stored OccurrencePath
+	// storedAggregate and storedRecent are the bytes read (nil when the
+	// account had none): SaveHealthRecordsTx writes the aggregate and the
+	// recent scores only when they differ. A day's recompute finds most
+	// aggregates as the ingest stages left them.
+	storedAggregate, storedRecent []byte
 }
 
 // path is the record's success path state.
@@ -221,7 +227,7 @@ func (s *Store) HealthRecordsTx(ctx context.Context, tx Querier, ids []string) (
 				rows.Close()
 				return nil, err
 			}
-			r := &HealthRecord{RawTraits: traits, Aggregate: agg, Recent: recent}
+			r := &HealthRecord{RawTraits: traits, Aggregate: agg, Recent: recent, storedAggregate: agg, storedRecent: recent}
 			r.AccountID = id
 			hs.fill(&r.AccountHealth)
 			r.Exists = r.Version > 0
@@ -261,26 +267,41 @@ const accountHealthCols = `account_id, behavioural, emotional, combined, quadran
 
 const accountHealthColumns = 25
 
-// SaveHealthRecordsTx writes the records' aggregates, states and the trend row of
-// day (a UTC day number, Unix days) in tx: multi-row upserts of the
-// statement sizes of healthChunks. The caller sets every field, Version
-// included.
+// SaveHealthRecordsTx writes the records' states, their aggregates and
+// recent scores where they changed, and the trend row of day (a UTC day
+// number, Unix days) in tx: multi-row upserts of the statement sizes of
+// healthChunks. The caller sets every field, Version included.
 func (s *Store) SaveHealthRecordsTx(ctx context.Context, tx Querier, recs []*HealthRecord, day int64) error {
 	sort.Slice(recs, func(i, j int) bool { return recs[i].AccountID < recs[j].AccountID })
+	var aggs, recents [][2]string
+	for _, r := range recs {
+		if r.storedAggregate == nil || !bytes.Equal(r.Aggregate, r.storedAggregate) {
+			aggs = append(aggs, [2]string{r.AccountID, string(r.Aggregate)})
+			r.storedAggregate = r.Aggregate
+		}
+		recent := r.Recent
+		if len(recent) == 0 {
+			recent = []byte("[]")
+		}
+		if r.storedRecent == nil || !bytes.Equal(recent, r.storedRecent) {
+			recents = append(recents, [2]string{r.AccountID, string(recent)})
+			r.storedRecent = recent
+		}
+	}
+	if err := s.savePairs(ctx, tx, saveAggregates, aggs); err != nil {
+		return fmt.Errorf("write health aggregates: %w", err)
+	}
+	if err := s.savePairs(ctx, tx, saveRecent, recents); err != nil {
+		return fmt.Errorf("write recent health scores: %w", err)
+	}
 	size := min(len(recs), healthSizes[0])
-	aggArgs := make([]any, 0, 3*size)
 	stateArgs := make([]any, 0, accountHealthColumns*size)
 	start := 0
 	for _, n := range healthChunks(len(recs)) {
 		chunk := recs[start : start+n]
 		start += n
-		aggArgs, stateArgs = aggArgs[:0], stateArgs[:0]
+		stateArgs = stateArgs[:0]
 		for _, r := range chunk {
-			recent := r.Recent
-			if len(recent) == 0 {
-				recent = []byte("[]")
-			}
-			aggArgs = append(aggArgs, r.AccountID, string(r.Aggregate), string(recent))
 			// Arguments in the driver's own types (nil, int64, float64,
 			// string) skip database/sql's conversions, which cost as much as
 			// binding them: a write has 25 per account.
@@ -291,9 +312,6 @@ func (s *Store) SaveHealthRecordsTx(ctx context.Context, tx Querier, recs []*Hea
 				floatArg(h.PathProgress), int64(h.MilestonesReached), int64(h.MilestonesTotal), h.NextMilestone, h.NextMilestoneName,
 				timeArg(h.NextDueAt), timeArg(h.ContractStart), durArg(h.TimeToValue), durArg(h.TimeToImplementation), h.Version,
 				micros(h.UpdatedAt))
-		}
-		if _, err := s.healthExec(ctx, tx, s.healthSQL(saveAggregates, n), aggArgs...); err != nil {
-			return fmt.Errorf("write health aggregates: %w", err)
 		}
 		if _, err := s.healthExec(ctx, tx, s.healthSQL(saveStates, n), stateArgs...); err != nil {
 			return fmt.Errorf("write health state: %w", err)
@@ -325,6 +343,24 @@ func (s *Store) SaveHealthRecordsTx(ctx context.Context, tx Querier, recs []*Hea
 		}
 		if _, err := s.healthExec(ctx, tx, s.healthSQL(saveTrend, n), trendArgs...); err != nil {
 			return fmt.Errorf("write health trend: %w", err)
+		}
+	}
+	return nil
+}
+
+// savePairs upserts (account id, value) rows with the health statement
+// of kind, in the statement sizes of healthChunks.
+func (s *Store) savePairs(ctx context.Context, tx Querier, kind healthStatement, rows [][2]string) error {
+	args := make([]any, 0, 2*min(len(rows), healthSizes[0]))
+	start := 0
+	for _, n := range healthChunks(len(rows)) {
+		args = args[:0]
+		for _, r := range rows[start : start+n] {
+			args = append(args, r[0], r[1])
+		}
+		start += n
+		if _, err := s.healthExec(ctx, tx, s.healthSQL(kind, n), args...); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -170,3 +170,61 @@ func TestHealthReportsLeaveOutChurnedAccounts(t *testing.T) {
 		require.Equal(t, 5000.0, arr)
 	})
 }
+
+// A save that changes only the recent scores keeps the aggregate, and one
+// that changes only the aggregate keeps the recent scores: each is written
+// when it changed (the daily recompute leaves most aggregates as they are).
+func TestHealthRecordsAggregateAndRecentSavedApart(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		_, err := s.Ingest(ctx, "wk", []store.Message{
+			{Type: "group", MessageID: "g1", GroupID: "a1", Timestamp: t0, ReceivedAt: t0, Traits: map[string]any{"name": "One"}},
+			{Type: "group", MessageID: "g2", GroupID: "a2", Timestamp: t0, ReceivedAt: t0, Traits: map[string]any{"name": "Two"}},
+		})
+		require.NoError(t, err)
+		save := func(agg, recent string) {
+			tx, err := s.DB().BeginTx(ctx, nil)
+			require.NoError(t, err)
+			defer tx.Rollback() //nolint:errcheck
+			recs, err := s.HealthRecordsTx(ctx, tx, []string{"a1", "a2"})
+			require.NoError(t, err)
+			var out []*store.HealthRecord
+			for _, id := range []string{"a1", "a2"} {
+				r := recs[id]
+				r.Version++
+				r.UpdatedAt = t0
+				if agg != "" {
+					r.Aggregate = []byte(agg)
+				}
+				if recent != "" {
+					r.Recent = []byte(recent)
+				}
+				out = append(out, r)
+			}
+			require.NoError(t, s.SaveHealthRecordsTx(ctx, tx, out, 20000))
+			require.NoError(t, tx.Commit())
+		}
+		read := func() (agg, recent string) {
+			recs, err := s.HealthRecordsTx(ctx, s.Reader(), []string{"a2"})
+			require.NoError(t, err)
+			return string(recs["a2"].Aggregate), string(recs["a2"].Recent)
+		}
+		save(`{"format":1,"seen":1}`, "")
+		agg, recent := read()
+		require.Equal(t, `{"format":1,"seen":1}`, agg)
+		require.Equal(t, `[]`, recent, "an account's recent scores start empty")
+		save("", `[[20000,50]]`)
+		agg, recent = read()
+		require.Equal(t, `{"format":1,"seen":1}`, agg)
+		require.Equal(t, `[[20000,50]]`, recent)
+		save(`{"format":1,"seen":2}`, "")
+		agg, recent = read()
+		require.Equal(t, `{"format":1,"seen":2}`, agg)
+		require.Equal(t, `[[20000,50]]`, recent)
+		save(`{"format":1,"seen":3}`, `[[20000,50],[20001,60]]`)
+		agg, recent = read()
+		require.Equal(t, `{"format":1,"seen":3}`, agg)
+		require.Equal(t, `[[20000,50],[20001,60]]`, recent)
+	})
+}

@@ -36,8 +36,14 @@ const (
 	loadHealth healthStatement = iota
 	createHealthRows
 	saveAggregates
+	saveRecent
 	saveStates
 	saveTrend
+	// The daily recompute's other writes, one kind per HistoryWrite mode
+	// for the history (saveHistory + mode).
+	saveWarnings
+	saveBases
+	saveHistory
 )
 
 // healthStatementKey names one health statement: its kind and size.
@@ -72,21 +78,24 @@ func (s *Store) healthSQL(kind healthStatement, n int) string {
 		if d.locksRows() {
 			// HealthRecordsTx has created the missing rows, so the state
 			// rows lead and are locked.
-			q = `SELECT h.account_id, ` + d.jsonText("a.traits") + `, g.aggregate, g.recent, ` + healthCols + `
+			q = `SELECT h.account_id, ` + d.jsonText("a.traits") + `, g.aggregate, r.recent, ` + healthCols + `
 				FROM account_health h LEFT JOIN accounts a ON a.id = h.account_id
 				LEFT JOIN health_aggregates g ON g.account_id = h.account_id
+				LEFT JOIN health_recent r ON r.account_id = h.account_id
 				WHERE h.account_id IN (` + d.placeholders(1, n) + `) ORDER BY h.account_id` + d.forUpdate("h")
 		} else {
-			q = `SELECT a.id, a.traits, g.aggregate, g.recent, ` + healthCols + `
+			q = `SELECT a.id, a.traits, g.aggregate, r.recent, ` + healthCols + `
 				FROM accounts a LEFT JOIN account_health h ON h.account_id = a.id
 				LEFT JOIN health_aggregates g ON g.account_id = a.id
+				LEFT JOIN health_recent r ON r.account_id = a.id
 				WHERE a.id IN (` + d.placeholders(1, n) + `)`
 		}
 	case createHealthRows:
 		q = d.rows("INSERT INTO account_health (account_id, updated_at) VALUES ", n, 2, " ON CONFLICT (account_id) DO NOTHING")
 	case saveAggregates:
-		q = d.rows("INSERT INTO health_aggregates (account_id, aggregate, recent) VALUES ", n, 3,
-			d.upsert("account_id", "aggregate", "recent"))
+		q = d.rows("INSERT INTO health_aggregates (account_id, aggregate) VALUES ", n, 2, d.upsert("account_id", "aggregate"))
+	case saveRecent:
+		q = d.rows("INSERT INTO health_recent (account_id, recent) VALUES ", n, 2, d.upsert("account_id", "recent"))
 	case saveStates:
 		var set []string
 		for _, c := range strings.Split(accountHealthCols, ",") {
@@ -99,6 +108,15 @@ func (s *Store) healthSQL(kind healthStatement, n int) string {
 	case saveTrend:
 		q = d.rows("INSERT INTO health_trend (account_id, day, behavioural, emotional, combined, quadrant) VALUES ", n, 6,
 			d.upsert("account_id, day", "behavioural", "emotional", "combined", "quadrant"))
+	case saveWarnings:
+		q = d.rows("INSERT INTO health_warnings (account_id, codes, texts, updated_at) VALUES ", n, 4,
+			" ON CONFLICT (account_id) DO UPDATE SET codes = excluded.codes, texts = excluded.texts, updated_at = excluded.updated_at"+
+				" WHERE health_warnings.codes <> excluded.codes OR health_warnings.texts <> excluded.texts")
+	case saveBases:
+		q = d.rows("INSERT INTO health_bases (account_id, model, through, aggregate, first) VALUES ", n, 5,
+			d.upsert("account_id", "model", "through", "aggregate", "first"))
+	default:
+		q = d.rows("INSERT INTO health_history ("+historyCols+") VALUES ", n, 9, historySuffix(d, HistoryWrite(kind-saveHistory)))
 	}
 	c.mu.Lock()
 	if c.text == nil {
@@ -138,7 +156,8 @@ func (s *Store) preparedHealth(q string) *sql.Stmt {
 // prepared run unprepared, as before.
 func (s *Store) prepareHealth() {
 	ctx := context.Background()
-	for _, kind := range []healthStatement{loadHealth, saveAggregates, saveStates, saveTrend} {
+	for _, kind := range []healthStatement{loadHealth, saveAggregates, saveRecent, saveStates, saveTrend, saveWarnings, saveBases,
+		saveHistory + healthStatement(HistoryKeep)} {
 		for _, n := range healthSizes {
 			q := s.healthSQL(kind, n)
 			st, err := s.write.PrepareContext(ctx, q)

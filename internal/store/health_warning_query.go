@@ -18,31 +18,28 @@ type HealthWarnings struct {
 	Texts     []string
 }
 
-// warningChunk bounds the rows of one warnings upsert (4 values a row).
-const warningChunk = 500
-
 // SaveHealthWarningsTx records the warnings of the accounts just scored,
 // replacing what each had; an account without warnings is recorded with
 // none, so that the exception report drops it. A row whose warnings are
 // unchanged is left as it is (its updated_at is when they last changed):
 // most accounts raise the same warnings day after day, and not rewriting
-// them spares the daily recompute a row write per account.
+// them spares the daily recompute a row write per account. The statements
+// have the sizes of healthChunks, kept prepared.
 func (s *Store) SaveHealthWarningsTx(ctx context.Context, tx *sql.Tx, ws []HealthWarnings, now time.Time) error {
 	sort.Slice(ws, func(i, j int) bool { return ws[i].AccountID < ws[j].AccountID }) // lock rows in one order
-	for start := 0; start < len(ws); start += warningChunk {
-		chunk := ws[start:min(start+warningChunk, len(ws))]
-		args := make([]any, 0, 4*len(chunk))
-		for _, w := range chunk {
+	args := make([]any, 0, 4*min(len(ws), healthSizes[0]))
+	start := 0
+	for _, n := range healthChunks(len(ws)) {
+		args = args[:0]
+		for _, w := range ws[start : start+n] {
 			texts, err := json.Marshal(orEmptyStrings(w.Texts))
 			if err != nil {
 				return err
 			}
 			args = append(args, w.AccountID, strings.Join(w.Codes, ","), string(texts), micros(now))
 		}
-		q := s.dialect.rows("INSERT INTO health_warnings (account_id, codes, texts, updated_at) VALUES ", len(chunk), 4,
-			" ON CONFLICT (account_id) DO UPDATE SET codes = excluded.codes, texts = excluded.texts, updated_at = excluded.updated_at"+
-				" WHERE health_warnings.codes <> excluded.codes OR health_warnings.texts <> excluded.texts")
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		start += n
+		if _, err := s.healthExec(ctx, tx, s.healthSQL(saveWarnings, n), args...); err != nil {
 			return fmt.Errorf("save health warnings: %w", err)
 		}
 	}

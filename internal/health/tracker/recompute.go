@@ -104,19 +104,15 @@ func (t *Tracker) recompute(ctx context.Context, full bool) (Stats, error) {
 	if err != nil {
 		return st, err
 	}
-	bases := map[string]*store.HealthBase{}
 	var covered int64
 	if !full {
-		if bases, err = t.loadBases(ctx, md); err != nil {
-			return st, err
-		}
 		if covered, err = t.st.HealthBasesThrough(ctx); err != nil {
 			return st, err
 		}
 	}
 	for start := 0; start < len(ids); start += recomputeInMemory {
 		pass := ids[start:min(start+recomputeInMemory, len(ids))]
-		built, err := t.scan(ctx, md, pass, bases, covered, latest, settled, &st)
+		built, err := t.scan(ctx, md, pass, full, covered, latest, settled, &st)
 		if err != nil {
 			st.Duration = time.Since(began)
 			return st, err
@@ -203,48 +199,31 @@ func (s shards) take(id string) *rebuild {
 const freshByIndex = 10
 
 // scan brings the aggregates of ids up to event id latest: each starts from
-// its base in bases (taken out of the map), and the events after the
+// its stored base (startRebuilds; none when full), and the events after the
 // smallest base's id are read once, by one goroutine, while the others
-// (one per remaining CPU, at least one) decode the bases and apply the
-// events. Every base covers the events up to covered (the last completed
-// recompute read them): a base written earlier stood because its account
-// had none since, so an account that stays quiet for months does not
-// make every day's scan start months back.
-func (t *Tracker) scan(ctx context.Context, md *model, ids []string, bases map[string]*store.HealthBase,
+// (one per remaining CPU, at least one) apply them. Every base covers the
+// events up to covered (the last completed recompute read them): a base
+// written earlier stood because its account had none since, so an account
+// that stays quiet for months does not make every day's scan start months
+// back.
+func (t *Tracker) scan(ctx context.Context, md *model, ids []string, full bool,
 	covered, latest, settled int64, st *Stats) (shards, error) {
+	rs, err := t.startRebuilds(ctx, md, ids, full, settled)
+	if err != nil {
+		return nil, err
+	}
 	built := make(shards, max(runtime.GOMAXPROCS(0)-1, 1))
-	mine := make([][]string, len(built))
-	for _, id := range ids {
-		i := shardIndex(id, len(built))
-		mine[i] = append(mine[i], id)
-	}
-	own := make([]map[string]*store.HealthBase, len(built))
-	for i := range own {
-		own[i] = make(map[string]*store.HealthBase, len(mine[i]))
-		for _, id := range mine[i] {
-			if b := bases[id]; b != nil {
-				own[i][id] = b
-				delete(bases, id)
-			}
-		}
-	}
-	var wg sync.WaitGroup
 	for i := range built {
-		built[i] = make(map[string]*rebuild, len(mine[i]))
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for _, id := range mine[i] {
-				r := t.startRebuild(md, id, own[i][id], settled)
-				if r.through > 0 {
-					r.through = max(r.through, min(covered, settled))
-				}
-				built[i][id] = r
-				delete(own[i], id)
-			}
-		}()
+		built[i] = make(map[string]*rebuild, len(ids)/len(built)+1)
 	}
-	wg.Wait()
+	for i, id := range ids {
+		r := rs[i]
+		if r.through > 0 {
+			r.through = max(r.through, min(covered, settled))
+		}
+		built.of(id)[id] = r
+		rs[i] = nil
+	}
 	lo := latest
 	var fresh []string
 	for _, id := range ids {

@@ -216,6 +216,11 @@ type rebuild struct {
 	through, settled int64
 	dirty, snapped   bool
 	base             *store.HealthBase
+	// encoded is agg's JSON while agg is unchanged since it was decoded
+	// from a stored base or taken as the new base (nil once it changes), so
+	// that finish need not encode it again: most accounts of a daily
+	// recompute end with the aggregate of their base.
+	encoded []byte
 }
 
 // newRebuild starts a rebuild of agg. Its maps are made when first
@@ -232,6 +237,7 @@ func newRebuild(agg *health.Aggregate) *rebuild {
 }
 
 func (r *rebuild) apply(md *model, ev health.Event) {
+	r.encoded = nil
 	r.agg.Apply(ev, md.health)
 	if ev.Timestamp.IsZero() || ev.Timestamp.Unix() <= 0 {
 		return
@@ -302,6 +308,7 @@ func (t *Tracker) finish(ctx context.Context, md *model, in *inputs, r *rebuild,
 				continue
 			}
 			if old, ok := r.agg.Milestones[ms.ID]; !ok || at < old {
+				r.encoded = nil
 				r.agg.Apply(health.MilestoneEvent(ms.ID, time.Unix(at, 0).UTC()), md.health)
 			}
 		}
@@ -336,6 +343,7 @@ func (t *Tracker) finish(ctx context.Context, md *model, in *inputs, r *rebuild,
 				vars = health.Vars(stateOf(rec.AccountID, o.result, o.progress, o.path, r.agg, md, now), now)
 			}
 			if md.eval(ctx, ms.When, in.traitsFor(ms.When), vars, now) {
+				r.encoded = nil
 				r.agg.Apply(health.MilestoneEvent(ms.ID, conditionAt), md.health)
 				reached = true
 			}
@@ -384,6 +392,10 @@ func (t *Tracker) finish(ctx context.Context, md *model, in *inputs, r *rebuild,
 		sameValue(old.Behavioural, st.Behavioural) && sameValue(old.Emotional, st.Emotional) && sameValue(old.Combined, st.Combined)
 	rec.AccountHealth = st
 	r.agg.Format = health.AggregateFormat
+	if r.encoded != nil {
+		rec.Aggregate = r.encoded
+		return o
+	}
 	// Sized from the stored aggregate, which the new one rarely outgrows
 	// by much: growing the buffer step by step cost a third of encoding.
 	rec.Aggregate = r.agg.AppendJSON(make([]byte, 0, len(rec.Aggregate)+len(rec.Aggregate)/4+256))
