@@ -65,7 +65,8 @@ func TestMigrationAttachesTheEventsTable(t *testing.T) {
 	require.Equal(t, file, legacyFile, "the table is attached, not copied")
 	var attached []string
 	rows, err := db.Query(`SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-		JOIN pg_class pc ON pc.oid = i.inhparent WHERE pc.relkind = 'I' AND c.relname LIKE '%legacy%' ORDER BY 1`)
+		JOIN pg_class pc ON pc.oid = i.inhparent WHERE pc.relkind = 'I' AND c.relname LIKE '%legacy%'
+		AND c.relnamespace = current_schema()::regnamespace ORDER BY 1`)
 	require.NoError(t, err)
 	for rows.Next() {
 		var n string
