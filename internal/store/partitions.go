@@ -200,7 +200,7 @@ func (w *writer) commitExtending(ctx context.Context, group []*ingestReq) ([]Ing
 	}
 	// A group that would run past the partitions this process knows of
 	// waits for the next ones (it would fail without them).
-	if w.committed+n >= s.partitionsUpper.Load() {
+	if w.lastCommitted()+n >= s.partitionsUpper.Load() {
 		if err := s.ensurePartitions(ctx, s.partitionSpan/2+n); err != nil {
 			return nil, fmt.Errorf("write events: creating the partitions for their ids failed: %w", err)
 		}
@@ -214,7 +214,7 @@ func (w *writer) commitExtending(ctx context.Context, group []*ingestReq) ([]Ing
 		}
 		res, err = w.commit(ctx, group)
 	}
-	if err == nil && w.committed+s.partitionSpan/2 >= s.partitionsUpper.Load() && s.extending.CompareAndSwap(false, true) {
+	if err == nil && w.lastCommitted()+s.partitionSpan/2 >= s.partitionsUpper.Load() && s.extending.CompareAndSwap(false, true) {
 		s.background.Add(1)
 		go func() {
 			defer s.background.Done()

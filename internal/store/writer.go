@@ -222,6 +222,14 @@ func (w *writer) loop() {
 	}
 }
 
+// lastCommitted is the largest event id this process committed; the
+// committers share it on PostgreSQL.
+func (w *writer) lastCommitted() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.committed
+}
+
 // commitLoop is an additional PostgreSQL committer: loop without the
 // control channel and SQLite's dedupe merge.
 func (w *writer) commitLoop() {
@@ -309,10 +317,7 @@ func (w *writer) commit(ctx context.Context, group []*ingestReq) ([]IngestResult
 			defer w.order.RUnlock()
 		}
 	}
-	w.mu.Lock()
-	committed := w.committed
-	w.mu.Unlock()
-	if committed > 0 && changes {
+	if committed := w.lastCommitted(); committed > 0 && changes {
 		// The stages read accounts and contacts as they are when they run:
 		// let them act on what this process committed before, so they see
 		// each batch with the traits and roles it left (stages.go).
