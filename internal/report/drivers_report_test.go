@@ -75,17 +75,7 @@ func TestDriversReportEqualsTheMapByMapComputation(t *testing.T) {
 	t.Parallel()
 	cfg := planted.DefaultConfig(7)
 	cfg.Accounts, cfg.Days = 80, 150
-	accounts := planted.Generate(cfg)
-	msgs := planted.Messages(accounts, cfg.End)
-	seen := map[string]bool{}
-	n := 0
-	for i, m := range msgs {
-		if m.Type != "group" || seen[m.GroupID] {
-			continue
-		}
-		seen[m.GroupID] = true
-		n++
-		tr := m.Traits
+	msgs := plantedWithTraits(cfg, func(n int, tr map[string]any) {
 		tr["region"] = []string{"Zürich", `Café "Nord"`, "São\tPaulo", "east\\west"}[n%4]
 		tr["employees"] = []any{"120", " 45 ", 300.0, "7.5"}[n%4]
 		tr["address"] = map[string]any{"city": "Lyon", "zip": []any{"69", 1.0}}
@@ -97,15 +87,10 @@ func TestDriversReportEqualsTheMapByMapComputation(t *testing.T) {
 		if n%5 != 0 {
 			tr["tier"] = []string{"gold", "silver"}[n%2] // missing on a fifth of the accounts
 		}
-		msgs[i].Traits = tr
-	}
+	})
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
-		for i := 0; i < len(msgs); i += 500 {
-			_, err := st.Ingest(ctx, "wk", msgs[i:min(i+500, len(msgs))])
-			require.NoError(t, err)
-		}
-		require.NoError(t, st.WaitIdle(ctx))
+		require.NoError(t, planted.IngestMessages(ctx, st, msgs))
 		for _, outcome := range []string{
 			"",
 			`account.tier == "gold"`,

@@ -45,7 +45,12 @@ func Messages(accounts []*Account, receivedAt time.Time) []store.Message {
 // import of past events would, and returns once the ingest stages (health,
 // triggers, analytics) have acted on them.
 func Ingest(ctx context.Context, st *store.Store, accounts []*Account, receivedAt time.Time) error {
-	msgs := Messages(accounts, receivedAt)
+	return IngestMessages(ctx, st, Messages(accounts, receivedAt))
+}
+
+// IngestMessages is Ingest of messages already made (Messages, changed by
+// the caller).
+func IngestMessages(ctx context.Context, st *store.Store, msgs []store.Message) error {
 	for i := 0; i < len(msgs); i += 500 {
 		if _, err := st.Ingest(ctx, "wk", msgs[i:min(i+500, len(msgs))]); err != nil {
 			return err
