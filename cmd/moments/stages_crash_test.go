@@ -207,7 +207,7 @@ func killWhileStagesBehind(t *testing.T, bin string, db func(i int) []string, cf
 	st, err := store.Open(ctx, cfg)
 	require.NoError(t, err)
 	var progress, newest int64
-	require.NoError(t, st.DB().QueryRow("SELECT last_event_id FROM ingest_progress").Scan(&progress))
+	require.NoError(t, st.DB().QueryRow("SELECT MIN(last_event_id) FROM ingest_progress WHERE name = 'stages' OR name LIKE 'stages/%'").Scan(&progress))
 	require.NoError(t, st.DB().QueryRow("SELECT COALESCE(MAX(id), 0) FROM events").Scan(&newest))
 	require.NoError(t, st.Close())
 	t.Logf("killed with %d acknowledged events; the stages had consumed up to event %d of %d", acked, progress, newest)

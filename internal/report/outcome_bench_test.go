@@ -62,7 +62,7 @@ func outcomeBenchStore(b *testing.B, d store.Dialect, accounts, events int) *sto
 	// The events were written straight into the table, as if the ingest
 	// stages had consumed them; the behaviour counts are filled from them
 	// as after an upgrade.
-	_, err := st.DB().ExecContext(ctx, "UPDATE ingest_progress SET last_event_id = (SELECT MAX(id) FROM events) WHERE name = 'stages'")
+	_, err := st.DB().ExecContext(ctx, "UPDATE ingest_progress SET last_event_id = (SELECT MAX(id) FROM events) WHERE name = 'stages' OR name LIKE 'stages/%'")
 	require.NoError(b, err)
 	_, err = st.DB().ExecContext(ctx, "UPDATE behaviour_backfill SET boundary = (SELECT MAX(id) FROM events) WHERE through = 0")
 	require.NoError(b, err)

@@ -153,14 +153,35 @@ func (s *Store) backfillChunk(ctx context.Context) (int64, bool, error) {
 		return 0, false, err
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	var progress int64
-	// Locking the stages' progress row takes turns with the stage runners
-	// and backfills of every server (they lock it too), so an event's
-	// reattribution and its backfill never pass each other, and two
-	// backfills never add the same chunk. The backfill's state is read
-	// after the lock, so it is the state the last holder committed.
-	if err := tx.QueryRowContext(ctx, "SELECT last_event_id FROM ingest_progress WHERE name = $1"+s.dialect.forUpdate(),
-		progressName).Scan(&progress); err != nil {
+	// Locking the stages' progress rows (every shard's, in name order)
+	// takes turns with the stage runners and backfills of every server
+	// (they lock them too), so an event's reattribution and its backfill
+	// never pass each other, and two backfills never add the same chunk.
+	// The backfill's state is read after the lock, so it is the state the
+	// last holder committed. The backfill goes no further than every
+	// shard's progress.
+	progress, err := func() (int64, error) {
+		rows, err := tx.QueryContext(ctx, "SELECT last_event_id FROM ingest_progress WHERE "+stageRowsCond+" ORDER BY name"+s.dialect.forUpdate())
+		if err != nil {
+			return 0, err
+		}
+		defer rows.Close()
+		var lo int64 = -1
+		for rows.Next() {
+			var p int64
+			if err := rows.Scan(&p); err != nil {
+				return 0, err
+			}
+			if lo < 0 || p < lo {
+				lo = p
+			}
+		}
+		if err := rows.Err(); err == nil && lo < 0 {
+			return 0, sql.ErrNoRows
+		}
+		return lo, rows.Err()
+	}()
+	if err != nil {
 		return 0, false, fmt.Errorf("read ingest stage progress: %w", err)
 	}
 	bf, err := readBackfill(ctx, tx)
@@ -650,7 +671,7 @@ func (s *Store) behaviourSums(ctx context.Context, ids []string, all *BehaviourW
 	}
 	defer tx.Rollback() //nolint:errcheck // read only
 	var progress int64
-	if err := tx.QueryRowContext(ctx, "SELECT last_event_id FROM ingest_progress WHERE name = $1", progressName).Scan(&progress); err != nil {
+	if err := tx.QueryRowContext(ctx, "SELECT "+stagesFloorSQL).Scan(&progress); err != nil {
 		return nil, fmt.Errorf("read ingest stage progress: %w", err)
 	}
 	bf, err := readBackfill(ctx, tx)
@@ -795,6 +816,17 @@ func (s *Store) behaviourSums(ctx context.Context, ids []string, all *BehaviourW
 	if bf.through < bf.boundary {
 		uncounted = append(uncounted, "id > $1 AND id <= $2 AND id <= $3 AND id NOT IN (SELECT event_id FROM reattributed_events)")
 		uargs = append(uargs, []any{bf.through, bf.boundary, progress})
+	}
+	if !s.dialect.embedded() {
+		// Each shard has its own progress (shards.go); progress is the
+		// smallest.
+		consumed := s.dialect.consumedSQL("events")
+		uncounted = []string{"id > $1 AND NOT " + consumed, "id IN (SELECT event_id FROM reattributed_events) AND " + consumed}
+		uargs = [][]any{{progress}, nil}
+		if bf.through < bf.boundary {
+			uncounted = append(uncounted, "id > $1 AND id <= $2 AND "+consumed+" AND id NOT IN (SELECT event_id FROM reattributed_events)")
+			uargs = append(uargs, []any{bf.through, bf.boundary})
+		}
 	}
 	// SQLite would rather skip-scan events_account for account_id <> ''
 	// (every event) than seek the id range; NOT INDEXED leaves it the

@@ -24,3 +24,13 @@ func EventPartitions(ctx context.Context, q Querier) ([]string, error) {
 	}
 	return out, err
 }
+
+// StageShardOf is the shard of an account (or contact) id, as the stages
+// compute it on PostgreSQL.
+var StageShardOf = stageShardOf
+
+// StageShards and StageLease are the shard count and lease of the stages.
+const (
+	StageShards = stageShards
+	StageLease  = stageLease
+)

@@ -151,10 +151,13 @@ func (r *stageRunner) fastRound(ctx context.Context) (int, error) {
 
 // consumeAhead is a fast round's transaction.
 func (r *stageRunner) consumeAhead(ctx context.Context, ids []int64) (int, error) {
-	tx, last, err := r.takeTurn(ctx)
-	if err != nil {
+	// Only the shards this server holds: another server's listened
+	// events wait their turn there.
+	tx, prog, err := r.takeTurn(ctx, r.held(ctx))
+	if err != nil || tx == nil {
 		return 0, err
 	}
+	last := lowest(prog)
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	var queued int
 	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM reattributed_events").Scan(&queued); err != nil {
@@ -178,29 +181,33 @@ func (r *stageRunner) consumeAhead(ctx context.Context, ids []int64) (int, error
 	if len(in) == 0 {
 		return 0, nil
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT write_key_id, "+eventCols+" FROM events WHERE id IN ("+strings.Join(in, ", ")+
-		") AND id NOT IN (SELECT event_id FROM ingest_fast_lane) ORDER BY id")
+	filter, args := r.shardFilter(r.s.dialect.eventShardSQL("events"), prog, nil)
+	rows, err := tx.QueryContext(ctx, "SELECT "+r.s.dialect.eventShardSQL("events")+", write_key_id, "+eventCols+
+		" FROM events WHERE id IN ("+strings.Join(in, ", ")+") AND id NOT IN (SELECT event_id FROM ingest_fast_lane)"+filter+
+		" ORDER BY id", args...)
 	if err != nil {
 		return 0, fmt.Errorf("read listened events: %w", err)
 	}
 	var events []Event
+	var shards []string
 	for rows.Next() {
-		var key string
-		e, err := scanEvent(prefixed{rows, []any{&key}})
+		var key, shard string
+		e, err := scanEvent(prefixed{rows, []any{&shard, &key}})
 		if err != nil {
 			rows.Close()
 			return 0, err
 		}
-		if !recordedByStages(key, e.Name) && e.AccountID != "" {
+		if !recordedByStages(key, e.Name) && e.AccountID != "" && e.ID > prog[shard] && e.ID-prog[shard] <= fastWindow {
 			events = append(events, e)
+			shards = append(shards, shard)
 		}
 	}
 	if err := closeRows(rows); err != nil {
 		return 0, err
 	}
 	var ahead []Event
-	for _, e := range events {
-		ok, err := r.inOrder(ctx, tx, last, e)
+	for i, e := range events {
+		ok, err := r.inOrder(ctx, tx, prog[shards[i]], e)
 		if err != nil {
 			return 0, err
 		}

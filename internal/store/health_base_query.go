@@ -103,8 +103,7 @@ func (s *Store) forgetHealthBase(ctx context.Context, tx Querier, accountID stri
 // across. Call SetHealthScanMark(latest) when the recompute is done.
 func (s *Store) HealthScanBounds(ctx context.Context) (latest, settled int64, err error) {
 	var last, consumed sql.NullInt64
-	if err := s.read.QueryRowContext(ctx, `SELECT (SELECT MAX(id) FROM events), (SELECT last_event_id FROM ingest_progress WHERE name = $1)`,
-		progressName).Scan(&last, &consumed); err != nil {
+	if err := s.read.QueryRowContext(ctx, `SELECT (SELECT MAX(id) FROM events), `+stagesFloorSQL).Scan(&last, &consumed); err != nil {
 		return 0, 0, fmt.Errorf("read the last event id: %w", err)
 	}
 	settled = min(last.Int64, consumed.Int64)

@@ -32,7 +32,7 @@ type HealthEvent struct {
 // uses (survey answers, milestones, and events with a "feature"
 // property), and the contact's role only for survey answers.
 func (s *Store) AccountEventsTx(ctx context.Context, tx Querier, accountIDs []string, fn func(*HealthEvent) error) error {
-	return s.accountEvents(ctx, tx, accountIDs, " AND "+consumedCond, fn)
+	return s.accountEvents(ctx, tx, accountIDs, " AND "+s.dialect.consumedCond(), fn)
 }
 
 // AccountHistoryEvents is AccountEventsTx over every stored event, whether
@@ -97,7 +97,7 @@ func (s *Store) ScanAccountEvents(ctx context.Context, after, through int64, fn 
 	query := `SELECT e.id, e.account_id, e.type, e.name, e.user_id, e.timestamp, ` + s.healthPropsSQL() + `,
 		CASE WHEN e.name = '` + vocab.EventSurveyResponded + `' THEN (SELECT c.role FROM contacts c WHERE c.id = e.user_id) END
 		FROM events e WHERE e.id > $1 AND e.id <= $2 AND e.account_id <> '' AND ` + s.healthTypesSQL() + `
-		AND ` + consumedCond + `
+		AND ` + s.dialect.consumedCond() + `
 		ORDER BY e.id`
 	for from := after; from < through; from += HealthScanRange {
 		rows, err := q.QueryContext(ctx, query, from, min(from+HealthScanRange, through))
@@ -192,5 +192,7 @@ func eachHealthEvent(rows *sql.Rows, fn func(*HealthEvent) error) error {
 // Health rebuilt from events reads no others: their effects are still to
 // be applied by the stages (stages.go), and counting them here too would
 // count them twice.
-const consumedCond = "((e.write_key_id = '" + SystemWriteKey + "' AND e.name = '" + vocab.EventMilestoneReached + "') OR (e.id <= (SELECT last_event_id FROM ingest_progress WHERE name = '" +
-	progressName + "') AND NOT EXISTS (SELECT 1 FROM reattributed_events r WHERE r.event_id = e.id)) OR e.id IN (SELECT event_id FROM ingest_fast_lane))"
+func (d Dialect) consumedCond() string {
+	return "((e.write_key_id = '" + SystemWriteKey + "' AND e.name = '" + vocab.EventMilestoneReached + "') OR (" + d.consumedSQL("e") +
+		" AND NOT EXISTS (SELECT 1 FROM reattributed_events r WHERE r.event_id = e.id)) OR e.id IN (SELECT event_id FROM ingest_fast_lane))"
+}

@@ -182,9 +182,9 @@ func (s *Store) dropPartitionsBefore(ctx context.Context, cutoff time.Time, limi
 func (s *Store) dropLimit(ctx context.Context) (int64, error) {
 	var consumed, bases sql.NullInt64
 	var queued sql.NullInt64
-	err := s.read.QueryRowContext(ctx, "SELECT (SELECT last_event_id FROM ingest_progress WHERE name = $1),"+
-		" (SELECT last_event_id FROM ingest_progress WHERE name = $2), (SELECT MIN(event_id) FROM reattributed_events)",
-		progressName, healthBasesProgress).Scan(&consumed, &bases, &queued)
+	err := s.read.QueryRowContext(ctx, "SELECT "+stagesFloorSQL+","+
+		" (SELECT last_event_id FROM ingest_progress WHERE name = $1), (SELECT MIN(event_id) FROM reattributed_events)",
+		healthBasesProgress).Scan(&consumed, &bases, &queued)
 	if err != nil {
 		return 0, fmt.Errorf("read the ingest stages' progress: %w", err)
 	}

@@ -37,11 +37,16 @@ import (
 // the horizon: its events are left for a later round, which reads it whole
 // (endsBeyond).
 //
-// Several servers. On PostgreSQL every server runs a stage runner; each
-// round locks the one progress row (FOR UPDATE), so the runners take turns
-// and a round is never done twice. A server that dies loses its
-// connection, its round rolls back and another server's runner carries on
-// from the recorded progress.
+// Several servers. On PostgreSQL the events are split into shards by
+// account (shards.go), each with its own progress row; every server runs a
+// stage runner on the shards it leases, and a round locks the progress rows
+// of the shards it consumes (FOR UPDATE SKIP LOCKED), so a shard's round is
+// never done twice and the servers work on different shards at once. A
+// server that dies loses its connection, its round rolls back, and once its
+// leases expire another server's runner carries on with its shards from
+// their recorded progress. Each round reads the events of its shards after
+// the smallest of their progress, up to the same horizon, and hands each
+// shard only the events after its own progress.
 
 // progressName is the ingest_progress row of the ingest stages.
 const progressName = "stages"
@@ -93,7 +98,17 @@ type stageRunner struct {
 	start   sync.Once
 	stop    sync.Once
 
+	// id names this runner in its shards' leases (shards.go).
+	id string
+
 	mu sync.Mutex
+	// shards are the shards leased (PostgreSQL), renewed at leasedAt.
+	shards   []string
+	leasedAt time.Time
+	// started says whether the runner runs; consumed counts the events
+	// and reattributions its rounds handed to the hooks.
+	started  bool
+	consumed int64
 	// rounds is closed and replaced after every round, so WaitIdle can
 	// wait for the next one.
 	rounds chan struct{}
@@ -102,7 +117,7 @@ type stageRunner struct {
 }
 
 func newStageRunner(s *Store) *stageRunner {
-	return &stageRunner{s: s, wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{}),
+	return &stageRunner{s: s, id: newRunnerID(), wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{}),
 		rounds: make(chan struct{})}
 }
 
@@ -120,7 +135,12 @@ func (r *stageRunner) begin() {
 	if len(r.hooks) == 0 {
 		return
 	}
-	r.start.Do(func() { go r.loop() })
+	r.start.Do(func() {
+		r.mu.Lock()
+		r.started = true
+		r.mu.Unlock()
+		go r.loop()
+	})
 }
 
 // notify wakes the runner: events were just committed.
@@ -141,6 +161,7 @@ func (r *stageRunner) halt() {
 
 func (r *stageRunner) loop() {
 	defer close(r.done)
+	defer r.releaseShards()
 	// Only PostgreSQL polls: other servers may commit events there. An
 	// embedded database has no writer but this process, whose commits
 	// wake the runner.
@@ -150,6 +171,7 @@ func (r *stageRunner) loop() {
 		defer t.Stop()
 		poll = t.C
 	}
+	var trimmed time.Time
 	for {
 		ctx := context.Background()
 		r.refreshNames(ctx)
@@ -178,6 +200,12 @@ func (r *stageRunner) loop() {
 			case <-time.After(stageRetry):
 			}
 			continue
+		}
+		if time.Since(trimmed) >= time.Second {
+			if err := r.trimCommits(ctx); err != nil {
+				r.s.log.Warn("ingest stages could not forget consumed ingestion transactions; retried", "err", err)
+			}
+			trimmed = time.Now()
 		}
 		if n > 0 {
 			continue // maybe more behind
@@ -241,8 +269,7 @@ func (r *stageRunner) waitFor(ctx context.Context, id int64) {
 			return
 		}
 		var last int64
-		if err := r.s.read.QueryRowContext(ctx, "SELECT last_event_id FROM ingest_progress WHERE name = $1", progressName).
-			Scan(&last); err != nil || last >= id {
+		if err := r.s.read.QueryRowContext(ctx, "SELECT "+stagesFloorSQL).Scan(&last); err != nil || last >= id {
 			return
 		}
 		r.notify()
@@ -266,6 +293,8 @@ type reattribution struct {
 	account string
 	// after is the last event of the batch that linked the contact.
 	after int64
+	// shard is the shard of account.
+	shard string
 	event Event
 }
 
@@ -320,39 +349,108 @@ func thenAfterCommit(ctx context.Context, consume func(context.Context) (int, er
 	return n, nil
 }
 
-// takeTurn begins a round's transaction and returns it with the stages'
-// progress, locked: on PostgreSQL the runners of several servers (and a
-// fast round) take turns here; without it two could consume the same
-// events.
-func (r *stageRunner) takeTurn(ctx context.Context) (*sql.Tx, int64, error) {
+// takeTurn begins a round's transaction and returns it with the progress
+// of the shards it locked among names: on PostgreSQL the rounds of several
+// servers (and a fast round) take turns on each shard's row, and a shard
+// another round holds is skipped (SKIP LOCKED); without the lock two
+// could consume the same events. No shard locked is no round.
+func (r *stageRunner) takeTurn(ctx context.Context, names []string) (*sql.Tx, map[string]int64, error) {
 	s := r.s
+	if len(names) == 0 {
+		return nil, nil, nil
+	}
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, 0, fmt.Errorf("begin: %w", err)
+		return nil, nil, fmt.Errorf("begin: %w", err)
 	}
-	var last int64
-	if err := tx.QueryRowContext(ctx, "SELECT last_event_id FROM ingest_progress WHERE name = $1"+s.dialect.forUpdate(),
-		progressName).Scan(&last); err != nil {
+	lock := ""
+	if !s.dialect.embedded() {
+		lock = " ORDER BY name FOR UPDATE SKIP LOCKED"
+	}
+	args := make([]any, len(names))
+	for i, n := range names {
+		args[i] = n
+	}
+	prog, err := func() (map[string]int64, error) {
+		rows, err := tx.QueryContext(ctx, "SELECT name, last_event_id FROM ingest_progress WHERE name IN ("+
+			s.dialect.placeholders(1, len(names))+")"+lock, args...)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		prog := make(map[string]int64, len(names))
+		for rows.Next() {
+			var n string
+			var last int64
+			if err := rows.Scan(&n, &last); err != nil {
+				return nil, err
+			}
+			prog[n] = last
+		}
+		return prog, rows.Err()
+	}()
+	if err == nil && len(prog) == 0 && s.dialect.embedded() {
+		err = sql.ErrNoRows
+	}
+	if err != nil || len(prog) == 0 {
 		tx.Rollback() //nolint:errcheck // the error that matters is the read's
-		return nil, 0, fmt.Errorf("read ingest stage progress: %w", err)
+		if err != nil {
+			return nil, nil, fmt.Errorf("read ingest stage progress: %w", err)
+		}
+		return nil, nil, nil
 	}
-	return tx, last, nil
+	return tx, prog, nil
+}
+
+// lowest is the smallest progress of shards.
+func lowest(prog map[string]int64) int64 {
+	first := true
+	var lo int64
+	for _, v := range prog {
+		if first || v < lo {
+			lo, first = v, false
+		}
+	}
+	return lo
+}
+
+// shardFilter restricts a read of events (alias a) or reattributions
+// (their account column, when account) to the shards of prog; nothing on
+// SQLite, whose one shard is every event.
+func (r *stageRunner) shardFilter(expr string, prog map[string]int64, args []any) (string, []any) {
+	if r.s.dialect.embedded() {
+		return "", args
+	}
+	names := make([]string, 0, len(prog))
+	for n := range prog {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	ph := r.s.dialect.placeholders(len(args)+1, len(names))
+	for _, n := range names {
+		args = append(args, n)
+	}
+	return " AND " + expr + " IN (" + ph + ")", args
 }
 
 // consume is one round's transaction.
 func (r *stageRunner) consume(ctx context.Context) (int, error) {
 	s := r.s
-	tx, last, err := r.takeTurn(ctx)
-	if err != nil {
+	tx, prog, err := r.takeTurn(ctx, r.held(ctx))
+	if err != nil || tx == nil {
 		return 0, err
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	last := lowest(prog)
 	horizon, err := r.horizon(ctx, tx)
 	if err != nil {
 		return 0, err
 	}
 	limit := r.roundLimit()
-	bounds, err := r.commitsAfter(ctx, tx, last, horizon, limit)
+	// A round reads the ids of every shard and keeps its own: the span
+	// of ids grows with the shards not held, for about limit events.
+	span := limit * len(s.dialect.allShards()) / len(prog)
+	bounds, err := r.commitsAfter(ctx, tx, last, horizon, span)
 	if err != nil {
 		return 0, err
 	}
@@ -364,10 +462,18 @@ func (r *stageRunner) consume(ctx context.Context) (int, error) {
 	} else if partial, err = r.endsBeyond(ctx, tx, horizon); err != nil {
 		return 0, err
 	}
-	events, next, err := r.eventsAfter(ctx, tx, last, end, limited, partial, limit)
+	events, next, err := r.eventsAfter(ctx, tx, prog, last, end, limited, partial, limit)
 	if err != nil {
 		return 0, err
 	}
+	// Each shard is now past next (or further already).
+	moved := map[string]int64{}
+	for n, p := range prog {
+		if next > p {
+			moved[n] = next
+		}
+	}
+	after := func(shard string) int64 { return max(prog[shard], next) }
 	// Events the fast lane consumed already are not handed over again.
 	ahead, err := consumedAhead(ctx, tx, last, next)
 	if err != nil {
@@ -377,9 +483,17 @@ func (r *stageRunner) consume(ctx context.Context) (int, error) {
 	// every event the round passes, those consumed ahead included.
 	passed := events
 	if len(ahead) > 0 {
-		events = slices.DeleteFunc(slices.Clone(events), func(e Event) bool { return ahead[e.ID] })
-		if _, err := tx.ExecContext(ctx, "DELETE FROM ingest_fast_lane WHERE event_id <= $1", next); err != nil {
-			return 0, fmt.Errorf("record events consumed ahead as passed: %w", err)
+		var mine []int64 // of this round's shards
+		events = slices.DeleteFunc(slices.Clone(events), func(e Event) bool {
+			if ahead[e.ID] {
+				mine = append(mine, e.ID)
+			}
+			return ahead[e.ID]
+		})
+		for _, id := range mine {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM ingest_fast_lane WHERE event_id = $1", id); err != nil {
+				return 0, fmt.Errorf("record events consumed ahead as passed: %w", err)
+			}
 		}
 	}
 	groups := splitByCommit(events, bounds)
@@ -390,7 +504,7 @@ func (r *stageRunner) consume(ctx context.Context) (int, error) {
 	// Reattributions are read after the events: one committed before the
 	// events were read is then visible here too (the rule below depends
 	// on it).
-	reatt, err := r.reattributions(ctx, tx)
+	reatt, err := r.reattributions(ctx, tx, prog)
 	if err != nil {
 		return 0, err
 	}
@@ -401,7 +515,7 @@ func (r *stageRunner) consume(ctx context.Context) (int, error) {
 	deferred := map[int64]bool{}
 	for _, ra := range reatt {
 		switch acct, inBatch := seen[ra.eventID]; {
-		case ra.after > next:
+		case ra.after > after(ra.shard):
 			// The batch that linked the contact is not consumed yet: the
 			// reattribution follows its events.
 			deferred[ra.eventID] = true
@@ -424,7 +538,7 @@ func (r *stageRunner) consume(ctx context.Context) (int, error) {
 			rebased = append(rebased, ra.event.AccountID)
 		}
 	}
-	if next == last && len(done) == 0 {
+	if len(moved) == 0 && len(done) == 0 {
 		return 0, nil
 	}
 	if len(early) > 0 {
@@ -457,12 +571,11 @@ func (r *stageRunner) consume(ctx context.Context) (int, error) {
 	if err := s.countBehavioursTx(ctx, tx, passed, deferred, handed); err != nil {
 		return 0, err
 	}
-	if _, err := tx.ExecContext(ctx, "DELETE FROM ingest_commits WHERE last_event_id <= $1", next); err != nil {
-		return 0, fmt.Errorf("record consumed ingestion transactions: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, "UPDATE ingest_progress SET last_event_id = $1, updated_at = $2 WHERE name = $3",
-		next, micros(s.now()), progressName); err != nil {
-		return 0, fmt.Errorf("record ingest stage progress: %w", err)
+	for n, p := range moved {
+		if _, err := tx.ExecContext(ctx, "UPDATE ingest_progress SET last_event_id = $1, updated_at = $2 WHERE name = $3",
+			p, micros(s.now()), n); err != nil {
+			return 0, fmt.Errorf("record ingest stage progress: %w", err)
+		}
 	}
 	for _, id := range done {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM reattributed_events WHERE id = $1", id); err != nil {
@@ -472,7 +585,11 @@ func (r *stageRunner) consume(ctx context.Context) (int, error) {
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("commit ingest stages: %w", err)
 	}
-	return int(next-last) + len(done), nil
+	r.mu.Lock()
+	r.consumed += int64(len(events) + len(handed))
+	r.mu.Unlock()
+	// Any progress counts as work: the loop goes on while there is some.
+	return max(len(passed)+len(done), min(len(moved), 1)), nil
 }
 
 // horizon is the largest event id the runner may read: every event with an
@@ -592,42 +709,66 @@ func (r *stageRunner) commitsAfter(ctx context.Context, tx *sql.Tx, last, horizo
 	return out, rows.Err()
 }
 
-// eventsAfter reads the committed events after last, up to end (at most
-// limit of them when limited), and returns those to hand to the stages
-// with the id of the last one read. Events Moments records itself in the
+// eventsAfter reads the committed events of the shards of prog after last
+// (the smallest of their progress), up to end (at most limit of them when
+// limited), and returns those to hand to the stages with the id up to
+// which it read every event of those shards. A shard is handed only the
+// events after its own progress. Events Moments records itself in the
 // stages' own transactions (a milestone reached) are passed over: they
 // are effects, which the stages must not see again as news. When partial,
 // the events up to end belong to no transaction whose end the round read
 // (endsBeyond) and the reading stops before the first that is news: it
 // is the start of a transaction that ends beyond end, read whole by a
 // later round.
-func (r *stageRunner) eventsAfter(ctx context.Context, tx *sql.Tx, last, end int64, limited, partial bool, limit int) ([]Event, int64, error) {
-	q := "SELECT write_key_id, " + eventCols + " FROM events WHERE id > $1 AND id <= $2 ORDER BY id"
+func (r *stageRunner) eventsAfter(ctx context.Context, tx *sql.Tx, prog map[string]int64, last, end int64, limited, partial bool,
+	limit int) ([]Event, int64, error) {
+	filter, args := r.shardFilter(r.s.dialect.eventShardSQL("events"), prog, []any{last, end})
+	q := "SELECT " + r.s.dialect.eventShardSQL("events") + ", write_key_id, " + eventCols + " FROM events WHERE id > $1 AND id <= $2" +
+		filter + " ORDER BY id"
 	if limited {
 		q += " LIMIT " + strconv.Itoa(limit)
 	}
-	rows, err := tx.QueryContext(ctx, q, last, end)
+	rows, err := tx.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("read committed events: %w", err)
 	}
 	defer rows.Close()
 	var out []Event
+	read, stopped, next := 0, false, last
 	for rows.Next() {
-		var key string
-		e, err := scanEvent(prefixed{rows, []any{&key}})
+		var key, shard string
+		e, err := scanEvent(prefixed{rows, []any{&shard, &key}})
 		if err != nil {
 			return nil, 0, err
 		}
+		read++
+		if e.ID <= prog[shard] {
+			next = e.ID
+			continue // this shard is past it
+		}
 		news := !recordedByStages(key, e.Name)
 		if news && partial {
+			stopped = true
 			break
 		}
-		last = e.ID
+		next = e.ID
 		if news {
 			out = append(out, e)
 		}
 	}
-	return out, last, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	// Every event of these shards up to end was read unless the reading
+	// stopped or hit the limit. SQLite's horizon is no event id: there the
+	// round is past the last event read.
+	if !stopped && (!limited || read < limit) && !r.s.dialect.embedded() {
+		next = end
+	}
+	if !limited && !stopped {
+		next = end
+	}
+	return out, next, nil
 }
 
 // recordedByStages says whether an event is one the ingest stages wrote
@@ -705,13 +846,17 @@ func (b *ingestBatch) lastID() int64 {
 	return end
 }
 
-func (r *stageRunner) reattributions(ctx context.Context, tx *sql.Tx) ([]reattribution, error) {
+// reattributions reads the queued reattributions of the shards of prog
+// (the shard of the account the event joined).
+func (r *stageRunner) reattributions(ctx context.Context, tx *sql.Tx, prog map[string]int64) ([]reattribution, error) {
 	cols := strings.Split(eventCols, ", ")
 	for i := range cols {
 		cols[i] = "e." + cols[i]
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT r.id, r.after_event_id, "+strings.Join(cols, ", ")+
-		" FROM reattributed_events r JOIN events e ON e.id = r.event_id ORDER BY r.id LIMIT "+strconv.Itoa(stageBatch))
+	shard := r.s.dialect.accountShardSQL("r.account_id")
+	filter, args := r.shardFilter(shard, prog, nil)
+	rows, err := tx.QueryContext(ctx, "SELECT r.id, r.after_event_id, "+shard+", "+strings.Join(cols, ", ")+
+		" FROM reattributed_events r JOIN events e ON e.id = r.event_id WHERE TRUE"+filter+" ORDER BY r.id LIMIT "+strconv.Itoa(stageBatch), args...)
 	if err != nil {
 		return nil, fmt.Errorf("read reattributed events: %w", err)
 	}
@@ -719,7 +864,7 @@ func (r *stageRunner) reattributions(ctx context.Context, tx *sql.Tx) ([]reattri
 	var out []reattribution
 	for rows.Next() {
 		var ra reattribution
-		e, err := scanEvent(prefixed{rows, []any{&ra.id, &ra.after}})
+		e, err := scanEvent(prefixed{rows, []any{&ra.id, &ra.after, &ra.shard}})
 		if err != nil {
 			return nil, err
 		}
@@ -751,21 +896,31 @@ type IngestLag struct {
 	// LastError is the error of the last failed round, "" when the last
 	// round succeeded.
 	LastError string
+	// Shards are the shards this server's runner holds (PostgreSQL;
+	// "stages" on SQLite once the runner runs), and Consumed how many
+	// events and reattributions it handed to the hooks since it started.
+	Shards   []string
+	Consumed int64
 }
 
 // lagCountCap bounds the count of events behind, so measuring a large
 // backlog stays cheap; a lag at the cap reads "at least".
 const lagCountCap = 1_000_000
 
-// IngestLag measures how far the ingest stages are behind.
+// IngestLag measures how far the ingest stages are behind: over every
+// shard, the events after their shard's progress.
 func (s *Store) IngestLag(ctx context.Context) (IngestLag, error) {
 	var lag IngestLag
 	var last int64
-	if err := s.read.QueryRowContext(ctx, "SELECT last_event_id FROM ingest_progress WHERE name = $1", progressName).Scan(&last); err != nil {
+	if err := s.read.QueryRowContext(ctx, "SELECT "+stagesFloorSQL).Scan(&last); err != nil {
 		return lag, fmt.Errorf("read ingest stage progress: %w", err)
 	}
+	behind := ""
+	if !s.dialect.embedded() {
+		behind = " AND NOT " + s.dialect.consumedSQL("events")
+	}
 	var pending int64
-	err := s.read.QueryRowContext(ctx, "SELECT (SELECT count(*) FROM (SELECT 1 FROM events WHERE id > $1 LIMIT "+
+	err := s.read.QueryRowContext(ctx, "SELECT (SELECT count(*) FROM (SELECT 1 FROM events WHERE id > $1"+behind+" LIMIT "+
 		strconv.Itoa(lagCountCap)+") behind), (SELECT count(*) FROM reattributed_events)", last).Scan(&lag.Events, &pending)
 	if err != nil {
 		return lag, fmt.Errorf("count events behind: %w", err)
@@ -773,7 +928,7 @@ func (s *Store) IngestLag(ctx context.Context) (IngestLag, error) {
 	lag.Events += pending
 	if lag.Events > 0 {
 		var recv sql.NullInt64
-		if err := s.read.QueryRowContext(ctx, "SELECT received_at FROM events WHERE id > $1 ORDER BY id LIMIT 1", last).Scan(&recv); err != nil &&
+		if err := s.read.QueryRowContext(ctx, "SELECT received_at FROM events WHERE id > $1"+behind+" ORDER BY id LIMIT 1", last).Scan(&recv); err != nil &&
 			!errors.Is(err, sql.ErrNoRows) {
 			return lag, fmt.Errorf("read oldest event behind: %w", err)
 		}
@@ -786,6 +941,7 @@ func (s *Store) IngestLag(ctx context.Context) (IngestLag, error) {
 		lag.LastError = s.stages.failing.Error()
 	}
 	s.stages.mu.Unlock()
+	lag.Shards, lag.Consumed = s.StageShards()
 	return lag, nil
 }
 

@@ -172,7 +172,7 @@ func seed(b *testing.B, st *store.Store, accounts, events int) {
 func markConsumed(b *testing.B, st *store.Store) {
 	b.Helper()
 	_, err := st.DB().ExecContext(context.Background(), `UPDATE ingest_progress SET last_event_id = (SELECT MAX(id) FROM events)
-		WHERE name = 'stages' AND last_event_id = 0`)
+		WHERE (name = 'stages' OR name LIKE 'stages/%') AND last_event_id = 0`)
 	require.NoError(b, err)
 }
 
