@@ -174,28 +174,48 @@ func killWhileStagesBehind(t *testing.T, bin string, db func(i int) []string, cf
 			}
 		}()
 	}
-	// Kill once /healthz shows the stages behind the acknowledged events.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	type stagesHz struct {
+		Events   int64 `json:"events_behind"`
+		Shards   int   `json:"shards_held"`
+		Consumed int64 `json:"consumed_here"`
+	}
+	healthz := func(url string) (stagesHz, error) {
 		code, body, err := call(url, "GET", "/healthz", nil, "", "", false)
-		require.NoError(t, err)
-		require.Equal(t, http.StatusOK, code)
-		var hz struct {
-			Stages struct {
-				Events int64 `json:"events_behind"`
-			} `json:"ingest_stages"`
+		if err != nil {
+			return stagesHz{}, err
 		}
-		require.NoError(t, json.Unmarshal(body, &hz))
+		if code != http.StatusOK {
+			return stagesHz{}, fmt.Errorf("/healthz: %d %s", code, body)
+		}
+		var hz struct {
+			Stages stagesHz `json:"ingest_stages"`
+		}
+		err = json.Unmarshal(body, &hz)
+		return hz.Stages, err
+	}
+	// Kill once /healthz shows the stages behind the acknowledged events
+	// (and, with several servers, every server consuming its share).
+	deadline := time.Now().Add(20 * time.Second)
+	before := make([]stagesHz, servers)
+	for {
+		shared := true
+		for i := range urls {
+			hz, err := healthz(urls[i])
+			require.NoError(t, err)
+			before[i] = hz
+			shared = shared && hz.Consumed > 0
+		}
 		mu.Lock()
 		n := acked
 		mu.Unlock()
-		if hz.Stages.Events > 0 && n >= 2000 {
+		if before[0].Events > 0 && n >= 2000 && shared {
 			break
 		}
-		require.True(t, time.Now().Before(deadline), "the ingest stages were never behind (%d events acknowledged)", n)
+		require.True(t, time.Now().Before(deadline), "the ingest stages were never behind with every server consuming (%d events acknowledged; %+v)", n, before)
 		time.Sleep(2 * time.Millisecond)
 	}
 	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	t.Logf("before the kill, per server (events behind, shards held, events consumed): %+v", before)
 	if servers > 1 {
 		time.Sleep(500 * time.Millisecond) // the survivors keep receiving
 	}
@@ -229,6 +249,19 @@ func killWhileStagesBehind(t *testing.T, bin string, db func(i int) []string, cf
 		}
 		require.True(t, time.Now().Before(deadline), "the ingest stages did not catch up within 60 s: %s", body)
 		time.Sleep(20 * time.Millisecond)
+	}
+	if servers > 1 {
+		// The survivors hold every shard between them, the dead server's
+		// included, and consumed more since the kill.
+		held := 0
+		for i, u := range urls {
+			hz, err := healthz(u)
+			require.NoError(t, err)
+			t.Logf("survivor %d after catching up: %d shards, %d events consumed (%d before the kill)", i+1, hz.Shards, hz.Consumed, before[i+1].Consumed)
+			require.Greater(t, hz.Consumed, before[i+1].Consumed, "survivor %d took no part after the kill", i+1)
+			held += hz.Shards
+		}
+		require.Equal(t, 16, held, "the survivors hold every shard")
 	}
 	for _, c := range cmds {
 		require.NoError(t, c.Process.Signal(syscall.SIGKILL))

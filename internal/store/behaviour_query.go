@@ -137,7 +137,7 @@ func (s *Store) countBehavioursTx(ctx context.Context, tx *sql.Tx, events []Even
 func (s *Store) BackfillBehaviours(ctx context.Context) (int64, error) {
 	var total int64
 	for {
-		n, more, err := s.backfillChunk(ctx)
+		n, more, err := s.backfillChunk(ctx, true)
 		total += n
 		if err != nil || !more {
 			return total, err
@@ -147,7 +147,11 @@ func (s *Store) BackfillBehaviours(ctx context.Context) (int64, error) {
 
 // backfillChunk adds the next chunk of the backfill and says whether
 // another can follow now.
-func (s *Store) backfillChunk(ctx context.Context) (int64, bool, error) {
+func (s *Store) backfillChunk(ctx context.Context, wait bool) (int64, bool, error) {
+	// Most of the time there is nothing to fill: known without a lock.
+	if bf, err := readBackfill(ctx, s.read); err != nil || bf.through >= bf.boundary {
+		return 0, false, err
+	}
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, false, err
@@ -159,15 +163,24 @@ func (s *Store) backfillChunk(ctx context.Context) (int64, bool, error) {
 	// never pass each other, and two backfills never add the same chunk.
 	// The backfill's state is read after the lock, so it is the state the
 	// last holder committed. The backfill goes no further than every
-	// shard's progress.
+	// shard's progress. On PostgreSQL the stage runner's backfill (not
+	// wait) takes every shard's row or none (SKIP LOCKED): waiting for
+	// them would hold the stages of every server up behind the slowest
+	// round; it tries again when idle.
+	lock := s.dialect.forUpdate()
+	if !s.dialect.embedded() && !wait {
+		lock += " SKIP LOCKED"
+	}
 	progress, err := func() (int64, error) {
-		rows, err := tx.QueryContext(ctx, "SELECT last_event_id FROM ingest_progress WHERE "+stageRowsCond+" ORDER BY name"+s.dialect.forUpdate())
+		rows, err := tx.QueryContext(ctx, "SELECT last_event_id FROM ingest_progress WHERE "+stageRowsCond+" ORDER BY name"+lock)
 		if err != nil {
 			return 0, err
 		}
 		defer rows.Close()
 		var lo int64 = -1
+		n := 0
 		for rows.Next() {
+			n++
 			var p int64
 			if err := rows.Scan(&p); err != nil {
 				return 0, err
@@ -179,10 +192,16 @@ func (s *Store) backfillChunk(ctx context.Context) (int64, bool, error) {
 		if err := rows.Err(); err == nil && lo < 0 {
 			return 0, sql.ErrNoRows
 		}
+		if n < len(s.dialect.allShards()) {
+			return -1, rows.Err() // a round holds a shard
+		}
 		return lo, rows.Err()
 	}()
 	if err != nil {
 		return 0, false, fmt.Errorf("read ingest stage progress: %w", err)
+	}
+	if progress < 0 {
+		return 0, false, nil
 	}
 	bf, err := readBackfill(ctx, tx)
 	if err != nil || bf.through >= bf.boundary {
@@ -350,7 +369,9 @@ func (s *Store) applyBehaviours(ctx context.Context, tx *sql.Tx, delta behaviour
 	})
 	for _, k := range keys {
 		var raw []byte
-		err := tx.QueryRowContext(ctx, "SELECT counts FROM behaviour_blocks WHERE block = $1 AND account_id = $2",
+		// Locked: retention's uncounting may change the block at the same
+		// time (the stages' shards never share an account).
+		err := tx.QueryRowContext(ctx, "SELECT counts FROM behaviour_blocks WHERE block = $1 AND account_id = $2"+s.dialect.forUpdate(),
 			k.block, k.account).Scan(&raw)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("read behaviour block: %w", err)

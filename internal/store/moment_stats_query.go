@@ -151,6 +151,33 @@ func (s *Store) RecordAnalyticsTx(ctx context.Context, tx Querier, events []Even
 	for _, e := range events {
 		first = min(first, e.ID)
 	}
+	if !s.dialect.embedded() {
+		// The stages' shards run at once on PostgreSQL (shards.go), each at
+		// its own progress. A round that starts watching a name holds
+		// analyticsLockKey exclusively, the others share it from before
+		// they read the names to their commit: a round either sees the
+		// name or has committed before it is watched. The name is then
+		// watched from past every shard's progress (ingestion copies the
+		// events after it; the backfill those below, overlaps being
+		// harmless).
+		mode := "pg_advisory_xact_lock_shared"
+		for _, n := range append([]string{vocab.EventSurveyResponded}, measure...) {
+			if _, ok := watched[n]; n != "" && !ok {
+				mode = "pg_advisory_xact_lock"
+			}
+		}
+		if _, err := tx.ExecContext(ctx, "SELECT "+mode+"($1)", analyticsLockKey); err != nil {
+			return fmt.Errorf("read the watched event names: %w", err)
+		}
+		if watched, err = analyticsNames(ctx, tx); err != nil {
+			return err
+		}
+		var past int64
+		if err := tx.QueryRowContext(ctx, "SELECT "+stagesCeilSQL).Scan(&past); err != nil {
+			return fmt.Errorf("read ingest stage progress: %w", err)
+		}
+		first = max(first, past+1)
+	}
 	names := make(map[string]bool, len(watched)+len(measure)+1)
 	for n := range watched {
 		names[n] = true
@@ -167,6 +194,10 @@ func (s *Store) RecordAnalyticsTx(ctx context.Context, tx Querier, events []Even
 	}
 	return insertMarks(ctx, s.dialect, tx, events, names)
 }
+
+// analyticsLockKey is the PostgreSQL advisory lock of the watched names
+// (RecordAnalyticsTx).
+const analyticsLockKey = ingestLockKey + 2
 
 // RecordAnalytics is RecordAnalyticsTx as an ingest hook that watches no
 // new name: for installations assembled without a journey map.

@@ -212,7 +212,7 @@ func (r *stageRunner) loop() {
 		}
 		// Idle: fill the behaviour blocks from the events stored before
 		// them, a chunk at a time, between rounds.
-		if _, more, err := r.s.backfillChunk(context.Background()); err != nil {
+		if _, more, err := r.s.backfillChunk(context.Background(), false); err != nil {
 			r.s.log.Error("filling the behaviour counts from stored events failed; retried when idle", "err", err)
 		} else if more {
 			continue

@@ -106,6 +106,10 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		if lag.LastError != "" {
 			stages["last_error"] = lag.LastError
 		}
+		// This server's part of the work: the shards its stage runner
+		// holds (PostgreSQL; one on SQLite) and the events it consumed.
+		stages["shards_held"] = len(lag.Shards)
+		stages["consumed_here"] = lag.Consumed
 		body["ingest_stages"] = stages
 	}
 	web.WriteJSON(w, http.StatusOK, body)
