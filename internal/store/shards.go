@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"crypto/md5"
+	"database/sql"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -205,6 +206,21 @@ func (r *stageRunner) lease(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("forget stage runners: %w", err)
 	}
 	return held, nil
+}
+
+// renewLocked renews this runner's leases on the shards a round locked, as
+// the round commits: a round longer than stageLease (a backlog on a busy
+// machine) would otherwise find its shards taken by another server as soon
+// as it commits. While the round held them no one else could change them.
+func (r *stageRunner) renewLocked(ctx context.Context, tx *sql.Tx, prog map[string]int64) error {
+	if r.s.dialect.embedded() {
+		return nil
+	}
+	filter, args := r.shardFilter("name", prog, []any{r.id, stageLease.Microseconds()})
+	if _, err := tx.ExecContext(ctx, "UPDATE ingest_progress SET lease_until = "+dbNowSQL+" + $2 WHERE owner = $1"+filter, args...); err != nil {
+		return fmt.Errorf("renew the shards' leases: %w", err)
+	}
+	return nil
 }
 
 // leaseRows runs an UPDATE … RETURNING name and returns the names.

@@ -582,6 +582,9 @@ func (r *stageRunner) consume(ctx context.Context) (int, error) {
 			return 0, fmt.Errorf("record consumed reattribution: %w", err)
 		}
 	}
+	if err := r.renewLocked(ctx, tx, prog); err != nil {
+		return 0, err
+	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("commit ingest stages: %w", err)
 	}
