@@ -3,8 +3,8 @@ package store
 import (
 	"context"
 	"crypto/md5"
-	"database/sql"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"slices"
