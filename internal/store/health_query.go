@@ -406,8 +406,53 @@ func (s *Store) RecordMilestonesTx(ctx context.Context, tx Querier, reaches []Mi
 			mArgs...); err != nil {
 			return fmt.Errorf("record milestones: %w", err)
 		}
+		if err := s.keepAccountMilestones(ctx, tx, chunk); err != nil {
+			return fmt.Errorf("record milestones: %w", err)
+		}
 	}
 	return nil
+}
+
+// keepAccountMilestones rewrites the account_milestones rows of the
+// accounts of reaches from their health_milestones rows, just written in
+// the same transaction: the row an account's milestone funnel reads is
+// always its milestones gathered (migration 00026).
+func (s *Store) keepAccountMilestones(ctx context.Context, tx Querier, reaches []MilestoneReach) error {
+	accounts := make([]any, 0, len(reaches))
+	seen := make(map[string]bool, len(reaches))
+	for _, r := range reaches {
+		if !seen[r.AccountID] {
+			seen[r.AccountID] = true
+			accounts = append(accounts, r.AccountID)
+		}
+	}
+	_, err := tx.ExecContext(ctx, s.gatherMilestonesSQL(`WHERE account_id IN (`+s.dialect.placeholders(1, len(accounts))+`)`), accounts...)
+	return err
+}
+
+// RebuildAccountMilestones rewrites every account's account_milestones row
+// from its health_milestones rows, as migration 00026 filled them: for
+// milestones written into health_milestones directly (tests, the
+// benchmarks' data sets) and as a repair.
+func (s *Store) RebuildAccountMilestones(ctx context.Context) error {
+	if _, err := s.write.ExecContext(ctx, s.gatherMilestonesSQL("WHERE true")); err != nil {
+		return fmt.Errorf("rebuild the accounts' milestones: %w", err)
+	}
+	return nil
+}
+
+// gatherMilestonesSQL upserts the account_milestones rows of the
+// health_milestones rows that where selects: "<milestone id>:<Unix
+// microseconds>" entries joined by commas, in no particular order.
+func (s *Store) gatherMilestonesSQL(where string) string {
+	gather := "group_concat"
+	if !s.dialect.embedded() {
+		gather = "string_agg"
+	}
+	return `INSERT INTO account_milestones (account_id, reaches)
+		SELECT account_id, ` + gather + `(milestone_id || ':' || reached_at, ',') FROM health_milestones
+		` + where + ` GROUP BY account_id
+		ON CONFLICT (account_id) DO UPDATE SET reaches = excluded.reaches`
 }
 
 // AccountHealthTx returns an account's stored health in tx, for components
