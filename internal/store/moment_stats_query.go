@@ -712,13 +712,15 @@ func traitContractStart(traits []byte) *time.Time {
 }
 
 // PathAccount is what a time-to-value curve needs of an account on a
-// success path.
+// success path. Values, not pointers: a report reads 100,000 of them.
 type PathAccount struct {
 	Segment, Plan string
 	// ContractStart is the health row's, or else the contract_start
-	// trait; TimeToValue is nil while the account has not reached value.
-	ContractStart *time.Time
-	TimeToValue   *time.Duration
+	// trait; TimeToValue counts only when Reached (the account has
+	// reached value).
+	ContractStart time.Time
+	TimeToValue   time.Duration
+	Reached       bool
 }
 
 // PathAccounts returns the accounts on a success path (their health
@@ -746,12 +748,16 @@ func (s *Store) PathAccounts(ctx context.Context, pathID string) ([]PathAccount,
 			return nil, err
 		}
 		p.Segment, p.Plan = intern(segment), intern(plan)
-		if p.ContractStart = timePtr(start); p.ContractStart == nil {
-			if p.ContractStart = traitContractStart(traits); p.ContractStart == nil {
-				continue
-			}
+		if start.Valid {
+			p.ContractStart = fromMicros(start.Int64)
+		} else if t := traitContractStart(traits); t != nil {
+			p.ContractStart = *t
+		} else {
+			continue
 		}
-		p.TimeToValue = durationPtr(ttv)
+		if p.Reached = ttv.Valid; p.Reached {
+			p.TimeToValue = time.Duration(ttv.Int64) * time.Microsecond
+		}
 		if len(chunk) == cap(chunk) {
 			chunks, chunk = append(chunks, chunk), make([]PathAccount, 0, 2*cap(chunk))
 		}
