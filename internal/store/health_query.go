@@ -371,6 +371,7 @@ func (s *Store) savePairs(ctx context.Context, tx Querier, kind healthStatement,
 // timeline shows it) and the reach time in health_milestones, keeping the
 // earliest. The event's messageId names account, milestone and time, so
 // recording the same reach twice stores one event per distinct time.
+// Callers hold the accounts' health rows (HealthRecordsTx) in tx.
 func (s *Store) RecordMilestonesTx(ctx context.Context, tx Querier, reaches []MilestoneReach, now time.Time) error {
 	// Partitions are kept half a span ahead of the ingested ids; a
 	// recompute's milestones may need more (partitions.go).
@@ -416,7 +417,12 @@ func (s *Store) RecordMilestonesTx(ctx context.Context, tx Querier, reaches []Mi
 // keepAccountMilestones rewrites the account_milestones rows of the
 // accounts of reaches from their health_milestones rows, just written in
 // the same transaction: the row an account's milestone funnel reads is
-// always its milestones gathered (migration 00026).
+// always its milestones gathered (migration 00026). The row is rebuilt
+// from what this transaction sees, so two transactions recording one
+// account's milestones at once on PostgreSQL must take turns, or the later
+// commit would drop the other's reach from the row: every caller holds
+// the account's health row first (HealthRecordsTx locks it FOR UPDATE),
+// and a statement after that wait sees the other's committed reaches.
 func (s *Store) keepAccountMilestones(ctx context.Context, tx Querier, reaches []MilestoneReach) error {
 	accounts := make([]any, 0, len(reaches))
 	seen := make(map[string]bool, len(reaches))
