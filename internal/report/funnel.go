@@ -118,27 +118,123 @@ func Funnel(ctx context.Context, st Analytics, m *journey.Map, req FunnelRequest
 	from := now.AddDate(0, 0, -req.Days)
 	rep := FunnelReport{Source: source, Days: req.Days, WindowDays: req.WindowDays, Period: Period{from, now}, By: req.By,
 		Scope: FunnelScope}
-	w := funnelWalk{index: map[string]int32{}, steps: len(defs), window: time.Duration(req.WindowDays) * 24 * time.Hour}
+	window := time.Duration(req.WindowDays) * 24 * time.Hour
+	var paths [][]time.Time
+	var groups map[string][][]time.Time
+	if len(req.Events) == 0 {
+		paths, groups, err = milestonePaths(ctx, st, defs, from, now, window, req.By)
+	} else {
+		paths, groups, err = eventPaths(ctx, st, defs, from, now, window, req.By)
+	}
+	if err != nil {
+		return rep, err
+	}
+	rep.Steps = funnelFigures(defs, paths)
+	for _, k := range slices.Sorted(maps.Keys(groups)) {
+		rep.Groups = append(rep.Groups, FunnelGroup{Key: k, Steps: funnelFigures(defs, groups[k])})
+	}
+	return rep, nil
+}
+
+// eventPaths walks the accounts through the funnel's events, one step's
+// marks at a time in time order, and splits their paths by the breakdown
+// (none when by is empty).
+func eventPaths(ctx context.Context, st Analytics, defs []funnelStepDef, from, now time.Time, window time.Duration,
+	by string) ([][]time.Time, map[string][][]time.Time, error) {
+	w := funnelWalk{index: map[string]int32{}, steps: len(defs), window: window}
 	for i, d := range defs {
 		// Later steps come at or after the first, so the same period
 		// holds every mark a path can use.
 		if err := st.EachFirstMark(ctx, d.key, d.milestone, from, now, func(account []byte, at int64) {
 			w.step(i, account, time.UnixMicro(at).UTC())
 		}); err != nil {
-			return rep, err
+			return nil, nil, err
 		}
 	}
-	rep.Steps = funnelFigures(defs, w.paths)
-	if req.By != "" {
-		groups, err := funnelGroups(ctx, st, &w, req.By)
+	if by == "" {
+		return w.paths, nil, nil
+	}
+	groups, err := funnelGroups(ctx, st, &w, by)
+	return w.paths, groups, err
+}
+
+// milestonePaths walks each account through the path's milestones from
+// its one row of milestones reached (EachAccountMilestones), as the walk
+// over each milestone's reaches did: the first milestone in the period,
+// each later one at or after the previous, by now and within the window
+// from the first. An account reaches a milestone once, so the first it
+// misses ends its path. By segment or plan the rows come with the label;
+// by cohort the accounts are looked up in their profiles.
+func milestonePaths(ctx context.Context, st Analytics, defs []funnelStepDef, from, now time.Time, window time.Duration,
+	by string) ([][]time.Time, map[string][][]time.Time, error) {
+	ids := make([]string, len(defs))
+	for i, d := range defs {
+		ids[i] = d.key
+	}
+	column := "account"
+	if by == BySegment || by == ByPlan {
+		column = by
+	}
+	lo, hi, win := from.UnixMicro(), now.UnixMicro(), window.Microseconds()
+	var (
+		paths [][]time.Time
+		keys  []string // per path: its label, or by cohort its account
+		slab  []time.Time
+		// The last label read and its group: labels come in runs.
+		raw, label = "", breakdownKey(store.AccountProfile{}, by)
+	)
+	err := st.EachAccountMilestones(ctx, column, ids, func(key []byte, at []int64) {
+		if at[0] == store.NotReached || at[0] < lo || at[0] > hi {
+			return
+		}
+		n := 1
+		for n < len(at) && at[n] != store.NotReached && at[n] >= at[n-1] && at[n] <= hi && at[n]-at[0] <= win {
+			n++
+		}
+		if len(slab) < n {
+			slab = make([]time.Time, max(n, len(defs)*4096))
+		}
+		p := slab[:n:n]
+		slab = slab[n:]
+		for i := range p {
+			p[i] = time.UnixMicro(at[i]).UTC()
+		}
+		paths = append(paths, p)
+		switch {
+		case by == "":
+		case column == "account":
+			keys = append(keys, string(key))
+		default:
+			if string(key) != raw {
+				raw = string(key)
+				label = breakdownKey(store.AccountProfile{Segment: raw, Plan: raw}, by)
+			}
+			keys = append(keys, label)
+		}
+	})
+	if err != nil || by == "" {
+		return paths, nil, err
+	}
+	if column == "account" { // by cohort: the accounts' keys from their profiles
+		profiles, err := st.AccountProfiles(ctx)
 		if err != nil {
-			return rep, err
+			return nil, nil, err
 		}
-		for _, k := range slices.Sorted(maps.Keys(groups)) {
-			rep.Groups = append(rep.Groups, FunnelGroup{Key: k, Steps: funnelFigures(defs, groups[k])})
+		cohort := make(map[string]string, len(profiles))
+		for _, p := range profiles {
+			cohort[p.AccountID] = breakdownKey(p, by)
+		}
+		for i, account := range keys {
+			if keys[i] = cohort[account]; keys[i] == "" {
+				keys[i] = breakdownKey(store.AccountProfile{}, by)
+			}
 		}
 	}
-	return rep, nil
+	groups := map[string][][]time.Time{}
+	for i, k := range keys {
+		groups[k] = append(groups[k], paths[i])
+	}
+	return paths, groups, nil
 }
 
 // funnelGroups splits the accounts' paths by the breakdown: a segment or

@@ -77,6 +77,9 @@ func TestFunnelMatchesWalkPerAccount(t *testing.T) {
 				require.NoError(t, err)
 			}
 		}
+		// The milestones were written directly: gathered by account as
+		// RecordMilestonesTx would have.
+		require.NoError(t, st.RebuildAccountMilestones(ctx))
 		var milestones []string
 		for _, ms := range p.Milestones {
 			milestones = append(milestones, ms.ID)

@@ -191,6 +191,7 @@ type Analytics interface {
 	AccountProfiles(ctx context.Context) ([]store.AccountProfile, error)
 	PathAccounts(ctx context.Context, pathID string) ([]store.PathAccount, error)
 	EachAccountLabel(ctx context.Context, column string, fn func(account []byte, label string)) error
+	EachAccountMilestones(ctx context.Context, column string, ids []string, fn func(key []byte, at []int64)) error
 	EachFirstMark(ctx context.Context, name string, milestone bool, from, to time.Time, fn func(account []byte, at int64)) error
 }
 

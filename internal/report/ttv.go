@@ -89,16 +89,17 @@ func TTV(ctx context.Context, st Analytics, m *journey.Map, path, by string, now
 	// profiles themselves are not copied into the groups.
 	all := make([]ttvSubject, 0, len(profiles))
 	groups := map[string][]ttvSubject{}
-	for _, pr := range profiles {
-		s := ttvSubject{reached: pr.TimeToValue != nil}
+	for i := range profiles {
+		pr := &profiles[i]
+		s := ttvSubject{reached: pr.Reached}
 		if s.reached {
 			s.days = pr.TimeToValue.Hours() / 24
 		} else {
-			s.days = daysBetween(*pr.ContractStart, now)
+			s.days = daysBetween(pr.ContractStart, now)
 		}
 		all = append(all, s)
 		if by != "" {
-			k := breakdownKey(store.AccountProfile{Segment: pr.Segment, Plan: pr.Plan, ContractStart: pr.ContractStart}, by)
+			k := breakdownKey(store.AccountProfile{Segment: pr.Segment, Plan: pr.Plan, ContractStart: &pr.ContractStart}, by)
 			groups[k] = append(groups[k], s)
 		}
 	}

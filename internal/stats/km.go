@@ -49,41 +49,42 @@ func KaplanMeier(times []float64, observed []bool) Survival {
 	if len(times) != len(observed) {
 		panic("stats.KaplanMeier: times and observed differ in length")
 	}
-	type obs struct {
-		t     float64
-		event bool
-	}
-	xs := make([]obs, 0, len(times))
+	// The event times and the censoring times sorted apart, then merged:
+	// sorting plain floats is several times faster than sorting pairs by
+	// a comparison function, and a time report sorts 100,000 of them.
+	var events, censored []float64
 	for i, t := range times {
-		if math.IsNaN(t) || t < 0 {
-			continue
-		}
-		xs = append(xs, obs{t, observed[i]})
-	}
-	slices.SortFunc(xs, func(a, b obs) int {
 		switch {
-		case a.t < b.t:
-			return -1
-		case a.t > b.t:
-			return 1
+		case math.IsNaN(t) || t < 0:
+		case observed[i]:
+			events = append(events, t)
+		default:
+			censored = append(censored, t)
 		}
-		return 0
-	})
-	out := Survival{N: len(xs)}
-	if len(xs) > 0 {
-		out.Points = make([]SurvivalPoint, 0, len(xs))
 	}
-	atRisk := len(xs)
+	slices.Sort(events)
+	slices.Sort(censored)
+	n := len(events) + len(censored)
+	out := Survival{N: n}
+	if n > 0 {
+		out.Points = make([]SurvivalPoint, 0, n)
+	}
+	atRisk := n
 	s := 1.0
 	greenwood := 0.0 // Σ d/(n(n−d))
-	for i := 0; i < len(xs); {
-		p := SurvivalPoint{T: xs[i].t, AtRisk: atRisk}
-		for ; i < len(xs) && xs[i].t == p.T; i++ {
-			if xs[i].event {
-				p.Events++
-			} else {
-				p.Censored++
-			}
+	for i, j := 0, 0; i < len(events) || j < len(censored); {
+		t := 0.0
+		if j == len(censored) || (i < len(events) && events[i] <= censored[j]) {
+			t = events[i]
+		} else {
+			t = censored[j]
+		}
+		p := SurvivalPoint{T: t, AtRisk: atRisk}
+		for ; i < len(events) && events[i] == t; i++ {
+			p.Events++
+		}
+		for ; j < len(censored) && censored[j] == t; j++ {
+			p.Censored++
 		}
 		if p.Events > 0 {
 			n, d := float64(atRisk), float64(p.Events)

@@ -371,6 +371,7 @@ func (s *Store) savePairs(ctx context.Context, tx Querier, kind healthStatement,
 // timeline shows it) and the reach time in health_milestones, keeping the
 // earliest. The event's messageId names account, milestone and time, so
 // recording the same reach twice stores one event per distinct time.
+// Callers hold the accounts' health rows (HealthRecordsTx) in tx.
 func (s *Store) RecordMilestonesTx(ctx context.Context, tx Querier, reaches []MilestoneReach, now time.Time) error {
 	// Partitions are kept half a span ahead of the ingested ids; a
 	// recompute's milestones may need more (partitions.go).
@@ -406,8 +407,58 @@ func (s *Store) RecordMilestonesTx(ctx context.Context, tx Querier, reaches []Mi
 			mArgs...); err != nil {
 			return fmt.Errorf("record milestones: %w", err)
 		}
+		if err := s.keepAccountMilestones(ctx, tx, chunk); err != nil {
+			return fmt.Errorf("record milestones: %w", err)
+		}
 	}
 	return nil
+}
+
+// keepAccountMilestones rewrites the account_milestones rows of the
+// accounts of reaches from their health_milestones rows, just written in
+// the same transaction: the row an account's milestone funnel reads is
+// always its milestones gathered (migration 00027). The row is rebuilt
+// from what this transaction sees, so two transactions recording one
+// account's milestones at once on PostgreSQL must take turns, or the later
+// commit would drop the other's reach from the row: every caller holds
+// the account's health row first (HealthRecordsTx locks it FOR UPDATE),
+// and a statement after that wait sees the other's committed reaches.
+func (s *Store) keepAccountMilestones(ctx context.Context, tx Querier, reaches []MilestoneReach) error {
+	accounts := make([]any, 0, len(reaches))
+	seen := make(map[string]bool, len(reaches))
+	for _, r := range reaches {
+		if !seen[r.AccountID] {
+			seen[r.AccountID] = true
+			accounts = append(accounts, r.AccountID)
+		}
+	}
+	_, err := tx.ExecContext(ctx, s.gatherMilestonesSQL(`WHERE account_id IN (`+s.dialect.placeholders(1, len(accounts))+`)`), accounts...)
+	return err
+}
+
+// RebuildAccountMilestones rewrites every account's account_milestones row
+// from its health_milestones rows, as migration 00027 filled them: for
+// milestones written into health_milestones directly (tests, the
+// benchmarks' data sets) and as a repair.
+func (s *Store) RebuildAccountMilestones(ctx context.Context) error {
+	if _, err := s.write.ExecContext(ctx, s.gatherMilestonesSQL("WHERE true")); err != nil {
+		return fmt.Errorf("rebuild the accounts' milestones: %w", err)
+	}
+	return nil
+}
+
+// gatherMilestonesSQL upserts the account_milestones rows of the
+// health_milestones rows that where selects: "<milestone id>:<Unix
+// microseconds>" entries joined by commas, in no particular order.
+func (s *Store) gatherMilestonesSQL(where string) string {
+	gather := "group_concat"
+	if !s.dialect.embedded() {
+		gather = "string_agg"
+	}
+	return `INSERT INTO account_milestones (account_id, reaches)
+		SELECT account_id, ` + gather + `(milestone_id || ':' || reached_at, ',') FROM health_milestones
+		` + where + ` GROUP BY account_id
+		ON CONFLICT (account_id) DO UPDATE SET reaches = excluded.reaches`
 }
 
 // AccountHealthTx returns an account's stored health in tx, for components

@@ -1,10 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -561,6 +563,109 @@ func (s *Store) EachFirstMark(ctx context.Context, name string, milestone bool, 
 	return rows.Err()
 }
 
+// NotReached is the time EachAccountMilestones gives a milestone the
+// account has not reached.
+const NotReached = math.MinInt64
+
+// EachAccountMilestones calls fn once per account that has reached any
+// milestone, with when it first reached each of ids (at[i] for ids[i], in
+// Unix microseconds, NotReached when it has not), from the milestones kept
+// gathered by account (account_milestones): one row per account, where
+// health_milestones has one per milestone reached. key is the account's
+// id, or with column "segment" or "plan" its segment or plan ("" when it
+// has none or no accounts row; labels repeat and are one string per run of
+// equal ones). key and at are valid only during the call.
+func (s *Store) EachAccountMilestones(ctx context.Context, column string, ids []string, fn func(key []byte, at []int64)) error {
+	q := `SELECT account_id, reaches FROM account_milestones`
+	switch column {
+	case "segment", "plan":
+		q = `SELECT COALESCE(a.` + column + `, ''), m.reaches FROM account_milestones m LEFT JOIN accounts a ON a.id = m.account_id`
+	case "account":
+	default:
+		return fmt.Errorf("account milestones: no column %q (account, segment or plan)", column)
+	}
+	at := make([]int64, len(ids))
+	row := func(key, reaches []byte) {
+		for i := range at {
+			at[i] = NotReached
+		}
+		eachReach(reaches, func(id []byte, t int64) {
+			for i, want := range ids {
+				if string(id) == want && (at[i] == NotReached || t < at[i]) {
+					at[i] = t
+				}
+			}
+		})
+		fn(key, at)
+	}
+	if !s.dialect.embedded() {
+		if err := s.eachPgxRow(ctx, q, nil, func(r pgxRow) error {
+			row(r.bytes(0), r.bytes(1))
+			return nil
+		}); err != nil {
+			return fmt.Errorf("read the accounts' milestones: %w", err)
+		}
+		return nil
+	}
+	rows, err := s.read.QueryContext(ctx, q)
+	if err != nil {
+		return fmt.Errorf("read the accounts' milestones: %w", err)
+	}
+	defer rows.Close()
+	var key, reaches sql.RawBytes
+	for rows.Next() {
+		if err := rows.Scan(&key, &reaches); err != nil {
+			return err
+		}
+		row(key, reaches)
+	}
+	return rows.Err()
+}
+
+// eachReach calls fn with each "<milestone id>:<Unix microseconds>" entry
+// of an account_milestones row (entries joined by commas); an entry that
+// does not read as one is skipped.
+func eachReach(reaches []byte, fn func(id []byte, at int64)) {
+	for len(reaches) > 0 {
+		entry := reaches
+		if i := bytes.IndexByte(reaches, ','); i >= 0 {
+			entry, reaches = reaches[:i], reaches[i+1:]
+		} else {
+			reaches = nil
+		}
+		c := bytes.LastIndexByte(entry, ':')
+		if c < 0 {
+			continue
+		}
+		if at, ok := parseMicros(entry[c+1:]); ok {
+			fn(entry[:c], at)
+		}
+	}
+}
+
+// parseMicros reads a decimal integer, optionally negative, without the
+// string strconv would need.
+func parseMicros(b []byte) (int64, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var v int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + int64(c-'0')
+	}
+	if neg {
+		v = -v
+	}
+	return v, true
+}
+
 // AccountProfile is what reports break figures down by: the account's
 // segment and plan, the start of its contract and its success path state.
 type AccountProfile struct {
@@ -638,13 +743,15 @@ func traitContractStart(traits []byte) *time.Time {
 }
 
 // PathAccount is what a time-to-value curve needs of an account on a
-// success path.
+// success path. Values, not pointers: a report reads 100,000 of them.
 type PathAccount struct {
 	Segment, Plan string
 	// ContractStart is the health row's, or else the contract_start
-	// trait; TimeToValue is nil while the account has not reached value.
-	ContractStart *time.Time
-	TimeToValue   *time.Duration
+	// trait; TimeToValue counts only when Reached (the account has
+	// reached value).
+	ContractStart time.Time
+	TimeToValue   time.Duration
+	Reached       bool
 }
 
 // PathAccounts returns the accounts on a success path (their health
@@ -672,12 +779,16 @@ func (s *Store) PathAccounts(ctx context.Context, pathID string) ([]PathAccount,
 			return nil, err
 		}
 		p.Segment, p.Plan = intern(segment), intern(plan)
-		if p.ContractStart = timePtr(start); p.ContractStart == nil {
-			if p.ContractStart = traitContractStart(traits); p.ContractStart == nil {
-				continue
-			}
+		if start.Valid {
+			p.ContractStart = fromMicros(start.Int64)
+		} else if t := traitContractStart(traits); t != nil {
+			p.ContractStart = *t
+		} else {
+			continue
 		}
-		p.TimeToValue = durationPtr(ttv)
+		if p.Reached = ttv.Valid; p.Reached {
+			p.TimeToValue = time.Duration(ttv.Int64) * time.Microsecond
+		}
 		if len(chunk) == cap(chunk) {
 			chunks, chunk = append(chunks, chunk), make([]PathAccount, 0, 2*cap(chunk))
 		}
