@@ -36,7 +36,7 @@ func TestScorecardsSurviveEventRetention(t *testing.T) {
 		n, err := st.CountEvents(ctx)
 		require.NoError(t, err)
 		if st.Dialect() == store.SQLite {
-			require.Zero(t, n, "every event was received before the cutoff")
+			require.EqualValues(t, 1, n, "every event was received before the cutoff; SQLite keeps its newest, so ids keep rising")
 		} else {
 			require.Less(t, n, int64(4), "on PostgreSQL all but the partition of the newest ids (which may still receive events)")
 		}

@@ -53,8 +53,8 @@ type DropStats struct {
 // DropEventsBefore drops the oldest events, received before cutoff: on
 // SQLite the longest run of ids, from the oldest, whose events were all
 // received before cutoff, in ranges; on PostgreSQL the partitions, from
-// the oldest, whose newest event was received before cutoff. Never an
-// event the ingest stages have not consumed yet (ingest_progress), nor one
+// the oldest, whose newest event was received before cutoff. Never the
+// newest event on SQLite (see below), never an event the ingest stages have not consumed yet (ingest_progress), nor one
 // the daily health recompute has not folded into the accounts' health
 // bases, nor one a reattribution still waits to hand to the stages.
 func (s *Store) DropEventsBefore(ctx context.Context, cutoff time.Time) (DropStats, error) {
@@ -66,14 +66,18 @@ func (s *Store) DropEventsBefore(ctx context.Context, cutoff time.Time) (DropSta
 	if !s.dialect.embedded() {
 		return st, s.dropPartitionsBefore(ctx, cutoff, limit, &st)
 	}
-	var lo sql.NullInt64
-	if err := s.read.QueryRowContext(ctx, "SELECT MIN(id) FROM events").Scan(&lo); err != nil {
+	// SQLite gives a new row the id after the largest one present, so
+	// the newest event is never dropped: were the table emptied, ids would
+	// start again from 1, below the stages' progress, and the events after
+	// would never reach them.
+	var lo, hi sql.NullInt64
+	if err := s.read.QueryRowContext(ctx, "SELECT MIN(id), MAX(id) FROM events").Scan(&lo, &hi); err != nil {
 		return st, fmt.Errorf("find the oldest event: %w", err)
 	}
 	if !lo.Valid {
 		return st, nil
 	}
-	return st, s.dropRanges(ctx, cutoff, lo.Int64, limit, &st)
+	return st, s.dropRanges(ctx, cutoff, lo.Int64, min(limit, hi.Int64-1), &st)
 }
 
 // dropRanges deletes the events with ids from `from` to limit received
