@@ -266,11 +266,19 @@ func (w *writer) drain() {
 // gather takes the requests that are waiting right now, up to maxGroup
 // messages: while one transaction commits, the next group forms.
 func (w *writer) gather(first *ingestReq) []*ingestReq {
-	group := []*ingestReq{first}
-	n := len(first.msgs)
 	limit := maxGroup
 	if !w.s.dialect.embedded() {
 		limit = pgGroup
+	}
+	return w.takeWaiting([]*ingestReq{first}, limit)
+}
+
+// takeWaiting adds to group the requests waiting right now, until the
+// group holds limit messages.
+func (w *writer) takeWaiting(group []*ingestReq, limit int) []*ingestReq {
+	n := 0
+	for _, r := range group {
+		n += len(r.msgs)
 	}
 	for n < limit {
 		select {
@@ -333,32 +341,13 @@ func (w *writer) commitChanging(group []*ingestReq) {
 		c.mu.Lock()
 		group, c.pending = c.pending, nil
 		c.mu.Unlock()
-		group = w.absorb(group)
+		group = w.takeWaiting(group, maxGroup)
 		results, err := w.commitExtending(ctx, group, true)
 		if !w.s.dialect.embedded() {
 			w.order.Unlock()
 		}
 		w.answerWith(group, results, err)
 	}
-}
-
-// absorb adds to group the requests waiting right now, up to maxGroup
-// messages.
-func (w *writer) absorb(group []*ingestReq) []*ingestReq {
-	n := 0
-	for _, r := range group {
-		n += len(r.msgs)
-	}
-	for n < maxGroup {
-		select {
-		case r := <-w.reqs:
-			group = append(group, r)
-			n += len(r.msgs)
-		default:
-			return group
-		}
-	}
-	return group
 }
 
 // answer commits group and answers its requests.
