@@ -350,6 +350,7 @@ func (b *ingestBatch) flushContacts(ctx context.Context) error {
 		return fmt.Errorf("read contacts: %w", err)
 	}
 	var w contactWrites
+	var links []link
 	for _, id := range changed {
 		p := b.contacts[id]
 		old, exists := existing[id]
@@ -370,9 +371,7 @@ func (b *ingestBatch) flushContacts(ctx context.Context) error {
 				// to an account (SDKs send batches concurrently); once the
 				// link arrives, the contact's events without an account join
 				// it.
-				if err := b.reattribute(ctx, id, p.accountID); err != nil {
-					return err
-				}
+				links = append(links, link{contact: id, account: p.accountID})
 			}
 			acct = sql.NullString{String: p.accountID, Valid: true}
 			// The account must exist for the contact to be listed under it.
@@ -398,8 +397,14 @@ func (b *ingestBatch) flushContacts(ctx context.Context) error {
 		}
 		w.accts, w.created, w.seen = append(w.accts, a), append(w.created, created), append(w.seen, nullPtr(seen))
 	}
+	if err := b.reattribute(ctx, links); err != nil {
+		return err
+	}
 	return b.writeContacts(ctx, &w)
 }
+
+// link is a contact linked to an account for the first time.
+type link struct{ contact, account string }
 
 // contactWrites are the contacts rows a batch writes, by column.
 type contactWrites struct {
@@ -493,43 +498,117 @@ func nullTime(t *time.Time) sql.NullInt64 {
 	return nullMicros(*t)
 }
 
-// reattribute moves a contact's events that belong to no account onto the
-// account the contact was just linked to, and notes them to queue for the ingest
-// stages (reattributed_events): to health and triggers they are news for
-// that account.
-func (b *ingestBatch) reattribute(ctx context.Context, contactID, accountID string) error {
-	rows, err := b.tx.QueryContext(ctx, "UPDATE events SET account_id = $1 WHERE account_id = '' AND user_id = $2 RETURNING id",
-		accountID, contactID)
-	if err != nil {
-		return fmt.Errorf("attribute contact %q's earlier events: %w", contactID, err)
+// reattribute moves the events that belong to no account of each newly
+// linked contact onto the account it was just linked to, and notes them
+// to queue for the ingest stages (reattributed_events): to health and
+// triggers they are news for that account. On PostgreSQL one statement
+// moves the events of every link (a round trip per contact made batches of
+// identify and group calls slow there), SQLite a statement per contact.
+func (b *ingestBatch) reattribute(ctx context.Context, links []link) error {
+	if len(links) == 0 {
+		return nil
 	}
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
+	if !b.s.dialect.embedded() {
+		return b.reattributeArrays(ctx, links)
+	}
+	for _, l := range links {
+		ids, err := b.reattributedIDs(ctx, "contact "+strconv.Quote(l.contact)+"'s",
+			"UPDATE events SET account_id = $1 WHERE account_id = '' AND user_id = $2 RETURNING id", l.account, l.contact)
+		if err != nil {
 			return err
 		}
-		ids = append(ids, id)
-	}
-	if err := closeRows(rows); err != nil {
-		return err
-	}
-	for _, id := range ids {
-		b.reattributed = append(b.reattributed, reattribution{eventID: id, account: accountID})
+		for _, id := range ids {
+			b.reattributed = append(b.reattributed, reattribution{eventID: id, account: l.account})
+		}
 	}
 	// The account's recompute base may already cover these events' ids:
 	// the stages forget it when they hand the events over (round).
 	return nil
 }
 
+// reattributeArrays is reattribute on PostgreSQL: the links as two arrays,
+// the moved events queued in the order of the links (contact ids, sorted)
+// and of their ids, as the statement per contact queued them.
+func (b *ingestBatch) reattributeArrays(ctx context.Context, links []link) error {
+	contacts, accounts := make([]string, len(links)), make([]string, len(links))
+	at := make(map[string]int, len(links))
+	for i, l := range links {
+		contacts[i], accounts[i] = l.contact, l.account
+		at[l.contact] = i
+	}
+	rows, err := b.tx.QueryContext(ctx, `UPDATE events e SET account_id = x.a FROM unnest($1::text[], $2::text[]) AS x(u, a)
+		WHERE e.account_id = '' AND e.user_id = x.u RETURNING e.id, x.u`, contacts, accounts)
+	if err != nil {
+		return fmt.Errorf("attribute contacts' earlier events: %w", err)
+	}
+	type moved struct {
+		link int
+		id   int64
+	}
+	var ms []moved
+	for rows.Next() {
+		var (
+			id int64
+			u  string
+		)
+		if err := rows.Scan(&id, &u); err != nil {
+			rows.Close()
+			return err
+		}
+		ms = append(ms, moved{at[u], id})
+	}
+	if err := closeRows(rows); err != nil {
+		return err
+	}
+	sort.Slice(ms, func(i, j int) bool {
+		if ms[i].link != ms[j].link {
+			return ms[i].link < ms[j].link
+		}
+		return ms[i].id < ms[j].id
+	})
+	for _, m := range ms {
+		b.reattributed = append(b.reattributed, reattribution{eventID: m.id, account: links[m.link].account})
+	}
+	return nil
+}
+
+// reattributedIDs runs an UPDATE … RETURNING id and returns the ids.
+func (b *ingestBatch) reattributedIDs(ctx context.Context, whose, query string, args ...any) ([]int64, error) {
+	rows, err := b.tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("attribute %s earlier events: %w", whose, err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, closeRows(rows)
+}
+
 // queueReattributed queues the batch's reattributed events for the ingest
-// stages, after the batch's own events (whose ids are known by now).
+// stages, after the batch's own events (whose ids are known by now): on
+// PostgreSQL in one statement, in the order they were moved.
 func (b *ingestBatch) queueReattributed(ctx context.Context) error {
 	if len(b.reattributed) == 0 {
 		return nil
 	}
 	after := b.lastID()
+	if !b.s.dialect.embedded() {
+		ids, accounts := make([]int64, len(b.reattributed)), make([]string, len(b.reattributed))
+		for i, r := range b.reattributed {
+			ids[i], accounts[i] = r.eventID, r.account
+		}
+		if _, err := b.tx.ExecContext(ctx, `INSERT INTO reattributed_events (event_id, account_id, after_event_id)
+			SELECT e, a, $3 FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS x(e, a, n) ORDER BY n`, ids, accounts, after); err != nil {
+			return fmt.Errorf("queue reattributed events: %w", err)
+		}
+		return nil
+	}
 	for _, r := range b.reattributed {
 		if _, err := b.tx.ExecContext(ctx, "INSERT INTO reattributed_events (event_id, account_id, after_event_id) VALUES ($1, $2, $3)",
 			r.eventID, r.account, after); err != nil {

@@ -189,10 +189,10 @@ func noPartition(err error) bool {
 // on in other servers) creates partitions covering the group and commits
 // again (the failed transaction claimed no key: it rolled back); and a
 // commit past half of the last span creates the next in the background.
-func (w *writer) commitExtending(ctx context.Context, group []*ingestReq) ([]IngestResult, error) {
+func (w *writer) commitExtending(ctx context.Context, group []*ingestReq, ordered bool) ([]IngestResult, error) {
 	s := w.s
 	if s.dialect.embedded() {
-		return w.commit(ctx, group)
+		return w.commit(ctx, group, ordered)
 	}
 	var n int64
 	for _, r := range group {
@@ -205,14 +205,14 @@ func (w *writer) commitExtending(ctx context.Context, group []*ingestReq) ([]Ing
 			return nil, fmt.Errorf("write events: creating the partitions for their ids failed: %w", err)
 		}
 	}
-	res, err := w.commit(ctx, group)
+	res, err := w.commit(ctx, group, ordered)
 	// Other servers drew the ids this process expected, and may draw
 	// past the new partitions again before the retry (with small spans).
 	for try := 0; noPartition(err) && try < partitionRetries; try++ {
 		if err := s.ensurePartitions(ctx, s.partitionSpan/2+n); err != nil {
 			return nil, fmt.Errorf("write events: no partition for their ids, and creating one failed: %w", err)
 		}
-		res, err = w.commit(ctx, group)
+		res, err = w.commit(ctx, group, ordered)
 	}
 	if err == nil && w.lastCommitted()+s.partitionSpan/2 >= s.partitionsUpper.Load() && s.extending.CompareAndSwap(false, true) {
 		s.background.Add(1)

@@ -103,6 +103,13 @@ type writer struct {
 	quit   chan struct{}
 	exited chan struct{}
 	once   sync.Once
+	// changing is the queue of groups that change accounts or contacts
+	// (commitChanging).
+	changing struct {
+		mu      sync.Mutex
+		pending []*ingestReq
+		leading bool
+	}
 	// stmts holds the prepared statements of full chunks by their SQL
 	// (see prepare); the committers share them.
 	stmts map[string]*sql.Stmt
@@ -259,11 +266,19 @@ func (w *writer) drain() {
 // gather takes the requests that are waiting right now, up to maxGroup
 // messages: while one transaction commits, the next group forms.
 func (w *writer) gather(first *ingestReq) []*ingestReq {
-	group := []*ingestReq{first}
-	n := len(first.msgs)
 	limit := maxGroup
 	if !w.s.dialect.embedded() {
 		limit = pgGroup
+	}
+	return w.takeWaiting([]*ingestReq{first}, limit)
+}
+
+// takeWaiting adds to group the requests waiting right now, until the
+// group holds limit messages.
+func (w *writer) takeWaiting(group []*ingestReq, limit int) []*ingestReq {
+	n := 0
+	for _, r := range group {
+		n += len(r.msgs)
 	}
 	for n < limit {
 		select {
@@ -278,8 +293,73 @@ func (w *writer) gather(first *ingestReq) []*ingestReq {
 }
 
 func (w *writer) commitGroup(group []*ingestReq) {
+	if changesState(group) {
+		w.commitChanging(group)
+		return
+	}
+	w.answer(group)
+}
+
+// commitChanging commits a group that changes accounts or contacts. Such
+// a group commits alone, after the stages have acted on every event this
+// process committed before it (commit). That wait is a stage round, which
+// on PostgreSQL costs a transaction of its own: so that groups arriving
+// meanwhile share it rather than each wait for a round of their own, one
+// committer at a time leads (changing), and the others hand it their
+// groups; once the stages have caught up, the leader commits every group
+// handed to it and every request waiting, in one transaction. A request
+// that arrived during the wait had its sender's earlier calls committed
+// before the wait began (they were acknowledged, and no other group
+// commits while the leader holds the order), so it needs no wait of its
+// own: the group is the one gather would have formed had the requests
+// arrived sooner.
+func (w *writer) commitChanging(group []*ingestReq) {
+	c := &w.changing
+	c.mu.Lock()
+	c.pending = append(c.pending, group...)
+	if c.leading {
+		c.mu.Unlock()
+		return // the leading committer commits it
+	}
+	c.leading = true
+	c.mu.Unlock()
 	ctx := context.Background()
-	results, err := w.commitExtending(ctx, group)
+	for {
+		c.mu.Lock()
+		if len(c.pending) == 0 {
+			c.leading = false
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		if !w.s.dialect.embedded() {
+			w.order.Lock()
+		}
+		if committed := w.lastCommitted(); committed > 0 {
+			w.s.stages.waitFor(ctx, committed)
+		}
+		c.mu.Lock()
+		group, c.pending = c.pending, nil
+		c.mu.Unlock()
+		group = w.takeWaiting(group, maxGroup)
+		results, err := w.commitExtending(ctx, group, true)
+		if !w.s.dialect.embedded() {
+			w.order.Unlock()
+		}
+		w.answerWith(group, results, err)
+	}
+}
+
+// answer commits group and answers its requests.
+func (w *writer) answer(group []*ingestReq) {
+	results, err := w.commitExtending(context.Background(), group, false)
+	w.answerWith(group, results, err)
+}
+
+// answerWith answers the requests of a group whose commit gave results or
+// err; after an error it commits them one by one.
+func (w *writer) answerWith(group []*ingestReq, results []IngestResult, err error) {
+	ctx := context.Background()
 	if err == nil {
 		for i, r := range group {
 			r.done <- ingestResp{res: results[i]}
@@ -294,7 +374,7 @@ func (w *writer) commitGroup(group []*ingestReq) {
 	// transaction: commit them one by one.
 	w.s.log.Warn("group commit failed; retrying calls one by one", "calls", len(group), "err", err)
 	for _, r := range group {
-		res, err := w.commitExtending(ctx, []*ingestReq{r})
+		res, err := w.commitExtending(ctx, []*ingestReq{r}, false)
 		if err != nil {
 			r.done <- ingestResp{err: err}
 			continue
@@ -303,9 +383,11 @@ func (w *writer) commitGroup(group []*ingestReq) {
 	}
 }
 
-func (w *writer) commit(ctx context.Context, group []*ingestReq) ([]IngestResult, error) {
+// commit commits group in one transaction. ordered says the caller holds
+// the order alone and the stages have caught up (commitChanging).
+func (w *writer) commit(ctx context.Context, group []*ingestReq, ordered bool) ([]IngestResult, error) {
 	changes := changesState(group)
-	if !w.s.dialect.embedded() {
+	if !w.s.dialect.embedded() && !ordered {
 		// Alone when it changes accounts or contacts, side by side
 		// otherwise (pgCommitters); held until the commit, so a group
 		// that commits alone sees every row the others stored.
@@ -317,7 +399,7 @@ func (w *writer) commit(ctx context.Context, group []*ingestReq) ([]IngestResult
 			defer w.order.RUnlock()
 		}
 	}
-	if committed := w.lastCommitted(); committed > 0 && changes {
+	if committed := w.lastCommitted(); committed > 0 && changes && !ordered {
 		// The stages read accounts and contacts as they are when they run:
 		// let them act on what this process committed before, so they see
 		// each batch with the traits and roles it left (stages.go).

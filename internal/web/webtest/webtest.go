@@ -43,7 +43,12 @@ const MetricsToken = "fixture-metrics-token"
 // Setup starts a server over a fresh store of dialect d.
 func Setup(t testing.TB, d store.Dialect) *Fixture {
 	t.Helper()
-	st := storetest.Open(t, d)
+	return setupOn(t, storetest.Open(t, d))
+}
+
+// setupOn is Setup over an open store.
+func setupOn(t testing.TB, st *store.Store) *Fixture {
+	t.Helper()
 	keys := auth.NewKeys(st)
 	keys.SetAudit(auth.NewAudit(st, nil))
 	admin, browser, err := keys.Bootstrap(context.Background())
@@ -60,6 +65,31 @@ func Setup(t testing.TB, d store.Dialect) *Fixture {
 	require.NoError(t, err)
 	sessions.Store(srv.URL, token)
 	return &Fixture{URL: srv.URL, Store: st, WriteKey: write, BrowserKey: browser, AdminKey: admin}
+}
+
+// SetupServers starts n servers over one fresh database of dialect d, as
+// n server processes sharing a PostgreSQL database would run: each its own
+// store (its own committers and connections), all taking the same keys.
+// The first is Setup's fixture; the others share its keys.
+func SetupServers(t testing.TB, d store.Dialect, n int) []*Fixture {
+	t.Helper()
+	cfg := storetest.Config(t, d)
+	st, err := store.Open(context.Background(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	f := setupOn(t, st)
+	out := []*Fixture{f}
+	for range n - 1 {
+		more, err := store.Open(context.Background(), cfg)
+		require.NoError(t, err)
+		t.Cleanup(func() { more.Close() })
+		keys := auth.NewKeys(more)
+		srv := httptest.NewServer(server.New(server.Options{Store: more, Keys: keys, People: auth.NewPeople(more, auth.PeopleConfig{}),
+			MetricsToken: MetricsToken}))
+		t.Cleanup(srv.Close)
+		out = append(out, &Fixture{URL: srv.URL, Store: more, WriteKey: f.WriteKey, BrowserKey: f.BrowserKey, AdminKey: f.AdminKey})
+	}
+	return out
 }
 
 // sessions holds the session token of each fixture's signed-in viewer, by
