@@ -21,14 +21,20 @@ type HealthFilter struct {
 // where returns the filter's conditions on accounts a, after " AND ",
 // with their parameters numbered after args.
 func (f HealthFilter) where(args []any) (string, []any) {
+	return f.whereOn("a", args)
+}
+
+// whereOn is where on the table of alias t, which has the columns owner,
+// segment and lifecycle_stage (accounts, or account_health's copies).
+func (f HealthFilter) whereOn(t string, args []any) (string, []any) {
 	w := where{args: args}
-	w.eq("a.owner", f.Owner)
-	w.eq("a.segment", f.Segment)
-	w.eq("a.lifecycle_stage", f.Stage)
+	w.eq(t+".owner", f.Owner)
+	w.eq(t+".segment", f.Segment)
+	w.eq(t+".lifecycle_stage", f.Stage)
 	if f.Stage == "" {
 		// Lost customers are not at risk any more: reports are about the
 		// accounts a team can still keep, unless asked for churned ones.
-		w.add("a.lifecycle_stage <> '" + vocab.StageChurned + "'")
+		w.add(t + ".lifecycle_stage <> '" + vocab.StageChurned + "'")
 	}
 	return w.and(" AND "), w.args
 }
@@ -76,63 +82,69 @@ const (
 
 // ExceptionCandidates returns the exception candidates (accounts behind
 // their path, with a usage drop, a falling score, an overdue task, or a
-// health warning), from the stored health
-// state (one scan of account_health, no events read), ranked by priority
-// (ARR × renewal proximity), then ARR, then the number of rules met, then
-// id, and the number of candidates in all. This is the one place the
-// priority is computed: ranking in the database lets a report of the first
-// hundred rows at 100,000 accounts read only those rows.
+// health warning), from the stored health state, ranked by priority (ARR ×
+// renewal proximity), then ARR, then the number of rules met, then id, and
+// the number of candidates in all. This is the one place the priority is
+// computed: ranking in the database lets a report of the first hundred rows
+// at 100,000 accounts read only those rows.
+//
+// The ranking reads account_health alone: it keeps copies of the account's
+// ARR, renewal day, owner, segment and stage, whether a warning is raised
+// and from when an open task is overdue, which triggers maintain (migration
+// 00028_exception_rank); joining accounts, health_warnings and the tasks for
+// every account was most of the report's time. The rows returned are read
+// whole from the tables themselves.
 func (s *Store) ExceptionCandidates(ctx context.Context, q ExceptionQuery) ([]ExceptionCandidate, int, error) {
 	d := s.dialect
-	args := []any{micros(q.DueBefore), q.ScoreDrop, q.Now.UTC().Format(time.DateOnly), micros(q.Now)}
-	join := " LEFT JOIN (" + overdueTasksSQL + ") t ON t.account_id = h.account_id"
-	// A warning raised is asked of the partial index health_warnings_raised
-	// (the few accounts with one), not by joining every account's row.
-	warned := "EXISTS (SELECT 1 FROM health_warnings hw WHERE hw.account_id = h.account_id AND hw.codes <> '')"
-	conds := []string{"h.next_due_at <= $1", "h.usage_drop = 1", "h.combined_baseline - h.combined >= $2", "t.n > 0", warned}
+	now := q.Now.UTC()
+	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC).Unix() / 86400
+	args := []any{micros(q.DueBefore), q.ScoreDrop, today, micros(q.Now)}
+	conds := []string{"h.next_due_at <= $1", "h.usage_drop = 1", "h.combined_baseline - h.combined >= $2",
+		"h.overdue_from <= $4", "h.warned = 1"}
 	var met []string
 	for _, c := range conds {
 		met = append(met, "CASE WHEN "+c+" THEN 1 ELSE 0 END")
 	}
 	// Whole calendar days (UTC) from today to the renewal date, NULL
 	// without one.
-	daysTo := "CASE WHEN a.renewal_date = '' THEN NULL ELSE " + d.daysBetween("$3", "a.renewal_date") + " END"
-	proximity := fmt.Sprintf("CASE WHEN a.renewal_date = '' THEN %g ELSE %d.0 / (%d.0 + %s) END",
-		UnknownRenewalProximity, RenewalHorizonDays, RenewalHorizonDays, d.greatest(d.daysBetween("$3", "a.renewal_date"), "0"))
-	filter, args := q.HealthFilter.where(args)
-	tables := ` FROM account_health h JOIN accounts a ON a.id = h.account_id` + join
-	whole := " LEFT JOIN health_warnings w ON w.account_id = h.account_id" // the warnings' texts, for the rows read whole
-	cond := ` WHERE h.version > 0 AND (` + strings.Join(conds, " OR ") + `)` + filter
+	daysTo := "h.renewal_day - $3"
+	proximity := fmt.Sprintf("CASE WHEN h.renewal_day IS NULL THEN %g ELSE %d.0 / (%d.0 + %s) END",
+		UnknownRenewalProximity, RenewalHorizonDays, RenewalHorizonDays, d.greatest(daysTo, "0"))
+	filter, args := q.HealthFilter.whereOn("h", args)
+	// A scored account with a row in accounts (arr is NULL without one)
+	// that meets a rule.
+	cond := ` FROM account_health h WHERE h.version > 0 AND h.arr IS NOT NULL AND (` + strings.Join(conds, " OR ") + `)` + filter
+	// The overdue tasks are counted only for the accounts that have one.
+	overdue := "CASE WHEN h.overdue_from <= $4 THEN (SELECT %s FROM tasks t WHERE t.account_id = h.account_id AND " +
+		overdueTaskSQL + ") END"
 	cols := `SELECT a.id, a.name, a.plan, a.segment, a.owner, a.lifecycle_stage, a.arr, a.renewal_date,
-		COALESCE(t.n, 0), t.oldest, COALESCE(w.codes, ''), COALESCE(w.texts, '[]'), ` + healthCols + `, ` + daysTo
-	ranking := `a.arr * (` + proximity + `) AS priority, ` + strings.Join(met, " + ") + ` AS met`
+		COALESCE(` + fmt.Sprintf(overdue, "COUNT(*)") + `, 0), ` + fmt.Sprintf(overdue, "MIN(t.due_at)") + `,
+		COALESCE(w.codes, ''), COALESCE(w.texts, '[]'), ` + healthCols + `, ` + daysTo
+	tables := ` FROM account_health h JOIN accounts a ON a.id = h.account_id
+		LEFT JOIN health_warnings w ON w.account_id = h.account_id`
+	ranking := `h.arr * (` + proximity + `) AS priority, ` + strings.Join(met, " + ") + ` AS met`
 	var (
 		total int
 		query string
 	)
 	if q.Limit > 0 {
-		// One pass over the accounts: the candidates' ranking keys are
-		// kept (materialized) once, counted, and only the first rows are
-		// read whole. Counting apart read every account twice, and a sort
-		// carrying every selected column (some forty) of every candidate
-		// was most of the report's time before that.
-		query = `WITH c AS MATERIALIZED (SELECT h.account_id AS rid, a.arr AS rarr, ` + ranking + tables + cond + `)
-			` + cols + `, r.priority, r.met, (SELECT COUNT(*) FROM c)
-			FROM (SELECT rid, rarr, priority, met FROM c ORDER BY priority DESC, rarr DESC, met DESC, rid LIMIT ` +
-			strconv.Itoa(q.Limit) + `) r
-			JOIN account_health h ON h.account_id = r.rid JOIN accounts a ON a.id = r.rid` + join + whole + `
+		// Two passes over account_health alone: one counts the candidates,
+		// the other keeps the first rows by rank; only those are read whole.
+		query = cols + `, r.priority, r.met, (SELECT COUNT(*)` + cond + `)
+			FROM (SELECT h.account_id AS rid, h.arr AS rarr, ` + ranking + cond + `
+				ORDER BY priority DESC, rarr DESC, met DESC, rid LIMIT ` + strconv.Itoa(q.Limit) + `) r
+			JOIN account_health h ON h.account_id = r.rid JOIN accounts a ON a.id = r.rid
+			LEFT JOIN health_warnings w ON w.account_id = r.rid
 			ORDER BY r.priority DESC, r.rarr DESC, r.met DESC, r.rid`
 	} else {
-		// ($3, the date, and $4, the time, are selected only so that
+		// ($3, the day, and $4, the time, are selected only so that
 		// PostgreSQL learns their types.)
-		var (
-			today string
-			at    int64
-		)
-		if err := s.read.QueryRowContext(ctx, "SELECT COUNT(*), CAST($3 AS TEXT), CAST($4 AS BIGINT)"+tables+cond, args...).Scan(&total, &today, &at); err != nil {
+		var today, at int64
+		if err := s.read.QueryRowContext(ctx, "SELECT COUNT(*), CAST($3 AS BIGINT), CAST($4 AS BIGINT)"+cond, args...).Scan(&total, &today, &at); err != nil {
 			return nil, 0, fmt.Errorf("count exceptions: %w", err)
 		}
-		query = cols + `, ` + ranking + tables + whole + cond + ` ORDER BY priority DESC, a.arr DESC, met DESC, a.id`
+		query = cols + `, ` + ranking + tables + strings.TrimPrefix(cond, " FROM account_health h") +
+			` ORDER BY priority DESC, h.arr DESC, met DESC, h.account_id`
 	}
 	rows, err := s.read.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -175,11 +187,12 @@ func (s *Store) ExceptionCandidates(ctx context.Context, q ExceptionQuery) ([]Ex
 	return out, total, rows.Err()
 }
 
-// overdueTasksSQL is a query of (account_id, n, oldest) over open tasks due
-// before $4, the time of the report.
-const overdueTasksSQL = `SELECT account_id, COUNT(*) AS n, MIN(due_at) AS oldest FROM tasks
-	WHERE status NOT IN ('done', 'cancelled', 'canceled') AND due_at IS NOT NULL AND due_at < $4
-	AND (snoozed_until IS NULL OR snoozed_until <= $4) GROUP BY account_id`
+// overdueTaskSQL is the condition that a task t is open and overdue at
+// $4, the time of the report (the account_health.overdue_from the
+// triggers of migration 00028_exception_rank keep is the first time it
+// holds for one of an account's tasks).
+const overdueTaskSQL = `t.status NOT IN ('done', 'cancelled', 'canceled') AND t.due_at IS NOT NULL AND t.due_at < $4
+	AND (t.snoozed_until IS NULL OR t.snoozed_until <= $4)`
 
 // QuadrantTotal is one line of the health report: the accounts of a
 // quadrant ("" for accounts not scored yet) and their ARR.
