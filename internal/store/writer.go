@@ -109,8 +109,9 @@ type writer struct {
 	// stmts holds the prepared statements of full chunks by their SQL
 	// (see prepare); the committers share them.
 	stmts map[string]*sql.Stmt
-	// eventsChunkSQL is ingestEventsSQL(eventChunk), built once.
-	eventsChunkSQL string
+	// eventsSQL and uniformEventsSQL are the SQLite inserts of events
+	// by row count (eventChunkSizes), built and prepared once.
+	eventsSQL, uniformEventsSQL map[int]string
 	// order lets groups that only add events commit side by side and a
 	// group that changes accounts or contacts commit alone (pgCommitters).
 	order sync.RWMutex
@@ -641,8 +642,12 @@ func (w *writer) prepare(ctx context.Context) error {
 		if err := w.loadDedupe(ctx); err != nil {
 			return err
 		}
-		w.eventsChunkSQL = s.ingestEventsSQL(eventChunk)
-		queries = append(queries, w.eventsChunkSQL, s.touchSQL("accounts", touchChunk), s.touchSQL("contacts", touchChunk),
+		w.eventsSQL, w.uniformEventsSQL = map[int]string{}, map[int]string{}
+		for _, n := range eventChunkSizes {
+			w.eventsSQL[n], w.uniformEventsSQL[n] = s.ingestEventsSQL(n), ingestUniformEventsSQL(n)
+			queries = append(queries, w.eventsSQL[n], w.uniformEventsSQL[n])
+		}
+		queries = append(queries, s.touchSQL("accounts", touchChunk), s.touchSQL("contacts", touchChunk),
 			lookupRunSQL, s.insertRunSQL(mergeBlocks))
 	} else {
 		queries = append(queries, pgInsertEventsSQL, pgTouchSQL("accounts"), pgTouchSQL("contacts"), pgClaimSQL)
