@@ -1,10 +1,5 @@
 package store
 
-import (
-	"strconv"
-	"strings"
-)
-
 // The ingestion path's multi-row statements. Each is built for n rows; the
 // committer prepares the full-chunk variants once (writer.prepare).
 
@@ -46,26 +41,6 @@ func (s *Store) ingestEventsSQL(n int) string {
 // in a commit (parsing one of a few hundred rows cost a twentieth of the
 // committer's time).
 var eventChunkSizes = []int{eventChunk, 100, 50, 20, 10, 5, 2, 1}
-
-// ingestUniformEventsSQL is ingestEventsSQL for n events that share their
-// write key, type, name, anonymous id and integrations, as the track calls
-// of one SDK do: those are bound once (?1 to ?5) instead of in every row,
-// a third fewer values for the driver to copy into SQLite.
-func ingestUniformEventsSQL(n int) string {
-	var q strings.Builder
-	q.WriteString(`INSERT OR ROLLBACK INTO events (message_id, dedupe_key, write_key_id, type, name, user_id, anonymous_id,
-		account_id, timestamp, original_timestamp, sent_at, received_at, properties, context, integrations) VALUES `)
-	p := func(i int) string { return "?" + strconv.Itoa(i) }
-	for i := range n {
-		b := 6 + i*10
-		if i > 0 {
-			q.WriteByte(',')
-		}
-		q.WriteString("(" + p(b) + "," + p(b+1) + ",?1,?2,?3," + p(b+2) + ",?4," + p(b+3) + "," + p(b+4) + "," + p(b+5) + "," +
-			p(b+6) + "," + p(b+7) + "," + p(b+8) + "," + p(b+9) + ",?5)")
-	}
-	return q.String()
-}
 
 // touchSQL upserts n rows of (id, created_at, updated_at, last_seen_at),
 // only ever moving last_seen_at forward.

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -478,12 +477,7 @@ func (b *ingestBatch) insertEvents(ctx context.Context) error {
 			}
 		}
 		end := start + n
-		uniform := b.uniformEvents(start, end)
 		args = args[:0]
-		if uniform {
-			e := &b.rows[start]
-			args = append(args, b.writeKeys[start], e.Type, e.Name, e.AnonymousID, bytesText(e.Integrations))
-		}
 		for i := start; i < end; i++ {
 			e := &b.rows[i]
 			last++
@@ -491,21 +485,11 @@ func (b *ingestBatch) insertEvents(ctx context.Context) error {
 			// The JSON columns are bound as text without copying them
 			// first: the driver copies a string's bytes into SQLite's
 			// memory when it binds it, and nothing changes them meanwhile.
-			if uniform {
-				args = append(args, e.MessageID, b.keys[i], e.UserID, e.AccountID,
-					micros(e.Timestamp), nullTime(e.OriginalTimestamp), nullTime(e.SentAt), micros(e.ReceivedAt),
-					bytesText(e.Properties), bytesText(e.Context))
-				continue
-			}
 			args = append(args, e.MessageID, b.keys[i], b.writeKeys[i], e.Type, e.Name, e.UserID, e.AnonymousID, e.AccountID,
 				micros(e.Timestamp), nullTime(e.OriginalTimestamp), nullTime(e.SentAt), micros(e.ReceivedAt),
 				bytesText(e.Properties), bytesText(e.Context), bytesText(e.Integrations))
 		}
-		q := b.w.eventsSQL[n]
-		if uniform {
-			q = b.w.uniformEventsSQL[n]
-		}
-		res, err := b.exec(ctx, q, args...)
+		res, err := b.exec(ctx, b.w.eventsSQL[n], args...)
 		if err != nil {
 			return fmt.Errorf("write events: %w", err)
 		}
@@ -515,20 +499,6 @@ func (b *ingestBatch) insertEvents(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// uniformEvents reports whether rows start to end share the columns
-// that ingestUniformEventsSQL binds once.
-func (b *ingestBatch) uniformEvents(start, end int) bool {
-	first := &b.rows[start]
-	for i := start + 1; i < end; i++ {
-		e := &b.rows[i]
-		if b.writeKeys[i] != b.writeKeys[start] || e.Type != first.Type || e.Name != first.Name ||
-			e.AnonymousID != first.AnonymousID || !bytes.Equal(e.Integrations, first.Integrations) {
-			return false
-		}
-	}
-	return true
 }
 
 // bytesText is b as a string sharing its bytes, for binding: b must not

@@ -109,9 +109,9 @@ type writer struct {
 	// stmts holds the prepared statements of full chunks by their SQL
 	// (see prepare); the committers share them.
 	stmts map[string]*sql.Stmt
-	// eventsSQL and uniformEventsSQL are the SQLite inserts of events
-	// by row count (eventChunkSizes), built and prepared once.
-	eventsSQL, uniformEventsSQL map[int]string
+	// eventsSQL are the SQLite inserts of events by row count
+	// (eventChunkSizes), built and prepared once.
+	eventsSQL map[int]string
 	// order lets groups that only add events commit side by side and a
 	// group that changes accounts or contacts commit alone (pgCommitters).
 	order sync.RWMutex
@@ -642,10 +642,10 @@ func (w *writer) prepare(ctx context.Context) error {
 		if err := w.loadDedupe(ctx); err != nil {
 			return err
 		}
-		w.eventsSQL, w.uniformEventsSQL = map[int]string{}, map[int]string{}
+		w.eventsSQL = map[int]string{}
 		for _, n := range eventChunkSizes {
-			w.eventsSQL[n], w.uniformEventsSQL[n] = s.ingestEventsSQL(n), ingestUniformEventsSQL(n)
-			queries = append(queries, w.eventsSQL[n], w.uniformEventsSQL[n])
+			w.eventsSQL[n] = s.ingestEventsSQL(n)
+			queries = append(queries, w.eventsSQL[n])
 		}
 		queries = append(queries, s.touchSQL("accounts", touchChunk), s.touchSQL("contacts", touchChunk),
 			lookupRunSQL, s.insertRunSQL(mergeBlocks))
