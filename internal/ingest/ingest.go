@@ -145,8 +145,11 @@ func DecodeBatch(body []byte, receivedAt time.Time) (Decoded, *Error) {
 		return Decoded{}, errf("too_large", "", "a batch may be at most %d bytes; this one is %d", MaxBatchBytes, len(body))
 	}
 	var env envelope
-	if err := strictUnmarshal(body, &env); err != nil {
-		return Decoded{}, err
+	if trimmed := bytes.TrimSpace(body); !fastDecode || len(trimmed) == 0 || trimmed[0] != '{' || !validJSON(trimmed) || !decodeEnvelopeFast(trimmed, &env) {
+		env = envelope{}
+		if err := strictUnmarshal(body, &env); err != nil {
+			return Decoded{}, err
+		}
 	}
 	if env.Batch == nil {
 		return Decoded{}, errf("missing_field", "batch", "the body must have a \"batch\" array of messages")
@@ -172,9 +175,12 @@ func DecodeBatch(body []byte, receivedAt time.Time) (Decoded, *Error) {
 			continue
 		}
 		var w wire
-		if err := json.Unmarshal(raw, &w); err != nil {
-			d.Rejected = append(d.Rejected, errf("invalid_message", prefix, "not a message object: %s", jsonReason(err)))
-			continue
+		if !fastDecode || !decodeWireFast(raw, &w) {
+			w = wire{}
+			if err := json.Unmarshal(raw, &w); err != nil {
+				d.Rejected = append(d.Rejected, errf("invalid_message", prefix, "not a message object: %s", jsonReason(err)))
+				continue
+			}
 		}
 		if envErr != nil {
 			// The envelope's context or integrations is not an object:

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // resolveAccounts gives every event without context.groupId the account of
@@ -469,26 +470,49 @@ func (b *ingestBatch) insertEvents(ctx context.Context) error {
 	if err := b.tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(id), 0) FROM events").Scan(&last); err != nil {
 		return fmt.Errorf("write events: %w", err)
 	}
-	for start := 0; start < len(b.rows); start += eventChunk {
-		end := min(start+eventChunk, len(b.rows))
-		args := make([]any, 0, (end-start)*eventColumns)
+	args := make([]any, 0, min(len(b.rows), eventChunk)*eventColumns)
+	for start := 0; start < len(b.rows); {
+		// Chunks of the prepared sizes only (eventChunkSizes): an insert
+		// of another size would be parsed anew in every commit.
+		n := eventChunkSizes[len(eventChunkSizes)-1]
+		for _, size := range eventChunkSizes {
+			if size <= len(b.rows)-start {
+				n = size
+				break
+			}
+		}
+		end := start + n
+		args = args[:0]
 		for i := start; i < end; i++ {
 			e := &b.rows[i]
 			last++
 			e.ID = last
+			// The JSON columns are bound as text without copying them
+			// first: the driver copies a string's bytes into SQLite's
+			// memory when it binds it, and nothing changes them meanwhile.
 			args = append(args, e.MessageID, b.keys[i], b.writeKeys[i], e.Type, e.Name, e.UserID, e.AnonymousID, e.AccountID,
 				micros(e.Timestamp), nullTime(e.OriginalTimestamp), nullTime(e.SentAt), micros(e.ReceivedAt),
-				string(e.Properties), string(e.Context), string(e.Integrations))
+				bytesText(e.Properties), bytesText(e.Context), bytesText(e.Integrations))
 		}
-		res, err := b.exec(ctx, b.s.ingestEventsSQL(end-start), args...)
+		res, err := b.exec(ctx, b.w.eventsSQL[n], args...)
 		if err != nil {
 			return fmt.Errorf("write events: %w", err)
 		}
+		start = end
 		if got, err := res.LastInsertId(); err != nil || got != last {
 			return fmt.Errorf("write events: ids up to %d expected, SQLite gave up to %d (%v)", last, got, err)
 		}
 	}
 	return nil
+}
+
+// bytesText is b as a string sharing its bytes, for binding: b must not
+// change while the statement runs.
+func bytesText(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }
 
 func nullTime(t *time.Time) sql.NullInt64 {

@@ -87,7 +87,10 @@ const (
 type ingestReq struct {
 	writeKeyID string
 	msgs       []Message
-	done       chan ingestResp
+	// keys are the messages' dedupe keys (MessageKey), hashed by the
+	// caller rather than by the one committer.
+	keys [][16]byte
+	done chan ingestResp
 }
 
 type ingestResp struct {
@@ -113,6 +116,9 @@ type writer struct {
 	// stmts holds the prepared statements of full chunks by their SQL
 	// (see prepare); the committers share them.
 	stmts map[string]*sql.Stmt
+	// eventsSQL are the SQLite inserts of events by row count
+	// (eventChunkSizes), built and prepared once.
+	eventsSQL map[int]string
 	// order lets groups that only add events commit side by side and a
 	// group that changes accounts or contacts commit alone (pgCommitters).
 	order sync.RWMutex
@@ -168,7 +174,10 @@ func newWriter(s *Store) *writer {
 }
 
 func (w *writer) submit(ctx context.Context, writeKeyID string, msgs []Message) (IngestResult, error) {
-	req := &ingestReq{writeKeyID: writeKeyID, msgs: msgs, done: make(chan ingestResp, 1)}
+	req := &ingestReq{writeKeyID: writeKeyID, msgs: msgs, keys: make([][16]byte, len(msgs)), done: make(chan ingestResp, 1)}
+	for i := range msgs {
+		req.keys[i] = messageKey(writeKeyID, msgs[i].MessageID)
+	}
 	select {
 	case w.reqs <- req:
 	case <-ctx.Done():
@@ -460,11 +469,16 @@ func (w *writer) commit(ctx context.Context, group []*ingestReq, ordered bool) (
 // trillion messages), so deduplication is exact in practice while the index
 // stays small.
 func MessageKey(writeKeyID, messageID string) []byte {
-	h := sha256.New()
-	h.Write([]byte(writeKeyID))
-	h.Write([]byte{0})
-	h.Write([]byte(messageID))
-	return h.Sum(nil)[:16]
+	k := messageKey(writeKeyID, messageID)
+	return k[:]
+}
+
+// messageKey is MessageKey as an array.
+func messageKey(writeKeyID, messageID string) [16]byte {
+	var buf [256]byte
+	in := append(append(append(buf[:0], writeKeyID...), 0), messageID...)
+	sum := sha256.Sum256(in)
+	return [16]byte(sum[:16])
 }
 
 // ingestBatch is the work of one transaction.
@@ -534,7 +548,7 @@ func (b *ingestBatch) run(ctx context.Context, group []*ingestReq) ([]IngestResu
 			}
 			results[gi].Stored++
 			b.apply(r.writeKeyID, &r.msgs[mi])
-			b.keys = append(b.keys, MessageKey(r.writeKeyID, r.msgs[mi].MessageID))
+			b.keys = append(b.keys, r.keys[mi][:])
 		}
 	}
 	if err := b.resolveAccounts(ctx); err != nil {
@@ -558,17 +572,21 @@ func (b *ingestBatch) run(ctx context.Context, group []*ingestReq) ([]IngestResu
 func (b *ingestBatch) claimKeys(ctx context.Context, group []*ingestReq) ([][]bool, error) {
 	type ref struct{ g, m int }
 	fresh := make([][]bool, len(group))
-	seen := map[string]bool{}
-	var keys [][]byte
-	var refs []ref
+	n := 0
+	for _, r := range group {
+		n += len(r.msgs)
+	}
+	seen := make(map[[16]byte]struct{}, n)
+	keys := make([][]byte, 0, n)
+	refs := make([]ref, 0, n)
 	for gi, r := range group {
 		fresh[gi] = make([]bool, len(r.msgs))
-		for mi, m := range r.msgs {
-			k := MessageKey(r.writeKeyID, m.MessageID)
-			if seen[string(k)] {
+		for mi := range r.msgs {
+			if _, ok := seen[r.keys[mi]]; ok {
 				continue // a repeat within this transaction: a duplicate
 			}
-			seen[string(k)] = true
+			seen[r.keys[mi]] = struct{}{}
+			k := r.keys[mi][:]
 			keys = append(keys, k)
 			refs = append(refs, ref{gi, mi})
 		}
@@ -706,7 +724,12 @@ func (w *writer) prepare(ctx context.Context) error {
 		if err := w.loadDedupe(ctx); err != nil {
 			return err
 		}
-		queries = append(queries, s.ingestEventsSQL(eventChunk), s.touchSQL("accounts", touchChunk), s.touchSQL("contacts", touchChunk),
+		w.eventsSQL = map[int]string{}
+		for _, n := range eventChunkSizes {
+			w.eventsSQL[n] = s.ingestEventsSQL(n)
+			queries = append(queries, w.eventsSQL[n])
+		}
+		queries = append(queries, s.touchSQL("accounts", touchChunk), s.touchSQL("contacts", touchChunk),
 			lookupRunSQL, s.insertRunSQL(mergeBlocks))
 	} else {
 		queries = append(queries, pgInsertEventsSQL, pgTouchSQL("accounts"), pgTouchSQL("contacts"), pgClaimSQL)
