@@ -25,7 +25,7 @@ func DriversReport(ctx context.Context, st *store.Store, q OutcomeQuery) (Driver
 	if err != nil {
 		return Drivers{}, err
 	}
-	lb, err := labelDrivers(ctx, st, q.Outcome, q.Now, true)
+	lb, err := labelDrivers(ctx, st, q.Outcome, q.Now, true, false)
 	if err != nil {
 		return Drivers{}, err
 	}
@@ -109,11 +109,15 @@ type driverLabels struct {
 // (and id and name) when that is all it reads. The positives' times are
 // found later (firstHeld). Without cols (the backtest, which tests no
 // trait) the traits are not kept.
-func labelDrivers(ctx context.Context, st *store.Store, expr string, now time.Time, cols bool) (*driverLabels, error) {
+//
+// With held, it also finds when the outcome first held for each positive
+// (firstHeld) while it labels: the positives found so far are replayed a
+// batch at a time on the other core.
+func labelDrivers(ctx context.Context, st *store.Store, expr string, now time.Time, cols, held bool) (lb *driverLabels, err error) {
 	if expr == "" {
 		expr = DefaultOutcome
 	}
-	lb := &driverLabels{outcome: expr}
+	lb = &driverLabels{outcome: expr}
 	prg, err := rules.Compile(expr)
 	if err != nil {
 		return lb, &OutcomeError{Field: "outcome", Err: err}
@@ -123,6 +127,16 @@ func labelDrivers(ctx context.Context, st *store.Store, expr string, now time.Ti
 	tc := newTraitCols()
 	lb.memo = newOutcomeMemo(prg, lb.keys, lb.only, now)
 	memo := lb.memo
+	var replay *heldReplay
+	if held {
+		// Its own memo: the replay runs beside the labelling.
+		replay = lb.startReplay(ctx, st, newOutcomeMemo(prg, lb.keys, lb.only, now))
+		defer func() {
+			if ferr := replay.finish(lb); err == nil {
+				err = ferr
+			}
+		}()
+	}
 	var cells []traitCell
 	vars := map[string]any{}
 	put := func(cell traitCell) {
@@ -190,6 +204,9 @@ func labelDrivers(ctx context.Context, st *store.Store, expr string, now time.Ti
 			return nil
 		}
 		tc.add(cells)
+		if pos && replay != nil {
+			replay.add(len(lb.ids), a.ID)
+		}
 		lb.ids = append(lb.ids, a.ID)
 		lb.positive = append(lb.positive, pos)
 		lb.at = append(lb.at, now)
@@ -216,20 +233,105 @@ func (lb *driverLabels) firstHeld(ctx context.Context, st *store.Store) error {
 			index[lb.ids[i]] = i
 		}
 	}
-	var keep func(string) bool
-	if lb.only {
-		keep = func(k string) bool { return slices.Contains(lb.keys, k) }
-	}
-	found, err := replayFirstHeld(ctx, st, positives, keep, func(tr map[string]any) bool {
-		pos, ok, err := lb.memo.eval(ctx, tr)
-		return err == nil && ok && pos
-	}, func(id string, at time.Time) { lb.at[index[id]] = at })
+	found, err := lb.replay(ctx, st, lb.memo, positives)
 	if err != nil {
 		return err
 	}
 	for _, id := range positives {
-		if !found[id] {
-			lb.at[index[id]] = lb.updated[index[id]]
+		lb.at[index[id]] = lb.updated[index[id]]
+		if at, ok := found[id]; ok {
+			lb.at[index[id]] = at
+		}
+	}
+	return nil
+}
+
+// replay replays the group calls of positives with memo and returns when
+// the outcome first held for those the replay sees it hold.
+func (lb *driverLabels) replay(ctx context.Context, st *store.Store, memo *outcomeMemo, positives []string) (map[string]time.Time, error) {
+	var keep func(string) bool
+	if lb.only {
+		keep = func(k string) bool { return slices.Contains(lb.keys, k) }
+	}
+	at := map[string]time.Time{}
+	_, err := replayFirstHeld(ctx, st, positives, keep, func(tr map[string]any) bool {
+		pos, ok, err := memo.eval(ctx, tr)
+		return err == nil && ok && pos
+	}, func(id string, t time.Time) { at[id] = t })
+	return at, err
+}
+
+// heldBatch is how many positives the labelling hands the replay at once.
+const heldBatch = 500
+
+// heldReplay replays the positives' group calls while the labelling goes
+// on (labelDrivers with held): the labelling adds each positive, and a
+// goroutine replays them a batch at a time with a memo of its own.
+type heldReplay struct {
+	batch   []string
+	index   []int // of batch's positives in the labels
+	batches chan heldAsk
+	done    chan heldFound
+}
+
+type heldAsk struct {
+	ids   []string
+	index []int
+}
+
+type heldFound struct {
+	at  map[int]time.Time
+	err error
+}
+
+func (lb *driverLabels) startReplay(ctx context.Context, st *store.Store, memo *outcomeMemo) *heldReplay {
+	r := &heldReplay{batches: make(chan heldAsk, 4), done: make(chan heldFound, 1)}
+	go func() {
+		f := heldFound{at: map[int]time.Time{}}
+		for ask := range r.batches {
+			if f.err != nil {
+				continue // drain
+			}
+			at, err := lb.replay(ctx, st, memo, ask.ids)
+			f.err = err
+			for n, id := range ask.ids {
+				if t, ok := at[id]; ok {
+					f.at[ask.index[n]] = t
+				}
+			}
+		}
+		r.done <- f
+	}()
+	return r
+}
+
+// add hands the replay the positive id, the i-th labelled account.
+func (r *heldReplay) add(i int, id string) {
+	r.batch = append(r.batch, id)
+	r.index = append(r.index, i)
+	if len(r.batch) >= heldBatch {
+		r.batches <- heldAsk{r.batch, r.index}
+		r.batch, r.index = nil, nil
+	}
+}
+
+// finish waits for the replay and dates each positive as firstHeld does.
+func (r *heldReplay) finish(lb *driverLabels) error {
+	if len(r.batch) > 0 {
+		r.batches <- heldAsk{r.batch, r.index}
+	}
+	close(r.batches)
+	f := <-r.done
+	if f.err != nil {
+		return f.err
+	}
+	for i, p := range lb.positive {
+		if !p {
+			continue
+		}
+		lb.at[i] = lb.updated[i]
+		if t, ok := f.at[i]; ok {
+			lb.at[i] = t
 		}
 	}
 	return nil

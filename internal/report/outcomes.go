@@ -86,12 +86,9 @@ type Labels struct {
 // account was last updated if the replay never sees it hold. It labels as
 // the drivers report does (labelDrivers), without keeping the traits.
 func LabelOutcomes(ctx context.Context, st *store.Store, expr string, now time.Time) (Labels, error) {
-	dl, err := labelDrivers(ctx, st, expr, now, false)
+	dl, err := labelDrivers(ctx, st, expr, now, false, true)
 	lb := Labels{Outcome: dl.outcome}
 	if err != nil {
-		return lb, err
-	}
-	if err := dl.firstHeld(ctx, st); err != nil {
 		return lb, err
 	}
 	lb.Excluded = dl.excluded
