@@ -25,7 +25,7 @@ func DriversReport(ctx context.Context, st *store.Store, q OutcomeQuery) (Driver
 	if err != nil {
 		return Drivers{}, err
 	}
-	lb, err := labelDrivers(ctx, st, q.Outcome, q.Now, true, false)
+	lb, err := labelDrivers(ctx, st, q.Outcome, q.Now, true)
 	if err != nil {
 		return Drivers{}, err
 	}
@@ -39,9 +39,6 @@ func DriversReport(ctx context.Context, st *store.Store, q OutcomeQuery) (Driver
 	dd := driverData{positive: lb.positive, traits: lb.traits}
 	// The behaviours are read while the traits are tested.
 	behaviours := func(dd *driverData) error {
-		if err := lb.firstHeld(ctx, st); err != nil {
-			return err
-		}
 		return readBehaviours(ctx, st, dd, lb, q.Now, gap, window)
 	}
 	d, err := computeDrivers(dd, DriverOptions{Exclude: exclude, MapExcluded: mapped}, behaviours)
@@ -106,14 +103,16 @@ type driverLabels struct {
 // does (an account where it cannot be evaluated is left out and counted),
 // and reads the traits into columns on the way. Each account's traits are
 // read once, by parseTraits; the condition sees only the traits it names
-// (and id and name) when that is all it reads. The positives' times are
-// found later (firstHeld). Without cols (the backtest, which tests no
-// trait) the traits are not kept.
+// (and id and name) when that is all it reads. Without cols (the
+// backtest, which tests no trait) the traits are not kept.
 //
-// With held, it also finds when the outcome first held for each positive
-// (firstHeld) while it labels: the positives found so far are replayed a
-// batch at a time on the other core.
-func labelDrivers(ctx context.Context, st *store.Store, expr string, now time.Time, cols, held bool) (lb *driverLabels, err error) {
+// It also finds when the outcome first held for each positive, while it
+// labels: the positives found so far are replayed a batch at a time on
+// the other core (heldReplay). A positive's time is when the condition
+// first held as its traits changed (replaying its group calls, keeping
+// only the traits the outcome names when that is all it reads), or when
+// the account was last updated if the replay never sees it hold.
+func labelDrivers(ctx context.Context, st *store.Store, expr string, now time.Time, cols bool) (lb *driverLabels, err error) {
 	if expr == "" {
 		expr = DefaultOutcome
 	}
@@ -127,16 +126,13 @@ func labelDrivers(ctx context.Context, st *store.Store, expr string, now time.Ti
 	tc := newTraitCols()
 	lb.memo = newOutcomeMemo(prg, lb.keys, lb.only, now)
 	memo := lb.memo
-	var replay *heldReplay
-	if held {
-		// Its own memo: the replay runs beside the labelling.
-		replay = lb.startReplay(ctx, st, newOutcomeMemo(prg, lb.keys, lb.only, now))
-		defer func() {
-			if ferr := replay.finish(lb); err == nil {
-				err = ferr
-			}
-		}()
-	}
+	// The replay has a memo of its own: it runs beside the labelling.
+	replay := lb.startReplay(ctx, st, newOutcomeMemo(prg, lb.keys, lb.only, now))
+	defer func() {
+		if ferr := replay.finish(lb); err == nil {
+			err = ferr
+		}
+	}()
 	var cells []traitCell
 	vars := map[string]any{}
 	put := func(cell traitCell) {
@@ -204,7 +200,7 @@ func labelDrivers(ctx context.Context, st *store.Store, expr string, now time.Ti
 			return nil
 		}
 		tc.add(cells)
-		if pos && replay != nil {
+		if pos {
 			replay.add(len(lb.ids), a.ID)
 		}
 		lb.ids = append(lb.ids, a.ID)
@@ -218,32 +214,6 @@ func labelDrivers(ctx context.Context, st *store.Store, expr string, now time.Ti
 	}
 	lb.traits = tc.done()
 	return lb, nil
-}
-
-// firstHeld finds when the outcome first held for each positive, as
-// LabelOutcomes does: replaying its group calls (keeping only the traits
-// the outcome names, when that is all it reads), or, if the replay never
-// sees it hold, when the account was last updated.
-func (lb *driverLabels) firstHeld(ctx context.Context, st *store.Store) error {
-	var positives []string
-	index := map[string]int{}
-	for i, p := range lb.positive {
-		if p {
-			positives = append(positives, lb.ids[i])
-			index[lb.ids[i]] = i
-		}
-	}
-	found, err := lb.replay(ctx, st, lb.memo, positives)
-	if err != nil {
-		return err
-	}
-	for _, id := range positives {
-		lb.at[index[id]] = lb.updated[index[id]]
-		if at, ok := found[id]; ok {
-			lb.at[index[id]] = at
-		}
-	}
-	return nil
 }
 
 // replay replays the group calls of positives with memo and returns when
@@ -265,7 +235,7 @@ func (lb *driverLabels) replay(ctx context.Context, st *store.Store, memo *outco
 const heldBatch = 500
 
 // heldReplay replays the positives' group calls while the labelling goes
-// on (labelDrivers with held): the labelling adds each positive, and a
+// on (labelDrivers): the labelling adds each positive, and a
 // goroutine replays them a batch at a time with a memo of its own.
 type heldReplay struct {
 	batch   []string
@@ -315,7 +285,8 @@ func (r *heldReplay) add(i int, id string) {
 	}
 }
 
-// finish waits for the replay and dates each positive as firstHeld does.
+// finish waits for the replay and dates each positive: when the replay
+// saw the outcome first hold, else when the account was last updated.
 func (r *heldReplay) finish(lb *driverLabels) error {
 	if len(r.batch) > 0 {
 		r.batches <- heldAsk{r.batch, r.index}

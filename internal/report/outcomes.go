@@ -86,7 +86,7 @@ type Labels struct {
 // account was last updated if the replay never sees it hold. It labels as
 // the drivers report does (labelDrivers), without keeping the traits.
 func LabelOutcomes(ctx context.Context, st *store.Store, expr string, now time.Time) (Labels, error) {
-	dl, err := labelDrivers(ctx, st, expr, now, false, true)
+	dl, err := labelDrivers(ctx, st, expr, now, false)
 	lb := Labels{Outcome: dl.outcome}
 	if err != nil {
 		return lb, err
