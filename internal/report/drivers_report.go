@@ -231,8 +231,9 @@ func (lb *driverLabels) replay(ctx context.Context, st *store.Store, memo *outco
 	return at, err
 }
 
-// heldBatch is how many positives the labelling hands the replay at once.
-const heldBatch = 500
+// heldBatch is how many positives the labelling hands the replay at once
+// (a variable for a test).
+var heldBatch = 500
 
 // heldReplay replays the positives' group calls while the labelling goes
 // on (labelDrivers): the labelling adds each positive, and a
