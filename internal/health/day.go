@@ -79,10 +79,21 @@ func (d Day) WarningCodes() []string {
 // weights or shares). A sponsor_left warning is kept as the relationship
 // component's sponsor change event, dated at the start of the day, so that
 // Warnings(d.Result()) raises the day's warnings.
-func (d Day) Result() Result {
+func (d Day) Result() Result { return d.ResultIn(nil) }
+
+// DayComponents is the number of components a Day keeps.
+const DayComponents = len(componentOrder)
+
+// ResultIn is Result with its components in room, when room has space for
+// DayComponents (len 0): a caller that turns many days into results
+// allocates their components together.
+func (d Day) ResultIn(room []Component) Result {
+	if cap(room) < DayComponents {
+		room = make([]Component, 0, DayComponents)
+	}
 	r := Result{At: time.Unix(d.Day*secondsPerDay, 0).UTC(), Behavioural: d.Behavioural, Emotional: d.Emotional,
 		Combined: d.Combined, Quadrant: d.Quadrant, BehaviourOnly: d.Combined.Known && !d.Emotional.Known,
-		Components: make([]Component, 0, len(componentOrder))}
+		Components: room[:0]}
 	for i, name := range componentOrder {
 		c := Component{Name: name, Group: GroupBehavioural, Value: d.Components[i]}
 		switch name {

@@ -79,24 +79,41 @@ type Warning struct {
 // SponsorChangeDays).
 func Warnings(r Result) []Warning {
 	var out []Warning
+	raised(r, func(code string, text func() string) { out = append(out, Warning{code, text()}) })
+	return out
+}
+
+// WarningCodesOf returns the codes of the warnings r raises (Warnings),
+// without writing their texts: the backtest asks this of every account.
+func WarningCodesOf(r Result) []string {
+	var out []string
+	raised(r, func(code string, _ func() string) { out = append(out, code) })
+	return out
+}
+
+// raised calls fn with each warning r raises, in Warnings' order, and
+// what writes its text.
+func raised(r Result, fn func(code string, text func() string)) {
 	if r.Combined.Known && r.Combined.Score < LowHealthScore {
-		out = append(out, Warning{WarningLowHealth, fmt.Sprintf("combined health %s, below %d", r.Combined, LowHealthScore)})
+		fn(WarningLowHealth, func() string {
+			return fmt.Sprintf("combined health %s, below %d", r.Combined, LowHealthScore)
+		})
 	}
 	if c, ok := r.Component(ComponentTrend); ok && c.Value.Known && c.Value.Score < DecliningTrend {
 		// The trend's value is the ratio itself (× 100), so the text does
 		// not need the explanation, which quiet scoring leaves out.
-		out = append(out, Warning{WarningDecliningUsage, fmt.Sprintf(
-			"usage is declining: daily activity in the last window is %.0f%% of the two windows before", c.Value.Score)})
+		fn(WarningDecliningUsage, func() string {
+			return fmt.Sprintf("usage is declining: daily activity in the last window is %.0f%% of the two windows before", c.Value.Score)
+		})
 	}
 	if c, ok := r.Component(ComponentRelationship); ok {
 		for _, m := range c.Events {
 			if m.Event == sponsorChangeEvent {
-				out = append(out, Warning{WarningSponsorLeft, "a sponsor or champion left or changed on " + m.At.Format(time.DateOnly)})
+				fn(WarningSponsorLeft, func() string { return "a sponsor or champion left or changed on " + m.At.Format(time.DateOnly) })
 				break
 			}
 		}
 	}
-	return out
 }
 
 // Reweigh returns the combined score r would have under model's weights:

@@ -60,10 +60,7 @@ var BacktestReasons = []string{ReasonLowHealth, ReasonDecliningUsage, ReasonSpon
 // reasonsOf lists the exception reasons a health result raised: its own
 // warnings (health.Warnings) and those given.
 func reasonsOf(r health.Result, warnings []string) []string {
-	var out []string
-	for _, w := range health.Warnings(r) {
-		out = append(out, w.Code)
-	}
+	out := health.WarningCodesOf(r)
 	for _, w := range warnings {
 		if !slices.Contains(out, w) {
 			out = append(out, w)
@@ -203,11 +200,12 @@ func ComputeBacktest(rows []Scored) (Backtest, error) {
 			atRisk[0]++
 			atRisk[1] += hit
 		}
-		if Flagged(r.Score, r.Warnings...) {
+		reasons := reasonsOf(r.Score, r.Warnings)
+		if r.Score.Quadrant == health.QuadrantAtRisk || len(reasons) > 0 { // Flagged
 			flagged[0]++
 			flagged[1] += hit
 		}
-		for _, code := range reasonsOf(r.Score, r.Warnings) {
+		for _, code := range reasons {
 			if k := slices.Index(BacktestReasons, code); k >= 0 {
 				byReason[k][0]++
 				byReason[k][1] += hit
@@ -218,12 +216,15 @@ func ComputeBacktest(rows []Scored) (Backtest, error) {
 	if err := enoughOutcomes("the backtest", b.Positives, b.Negatives); err != nil {
 		return b, err
 	}
+	// The ROC curve (a sort of its own) is drawn on the other core.
+	roc := make(chan []stats.ROCPoint, 1)
+	go func() { roc <- stats.ROC(risk, pos) }()
 	auc, err := stats.ComputeAUC(risk, pos)
 	if err != nil {
+		<-roc
 		return b, err
 	}
 	b.AUC, b.AUCLow, b.AUCHigh = auc.Value, auc.Low, auc.High
-	b.ROC = stats.ROC(risk, pos)
 	b.AtRisk = PrecisionRecall{Flagged: atRisk[0], Precision: rateOf(atRisk[1], atRisk[0]), Recall: rateOf(atRisk[1], b.Positives)}
 	b.Exceptions = PrecisionRecall{Flagged: flagged[0], Precision: rateOf(flagged[1], flagged[0]), Recall: rateOf(flagged[1], b.Positives)}
 	for k, code := range BacktestReasons {
@@ -239,8 +240,12 @@ func ComputeBacktest(rows []Scored) (Backtest, error) {
 	for i := range idx {
 		idx[i] = i
 	}
+	score := make([]float64, len(rows)) // 100 − risk, kept apart from the rows for the sort
+	for i, r := range rows {
+		score[i] = r.Score.Combined.Score
+	}
 	slices.SortFunc(idx, func(x, y int) int {
-		if c := cmp.Compare(rows[x].Score.Combined.Score, rows[y].Score.Combined.Score); c != 0 {
+		if c := cmp.Compare(score[x], score[y]); c != 0 {
 			return c
 		}
 		return cmp.Compare(rows[x].AccountID, rows[y].AccountID)
@@ -268,17 +273,17 @@ func ComputeBacktest(rows []Scored) (Backtest, error) {
 
 	for from := 0; from < 100; from += 20 {
 		hits, of := 0, 0
-		for _, r := range rows {
-			s := r.Score.Combined.Score
+		for i, s := range score {
 			if s >= float64(from) && (s < float64(from+20) || (from == 80 && s <= 100)) {
 				of++
-				if r.Positive {
+				if rows[i].Positive {
 					hits++
 				}
 			}
 		}
 		b.Calibration = append(b.Calibration, Band{From: from, To: from + 20, Rate: rateOf(hits, of)})
 	}
+	b.ROC = <-roc
 	for i := range b.ROC {
 		if math.IsInf(b.ROC[i].Threshold, 1) {
 			b.ROC[i].Threshold = 101 // JSON has no infinity: above every risk

@@ -39,9 +39,6 @@ func DriversReport(ctx context.Context, st *store.Store, q OutcomeQuery) (Driver
 	dd := driverData{positive: lb.positive, traits: lb.traits}
 	// The behaviours are read while the traits are tested.
 	behaviours := func(dd *driverData) error {
-		if err := lb.firstHeld(ctx, st); err != nil {
-			return err
-		}
 		return readBehaviours(ctx, st, dd, lb, q.Now, gap, window)
 	}
 	d, err := computeDrivers(dd, DriverOptions{Exclude: exclude, MapExcluded: mapped}, behaviours)
@@ -106,14 +103,20 @@ type driverLabels struct {
 // does (an account where it cannot be evaluated is left out and counted),
 // and reads the traits into columns on the way. Each account's traits are
 // read once, by parseTraits; the condition sees only the traits it names
-// (and id and name) when that is all it reads. The positives' times are
-// found later (firstHeld). Without cols (the backtest, which tests no
-// trait) the traits are not kept.
-func labelDrivers(ctx context.Context, st *store.Store, expr string, now time.Time, cols bool) (*driverLabels, error) {
+// (and id and name) when that is all it reads. Without cols (the
+// backtest, which tests no trait) the traits are not kept.
+//
+// It also finds when the outcome first held for each positive, while it
+// labels: the positives found so far are replayed a batch at a time on
+// the other core (heldReplay). A positive's time is when the condition
+// first held as its traits changed (replaying its group calls, keeping
+// only the traits the outcome names when that is all it reads), or when
+// the account was last updated if the replay never sees it hold.
+func labelDrivers(ctx context.Context, st *store.Store, expr string, now time.Time, cols bool) (lb *driverLabels, err error) {
 	if expr == "" {
 		expr = DefaultOutcome
 	}
-	lb := &driverLabels{outcome: expr}
+	lb = &driverLabels{outcome: expr}
 	prg, err := rules.Compile(expr)
 	if err != nil {
 		return lb, &OutcomeError{Field: "outcome", Err: err}
@@ -123,6 +126,13 @@ func labelDrivers(ctx context.Context, st *store.Store, expr string, now time.Ti
 	tc := newTraitCols()
 	lb.memo = newOutcomeMemo(prg, lb.keys, lb.only, now)
 	memo := lb.memo
+	// The replay has a memo of its own: it runs beside the labelling.
+	replay := lb.startReplay(ctx, st, newOutcomeMemo(prg, lb.keys, lb.only, now))
+	defer func() {
+		if ferr := replay.finish(lb); err == nil {
+			err = ferr
+		}
+	}()
 	var cells []traitCell
 	vars := map[string]any{}
 	put := func(cell traitCell) {
@@ -190,6 +200,9 @@ func labelDrivers(ctx context.Context, st *store.Store, expr string, now time.Ti
 			return nil
 		}
 		tc.add(cells)
+		if pos {
+			replay.add(len(lb.ids), a.ID)
+		}
 		lb.ids = append(lb.ids, a.ID)
 		lb.positive = append(lb.positive, pos)
 		lb.at = append(lb.at, now)
@@ -203,33 +216,94 @@ func labelDrivers(ctx context.Context, st *store.Store, expr string, now time.Ti
 	return lb, nil
 }
 
-// firstHeld finds when the outcome first held for each positive, as
-// LabelOutcomes does: replaying its group calls (keeping only the traits
-// the outcome names, when that is all it reads), or, if the replay never
-// sees it hold, when the account was last updated.
-func (lb *driverLabels) firstHeld(ctx context.Context, st *store.Store) error {
-	var positives []string
-	index := map[string]int{}
-	for i, p := range lb.positive {
-		if p {
-			positives = append(positives, lb.ids[i])
-			index[lb.ids[i]] = i
-		}
-	}
+// replay replays the group calls of positives with memo and returns when
+// the outcome first held for those the replay sees it hold.
+func (lb *driverLabels) replay(ctx context.Context, st *store.Store, memo *outcomeMemo, positives []string) (map[string]time.Time, error) {
 	var keep func(string) bool
 	if lb.only {
 		keep = func(k string) bool { return slices.Contains(lb.keys, k) }
 	}
-	found, err := replayFirstHeld(ctx, st, positives, keep, func(tr map[string]any) bool {
-		pos, ok, err := lb.memo.eval(ctx, tr)
+	at := map[string]time.Time{}
+	_, err := replayFirstHeld(ctx, st, positives, keep, func(tr map[string]any) bool {
+		pos, ok, err := memo.eval(ctx, tr)
 		return err == nil && ok && pos
-	}, func(id string, at time.Time) { lb.at[index[id]] = at })
-	if err != nil {
-		return err
+	}, func(id string, t time.Time) { at[id] = t })
+	return at, err
+}
+
+// heldBatch is how many positives the labelling hands the replay at once
+// (a variable for a test).
+var heldBatch = 500
+
+// heldReplay replays the positives' group calls while the labelling goes
+// on (labelDrivers): the labelling adds each positive, and a
+// goroutine replays them a batch at a time with a memo of its own.
+type heldReplay struct {
+	batch   []string
+	index   []int // of batch's positives in the labels
+	batches chan heldAsk
+	done    chan heldFound
+}
+
+type heldAsk struct {
+	ids   []string
+	index []int
+}
+
+type heldFound struct {
+	at  map[int]time.Time
+	err error
+}
+
+func (lb *driverLabels) startReplay(ctx context.Context, st *store.Store, memo *outcomeMemo) *heldReplay {
+	r := &heldReplay{batches: make(chan heldAsk, 4), done: make(chan heldFound, 1)}
+	go func() {
+		f := heldFound{at: map[int]time.Time{}}
+		for ask := range r.batches {
+			if f.err != nil {
+				continue // drain
+			}
+			at, err := lb.replay(ctx, st, memo, ask.ids)
+			f.err = err
+			for n, id := range ask.ids {
+				if t, ok := at[id]; ok {
+					f.at[ask.index[n]] = t
+				}
+			}
+		}
+		r.done <- f
+	}()
+	return r
+}
+
+// add hands the replay the positive id, the i-th labelled account.
+func (r *heldReplay) add(i int, id string) {
+	r.batch = append(r.batch, id)
+	r.index = append(r.index, i)
+	if len(r.batch) >= heldBatch {
+		r.batches <- heldAsk{r.batch, r.index}
+		r.batch, r.index = nil, nil
 	}
-	for _, id := range positives {
-		if !found[id] {
-			lb.at[index[id]] = lb.updated[index[id]]
+}
+
+// finish waits for the replay and dates each positive: when the replay
+// saw the outcome first hold, else when the account was last updated.
+func (r *heldReplay) finish(lb *driverLabels) error {
+	if len(r.batch) > 0 {
+		r.batches <- heldAsk{r.batch, r.index}
+	}
+	close(r.batches)
+	f := <-r.done
+	if f.err != nil {
+		return f.err
+	}
+	for i, p := range lb.positive {
+		if !p {
+			continue
+		}
+		lb.at[i] = lb.updated[i]
+		if t, ok := f.at[i]; ok {
+			lb.at[i] = t
 		}
 	}
 	return nil

@@ -87,6 +87,29 @@ func referenceLabels(ctx context.Context, st *store.Store, expr string, now time
 // the whole account, a nested value and a trait some accounts lack.
 func TestLabelOutcomesEqualsTheMapByMapLabelling(t *testing.T) {
 	t.Parallel()
+	checkLabelsAgainstReference(t, []string{
+		"",
+		`account.tier == "gold"`,
+		`account.tier == "gold" && account.lifecycle_stage == "churned"`,
+		`account.size() > 10 && account.lifecycle_stage == "churned"`,
+		`account.address.city == "Lyon" || account.lifecycle_stage == "churned"`,
+	})
+}
+
+// TestLabelOutcomesInSmallReplayBatches replays the positives a few at a
+// time beside the labelling (many batches, as at 100,000 accounts) and
+// finds the same labels. Not parallel: it sets the batch size every
+// labelling reads.
+func TestLabelOutcomesInSmallReplayBatches(t *testing.T) {
+	defer func(n int) { heldBatch = n }(heldBatch)
+	heldBatch = 3
+	checkLabelsAgainstReference(t, []string{"", `account.tier == "gold"`})
+}
+
+// checkLabelsAgainstReference labels a planted base with awkward traits
+// for each outcome and compares with the map-by-map labelling.
+func checkLabelsAgainstReference(t *testing.T, outcomes []string) {
+	t.Helper()
 	cfg := planted.DefaultConfig(5)
 	cfg.Accounts, cfg.Days = 60, 120
 	msgs := plantedWithTraits(cfg, func(n int, tr map[string]any) {
@@ -99,13 +122,7 @@ func TestLabelOutcomesEqualsTheMapByMapLabelling(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		require.NoError(t, planted.IngestMessages(ctx, st, msgs))
-		for _, outcome := range []string{
-			"",
-			`account.tier == "gold"`,
-			`account.tier == "gold" && account.lifecycle_stage == "churned"`,
-			`account.size() > 10 && account.lifecycle_stage == "churned"`,
-			`account.address.city == "Lyon" || account.lifecycle_stage == "churned"`,
-		} {
+		for _, outcome := range outcomes {
 			want, err := referenceLabels(ctx, st, outcome, cfg.End)
 			require.NoError(t, err)
 			got, err := LabelOutcomes(ctx, st, outcome, cfg.End)

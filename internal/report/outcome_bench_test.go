@@ -401,19 +401,25 @@ func BenchmarkOutcomeReports(b *testing.B) {
 			ctx := context.Background()
 			tr := tracker.New(st, journey.NewLive(st), tracker.Options{Now: func() time.Time { return outcomeBenchNow }})
 			b.Run("drivers", func(b *testing.B) {
+				began := storetest.CPUTime()
 				for b.Loop() {
 					dr, err := report.DriversReport(ctx, st, report.OutcomeQuery{Now: outcomeBenchNow})
 					require.NoError(b, err)
 					require.NotEmpty(b, dr.Drivers)
 				}
+				// The process's CPU time per report (the database
+				// server's, on PostgreSQL, is not counted).
+				b.ReportMetric(float64((storetest.CPUTime()-began).Milliseconds())/float64(b.N), "cpu-ms/op")
 			})
 			b.Run("backtest-60d", func(b *testing.B) {
 				outcomeBenchHistory(b, st, tr)
+				began := storetest.CPUTime()
 				for b.Loop() {
 					bt, err := report.BacktestReport(ctx, st, tr, report.OutcomeQuery{HorizonDays: 60, Now: outcomeBenchNow})
 					require.NoError(b, err)
 					require.Greater(b, bt.AUC, 0.5)
 				}
+				b.ReportMetric(float64((storetest.CPUTime()-began).Milliseconds())/float64(b.N), "cpu-ms/op")
 			})
 		})
 	}

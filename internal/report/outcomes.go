@@ -91,9 +91,6 @@ func LabelOutcomes(ctx context.Context, st *store.Store, expr string, now time.T
 	if err != nil {
 		return lb, err
 	}
-	if err := dl.firstHeld(ctx, st); err != nil {
-		return lb, err
-	}
 	lb.Excluded = dl.excluded
 	lb.Rows = make([]Labelled, len(dl.ids))
 	for i, id := range dl.ids {
@@ -219,23 +216,59 @@ func scoredAccounts(ctx context.Context, st *store.Store, tr *tracker.Tracker, q
 	if err != nil {
 		return nil, lb, 0, err
 	}
+	// The positives' own days (a few accounts each, read by key) are read
+	// while the negatives' day is still being read, on the other core.
+	var pos, neg []int
+	for i, r := range lb.Rows {
+		if r.Positive {
+			pos = append(pos, i)
+		} else {
+			neg = append(neg, i)
+		}
+	}
+	asked := func(which []int) ([]string, [][]time.Time) {
+		ids := make([]string, len(which))
+		at := make([][]time.Time, len(which))
+		for n, i := range which {
+			r := lb.Rows[i]
+			ids[n] = r.AccountID
+			if r.Positive {
+				at[n] = []time.Time{r.At.Add(-horizon), r.At.Add(-FlaggedBeforeDays * day)}
+			} else {
+				at[n] = []time.Time{r.At.Add(-horizon)}
+			}
+		}
+		return ids, at
+	}
+	type pastRead struct {
+		scores [][]tracker.PastScore
+		err    error
+	}
+	posRead := make(chan pastRead, 1)
+	go func() {
+		ids, at := asked(pos)
+		scores, _, err := tr.PastScores(ctx, ids, at, nil)
+		posRead <- pastRead{scores, err}
+	}()
 	read := <-ahead
 	if read.err != nil {
 		return nil, lb, 0, read.err
 	}
-	ids := make([]string, len(lb.Rows))
-	at := make([][]time.Time, len(lb.Rows))
-	for i, r := range lb.Rows {
-		ids[i] = r.AccountID
-		if r.Positive {
-			at[i] = []time.Time{r.At.Add(-horizon), r.At.Add(-FlaggedBeforeDays * day)}
-		} else {
-			at[i] = []time.Time{r.At.Add(-horizon)}
-		}
-	}
-	scores, _, err := tr.PastScores(ctx, ids, at, read.ds)
+	ids, at := asked(neg)
+	negScores, _, err := tr.PastScores(ctx, ids, at, read.ds)
 	if err != nil {
 		return nil, lb, 0, err
+	}
+	pr := <-posRead
+	if pr.err != nil {
+		return nil, lb, 0, pr.err
+	}
+	scores := make([][]tracker.PastScore, len(lb.Rows))
+	for n, i := range pos {
+		scores[i] = pr.scores[n]
+	}
+	for n, i := range neg {
+		scores[i] = negScores[n]
 	}
 	rows := make([]Scored, 0, len(lb.Rows))
 	for i, r := range lb.Rows {
