@@ -153,12 +153,6 @@ func (r *stageRunner) loop() {
 	for {
 		ctx := context.Background()
 		r.refreshNames(ctx)
-		// Listened events this process committed go first, ahead of
-		// the rest (fastlane.go); a failed fast round leaves them to
-		// the ordinary rounds.
-		if _, err := r.fastRound(ctx); err != nil {
-			r.s.log.Warn("ingest stages could not take listened events ahead; they wait their turn", "err", err)
-		}
 		n, err := r.round(ctx)
 		r.mu.Lock()
 		r.failing = err
@@ -294,12 +288,33 @@ func AfterCommit(ctx context.Context, fn func(context.Context)) bool {
 	return ok
 }
 
-// round consumes one batch of committed events and returns how many
-// events and reattributions it handed to the hooks or dropped; once it has
-// committed, it runs what the hooks asked for with AfterCommit.
+// round takes the runner's turn and consumes, in order, one batch of
+// committed events, and returns how many events and reattributions it
+// handed to the hooks or dropped; once it has committed, it runs what the
+// hooks asked for with AfterCommit. Listened events this process committed
+// go first (fastlane.go): when some are pending, the turn is theirs, and
+// the ordinary batch waits for the next one.
 func (r *stageRunner) round(ctx context.Context) (int, error) {
 	began := time.Now()
-	n, err := thenAfterCommit(ctx, r.consume)
+	tx, last, err := r.takeTurn(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if ids := r.takePending(); len(ids) > 0 {
+		n, err := thenAfterCommit(ctx, func(ctx context.Context) (int, error) { return r.consumeAhead(ctx, tx, last, ids) })
+		if n > 0 {
+			return n, nil
+		}
+		if err != nil {
+			// The listened events are left to the ordinary rounds.
+			r.s.log.Warn("ingest stages could not take listened events ahead; they wait their turn", "err", err)
+			tx.Rollback() //nolint:errcheck // the error that matters is the fast lane's
+			if tx, last, err = r.takeTurn(ctx); err != nil {
+				return 0, err
+			}
+		}
+	}
+	n, err := thenAfterCommit(ctx, func(ctx context.Context) (int, error) { return r.consume(ctx, tx, last) })
 	if err == nil {
 		r.timed(n, time.Since(began))
 	}
@@ -339,13 +354,10 @@ func (r *stageRunner) takeTurn(ctx context.Context) (*sql.Tx, int64, error) {
 	return tx, last, nil
 }
 
-// consume is one round's transaction.
-func (r *stageRunner) consume(ctx context.Context) (int, error) {
+// consume is an ordinary round's work in tx, the runner's turn with the
+// stages' progress at last; it commits or rolls back tx.
+func (r *stageRunner) consume(ctx context.Context, tx *sql.Tx, last int64) (int, error) {
 	s := r.s
-	tx, last, err := r.takeTurn(ctx)
-	if err != nil {
-		return 0, err
-	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	horizon, err := r.horizon(ctx, tx)
 	if err != nil {
