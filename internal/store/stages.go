@@ -308,6 +308,10 @@ func (r *stageRunner) round(ctx context.Context) (int, error) {
 		if err != nil {
 			// The listened events are left to the ordinary rounds.
 			r.s.log.Warn("ingest stages could not take listened events ahead; they wait their turn", "err", err)
+		}
+		if err != nil || !r.s.dialect.embedded() {
+			// On PostgreSQL the ordinary batch reads in a turn of its
+			// own, with a horizon of its own, as it did before.
 			tx.Rollback() //nolint:errcheck // the error that matters is the fast lane's
 			if tx, last, err = r.takeTurn(ctx); err != nil {
 				return 0, err
