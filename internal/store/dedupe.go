@@ -309,6 +309,7 @@ func (w *writer) mergeDedupe(ctx context.Context) error {
 // mergeChunk writes sorted keys as blocks of run through; the last chunk
 // also records the merge.
 func (w *writer) mergeChunk(ctx context.Context, through int64, keys [][16]byte, last bool) error {
+	w.s.stages.yield() // listened events go first (fastlane.go)
 	tx, err := w.s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return err

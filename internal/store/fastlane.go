@@ -28,6 +28,17 @@ import (
 // While anything listens, rounds on SQLite are also kept short
 // (stageTarget), so the round in progress that a listened event waits for
 // on the one writing connection is short too.
+//
+// Priority. The fast lane goes first at the runner's next turn on the
+// progress (takeTurn), whatever that turn was for: an ordinary round that
+// was waiting for the writing connection when the listened event
+// committed hands its turn to the fast lane, then waits for the next. And
+// on SQLite, where the runner and the committer share one writing
+// connection, the committer lets the runner take it first (yield) while
+// listened events it committed wait for their turn: otherwise the next
+// ingestion transaction, its group already gathered, would usually win
+// the connection, and the listened event would wait for it to write and
+// commit its hundreds of rows.
 
 const (
 	// fastMax bounds the events one fast round takes.
@@ -44,6 +55,9 @@ const (
 	// rounds do not become too small to keep up.
 	stageTarget = 20 * time.Millisecond
 	stageMin    = 200
+	// fastYield bounds how long SQLite's committer lets the runner go
+	// first (yield): a runner held up elsewhere must not stall ingestion.
+	fastYield = 50 * time.Millisecond
 )
 
 // ListenedNames returns the event names an ingest stage acts on at once
@@ -65,7 +79,31 @@ type fastLane struct {
 	pending []int64
 	// limit is the size of the next ordinary round.
 	limit int
+	// turn is closed once the runner, holding its turn, has taken the
+	// pending ids (takePending); nil while none are pending.
+	turn chan struct{}
+	// incoming is closed once SQLite's committer, committing a
+	// transaction with listened events (expect), has offered them or
+	// failed; nil otherwise.
+	incoming chan struct{}
 }
+
+// expect tells the runner, before SQLite's committer commits rows, that
+// listened events are about to be offered: the runner, which may get the
+// writing connection as soon as the commit releases it, waits for them
+// (takePending) instead of starting an ordinary round without them. The
+// committer calls offer after the commit, or offer(nil) when it failed.
+func (r *stageRunner) expect(rows []Event) {
+	f := &r.fast
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.incoming == nil && slices.ContainsFunc(rows, f.listened) {
+		f.incoming = make(chan struct{})
+	}
+}
+
+// listened says whether the fast lane takes e; f.mu is held.
+func (f *fastLane) listened(e Event) bool { return e.AccountID != "" && f.names[e.Name] }
 
 // offer queues the listened events of a committed ingestion transaction
 // for the fast lane.
@@ -73,13 +111,75 @@ func (r *stageRunner) offer(rows []Event) {
 	f := &r.fast
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.incoming != nil {
+		close(f.incoming)
+		f.incoming = nil
+	}
 	if len(f.names) == 0 {
 		return
 	}
 	for i := range rows {
-		if rows[i].AccountID != "" && f.names[rows[i].Name] && len(f.pending) < 10*fastMax {
+		if f.listened(rows[i]) && len(f.pending) < 10*fastMax {
 			f.pending = append(f.pending, rows[i].ID)
 		}
+	}
+	if len(f.pending) > 0 && f.turn == nil {
+		f.turn = make(chan struct{})
+	}
+}
+
+// takePending returns the listened events waiting for the fast lane and
+// lets a committer that yields to them go on. The runner calls it holding
+// its turn (on SQLite, the writing connection).
+func (r *stageRunner) takePending() []int64 {
+	f := &r.fast
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if in := f.incoming; in != nil && len(f.pending) == 0 {
+		// On SQLite this turn began once the commit had released the
+		// connection: the offer is a moment away.
+		f.mu.Unlock()
+		select {
+		case <-in:
+		case <-time.After(fastYield):
+		}
+		f.mu.Lock()
+	}
+	ids := f.pending
+	f.pending = nil
+	if f.turn != nil {
+		close(f.turn)
+		f.turn = nil
+	}
+	return ids
+}
+
+// yield is called by SQLite's committer before it takes the writing
+// connection: while listened events it committed wait for the fast lane,
+// it waits until the runner holds the connection with them in hand, for at
+// most fastYield, so that they are not queued behind another ingestion
+// transaction. It does not wait while the stages are failing or stopped.
+func (r *stageRunner) yield() {
+	f := &r.fast
+	f.mu.Lock()
+	turn := f.turn
+	f.mu.Unlock()
+	if turn == nil {
+		return
+	}
+	r.mu.Lock()
+	failing := r.failing
+	r.mu.Unlock()
+	if failing != nil {
+		return
+	}
+	r.notify()
+	t := time.NewTimer(fastYield)
+	defer t.Stop()
+	select {
+	case <-turn:
+	case <-t.C:
+	case <-r.quit:
 	}
 }
 
@@ -134,31 +234,16 @@ func (r *stageRunner) timed(n int, d time.Duration) {
 	f.mu.Unlock()
 }
 
-// fastRound hands the listened events that may go ahead to the stages,
-// and returns how many it handed over.
-func (r *stageRunner) fastRound(ctx context.Context) (int, error) {
-	f := &r.fast
-	f.mu.Lock()
-	ids := f.pending
-	f.pending = nil
-	f.mu.Unlock()
-	if len(ids) == 0 {
-		return 0, nil
-	}
-	// On an error the ids are dropped: the ordinary rounds consume them.
-	return thenAfterCommit(ctx, func(ctx context.Context) (int, error) { return r.consumeAhead(ctx, ids) })
-}
-
-// consumeAhead is a fast round's transaction.
-func (r *stageRunner) consumeAhead(ctx context.Context, ids []int64) (int, error) {
-	// Only the shards this server holds: another server's listened
-	// events wait their turn there.
-	tx, prog, err := r.takeTurn(ctx, r.held(ctx))
-	if err != nil || tx == nil {
-		return 0, err
-	}
+// consumeAhead hands the listened events among ids that may go ahead to
+// the stages, in tx, the runner's turn with the progress prog of the
+// shards it locked (on PostgreSQL only the shards this server holds:
+// another server's listened events wait their turn there). When it handed
+// any over it has committed tx and returns how many; when none may go
+// ahead it returns 0 with tx open and unwritten, for the ordinary round.
+// On an error the caller rolls tx back; the ids are dropped either way:
+// the ordinary rounds consume them in their turn.
+func (r *stageRunner) consumeAhead(ctx context.Context, tx *sql.Tx, prog map[string]int64, ids []int64) (int, error) {
 	last := lowest(prog)
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	var queued int
 	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM reattributed_events").Scan(&queued); err != nil {
 		return 0, fmt.Errorf("read reattributed events: %w", err)

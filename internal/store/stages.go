@@ -175,12 +175,6 @@ func (r *stageRunner) loop() {
 	for {
 		ctx := context.Background()
 		r.refreshNames(ctx)
-		// Listened events this process committed go first, ahead of
-		// the rest (fastlane.go); a failed fast round leaves them to
-		// the ordinary rounds.
-		if _, err := r.fastRound(ctx); err != nil {
-			r.s.log.Warn("ingest stages could not take listened events ahead; they wait their turn", "err", err)
-		}
 		n, err := r.round(ctx)
 		r.mu.Lock()
 		r.failing = err
@@ -323,12 +317,37 @@ func AfterCommit(ctx context.Context, fn func(context.Context)) bool {
 	return ok
 }
 
-// round consumes one batch of committed events and returns how many
-// events and reattributions it handed to the hooks or dropped; once it has
-// committed, it runs what the hooks asked for with AfterCommit.
+// round takes the runner's turn and consumes, in order, one batch of
+// committed events, and returns how many events and reattributions it
+// handed to the hooks or dropped; once it has committed, it runs what the
+// hooks asked for with AfterCommit. Listened events this process committed
+// go first (fastlane.go): when some are pending, the turn is theirs, and
+// the ordinary batch waits for the next one.
 func (r *stageRunner) round(ctx context.Context) (int, error) {
 	began := time.Now()
-	n, err := thenAfterCommit(ctx, r.consume)
+	tx, prog, err := r.takeTurn(ctx, r.held(ctx))
+	if err != nil || tx == nil {
+		return 0, err
+	}
+	if ids := r.takePending(); len(ids) > 0 {
+		n, err := thenAfterCommit(ctx, func(ctx context.Context) (int, error) { return r.consumeAhead(ctx, tx, prog, ids) })
+		if n > 0 {
+			return n, nil
+		}
+		if err != nil {
+			// The listened events are left to the ordinary rounds.
+			r.s.log.Warn("ingest stages could not take listened events ahead; they wait their turn", "err", err)
+		}
+		if err != nil || !r.s.dialect.embedded() {
+			// On PostgreSQL the ordinary batch reads in a turn of its
+			// own, with a horizon of its own, as it did before.
+			tx.Rollback() //nolint:errcheck // the error that matters is the fast lane's
+			if tx, prog, err = r.takeTurn(ctx, r.held(ctx)); err != nil || tx == nil {
+				return 0, err
+			}
+		}
+	}
+	n, err := thenAfterCommit(ctx, func(ctx context.Context) (int, error) { return r.consume(ctx, tx, prog) })
 	if err == nil {
 		r.timed(n, time.Since(began))
 	}
@@ -433,13 +452,10 @@ func (r *stageRunner) shardFilter(expr string, prog map[string]int64, args []any
 	return " AND " + expr + " IN (" + ph + ")", args
 }
 
-// consume is one round's transaction.
-func (r *stageRunner) consume(ctx context.Context) (int, error) {
+// consume is an ordinary round's work in tx, the runner's turn with the
+// progress prog of the shards it locked; it commits or rolls back tx.
+func (r *stageRunner) consume(ctx context.Context, tx *sql.Tx, prog map[string]int64) (int, error) {
 	s := r.s
-	tx, prog, err := r.takeTurn(ctx, r.held(ctx))
-	if err != nil || tx == nil {
-		return 0, err
-	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	last := lowest(prog)
 	horizon, err := r.horizon(ctx, tx)

@@ -414,6 +414,10 @@ func (w *writer) commit(ctx context.Context, group []*ingestReq, ordered bool) (
 		// each batch with the traits and roles it left (stages.go).
 		w.s.stages.waitFor(ctx, committed)
 	}
+	if w.s.dialect.embedded() {
+		// Listened events this process committed go first (fastlane.go).
+		w.s.stages.yield()
+	}
 	started := time.Now()
 	tx, err := w.s.write.BeginTx(ctx, nil)
 	if err != nil {
@@ -438,7 +442,13 @@ func (w *writer) commit(ctx context.Context, group []*ingestReq, ordered bool) (
 		return nil, err
 	}
 	committing := time.Now()
+	if w.s.dialect.embedded() {
+		// The runner may take the connection the moment the commit
+		// releases it: it waits for the listened events offered below.
+		w.s.stages.expect(b.rows)
+	}
 	if err := tx.Commit(); err != nil {
+		w.s.stages.offer(nil)
 		return nil, fmt.Errorf("commit: %w", err)
 	}
 	w.stats.commits.Add(1)
