@@ -271,17 +271,19 @@ func field(key []byte, names []string) (i int, ok bool) {
 
 var envelopeFields = []string{"batch", "context", "integrations", "sentAt", "writeKey"}
 
-// decodeEnvelopeFast fills env from body, a valid JSON object as
-// strictUnmarshal would read it; false means "use encoding/json".
-func decodeEnvelopeFast(body []byte, env *envelope) bool {
-	var buf [8]member
-	ms, ok := members(buf[:0], body)
+// eachField calls set with the index in names and the value of each
+// member of obj, a JSON object, whose key is one of names; false (from
+// set, or for a key that matches a name only without regard to case, or a
+// repeated one, where encoding/json would let the last win) means "use
+// encoding/json". buf holds the members.
+func eachField(buf []member, obj []byte, names []string, set func(f int, val []byte) bool) bool {
+	ms, ok := members(buf, obj)
 	if !ok {
 		return false
 	}
 	var seen uint
 	for _, m := range ms {
-		f, ok := field(m.key, envelopeFields)
+		f, ok := field(m.key, names)
 		if !ok {
 			return false
 		}
@@ -289,20 +291,32 @@ func decodeEnvelopeFast(body []byte, env *envelope) bool {
 			continue
 		}
 		if seen&(1<<f) != 0 {
-			return false // repeated: the last one wins in encoding/json
+			return false
 		}
 		seen |= 1 << f
+		if !set(f, m.val) {
+			return false
+		}
+	}
+	return true
+}
+
+// decodeEnvelopeFast fills env from body, a valid JSON object as
+// strictUnmarshal would read it; false means "use encoding/json".
+func decodeEnvelopeFast(body []byte, env *envelope) bool {
+	var buf [8]member
+	return eachField(buf[:0], body, envelopeFields, func(f int, val []byte) bool {
+		var ok bool
 		switch f {
 		case 0:
-			if env.Batch, ok = elements(m.val); !ok {
-				return false
-			}
+			env.Batch, ok = elements(val)
+			return ok
 		case 1:
-			env.Context = json.RawMessage(m.val)
+			env.Context = json.RawMessage(val)
 		case 2:
-			env.Integrations = json.RawMessage(m.val)
+			env.Integrations = json.RawMessage(val)
 		case 3, 4:
-			s, ok := plainString(m.val)
+			s, ok := plainString(val)
 			if !ok {
 				return false
 			}
@@ -312,8 +326,8 @@ func decodeEnvelopeFast(body []byte, env *envelope) bool {
 				env.WriteKey = s
 			}
 		}
-	}
-	return true
+		return true
+	})
 }
 
 var wireFields = []string{"type", "messageId", "userId", "anonymousId", "groupId", "previousId", "event", "name",
@@ -324,24 +338,8 @@ var wireFields = []string{"type", "messageId", "userId", "anonymousId", "groupId
 // "use encoding/json".
 func decodeWireFast(raw []byte, w *wire) bool {
 	var buf [24]member
-	ms, ok := members(buf[:0], raw)
-	if !ok {
-		return false
-	}
-	var seen uint
-	for _, m := range ms {
-		f, ok := field(m.key, wireFields)
-		if !ok {
-			return false
-		}
-		if f < 0 {
-			continue
-		}
-		if seen&(1<<f) != 0 {
-			return false
-		}
-		seen |= 1 << f
-		val := json.RawMessage(m.val)
+	return eachField(buf[:0], raw, wireFields, func(f int, b []byte) bool {
+		val := json.RawMessage(b)
 		switch f {
 		case 2:
 			w.UserID = val
@@ -361,7 +359,7 @@ func decodeWireFast(raw []byte, w *wire) bool {
 			w.Integrations = val
 		default:
 			if string(val) == "null" {
-				continue // encoding/json leaves a string (or nil pointer) as it is
+				return true // encoding/json leaves a string (or nil pointer) as it is
 			}
 			s, ok := plainString(val)
 			if !ok {
@@ -386,6 +384,6 @@ func decodeWireFast(raw []byte, w *wire) bool {
 				w.WriteKey = s
 			}
 		}
-	}
-	return true
+		return true
+	})
 }
