@@ -346,20 +346,11 @@ func (s *Store) wake(ctx context.Context, tx Querier, id, run, wake string, even
 
 // WaitingEventNames lists the event names that waiting steps wait for.
 func (s *Store) WaitingEventNames(ctx context.Context) ([]string, error) {
-	rows, err := s.read.QueryContext(ctx, "SELECT DISTINCT wait_event FROM run_steps WHERE status = 'waiting' AND wait_event <> ''")
+	out, err := queryStrings(ctx, s.read, "SELECT DISTINCT wait_event FROM run_steps WHERE status = 'waiting' AND wait_event <> ''")
 	if err != nil {
 		return nil, fmt.Errorf("list the events steps wait for: %w", err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // WakeStepsForEventsTx wakes the steps waiting for one of events (same account,

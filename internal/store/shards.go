@@ -173,7 +173,7 @@ func (r *stageRunner) lease(ctx context.Context) ([]string, error) {
 	share := (stageShards + max(live, 1) - 1) / max(live, 1)
 	// Renew what is still ours; a row locked by another server's round is
 	// left as it is this time.
-	held, err := leaseRows(ctx, r, `UPDATE ingest_progress SET lease_until = `+dbNowSQL+` + $2 WHERE name IN (
+	held, err := queryStrings(ctx, r.s.write, `UPDATE ingest_progress SET lease_until = `+dbNowSQL+` + $2 WHERE name IN (
 		SELECT name FROM ingest_progress WHERE name LIKE '`+shardPrefix+`%' AND owner = $1 FOR UPDATE SKIP LOCKED) RETURNING name`, r.id, ttl)
 	if err != nil {
 		return nil, fmt.Errorf("renew the shards' leases: %w", err)
@@ -192,7 +192,7 @@ func (r *stageRunner) lease(ctx context.Context) ([]string, error) {
 		}
 		held = held[:share]
 	case len(held) < share:
-		got, err := leaseRows(ctx, r, `UPDATE ingest_progress SET owner = $1, lease_until = `+dbNowSQL+` + $2 WHERE name IN (
+		got, err := queryStrings(ctx, r.s.write, `UPDATE ingest_progress SET owner = $1, lease_until = `+dbNowSQL+` + $2 WHERE name IN (
 			SELECT name FROM ingest_progress WHERE name LIKE '`+shardPrefix+`%' AND lease_until <= `+dbNowSQL+`
 			ORDER BY name LIMIT `+strconv.Itoa(share-len(held))+` FOR UPDATE SKIP LOCKED) RETURNING name`, r.id, ttl)
 		if err != nil {
@@ -221,24 +221,6 @@ func (r *stageRunner) renewLocked(ctx context.Context, tx *sql.Tx, prog map[stri
 		return fmt.Errorf("renew the shards' leases: %w", err)
 	}
 	return nil
-}
-
-// leaseRows runs an UPDATE … RETURNING name and returns the names.
-func leaseRows(ctx context.Context, r *stageRunner, q string, args ...any) ([]string, error) {
-	rows, err := r.s.write.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
 }
 
 // releaseShards gives up this runner's leases when it stops, so the other

@@ -479,22 +479,13 @@ func (s *Store) AdvanceBroadcastTx(ctx context.Context, tx Querier, c BroadcastC
 // UsageDropsWithoutEpisode lists up to limit accounts that the health tracker flags
 // with a usage drop and that have no recorded usage_drop episode yet.
 func (s *Store) UsageDropsWithoutEpisode(ctx context.Context, limit int) ([]string, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT h.account_id FROM account_health h
+	out, err := queryStrings(ctx, s.read, `SELECT h.account_id FROM account_health h
 		LEFT JOIN trigger_signals t ON t.account_id = h.account_id AND t.signal = 'usage_drop'
 		WHERE h.usage_drop = 1 AND h.version > 0 AND t.account_id IS NULL ORDER BY h.account_id LIMIT `+fmt.Sprint(limit))
 	if err != nil {
 		return nil, fmt.Errorf("find usage drops: %w", err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // EndUsageDropEpisodes forgets the usage_drop episodes of accounts whose
