@@ -34,6 +34,22 @@ func validJSON(b []byte) bool {
 	return ok && skipSpace(b, i) == len(b)
 }
 
+// afterMember reads what follows a member of an object or array (end is
+// its closing bracket): a comma, and then more is true and j is the next
+// member's start; or end, and then ok is true and j is past it.
+func afterMember(b []byte, i int, end byte) (j int, more, ok bool) {
+	i = skipSpace(b, i)
+	switch {
+	case i >= len(b):
+		return i, false, false
+	case b[i] == ',':
+		return skipSpace(b, i+1), true, true
+	case b[i] == end:
+		return i + 1, false, true
+	}
+	return i, false, false
+}
+
 // validValue checks the value starting at b[i] and returns the index after
 // it.
 func validValue(b []byte, i, depth int) (int, bool) {
@@ -66,17 +82,9 @@ func validValue(b []byte, i, depth int) (int, bool) {
 			if i, ok = validValue(b, skipSpace(b, i+1), depth+1); !ok {
 				return i, false
 			}
-			i = skipSpace(b, i)
-			if i >= len(b) {
-				return i, false
-			}
-			switch b[i] {
-			case ',':
-				i = skipSpace(b, i+1)
-			case '}':
-				return i + 1, true
-			default:
-				return i, false
+			var more bool
+			if i, more, ok = afterMember(b, i, '}'); !more {
+				return i, ok
 			}
 		}
 	case c == '[':
@@ -92,17 +100,9 @@ func validValue(b []byte, i, depth int) (int, bool) {
 			if i, ok = validValue(b, i, depth+1); !ok {
 				return i, false
 			}
-			i = skipSpace(b, i)
-			if i >= len(b) {
-				return i, false
-			}
-			switch b[i] {
-			case ',':
-				i = skipSpace(b, i+1)
-			case ']':
-				return i + 1, true
-			default:
-				return i, false
+			var more bool
+			if i, more, ok = afterMember(b, i, ']'); !more {
+				return i, ok
 			}
 		}
 	case c == '-' || (c >= '0' && c <= '9'):
