@@ -126,7 +126,7 @@ type Store struct {
 	// concurrent requests share one commit.
 	write *sql.DB
 	// read serves queries; for SQLite a pool of WAL readers that never block
-	// the writer.
+	// the writer, for PostgreSQL a pool apart from the writers' (Open).
 	read   *sql.DB
 	log    *slog.Logger
 	dsn    string
@@ -155,6 +155,10 @@ type Store struct {
 	background sync.WaitGroup
 }
 
+// pgReadConns bounds the PostgreSQL connections that serve reads outside
+// a transaction (Store.read), besides the eight of the writing pool.
+const pgReadConns = 8
+
 // Open opens (creating if needed) the database, applies migrations and starts
 // the group committer.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
@@ -180,7 +184,20 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		// more than two were idle cost a new backend and its prepared
 		// statements the next time.
 		s.write.SetMaxIdleConns(8)
-		s.read = s.write
+		// Reads have a pool of their own: a plain SELECT never waits for a
+		// row lock, so readers always get a connection in turn. Shared with
+		// the writers, the pool could be all taken by transactions waiting
+		// for rows that a stage round holds (a playbook step inserting a
+		// task updates its account's health row, which the round's health
+		// hook has locked) while the round itself waits for a connection to
+		// read a cache's refresh (the live map, personal rules): neither
+		// could go on until a step's 30 s deadline gave its connection up.
+		if s.read, err = sql.Open("pgx", cfg.DB); err != nil {
+			s.write.Close()
+			return nil, err
+		}
+		s.read.SetMaxOpenConns(pgReadConns)
+		s.read.SetMaxIdleConns(2)
 	} else {
 		s.dialect = SQLite
 		if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
