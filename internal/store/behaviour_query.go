@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -367,17 +368,60 @@ func (s *Store) applyBehaviours(ctx context.Context, tx *sql.Tx, delta behaviour
 		}
 		return strings.Compare(a.account, b.account)
 	})
-	for _, k := range keys {
-		var raw []byte
-		// Locked: retention's uncounting may change the block at the same
-		// time (the stages' shards never share an account).
-		err := tx.QueryRowContext(ctx, "SELECT counts FROM behaviour_blocks WHERE block = $1 AND account_id = $2"+s.dialect.forUpdate(),
-			k.block, k.account).Scan(&raw)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("read behaviour block: %w", err)
+	for start := 0; start < len(keys); start += keyChunk {
+		if err := s.applyBlocks(ctx, tx, keys[start:min(start+keyChunk, len(keys))], byBlock); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// applyBlocks adds their deltas to the blocks keys (sorted): one statement
+// reads them all, one writes those left with counts and one deletes those
+// left empty, whatever their number, so a round costs the same few round
+// trips however many accounts it touched.
+func (s *Store) applyBlocks(ctx context.Context, tx *sql.Tx, keys []blockKey, byBlock map[blockKey]map[cell]int64) error {
+	// The keys as ORed pairs, not a row-value IN list: SQLite reads such a
+	// list by scanning the table, the ORed pairs through the primary key.
+	pairs := func(ks []blockKey) (string, []any) {
+		var sb strings.Builder
+		args := make([]any, 0, 2*len(ks))
+		for i, k := range ks {
+			if i > 0 {
+				sb.WriteString(" OR ")
+			}
+			sb.WriteString("(block = $" + strconv.Itoa(2*i+1) + " AND account_id = $" + strconv.Itoa(2*i+2) + ")")
+			args = append(args, k.block, k.account)
+		}
+		return sb.String(), args
+	}
+	match, args := pairs(keys)
+	// Locked, in the keys' order: retention's uncounting may change a block
+	// at the same time (the stages' shards never share an account).
+	rows, err := tx.QueryContext(ctx, "SELECT block, account_id, counts FROM behaviour_blocks WHERE "+match+
+		" ORDER BY block, account_id"+s.dialect.forUpdate(), args...)
+	if err != nil {
+		return fmt.Errorf("read behaviour blocks: %w", err)
+	}
+	stored := make(map[blockKey][]byte, len(keys))
+	for rows.Next() {
+		var k blockKey
+		var raw []byte
+		if err := rows.Scan(&k.block, &k.account, &raw); err != nil {
+			rows.Close()
+			return fmt.Errorf("read behaviour blocks: %w", err)
+		}
+		stored[k] = raw
+	}
+	if err := closeRows(rows); err != nil {
+		return fmt.Errorf("read behaviour blocks: %w", err)
+	}
+	var empty []blockKey
+	var values strings.Builder
+	var write []any
+	for _, k := range keys {
 		cur := map[cell]int64{}
-		if err := decodeBlock(raw, func(off, name, n int64) { cur[cell{off, name}] += n }); err != nil {
+		if err := decodeBlock(stored[k], func(off, name, n int64) { cur[cell{off, name}] += n }); err != nil {
 			return err
 		}
 		for c, n := range byBlock[k] {
@@ -388,14 +432,28 @@ func (s *Store) applyBehaviours(ctx context.Context, tx *sql.Tx, delta behaviour
 			}
 		}
 		if len(cur) == 0 {
-			if _, err := tx.ExecContext(ctx, "DELETE FROM behaviour_blocks WHERE block = $1 AND account_id = $2", k.block, k.account); err != nil {
-				return fmt.Errorf("write behaviour block: %w", err)
+			if _, ok := stored[k]; ok {
+				empty = append(empty, k)
 			}
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO behaviour_blocks (block, account_id, counts) VALUES ($1, $2, $3)
-			ON CONFLICT (block, account_id) DO UPDATE SET counts = excluded.counts`, k.block, k.account, encodeBlock(cur)); err != nil {
-			return fmt.Errorf("write behaviour block: %w", err)
+		if len(write) > 0 {
+			values.WriteByte(',')
+		}
+		n := len(write)
+		values.WriteString("($" + strconv.Itoa(n+1) + ", $" + strconv.Itoa(n+2) + ", $" + strconv.Itoa(n+3) + ")")
+		write = append(write, k.block, k.account, encodeBlock(cur))
+	}
+	if len(empty) > 0 {
+		match, args := pairs(empty)
+		if _, err := tx.ExecContext(ctx, "DELETE FROM behaviour_blocks WHERE "+match, args...); err != nil {
+			return fmt.Errorf("write behaviour blocks: %w", err)
+		}
+	}
+	if len(write) > 0 {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO behaviour_blocks (block, account_id, counts) VALUES "+values.String()+
+			" ON CONFLICT (block, account_id) DO UPDATE SET counts = excluded.counts", write...); err != nil {
+			return fmt.Errorf("write behaviour blocks: %w", err)
 		}
 	}
 	return nil

@@ -56,6 +56,32 @@ func staleRunDay(ctx context.Context, q Querier, runID string) error {
 	return staleCells(ctx, q, `SELECT moment_id, occurred_at / 86400000000 FROM runs WHERE id = $1`, runID)
 }
 
+// execStalingRun runs write (an INSERT or UPDATE of one row of runs, or of
+// a table with a run_id column, named by runCol) and clears the cell of
+// the run's occurrence when it wrote the row, as staleRunDay after it; it
+// returns the rows written. On PostgreSQL both go in one statement (a
+// data-modifying WITH), which saves the round trip of the second on every
+// step and run a stage round or a playbook worker records.
+func (s *Store) execStalingRun(ctx context.Context, q Querier, write, runCol, runID string, args ...any) (int64, error) {
+	if !s.dialect.embedded() {
+		var n int64
+		err := q.QueryRowContext(ctx, `WITH w AS (`+write+` RETURNING `+runCol+` AS run_id),
+			s AS (UPDATE moment_days SET gen = gen + 1, facts = NULL WHERE facts IS NOT NULL AND (moment_id, day) IN
+				(SELECT r.moment_id, r.occurred_at / 86400000000 FROM runs r WHERE r.id IN (SELECT run_id FROM w)))
+			SELECT count(*) FROM w`, args...).Scan(&n)
+		return n, err
+	}
+	res, err := q.ExecContext(ctx, write, args...)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil || n == 0 {
+		return n, err
+	}
+	return n, staleRunDay(ctx, q, runID)
+}
+
 // staleTaskDay clears the cell of the occurrence a task belongs to.
 func staleTaskDay(ctx context.Context, q Querier, taskID string) error {
 	return staleCells(ctx, q, `SELECT r.moment_id, r.occurred_at / 86400000000 FROM tasks t JOIN runs r ON r.id = t.run_id

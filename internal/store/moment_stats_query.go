@@ -215,6 +215,7 @@ func insertMarks(ctx context.Context, d Dialect, q Querier, events []Event, name
 	var (
 		accts, evNames []string
 		at, ids        []int64
+		scores         surveyScores
 	)
 	staled := map[string]bool{}
 	for i := range events {
@@ -235,17 +236,15 @@ func insertMarks(ctx context.Context, d Dialect, q Querier, events []Event, name
 		if e.Name != vocab.EventSurveyResponded {
 			continue
 		}
-		survey, score, ok := surveyAnswer(e.Properties)
-		if !ok {
-			continue
-		}
-		if _, err := q.ExecContext(ctx, `INSERT INTO analytics_survey_scores (survey, at, event_id, account_id, score)
-			VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, survey, micros(e.Timestamp), e.ID, e.AccountID, score); err != nil {
-			return fmt.Errorf("record a survey answer for analytics: %w", err)
+		if survey, score, ok := surveyAnswer(e.Properties); ok {
+			scores.add(survey, micros(e.Timestamp), e.ID, e.AccountID, score)
 		}
 	}
 	if len(ids) == 0 {
 		return nil
+	}
+	if err := scores.insert(ctx, d, q); err != nil {
+		return err
 	}
 	if !d.embedded() {
 		_, err := q.ExecContext(ctx, `INSERT INTO analytics_marks (account_id, name, at, event_id)
@@ -264,6 +263,46 @@ func insertMarks(ctx context.Context, d Dialect, q Querier, events []Event, name
 		if _, err := q.ExecContext(ctx, d.rows("INSERT INTO analytics_marks (account_id, name, at, event_id) VALUES ", end-start, 4,
 			" ON CONFLICT DO NOTHING"), args...); err != nil {
 			return fmt.Errorf("record events for analytics: %w", err)
+		}
+	}
+	return nil
+}
+
+// surveyScores are the survey answers of a batch, as columns.
+type surveyScores struct {
+	surveys, accts []string
+	at, ids        []int64
+	scores         []float64
+}
+
+func (ss *surveyScores) add(survey string, at, id int64, account string, score float64) {
+	ss.surveys, ss.at, ss.ids = append(ss.surveys, survey), append(ss.at, at), append(ss.ids, id)
+	ss.accts, ss.scores = append(ss.accts, account), append(ss.scores, score)
+}
+
+// insert writes the answers in one statement (column arrays on
+// PostgreSQL, multi-row inserts on SQLite), as insertMarks the marks.
+func (ss *surveyScores) insert(ctx context.Context, d Dialect, q Querier) error {
+	if len(ss.ids) == 0 {
+		return nil
+	}
+	if !d.embedded() {
+		if _, err := q.ExecContext(ctx, `INSERT INTO analytics_survey_scores (survey, at, event_id, account_id, score)
+			SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::float8[]) ON CONFLICT DO NOTHING`,
+			ss.surveys, ss.at, ss.ids, ss.accts, ss.scores); err != nil {
+			return fmt.Errorf("record survey answers for analytics: %w", err)
+		}
+		return nil
+	}
+	for start := 0; start < len(ss.ids); start += touchChunk {
+		end := min(start+touchChunk, len(ss.ids))
+		args := make([]any, 0, 5*(end-start))
+		for i := start; i < end; i++ {
+			args = append(args, ss.surveys[i], ss.at[i], ss.ids[i], ss.accts[i], ss.scores[i])
+		}
+		if _, err := q.ExecContext(ctx, d.rows("INSERT INTO analytics_survey_scores (survey, at, event_id, account_id, score) VALUES ", end-start, 5,
+			" ON CONFLICT DO NOTHING"), args...); err != nil {
+			return fmt.Errorf("record survey answers for analytics: %w", err)
 		}
 	}
 	return nil

@@ -86,22 +86,37 @@ func StepRowID(runID string, index int) string { return runID + "/" + strconv.It
 // run, and returns the run's id and whether it was inserted. With q the
 // caller's transaction, the run commits or rolls back with it.
 func (s *Store) InsertRunTx(ctx context.Context, q Querier, r Run) (string, bool, error) {
-	res, err := q.ExecContext(ctx, `INSERT INTO runs (id, account_id, moment_id, occurrence, map_version, category,
+	insert := `INSERT INTO runs (id, account_id, moment_id, occurrence, map_version, category,
 		contact_id, event_id, started_by, status, created_at, updated_at, occurred_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12)
-		ON CONFLICT (account_id, moment_id, occurrence) DO NOTHING`,
-		r.ID, r.AccountID, r.MomentID, r.Occurrence, r.MapVersion, r.Category, r.ContactID, r.EventID, r.StartedBy,
-		r.Status, micros(r.CreatedAt), micros(occurredAt(r)))
-	if err != nil {
-		return "", false, fmt.Errorf("insert run: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return "", false, err
-	} else if n == 1 {
-		return r.ID, true, staleDay(ctx, q, r.MomentID, occurredAt(r))
+		ON CONFLICT (account_id, moment_id, occurrence) DO NOTHING`
+	args := []any{r.ID, r.AccountID, r.MomentID, r.Occurrence, r.MapVersion, r.Category, r.ContactID, r.EventID, r.StartedBy,
+		r.Status, micros(r.CreatedAt), micros(occurredAt(r))}
+	var n int64
+	if s.dialect.embedded() {
+		res, err := q.ExecContext(ctx, insert, args...)
+		if err != nil {
+			return "", false, fmt.Errorf("insert run: %w", err)
+		}
+		if n, err = res.RowsAffected(); err != nil {
+			return "", false, err
+		} else if n == 1 {
+			return r.ID, true, staleDay(ctx, q, r.MomentID, occurredAt(r))
+		}
+	} else {
+		// The run and its day's cell (staleDay) in one round trip.
+		err := q.QueryRowContext(ctx, `WITH w AS (`+insert+` RETURNING id),
+			s AS (UPDATE moment_days SET gen = gen + 1, facts = NULL WHERE moment_id = $3 AND day = $13 AND EXISTS (SELECT 1 FROM w))
+			SELECT count(*) FROM w`, append(args, dayOf(occurredAt(r)))...).Scan(&n)
+		if err != nil {
+			return "", false, fmt.Errorf("insert run: %w", err)
+		}
+		if n == 1 {
+			return r.ID, true, nil
+		}
 	}
 	var id string
-	err = q.QueryRowContext(ctx, `SELECT id FROM runs WHERE account_id = $1 AND moment_id = $2 AND occurrence = $3`,
+	err := q.QueryRowContext(ctx, `SELECT id FROM runs WHERE account_id = $1 AND moment_id = $2 AND occurrence = $3`,
 		r.AccountID, r.MomentID, r.Occurrence).Scan(&id)
 	if err != nil {
 		return "", false, fmt.Errorf("read the existing run: %w", err)
@@ -421,18 +436,17 @@ func (s *Store) ClaimStep(ctx context.Context, l StepLease, now, leaseUntil time
 // ClaimStepTx is ClaimStep through q, such as the transaction that started
 // the run.
 func (s *Store) ClaimStepTx(ctx context.Context, q Querier, l StepLease, now, leaseUntil time.Time) (RunStep, bool, error) {
-	runID, index, gen := l.RunID, l.Index, l.Gen
-	res, err := q.ExecContext(ctx, `UPDATE run_steps SET status = 'running', attempts = attempts + 1,
+	// The claimed row comes back with the claim: one round trip.
+	st, err := scanStep(q.QueryRowContext(ctx, `UPDATE run_steps SET status = 'running', attempts = attempts + 1,
 		started_at = COALESCE(started_at, $1), updated_at = $1, due_at = $4
-		WHERE id = $2 AND gen = $3 AND status = 'due'`, micros(now), StepRowID(runID, index), gen, micros(leaseUntil))
+		WHERE id = $2 AND gen = $3 AND status = 'due' RETURNING `+stepCols, micros(now), StepRowID(l.RunID, l.Index), l.Gen, micros(leaseUntil)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return RunStep{}, false, nil
+	}
 	if err != nil {
 		return RunStep{}, false, fmt.Errorf("claim step: %w", err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return RunStep{}, false, nil
-	}
-	st, err := s.StepTx(ctx, q, runID, index)
-	return st, err == nil, err
+	return st, true, nil
 }
 
 // StepResult is how a step ended (or paused).
@@ -456,20 +470,17 @@ func (s *Store) FinishStepTx(ctx context.Context, tx Querier, l StepLease, r Ste
 	if r.Status != StepWaiting {
 		finished = sql.NullInt64{Int64: micros(now), Valid: true}
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE run_steps SET status = $1, step_key = $2, kind = $3, outcome = $4, error = $5,
+	// A step sent (or its task made) is evidence of an ideal step: its
+	// occurrence's cell is cleared.
+	n, err := s.execStalingRun(ctx, tx, `UPDATE run_steps SET status = $1, step_key = $2, kind = $3, outcome = $4, error = $5,
 		next_step = $6, due_at = $7, wait_event = $8, finished_at = $9, updated_at = $10
-		WHERE id = $11 AND gen = $12 AND status = 'running'`,
+		WHERE id = $11 AND gen = $12 AND status = 'running'`, "run_id", runID,
 		r.Status, r.Key, r.Kind, r.Outcome, r.Error, r.Next, nullTime(r.DueAt), r.WaitEvent, finished, micros(now),
 		StepRowID(runID, index), gen)
 	if err != nil {
 		return false, fmt.Errorf("record step outcome: %w", err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil || n != 1 {
-		return false, err
-	}
-	// A step sent (or its task made) is evidence of an ideal step.
-	return true, staleRunDay(ctx, tx, runID)
+	return n == 1, nil
 }
 
 // NoteStepError records a failed attempt that the job queue will retry at
@@ -510,12 +521,11 @@ func (s *Store) UpdateRunTx(ctx context.Context, q Querier, runID string, st Run
 	if st.Status == RunDone || st.Status == RunFailed {
 		finished = sql.NullInt64{Int64: micros(now), Valid: true}
 	}
-	_, err := q.ExecContext(ctx, `UPDATE runs SET status = $1, current_step = $2, error = $3, finished_at = $4, updated_at = $5
-		WHERE id = $6`, st.Status, st.Current, st.Error, finished, micros(now), runID)
-	if err != nil {
+	if _, err := s.execStalingRun(ctx, q, `UPDATE runs SET status = $1, current_step = $2, error = $3, finished_at = $4, updated_at = $5
+		WHERE id = $6`, "id", runID, st.Status, st.Current, st.Error, finished, micros(now), runID); err != nil {
 		return fmt.Errorf("update run: %w", err)
 	}
-	return staleRunDay(ctx, q, runID)
+	return nil
 }
 
 // ErrStepNotFailed means a retry was asked for a step that has not failed.

@@ -79,20 +79,16 @@ func scanTask(r scanner) (Task, error) {
 // InsertTaskTx inserts t through q unless its run step already made a task;
 // it reports whether it inserted.
 func (s *Store) InsertTaskTx(ctx context.Context, q Querier, t Task) (bool, error) {
-	res, err := q.ExecContext(ctx, `INSERT INTO tasks (id, run_id, step_index, account_id, moment_id, title, description,
+	n, err := s.execStalingRun(ctx, q, `INSERT INTO tasks (id, run_id, step_index, account_id, moment_id, title, description,
 		team, assignee, status, due_at, escalation_level, severity, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, '', $12, $12)
-		ON CONFLICT (run_id, step_index) DO NOTHING`,
+		ON CONFLICT (run_id, step_index) DO NOTHING`, "run_id", t.RunID,
 		t.ID, t.RunID, t.StepIndex, t.AccountID, t.MomentID, t.Title, t.Description, t.Team, t.Assignee, vocab.TaskOpen,
 		nullTime(t.DueAt), micros(t.CreatedAt))
 	if err != nil {
 		return false, fmt.Errorf("insert task: %w", err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil || n != 1 {
-		return false, err
-	}
-	return true, staleRunDay(ctx, q, t.RunID)
+	return n == 1, nil
 }
 
 // Task returns one task.

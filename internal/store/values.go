@@ -136,6 +136,22 @@ func (s *Store) eachRowIn(ctx context.Context, q Querier, query string, lead []a
 	return nil
 }
 
+// execIn runs statement on q once per chunk of at most keyChunk ids, with
+// idsMarker replaced by the chunk's parameters.
+func (s *Store) execIn(ctx context.Context, q Querier, statement string, ids []int64) error {
+	for start := 0; start < len(ids); start += keyChunk {
+		chunk := ids[start:min(start+keyChunk, len(ids))]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		if _, err := q.ExecContext(ctx, strings.Replace(statement, idsMarker, s.dialect.placeholders(1, len(chunk)), 1), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // mapRowsIn is eachRowIn for rows scanned into values kept by key.
 func mapRowsIn[T any](ctx context.Context, s *Store, q Querier, query string, ids []string, scan func(scanner) (T, error), key func(T) string) (map[string]T, error) {
 	out := make(map[string]T, len(ids))

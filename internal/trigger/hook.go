@@ -147,6 +147,54 @@ func (b *batch) contact(ctx context.Context, id string) (store.Contact, bool, er
 	return m[id], m[id].ID != "", nil
 }
 
+// prefetch reads, in one statement each, the accounts and contacts of the
+// batch's events that listen says may start a moment (and are recent enough
+// to), which fire would otherwise read one by one: on PostgreSQL a round
+// trip each.
+func (b *batch) prefetch(ctx context.Context, listen func(*store.Event) bool) error {
+	if b.accounts == nil {
+		b.accounts = map[string]store.Account{}
+	}
+	if b.contacts == nil {
+		b.contacts = map[string]store.Contact{}
+	}
+	var accounts, contacts []string
+	seen := map[string]bool{}
+	for i := range b.events {
+		ev := &b.events[i]
+		if ev.Name == "" || ev.AccountID == "" || !listen(ev) || (b.e.maxAge > 0 && b.now.Sub(ev.Timestamp) > b.e.maxAge) {
+			continue
+		}
+		if _, ok := b.accounts[ev.AccountID]; !ok && !seen["a"+ev.AccountID] {
+			seen["a"+ev.AccountID] = true
+			accounts = append(accounts, ev.AccountID)
+		}
+		if _, ok := b.contacts[ev.UserID]; ev.UserID != "" && !ok && !seen["c"+ev.UserID] {
+			seen["c"+ev.UserID] = true
+			contacts = append(contacts, ev.UserID)
+		}
+	}
+	if len(accounts) > 0 {
+		m, err := b.e.st.AccountsByIDTx(ctx, b.tx, accounts)
+		if err != nil {
+			return err
+		}
+		for _, id := range accounts {
+			b.accounts[id] = m[id] // the zero Account: none
+		}
+	}
+	if len(contacts) > 0 {
+		m, err := b.e.st.ContactsByIDTx(ctx, b.tx, contacts)
+		if err != nil {
+			return err
+		}
+		for _, id := range contacts {
+			b.contacts[id] = m[id]
+		}
+	}
+	return nil
+}
+
 // healthOf returns an account's health as this transaction sees it (after
 // the health hook), read once per batch.
 func (b *batch) healthOf(ctx context.Context, account string) (*store.AccountHealth, error) {
@@ -469,6 +517,11 @@ func (b *batch) keyRoles(ctx context.Context) error {
 // named fires the moments listening to each event's name, and low_nps.
 func (b *batch) named(ctx context.Context) error {
 	lowNPS := b.c.bySignal[vocab.SignalLowNPS]
+	if err := b.prefetch(ctx, func(ev *store.Event) bool {
+		return len(b.c.byEvent[ev.Name]) > 0 || (ev.Name == vocab.EventSurveyResponded && len(lowNPS) > 0)
+	}); err != nil {
+		return err
+	}
 	for i := range b.events {
 		ev := &b.events[i]
 		if ev.Name == "" || ev.AccountID == "" {
