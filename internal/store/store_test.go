@@ -784,3 +784,25 @@ func TestDedupeKeepsKeysOfOlderDatabases(t *testing.T) {
 	require.NoError(t, s.DB().QueryRowContext(ctx, "SELECT COUNT(*) FROM message_keys").Scan(&left))
 	require.Zero(t, left, "the keys moved to a run")
 }
+
+// TestReadsWhileEveryWriterIsBusy: reads outside a transaction get a
+// connection while transactions hold every writing connection. On
+// PostgreSQL the readers once shared the writers' pool, and a stage round
+// that held rows and read a cache's refresh waited for playbook steps that
+// held every connection while waiting for the round's rows: the demo
+// stalled until a step's 30 s deadline.
+func TestReadsWhileEveryWriterIsBusy(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		for range s.DB().Stats().MaxOpenConnections {
+			tx, err := s.DB().BeginTx(ctx, nil)
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = tx.Rollback() })
+		}
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		_, err := s.Account(rctx, "nobody")
+		require.ErrorIs(t, err, store.ErrNotFound, "a read must not wait for a writing connection")
+	})
+}
