@@ -419,9 +419,12 @@ func (w *writer) commit(ctx context.Context, group []*ingestReq, ordered bool) (
 		w.s.stages.yield()
 	}
 	started := time.Now()
-	tx, err := w.s.write.BeginTx(ctx, nil)
+	conn, tx, err := w.begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
+	}
+	if conn != nil {
+		defer conn.Close()
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	if !w.s.dialect.embedded() {
@@ -433,13 +436,16 @@ func (w *writer) commit(ctx context.Context, group []*ingestReq, ordered bool) (
 			return nil, fmt.Errorf("announce ingestion: %w", err)
 		}
 	}
-	b := &ingestBatch{s: w.s, w: w, tx: tx, now: w.s.now()}
+	b := &ingestBatch{s: w.s, w: w, conn: conn, tx: tx, now: w.s.now()}
 	results, err := b.run(ctx, group)
 	if err != nil {
 		return nil, err
 	}
-	if err := b.markCommit(ctx); err != nil {
-		return nil, err
+	if w.s.dialect.embedded() {
+		// PostgreSQL marks the commit with the claim (pgClaimSQL).
+		if err := b.markCommit(ctx); err != nil {
+			return nil, err
+		}
 	}
 	committing := time.Now()
 	if w.s.dialect.embedded() {
@@ -473,6 +479,28 @@ func (w *writer) commit(ctx context.Context, group []*ingestReq, ordered bool) (
 	return results, nil
 }
 
+// begin starts an ingestion transaction. On PostgreSQL it runs on a
+// connection taken for it, returned too, on which the events are copied in
+// with pgx (insertEventsCopy); SQLite's (conn nil) on its one write
+// connection, which the stage runner takes the moment the commit releases
+// it.
+func (w *writer) begin(ctx context.Context) (*sql.Conn, *sql.Tx, error) {
+	if w.s.dialect.embedded() {
+		tx, err := w.s.write.BeginTx(ctx, nil)
+		return nil, tx, err
+	}
+	conn, err := w.s.write.Conn(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	return conn, tx, nil
+}
+
 // MessageKey is the 16-byte deduplication key of a message: the first half
 // of SHA-256 over the write key id and the messageId. 128 bits make an
 // accidental collision astronomically unlikely (about 1 in 10^20 after a
@@ -493,10 +521,11 @@ func messageKey(writeKeyID, messageID string) [16]byte {
 
 // ingestBatch is the work of one transaction.
 type ingestBatch struct {
-	s   *Store
-	w   *writer
-	tx  *sql.Tx
-	now time.Time
+	s    *Store
+	w    *writer
+	conn *sql.Conn // the connection of tx
+	tx   *sql.Tx
+	now  time.Time
 
 	accounts  map[string]*patch // account id → pending change
 	contacts  map[string]*patch // contact id → pending change
@@ -505,6 +534,9 @@ type ingestBatch struct {
 	rows      []Event
 	writeKeys []string // the write key of each row
 	keys      [][]byte // the dedupe key of each row
+	// ids are the event ids the claim drew on PostgreSQL, one per new key
+	// (pgClaimSQL), in no particular order.
+	ids []int64
 	// reattributed are earlier events that joined an account in this
 	// batch because their contact was linked to it.
 	reattributed []reattribution
@@ -624,9 +656,9 @@ func (b *ingestBatch) claimKeys(ctx context.Context, group []*ingestReq) ([][]bo
 }
 
 // claimInIndex inserts keys into the unique index and returns those that
-// were new. PostgreSQL deduplicates this way: the index is shared by every
-// server process, and PostgreSQL's WAL logs a B-tree insert as a small
-// record rather than a page.
+// were new; it draws an event id for each (b.ids). PostgreSQL deduplicates
+// this way: the index is shared by every server process, and PostgreSQL's
+// WAL logs a B-tree insert as a small record rather than a page.
 func (b *ingestBatch) claimInIndex(ctx context.Context, keys [][]byte) (map[string]bool, error) {
 	inserted := make(map[string]bool, len(keys))
 	if len(keys) > 0 {
@@ -640,12 +672,16 @@ func (b *ingestBatch) claimInIndex(ctx context.Context, keys [][]byte) (map[stri
 			return nil, fmt.Errorf("claim message keys: %w", err)
 		}
 		for rows.Next() {
-			var k []byte
-			if err := rows.Scan(&k); err != nil {
+			var (
+				k  []byte
+				id int64
+			)
+			if err := rows.Scan(&k, &id); err != nil {
 				rows.Close()
 				return nil, err
 			}
 			inserted[string(k)] = true
+			b.ids = append(b.ids, id)
 		}
 		if err := closeRows(rows); err != nil {
 			return nil, err
@@ -742,7 +778,7 @@ func (w *writer) prepare(ctx context.Context) error {
 		queries = append(queries, s.touchSQL("accounts", touchChunk), s.touchSQL("contacts", touchChunk),
 			lookupRunSQL, s.insertRunSQL(mergeBlocks))
 	} else {
-		queries = append(queries, pgInsertEventsSQL, pgTouchSQL("accounts"), pgTouchSQL("contacts"), pgClaimSQL)
+		queries = append(queries, pgTouchSQL("accounts"), pgTouchSQL("contacts"), pgClaimSQL)
 	}
 	for _, q := range queries {
 		st, err := s.write.PrepareContext(ctx, q)
