@@ -69,7 +69,8 @@ const (
 	// the B-tree per key that most groups, holding no duplicate, need not
 	// pay (about 3 µs of the server's CPU per key on a million keys).
 	pgClaimNewSQL = pgClaimInsert + pgClaimRest
-	// pgClaimSQL is pgClaimNewSQL returning only the keys that were new.
+	// pgClaimSQL is pgClaimNewSQL skipping the keys already stored: it
+	// returns, draws ids for and marks only the new ones.
 	pgClaimSQL    = pgClaimInsert + " ON CONFLICT DO NOTHING" + pgClaimRest
 	pgClaimInsert = `WITH k AS (INSERT INTO message_keys (key) SELECT unnest($1::bytea[])`
 	pgClaimRest   = ` RETURNING key),
