@@ -5,11 +5,15 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 	"unsafe"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 )
 
 // resolveAccounts gives every event without context.groupId the account of
@@ -459,7 +463,7 @@ func (b *ingestBatch) ensureAccount(ctx context.Context, id string) error {
 
 func (b *ingestBatch) insertEvents(ctx context.Context) error {
 	if !b.s.dialect.embedded() {
-		return b.insertEventsArrays(ctx)
+		return b.insertEventsCopy(ctx)
 	}
 	if len(b.rows) == 0 {
 		return nil
@@ -642,64 +646,65 @@ func (b *ingestBatch) queueReattributed(ctx context.Context) error {
 	return nil
 }
 
-// insertEventsArrays is insertEvents on PostgreSQL: one statement of
-// column arrays (pgInsertEventsSQL) for the whole batch.
-func (b *ingestBatch) insertEventsArrays(ctx context.Context) error {
+// insertEventsCopy is insertEvents on PostgreSQL: the events, with the ids
+// the claim drew for them (given in row order, so the ids follow the order
+// of the calls), by binary COPY on the transaction's connection. Against
+// one INSERT … SELECT FROM unnest of column arrays, COPY spares the
+// server decoding the arrays, the unnest's materialised rows and a heap
+// WAL record per row (it writes several rows per record), and the client
+// the ids returned.
+func (b *ingestBatch) insertEventsCopy(ctx context.Context) error {
 	n := len(b.rows)
-	if n > 0 {
-		var (
-			text    = make([][]string, 11)
-			keys    = make([][]byte, n)
-			ts, ra  = make([]int64, n), make([]int64, n)
-			ots, sa = make([]*int64, n), make([]*int64, n)
-			byKey   = make(map[string]int, n)
-		)
-		for c := range text {
-			text[c] = make([]string, n)
+	if n == 0 {
+		return nil
+	}
+	if len(b.ids) != n {
+		return fmt.Errorf("write events: %d ids drawn for %d events", len(b.ids), n)
+	}
+	slices.Sort(b.ids)
+	for i := range b.rows {
+		b.rows[i].ID = b.ids[i]
+	}
+	err := b.conn.Raw(func(dc any) error {
+		c, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("not a pgx connection: %T", dc)
 		}
-		for i := range b.rows {
-			e := &b.rows[i]
-			keys[i] = b.keys[i]
-			byKey[string(b.keys[i])] = i
-			for c, v := range [...]string{e.MessageID, b.writeKeys[i], e.Type, e.Name, e.UserID, e.AnonymousID, e.AccountID,
-				string(e.Properties), string(e.Context), string(e.Integrations)} {
-				text[c][i] = v
-			}
-			ts[i], ra[i] = micros(e.Timestamp), micros(e.ReceivedAt)
-			ots[i], sa[i] = microsPtr(e.OriginalTimestamp), microsPtr(e.SentAt)
+		copied, err := c.Conn().CopyFrom(ctx, pgx.Identifier{"events"}, pgEventColumns, &eventCopySource{b: b, i: -1})
+		if err == nil && copied != int64(n) {
+			err = fmt.Errorf("%d of %d events copied", copied, n)
 		}
-		rows, err := b.query(ctx, pgInsertEventsSQL, text[0], keys, text[1], text[2], text[3], text[4], text[5], text[6],
-			ts, ots, sa, ra, text[7], text[8], text[9])
-		if err != nil {
-			return fmt.Errorf("write events: %w", err)
-		}
-		got := 0
-		for rows.Next() {
-			var (
-				id  int64
-				key []byte
-			)
-			if err := rows.Scan(&id, &key); err != nil {
-				rows.Close()
-				return err
-			}
-			i, ok := byKey[string(key)]
-			if !ok {
-				rows.Close()
-				return fmt.Errorf("write events: an id returned for a key not written")
-			}
-			b.rows[i].ID = id
-			got++
-		}
-		if err := closeRows(rows); err != nil {
-			return err
-		}
-		if got != n {
-			return fmt.Errorf("write events: %d ids returned for %d rows", got, n)
-		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("write events: %w", err)
 	}
 	return nil
 }
+
+// eventCopySource hands a batch's rows to COPY, one at a time, in the
+// order of pgEventColumns.
+type eventCopySource struct {
+	b      *ingestBatch
+	i      int
+	values [16]any
+}
+
+func (s *eventCopySource) Next() bool {
+	s.i++
+	return s.i < len(s.b.rows)
+}
+
+// Values reuses one slice: pgx encodes a row before asking for the next.
+func (s *eventCopySource) Values() ([]any, error) {
+	e := &s.b.rows[s.i]
+	s.values = [16]any{e.ID, e.MessageID, s.b.keys[s.i], s.b.writeKeys[s.i], e.Type, e.Name, e.UserID, e.AnonymousID, e.AccountID,
+		micros(e.Timestamp), microsPtr(e.OriginalTimestamp), microsPtr(e.SentAt), micros(e.ReceivedAt),
+		[]byte(e.Properties), []byte(e.Context), []byte(e.Integrations)}
+	return s.values[:], nil
+}
+
+func (s *eventCopySource) Err() error { return nil }
 
 func microsPtr(t *time.Time) *int64 {
 	if t == nil {

@@ -155,6 +155,56 @@ func TestIngestDeduplicatesPerWriteKey(t *testing.T) {
 	})
 }
 
+// TestIngestKeepsACallsOrder stores a call of 300 messages, two of them
+// already stored: the new events' ids follow the order of the call (the
+// stages hand events over in id order), whatever order their dedupe keys
+// take, and every column is stored as sent.
+func TestIngestKeepsACallsOrder(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		_, err := s.Ingest(ctx, "wk", []store.Message{track("m150", "u", "a", "X"), track("m7", "u", "a", "X")})
+		require.NoError(t, err)
+		sent := t0.Add(time.Second)
+		var msgs []store.Message
+		want := []string{"m150", "m7"}
+		for _, i := range rand.Perm(300) {
+			m := track(fmt.Sprintf("m%d", i), fmt.Sprintf("u%d", i%7), "a", "X")
+			m.Context, m.SentAt = json.RawMessage(fmt.Sprintf(`{"ip":"10.0.0.%d"}`, i)), sent
+			msgs = append(msgs, m)
+			if i != 150 && i != 7 {
+				want = append(want, m.MessageID)
+			}
+		}
+		res, err := s.Ingest(ctx, "wk", msgs)
+		require.NoError(t, err)
+		require.Equal(t, store.IngestResult{Stored: 298, Duplicates: 2}, res)
+		rows, err := s.DB().QueryContext(ctx, "SELECT message_id, user_id, context, sent_at, original_timestamp FROM events ORDER BY id")
+		require.NoError(t, err)
+		defer rows.Close()
+		var got []string
+		for rows.Next() {
+			var (
+				id, user, ctxJSON string
+				sentAt, original  sql.NullInt64
+			)
+			require.NoError(t, rows.Scan(&id, &user, &ctxJSON, &sentAt, &original))
+			got = append(got, id)
+			if len(got) > 2 {
+				var i int
+				_, err := fmt.Sscanf(id, "m%d", &i)
+				require.NoError(t, err)
+				require.Equal(t, fmt.Sprintf("u%d", i%7), user, id)
+				require.JSONEq(t, fmt.Sprintf(`{"ip":"10.0.0.%d"}`, i), ctxJSON, id)
+				require.Equal(t, sql.NullInt64{Int64: sent.UnixMicro(), Valid: true}, sentAt, id)
+				require.False(t, original.Valid, id)
+			}
+		}
+		require.NoError(t, rows.Err())
+		require.Equal(t, want, got, "events in id order follow the calls")
+	})
+}
+
 func TestIngestConcurrentRetriesStoreOnce(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {

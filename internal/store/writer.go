@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"crypto/sha256"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // ErrClosed is returned by Ingest after Close.
@@ -393,8 +395,21 @@ func (w *writer) answerWith(group []*ingestReq, results []IngestResult, err erro
 }
 
 // commit commits group in one transaction. ordered says the caller holds
-// the order alone and the stages have caught up (commitChanging).
+// the order alone and the stages have caught up (commitChanging). On
+// PostgreSQL a group that holds a message already stored fails its first
+// claim (pgClaimNewSQL) and is committed again with the claim that skips
+// stored keys; that first transaction had done nothing else.
 func (w *writer) commit(ctx context.Context, group []*ingestReq, ordered bool) ([]IngestResult, error) {
+	res, err := w.commitClaiming(ctx, group, ordered, false)
+	if errors.Is(err, errKeysStored) {
+		res, err = w.commitClaiming(ctx, group, ordered, true)
+	}
+	return res, err
+}
+
+// commitClaiming is commit; stored says the group may hold messages
+// already stored (claimInIndex).
+func (w *writer) commitClaiming(ctx context.Context, group []*ingestReq, ordered, stored bool) ([]IngestResult, error) {
 	changes := changesState(group)
 	if !w.s.dialect.embedded() && !ordered {
 		// Alone when it changes accounts or contacts, side by side
@@ -419,9 +434,12 @@ func (w *writer) commit(ctx context.Context, group []*ingestReq, ordered bool) (
 		w.s.stages.yield()
 	}
 	started := time.Now()
-	tx, err := w.s.write.BeginTx(ctx, nil)
+	conn, tx, err := w.begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
+	}
+	if conn != nil {
+		defer conn.Close()
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	if !w.s.dialect.embedded() {
@@ -433,13 +451,16 @@ func (w *writer) commit(ctx context.Context, group []*ingestReq, ordered bool) (
 			return nil, fmt.Errorf("announce ingestion: %w", err)
 		}
 	}
-	b := &ingestBatch{s: w.s, w: w, tx: tx, now: w.s.now()}
+	b := &ingestBatch{s: w.s, w: w, conn: conn, tx: tx, now: w.s.now(), stored: stored}
 	results, err := b.run(ctx, group)
 	if err != nil {
 		return nil, err
 	}
-	if err := b.markCommit(ctx); err != nil {
-		return nil, err
+	if w.s.dialect.embedded() {
+		// PostgreSQL marks the commit with the claim (pgClaimSQL).
+		if err := b.markCommit(ctx); err != nil {
+			return nil, err
+		}
 	}
 	committing := time.Now()
 	if w.s.dialect.embedded() {
@@ -473,6 +494,28 @@ func (w *writer) commit(ctx context.Context, group []*ingestReq, ordered bool) (
 	return results, nil
 }
 
+// begin starts an ingestion transaction. On PostgreSQL it runs on a
+// connection taken for it, returned too, on which the events are copied in
+// with pgx (insertEventsCopy); SQLite's (conn nil) on its one write
+// connection, which the stage runner takes the moment the commit releases
+// it.
+func (w *writer) begin(ctx context.Context) (*sql.Conn, *sql.Tx, error) {
+	if w.s.dialect.embedded() {
+		tx, err := w.s.write.BeginTx(ctx, nil)
+		return nil, tx, err
+	}
+	conn, err := w.s.write.Conn(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	return conn, tx, nil
+}
+
 // MessageKey is the 16-byte deduplication key of a message: the first half
 // of SHA-256 over the write key id and the messageId. 128 bits make an
 // accidental collision astronomically unlikely (about 1 in 10^20 after a
@@ -493,10 +536,11 @@ func messageKey(writeKeyID, messageID string) [16]byte {
 
 // ingestBatch is the work of one transaction.
 type ingestBatch struct {
-	s   *Store
-	w   *writer
-	tx  *sql.Tx
-	now time.Time
+	s    *Store
+	w    *writer
+	conn *sql.Conn // the connection of tx
+	tx   *sql.Tx
+	now  time.Time
 
 	accounts  map[string]*patch // account id → pending change
 	contacts  map[string]*patch // contact id → pending change
@@ -505,6 +549,12 @@ type ingestBatch struct {
 	rows      []Event
 	writeKeys []string // the write key of each row
 	keys      [][]byte // the dedupe key of each row
+	// ids are the event ids the claim drew on PostgreSQL, one per new key
+	// (pgClaimSQL), in no particular order.
+	ids []int64
+	// stored says the messages may have been stored before, so the claim
+	// must skip their keys rather than fail on them (pgClaimSQL).
+	stored bool
 	// reattributed are earlier events that joined an account in this
 	// batch because their contact was linked to it.
 	reattributed []reattribution
@@ -624,9 +674,9 @@ func (b *ingestBatch) claimKeys(ctx context.Context, group []*ingestReq) ([][]bo
 }
 
 // claimInIndex inserts keys into the unique index and returns those that
-// were new. PostgreSQL deduplicates this way: the index is shared by every
-// server process, and PostgreSQL's WAL logs a B-tree insert as a small
-// record rather than a page.
+// were new; it draws an event id for each (b.ids). PostgreSQL deduplicates
+// this way: the index is shared by every server process, and PostgreSQL's
+// WAL logs a B-tree insert as a small record rather than a page.
 func (b *ingestBatch) claimInIndex(ctx context.Context, keys [][]byte) (map[string]bool, error) {
 	inserted := make(map[string]bool, len(keys))
 	if len(keys) > 0 {
@@ -635,23 +685,44 @@ func (b *ingestBatch) claimInIndex(ctx context.Context, keys [][]byte) (map[stri
 		// for each other in the same order instead of deadlocking.
 		keys = slices.Clone(keys)
 		slices.SortFunc(keys, bytes.Compare)
-		rows, err := b.query(ctx, pgClaimSQL, keys)
+		claim := pgClaimNewSQL
+		if b.stored {
+			claim = pgClaimSQL
+		}
+		rows, err := b.query(ctx, claim, keys)
 		if err != nil {
-			return nil, fmt.Errorf("claim message keys: %w", err)
+			return nil, claimError(err)
 		}
 		for rows.Next() {
-			var k []byte
-			if err := rows.Scan(&k); err != nil {
+			var (
+				k  []byte
+				id int64
+			)
+			if err := rows.Scan(&k, &id); err != nil {
 				rows.Close()
 				return nil, err
 			}
 			inserted[string(k)] = true
+			b.ids = append(b.ids, id)
 		}
 		if err := closeRows(rows); err != nil {
-			return nil, err
+			return nil, claimError(err)
 		}
 	}
 	return inserted, nil
+}
+
+// errKeysStored says a claim of new keys met a key already stored.
+var errKeysStored = errors.New("a message key is already stored")
+
+// claimError is err from a claim, errKeysStored when a key was already
+// stored.
+func claimError(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23505" && pe.TableName == "message_keys" {
+		return fmt.Errorf("claim message keys: %w (%w)", errKeysStored, err)
+	}
+	return fmt.Errorf("claim message keys: %w", err)
 }
 
 // apply records one fresh message's effects on accounts and contacts and
@@ -742,7 +813,7 @@ func (w *writer) prepare(ctx context.Context) error {
 		queries = append(queries, s.touchSQL("accounts", touchChunk), s.touchSQL("contacts", touchChunk),
 			lookupRunSQL, s.insertRunSQL(mergeBlocks))
 	} else {
-		queries = append(queries, pgInsertEventsSQL, pgTouchSQL("accounts"), pgTouchSQL("contacts"), pgClaimSQL)
+		queries = append(queries, pgTouchSQL("accounts"), pgTouchSQL("contacts"), pgClaimNewSQL, pgClaimSQL)
 	}
 	for _, q := range queries {
 		st, err := s.write.PrepareContext(ctx, q)
