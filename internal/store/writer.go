@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"crypto/sha256"
-
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // ErrClosed is returned by Ingest after Close.
@@ -395,21 +393,8 @@ func (w *writer) answerWith(group []*ingestReq, results []IngestResult, err erro
 }
 
 // commit commits group in one transaction. ordered says the caller holds
-// the order alone and the stages have caught up (commitChanging). On
-// PostgreSQL a group that holds a message already stored fails its first
-// claim (pgClaimNewSQL) and is committed again with the claim that skips
-// stored keys; that first transaction had done nothing else.
+// the order alone and the stages have caught up (commitChanging).
 func (w *writer) commit(ctx context.Context, group []*ingestReq, ordered bool) ([]IngestResult, error) {
-	res, err := w.commitClaiming(ctx, group, ordered, false)
-	if errors.Is(err, errKeysStored) {
-		res, err = w.commitClaiming(ctx, group, ordered, true)
-	}
-	return res, err
-}
-
-// commitClaiming is commit; stored says the group may hold messages
-// already stored (claimInIndex).
-func (w *writer) commitClaiming(ctx context.Context, group []*ingestReq, ordered, stored bool) ([]IngestResult, error) {
 	changes := changesState(group)
 	if !w.s.dialect.embedded() && !ordered {
 		// Alone when it changes accounts or contacts, side by side
@@ -451,7 +436,7 @@ func (w *writer) commitClaiming(ctx context.Context, group []*ingestReq, ordered
 			return nil, fmt.Errorf("announce ingestion: %w", err)
 		}
 	}
-	b := &ingestBatch{s: w.s, w: w, conn: conn, tx: tx, now: w.s.now(), stored: stored}
+	b := &ingestBatch{s: w.s, w: w, conn: conn, tx: tx, now: w.s.now()}
 	results, err := b.run(ctx, group)
 	if err != nil {
 		return nil, err
@@ -552,9 +537,6 @@ type ingestBatch struct {
 	// ids are the event ids the claim drew on PostgreSQL, one per new key
 	// (pgClaimSQL), in no particular order.
 	ids []int64
-	// stored says the messages may have been stored before, so the claim
-	// must skip their keys rather than fail on them (pgClaimSQL).
-	stored bool
 	// reattributed are earlier events that joined an account in this
 	// batch because their contact was linked to it.
 	reattributed []reattribution
@@ -685,13 +667,9 @@ func (b *ingestBatch) claimInIndex(ctx context.Context, keys [][]byte) (map[stri
 		// for each other in the same order instead of deadlocking.
 		keys = slices.Clone(keys)
 		slices.SortFunc(keys, bytes.Compare)
-		claim := pgClaimNewSQL
-		if b.stored {
-			claim = pgClaimSQL
-		}
-		rows, err := b.query(ctx, claim, keys)
+		rows, err := b.query(ctx, pgClaimSQL, keys)
 		if err != nil {
-			return nil, claimError(err)
+			return nil, fmt.Errorf("claim message keys: %w", err)
 		}
 		for rows.Next() {
 			var (
@@ -706,23 +684,10 @@ func (b *ingestBatch) claimInIndex(ctx context.Context, keys [][]byte) (map[stri
 			b.ids = append(b.ids, id)
 		}
 		if err := closeRows(rows); err != nil {
-			return nil, claimError(err)
+			return nil, err
 		}
 	}
 	return inserted, nil
-}
-
-// errKeysStored says a claim of new keys met a key already stored.
-var errKeysStored = errors.New("a message key is already stored")
-
-// claimError is err from a claim, errKeysStored when a key was already
-// stored.
-func claimError(err error) error {
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) && pe.Code == "23505" && pe.TableName == "message_keys" {
-		return fmt.Errorf("claim message keys: %w (%w)", errKeysStored, err)
-	}
-	return fmt.Errorf("claim message keys: %w", err)
 }
 
 // apply records one fresh message's effects on accounts and contacts and
@@ -813,7 +778,7 @@ func (w *writer) prepare(ctx context.Context) error {
 		queries = append(queries, s.touchSQL("accounts", touchChunk), s.touchSQL("contacts", touchChunk),
 			lookupRunSQL, s.insertRunSQL(mergeBlocks))
 	} else {
-		queries = append(queries, pgTouchSQL("accounts"), pgTouchSQL("contacts"), pgClaimNewSQL, pgClaimSQL)
+		queries = append(queries, pgTouchSQL("accounts"), pgTouchSQL("contacts"), pgClaimSQL)
 	}
 	for _, q := range queries {
 		st, err := s.write.PrepareContext(ctx, q)
