@@ -323,8 +323,12 @@ type blockKey struct {
 // cell is one count of a block: a day within it and a name id.
 type cell struct{ off, name int64 }
 
-// applyBehaviours adds delta to the blocks: each block touched is read,
-// changed and written back (or deleted when nothing is left in it).
+// applyBehaviours adds delta to the blocks: the blocks touched are read,
+// changed and written back (or deleted when nothing is left in them), a
+// few statements per round rather than two per block: the read and the
+// upsert come in the sizes of healthChunks, prepared on SQLite (statement
+// by statement, reading and writing the blocks cost a stage round more
+// than its health did).
 func (s *Store) applyBehaviours(ctx context.Context, tx *sql.Tx, delta behaviourDelta) error {
 	if len(delta) == 0 {
 		return nil
@@ -367,17 +371,16 @@ func (s *Store) applyBehaviours(ctx context.Context, tx *sql.Tx, delta behaviour
 		}
 		return strings.Compare(a.account, b.account)
 	})
+	stored, err := s.readBlocks(ctx, tx, keys)
+	if err != nil {
+		return err
+	}
+	args := make([]any, 0, 3*min(len(keys), healthSizes[0]))
+	var save []blockKey
+	var counts [][]byte
 	for _, k := range keys {
-		var raw []byte
-		// Locked: retention's uncounting may change the block at the same
-		// time (the stages' shards never share an account).
-		err := tx.QueryRowContext(ctx, "SELECT counts FROM behaviour_blocks WHERE block = $1 AND account_id = $2"+s.dialect.forUpdate(),
-			k.block, k.account).Scan(&raw)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("read behaviour block: %w", err)
-		}
 		cur := map[cell]int64{}
-		if err := decodeBlock(raw, func(off, name, n int64) { cur[cell{off, name}] += n }); err != nil {
+		if err := decodeBlock(stored[k], func(off, name, n int64) { cur[cell{off, name}] += n }); err != nil {
 			return err
 		}
 		for c, n := range byBlock[k] {
@@ -393,12 +396,63 @@ func (s *Store) applyBehaviours(ctx context.Context, tx *sql.Tx, delta behaviour
 			}
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO behaviour_blocks (block, account_id, counts) VALUES ($1, $2, $3)
-			ON CONFLICT (block, account_id) DO UPDATE SET counts = excluded.counts`, k.block, k.account, encodeBlock(cur)); err != nil {
-			return fmt.Errorf("write behaviour block: %w", err)
+		save = append(save, k)
+		counts = append(counts, encodeBlock(cur))
+	}
+	start := 0
+	for _, n := range healthChunks(len(save)) {
+		args = args[:0]
+		for i := start; i < start+n; i++ {
+			args = append(args, save[i].block, save[i].account, counts[i])
+		}
+		start += n
+		if _, err := s.healthExec(ctx, tx, s.healthSQL(saveBlocks, n), args...); err != nil {
+			return fmt.Errorf("write behaviour blocks: %w", err)
 		}
 	}
 	return nil
+}
+
+// readBlocks reads the stored counts of the blocks of keys (sorted by
+// block, then account), one statement per block and chunk of accounts.
+// Locked: retention's uncounting may change a block at the same time (the
+// stages' shards never share an account).
+func (s *Store) readBlocks(ctx context.Context, tx *sql.Tx, keys []blockKey) (map[blockKey][]byte, error) {
+	out := make(map[blockKey][]byte, len(keys))
+	args := make([]any, 0, 1+min(len(keys), healthSizes[0]))
+	for len(keys) > 0 {
+		same := 1
+		for same < len(keys) && keys[same].block == keys[0].block {
+			same++
+		}
+		block := keys[0].block
+		start := 0
+		for _, n := range healthChunks(same) {
+			args = append(args[:0], block)
+			for _, k := range keys[start : start+n] {
+				args = append(args, k.account)
+			}
+			start += n
+			rows, err := s.healthQuery(ctx, tx, s.healthSQL(loadBlocks, n), args...)
+			if err != nil {
+				return nil, fmt.Errorf("read behaviour blocks: %w", err)
+			}
+			for rows.Next() {
+				var acct string
+				var raw []byte
+				if err := rows.Scan(&acct, &raw); err != nil {
+					rows.Close()
+					return nil, fmt.Errorf("read behaviour blocks: %w", err)
+				}
+				out[blockKey{block, acct}] = raw
+			}
+			if err := closeRows(rows); err != nil {
+				return nil, fmt.Errorf("read behaviour blocks: %w", err)
+			}
+		}
+		keys = keys[same:]
+	}
+	return out, nil
 }
 
 // encodeBlock writes a block's counts as uvarints (day within the block,
