@@ -569,15 +569,7 @@ func TestIngestStagesJoinTransactionsOfOtherAccounts(t *testing.T) {
 			cfg := storetest.Config(t, d)
 			s, err := store.Open(ctx, cfg)
 			require.NoError(t, err)
-			for b := 0; b < 20; b++ {
-				acct := []string{"acme", "globex"}[b%2]
-				var msgs []store.Message
-				for i := 0; i < 10+b; i++ {
-					msgs = append(msgs, track(fmt.Sprintf("b%02d-m%d", b, i), "u-"+acct, acct, "Login"))
-				}
-				_, err := s.Ingest(ctx, "wk", msgs)
-				require.NoError(t, err)
-			}
+			ingestNumberedBatches(t, s, 20, "acme", "globex")
 			require.NoError(t, s.Close())
 
 			s, err = store.Open(ctx, cfg)
@@ -607,13 +599,19 @@ func TestIngestStagesJoinTransactionsOfOtherAccounts(t *testing.T) {
 }
 
 // ingestNumberedBatches ingests n calls, the b-th of 10+b track calls whose
-// message ids begin with "bNN-" (its number), each in its own transaction.
-func ingestNumberedBatches(t *testing.T, s *store.Store, n int) {
+// message ids begin with "bNN-" (its number), each in its own transaction,
+// from the account accounts[b % len(accounts)] ("acme" when none is
+// given) and its contact "u-" + account.
+func ingestNumberedBatches(t *testing.T, s *store.Store, n int, accounts ...string) {
 	t.Helper()
+	if len(accounts) == 0 {
+		accounts = []string{"acme"}
+	}
 	for b := 0; b < n; b++ {
+		acct := accounts[b%len(accounts)]
 		var msgs []store.Message
 		for i := 0; i < 10+b; i++ {
-			msgs = append(msgs, track(fmt.Sprintf("b%02d-m%d", b, i), "u", "acme", "Login"))
+			msgs = append(msgs, track(fmt.Sprintf("b%02d-m%d", b, i), "u-"+acct, acct, "Login"))
 		}
 		_, err := s.Ingest(context.Background(), "wk", msgs)
 		require.NoError(t, err)
