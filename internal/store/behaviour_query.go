@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -324,8 +323,12 @@ type blockKey struct {
 // cell is one count of a block: a day within it and a name id.
 type cell struct{ off, name int64 }
 
-// applyBehaviours adds delta to the blocks: each block touched is read,
-// changed and written back (or deleted when nothing is left in it).
+// applyBehaviours adds delta to the blocks: the blocks touched are read,
+// changed and written back (or deleted when nothing is left in them), a
+// few statements per round rather than two per block: the read and the
+// upsert come in the sizes of healthChunks, prepared on SQLite (statement
+// by statement, reading and writing the blocks cost a stage round more
+// than its health did).
 func (s *Store) applyBehaviours(ctx context.Context, tx *sql.Tx, delta behaviourDelta) error {
 	if len(delta) == 0 {
 		return nil
@@ -368,57 +371,13 @@ func (s *Store) applyBehaviours(ctx context.Context, tx *sql.Tx, delta behaviour
 		}
 		return strings.Compare(a.account, b.account)
 	})
-	for start := 0; start < len(keys); start += keyChunk {
-		if err := s.applyBlocks(ctx, tx, keys[start:min(start+keyChunk, len(keys))], byBlock); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// applyBlocks adds their deltas to the blocks keys (sorted): one statement
-// reads them all, one writes those left with counts and one deletes those
-// left empty, whatever their number, so a round costs the same few round
-// trips however many accounts it touched.
-func (s *Store) applyBlocks(ctx context.Context, tx *sql.Tx, keys []blockKey, byBlock map[blockKey]map[cell]int64) error {
-	// The keys as ORed pairs, not a row-value IN list: SQLite reads such a
-	// list by scanning the table, the ORed pairs through the primary key.
-	pairs := func(ks []blockKey) (string, []any) {
-		var sb strings.Builder
-		args := make([]any, 0, 2*len(ks))
-		for i, k := range ks {
-			if i > 0 {
-				sb.WriteString(" OR ")
-			}
-			sb.WriteString("(block = $" + strconv.Itoa(2*i+1) + " AND account_id = $" + strconv.Itoa(2*i+2) + ")")
-			args = append(args, k.block, k.account)
-		}
-		return sb.String(), args
-	}
-	match, args := pairs(keys)
-	// Locked, in the keys' order: retention's uncounting may change a block
-	// at the same time (the stages' shards never share an account).
-	rows, err := tx.QueryContext(ctx, "SELECT block, account_id, counts FROM behaviour_blocks WHERE "+match+
-		" ORDER BY block, account_id"+s.dialect.forUpdate(), args...)
+	stored, err := s.readBlocks(ctx, tx, keys)
 	if err != nil {
-		return fmt.Errorf("read behaviour blocks: %w", err)
+		return err
 	}
-	stored := make(map[blockKey][]byte, len(keys))
-	for rows.Next() {
-		var k blockKey
-		var raw []byte
-		if err := rows.Scan(&k.block, &k.account, &raw); err != nil {
-			rows.Close()
-			return fmt.Errorf("read behaviour blocks: %w", err)
-		}
-		stored[k] = raw
-	}
-	if err := closeRows(rows); err != nil {
-		return fmt.Errorf("read behaviour blocks: %w", err)
-	}
-	var empty []blockKey
-	var values strings.Builder
-	var write []any
+	args := make([]any, 0, 3*min(len(keys), healthSizes[0]))
+	var save []blockKey
+	var counts [][]byte
 	for _, k := range keys {
 		cur := map[cell]int64{}
 		if err := decodeBlock(stored[k], func(off, name, n int64) { cur[cell{off, name}] += n }); err != nil {
@@ -432,31 +391,73 @@ func (s *Store) applyBlocks(ctx context.Context, tx *sql.Tx, keys []blockKey, by
 			}
 		}
 		if len(cur) == 0 {
-			if _, ok := stored[k]; ok {
-				empty = append(empty, k)
+			// Only retention's uncounting empties a block: rare, one
+			// statement each.
+			if _, ok := stored[k]; !ok {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, "DELETE FROM behaviour_blocks WHERE block = $1 AND account_id = $2", k.block, k.account); err != nil {
+				return fmt.Errorf("write behaviour block: %w", err)
 			}
 			continue
 		}
-		if len(write) > 0 {
-			values.WriteByte(',')
-		}
-		n := len(write)
-		values.WriteString("($" + strconv.Itoa(n+1) + ", $" + strconv.Itoa(n+2) + ", $" + strconv.Itoa(n+3) + ")")
-		write = append(write, k.block, k.account, encodeBlock(cur))
+		save = append(save, k)
+		counts = append(counts, encodeBlock(cur))
 	}
-	if len(empty) > 0 {
-		match, args := pairs(empty)
-		if _, err := tx.ExecContext(ctx, "DELETE FROM behaviour_blocks WHERE "+match, args...); err != nil {
-			return fmt.Errorf("write behaviour blocks: %w", err)
+	start := 0
+	for _, n := range healthChunks(len(save)) {
+		args = args[:0]
+		for i := start; i < start+n; i++ {
+			args = append(args, save[i].block, save[i].account, counts[i])
 		}
-	}
-	if len(write) > 0 {
-		if _, err := tx.ExecContext(ctx, "INSERT INTO behaviour_blocks (block, account_id, counts) VALUES "+values.String()+
-			" ON CONFLICT (block, account_id) DO UPDATE SET counts = excluded.counts", write...); err != nil {
+		start += n
+		if _, err := s.healthExec(ctx, tx, s.healthSQL(saveBlocks, n), args...); err != nil {
 			return fmt.Errorf("write behaviour blocks: %w", err)
 		}
 	}
 	return nil
+}
+
+// readBlocks reads the stored counts of the blocks of keys (sorted by
+// block, then account), one statement per block and chunk of accounts.
+// Locked: retention's uncounting may change a block at the same time (the
+// stages' shards never share an account).
+func (s *Store) readBlocks(ctx context.Context, tx *sql.Tx, keys []blockKey) (map[blockKey][]byte, error) {
+	out := make(map[blockKey][]byte, len(keys))
+	args := make([]any, 0, 1+min(len(keys), healthSizes[0]))
+	for len(keys) > 0 {
+		same := 1
+		for same < len(keys) && keys[same].block == keys[0].block {
+			same++
+		}
+		block := keys[0].block
+		start := 0
+		for _, n := range healthChunks(same) {
+			args = append(args[:0], block)
+			for _, k := range keys[start : start+n] {
+				args = append(args, k.account)
+			}
+			start += n
+			rows, err := s.healthQuery(ctx, tx, s.healthSQL(loadBlocks, n), args...)
+			if err != nil {
+				return nil, fmt.Errorf("read behaviour blocks: %w", err)
+			}
+			for rows.Next() {
+				var acct string
+				var raw []byte
+				if err := rows.Scan(&acct, &raw); err != nil {
+					rows.Close()
+					return nil, fmt.Errorf("read behaviour blocks: %w", err)
+				}
+				out[blockKey{block, acct}] = raw
+			}
+			if err := closeRows(rows); err != nil {
+				return nil, fmt.Errorf("read behaviour blocks: %w", err)
+			}
+		}
+		keys = keys[same:]
+	}
+	return out, nil
 }
 
 // encodeBlock writes a block's counts as uvarints (day within the block,

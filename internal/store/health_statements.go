@@ -39,6 +39,11 @@ const (
 	saveRecent
 	saveStates
 	saveTrend
+	// The behaviour counts a stage round adds (applyBehaviours): not
+	// health, but written beside it, by the same rounds, in the same
+	// sizes.
+	loadBlocks
+	saveBlocks
 	// The daily recompute's other writes, one kind per HistoryWrite mode
 	// for the history (saveHistory + mode).
 	saveWarnings
@@ -90,6 +95,14 @@ func (s *Store) healthSQL(kind healthStatement, n int) string {
 				LEFT JOIN health_recent r ON r.account_id = a.id
 				WHERE a.id IN (` + d.placeholders(1, n) + `)`
 		}
+	case loadBlocks:
+		q = "SELECT account_id, counts FROM behaviour_blocks WHERE block = " + d.placeholders(1, 1) +
+			" AND account_id IN (" + d.placeholders(2, n) + ")"
+		if d.locksRows() {
+			q += " ORDER BY account_id" + d.forUpdate()
+		}
+	case saveBlocks:
+		q = d.rows("INSERT INTO behaviour_blocks (block, account_id, counts) VALUES ", n, 3, d.upsert("block, account_id", "counts"))
 	case createHealthRows:
 		q = d.rows("INSERT INTO account_health (account_id, updated_at) VALUES ", n, 2, " ON CONFLICT (account_id) DO NOTHING")
 	case saveAggregates:
@@ -156,8 +169,8 @@ func (s *Store) preparedHealth(q string) *sql.Stmt {
 // prepared run unprepared, as before.
 func (s *Store) prepareHealth() {
 	ctx := context.Background()
-	for _, kind := range []healthStatement{loadHealth, saveAggregates, saveRecent, saveStates, saveTrend, saveWarnings, saveBases,
-		saveHistory + healthStatement(HistoryKeep)} {
+	for _, kind := range []healthStatement{loadHealth, saveAggregates, saveRecent, saveStates, saveTrend, loadBlocks, saveBlocks,
+		saveWarnings, saveBases, saveHistory + healthStatement(HistoryKeep)} {
 		for _, n := range healthSizes {
 			q := s.healthSQL(kind, n)
 			st, err := s.write.PrepareContext(ctx, q)

@@ -605,14 +605,63 @@ func TestIngestStagesTakeWholeTransactions(t *testing.T) {
 	}
 }
 
+// TestIngestStagesJoinTransactionsOfOtherAccounts ingests twenty calls
+// alternating between two accounts (and their contacts) while no stage
+// runs: the stages hand two consecutive calls over together, as they share
+// no account or contact, but never two calls of the same account, so each
+// account's events still come one call at a time, in order.
+func TestIngestStagesJoinTransactionsOfOtherAccounts(t *testing.T) {
+	t.Parallel()
+	for _, d := range storetest.Dialects() {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			cfg := storetest.Config(t, d)
+			s, err := store.Open(ctx, cfg)
+			require.NoError(t, err)
+			ingestNumberedBatches(t, s, 20, "acme", "globex")
+			require.NoError(t, s.Close())
+
+			s, err = store.Open(ctx, cfg)
+			require.NoError(t, err)
+			defer s.Close()
+			var calls []string // per hook call: each account's calls
+			s.OnIngest(func(_ context.Context, _ *sql.Tx, events []store.Event) error {
+				var parts []string
+				for _, e := range events {
+					p := e.AccountID + ":" + e.MessageID[:3]
+					if !slices.Contains(parts, p) {
+						parts = append(parts, p)
+					}
+				}
+				calls = append(calls, strings.Join(parts, ","))
+				return nil
+			})
+			s.StartIngestStages()
+			require.NoError(t, s.WaitIdle(ctx))
+			want := make([]string, 10)
+			for i := range want {
+				want[i] = fmt.Sprintf("acme:b%02d,globex:b%02d", 2*i, 2*i+1)
+			}
+			require.Equal(t, want, calls)
+		})
+	}
+}
+
 // ingestNumberedBatches ingests n calls, the b-th of 10+b track calls whose
-// message ids begin with "bNN-" (its number), each in its own transaction.
-func ingestNumberedBatches(t *testing.T, s *store.Store, n int) {
+// message ids begin with "bNN-" (its number), each in its own transaction,
+// from the account accounts[b % len(accounts)] ("acme" when none is
+// given) and its contact "u-" + account.
+func ingestNumberedBatches(t *testing.T, s *store.Store, n int, accounts ...string) {
 	t.Helper()
+	if len(accounts) == 0 {
+		accounts = []string{"acme"}
+	}
 	for b := 0; b < n; b++ {
+		acct := accounts[b%len(accounts)]
 		var msgs []store.Message
 		for i := 0; i < 10+b; i++ {
-			msgs = append(msgs, track(fmt.Sprintf("b%02d-m%d", b, i), "u", "acme", "Login"))
+			msgs = append(msgs, track(fmt.Sprintf("b%02d-m%d", b, i), "u-"+acct, acct, "Login"))
 		}
 		_, err := s.Ingest(context.Background(), "wk", msgs)
 		require.NoError(t, err)

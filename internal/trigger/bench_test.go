@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/moments-cs/moments/internal/fakeclock"
 	"github.com/moments-cs/moments/internal/store"
 	"github.com/moments-cs/moments/internal/store/storetest"
 )
@@ -155,7 +156,8 @@ func BenchmarkIngestWithTriggers(b *testing.B) {
 // variant sends nothing else; the loaded one sends other traffic meanwhile
 // at MOMENTS_BENCH_BACKGROUND events/s (default 10,000: batches of 100
 // track calls no moment listens to, from 1,000 accounts) and reports the
-// rate the server actually sustained.
+// rate the server actually sustained (acknowledged events over the time
+// measured).
 func BenchmarkTrackToTask(b *testing.B) {
 	rate := 10_000
 	if v, err := strconv.Atoi(os.Getenv("MOMENTS_BENCH_BACKGROUND")); err == nil {
@@ -172,36 +174,102 @@ func BenchmarkTrackToTask(b *testing.B) {
 	}
 }
 
+// BenchmarkStageBacklog measures the ingest stages of the whole
+// installation (health, triggers, playbook wake-ups, moment analytics;
+// testMap applied) working off a backlog of MOMENTS_BENCH_STAGES events
+// (default 40,000) of BenchmarkTrackToTask's background traffic (batches
+// of 100 "Report Viewed" calls from 1,000 accounts), stored beforehand by
+// a store without stages. It reports the events the stages consume per
+// second and the process's CPU per event: nothing else runs meanwhile, so
+// that is the stages' cost per event.
+func BenchmarkStageBacklog(b *testing.B) {
+	n := 40_000
+	if v, err := strconv.Atoi(os.Getenv("MOMENTS_BENCH_STAGES")); err == nil && v > 0 {
+		n = v
+	}
+	for _, d := range storetest.Dialects() {
+		b.Run(string(d), func(b *testing.B) {
+			ctx := context.Background()
+			var took, cpu time.Duration
+			var events int64
+			for range b.N {
+				b.StopTimer()
+				cfg := storetest.Config(b, d)
+				loader, err := store.Open(ctx, cfg)
+				require.NoError(b, err)
+				now := time.Now().UTC()
+				for i := 0; i < n/100; i++ {
+					msgs := make([]store.Message, 100)
+					for j := range msgs {
+						acct := "bg-" + strconv.Itoa((i*100+j)%1000)
+						msgs[j] = store.Message{Type: "track", MessageID: fmt.Sprintf("bg-%d-%d", i, j), UserID: "u-" + acct, GroupID: acct,
+							Name: "Report Viewed", Properties: json.RawMessage(`{"i":` + strconv.Itoa(i) + `}`), Timestamp: now, ReceivedAt: now}
+					}
+					_, err := loader.Ingest(ctx, "wk", msgs)
+					require.NoError(b, err)
+				}
+				require.NoError(b, loader.Close())
+				st, err := store.Open(ctx, cfg)
+				require.NoError(b, err)
+				b.Cleanup(func() { st.Close() })
+				e := setupOn(b, st, testMap, fakeclock.New(now), true)
+				lag, err := st.IngestLag(ctx)
+				require.NoError(b, err)
+				events += lag.Events
+				b.StartTimer()
+				began, cpu0 := time.Now(), storetest.CPUTime()
+				require.NoError(b, e.app.WaitIdle(ctx))
+				took += time.Since(began)
+				cpu += storetest.CPUTime() - cpu0
+			}
+			b.ReportMetric(float64(events)/took.Seconds(), "events/s")
+			b.ReportMetric(float64(cpu.Microseconds())/float64(events), "cpu-µs/event")
+			b.ReportMetric(float64(events)/float64(b.N), "events")
+		})
+	}
+}
+
 // background sends rate events/s of traffic no moment listens to until ctx
-// ends, and returns how many the server acknowledged.
+// ends, and returns how many the server acknowledged. A pacer offers a
+// batch every 100/rate seconds to whichever of its senders is free, so a
+// slow acknowledgement does not slow the offered rate as long as a sender
+// is free; a batch offered while all are busy is not sent (the server did
+// not sustain the rate). The bodies are written by hand, not by
+// encoding/json: the senders share the server's cores.
 func background(ctx context.Context, e *env, rate int) *atomic.Int64 {
 	var acked atomic.Int64
 	if rate <= 0 {
 		return &acked
 	}
-	const senders = 4
-	every := time.Duration(float64(time.Second) * 100 * senders / float64(rate))
+	const senders = 16
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: senders}}
+	offers := make(chan int)
 	for w := range senders {
 		go func() {
-			t := time.NewTicker(every)
-			defer t.Stop()
-			for i := 0; ; i++ {
+			var body bytes.Buffer
+			for {
+				var i int
 				select {
 				case <-ctx.Done():
 					return
-				case <-t.C:
+				case i = <-offers:
 				}
-				msgs := make([]map[string]any, 100)
-				for j := range msgs {
-					acct := fmt.Sprintf("bg-%d", (w*100+j+i)%1000)
-					msgs[j] = track("u-"+acct, acct, "Report Viewed", map[string]any{"i": i})
+				body.Reset()
+				body.WriteString(`{"batch":[`)
+				for j := range 100 {
+					if j > 0 {
+						body.WriteByte(',')
+					}
+					acct := "bg-" + strconv.Itoa((i*100+j)%1000)
+					fmt.Fprintf(&body, `{"type":"track","messageId":"bg-%d-%d-%d","userId":"u-%s","event":"Report Viewed",`+
+						`"properties":{"i":%d},"context":{"groupId":"%s"}}`, w, i, j, acct, i, acct)
 				}
-				body, _ := json.Marshal(map[string]any{"batch": msgs})
-				req, _ := http.NewRequestWithContext(ctx, "POST", e.url+"/v1/batch", bytes.NewReader(body))
+				body.WriteString(`]}`)
+				req, _ := http.NewRequestWithContext(ctx, "POST", e.url+"/v1/batch", bytes.NewReader(body.Bytes()))
 				req.SetBasicAuth(e.writeKey, "")
-				res, err := http.DefaultClient.Do(req)
+				res, err := client.Do(req)
 				if err != nil {
-					return
+					continue
 				}
 				res.Body.Close()
 				if res.StatusCode == http.StatusOK {
@@ -210,6 +278,21 @@ func background(ctx context.Context, e *env, rate int) *atomic.Int64 {
 			}
 		}()
 	}
+	go func() {
+		t := time.NewTicker(time.Duration(float64(time.Second) * 100 / float64(rate)))
+		defer t.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			select {
+			case offers <- i:
+			default: // every sender is waiting for an acknowledgement
+			}
+		}
+	}()
 	return &acked
 }
 
@@ -220,7 +303,7 @@ func trackToTask(b *testing.B, d store.Dialect, load int) {
 	defer cancel()
 	require.NoError(b, e.pb.Start(ctx))
 	b.Cleanup(func() { _ = e.pb.Stop(context.Background()) })
-	began := time.Now()
+	began, cpu := time.Now(), storetest.CPUTime()
 	bg := background(ctx, e, load)
 	lat := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
@@ -241,7 +324,9 @@ func trackToTask(b *testing.B, d store.Dialect, load int) {
 				break
 			}
 			if time.Since(acked) > 10*time.Second {
-				b.Fatalf("no task for %s after 10 s", acct)
+				lag, _ := e.st.IngestLag(ctx)
+				b.Fatalf("no task for %s after 10 s: the stages are %d events (%.1f s) behind, %.0f background events/s acknowledged",
+					acct, lag.Events, lag.Seconds, float64(bg.Load())/time.Since(began).Seconds())
 			}
 			time.Sleep(200 * time.Microsecond)
 		}
@@ -255,6 +340,14 @@ func trackToTask(b *testing.B, d store.Dialect, load int) {
 	b.ReportMetric(pct(0.50), "p50-ms")
 	b.ReportMetric(pct(0.99), "p99-ms")
 	if load > 0 {
-		b.ReportMetric(float64(bg.Load())/time.Since(began).Seconds(), "background-events/s")
+		acked := bg.Load()
+		b.ReportMetric(float64(acked)/time.Since(began).Seconds(), "background-events/s")
+		// The process's CPU (server, stages, senders) per event
+		// acknowledged, and how far the stages were behind at the end:
+		// a rate is sustained only if they keep up with it.
+		b.ReportMetric(float64((storetest.CPUTime()-cpu).Microseconds())/float64(max(acked, 1)), "cpu-µs/event")
+		lag, err := e.st.IngestLag(ctx)
+		require.NoError(b, err)
+		b.ReportMetric(float64(lag.Events), "stages-behind")
 	}
 }
