@@ -537,7 +537,7 @@ func (b *ingestBatch) reattribute(ctx context.Context, links []link) error {
 	}
 	for _, l := range links {
 		ids, err := b.reattributedIDs(ctx, "contact "+strconv.Quote(l.contact)+"'s",
-			"UPDATE events SET account_id = $1 WHERE account_id = '' AND user_id = $2 RETURNING id", l.account, l.contact)
+			"UPDATE events SET account_id = $1 WHERE "+b.s.dialect.byAccount("account_id = ''")+" AND user_id = $2 RETURNING id", l.account, l.contact)
 		if err != nil {
 			return err
 		}
