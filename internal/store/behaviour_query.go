@@ -908,15 +908,8 @@ func (s *Store) behaviourSums(ctx context.Context, ids []string, all *BehaviourW
 			uargs = append(uargs, []any{bf.through, bf.boundary})
 		}
 	}
-	// SQLite would rather skip-scan events_account for account_id <> ''
-	// (every event) than seek the id range; NOT INDEXED leaves it the
-	// rowid, which is all these reads need.
-	events := "events"
-	if s.dialect.embedded() {
-		events = "events NOT INDEXED"
-	}
 	for i, where := range uncounted {
-		rows, err := tx.QueryContext(ctx, "SELECT account_id, name, timestamp FROM "+events+" WHERE "+where+" AND "+countedSQL, uargs[i]...)
+		rows, err := tx.QueryContext(ctx, "SELECT account_id, name, timestamp FROM events WHERE "+where+" AND "+countedSQL, uargs[i]...)
 		if err != nil {
 			return nil, fmt.Errorf("count behaviours: %w", err)
 		}

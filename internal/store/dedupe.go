@@ -340,17 +340,22 @@ func (w *writer) writeBlocks(ctx context.Context, tx *sql.Tx, run int64, keys []
 		last := keys[end-1]
 		args = append(args, run, last[:], block)
 	}
-	q := w.s.insertRunSQL(n)
-	var err error
-	if st, ok := w.stmts[q]; ok {
-		_, err = tx.StmtContext(ctx, st).ExecContext(ctx, args...)
-	} else {
-		_, err = tx.ExecContext(ctx, q, args...)
-	}
-	if err != nil {
+	if err := w.exec(ctx, tx, w.s.insertRunSQL(n), args...); err != nil {
 		return fmt.Errorf("merge dedupe keys: %w", err)
 	}
 	return nil
+}
+
+// exec runs query in tx, prepared when it is one of the prepared
+// statements (a merge's full chunk).
+func (w *writer) exec(ctx context.Context, tx *sql.Tx, query string, args ...any) error {
+	var err error
+	if st, ok := w.stmts[query]; ok {
+		_, err = tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	} else {
+		_, err = tx.ExecContext(ctx, query, args...)
+	}
+	return err
 }
 
 // dropMergedKeys removes the keys of the events with ids lo to hi from the

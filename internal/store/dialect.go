@@ -54,6 +54,22 @@ func (d Dialect) placeholders(from, n int) string {
 	return sb.String()
 }
 
+// numbered is placeholders that a statement may repeat (byAccount): on
+// SQLite "?1"-style markers, numbered without the lookup by name.
+func (d Dialect) numbered(from, n int) string {
+	if !d.embedded() {
+		return d.placeholders(from, n)
+	}
+	var sb strings.Builder
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString("?" + strconv.Itoa(from+i))
+	}
+	return sb.String()
+}
+
 // locksRows reports whether reads that precede a write must lock their
 // rows: on PostgreSQL several server processes may write at once; SQLite
 // has one writer, which is lock enough.

@@ -51,9 +51,11 @@ func (s *Store) ListEvents(ctx context.Context, f EventFilter, p Page) ([]Event,
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return nil, "", fmt.Errorf("list events: %w", err)
 		}
-		w.add("account_id = ?", acct.String)
+		acctID := w.arg(acct.String)
+		w.conds = append(w.conds, s.dialect.byAccount("account_id = "+acctID))
 	} else if f.Account != "" {
-		w.add("account_id = ?", f.Account)
+		acctID := w.arg(f.Account)
+		w.conds = append(w.conds, s.dialect.byAccount("account_id = "+acctID))
 	}
 	w.eq("user_id", f.User)
 	w.eq("name", f.Name)
@@ -80,7 +82,7 @@ func (s *Store) CountEvents(ctx context.Context) (int64, error) {
 // received at or after since, or 0 when there is none.
 func (s *Store) LatestEventSinceTx(ctx context.Context, q Querier, accountID, name string, since time.Time) (int64, error) {
 	var id sql.NullInt64
-	err := q.QueryRowContext(ctx, `SELECT MAX(id) FROM events WHERE account_id = $1 AND name = $2 AND received_at >= $3`,
+	err := q.QueryRowContext(ctx, `SELECT MAX(id) FROM events WHERE `+s.dialect.byAccount("account_id = $1")+` AND name = $2 AND received_at >= $3`,
 		accountID, name, micros(since)).Scan(&id)
 	return id.Int64, err
 }

@@ -339,7 +339,8 @@ func (r *stageRunner) consumeAhead(ctx context.Context, tx *sql.Tx, prog map[str
 func (r *stageRunner) inOrder(ctx context.Context, tx *sql.Tx, last int64, e Event) (bool, error) {
 	const unconsumed = " AND id > $1 AND id < $2 AND id NOT IN (SELECT event_id FROM ingest_fast_lane)"
 	var n int
-	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM events WHERE account_id = $3"+unconsumed+" LIMIT 1) x",
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM events WHERE "+
+		r.s.dialect.byAccount("account_id = $3 AND id > $1 AND id < $2")+unconsumed+" LIMIT 1) x",
 		last, e.ID, e.AccountID).Scan(&n); err != nil {
 		return false, fmt.Errorf("check the account's earlier events: %w", err)
 	}

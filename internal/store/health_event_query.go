@@ -27,7 +27,7 @@ type HealthEvent struct {
 // AccountEventsTx calls fn with every event of the accounts whose health
 // effects are stored (the ingest stages consumed it; see consumedCond),
 // account by account (in id order) and in arrival order within each,
-// reading through the events_account index. With tx nil it reads from the
+// reading through the index of events by account (byAccount). With tx nil it reads from the
 // read pool. Properties are read only for events whose properties scoring
 // uses (survey answers, milestones, and events with a "feature"
 // property), and the contact's role only for survey answers.
@@ -64,7 +64,7 @@ func (s *Store) accountEvents(ctx context.Context, tx Querier, accountIDs []stri
 		}
 		rows, err := q.QueryContext(ctx, `SELECT e.id, e.account_id, e.type, e.name, e.user_id, e.timestamp, `+s.healthPropsSQL()+`,
 			CASE WHEN e.name = '`+vocab.EventSurveyResponded+`' THEN (SELECT c.role FROM contacts c WHERE c.id = e.user_id) END
-			FROM events e WHERE e.account_id IN (`+s.dialect.placeholders(1, len(chunk))+`) AND `+s.healthTypesSQL()+cond+`
+			FROM events e WHERE `+s.dialect.byAccount("account_id IN ("+s.dialect.numbered(1, len(chunk))+")")+` AND `+s.healthTypesSQL()+cond+`
 			ORDER BY e.account_id, e.id`, args...)
 		if err != nil {
 			return fmt.Errorf("read events to recompute health: %w", err)

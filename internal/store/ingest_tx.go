@@ -529,43 +529,42 @@ func nullTime(t *time.Time) sql.NullInt64 {
 // reattribute moves the events that belong to no account of each newly
 // linked contact onto the account it was just linked to, and notes them
 // to queue for the ingest stages (reattributed_events): to health and
-// triggers they are news for that account. On PostgreSQL one statement
-// moves the events of every link (a round trip per contact made batches of
-// identify and group calls slow there), SQLite a statement per contact.
+// triggers they are news for that account. One statement moves the events
+// of every link (a round trip per contact made batches of identify and
+// group calls slow on PostgreSQL, and on SQLite each would scan the
+// account index's unmerged tail again), the links passed as two arrays;
+// the moved events are queued in the order of the links (contact ids,
+// sorted) and of their ids.
 func (b *ingestBatch) reattribute(ctx context.Context, links []link) error {
 	if len(links) == 0 {
 		return nil
 	}
-	if !b.s.dialect.embedded() {
-		return b.reattributeArrays(ctx, links)
-	}
-	for _, l := range links {
-		ids, err := b.reattributedIDs(ctx, "contact "+strconv.Quote(l.contact)+"'s",
-			"UPDATE events SET account_id = $1 WHERE account_id = '' AND user_id = $2 RETURNING id", l.account, l.contact)
-		if err != nil {
-			return err
-		}
-		for _, id := range ids {
-			b.reattributed = append(b.reattributed, reattribution{eventID: id, account: l.account})
-		}
-	}
-	// The account's recompute base may already cover these events' ids:
-	// the stages forget it when they hand the events over (round).
-	return nil
-}
-
-// reattributeArrays is reattribute on PostgreSQL: the links as two arrays,
-// the moved events queued in the order of the links (contact ids, sorted)
-// and of their ids, as the statement per contact queued them.
-func (b *ingestBatch) reattributeArrays(ctx context.Context, links []link) error {
 	contacts, accounts := make([]string, len(links)), make([]string, len(links))
 	at := make(map[string]int, len(links))
 	for i, l := range links {
 		contacts[i], accounts[i] = l.contact, l.account
 		at[l.contact] = i
 	}
-	rows, err := b.tx.QueryContext(ctx, `UPDATE events e SET account_id = x.a FROM unnest($1::text[], $2::text[]) AS x(u, a)
-		WHERE e.account_id = '' AND e.user_id = x.u RETURNING e.id, x.u`, contacts, accounts)
+	query := `UPDATE events e SET account_id = x.a FROM unnest($1::text[], $2::text[]) AS x(u, a)
+		WHERE e.account_id = '' AND e.user_id = x.u RETURNING e.id, e.user_id`
+	args := []any{contacts, accounts}
+	if b.s.dialect.embedded() {
+		// SQLite's RETURNING may not name the FROM clause's tables; the
+		// user id is the link's contact.
+		query = `UPDATE events SET account_id = x.a FROM (SELECT c.value AS u, a.value AS a FROM json_each($1) c
+			JOIN json_each($2) a ON a.key = c.key) AS x
+			WHERE ` + b.s.dialect.byAccount("account_id = ''") + ` AND events.user_id = x.u RETURNING id, user_id`
+		cs, err := json.Marshal(contacts)
+		if err != nil {
+			return err
+		}
+		as, err := json.Marshal(accounts)
+		if err != nil {
+			return err
+		}
+		args = []any{string(cs), string(as)}
+	}
+	rows, err := b.tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("attribute contacts' earlier events: %w", err)
 	}
@@ -597,25 +596,9 @@ func (b *ingestBatch) reattributeArrays(ctx context.Context, links []link) error
 	for _, m := range ms {
 		b.reattributed = append(b.reattributed, reattribution{eventID: m.id, account: links[m.link].account})
 	}
+	// The account's recompute base may already cover these events' ids:
+	// the stages forget it when they hand the events over (round).
 	return nil
-}
-
-// reattributedIDs runs an UPDATE … RETURNING id and returns the ids.
-func (b *ingestBatch) reattributedIDs(ctx context.Context, whose, query string, args ...any) ([]int64, error) {
-	rows, err := b.tx.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("attribute %s earlier events: %w", whose, err)
-	}
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, closeRows(rows)
 }
 
 // queueReattributed queues the batch's reattributed events for the ingest

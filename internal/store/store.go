@@ -78,6 +78,10 @@ type Config struct {
 	// memory before writing them as a new run of its dedupe keys (default 250,000,
 	// about 12 MB); see dedupe.go. Tests set it low.
 	DedupeMergeEvery int
+	// AccountMergeEvery is how many recent events SQLite leaves out of its
+	// index of events by account before merging them into it (default
+	// 16,384); see account_index.go. Tests set it low.
+	AccountMergeEvery int
 	// Synchronous is SQLite's synchronous setting: "FULL" (default; an
 	// acknowledged event survives power loss) or "NORMAL" (survives a
 	// crash of the process, may lose the last commits on power loss).
@@ -135,8 +139,9 @@ type Store struct {
 	// stages runs the ingest hooks on committed events (stages.go).
 	stages *stageRunner
 	now    func() time.Time
-	// mergeEvery is Config.DedupeMergeEvery.
-	mergeEvery int
+	// mergeEvery is Config.DedupeMergeEvery, accountMergeEvery
+	// Config.AccountMergeEvery.
+	mergeEvery, accountMergeEvery int
 	// checkpointer copies SQLite's WAL into the database file.
 	checkpointer *checkpointer
 	// unlock releases the shared lock on the data directory, which keeps
@@ -170,7 +175,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Store{log: log, now: func() time.Time { return time.Now().UTC() }, mergeEvery: cfg.DedupeMergeEvery,
-		partitionSpan: cfg.EventPartitionSpan}
+		accountMergeEvery: cfg.AccountMergeEvery, partitionSpan: cfg.EventPartitionSpan}
 	var err error
 	if cfg.DB != "" {
 		s.dialect = Postgres

@@ -134,6 +134,8 @@ type writer struct {
 	seen map[string]int64
 	// dedupe is SQLite's deduplication set (dedupe.go).
 	dedupe *dedupe
+	// accounts is SQLite's index of events by account (account_index.go).
+	accounts *accountIndex
 	// committed is the largest event id this process committed.
 	committed int64
 	// stats are the committer's counters (Store.CommitterStats).
@@ -228,6 +230,10 @@ func (w *writer) loop() {
 				// The keys stay pending (in memory and in the events
 				// table); the next commit tries again.
 				w.s.log.Error("dedupe merge failed; will retry", "err", err)
+			}
+			if err := w.mergeAccounts(context.Background()); err != nil {
+				// The tail stays longer; readers scan it.
+				w.s.log.Error("account index merge failed; will retry", "err", err)
 			}
 		case f := <-w.ctl:
 			f()
@@ -770,13 +776,16 @@ func (w *writer) prepare(ctx context.Context) error {
 		if err := w.loadDedupe(ctx); err != nil {
 			return err
 		}
+		if err := w.loadAccountIndex(ctx); err != nil {
+			return err
+		}
 		w.eventsSQL = map[int]string{}
 		for _, n := range eventChunkSizes {
 			w.eventsSQL[n] = s.ingestEventsSQL(n)
 			queries = append(queries, w.eventsSQL[n])
 		}
 		queries = append(queries, s.touchSQL("accounts", touchChunk), s.touchSQL("contacts", touchChunk),
-			lookupRunSQL, s.insertRunSQL(mergeBlocks))
+			lookupRunSQL, s.insertRunSQL(mergeBlocks), s.mergeAccountsSQL(accountMergeChunk))
 	} else {
 		queries = append(queries, pgTouchSQL("accounts"), pgTouchSQL("contacts"), pgClaimSQL)
 	}

@@ -67,7 +67,8 @@ func (t *Tracker) OnQuadrantDrop(f QuadrantDrop) {
 // matter); then the accounts are written 500 to a transaction, each with
 // its new base. Accounts without a usable base (new accounts, a changed
 // health model) are rebuilt from all their events: through the
-// events_account index when they are few, else by reading the whole table.
+// index of events by account when they are few, else by reading the whole
+// table.
 //
 // Ingestion goes on meanwhile. A recompute reads only the events the
 // ingest stages have consumed (the others the stages will apply to the
@@ -194,7 +195,7 @@ func (s shards) take(id string) *rebuild {
 }
 
 // freshByIndex is the share of a pass's accounts (1/freshByIndex) that may
-// lack a base and still be rebuilt through the events_account index;
+// lack a base and still be rebuilt through the index of events by account;
 // with more, the whole events table is read.
 const freshByIndex = 10
 
@@ -330,7 +331,7 @@ func (t *Tracker) apply(ctx context.Context, md *model, built shards, after, thr
 }
 
 // rebuildAll rebuilds the aggregates of ids from their stored bases and
-// the events after them, read in tx through the events_account index: for
+// the events after them, read in tx through the index of events by account: for
 // the few accounts that received events during a recompute.
 func (t *Tracker) rebuildAll(ctx context.Context, tx *sql.Tx, md *model, ids []string, settled int64, full bool) (map[string]*rebuild, error) {
 	// An account starts from its stored base, as in the scan: its events

@@ -37,7 +37,15 @@ func Config(t testing.TB, d store.Dialect) store.Config {
 	if d == store.SQLite {
 		// MOMENTS_TEST_SQLITE_SYNCHRONOUS=NORMAL lets a benchmark measure
 		// what the default FULL costs (docs/benchmarks.md).
-		return store.Config{Data: t.TempDir(), Synchronous: os.Getenv("MOMENTS_TEST_SQLITE_SYNCHRONOUS")}
+		cfg := store.Config{Data: t.TempDir(), Synchronous: os.Getenv("MOMENTS_TEST_SQLITE_SYNCHRONOUS")}
+		if _, bench := t.(*testing.B); !bench {
+			// Tests merge the index of events by account every few events,
+			// so that their reads by account meet both the index and its
+			// unmerged tail (store/account_index.go); benchmarks keep the
+			// default.
+			cfg.AccountMergeEvery = 7
+		}
+		return cfg
 	}
 	base := os.Getenv(EnvPostgres)
 	if base == "" {

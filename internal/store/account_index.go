@@ -1,0 +1,171 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// accountIndex is SQLite's index of events by account, written in bulk
+// behind the commits, as the dedupe keys are (dedupe.go).
+//
+// An index on events (account_id, id) written inside each commit dirtied
+// one 4 KiB leaf page per event once the database held more than a page of
+// entries per account (from about 150,000 events with 1,000 accounts): at
+// 1,000,000 events it was 4 of the 5.5 KB each event wrote to the WAL, and
+// it halved ingestion (docs/benchmarks.md). Instead:
+//
+//   - the same entries live in the event_accounts table (account_id, id),
+//     and store_meta.accounts_indexed_through is the last event id whose
+//     entry is certainly there;
+//   - the committer inserts events only; once the events after
+//     accounts_indexed_through (the tail) number mergeEvery, the committer
+//     reads their accounts and inserts their entries sorted by account,
+//     accountMergeChunk to a transaction, so that each account's leaf page
+//     takes dozens of entries at once and each transaction dirties the
+//     pages of a range of accounts; ingestion commits between them;
+//   - every query that reads events by account goes through byAccount,
+//     which reads the entries and the tail (found by rowid, at most a
+//     merge's worth of events): the index is complete for every reader
+//     without being written per event.
+//
+// Crash safety: accounts_indexed_through moves in a merge's last
+// transaction. The entries of a merge cut short stay and are inserted
+// again, ignored, by the next (INSERT OR IGNORE); the triggers of
+// migration 00029 keep every entry in step with its event (reattribution,
+// retention), so an entry past the mark is never wrong, only redundant
+// with the tail.
+type accountIndex struct {
+	through int64
+	every   int
+}
+
+// accountEntry is an event id and its account.
+type accountEntry struct {
+	account string
+	id      int64
+}
+
+// defaultAccountMergeEvery is the tail that sets off a merge: with 1,000
+// accounts a merge gives each account's leaf page about 16 entries, and a
+// reader scans at most about this many rows of the tail.
+const defaultAccountMergeEvery = 16_384
+
+// accountMergeChunk is the entries one merge transaction inserts: a few
+// milliseconds of the committer's time.
+const accountMergeChunk = 2048
+
+// byAccount returns cond, a condition on the account_id (and id) columns of
+// events, as it must read in a query that finds events by account. On
+// SQLite that is the ids of the events that meet it: those in
+// event_accounts and those of the tail. The columns in cond are
+// unqualified; it appears twice on SQLite, so its placeholders must be
+// numbered ($n, or Dialect.numbered), not "?".
+func (d Dialect) byAccount(cond string) string {
+	if !d.embedded() {
+		return cond
+	}
+	return "id IN (SELECT id FROM event_accounts WHERE " + cond +
+		" UNION ALL SELECT id FROM events WHERE id > (SELECT value FROM store_meta WHERE name = 'accounts_indexed_through') AND " + cond + ")"
+}
+
+// mergeAccountsSQL inserts the entries of n events, by id. The accounts
+// are read from the events table, which holds the truth: an event
+// reattributed since it was committed has its new account, and one that
+// retention deleted has none.
+func (s *Store) mergeAccountsSQL(n int) string {
+	return "INSERT OR IGNORE INTO event_accounts (account_id, id) SELECT account_id, id FROM events WHERE id IN (" +
+		s.dialect.placeholders(1, n) + ")"
+}
+
+func (w *writer) loadAccountIndex(ctx context.Context) error {
+	x := &accountIndex{every: w.s.accountMergeEvery}
+	if x.every <= 0 {
+		x.every = defaultAccountMergeEvery
+	}
+	if err := w.s.write.QueryRowContext(ctx, "SELECT value FROM store_meta WHERE name = 'accounts_indexed_through'").Scan(&x.through); err != nil {
+		return fmt.Errorf("read the account index's state: %w", err)
+	}
+	w.accounts = x
+	return nil
+}
+
+// mergeAccounts inserts the tail's entries into event_accounts once it is
+// long enough, sorted by account and accountMergeChunk to a transaction,
+// so that each transaction dirties the leaf pages of a range of accounts
+// only; ingestion commits between them.
+func (w *writer) mergeAccounts(ctx context.Context) error {
+	x := w.accounts
+	if x == nil || w.lastCommitted()-x.through < int64(x.every) {
+		return nil
+	}
+	// The tail is read from the table, not remembered from the commits:
+	// the ingest stages store events too (milestones reached).
+	rows, err := w.s.write.QueryContext(ctx, "SELECT account_id, id FROM events WHERE id > $1", x.through)
+	if err != nil {
+		return fmt.Errorf("read the events to index by account: %w", err)
+	}
+	var sorted []accountEntry
+	through := x.through
+	for rows.Next() {
+		var e accountEntry
+		if err := rows.Scan(&e.account, &e.id); err != nil {
+			rows.Close()
+			return err
+		}
+		sorted = append(sorted, e)
+		through = max(through, e.id)
+	}
+	if err := closeRows(rows); err != nil {
+		return fmt.Errorf("read the events to index by account: %w", err)
+	}
+	n := len(sorted)
+	if n == 0 { // the tail's events were deleted
+		x.through = w.lastCommitted()
+		return nil
+	}
+	slices.SortFunc(sorted, func(a, b accountEntry) int {
+		return cmp.Or(strings.Compare(a.account, b.account), cmp.Compare(a.id, b.id))
+	})
+	for start := 0; start < n; start += accountMergeChunk {
+		end := min(start+accountMergeChunk, n)
+		if err := w.mergeAccountChunk(ctx, sorted[start:end], through, end == n); err != nil {
+			return err
+		}
+		select {
+		case r := <-w.reqs:
+			w.commitGroup(w.gather(r))
+		default:
+		}
+	}
+	x.through = through
+	w.s.log.Debug("account index merged", "events", n, "through_event", through)
+	return nil
+}
+
+// mergeAccountChunk inserts the entries of events; the last chunk also
+// moves accounts_indexed_through to through.
+func (w *writer) mergeAccountChunk(ctx context.Context, events []accountEntry, through int64, last bool) error {
+	w.s.stages.yield() // listened events go first (fastlane.go)
+	tx, err := w.s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	args := make([]any, len(events))
+	for i, e := range events {
+		args[i] = e.id
+	}
+	if err := w.exec(ctx, tx, w.s.mergeAccountsSQL(len(events)), args...); err != nil {
+		return fmt.Errorf("merge the account index: %w", err)
+	}
+	if last {
+		if _, err := tx.ExecContext(ctx,
+			"UPDATE store_meta SET value = $1 WHERE name = 'accounts_indexed_through'", through); err != nil {
+			return fmt.Errorf("record the account index's merge: %w", err)
+		}
+	}
+	return tx.Commit()
+}
