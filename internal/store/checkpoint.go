@@ -23,16 +23,17 @@ import (
 // (docs/benchmarks.md, "stalled acknowledgements").
 //
 // So once the WAL holds walRestartFrames or more and a copy reached its
-// end (no reader holds older frames), the checkpointer copies once more,
-// concurrently, what was committed during that copy, and then a third time
-// on the writing connection itself (copy): holding SQLite's one writing
-// connection, it has no commit land during that last copy, and the next
-// write transaction starts the WAL over. That turn costs the writer the
-// copy of the few commits made during the second copy and one fsync of the
-// database file, once per walRestartFrames of WAL. The WAL file therefore
-// stays near that size; one that grew while a long read held old frames is
-// cut back to walSizeLimit when it starts over (journal_size_limit,
-// sqliteDSN).
+// end (no reader holds older frames), the checkpointer copies again,
+// concurrently, what was committed during that copy, until a copy found
+// few frames, and then once more on the writing connection itself (copy):
+// holding SQLite's one writing connection, it has no commit land during
+// that last copy, and the next write transaction starts the WAL over. That
+// turn costs the writer the copy of the commits made during the last
+// concurrent copy and one fsync of the database file, once per
+// walRestartFrames of WAL. The WAL file therefore stays near that size
+// while the disk keeps up; one that grew meanwhile (a long read holding
+// old frames, commits outrunning the copies) is cut back to walSizeLimit
+// when it starts over (journal_size_limit, sqliteDSN).
 type checkpointer struct {
 	db *sql.DB
 	// write is the store's writing pool of one connection.
@@ -53,11 +54,14 @@ type checkpointer struct {
 
 const (
 	checkpointEvery = 250 * time.Millisecond
-	// walRestartFrames is 16 MiB of 4 KiB pages.
-	walRestartFrames = 4096
+	// walRestartFrames is 32 MiB of 4 KiB pages.
+	walRestartFrames = 8192
+	// walTurnFrames bounds the frames that the concurrent copy before a
+	// turn may have found (8 MiB): the turn's own copy is about as many.
+	walTurnFrames = 2048
 	// walSizeLimit is the size a WAL file is cut back to when it starts
 	// over (SQLite's journal_size_limit).
-	walSizeLimit = 64 << 20
+	walSizeLimit = 128 << 20
 )
 
 // startCheckpointer starts copying the WAL of the database at path every
@@ -105,11 +109,22 @@ func (c *checkpointer) copy() {
 	if frames < int(c.restartFrames.Load()) || copied != frames || frames == c.turnAt {
 		return
 	}
-	// The commits made during that copy are copied too, so that only those
-	// made during this one are left for the turn on the writing connection.
-	frames, copied = c.checkpoint(ctx, c.db, "PASSIVE")
-	if copied != frames {
-		return
+	// The commits made during a copy are copied again, concurrently, until
+	// a copy found few (walTurnFrames): the commits made during the next
+	// one are then few too, and they are what the turn copies with the
+	// writer held. When commits outrun the copies (a loaded disk), the
+	// turn waits for a later round rather than hold the writer long.
+	for pass := 0; ; pass++ {
+		before := frames
+		if frames, copied = c.checkpoint(ctx, c.db, "PASSIVE"); copied != frames {
+			return
+		}
+		if frames-before <= walTurnFrames {
+			break
+		}
+		if pass == 3 {
+			return
+		}
 	}
 	conn, err := c.write.Conn(ctx) // once the transaction in progress ends
 	if err != nil {
