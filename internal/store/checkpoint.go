@@ -3,8 +3,10 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync/atomic"
 	"time"
 )
@@ -25,12 +27,13 @@ import (
 // So once the WAL holds walRestartFrames or more and a copy reached its
 // end (no reader holds older frames), the checkpointer copies again,
 // concurrently, what was committed during that copy, until a copy found
-// few frames, and then once more on the writing connection itself (copy):
-// holding SQLite's one writing connection, it has no commit land during
-// that last copy, and the next write transaction starts the WAL over. That
-// turn costs the writer the copy of the commits made during the last
-// concurrent copy and one fsync of the database file, once per
-// walRestartFrames of WAL. The WAL file therefore stays near that size
+// few frames, and then once more on the writing connection itself (copy),
+// when the WAL index shows few frames left (a large commit may have landed
+// while it waited for the connection): holding SQLite's one writing
+// connection, it has no commit land during that last copy, and the next
+// write transaction starts the WAL over. That turn costs the writer the
+// copy of the commits made during the last concurrent copy and one fsync
+// of the database file, once per walRestartFrames of WAL. The WAL file therefore stays near that size
 // while the disk keeps up; one that grew meanwhile (a long read holding
 // old frames, commits outrunning the copies) is cut back to walSizeLimit
 // when it starts over (journal_size_limit, sqliteDSN).
@@ -39,14 +42,16 @@ type checkpointer struct {
 	// write is the store's writing pool of one connection.
 	write *sql.DB
 	log   *slog.Logger
+	// shm is the WAL index (walIndex).
+	shm   string
 	every time.Duration
 	quit  chan struct{}
 	done  chan struct{}
 	// restartFrames is walRestartFrames; tests lower it.
 	restartFrames atomic.Int64
-	// turnAt is the WAL's frame count at the last turn: until a commit
-	// changes it, the WAL is copied whole and another turn would do nothing.
-	turnAt int
+	// turned is the WAL index after the last turn: until a commit changes
+	// it, the WAL is copied whole and another turn would do nothing.
+	turned walIndex
 	stats  struct {
 		turns, heldNanos, maxHeldNanos atomic.Int64
 	}
@@ -57,8 +62,9 @@ const (
 	// walRestartFrames is 32 MiB of 4 KiB pages.
 	walRestartFrames = 8192
 	// walTurnFrames bounds the frames that the concurrent copy before a
-	// turn may have found (8 MiB): the turn's own copy is about as many.
-	walTurnFrames = 2048
+	// turn may have found (2 MiB), and those the turn copies: a large
+	// commit that landed just before it leaves the turn to a later round.
+	walTurnFrames = 512
 	// walSizeLimit is the size a WAL file is cut back to when it starts
 	// over (SQLite's journal_size_limit).
 	walSizeLimit = 128 << 20
@@ -72,7 +78,7 @@ func startCheckpointer(path string, write *sql.DB, log *slog.Logger, every time.
 		return nil, err
 	}
 	db.SetMaxOpenConns(1)
-	c := &checkpointer{db: db, write: write, log: log, every: every, quit: make(chan struct{}), done: make(chan struct{})}
+	c := &checkpointer{db: db, write: write, log: log, shm: path + "-shm", every: every, quit: make(chan struct{}), done: make(chan struct{})}
 	c.restartFrames.Store(walRestartFrames)
 	if err := db.Ping(); err != nil {
 		db.Close()
@@ -106,7 +112,10 @@ func (c *checkpointer) copy() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	frames, copied := c.checkpoint(ctx, c.db, "PASSIVE")
-	if frames < int(c.restartFrames.Load()) || copied != frames || frames == c.turnAt {
+	if frames < int(c.restartFrames.Load()) || copied != frames {
+		return
+	}
+	if idx, ok := c.walIndex(); ok && idx == c.turned {
 		return
 	}
 	// The commits made during a copy are copied again, concurrently, until
@@ -132,15 +141,42 @@ func (c *checkpointer) copy() {
 		return
 	}
 	defer conn.Close()
+	if idx, ok := c.walIndex(); !ok || idx.frames-idx.copied > walTurnFrames {
+		return // a large commit landed meanwhile: a later round
+	}
 	started := time.Now()
-	frames, _ = c.checkpoint(ctx, conn, "PASSIVE")
+	c.checkpoint(ctx, conn, "PASSIVE")
 	held := int64(time.Since(started))
-	c.turnAt = frames
+	c.turned, _ = c.walIndex()
 	c.stats.turns.Add(1)
 	c.stats.heldNanos.Add(held)
 	if held > c.stats.maxHeldNanos.Load() {
 		c.stats.maxHeldNanos.Store(held)
 	}
+}
+
+// walIndex is what the checkpointer reads of SQLite's WAL index: the
+// frames in the WAL, how many of them the database file holds, and the
+// salt that changes whenever the WAL starts over.
+type walIndex struct{ frames, copied, salt uint32 }
+
+// walIndex reads the WAL index (the -shm file, laid out as SQLite's
+// walformat.html documents: the header's mxFrame and first salt, the
+// checkpoint's nBackfill, in the machine's byte order). ok is false when
+// it cannot tell.
+func (c *checkpointer) walIndex() (idx walIndex, ok bool) {
+	f, err := os.Open(c.shm)
+	if err != nil {
+		return idx, false
+	}
+	defer f.Close()
+	var b [100]byte
+	if _, err := f.ReadAt(b[:], 0); err != nil {
+		return idx, false
+	}
+	idx = walIndex{frames: binary.NativeEndian.Uint32(b[16:20]), salt: binary.NativeEndian.Uint32(b[32:36]),
+		copied: binary.NativeEndian.Uint32(b[96:100])}
+	return idx, idx.copied <= idx.frames
 }
 
 // checkpoint runs a checkpoint on db and returns the WAL's frames and how
