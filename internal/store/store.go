@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -244,7 +245,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	if s.dialect.embedded() {
-		if s.checkpointer, err = startCheckpointer(s.path, log); err != nil {
+		if s.checkpointer, err = startCheckpointer(s.path, s.write, log, checkpointEvery); err != nil {
 			s.closeDBs()
 			return nil, err
 		}
@@ -281,8 +282,10 @@ func sqliteDSN(path string, write bool, synchronous string) string {
 		q += "&_pragma=temp_store(MEMORY)"
 		// The writer never checkpoints: copying the WAL back into the
 		// database would stall every request waiting for a commit. The
-		// checkpointer (checkpoint.go) does it on its own connection.
-		q += "&_pragma=wal_autocheckpoint(0)"
+		// checkpointer (checkpoint.go) does it on its own connection. A
+		// WAL that grew past walSizeLimit (a long read held its old
+		// frames) is cut back when it starts over.
+		q += "&_pragma=wal_autocheckpoint(0)&_pragma=journal_size_limit(" + strconv.Itoa(walSizeLimit) + ")"
 	} else {
 		q += "&_pragma=query_only(ON)"
 	}

@@ -100,7 +100,10 @@ func batchBody() []byte {
 // database (benchServers); the committer's metrics are then the first
 // server's. The committer's own counters come out as metrics too: events per
 // commit, and the milliseconds per commit it spent writing the rows and
-// committing them (WAL writes and fsync). See docs/benchmarks.md.
+// committing them (WAL writes and fsync); with MOMENTS_BENCH_RATE, the p50
+// and p99 of how late the senders sent their batches (p99-late-ms, part of
+// the acknowledgement's latency); on SQLite, the checkpointer's turns on the
+// writing connection. See docs/benchmarks.md.
 func BenchmarkIngestBatch(b *testing.B) {
 	for _, d := range storetest.Dialects() {
 		b.Run(string(d), func(b *testing.B) {
@@ -118,6 +121,9 @@ func BenchmarkIngestBatch(b *testing.B) {
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
 			var next atomic.Int64
 			lat := make([]time.Duration, b.N)
+			// late is how long after it was due each batch was sent: the
+			// senders' own delay, which lat includes.
+			late := make([]time.Duration, b.N)
 			// send posts batch i, due at due, and records its latency.
 			send := func(i int64, due time.Time) bool {
 				// Fresh messageIds for every request: a benchmark of
@@ -134,6 +140,7 @@ func BenchmarkIngestBatch(b *testing.B) {
 				}
 				req, _ := http.NewRequest("POST", servers[i%int64(len(servers))].URL+"/v1/batch", bytes.NewReader(body))
 				req.SetBasicAuth(f.WriteKey, "")
+				late[i] = time.Since(due)
 				res, err := client.Do(req)
 				if err != nil {
 					b.Error(err)
@@ -149,6 +156,7 @@ func BenchmarkIngestBatch(b *testing.B) {
 			}
 			rate, _ := strconv.ParseFloat(os.Getenv("MOMENTS_BENCH_RATE"), 64)
 			before, ioBefore, cpuBefore := f.Store.CommitterStats(), readProcIO(), cpuTime()
+			ckBefore := f.Store.CheckpointStats()
 			var pgMeter *pgCPUMeter
 			if d == store.Postgres {
 				pgMeter = meterPGBackends()
@@ -181,10 +189,14 @@ func BenchmarkIngestBatch(b *testing.B) {
 				b.ReportMetric(float64(pgMeter.stop().Microseconds())/float64(b.N*100), "pg-cpu-µs/event")
 			}
 			reportLatency(b, lat, "ack")
+			if rate > 0 {
+				reportLatency(b, late, "late")
+			}
 			if len(servers) > 1 {
 				b.ReportMetric(float64(len(servers)), "servers")
 			}
 			reportCommitter(b, before, f.Store.CommitterStats(), elapsed)
+			reportCheckpoints(b, ckBefore, f.Store.CheckpointStats())
 			if io := readProcIO(); io != nil && ioBefore != nil {
 				// Every byte the process wrote (WAL, checkpoints, answers),
 				// per event: what the disk is asked to take.
@@ -250,6 +262,20 @@ func reportCommitter(b *testing.B, before, after store.CommitterStats, elapsed t
 	b.ReportMetric((after.Committing-before.Committing).Seconds()*1000/commits, "commit-ms/commit")
 	busy := after.Writing - before.Writing + after.Committing - before.Committing
 	b.ReportMetric(100*busy.Seconds()/elapsed.Seconds(), "committer-busy-%")
+}
+
+// reportCheckpoints reports the SQLite checkpointer's turns on the writing
+// connection during the measurement (checkpoint.go): how many, and the ms
+// they held it on average and at most (the most since the store opened,
+// the preload's included).
+func reportCheckpoints(b *testing.B, before, after store.CheckpointStats) {
+	turns := after.Turns - before.Turns
+	if turns == 0 {
+		return
+	}
+	b.ReportMetric(float64(turns), "ckpt-turns")
+	b.ReportMetric((after.Held-before.Held).Seconds()*1000/float64(turns), "ckpt-held-ms/turn")
+	b.ReportMetric(after.MaxHeld.Seconds()*1000, "ckpt-held-max-ms")
 }
 
 // profileMeasured writes a CPU profile of the measured part alone (not the
