@@ -53,6 +53,12 @@ type accountEntry struct {
 // reader scans at most about this many rows of the tail.
 const defaultAccountMergeEvery = 16_384
 
+// accountMergeMost bounds one merge to this many times the tail that sets
+// it off: a bigger merge gives each account's leaf page more entries at
+// once (fewer pages written per event), a smaller one holds the committer
+// for less while it reads and sorts them (about 80 ms at 65,536 entries).
+const accountMergeMost = 4
+
 // accountMergeChunk is the entries one merge transaction inserts: a few
 // milliseconds of the committer's time.
 const accountMergeChunk = 2048
@@ -102,8 +108,13 @@ func (w *writer) mergeAccounts(ctx context.Context) error {
 		return nil
 	}
 	// The tail is read from the table, not remembered from the commits:
-	// the ingest stages store events too (milestones reached).
-	rows, err := w.s.write.QueryContext(ctx, "SELECT account_id, id FROM events WHERE id > $1", x.through)
+	// the ingest stages store events too (milestones reached). One merge
+	// takes at most accountMergeMost times x.every events, the oldest:
+	// after a burst (an import, a backlog) the tail is worked off a merge
+	// after each commit, instead of reading and sorting hundreds of
+	// thousands of entries while acknowledgements wait (0.5 s at 400,000).
+	rows, err := w.s.write.QueryContext(ctx, "SELECT account_id, id FROM events WHERE id > $1 ORDER BY id LIMIT $2",
+		x.through, accountMergeMost*x.every)
 	if err != nil {
 		return fmt.Errorf("read the events to index by account: %w", err)
 	}

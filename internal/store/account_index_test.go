@@ -99,3 +99,56 @@ func TestEventsByAccountAcrossMerges(t *testing.T) {
 	}, 10*time.Second, 10*time.Millisecond, "merged again after the restart")
 	entriesRight()
 }
+
+// TestAccountIndexWorksOffABurstAMergeAtATime: after a burst (one call
+// far longer than a merge's worth), each commit is followed by one merge of
+// at most four merges' worth of events (storetest sets 7), not by one merge of
+// the whole tail while acknowledgements wait; the merges catch up as
+// commits go on, and reads by account stay exact throughout.
+func TestAccountIndexWorksOffABurstAMergeAtATime(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := store.Open(ctx, storetest.Config(t, store.SQLite))
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	n := 0
+	send := func(count int) {
+		t.Helper()
+		var msgs []store.Message
+		for range count {
+			n++
+			msgs = append(msgs, store.Message{Type: "track", MessageID: fmt.Sprint("m", n), UserID: fmt.Sprint("u", n%5),
+				GroupID: fmt.Sprint("acct-", n%3), Name: "Report Created", Timestamp: t0, ReceivedAt: t0})
+		}
+		_, err := s.Ingest(ctx, "wk", msgs)
+		require.NoError(t, err)
+	}
+	through := func() (v int64) {
+		require.NoError(t, s.DB().QueryRowContext(ctx, "SELECT value FROM store_meta WHERE name = 'accounts_indexed_through'").Scan(&v))
+		return v
+	}
+	counted := func() (total int) {
+		for a := range 3 {
+			evs, _, err := s.ListEvents(ctx, store.EventFilter{Account: fmt.Sprint("acct-", a)}, store.Page{Limit: 500})
+			require.NoError(t, err)
+			total += len(evs)
+		}
+		return total
+	}
+	send(1)
+	before := through()
+	send(300)
+	require.Eventually(t, func() bool { return through() > before }, 10*time.Second, 5*time.Millisecond, "the burst's commit is followed by a merge")
+	time.Sleep(100 * time.Millisecond) // no commit, so no further merge
+	require.LessOrEqual(t, through()-before, int64(4*7), "one merge takes at most four merges' worth of the tail")
+	require.Equal(t, 301, counted(), "reads by account see the unmerged tail")
+	var last int64
+	require.NoError(t, s.DB().QueryRowContext(ctx, "SELECT MAX(id) FROM events").Scan(&last))
+	for i := 0; through() < last; i++ {
+		require.Less(t, i, 200, "the merges catch up as commits go on")
+		send(1)
+		time.Sleep(2 * time.Millisecond)
+	}
+	require.Equal(t, n, counted())
+}

@@ -53,6 +53,10 @@ type keyRun struct {
 	filter bloom
 }
 
+// mergeDropSlice is the merged keys removed from the pending set between
+// two chances for waiting acknowledgements to commit.
+const mergeDropSlice = 16_384
+
 // defaultMergeEvery bounds the memory of pending keys (about 50 bytes each).
 const defaultMergeEvery = 250_000
 
@@ -296,9 +300,20 @@ func (w *writer) mergeDedupe(ctx context.Context) error {
 		}
 	}
 	d.runs = append(d.runs, run)
-	for _, k := range keys {
-		if d.pending[k] <= through {
-			delete(d.pending, k)
+	// The merged keys leave the pending set a slice at a time, with the
+	// waiting acknowledgements committed between slices: a quarter of a
+	// million deletions at once held them 0.15 s. A key still pending and
+	// already in a run is found twice, which changes no answer.
+	for start := 0; start < len(keys); start += mergeDropSlice {
+		for _, k := range keys[start:min(start+mergeDropSlice, len(keys))] {
+			if d.pending[k] <= through {
+				delete(d.pending, k)
+			}
+		}
+		select {
+		case r := <-w.reqs:
+			w.commitGroup(w.gather(r))
+		default:
 		}
 	}
 	d.mergedThrough = through
