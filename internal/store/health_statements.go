@@ -44,6 +44,9 @@ const (
 	// sizes.
 	loadBlocks
 	saveBlocks
+	// SQLite's account index entries a merge inserts as read
+	// (mergeAccountChunk).
+	saveAccountEntries
 	// The daily recompute's other writes, one kind per HistoryWrite mode
 	// for the history (saveHistory + mode).
 	saveWarnings
@@ -103,6 +106,8 @@ func (s *Store) healthSQL(kind healthStatement, n int) string {
 		}
 	case saveBlocks:
 		q = d.rows("INSERT INTO behaviour_blocks (block, account_id, counts) VALUES ", n, 3, d.upsert("block, account_id", "counts"))
+	case saveAccountEntries:
+		q = d.rows("INSERT OR IGNORE INTO event_accounts (account_id, id) VALUES ", n, 2, "")
 	case createHealthRows:
 		q = d.rows("INSERT INTO account_health (account_id, updated_at) VALUES ", n, 2, " ON CONFLICT (account_id) DO NOTHING")
 	case saveAggregates:
@@ -170,7 +175,7 @@ func (s *Store) preparedHealth(q string) *sql.Stmt {
 func (s *Store) prepareHealth() {
 	ctx := context.Background()
 	for _, kind := range []healthStatement{loadHealth, saveAggregates, saveRecent, saveStates, saveTrend, loadBlocks, saveBlocks,
-		saveWarnings, saveBases, saveHistory + healthStatement(HistoryKeep)} {
+		saveAccountEntries, saveWarnings, saveBases, saveHistory + healthStatement(HistoryKeep)} {
 		for _, n := range healthSizes {
 			q := s.healthSQL(kind, n)
 			st, err := s.write.PrepareContext(ctx, q)
