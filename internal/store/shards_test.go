@@ -74,29 +74,10 @@ func TestStageShardsShared(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	const calls0, per = 20, 50
-	errs := make(chan error, len(servers))
-	for n, s := range servers {
-		go func() {
-			for b := 0; b < calls0; b++ {
-				var msgs []store.Message
-				for i := 0; i < per; i++ {
-					acct := fmt.Sprintf("acct-%d", (n*per+i)%37)
-					msgs = append(msgs, track(fmt.Sprintf("s%d-b%d-m%d", n, b, i), "u-"+acct, acct, "Login"))
-				}
-				if _, err := s.Ingest(ctx, "wk", msgs); err != nil {
-					errs <- err
-					return
-				}
-			}
-			errs <- nil
-		}()
-	}
-	for range servers {
-		require.NoError(t, <-errs)
-	}
-	for _, s := range servers {
-		require.NoError(t, s.WaitIdle(ctx))
-	}
+	ingestOnEach(t, servers, calls0, per, func(n, b, i int) store.Message {
+		acct := fmt.Sprintf("acct-%d", (n*per+i)%37)
+		return track(fmt.Sprintf("s%d-b%d-m%d", n, b, i), "u-"+acct, acct, "Login")
+	})
 	mu.Lock()
 	defer mu.Unlock()
 	seen := map[string]int{}

@@ -570,18 +570,8 @@ func TestIngestStagesTakeWholeTransactions(t *testing.T) {
 	for _, d := range storetest.Dialects() {
 		t.Run(string(d), func(t *testing.T) {
 			t.Parallel()
-			ctx := context.Background()
-			cfg := storetest.Config(t, d)
-			s, err := store.Open(ctx, cfg)
-			require.NoError(t, err)
-			ingestNumberedBatches(t, s, 20)
-			require.NoError(t, s.Close())
-
-			s, err = store.Open(ctx, cfg)
-			require.NoError(t, err)
-			defer s.Close()
-			var calls []string // per hook call: its batches, and how many events
-			s.OnIngest(func(_ context.Context, _ *sql.Tx, events []store.Event) error {
+			// per hook call: its batches, and how many events
+			calls := stageCallsAfterBacklog(t, d, 20, nil, func(events []store.Event) string {
 				batches := map[string]bool{}
 				for _, e := range events {
 					batches[e.MessageID[:3]] = true
@@ -591,11 +581,8 @@ func TestIngestStagesTakeWholeTransactions(t *testing.T) {
 					keys = append(keys, k)
 				}
 				sort.Strings(keys)
-				calls = append(calls, fmt.Sprintf("%s:%d", strings.Join(keys, ","), len(events)))
-				return nil
+				return fmt.Sprintf("%s:%d", strings.Join(keys, ","), len(events))
 			})
-			s.StartIngestStages()
-			require.NoError(t, s.WaitIdle(ctx))
 			want := make([]string, 20)
 			for b := range want {
 				want[b] = fmt.Sprintf("b%02d:%d", b, 10+b)
@@ -615,18 +602,8 @@ func TestIngestStagesJoinTransactionsOfOtherAccounts(t *testing.T) {
 	for _, d := range storetest.Dialects() {
 		t.Run(string(d), func(t *testing.T) {
 			t.Parallel()
-			ctx := context.Background()
-			cfg := storetest.Config(t, d)
-			s, err := store.Open(ctx, cfg)
-			require.NoError(t, err)
-			ingestNumberedBatches(t, s, 20, "acme", "globex")
-			require.NoError(t, s.Close())
-
-			s, err = store.Open(ctx, cfg)
-			require.NoError(t, err)
-			defer s.Close()
-			var calls []string // per hook call: each account's calls
-			s.OnIngest(func(_ context.Context, _ *sql.Tx, events []store.Event) error {
+			// per hook call: each account's calls
+			calls := stageCallsAfterBacklog(t, d, 20, []string{"acme", "globex"}, func(events []store.Event) string {
 				var parts []string
 				for _, e := range events {
 					p := e.AccountID + ":" + e.MessageID[:3]
@@ -634,11 +611,8 @@ func TestIngestStagesJoinTransactionsOfOtherAccounts(t *testing.T) {
 						parts = append(parts, p)
 					}
 				}
-				calls = append(calls, strings.Join(parts, ","))
-				return nil
+				return strings.Join(parts, ",")
 			})
-			s.StartIngestStages()
-			require.NoError(t, s.WaitIdle(ctx))
 			want := make([]string, 10)
 			for i := range want {
 				want[i] = fmt.Sprintf("acme:b%02d,globex:b%02d", 2*i, 2*i+1)
@@ -646,6 +620,61 @@ func TestIngestStagesJoinTransactionsOfOtherAccounts(t *testing.T) {
 			require.Equal(t, want, calls)
 		})
 	}
+}
+
+// ingestOnEach has every server ingest calls calls of per messages at
+// once, message i of call b on server n being msg(n, b, i), and waits
+// until every server's stages are idle.
+func ingestOnEach(t *testing.T, servers []*store.Store, calls, per int, msg func(n, b, i int) store.Message) {
+	t.Helper()
+	ctx := context.Background()
+	errs := make(chan error, len(servers))
+	for n, s := range servers {
+		go func() {
+			for b := 0; b < calls; b++ {
+				msgs := make([]store.Message, per)
+				for i := range msgs {
+					msgs[i] = msg(n, b, i)
+				}
+				if _, err := s.Ingest(ctx, "wk", msgs); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range servers {
+		require.NoError(t, <-errs)
+	}
+	for _, s := range servers {
+		require.NoError(t, s.WaitIdle(ctx))
+	}
+}
+
+// stageCallsAfterBacklog ingests n numbered calls (ingestNumberedBatches)
+// while no stage runs, then reopens the store and starts its stages, and
+// returns what describe says of each hook call's events, in order.
+func stageCallsAfterBacklog(t *testing.T, d store.Dialect, n int, accounts []string, describe func([]store.Event) string) []string {
+	t.Helper()
+	ctx := context.Background()
+	cfg := storetest.Config(t, d)
+	s, err := store.Open(ctx, cfg)
+	require.NoError(t, err)
+	ingestNumberedBatches(t, s, n, accounts...)
+	require.NoError(t, s.Close())
+
+	s, err = store.Open(ctx, cfg)
+	require.NoError(t, err)
+	defer s.Close()
+	var calls []string
+	s.OnIngest(func(_ context.Context, _ *sql.Tx, events []store.Event) error {
+		calls = append(calls, describe(events))
+		return nil
+	})
+	s.StartIngestStages()
+	require.NoError(t, s.WaitIdle(ctx))
+	return calls
 }
 
 // ingestNumberedBatches ingests n calls, the b-th of 10+b track calls whose
@@ -793,28 +822,9 @@ func TestIngestStagesOnceWithSeveralServers(t *testing.T) {
 		servers = append(servers, s)
 	}
 	const calls, per = 30, 40
-	errs := make(chan error, len(servers))
-	for n, s := range servers {
-		go func() {
-			for b := 0; b < calls; b++ {
-				var msgs []store.Message
-				for i := 0; i < per; i++ {
-					msgs = append(msgs, track(fmt.Sprintf("s%d-b%d-m%d", n, b, i), fmt.Sprintf("u%d", i), "acme", "Login"))
-				}
-				if _, err := s.Ingest(ctx, "wk", msgs); err != nil {
-					errs <- err
-					return
-				}
-			}
-			errs <- nil
-		}()
-	}
-	for range servers {
-		require.NoError(t, <-errs)
-	}
-	for _, s := range servers {
-		require.NoError(t, s.WaitIdle(ctx))
-	}
+	ingestOnEach(t, servers, calls, per, func(n, b, i int) store.Message {
+		return track(fmt.Sprintf("s%d-b%d-m%d", n, b, i), fmt.Sprintf("u%d", i), "acme", "Login")
+	})
 	var n, distinct int
 	require.NoError(t, servers[0].DB().QueryRow("SELECT count(*), count(DISTINCT message_id) FROM seen").Scan(&n, &distinct))
 	sent := len(servers) * calls * per
