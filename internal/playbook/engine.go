@@ -306,11 +306,8 @@ func (e *Engine) dispatch(ctx context.Context) error {
 		if err := q.insert(ctx, args); err != nil {
 			return fmt.Errorf("hand steps to the job queue: %w", err)
 		}
-		now := e.now()
-		for _, st := range steps {
-			if err := e.st.MarkStepDispatched(ctx, st.ID, st.Gen, now); err != nil {
-				return err
-			}
+		if err := e.st.MarkStepsDispatched(ctx, steps, e.now()); err != nil {
+			return err
 		}
 		if len(steps) < 200 {
 			return nil

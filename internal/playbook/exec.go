@@ -15,18 +15,56 @@ import (
 // returns nil when the step's outcome is recorded (or another worker
 // recorded it), a *permanentError when the step failed for good (recorded
 // too), and any other error for the job queue to retry.
+//
+// When the step's outcome makes the run's next step due at once, the
+// worker claims that step in the same transaction and runs it here too,
+// and so on along the run (a chain), instead of handing each step to the
+// job queue: a step handed over costs the queue's insert, the dispatch
+// mark, the queue's fetch, the claim and the job's completion, each a
+// transaction of its own. A step claimed so is leased to this process like
+// any claimed step, so a crash leaves it to the lease's recovery; exactly
+// once and the order of a run's steps are those of the claims and
+// generations, as before. A chain ends at a wait, at the run's end, when
+// the engine stops, or after chainBudget, when the next step is handed to
+// the job queue as before.
 func (e *Engine) runStep(ctx context.Context, a stepArgs, attempt, maxAttempts int) error {
 	row, ok, err := e.st.ClaimStep(ctx, a.lease(), e.now(), e.wall().Add(e.cfg.StepLease))
 	if err != nil || !ok {
 		return err
 	}
+	until := time.Now().Add(chainBudget)
+	next, err := e.runClaimed(ctx, a, row, attempt, maxAttempts, until)
+	for err == nil && next != nil {
+		// A chained step's failure is recorded on its run (and, when it may
+		// be tried again, the step is due again for the job queue); the
+		// job that ran the chain has done its own step.
+		next, _ = e.runClaimed(ctx, next.args, next.row, next.row.Attempts, e.cfg.MaxAttempts, until)
+	}
+	return err
+}
+
+// chainBudget bounds how long one job goes on running the steps of its
+// run that fall due at once (runStep).
+const chainBudget = 10 * time.Second
+
+// claimed is a step claimed by the transaction that recorded the one
+// before it (runStep's chain).
+type claimed struct {
+	args stepArgs
+	row  store.RunStep
+}
+
+// runClaimed runs a step generation this process has claimed (row) and
+// records how it ended; it returns the run's next step when it claimed it
+// too (before until), to run at once.
+func (e *Engine) runClaimed(ctx context.Context, a stepArgs, row store.RunStep, attempt, maxAttempts int, until time.Time) (*claimed, error) {
 	// The step is leased to this process until it records how it ended;
 	// ctx ends early if the lease is lost (lease.go).
 	ctx, release := e.hold(ctx, a)
 	defer release()
 	run, err := e.st.RunTx(ctx, e.db, a.RunID)
 	if err != nil {
-		return fmt.Errorf("read run %s: %w", a.RunID, err)
+		return nil, fmt.Errorf("read run %s: %w", a.RunID, err)
 	}
 	sc := &StepContext{Run: run, Row: row, Index: a.Step, Key: fmt.Sprint(a.Step + 1), Attempt: attempt, Wake: row.Wake, e: e}
 	out, err := e.prepare(ctx, sc)
@@ -42,16 +80,18 @@ func (e *Engine) runStep(ctx context.Context, a stepArgs, attempt, maxAttempts i
 	// superseded.
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
+	var next *claimed
 	if err == nil {
-		err = e.commit(bctx, sc, a, *out)
+		chain := ctx.Err() == nil && e.running.Load() && time.Now().Before(until)
+		next, err = e.commit(bctx, sc, a, *out, chain)
 	}
 	if err != nil {
 		if cause := context.Cause(ctx); errors.Is(cause, errLeaseLost) {
 			err = cause
 		}
-		return e.recordError(bctx, sc, a, err, attempt, maxAttempts)
+		return nil, e.recordError(bctx, sc, a, err, attempt, maxAttempts)
 	}
-	return nil
+	return next, nil
 }
 
 // prepare loads the step's definition from the run's map version and
@@ -106,23 +146,39 @@ func (e *Engine) execute(ctx context.Context, sc *StepContext) (Outcome, error) 
 // commit records the outcome, its writes and the run's next step in one
 // transaction, guarded by the step's generation: of two workers that ran
 // the same step (a job rescued while still running), only one commits.
-func (e *Engine) commit(ctx context.Context, sc *StepContext, a stepArgs, out Outcome) error {
+// With chain, a next step that is due at once is claimed in the same
+// transaction and returned, for the caller to run; otherwise it is handed
+// to the job queue once the transaction has committed.
+func (e *Engine) commit(ctx context.Context, sc *StepContext, a stepArgs, out Outcome, chain bool) (*claimed, error) {
 	tx, err := e.db.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	next, err := e.commitTx(ctx, tx, sc, a, out)
 	if err != nil || next < 0 {
-		return err
+		return nil, err
+	}
+	due := out.Status != store.StepWaiting && next < len(sc.playbook())
+	var c *claimed
+	if due && chain {
+		// The step commitTx wrote as due, generation 1 (handOff's too).
+		na := stepArgs{RunID: a.RunID, Step: next, Gen: 1}
+		row, ok, err := e.st.ClaimStepTx(ctx, tx, na.lease(), e.now(), e.wall().Add(e.cfg.StepLease))
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			c = &claimed{args: na, row: row}
+		}
 	}
 	if err := tx.Commit(); err != nil {
-		return err
+		return nil, err
 	}
-	if out.Status != store.StepWaiting && next < len(sc.playbook()) {
+	if due && c == nil {
 		e.handOff(ctx, a.RunID, next, 1)
 	}
-	return nil
+	return c, nil
 }
 
 // commitTx writes what commit records through tx and returns the index of

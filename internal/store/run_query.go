@@ -5,7 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -283,6 +286,29 @@ func (s *Store) MarkStepDispatched(ctx context.Context, id string, gen int, now 
 	_, err := s.write.ExecContext(ctx, `UPDATE run_steps SET dispatched_gen = $1, dispatched_at = $2
 		WHERE id = $3 AND dispatched_gen < $1`, gen, micros(now), id)
 	return err
+}
+
+// MarkStepsDispatched is MarkStepDispatched for several steps (their ID and
+// Gen), in one statement per generation: the dispatcher hands up to
+// hundreds at a time to the job queue.
+func (s *Store) MarkStepsDispatched(ctx context.Context, steps []RunStep, now time.Time) error {
+	byGen := map[int][]any{}
+	for _, st := range steps {
+		byGen[st.Gen] = append(byGen[st.Gen], st.ID)
+	}
+	for _, gen := range slices.Sorted(maps.Keys(byGen)) {
+		ids := byGen[gen]
+		marks := make([]string, len(ids))
+		for i := range ids {
+			marks[i] = "$" + strconv.Itoa(i+3)
+		}
+		args := append([]any{gen, micros(now)}, ids...)
+		if _, err := s.write.ExecContext(ctx, `UPDATE run_steps SET dispatched_gen = $1, dispatched_at = $2
+			WHERE id IN (`+strings.Join(marks, ",")+`) AND dispatched_gen < $1`, args...); err != nil {
+			return fmt.Errorf("mark steps handed to the job queue: %w", err)
+		}
+	}
+	return nil
 }
 
 // RedispatchStuckSteps makes steps that were handed to the job queue before
