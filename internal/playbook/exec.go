@@ -33,12 +33,12 @@ func (e *Engine) runStep(ctx context.Context, a stepArgs, attempt, maxAttempts i
 		return err
 	}
 	until := time.Now().Add(chainBudget)
-	next, err := e.runClaimed(ctx, a, row, attempt, maxAttempts, until)
+	next, err := e.runClaimed(ctx, a, row, attempt, maxAttempts, until, false)
 	for err == nil && next != nil {
-		// A chained step's failure is recorded on its run (and, when it may
-		// be tried again, the step is due again for the job queue); the
-		// job that ran the chain has done its own step.
-		next, _ = e.runClaimed(ctx, next.args, next.row, next.row.Attempts, e.cfg.MaxAttempts, until)
+		// A chained step that fails is handed to the job queue (or, failed
+		// for good, recorded so); the job that ran the chain has done its
+		// own step.
+		next, _ = e.runClaimed(ctx, next.args, next.row, 1, maxAttempts, until, true)
 	}
 	return err
 }
@@ -56,8 +56,11 @@ type claimed struct {
 
 // runClaimed runs a step generation this process has claimed (row) and
 // records how it ended; it returns the run's next step when it claimed it
-// too (before until), to run at once.
-func (e *Engine) runClaimed(ctx context.Context, a stepArgs, row store.RunStep, attempt, maxAttempts int, until time.Time) (*claimed, error) {
+// too (before until), to run at once. chained says the step was claimed
+// so, with no job of its own: when it fails and may be tried again, it is
+// made due and handed to the job queue at once, whose attempts and delays
+// then apply as to any step (the try in the chain is one more).
+func (e *Engine) runClaimed(ctx context.Context, a stepArgs, row store.RunStep, attempt, maxAttempts int, until time.Time, chained bool) (*claimed, error) {
 	// The step is leased to this process until it records how it ended;
 	// ctx ends early if the lease is lost (lease.go).
 	ctx, release := e.hold(ctx, a)
@@ -88,6 +91,10 @@ func (e *Engine) runClaimed(ctx context.Context, a stepArgs, row store.RunStep, 
 	if err != nil {
 		if cause := context.Cause(ctx); errors.Is(cause, errLeaseLost) {
 			err = cause
+		}
+		var perm *permanentError
+		if chained && !errors.As(err, &perm) && !errors.Is(err, errLeaseLost) {
+			return nil, e.requeue(bctx, sc, a, err)
 		}
 		return nil, e.recordError(bctx, sc, a, err, attempt, maxAttempts)
 	}
@@ -217,22 +224,19 @@ func (e *Engine) commitTx(ctx context.Context, tx *sql.Tx, sc *StepContext, a st
 	} else {
 		res.Next = journey.StepEnd
 	}
-	ok, err := e.st.FinishStepTx(ctx, tx, a.lease(), res, now)
-	if err != nil || !ok {
-		return -1, err
-	}
+	var nextStep *store.RunStep
+	run := store.RunState{Status: store.RunRunning, Current: res.Next}
 	switch {
 	case out.Status == store.StepWaiting:
-		err = e.st.UpdateRunTx(ctx, tx, a.RunID, store.RunState{Status: store.RunWaiting, Current: sc.Key}, now)
+		run = store.RunState{Status: store.RunWaiting, Current: sc.Key}
 	case next >= len(sc.playbook()):
-		err = e.st.UpdateRunTx(ctx, tx, a.RunID, store.RunState{Status: store.RunDone}, now)
+		run = store.RunState{Status: store.RunDone}
 	default:
-		if _, err = e.st.InsertStepTx(ctx, tx, store.RunStep{RunID: a.RunID, Index: next, Key: res.Next,
-			Kind: sc.playbook()[next].Kind, AccountID: sc.Run.AccountID, Status: store.StepDue, DueAt: &now, CreatedAt: now}); err == nil {
-			err = e.st.UpdateRunTx(ctx, tx, a.RunID, store.RunState{Status: store.RunRunning, Current: res.Next}, now)
-		}
+		nextStep = &store.RunStep{RunID: a.RunID, Index: next, Key: res.Next, Kind: sc.playbook()[next].Kind,
+			AccountID: sc.Run.AccountID, Status: store.StepDue, DueAt: &now, CreatedAt: now}
 	}
-	if err != nil {
+	ok, err := e.st.AdvanceRunTx(ctx, tx, a.lease(), res, nextStep, run, now)
+	if err != nil || !ok {
 		return -1, err
 	}
 	return next, nil
@@ -284,6 +288,19 @@ func (e *Engine) recordError(ctx context.Context, sc *StepContext, a stepArgs, c
 		return err
 	}
 	return Permanent(cause)
+}
+
+// requeue makes a step that failed in a chain (runStep) due again at once,
+// with the error noted, and hands it to the job queue.
+func (e *Engine) requeue(ctx context.Context, sc *StepContext, a stepArgs, cause error) error {
+	now := e.now()
+	e.log.Warn("playbook step failed; the job queue tries it again", "run", a.RunID, "step", sc.Key, "err", cause)
+	if err := e.st.NoteStepError(ctx, a.lease(), store.StepError{Key: sc.Key, Kind: sc.Step.Kind,
+		Message: cause.Error() + " (trying again)", At: now, RetryAt: now}); err != nil {
+		return errors.Join(cause, err)
+	}
+	e.handOff(ctx, a.RunID, a.Step, a.Gen)
+	return cause
 }
 
 // RetryStep runs a failed step of a run again. step is the step's id in

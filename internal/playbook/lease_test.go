@@ -89,15 +89,11 @@ func TestSlowLiveStepIsNotRunTwice(t *testing.T) {
 	e.mu.Unlock()
 	jobs, err := q.running(ctx)
 	require.NoError(t, err)
-	var webhook []runningJob
-	for _, j := range jobs { // earlier steps' jobs may not be marked completed yet
-		if j.args.Step == 2 {
-			webhook = append(webhook, j)
-		}
-	}
-	require.Len(t, webhook, 1)
-	require.Equal(t, stepArgs{RunID: id, Step: 2, Gen: 1}, webhook[0].args)
-	require.WithinDuration(t, time.Now(), webhook[0].attemptedAt, 5*time.Second)
+	// The webhook is the run's third step, run by the job of its first
+	// (the steps fall due at once: runStep's chain).
+	require.Len(t, jobs, 1)
+	require.Equal(t, stepArgs{RunID: id, Step: 0, Gen: 1}, jobs[0].args)
+	require.WithinDuration(t, time.Now(), jobs[0].attemptedAt, 5*time.Second)
 	deadline := time.Now().Add(15 * time.Second)
 	var run store.Run
 	for {
@@ -111,6 +107,7 @@ func TestSlowLiveStepIsNotRunTwice(t *testing.T) {
 	require.Equal(t, store.RunWaiting, run.Status)
 	require.EqualValues(t, 1, calls.Load(), "the slow webhook was sent once")
 	require.Equal(t, 1, run.Steps[2].Attempts)
+	require.Equal(t, 1, run.Steps[2].Gen, "no other generation of the step started")
 }
 
 // stubQueue records what the engine hands over and reports running jobs
@@ -182,5 +179,34 @@ func TestUnclaimedJobOfADeadWorkerRunsAgain(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, store.StepDue, row.Status)
 		require.Zero(t, row.Attempts)
+	})
+}
+
+// TestStepsDueAtOnceRunInOneJob: the steps of a run that fall due one
+// after the other are run by the job of the first (runStep's chain), each
+// recorded in its own transaction as before, instead of one job each.
+func TestStepsDueAtOnceRunInOneJob(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		mail, hook := startMailServer(t), startHookServer(t)
+		live := applyMap(t, st, hook.URL+"/hook")
+		clk := newClock()
+		cfg := fastConfig()
+		cfg.SMTP = mail.config()
+		e := newEngine(t, st, live, clk, cfg)
+		seedAccount(t, st, "initech", nil)
+		id, _, err := e.Launch(ctx, RunRequest{AccountID: "initech", MomentID: "kickoff", Occurrence: "o", MapVersion: 1,
+			Trigger: TriggerCSM, ContactID: "sponsor-initech"})
+		require.NoError(t, err)
+		run := waitRun(t, st, id, status(store.RunWaiting))
+		require.GreaterOrEqual(t, len(run.Steps), 4, "three steps done, the fourth waiting")
+		for _, s := range run.Steps[:3] {
+			require.Equal(t, store.StepDone, s.Status, s.Key)
+			require.Equal(t, 1, s.Attempts, s.Key)
+		}
+		var jobs int
+		require.NoError(t, st.DB().QueryRowContext(ctx, "SELECT count(*) FROM river_job").Scan(&jobs))
+		require.Equal(t, 1, jobs, "one job ran the three steps")
 	})
 }

@@ -509,6 +509,58 @@ func (s *Store) FinishStepTx(ctx context.Context, tx Querier, l StepLease, r Ste
 	return n == 1, nil
 }
 
+// AdvanceRunTx records, through tx, how generation l.Gen of a running step
+// ended (FinishStepTx), the run's next step when next is not nil
+// (InsertStepTx) and the run's new state (UpdateRunTx), and reports
+// whether it wrote anything: nothing is written when the step is no longer
+// running under that generation (another worker recorded it). On
+// PostgreSQL the three go in one statement (data-modifying WITHs), with
+// the day cell of the run's occurrence cleared once, instead of three
+// round trips on every step a playbook worker or a stage round records.
+func (s *Store) AdvanceRunTx(ctx context.Context, tx Querier, l StepLease, r StepResult, next *RunStep, run RunState, now time.Time) (bool, error) {
+	if s.dialect.embedded() {
+		ok, err := s.FinishStepTx(ctx, tx, l, r, now)
+		if err != nil || !ok {
+			return ok, err
+		}
+		if next != nil {
+			if _, err := s.InsertStepTx(ctx, tx, *next); err != nil {
+				return false, err
+			}
+		}
+		return true, s.UpdateRunTx(ctx, tx, l.RunID, run, now)
+	}
+	var finished, runFinished sql.NullInt64
+	if r.Status != StepWaiting {
+		finished = sql.NullInt64{Int64: micros(now), Valid: true}
+	}
+	if run.Status == RunDone || run.Status == RunFailed {
+		runFinished = sql.NullInt64{Int64: micros(now), Valid: true}
+	}
+	args := []any{r.Status, r.Key, r.Kind, r.Outcome, r.Error, r.Next, nullTime(r.DueAt), r.WaitEvent, finished, micros(now),
+		StepRowID(l.RunID, l.Index), l.Gen, run.Status, run.Current, run.Error, runFinished}
+	insert := ""
+	if next != nil {
+		insert = `, n AS (INSERT INTO run_steps (id, run_id, step_index, step_key, kind, account_id, status, gen, due_at, created_at, updated_at)
+			SELECT $17::text, $18::text, $19::bigint, $20::text, $21::text, $22::text, $23::text, 1, $24::bigint, $25::bigint, $25::bigint FROM f ON CONFLICT (run_id, step_index) DO NOTHING)`
+		args = append(args, StepRowID(next.RunID, next.Index), next.RunID, next.Index, next.Key, next.Kind, next.AccountID, next.Status,
+			nullTime(next.DueAt), micros(next.CreatedAt))
+	}
+	var n int64
+	err := tx.QueryRowContext(ctx, `WITH f AS (UPDATE run_steps SET status = $1, step_key = $2, kind = $3, outcome = $4, error = $5,
+			next_step = $6, due_at = $7, wait_event = $8, finished_at = $9, updated_at = $10
+			WHERE id = $11 AND gen = $12 AND status = 'running' RETURNING run_id)`+insert+`,
+		r AS (UPDATE runs SET status = $13, current_step = $14, error = $15, finished_at = $16, updated_at = $10
+			WHERE id IN (SELECT run_id FROM f) RETURNING moment_id, occurred_at),
+		s AS (UPDATE moment_days SET gen = gen + 1, facts = NULL WHERE facts IS NOT NULL AND (moment_id, day) IN
+			(SELECT moment_id, occurred_at / 86400000000 FROM r))
+		SELECT count(*) FROM f`, args...).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("record step outcome and advance the run: %w", err)
+	}
+	return n == 1, nil
+}
+
 // NoteStepError records a failed attempt that the job queue will retry at
 // retryAt: the running step becomes due again (at retryAt) under the same
 // generation, so the retry can claim it and the step holds no lease while
