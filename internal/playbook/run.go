@@ -94,21 +94,25 @@ func (e *Engine) LaunchTx(ctx context.Context, tx *sql.Tx, r RunRequest) (runID 
 	if occurred.IsZero() {
 		occurred = now
 	}
-	id, inserted, err := e.st.InsertRunTx(ctx, tx, store.Run{
+	run := store.Run{
 		ID: uuid.NewString(), AccountID: r.AccountID, MomentID: r.MomentID, Occurrence: r.Occurrence,
 		MapVersion: r.MapVersion, Category: r.Trigger, ContactID: r.ContactID, EventID: r.EventID,
-		StartedBy: r.StartedBy, Status: store.RunRunning, CreatedAt: now, OccurredAt: occurred,
-	})
+		StartedBy: r.StartedBy, Status: store.RunRunning, CreatedAt: now, UpdatedAt: now, OccurredAt: occurred,
+	}
+	id, inserted, err := e.st.InsertRunTx(ctx, tx, run)
 	if err != nil || !inserted {
 		return id, false, err
 	}
-	if _, err := e.st.InsertStepTx(ctx, tx, store.RunStep{
-		RunID: id, Index: 0, AccountID: r.AccountID, Status: store.StepDue, DueAt: &now, CreatedAt: now,
-	}); err != nil {
+	prompted, err := e.due(ctx, tx, run, r)
+	if err != nil {
 		return "", false, err
 	}
-	if err := e.due(ctx, tx, id, r); err != nil {
-		return "", false, err
+	if !prompted {
+		if _, err := e.st.InsertStepTx(ctx, tx, store.RunStep{
+			RunID: id, Index: 0, AccountID: r.AccountID, Status: store.StepDue, DueAt: &now, CreatedAt: now,
+		}); err != nil {
+			return "", false, err
+		}
 	}
 	return id, true, nil
 }

@@ -136,14 +136,15 @@ func occurredAt(r Run) time.Time {
 }
 
 // InsertStepTx inserts a step row for a run unless it exists; it reports
-// whether it inserted.
+// whether it inserted. A step inserted running (claimed at once, with its
+// lease in DueAt) takes its Attempts and StartedAt too.
 func (s *Store) InsertStepTx(ctx context.Context, q Querier, st RunStep) (bool, error) {
 	res, err := q.ExecContext(ctx, `INSERT INTO run_steps (id, run_id, step_index, step_key, kind, account_id, status,
-		gen, due_at, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $9)
+		gen, due_at, created_at, updated_at, attempts, started_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $9, $10, $11)
 		ON CONFLICT (run_id, step_index) DO NOTHING`,
 		StepRowID(st.RunID, st.Index), st.RunID, st.Index, st.Key, st.Kind, st.AccountID, st.Status,
-		nullTime(st.DueAt), micros(st.CreatedAt))
+		nullTime(st.DueAt), micros(st.CreatedAt), st.Attempts, nullTime(st.StartedAt))
 	if err != nil {
 		return false, fmt.Errorf("insert run step: %w", err)
 	}
