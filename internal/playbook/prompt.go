@@ -2,7 +2,6 @@ package playbook
 
 import (
 	"context"
-	"database/sql"
 
 	"github.com/moments-cs/moments/internal/journey"
 	"github.com/moments-cs/moments/internal/store"
@@ -22,47 +21,46 @@ import (
 // first step goes to the job queue, with the dispatcher kicked once the
 // round has committed, when the step is there to find.
 
-// due arranges for run's first step to be handed on and reports whether
-// it ran it at once: inside an ingest stage round it is run in tx when it
-// creates a task (see above), written done with the task and the run's
-// next step, or else left to the caller to write as due, for the job
-// queue once the round commits; in any other transaction the dispatcher
-// is kicked, and the caller hands it over once its transaction has
-// committed (Launch) or the dispatcher's next look does.
-func (e *Engine) due(ctx context.Context, tx *sql.Tx, run store.Run, r RunRequest) (bool, error) {
-	kick := func(context.Context) { e.kick() }
-	if !store.AfterCommit(ctx, kick) {
+// due arranges for a run's first step, just written in a transaction, to
+// be handed on: inside an ingest stage round the dispatcher is kicked once
+// the round has committed, when the step is there to find; in any other
+// transaction at once, and the caller hands it over once its transaction
+// has committed (Launch) or the dispatcher's next look does.
+func (e *Engine) due(ctx context.Context) {
+	if !store.AfterCommit(ctx, func(context.Context) { e.kick() }) {
 		e.kick()
-		return false, nil
+	}
+}
+
+// prompt says whether run's first step is run at once, inside the ingest
+// stage round that starts the run (see above), and if so returns its
+// context, with the step row to write claimed (sc.Row), and its outcome:
+// the caller writes the step claimed rather than due and then claimed,
+// and records the outcome in the round's transaction (commitTx).
+func (e *Engine) prompt(ctx context.Context, run store.Run, r RunRequest) (*StepContext, Outcome, bool) {
+	if !store.InStageRound(ctx) {
+		return nil, Outcome{}, false // not in a round
 	}
 	// Not e.mu: Start holds it while the job queue migrates through the
 	// writing connection that this round's transaction holds.
 	if !e.running.Load() {
-		return false, nil // no workers here: the dispatcher hands the step over once the engine starts
+		return nil, Outcome{}, false // no workers here: the dispatcher hands the step over once the engine starts
 	}
 	sc, ok := e.firstTask(ctx, r)
 	if !ok {
-		return false, nil
+		return nil, Outcome{}, false
 	}
-	// The run as just inserted, and its first step as claimed: written
-	// claimed at once rather than due and then claimed (one statement
-	// fewer in the round for every run it starts, and no read of the run).
 	sc.Run, sc.Attempt = run, 1
 	out, err := runTask(ctx, sc)
 	if err != nil {
 		// Left due for the job queue, which retries it and records the
 		// error on the run; the round goes on.
-		return false, nil
+		return nil, Outcome{}, false
 	}
-	a := stepArgs{RunID: run.ID, Step: 0, Gen: 1}
 	now, lease := e.now(), e.wall().Add(e.cfg.StepLease)
 	sc.Row = store.RunStep{ID: store.StepRowID(run.ID, 0), RunID: run.ID, AccountID: run.AccountID, Status: store.StepRunning,
 		Gen: 1, DueAt: &lease, Attempts: 1, CreatedAt: now, StartedAt: &now, UpdatedAt: now}
-	if _, err := e.st.InsertStepTx(ctx, tx, sc.Row); err != nil {
-		return false, err
-	}
-	_, err = e.commitTx(ctx, tx, sc, a, out)
-	return err == nil, err
+	return sc, out, true
 }
 
 // firstTask returns the context of the run's first step when it is a task

@@ -99,18 +99,18 @@ func (e *Engine) LaunchTx(ctx context.Context, tx *sql.Tx, r RunRequest) (runID 
 		MapVersion: r.MapVersion, Category: r.Trigger, ContactID: r.ContactID, EventID: r.EventID,
 		StartedBy: r.StartedBy, Status: store.RunRunning, CreatedAt: now, UpdatedAt: now, OccurredAt: occurred,
 	}
-	id, inserted, err := e.st.InsertRunTx(ctx, tx, run)
+	first := store.RunStep{RunID: run.ID, Index: 0, AccountID: r.AccountID, Status: store.StepDue, DueAt: &now, CreatedAt: now}
+	sc, out, prompted := e.prompt(ctx, run, r)
+	if prompted {
+		first = sc.Row
+	}
+	id, inserted, err := e.st.InsertRunWithStepTx(ctx, tx, run, first)
 	if err != nil || !inserted {
 		return id, false, err
 	}
-	prompted, err := e.due(ctx, tx, run, r)
-	if err != nil {
-		return "", false, err
-	}
-	if !prompted {
-		if _, err := e.st.InsertStepTx(ctx, tx, store.RunStep{
-			RunID: id, Index: 0, AccountID: r.AccountID, Status: store.StepDue, DueAt: &now, CreatedAt: now,
-		}); err != nil {
+	e.due(ctx)
+	if prompted {
+		if _, err := e.commitTx(ctx, tx, sc, stepArgs{RunID: run.ID, Step: 0, Gen: 1}, out); err != nil {
 			return "", false, err
 		}
 	}

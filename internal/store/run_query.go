@@ -127,6 +127,49 @@ func (s *Store) InsertRunTx(ctx context.Context, q Querier, r Run) (string, bool
 	return id, false, nil
 }
 
+// InsertRunWithStepTx is InsertRunTx that also inserts the run's first
+// step row (InsertStepTx) when it inserts the run; on PostgreSQL in the
+// same statement, which saves a round trip for every run a stage round
+// starts.
+func (s *Store) InsertRunWithStepTx(ctx context.Context, q Querier, r Run, first RunStep) (string, bool, error) {
+	if s.dialect.embedded() {
+		id, inserted, err := s.InsertRunTx(ctx, q, r)
+		if err != nil || !inserted {
+			return id, inserted, err
+		}
+		_, err = s.InsertStepTx(ctx, q, first)
+		return id, err == nil, err
+	}
+	var n int64
+	err := q.QueryRowContext(ctx, `WITH w AS (INSERT INTO runs (id, account_id, moment_id, occurrence, map_version, category,
+			contact_id, event_id, started_by, status, created_at, updated_at, occurred_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12)
+			ON CONFLICT (account_id, moment_id, occurrence) DO NOTHING RETURNING id),
+		s AS (UPDATE moment_days SET gen = gen + 1, facts = NULL WHERE moment_id = $3 AND day = $13 AND EXISTS (SELECT 1 FROM w)),
+		f AS (INSERT INTO run_steps (id, run_id, step_index, step_key, kind, account_id, status,
+				gen, due_at, created_at, updated_at, attempts, started_at)
+			SELECT $14::text, w.id, $15::bigint, $16::text, $17::text, $2, $18::text, 1, $19::bigint, $20::bigint, $20::bigint,
+				$21::bigint, $22::bigint FROM w
+			ON CONFLICT (run_id, step_index) DO NOTHING)
+		SELECT count(*) FROM w`,
+		r.ID, r.AccountID, r.MomentID, r.Occurrence, r.MapVersion, r.Category, r.ContactID, r.EventID, r.StartedBy,
+		r.Status, micros(r.CreatedAt), micros(occurredAt(r)), dayOf(occurredAt(r)),
+		StepRowID(r.ID, first.Index), first.Index, first.Key, first.Kind, first.Status, nullTime(first.DueAt), micros(first.CreatedAt),
+		first.Attempts, nullTime(first.StartedAt)).Scan(&n)
+	if err != nil {
+		return "", false, fmt.Errorf("insert run: %w", err)
+	}
+	if n == 1 {
+		return r.ID, true, nil
+	}
+	var id string
+	if err := q.QueryRowContext(ctx, `SELECT id FROM runs WHERE account_id = $1 AND moment_id = $2 AND occurrence = $3`,
+		r.AccountID, r.MomentID, r.Occurrence).Scan(&id); err != nil {
+		return "", false, fmt.Errorf("read the existing run: %w", err)
+	}
+	return id, false, nil
+}
+
 // occurredAt is the run's occurrence time, its creation when none is set.
 func occurredAt(r Run) time.Time {
 	if r.OccurredAt.IsZero() {
