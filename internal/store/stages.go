@@ -318,6 +318,13 @@ func AfterCommit(ctx context.Context, fn func(context.Context)) bool {
 	return ok
 }
 
+// InStageRound reports whether ctx belongs to an ingest stage round (the
+// ctx given to an IngestHook), where AfterCommit arranges work.
+func InStageRound(ctx context.Context) bool {
+	_, ok := ctx.Value(afterCommitKey{}).(*afterCommit)
+	return ok
+}
+
 // round takes the runner's turn and consumes, in order, one batch of
 // committed events, and returns how many events and reattributions it
 // handed to the hooks or dropped; once it has committed, it runs what the
