@@ -28,9 +28,18 @@ type Target struct {
 // well under.
 const BatchSize = 500
 
-// Workers is how many batches are in flight at once. Ingestion commits
-// concurrent requests together, so a few workers keep the committer busy.
-const Workers = 4
+// Workers is how many batches are in flight at once, each worker sending
+// its accounts' stories one after the other. Ingestion commits concurrent
+// requests together; and a batch that changes an account (nearly every
+// demo batch: each is cut where the account's lifecycle stage or a key
+// role changes) first waits until the ingest stages have acted on the
+// batches before it, so that they see each batch with the state it left.
+// Batches waiting at the same time share that wait and one commit: with
+// many accounts in flight, the history is sent in a few rounds of the
+// stages per batch of an account rather than one round per batch. On
+// PostgreSQL, where a round costs a round trip per statement, that is most
+// of the demo's time.
+const Workers = 32
 
 // sender posts batches to the tracking API.
 type sender struct {
@@ -40,7 +49,11 @@ type sender struct {
 
 func newSender(t Target) *sender {
 	if t.Client == nil {
-		t.Client = &http.Client{Timeout: 60 * time.Second}
+		// One kept-alive connection per worker: the default keeps two per
+		// host and would close and reopen the others at every batch.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = Workers
+		t.Client = &http.Client{Timeout: 60 * time.Second, Transport: tr}
 	}
 	t.URL = strings.TrimRight(t.URL, "/")
 	return &sender{t: t}
