@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -129,6 +131,85 @@ func (s *Store) SetTraitValueTx(ctx context.Context, q Querier, account, trait, 
 	return nil
 }
 
+// SetTraitValuesTx is SetTraitValueTx for several accounts of one trait
+// (values by account, written in the order of accounts, each once): one
+// statement for the values to remove and one per thousand to write,
+// instead of one per account in a stage round.
+func (s *Store) SetTraitValuesTx(ctx context.Context, q Querier, trait string, accounts []string, values map[string]string) error {
+	return s.upsertKeyed(ctx, q, "record trait values", accounts, func(a string) ([]any, bool) { return []any{a, trait, values[a]}, values[a] != "" },
+		"DELETE FROM trigger_trait_values WHERE trait = $1 AND account_id IN ", []any{trait},
+		"INSERT INTO trigger_trait_values (account_id, trait, value) VALUES ", " ON CONFLICT (account_id, trait) DO UPDATE SET value = excluded.value")
+}
+
+// SetDateTraitsTx is SetDateTraitTx for several accounts of one trait, as
+// SetTraitValuesTx.
+func (s *Store) SetDateTraitsTx(ctx context.Context, q Querier, trait string, accounts []string, dates map[string]string) error {
+	return s.upsertKeyed(ctx, q, "record date traits", accounts, func(a string) ([]any, bool) { return []any{trait, a, dates[a]}, dates[a] != "" },
+		"DELETE FROM trigger_dates WHERE trait = $1 AND account_id IN ", []any{trait},
+		"INSERT INTO trigger_dates (trait, account_id, date) VALUES ", " ON CONFLICT (trait, account_id) DO UPDATE SET date = excluded.date")
+}
+
+// SetKeyRolesTx records who holds a key role at which account, for
+// several contacts (each once; a zero KeyRole removes the contact's), as
+// SetTraitValuesTx.
+func (s *Store) SetKeyRolesTx(ctx context.Context, q Querier, contacts []string, roles map[string]KeyRole) error {
+	return s.upsertKeyed(ctx, q, "record key roles", contacts, func(c string) ([]any, bool) {
+		k := roles[c]
+		return []any{c, k.AccountID, k.Role}, k.Role != "" && k.AccountID != ""
+	}, "DELETE FROM trigger_contact_roles WHERE contact_id IN ", nil,
+		"INSERT INTO trigger_contact_roles (contact_id, account_id, role) VALUES ", " ON CONFLICT (contact_id) DO UPDATE SET account_id = excluded.account_id, role = excluded.role")
+}
+
+// upsertKeyed writes one row per key: row gives its three values and
+// whether it is kept (upserted) or removed (deleted by key, after fixed).
+func (s *Store) upsertKeyed(ctx context.Context, q Querier, what string, keys []string, row func(string) ([]any, bool),
+	deleteSQL string, fixed []any, insertSQL, conflictSQL string) error {
+	var gone []any
+	var rows [][]any
+	for _, k := range keys {
+		if vals, keep := row(k); keep {
+			rows = append(rows, vals)
+		} else {
+			gone = append(gone, k)
+		}
+	}
+	if len(gone) > 0 {
+		args := append(append([]any(nil), fixed...), gone...)
+		if _, err := q.ExecContext(ctx, deleteSQL+"("+numbered(len(fixed)+1, len(gone))+")", args...); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+	}
+	for len(rows) > 0 {
+		chunk := rows[:min(len(rows), 1000)]
+		rows = rows[len(chunk):]
+		var sb strings.Builder
+		args := make([]any, 0, 3*len(chunk))
+		for i, r := range chunk {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			sb.WriteString("(" + numbered(len(args)+1, 3) + ")")
+			args = append(args, r...)
+		}
+		if _, err := q.ExecContext(ctx, insertSQL+sb.String()+conflictSQL, args...); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+	}
+	return nil
+}
+
+// numbered is n numbered parameters from $from, comma-separated.
+func numbered(from, n int) string {
+	var sb strings.Builder
+	for i := range n {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString("$" + strconv.Itoa(from+i))
+	}
+	return sb.String()
+}
+
 // SetDateTraitTx records an account's date trait (YYYY-MM-DD); "" removes it.
 func (s *Store) SetDateTraitTx(ctx context.Context, q Querier, trait, account, date string) error {
 	var err error
@@ -203,22 +284,6 @@ func (s *Store) KeyRolesTx(ctx context.Context, q Querier, contacts []string) (m
 		return nil, fmt.Errorf("read key roles: %w", err)
 	}
 	return out, nil
-}
-
-// SetKeyRoleTx remembers a contact's key role; an empty role or
-// account forgets it.
-func (s *Store) SetKeyRoleTx(ctx context.Context, q Querier, contact string, k KeyRole) error {
-	var err error
-	if k.Role == "" || k.AccountID == "" {
-		_, err = q.ExecContext(ctx, "DELETE FROM trigger_contact_roles WHERE contact_id = $1", contact)
-	} else {
-		_, err = q.ExecContext(ctx, `INSERT INTO trigger_contact_roles (contact_id, account_id, role) VALUES ($1, $2, $3)
-			ON CONFLICT (contact_id) DO UPDATE SET account_id = excluded.account_id, role = excluded.role`, contact, k.AccountID, k.Role)
-	}
-	if err != nil {
-		return fmt.Errorf("record key role: %w", err)
-	}
-	return nil
 }
 
 // RuleWatermark returns the time through which a scheduled rule was

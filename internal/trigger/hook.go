@@ -411,10 +411,8 @@ func (b *batch) traits(ctx context.Context) error {
 				}
 			}
 		}
-		for _, acct := range order {
-			if err := b.e.st.SetTraitValueTx(ctx, b.tx, acct, trait, last[acct]); err != nil {
-				return err
-			}
+		if err := b.e.st.SetTraitValuesTx(ctx, b.tx, trait, order, last); err != nil {
+			return err
 		}
 	}
 	for _, trait := range dateTraits {
@@ -431,10 +429,8 @@ func (b *batch) traits(ctx context.Context) error {
 			}
 			dates[acct] = traitDate(v)
 		}
-		for _, acct := range order {
-			if err := b.e.st.SetDateTraitTx(ctx, b.tx, trait, acct, dates[acct]); err != nil {
-				return err
-			}
+		if err := b.e.st.SetDateTraitsTx(ctx, b.tx, trait, order, dates); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -484,6 +480,10 @@ func (b *batch) keyRoles(ctx context.Context) error {
 	if b.c != nil {
 		listeners = b.c.bySignal[vocab.SignalSponsorChange]
 	}
+	// The roles that changed are written together once the moments they
+	// start are started (fire reads no key role).
+	var changed []string
+	roles := map[string]store.KeyRole{}
 	for _, id := range check {
 		c, ok := now[id]
 		if !ok {
@@ -497,9 +497,7 @@ func (b *batch) keyRoles(ctx context.Context) error {
 		if was == is {
 			continue
 		}
-		if err := b.e.st.SetKeyRoleTx(ctx, b.tx, id, is); err != nil {
-			return err
-		}
+		changed, roles[id] = append(changed, id), is
 		i := lastEvent[id]
 		occ := "sponsor_change:" + id + ":" + strconv.FormatInt(b.events[i].ID, 10)
 		if was.AccountID == "" {
@@ -511,7 +509,7 @@ func (b *batch) keyRoles(ctx context.Context) error {
 			}
 		}
 	}
-	return nil
+	return b.e.st.SetKeyRolesTx(ctx, b.tx, changed, roles)
 }
 
 // named fires the moments listening to each event's name, and low_nps.
