@@ -89,32 +89,89 @@ func (e *Engine) LaunchTx(ctx context.Context, tx *sql.Tx, r RunRequest) (runID 
 	if err := r.Validate(); err != nil {
 		return "", false, err
 	}
+	l := e.launching(ctx, r)
+	id, inserted, err := e.st.InsertRunWithStepTx(ctx, tx, l.run, l.first)
+	if err != nil || !inserted {
+		return id, false, err
+	}
+	e.due(ctx)
+	return id, true, l.prompt(ctx, e, tx)
+}
+
+// LaunchManyTx is LaunchTx for several runs, which it writes together (on
+// PostgreSQL in one statement: a stage round's trigger hook starts its
+// runs so); it returns the ids of the runs it started, in the order of rs,
+// and leaves out a request whose occurrence already has a run. Every
+// request must be valid (RunRequest.Validate).
+func (e *Engine) LaunchManyTx(ctx context.Context, tx *sql.Tx, rs []RunRequest) ([]string, error) {
+	if len(rs) == 0 {
+		return nil, nil
+	}
+	ls := make([]launch, len(rs))
+	runs, firsts := make([]store.Run, len(rs)), make([]store.RunStep, len(rs))
+	for i, r := range rs {
+		if err := r.Validate(); err != nil {
+			return nil, err
+		}
+		ls[i] = e.launching(ctx, r)
+		runs[i], firsts[i] = ls[i].run, ls[i].first
+	}
+	inserted, err := e.st.InsertRunsWithStepsTx(ctx, tx, runs, firsts)
+	if err != nil {
+		return nil, err
+	}
+	var started []string
+	for _, l := range ls {
+		if !inserted[l.run.ID] {
+			continue
+		}
+		if err := l.prompt(ctx, e, tx); err != nil {
+			return nil, err
+		}
+		started = append(started, l.run.ID)
+	}
+	if len(started) > 0 {
+		e.due(ctx)
+	}
+	return started, nil
+}
+
+// launch is a run about to be written: the run, its first step's row, and
+// when that step runs at once (prompt.go) its context and outcome.
+type launch struct {
+	run   store.Run
+	first store.RunStep
+	sc    *StepContext
+	out   Outcome
+}
+
+// launching prepares the run of r.
+func (e *Engine) launching(ctx context.Context, r RunRequest) launch {
 	now := e.now()
 	occurred := r.OccurredAt
 	if occurred.IsZero() {
 		occurred = now
 	}
-	run := store.Run{
+	l := launch{run: store.Run{
 		ID: uuid.NewString(), AccountID: r.AccountID, MomentID: r.MomentID, Occurrence: r.Occurrence,
 		MapVersion: r.MapVersion, Category: r.Trigger, ContactID: r.ContactID, EventID: r.EventID,
 		StartedBy: r.StartedBy, Status: store.RunRunning, CreatedAt: now, UpdatedAt: now, OccurredAt: occurred,
+	}}
+	l.first = store.RunStep{RunID: l.run.ID, Index: 0, AccountID: r.AccountID, Status: store.StepDue, DueAt: &now, CreatedAt: now}
+	if sc, out, ok := e.prompt(ctx, l.run, r); ok {
+		l.first, l.sc, l.out = sc.Row, sc, out
 	}
-	first := store.RunStep{RunID: run.ID, Index: 0, AccountID: r.AccountID, Status: store.StepDue, DueAt: &now, CreatedAt: now}
-	sc, out, prompted := e.prompt(ctx, run, r)
-	if prompted {
-		first = sc.Row
+	return l
+}
+
+// prompt records, once the run is written, the outcome of its first step
+// when it ran at once.
+func (l launch) prompt(ctx context.Context, e *Engine, tx *sql.Tx) error {
+	if l.sc == nil {
+		return nil
 	}
-	id, inserted, err := e.st.InsertRunWithStepTx(ctx, tx, run, first)
-	if err != nil || !inserted {
-		return id, false, err
-	}
-	e.due(ctx)
-	if prompted {
-		if _, err := e.commitTx(ctx, tx, sc, stepArgs{RunID: run.ID, Step: 0, Gen: 1}, out); err != nil {
-			return "", false, err
-		}
-	}
-	return id, true, nil
+	_, err := e.commitTx(ctx, tx, l.sc, stepArgs{RunID: l.run.ID, Step: 0, Gen: 1}, l.out)
+	return err
 }
 
 // Launch is LaunchTx in its own transaction.

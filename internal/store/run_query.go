@@ -170,6 +170,84 @@ func (s *Store) InsertRunWithStepTx(ctx context.Context, q Querier, r Run, first
 	return id, false, nil
 }
 
+// InsertRunsWithStepsTx is InsertRunWithStepTx for several runs (runs[i]
+// with first step firsts[i]) and returns the ids of the runs it inserted;
+// a run whose (account, moment, occurrence) already has one is left out.
+// On PostgreSQL it is one statement for them all, so that the runs a stage
+// round starts cost one round trip, not one each.
+func (s *Store) InsertRunsWithStepsTx(ctx context.Context, q Querier, runs []Run, firsts []RunStep) (map[string]bool, error) {
+	inserted := make(map[string]bool, len(runs))
+	if s.dialect.embedded() {
+		for i, r := range runs {
+			id, ok, err := s.InsertRunWithStepTx(ctx, q, r, firsts[i])
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				inserted[id] = true
+			}
+		}
+		return inserted, nil
+	}
+	n := len(runs)
+	var (
+		ids, accts, moments, occs, cats, contacts, by, status = make([]string, n), make([]string, n), make([]string, n),
+			make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		versions, events, created, occurred, days = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		keys, kinds, stStatus                     = make([]string, n), make([]string, n), make([]string, n)
+		stDue, stAttempts, stStarted              = make([]int64, n), make([]int64, n), make([]int64, n)
+		stCreated                                 = make([]int64, n)
+	)
+	for i, r := range runs {
+		f := firsts[i]
+		ids[i], accts[i], moments[i], occs[i], cats[i], contacts[i], by[i], status[i] = r.ID, r.AccountID, r.MomentID, r.Occurrence,
+			r.Category, r.ContactID, r.StartedBy, r.Status
+		versions[i], events[i], created[i], occurred[i], days[i] = int64(r.MapVersion), r.EventID, micros(r.CreatedAt),
+			micros(occurredAt(r)), dayOf(occurredAt(r))
+		keys[i], kinds[i], stStatus[i], stAttempts[i], stCreated[i] = f.Key, f.Kind, f.Status, int64(f.Attempts), micros(f.CreatedAt)
+		if f.Index != 0 {
+			return nil, fmt.Errorf("insert runs: a first step has index %d", f.Index)
+		}
+		if f.DueAt != nil {
+			stDue[i] = micros(*f.DueAt)
+		}
+		if f.StartedAt != nil {
+			stStarted[i] = micros(*f.StartedAt)
+		}
+	}
+	rows, err := q.QueryContext(ctx, `WITH v AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[],
+				$6::text[], $7::text[], $8::bigint[], $9::text[], $10::text[], $11::bigint[], $12::bigint[], $13::bigint[],
+				$14::text[], $15::text[], $16::text[], $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[])
+			AS v(id, account_id, moment_id, occurrence, map_version, category, contact_id, event_id, started_by, status,
+				created_at, occurred_at, day, step_key, kind, step_status, due_at, attempts, started_at, step_created)),
+		w AS (INSERT INTO runs (id, account_id, moment_id, occurrence, map_version, category,
+				contact_id, event_id, started_by, status, created_at, updated_at, occurred_at)
+			SELECT id, account_id, moment_id, occurrence, map_version, category, contact_id, event_id, started_by, status,
+				created_at, created_at, occurred_at FROM v
+			ON CONFLICT (account_id, moment_id, occurrence) DO NOTHING RETURNING id),
+		s AS (UPDATE moment_days SET gen = gen + 1, facts = NULL WHERE (moment_id, day) IN
+			(SELECT v.moment_id, v.day FROM v JOIN w ON w.id = v.id)),
+		f AS (INSERT INTO run_steps (id, run_id, step_index, step_key, kind, account_id, status,
+				gen, due_at, created_at, updated_at, attempts, started_at)
+			SELECT v.id || '/0', v.id, 0, v.step_key, v.kind, v.account_id, v.step_status, 1, NULLIF(v.due_at, 0),
+				v.step_created, v.step_created, v.attempts, NULLIF(v.started_at, 0) FROM v JOIN w ON w.id = v.id
+			ON CONFLICT (run_id, step_index) DO NOTHING)
+		SELECT id FROM w`, ids, accts, moments, occs, versions, cats, contacts, events, by, status, created, occurred, days,
+		keys, kinds, stStatus, stDue, stAttempts, stStarted, stCreated)
+	if err != nil {
+		return nil, fmt.Errorf("insert runs: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		inserted[id] = true
+	}
+	return inserted, rows.Err()
+}
+
 // occurredAt is the run's occurrence time, its creation when none is set.
 func occurredAt(r Run) time.Time {
 	if r.OccurredAt.IsZero() {

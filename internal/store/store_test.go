@@ -915,3 +915,56 @@ func TestReadsWhileEveryWriterIsBusy(t *testing.T) {
 		require.ErrorIs(t, err, store.ErrNotFound, "a read must not wait for a writing connection")
 	})
 }
+
+// TestRunsInsertedTogether: the runs a stage round starts are written
+// together with their first steps; an occurrence that already has a run,
+// or that comes twice, gets one run and one first step.
+func TestRunsInsertedTogether(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		_, ok, err := s.InsertRunTx(ctx, s.DB(), store.Run{ID: "old", AccountID: "acme", MomentID: "kickoff",
+			Occurrence: "o1", MapVersion: 1, Category: "csm", Status: "running", CreatedAt: t0})
+		require.NoError(t, err)
+		require.True(t, ok)
+		var runs []store.Run
+		var firsts []store.RunStep
+		lease := t0.Add(time.Minute)
+		for i, occ := range []string{"o1", "o2", "o2", "o3"} {
+			id := fmt.Sprintf("new-%d", i)
+			runs = append(runs, store.Run{ID: id, AccountID: "acme", MomentID: "kickoff", Occurrence: occ, MapVersion: 1,
+				Category: "csm", Status: "running", CreatedAt: t0, EventID: int64(i + 1)})
+			first := store.RunStep{RunID: id, AccountID: "acme", Status: store.StepDue, DueAt: &t0, CreatedAt: t0}
+			if i == 3 { // claimed at once, as a stage round's first task
+				first = store.RunStep{RunID: id, AccountID: "acme", Status: store.StepRunning, DueAt: &lease, Attempts: 1,
+					StartedAt: &t0, CreatedAt: t0}
+			}
+			firsts = append(firsts, first)
+		}
+		inserted, err := s.InsertRunsWithStepsTx(ctx, s.DB(), runs, firsts)
+		require.NoError(t, err)
+		require.Equal(t, map[string]bool{"new-1": true, "new-3": true}, inserted)
+		for id, want := range map[string]string{"old": "", "new-1": store.StepDue, "new-3": store.StepRunning} {
+			steps, err := s.RunStepsTx(ctx, nil, id)
+			require.NoError(t, err)
+			if want == "" {
+				require.Empty(t, steps, id)
+				continue
+			}
+			require.Len(t, steps, 1, id)
+			require.Equal(t, want, steps[0].Status, id)
+			require.Equal(t, 1, steps[0].Gen, id)
+		}
+		steps, err := s.RunStepsTx(ctx, nil, "new-3")
+		require.NoError(t, err)
+		require.Equal(t, 1, steps[0].Attempts)
+		require.NotNil(t, steps[0].StartedAt)
+		for _, id := range []string{"new-0", "new-2"} {
+			_, err := s.Run(ctx, id)
+			require.ErrorIs(t, err, store.ErrNotFound, id)
+		}
+		r, err := s.Run(ctx, "new-1")
+		require.NoError(t, err)
+		require.EqualValues(t, 2, r.EventID)
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -59,7 +60,42 @@ func (e *Engine) OnIngest(ctx context.Context, tx *sql.Tx, events []store.Event)
 			return err
 		}
 	}
-	return b.personal(ctx)
+	if err := b.personal(ctx); err != nil {
+		return err
+	}
+	return b.launch(ctx)
+}
+
+// ManyLauncher is a Launcher that also starts several runs together
+// (*playbook.Engine is one): the hook then starts the runs of a batch
+// in one go, once it has found them all, instead of one by one.
+type ManyLauncher interface {
+	LaunchManyTx(ctx context.Context, tx *sql.Tx, rs []playbook.RunRequest) ([]string, error)
+}
+
+// launch starts the runs the batch's moments asked for (fire), when the
+// launcher starts them together.
+func (b *batch) launch(ctx context.Context) error {
+	if len(b.launches) == 0 {
+		return nil
+	}
+	st, err := b.e.launcherOf()
+	many, ok := st.(ManyLauncher)
+	if err != nil || !ok { // the launcher was replaced meanwhile
+		for _, r := range b.launches {
+			if _, _, err := b.e.start(ctx, b.tx, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	ids, err := many.LaunchManyTx(ctx, b.tx, b.launches)
+	if err != nil {
+		return fmt.Errorf("start %d moments: %w", len(b.launches), err)
+	}
+	b.e.fired.Add(int64(len(ids)))
+	b.e.log.Debug("moments started", "runs", len(ids), "asked", len(b.launches))
+	return nil
 }
 
 // Listens lists the event names that start moments, in the live map or in
@@ -103,6 +139,9 @@ type batch struct {
 	contacts map[string]store.Contact
 	// health caches each account's stored health; nil value: none yet.
 	health map[string]*store.AccountHealth
+	// launches are the runs to start once the batch is looked through
+	// (launch).
+	launches []playbook.RunRequest
 }
 
 func (b *batch) eventVars(i int) map[string]any {
@@ -271,6 +310,19 @@ func (b *batch) fire(ctx context.Context, l *listener, account, contact string, 
 	}
 	if event >= 0 {
 		r.EventID, r.OccurredAt = b.events[event].ID, b.events[event].Timestamp
+	}
+	if st, err := b.e.launcherOf(); err == nil {
+		if _, many := st.(ManyLauncher); many {
+			// Started with the batch's other runs (launch); a request the
+			// engine would refuse is logged and skipped, as start does.
+			if err := r.Validate(); err != nil {
+				b.e.log.Warn("run not started: the playbook engine refused it", "account", r.AccountID, "moment", r.MomentID,
+					"occurrence", r.Occurrence, "err", err)
+				return nil
+			}
+			b.launches = append(b.launches, r)
+			return nil
+		}
 	}
 	_, _, err = b.e.start(ctx, b.tx, r)
 	return err
