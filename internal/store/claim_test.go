@@ -17,21 +17,32 @@ import (
 // (claim_message_keys, migration 00030) and returns the new ones, sorted.
 func claimKeys(t *testing.T, tx *sql.Tx, keys ...string) []string {
 	t.Helper()
+	out, err := tryClaimKeys(tx, keys...)
+	require.NoError(t, err)
+	return out
+}
+
+// tryClaimKeys is claimKeys for a goroutine other than the test's.
+func tryClaimKeys(tx *sql.Tx, keys ...string) ([]string, error) {
 	arr := make([][]byte, len(keys))
 	for i, k := range keys {
 		arr[i] = []byte(k)
 	}
 	rows, err := tx.Query("SELECT key FROM claim_message_keys($1::bytea[]) AS c(key)", arr)
-	require.NoError(t, err)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
 	var out []string
 	for rows.Next() {
 		var k []byte
-		require.NoError(t, rows.Scan(&k))
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
 		out = append(out, string(k))
 	}
-	require.NoError(t, rows.Err())
 	sort.Strings(out)
-	return out
+	return out, rows.Err()
 }
 
 // TestClaimMessageKeys checks the claim of message keys on PostgreSQL: new
@@ -73,18 +84,26 @@ func TestClaimMessageKeys(t *testing.T) {
 	inFlight := func(end func(*sql.Tx) error, key string) []string {
 		first := begin()
 		require.Equal(t, []string{key}, claimKeys(t, first, key))
-		got := make(chan []string, 1)
+		type claimed struct {
+			keys []string
+			err  error
+		}
+		got := make(chan claimed, 1)
 		second := begin()
-		go func() { got <- claimKeys(t, second, key, key+"'") }()
+		go func() {
+			keys, err := tryClaimKeys(second, key, key+"'")
+			got <- claimed{keys, err}
+		}()
 		select {
 		case g := <-got:
-			t.Fatalf("the second claim did not wait for the first transaction: %v", g)
+			t.Fatalf("the second claim did not wait for the first transaction: %v %v", g.keys, g.err)
 		case <-time.After(200 * time.Millisecond):
 		}
 		require.NoError(t, end(first))
 		g := <-got
+		require.NoError(t, g.err)
 		require.NoError(t, second.Commit())
-		return g
+		return g.keys
 	}
 	require.Equal(t, []string{"d'"}, inFlight((*sql.Tx).Commit, "d"), "claimed by a transaction that committed")
 	require.Equal(t, []string{"e", "e'"}, inFlight((*sql.Tx).Rollback, "e"), "claimed by a transaction that rolled back")
