@@ -63,7 +63,15 @@ const (
 	// the mark in one round trip, so that the events can be copied in with
 	// their ids. A key is claimed only if its event is stored in the same
 	// transaction, so every new key is one event and one id.
-	pgClaimSQL = `WITH k AS (INSERT INTO message_keys (key) SELECT unnest($1::bytea[]) ON CONFLICT DO NOTHING RETURNING key),
+	//
+	// The keys are inserted by claim_message_keys (migration 00031):
+	// plainly, and again with ON CONFLICT DO NOTHING only when one of them
+	// is stored already, the unique violation caught inside the function so
+	// that PostgreSQL neither fails the transaction nor logs an error.
+	// ON CONFLICT alone looked each key up in the index before inserting
+	// it (a second descent of a tree of every stored key) and confirmed
+	// each insertion in a WAL record of its own.
+	pgClaimSQL = `WITH k AS (SELECT key FROM claim_message_keys($1::bytea[]) AS c(key)),
 		ids AS (SELECT key, nextval('events_id_seq') AS id FROM k),
 		mark AS (INSERT INTO ingest_commits (last_event_id) SELECT max(id) FROM ids HAVING count(*) > 0)
 		SELECT key, id FROM ids`
@@ -74,10 +82,21 @@ const (
 var pgEventColumns = []string{"id", "message_id", "dedupe_key", "write_key_id", "type", "name", "user_id", "anonymous_id", "account_id",
 	"timestamp", "original_timestamp", "sent_at", "received_at", "properties", "context", "integrations"}
 
-// pgTouchSQL is touchSQL for arrays of ids, created_at, updated_at and
-// last_seen_at.
+// pgTouchSQL is touchSQL for arrays of ids, created_at, updated_at,
+// last_seen_at and whether a missing row may be created, skipping the rows
+// another transaction has locked (touchSkippingLocked). It returns the ids
+// it wrote or found current: the rows it locked and those it created; the
+// others were skipped. Only a row that did not exist in the statement's
+// snapshot is inserted (and one that another transaction created meanwhile
+// is waited for, as any insert of a key in flight).
 func pgTouchSQL(table string) string {
-	return "INSERT INTO " + table + " (id, created_at, updated_at, last_seen_at) SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[])" +
-		" ON CONFLICT (id) DO UPDATE SET last_seen_at = CASE WHEN " + table + ".last_seen_at IS NULL OR " +
-		table + ".last_seen_at < excluded.last_seen_at THEN excluded.last_seen_at ELSE " + table + ".last_seen_at END"
+	return `WITH x AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bool[]) AS x(id, c, u, ls, ins)),
+		l AS (SELECT t.id FROM ` + table + ` t WHERE t.id = ANY($1::text[]) ORDER BY t.id FOR NO KEY UPDATE SKIP LOCKED),
+		u AS (UPDATE ` + table + ` t SET last_seen_at = x.ls FROM x WHERE t.id = x.id AND t.id IN (SELECT id FROM l)
+			AND x.ls IS NOT NULL AND (t.last_seen_at IS NULL OR t.last_seen_at < x.ls) RETURNING t.id),
+		i AS (INSERT INTO ` + table + ` (id, created_at, updated_at, last_seen_at)
+			SELECT x.id, x.c, x.u, x.ls FROM x WHERE x.ins AND NOT EXISTS (SELECT 1 FROM ` + table + ` t WHERE t.id = x.id) ORDER BY x.id
+			ON CONFLICT (id) DO UPDATE SET last_seen_at = CASE WHEN ` + table + `.last_seen_at IS NULL OR ` +
+		table + `.last_seen_at < excluded.last_seen_at THEN excluded.last_seen_at ELSE ` + table + `.last_seen_at END RETURNING id)
+		SELECT id FROM l UNION ALL SELECT id FROM i`
 }

@@ -101,20 +101,8 @@ func (b *ingestBatch) touch(ctx context.Context, table string, ids []string, pat
 	b.w.mu.Unlock()
 	sort.Strings(due) // a stable lock order, so concurrent PostgreSQL writers cannot deadlock
 	now := micros(b.now)
-	if !b.s.dialect.embedded() && len(due) > 0 {
-		ids, created, seen := make([]string, len(due)), make([]int64, len(due)), make([]*int64, len(due))
-		for i, id := range due {
-			ids[i], created[i] = id, now
-			if t := patches[id].lastSeen; !t.IsZero() {
-				us := micros(t)
-				seen[i] = &us
-			}
-		}
-		if _, err := b.exec(ctx, pgTouchSQL(table), ids, created, created, seen); err != nil {
-			return fmt.Errorf("record activity of %s: %w", table, err)
-		}
-		b.noteSeen(table, due, patches)
-		return nil
+	if !b.s.dialect.embedded() {
+		return b.touchSkippingLocked(ctx, table, due, patches)
 	}
 	for start := 0; start < len(due); start += touchChunk {
 		end := min(start+touchChunk, len(due))
@@ -136,6 +124,88 @@ func (b *ingestBatch) noteSeen(table string, ids []string, patches map[string]*p
 	for _, id := range ids {
 		b.seenWritten[table+"\x00"+id] = micros(patches[id].lastSeen)
 	}
+}
+
+// touchSkippingLocked is touch on PostgreSQL. A row that another
+// transaction holds (a batch of another committer or server touching the
+// same account or contact, or changing it) is passed over rather than
+// waited for: waiting held this transaction's own row locks through the
+// other's COPY and commit, and with several servers, each with its own
+// cache of what it wrote (seen), their transactions queued behind each
+// other on those rows (docs/benchmarks.md, branch pgscale). A row passed
+// over is owed: the server's next transactions touch it again, among their
+// own rows, until it is written (writer.owed). Rows not yet stored are
+// created as before.
+func (b *ingestBatch) touchSkippingLocked(ctx context.Context, table string, due []string, patches map[string]*patch) error {
+	type touchRow struct {
+		seen   *int64
+		create bool
+	}
+	rows := make(map[string]touchRow, len(due))
+	for _, id := range due {
+		r := touchRow{create: true}
+		if t := patches[id].lastSeen; !t.IsZero() {
+			us := micros(t)
+			r.seen = &us
+		}
+		rows[id] = r
+	}
+	b.w.mu.Lock()
+	for k, at := range b.w.owed {
+		id, ok := strings.CutPrefix(k, table+"\x00")
+		if !ok {
+			continue
+		}
+		r, ok := rows[id]
+		if !ok {
+			due = append(due, id)
+		}
+		if r.seen == nil || *r.seen < at {
+			r.seen = &at
+		}
+		rows[id] = r
+	}
+	b.w.mu.Unlock()
+	if len(due) == 0 {
+		return nil
+	}
+	sort.Strings(due)
+	now := micros(b.now)
+	ids, created, seen, create := make([]string, len(due)), make([]int64, len(due)), make([]*int64, len(due)), make([]bool, len(due))
+	for i, id := range due {
+		ids[i], created[i], seen[i], create[i] = id, now, rows[id].seen, rows[id].create
+	}
+	res, err := b.query(ctx, pgTouchSQL(table), ids, created, created, seen, create)
+	if err != nil {
+		return fmt.Errorf("record activity of %s: %w", table, err)
+	}
+	written := make(map[string]bool, len(due))
+	for res.Next() {
+		var id string
+		if err := res.Scan(&id); err != nil {
+			res.Close()
+			return fmt.Errorf("record activity of %s: %w", table, err)
+		}
+		written[id] = true
+	}
+	if err := closeRows(res); err != nil {
+		return fmt.Errorf("record activity of %s: %w", table, err)
+	}
+	if b.owed == nil {
+		b.owed = map[string]int64{}
+	}
+	for _, id := range due {
+		k := table + "\x00" + id
+		switch r := rows[id]; {
+		case written[id] && r.seen != nil:
+			b.seenWritten[k] = *r.seen
+		case written[id]:
+			b.seenWritten[k] = 0
+		case r.seen != nil:
+			b.owed[k] = *r.seen
+		}
+	}
+	return nil
 }
 
 func (b *ingestBatch) flushAccounts(ctx context.Context) error {

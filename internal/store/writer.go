@@ -132,6 +132,11 @@ type writer struct {
 	// than the event itself. last_seen_at is therefore accurate to the
 	// hour.
 	seen map[string]int64
+	// owed are the last_seen_at this process still has to write on
+	// PostgreSQL ("accounts\x00id" → micros): rows a transaction passed
+	// over because another held them (touchSkippingLocked). Its next
+	// transactions write them among their own rows.
+	owed map[string]int64
 	// dedupe is SQLite's deduplication set (dedupe.go).
 	dedupe *dedupe
 	// accounts is SQLite's index of events by account (account_index.go).
@@ -167,11 +172,14 @@ func (s *Store) CommitterStats() CommitterStats {
 const (
 	seenPrecision = time.Hour
 	maxSeen       = 200_000
+	// maxOwed bounds writer.owed: beyond it, a row passed over is written
+	// with its account's or contact's next event instead.
+	maxOwed = 10_000
 )
 
 func newWriter(s *Store) *writer {
 	w := &writer{s: s, reqs: make(chan *ingestReq, 256), ctl: make(chan func()), quit: make(chan struct{}), exited: make(chan struct{}),
-		stmts: map[string]*sql.Stmt{}, seen: map[string]int64{}}
+		stmts: map[string]*sql.Stmt{}, seen: map[string]int64{}, owed: map[string]int64{}}
 	return w
 }
 
@@ -481,6 +489,14 @@ func (w *writer) commit(ctx context.Context, group []*ingestReq, ordered bool) (
 	}
 	for k, v := range b.seenWritten {
 		w.seen[k] = v
+		if w.owed[k] <= v {
+			delete(w.owed, k)
+		}
+	}
+	for k, v := range b.owed {
+		if len(w.owed) < maxOwed && w.owed[k] < v {
+			w.owed[k] = v
+		}
 	}
 	return results, nil
 }
@@ -549,6 +565,9 @@ type ingestBatch struct {
 	// seenWritten is the last_seen_at written per "table\x00id", for the
 	// writer's cache once the transaction commits.
 	seenWritten map[string]int64
+	// owed are the rows this transaction passed over because another held
+	// them, with the last_seen_at still to write (writer.owed).
+	owed map[string]int64
 }
 
 type patch struct {
