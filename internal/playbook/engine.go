@@ -231,17 +231,22 @@ func (e *Engine) loop(ctx context.Context) {
 // without waiting for the dispatcher; if it fails, the dispatcher's next
 // poll does it.
 func (e *Engine) handOff(ctx context.Context, runID string, index, gen int) {
+	e.handOffArgs(ctx, stepArgs{RunID: runID, Step: index, Gen: gen})
+}
+
+// handOffArgs is handOff of a step's job as a.
+func (e *Engine) handOffArgs(ctx context.Context, a stepArgs) {
 	e.mu.Lock()
 	q := e.q
 	e.mu.Unlock()
 	if q == nil {
 		return
 	}
-	if err := q.insert(ctx, []stepArgs{{RunID: runID, Step: index, Gen: gen}}); err != nil {
+	if err := q.insert(ctx, []stepArgs{a}); err != nil {
 		e.kick()
 		return
 	}
-	if err := e.st.MarkStepDispatched(ctx, store.StepRowID(runID, index), gen, e.now()); err != nil {
+	if err := e.st.MarkStepDispatched(ctx, store.StepRowID(a.RunID, a.Step), a.Gen, e.now()); err != nil {
 		e.kick()
 	}
 }

@@ -57,9 +57,9 @@ type claimed struct {
 // runClaimed runs a step generation this process has claimed (row) and
 // records how it ended; it returns the run's next step when it claimed it
 // too (before until), to run at once. chained says the step was claimed
-// so, with no job of its own: when it fails and may be tried again, it is
-// made due and handed to the job queue at once, whose attempts and delays
-// then apply as to any step (the try in the chain is one more).
+// so, with no job of its own: its try is the step's first attempt, and when
+// it fails and may be tried again it is handed to the job queue for the rest
+// of its attempts, after the delay of a first failure (stepArgs.Tried).
 func (e *Engine) runClaimed(ctx context.Context, a stepArgs, row store.RunStep, attempt, maxAttempts int, until time.Time, chained bool) (*claimed, error) {
 	// The step is leased to this process until it records how it ended;
 	// ctx ends early if the lease is lost (lease.go).
@@ -92,11 +92,15 @@ func (e *Engine) runClaimed(ctx context.Context, a stepArgs, row store.RunStep, 
 		if cause := context.Cause(ctx); errors.Is(cause, errLeaseLost) {
 			err = cause
 		}
+		lost := errors.Is(err, errLeaseLost)
+		err = e.recordError(bctx, sc, a, err, attempt, maxAttempts)
 		var perm *permanentError
-		if chained && !errors.As(err, &perm) && !errors.Is(err, errLeaseLost) {
-			return nil, e.requeue(bctx, sc, a, err)
+		if chained && !lost && err != nil && !errors.As(err, &perm) {
+			// Not failed for good: the job queue tries it again, its
+			// attempts counted on from this one.
+			e.handOffArgs(bctx, stepArgs{RunID: a.RunID, Step: a.Step, Gen: a.Gen, Tried: attempt})
 		}
-		return nil, e.recordError(bctx, sc, a, err, attempt, maxAttempts)
+		return nil, err
 	}
 	return next, nil
 }
@@ -288,19 +292,6 @@ func (e *Engine) recordError(ctx context.Context, sc *StepContext, a stepArgs, c
 		return err
 	}
 	return Permanent(cause)
-}
-
-// requeue makes a step that failed in a chain (runStep) due again at once,
-// with the error noted, and hands it to the job queue.
-func (e *Engine) requeue(ctx context.Context, sc *StepContext, a stepArgs, cause error) error {
-	now := e.now()
-	e.log.Warn("playbook step failed; the job queue tries it again", "run", a.RunID, "step", sc.Key, "err", cause)
-	if err := e.st.NoteStepError(ctx, a.lease(), store.StepError{Key: sc.Key, Kind: sc.Step.Kind,
-		Message: cause.Error() + " (trying again)", At: now, RetryAt: now}); err != nil {
-		return errors.Join(cause, err)
-	}
-	e.handOff(ctx, a.RunID, a.Step, a.Gen)
-	return cause
 }
 
 // RetryStep runs a failed step of a run again. step is the step's id in

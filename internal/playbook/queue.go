@@ -24,6 +24,11 @@ type stepArgs struct {
 	RunID string `json:"run"`
 	Step  int    `json:"step"`
 	Gen   int    `json:"gen"`
+	// Tried counts the attempts the step generation had before its job:
+	// a step run in a chain (runStep) that failed is handed to the queue
+	// with Tried 1, so that its job's attempts are the rest of
+	// Config.MaxAttempts, the first of them after Config.RetryDelay(1).
+	Tried int `json:"tried,omitempty"`
 }
 
 // lease names the step generation the job runs, as the store keys it.
@@ -55,12 +60,21 @@ type riverQueue[TTx any] struct {
 	client  *river.Client[TTx]
 	closeFn func()
 	opts    *river.InsertOpts
+	// delay is Config.RetryDelay, for a job of a step tried before.
+	delay func(attempt int) time.Duration
 }
 
 func (q *riverQueue[TTx]) insert(ctx context.Context, args []stepArgs) error {
 	params := make([]river.InsertManyParams, len(args))
 	for i, a := range args {
-		params[i] = river.InsertManyParams{Args: a, InsertOpts: q.opts}
+		opts := q.opts
+		if a.Tried > 0 {
+			o := *q.opts
+			o.MaxAttempts = max(q.opts.MaxAttempts-a.Tried, 1)
+			o.ScheduledAt = time.Now().Add(q.delay(a.Tried))
+			opts = &o
+		}
+		params[i] = river.InsertManyParams{Args: a, InsertOpts: opts}
 	}
 	_, err := q.client.InsertMany(ctx, params)
 	return err
@@ -169,7 +183,7 @@ func startRiver[TTx any](ctx context.Context, e *Engine, drv riverdriver.Driver[
 	if err := c.Start(ctx); err != nil {
 		return nil, fmt.Errorf("start the job queue: %w", err)
 	}
-	return &riverQueue[TTx]{client: c, closeFn: closeFn, opts: &river.InsertOpts{
+	return &riverQueue[TTx]{client: c, closeFn: closeFn, delay: e.cfg.RetryDelay, opts: &river.InsertOpts{
 		MaxAttempts: e.cfg.MaxAttempts,
 		// The unique key is the whole args: (run, step, generation). A
 		// step handed over twice becomes one job.
@@ -184,7 +198,9 @@ type stepWorker struct {
 }
 
 func (w *stepWorker) Work(ctx context.Context, job *river.Job[stepArgs]) error {
-	err := w.e.runStep(ctx, job.Args, job.Attempt, job.MaxAttempts)
+	// A job of a step tried before (Tried) carries the rest of its
+	// attempts: they are counted on from the ones it had.
+	err := w.e.runStep(ctx, job.Args, job.Attempt+job.Args.Tried, job.MaxAttempts+job.Args.Tried)
 	var cancel *permanentError
 	if errors.As(err, &cancel) {
 		// Recorded as failed on the run; the job queue need not retry.

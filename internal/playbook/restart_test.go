@@ -189,3 +189,29 @@ func TestWebhookRetriedWithTheSameKey(t *testing.T) {
 		require.Equal(t, 3, hooks[0].Attempts)
 	})
 }
+
+// TestChainedStepKeepsItsAttempts: the webhook step runs in the chain of
+// the steps before it (no job of its own); a receiver that fails every
+// delivery gets MaxAttempts of them in all, the chain's try counted as the
+// first, and the run fails.
+func TestChainedStepKeepsItsAttempts(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		mail, hook := startMailServer(t), startHookServer(t)
+		hook.failures = 100
+		live := applyMap(t, st, hook.URL+"/hook")
+		cfg := fastConfig()
+		cfg.SMTP = mail.config()
+		e := newEngine(t, st, live, newClock(), cfg)
+		seedAccount(t, st, "pied-piper", nil)
+		id, _, err := e.Launch(ctx, RunRequest{AccountID: "pied-piper", MomentID: "kickoff", Occurrence: "o", MapVersion: 1, Trigger: TriggerCSM})
+		require.NoError(t, err)
+		run := waitRun(t, st, id, status(store.RunFailed))
+		require.Len(t, run.Steps, 3)
+		require.Equal(t, cfg.MaxAttempts, run.Steps[2].Attempts)
+		require.Contains(t, run.Steps[2].Error, "gave up after 3 attempts")
+		keys, _ := hook.received()
+		require.Len(t, keys, cfg.MaxAttempts, "one delivery per attempt")
+	})
+}
