@@ -100,6 +100,9 @@ type HealthRecord struct {
 	// recent scores only when they differ. A day's recompute finds most
 	// aggregates as the ingest stages left them.
 	storedAggregate, storedRecent []byte
+	// warnings are the stored warnings, when read with the record
+	// (HealthRecordsAhead; nil otherwise).
+	warnings *storedWarnings
 }
 
 // path is the record's success path state.
