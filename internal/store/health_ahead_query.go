@@ -26,35 +26,93 @@ import (
 // reads, which the recompute's pages need there.
 func (s *Store) ReadsHealthAhead() bool { return s.dialect.embedded() }
 
-// HealthRecordsAhead returns the stored records of ids as HealthRecordsTx
-// reads them, and with each its stored warnings (see SameWarnings), reading
-// each table whole in storage order through the memory-mapped reader,
-// outside any transaction. A record is valid in a later transaction while
-// its account's version has not moved (HealthVersionsTx).
-func (s *Store) HealthRecordsAhead(ctx context.Context, ids []string) (map[string]*HealthRecord, error) {
-	out := make(map[string]*HealthRecord, len(ids))
-	for _, id := range ids {
-		out[id] = &HealthRecord{AccountHealth: AccountHealth{AccountID: id}}
+// HealthRecordsRead holds the records HealthRecordsAhead read, compactly
+// (a recompute holds every account's until its page is written, beside
+// every account's aggregate: one small object per column would be
+// millions of objects for the garbage collector to walk).
+type HealthRecordsRead struct {
+	index map[string]int
+	rows  []aheadRow
+}
+
+// aheadRow is one account's stored record as read.
+type aheadRow struct {
+	found, warned             bool
+	hs                        healthScan
+	traits, aggregate, recent string
+	hasAggregate, hasRecent   bool
+	codes, texts              string
+}
+
+// Record returns the stored record of id as HealthRecordsTx reads it,
+// with its stored warnings (see SameWarnings): a new one at each call; nil
+// for an account that was not read or was forgotten.
+func (a *HealthRecordsRead) Record(id string) *HealthRecord {
+	i, ok := a.index[id]
+	if !ok {
+		return nil
+	}
+	row := &a.rows[i]
+	r := &HealthRecord{AccountHealth: AccountHealth{AccountID: id}}
+	if !row.found {
+		return r
+	}
+	r.RawTraits = []byte(row.traits)
+	row.hs.fill(&r.AccountHealth)
+	r.Exists = r.Version > 0
+	r.stored = r.path()
+	if row.hasAggregate {
+		r.Aggregate = []byte(row.aggregate)
+		r.storedAggregate = r.Aggregate
+	}
+	if row.hasRecent {
+		r.Recent = []byte(row.recent)
+		r.storedRecent = r.Recent
+	}
+	if row.warned {
+		r.warnings = &storedWarnings{row.codes, row.texts}
+	}
+	return r
+}
+
+// Forget drops what was read of id.
+func (a *HealthRecordsRead) Forget(id string) {
+	if i, ok := a.index[id]; ok {
+		a.rows[i] = aheadRow{}
+		delete(a.index, id)
+	}
+}
+
+// HealthRecordsAhead reads the stored records of ids as HealthRecordsTx
+// reads them, and their stored warnings, reading each table whole in
+// storage order through the memory-mapped reader, outside any
+// transaction. A record is valid in a later transaction while its
+// account's version has not moved (HealthVersionsTx).
+func (s *Store) HealthRecordsAhead(ctx context.Context, ids []string) (*HealthRecordsRead, error) {
+	a := &HealthRecordsRead{index: make(map[string]int, len(ids)), rows: make([]aheadRow, len(ids))}
+	for i, id := range ids {
+		a.index[id] = i
 	}
 	q, release, err := s.mappedReader(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read health records: %w", err)
 	}
 	defer release()
-	// The accounts first: as in HealthRecordsTx, only an account that
-	// exists has its stored health read.
-	found := make(map[string]*HealthRecord, len(ids))
+	// As in HealthRecordsTx, only an account that exists has its stored
+	// health read: the accounts first.
+	row := func(id string) *aheadRow {
+		if i, ok := a.index[id]; ok {
+			return &a.rows[i]
+		}
+		return nil
+	}
 	err = eachRow(ctx, q, `SELECT id, traits FROM accounts`, func(rows *sql.Rows) error {
-		var (
-			id     string
-			traits []byte
-		)
+		var id, traits string
 		if err := rows.Scan(&id, &traits); err != nil {
 			return err
 		}
-		if r := out[id]; r != nil {
-			r.RawTraits = traits
-			found[id] = r
+		if r := row(id); r != nil {
+			r.found, r.traits = true, traits
 		}
 		return nil
 	})
@@ -62,47 +120,54 @@ func (s *Store) HealthRecordsAhead(ctx context.Context, ids []string) (map[strin
 		return nil, fmt.Errorf("read health records: %w", err)
 	}
 	var (
-		hs   healthScan
-		id   string
-		dest = hs.dest([]any{&id})
+		hs     healthScan
+		id     string
+		dest   = hs.dest([]any{&id})
+		common = map[string]string{}
 	)
+	// The texts of the state (quadrants, paths, milestones) recur from
+	// account to account: kept once.
+	intern := func(ns *sql.NullString) {
+		if c, ok := common[ns.String]; ok {
+			ns.String = c
+		} else if len(common) < 10_000 {
+			common[ns.String] = ns.String
+		}
+	}
 	err = eachRow(ctx, q, `SELECT h.account_id, `+healthCols+` FROM account_health h`, func(rows *sql.Rows) error {
 		if err := rows.Scan(dest...); err != nil {
 			return err
 		}
-		if r := found[id]; r != nil {
-			hs.fill(&r.AccountHealth)
-			r.AccountID = id
-			r.Exists = r.Version > 0
-			r.stored = r.path()
+		if r := row(id); r != nil && r.found {
+			for _, ns := range []*sql.NullString{&hs.quad, &hs.prev, &hs.path, &hs.next, &hs.nextName} {
+				intern(ns)
+			}
+			r.hs = hs
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read health records: %w", err)
 	}
-	pairs := func(query string, set func(r *HealthRecord, v []byte)) error {
+	pairs := func(query string, set func(r *aheadRow, v string)) error {
 		return eachRow(ctx, q, query, func(rows *sql.Rows) error {
-			var (
-				id string
-				v  []byte
-			)
+			var id, v string
 			if err := rows.Scan(&id, &v); err != nil {
 				return err
 			}
-			if r := found[id]; r != nil {
+			if r := row(id); r != nil && r.found {
 				set(r, v)
 			}
 			return nil
 		})
 	}
-	if err := pairs(`SELECT account_id, aggregate FROM health_aggregates`, func(r *HealthRecord, v []byte) {
-		r.Aggregate, r.storedAggregate = v, v
+	if err := pairs(`SELECT account_id, aggregate FROM health_aggregates`, func(r *aheadRow, v string) {
+		r.aggregate, r.hasAggregate = v, true
 	}); err != nil {
 		return nil, fmt.Errorf("read health records: %w", err)
 	}
-	if err := pairs(`SELECT account_id, recent FROM health_recent`, func(r *HealthRecord, v []byte) {
-		r.Recent, r.storedRecent = v, v
+	if err := pairs(`SELECT account_id, recent FROM health_recent`, func(r *aheadRow, v string) {
+		r.recent, r.hasRecent = v, true
 	}); err != nil {
 		return nil, fmt.Errorf("read health records: %w", err)
 	}
@@ -111,15 +176,15 @@ func (s *Store) HealthRecordsAhead(ctx context.Context, ids []string) (map[strin
 		if err := rows.Scan(&id, &codes, &texts); err != nil {
 			return err
 		}
-		if r := found[id]; r != nil {
-			r.warnings = &storedWarnings{codes, texts}
+		if r := row(id); r != nil && r.found {
+			r.warned, r.codes, r.texts = true, codes, texts
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read health records: %w", err)
 	}
-	return out, nil
+	return a, nil
 }
 
 // eachRow runs query in q and calls fn for every row.

@@ -116,7 +116,7 @@ func (t *Tracker) recompute(ctx context.Context, full bool) (Stats, error) {
 		// On SQLite the pass's records are read ahead, beside the scan
 		// (see store.HealthRecordsAhead), not in each page's transaction.
 		var (
-			ahead    map[string]*store.HealthRecord
+			ahead    *store.HealthRecordsRead
 			aheadErr = make(chan error, 1)
 		)
 		if t.st.ReadsHealthAhead() {
@@ -164,8 +164,10 @@ func (t *Tracker) recompute(ctx context.Context, full bool) (Stats, error) {
 				st.Duration = time.Since(began)
 				return st, err
 			}
-			for _, id := range page {
-				delete(ahead, id)
+			if ahead != nil {
+				for _, id := range page {
+					ahead.Forget(id)
+				}
 			}
 			st.Accounts += len(page)
 		}
@@ -393,7 +395,7 @@ type drop struct {
 // account whose version moved since the recompute noted it (versions) is
 // read again and rebuilt in the transaction.
 func (t *Tracker) writePage(ctx context.Context, md *model, ids []string, versions map[string]int64,
-	ahead map[string]*store.HealthRecord, built map[string]*rebuild, settled int64, now time.Time, full bool, st *Stats) error {
+	ahead *store.HealthRecordsRead, built map[string]*rebuild, settled int64, now time.Time, full bool, st *Stats) error {
 	tx, err := t.st.DB().BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("recompute health: %w", err)
@@ -489,7 +491,7 @@ func (t *Tracker) writePage(ctx context.Context, md *model, ids []string, versio
 // taken from ahead, and the accounts whose version moved since versions
 // were noted (stale), whose records are read in tx.
 func (t *Tracker) pageRecords(ctx context.Context, tx *sql.Tx, ids []string, versions map[string]int64,
-	ahead map[string]*store.HealthRecord) (map[string]*store.HealthRecord, []string, error) {
+	ahead *store.HealthRecordsRead) (map[string]*store.HealthRecord, []string, error) {
 	var stale []string
 	if ahead == nil {
 		recs, err := t.st.HealthRecordsTx(ctx, tx, ids)
@@ -509,15 +511,12 @@ func (t *Tracker) pageRecords(ctx context.Context, tx *sql.Tx, ids []string, ver
 	}
 	recs := make(map[string]*store.HealthRecord, len(ids))
 	for _, id := range ids {
-		r := ahead[id]
+		r := ahead.Record(id) // a new one: a page that fails is written again from the record as read
 		if r == nil || now[id] != versions[id] || r.Version != versions[id] {
 			stale = append(stale, id)
 			continue
 		}
-		// A copy: scoring fills the record for writing, and a page that
-		// fails is written again from the record as read.
-		c := *r
-		recs[id] = &c
+		recs[id] = r
 	}
 	if len(stale) > 0 {
 		again, err := t.st.HealthRecordsTx(ctx, tx, stale)
