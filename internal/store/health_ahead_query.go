@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"hash/maphash"
 	"strings"
 )
 
@@ -37,11 +38,15 @@ type HealthRecordsRead struct {
 
 // aheadRow is one account's stored record as read.
 type aheadRow struct {
-	found, warned             bool
-	hs                        healthScan
-	traits, aggregate, recent string
-	hasAggregate, hasRecent   bool
-	codes, texts              string
+	found, warned           bool
+	hs                      healthScan
+	traits, recent          string
+	hasAggregate, hasRecent bool
+	// The stored aggregate (1.6 KB here) is only compared with the new
+	// one: its digest and size are kept, not its bytes.
+	aggregateSum  [2]uint64
+	aggregateSize int
+	codes, texts  string
 }
 
 // Record returns the stored record of id as HealthRecordsTx reads it,
@@ -62,8 +67,7 @@ func (a *HealthRecordsRead) Record(id string) *HealthRecord {
 	r.Exists = r.Version > 0
 	r.stored = r.path()
 	if row.hasAggregate {
-		r.Aggregate = []byte(row.aggregate)
-		r.storedAggregate = r.Aggregate
+		r.summed, r.storedAggregateSum, r.storedAggregateSize = true, row.aggregateSum, row.aggregateSize
 	}
 	if row.hasRecent {
 		r.Recent = []byte(row.recent)
@@ -162,7 +166,7 @@ func (s *Store) HealthRecordsAhead(ctx context.Context, ids []string) (*HealthRe
 		})
 	}
 	if err := pairs(`SELECT account_id, aggregate FROM health_aggregates`, func(r *aheadRow, v string) {
-		r.aggregate, r.hasAggregate = v, true
+		r.hasAggregate, r.aggregateSum, r.aggregateSize = true, aggregateSum(v), len(v)
 	}); err != nil {
 		return nil, fmt.Errorf("read health records: %w", err)
 	}
@@ -200,6 +204,21 @@ func eachRow(ctx context.Context, q Querier, query string, fn func(*sql.Rows) er
 		}
 	}
 	return closeRows(rows)
+}
+
+// aggregateSeeds seed the digests of stored aggregates read ahead: two
+// 64-bit hashes, compared within this process only, where two different
+// aggregates have a chance of about 2^-128 to compare equal.
+var aggregateSeeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
+
+// aggregateSum is the digest of an aggregate's stored text.
+func aggregateSum(s string) [2]uint64 {
+	return [2]uint64{maphash.String(aggregateSeeds[0], s), maphash.String(aggregateSeeds[1], s)}
+}
+
+// aggregateBytesSum is aggregateSum of the same bytes.
+func aggregateBytesSum(b []byte) [2]uint64 {
+	return [2]uint64{maphash.Bytes(aggregateSeeds[0], b), maphash.Bytes(aggregateSeeds[1], b)}
 }
 
 // storedWarnings is a health_warnings row as stored.
