@@ -225,7 +225,10 @@ func score(agg *Aggregate, acct AccountInfo, model journey.HealthModel, now time
 	s.window = windowDays(m)
 
 	bw, ew := m.Behavioural.Weights, m.Emotional.Weights
-	beh := []Component{
+	// One slice holds both groups (the result's components, behavioural
+	// first): scoring runs for every account of every recompute.
+	all := make([]Component, 0, 13)
+	all = append(all,
 		s.recency(bw.Recency),
 		s.frequency(bw.Frequency),
 		s.breadth(bw.Breadth),
@@ -235,18 +238,19 @@ func score(agg *Aggregate, acct AccountInfo, model journey.HealthModel, now time
 		s.trend(bw.Trend),
 		s.relationship(bw.Relationship),
 		s.supportLoad(bw.SupportLoad),
-	}
-	emo := []Component{
+	)
+	nb := len(all)
+	all = append(all,
 		s.survey(ComponentNPS, vocab.SurveyNPS, ew.NPS, agg.Responses),
 		s.survey(ComponentCSAT, vocab.SurveyCSAT, ew.CSAT, agg.RecentCSAT),
 		s.survey(ComponentCES, vocab.SurveyCES, ew.CES, agg.RecentCES),
 		s.support(ew.Support),
-	}
+	)
 
 	r := Result{At: now}
-	r.Behavioural = weigh(beh)
-	r.Emotional = weigh(emo)
-	r.Components = append(beh, emo...)
+	r.Behavioural = weigh(all[:nb])
+	r.Emotional = weigh(all[nb:])
+	r.Components = all
 
 	c := min(max(m.Combined, 0), 1)
 	switch {

@@ -277,6 +277,23 @@ func (a *Aggregate) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
+// ParseTimes reads a JSON object of names to whole numbers, as
+// json.Marshal writes a map[string]int64 (the recompute's kept first times
+// of milestone events), without encoding/json's reflection: a daily
+// recompute reads one per account. It returns an error for anything else,
+// which the caller may then hand to encoding/json; an empty object gives a
+// nil map.
+func ParseTimes(data []byte) (map[string]int64, error) {
+	r := reader{b: data}
+	r.ws()
+	m := r.times()
+	r.ws()
+	if r.err == nil && r.i != len(r.b) {
+		r.fail("unexpected data after the object")
+	}
+	return m, r.err
+}
+
 // reader is a small JSON reader for the aggregate's own format. After the
 // first error every method returns zero values, so parsing code need not
 // check errors at each step; every loop stops on an error.

@@ -102,3 +102,36 @@ func FuzzAggregateUnmarshal(f *testing.F) {
 		UsageDrop(&a, testModel(), now)
 	})
 }
+
+// ParseTimes reads what json.Marshal writes of a map[string]int64, as
+// encoding/json reads it, and refuses what is not such an object (null
+// included: the caller hands what it refuses to encoding/json).
+func TestParseTimesAsEncodingJSON(t *testing.T) {
+	for _, m := range []map[string]int64{{}, {"Report Created": 1773159690}, {"a<b>&c": -5, "é \"q\"": 0, "x": 1 << 62}} {
+		data, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := ParseTimes(data)
+		if err != nil {
+			t.Fatalf("%s: %v", data, err)
+		}
+		var want map[string]int64
+		if err := json.Unmarshal(data, &want); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%s: got %v, want %v", data, got, want)
+		}
+		for k, v := range want {
+			if got[k] != v {
+				t.Fatalf("%s: got %v, want %v", data, got, want)
+			}
+		}
+	}
+	for _, bad := range []string{``, `null`, `[]`, `{"a":1.5}`, `{"a":"1"}`, `{"a":1} x`, `{"a":1`} {
+		if _, err := ParseTimes([]byte(bad)); err == nil {
+			t.Fatalf("%q: no error", bad)
+		}
+	}
+}

@@ -100,6 +100,23 @@ type HealthRecord struct {
 	// recent scores only when they differ. A day's recompute finds most
 	// aggregates as the ingest stages left them.
 	storedAggregate, storedRecent []byte
+	// summed says that the stored aggregate was read as its digest and
+	// size only (HealthRecordsAhead): storedAggregate is then nil.
+	summed              bool
+	storedAggregateSum  [2]uint64
+	storedAggregateSize int
+	// warnings are the stored warnings, when read with the record
+	// (HealthRecordsAhead; nil otherwise).
+	warnings *storedWarnings
+}
+
+// StoredAggregateSize is the size of the aggregate as stored (0 for
+// none), which a new one rarely outgrows by much.
+func (r *HealthRecord) StoredAggregateSize() int {
+	if r.summed {
+		return r.storedAggregateSize
+	}
+	return len(r.storedAggregate)
 }
 
 // path is the record's success path state.
@@ -275,10 +292,14 @@ func (s *Store) SaveHealthRecordsTx(ctx context.Context, tx Querier, recs []*Hea
 	sort.Slice(recs, func(i, j int) bool { return recs[i].AccountID < recs[j].AccountID })
 	var aggs, recents [][2]string
 	for _, r := range recs {
-		if r.storedAggregate == nil || !bytes.Equal(r.Aggregate, r.storedAggregate) {
-			aggs = append(aggs, [2]string{r.AccountID, string(r.Aggregate)})
-			r.storedAggregate = r.Aggregate
+		changed := r.storedAggregate == nil || !bytes.Equal(r.Aggregate, r.storedAggregate)
+		if r.summed {
+			changed = len(r.Aggregate) != r.storedAggregateSize || aggregateBytesSum(r.Aggregate) != r.storedAggregateSum
 		}
+		if changed {
+			aggs = append(aggs, [2]string{r.AccountID, string(r.Aggregate)})
+		}
+		r.storedAggregate, r.summed = r.Aggregate, false
 		recent := r.Recent
 		if len(recent) == 0 {
 			recent = []byte("[]")

@@ -51,6 +51,8 @@ const (
 	// for the history (saveHistory + mode).
 	saveWarnings
 	saveBases
+	// The recompute's check of a page's versions (HealthVersionsTx).
+	loadVersions
 	saveHistory
 )
 
@@ -130,6 +132,8 @@ func (s *Store) healthSQL(kind healthStatement, n int) string {
 		q = d.rows("INSERT INTO health_warnings (account_id, codes, texts, updated_at) VALUES ", n, 4,
 			" ON CONFLICT (account_id) DO UPDATE SET codes = excluded.codes, texts = excluded.texts, updated_at = excluded.updated_at"+
 				" WHERE health_warnings.codes <> excluded.codes OR health_warnings.texts <> excluded.texts")
+	case loadVersions:
+		q = "SELECT account_id, version FROM account_health WHERE account_id IN (" + d.placeholders(1, n) + ")"
 	case saveBases:
 		q = d.rows("INSERT INTO health_bases (account_id, model, through, aggregate, first) VALUES ", n, 5,
 			d.upsert("account_id", "model", "through", "aggregate", "first"))
@@ -175,7 +179,7 @@ func (s *Store) preparedHealth(q string) *sql.Stmt {
 func (s *Store) prepareHealth() {
 	ctx := context.Background()
 	for _, kind := range []healthStatement{loadHealth, saveAggregates, saveRecent, saveStates, saveTrend, loadBlocks, saveBlocks,
-		saveAccountEntries, saveWarnings, saveBases, saveHistory + healthStatement(HistoryKeep)} {
+		saveAccountEntries, saveWarnings, saveBases, loadVersions, saveHistory + healthStatement(HistoryKeep)} {
 		for _, n := range healthSizes {
 			q := s.healthSQL(kind, n)
 			st, err := s.write.PrepareContext(ctx, q)

@@ -32,11 +32,11 @@ func (s *Store) SaveHealthWarningsTx(ctx context.Context, tx *sql.Tx, ws []Healt
 	for _, n := range healthChunks(len(ws)) {
 		args = args[:0]
 		for _, w := range ws[start : start+n] {
-			texts, err := json.Marshal(orEmptyStrings(w.Texts))
+			codes, texts, err := encodeWarnings(w)
 			if err != nil {
 				return err
 			}
-			args = append(args, w.AccountID, strings.Join(w.Codes, ","), string(texts), micros(now))
+			args = append(args, w.AccountID, codes, texts, micros(now))
 		}
 		start += n
 		if _, err := s.healthExec(ctx, tx, s.healthSQL(saveWarnings, n), args...); err != nil {

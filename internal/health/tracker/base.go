@@ -112,8 +112,12 @@ func (t *Tracker) startRebuild(md *model, id string, b *store.HealthBase, settle
 	// that its new base is written even when no event comes.
 	if b != nil && b.Through > 0 {
 		agg := &health.Aggregate{}
-		var first map[string]int64
-		if agg.UnmarshalJSON(b.Aggregate) == nil && json.Unmarshal(b.First, &first) == nil {
+		first, err := health.ParseTimes(b.First)
+		if err != nil {
+			first = nil
+			err = json.Unmarshal(b.First, &first)
+		}
+		if err == nil && agg.UnmarshalJSON(b.Aggregate) == nil {
 			r = newRebuild(agg)
 			r.account, r.settled, r.through = id, settled, b.Through
 			r.encoded = b.Aggregate

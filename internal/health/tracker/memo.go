@@ -23,14 +23,24 @@ import (
 // remembered ones, so a write by another process, a recompute or a rolled
 // back transaction simply misses the memo.
 
-// memoAccounts bounds the accounts remembered; over it the memo starts
-// afresh. Aggregates are a few kilobytes (at most about 30), so the memo
-// stays within some tens of megabytes.
-const memoAccounts = 10_000
+// memoAccounts bounds the accounts whose aggregate is remembered; over it
+// every remembered aggregate is dropped. Aggregates are a few kilobytes (at
+// most about 30), so they stay within some tens of megabytes.
+// memoTraitsAccounts bounds the accounts remembered at all (what was
+// derived from the traits: a few hundred bytes each); over it the memo
+// starts afresh. It is above the accounts of a large installation, so
+// that the daily recompute, which scores every account, finds their
+// traits decoded and their path chosen by the previous day's run.
+const (
+	memoAccounts       = 10_000
+	memoTraitsAccounts = 250_000
+)
 
 type memo struct {
 	mu sync.Mutex
 	m  map[string]*memoEntry
+	// aggs counts the entries of m holding an aggregate.
+	aggs int
 }
 
 // memoEntry is what is remembered of one account.
@@ -89,6 +99,7 @@ func (t *Tracker) inputsOf(md *model, rec *store.HealthRecord, take bool) (*inpu
 		// Taken, not shared: the update changes it in place, and should the
 		// transaction fail after that, the memo must not offer it again.
 		agg, e.aggregate, e.agg = e.aggregate, nil, nil
+		t.memo.aggs--
 	}
 	hit := e != nil && bytes.Equal(e.traits, rec.RawTraits)
 	if hit {
@@ -131,8 +142,20 @@ func (t *Tracker) remember(md *model, in *inputs, path *journey.SuccessPath, agg
 	}
 	t.memo.mu.Lock()
 	defer t.memo.mu.Unlock()
-	if t.memo.m == nil || len(t.memo.m) >= memoAccounts {
-		t.memo.m = make(map[string]*memoEntry)
+	if t.memo.m == nil || len(t.memo.m) >= memoTraitsAccounts {
+		t.memo.m, t.memo.aggs = make(map[string]*memoEntry), 0
+	}
+	if old := t.memo.m[rec.AccountID]; old != nil && old.aggregate != nil {
+		t.memo.aggs--
+	}
+	if e.aggregate != nil {
+		if t.memo.aggs >= memoAccounts {
+			for _, x := range t.memo.m {
+				x.agg, x.aggregate = nil, nil
+			}
+			t.memo.aggs = 0
+		}
+		t.memo.aggs++
 	}
 	t.memo.m[rec.AccountID] = e
 }

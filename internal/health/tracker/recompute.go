@@ -113,7 +113,25 @@ func (t *Tracker) recompute(ctx context.Context, full bool) (Stats, error) {
 	}
 	for start := 0; start < len(ids); start += recomputeInMemory {
 		pass := ids[start:min(start+recomputeInMemory, len(ids))]
+		// On SQLite the pass's records are read ahead, beside the scan
+		// (see store.HealthRecordsAhead), not in each page's transaction.
+		var (
+			ahead    *store.HealthRecordsRead
+			aheadErr = make(chan error, 1)
+		)
+		if t.st.ReadsHealthAhead() {
+			go func() {
+				var err error
+				ahead, err = t.st.HealthRecordsAhead(ctx, pass)
+				aheadErr <- err
+			}()
+		} else {
+			aheadErr <- nil
+		}
 		built, err := t.scan(ctx, md, pass, full, covered, latest, settled, &st)
+		if aerr := <-aheadErr; err == nil {
+			err = aerr
+		}
 		if err != nil {
 			st.Duration = time.Since(began)
 			return st, err
@@ -136,15 +154,20 @@ func (t *Tracker) recompute(ctx context.Context, full bool) (Stats, error) {
 			// time; on PostgreSQL a page can lose a deadlock to them, and
 			// is then written again (its counts only once).
 			before := st
-			err := t.writePage(ctx, md, page, versions, rebuilt, settled, now, full, &st)
+			err := t.writePage(ctx, md, page, versions, ahead, rebuilt, settled, now, full, &st)
 			for try := 1; err != nil && store.Retryable(err) && try < 5; try++ {
 				t.log.Warn("health recompute: a page of accounts is written again", "error", err, "try", try+1)
 				st = before
-				err = t.writePage(ctx, md, page, versions, rebuilt, settled, now, full, &st)
+				err = t.writePage(ctx, md, page, versions, ahead, rebuilt, settled, now, full, &st)
 			}
 			if err != nil {
 				st.Duration = time.Since(began)
 				return st, err
+			}
+			if ahead != nil {
+				for _, id := range page {
+					ahead.Forget(id)
+				}
 			}
 			st.Accounts += len(page)
 		}
@@ -366,22 +389,21 @@ type drop struct {
 	from, to health.Quadrant
 }
 
+// writePage scores the accounts ids and writes them in one transaction.
+// Their records are read in it, or, with ahead (records read ahead of the
+// transaction, see store.HealthRecordsAhead), only their versions are: an
+// account whose version moved since the recompute noted it (versions) is
+// read again and rebuilt in the transaction.
 func (t *Tracker) writePage(ctx context.Context, md *model, ids []string, versions map[string]int64,
-	built map[string]*rebuild, settled int64, now time.Time, full bool, st *Stats) error {
+	ahead *store.HealthRecordsRead, built map[string]*rebuild, settled int64, now time.Time, full bool, st *Stats) error {
 	tx, err := t.st.DB().BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("recompute health: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	recs, err := t.st.HealthRecordsTx(ctx, tx, ids)
+	recs, stale, err := t.pageRecords(ctx, tx, ids, versions, ahead)
 	if err != nil {
 		return err
-	}
-	var stale []string
-	for _, id := range ids {
-		if recs[id].Version != versions[id] {
-			stale = append(stale, id)
-		}
 	}
 	if len(stale) > 0 {
 		again, err := t.rebuildAll(ctx, tx, md, stale, settled, full)
@@ -419,7 +441,9 @@ func (t *Tracker) writePage(ctx context.Context, md *model, ids []string, versio
 			bases = append(bases, *r.base)
 		}
 		reaches = append(reaches, sc.reaches...)
-		warned = append(warned, sc.warnings)
+		if !rec.SameWarnings(sc.warnings) {
+			warned = append(warned, sc.warnings)
+		}
 		if sc.hasDay {
 			days = append(days, sc.day)
 		}
@@ -461,6 +485,49 @@ func (t *Tracker) writePage(ctx context.Context, md *model, ids []string, versio
 		return fmt.Errorf("recompute health: %w", err)
 	}
 	return nil
+}
+
+// pageRecords returns the records of a page's accounts, read in tx or
+// taken from ahead, and the accounts whose version moved since versions
+// were noted (stale), whose records are read in tx.
+func (t *Tracker) pageRecords(ctx context.Context, tx *sql.Tx, ids []string, versions map[string]int64,
+	ahead *store.HealthRecordsRead) (map[string]*store.HealthRecord, []string, error) {
+	var stale []string
+	if ahead == nil {
+		recs, err := t.st.HealthRecordsTx(ctx, tx, ids)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, id := range ids {
+			if recs[id].Version != versions[id] {
+				stale = append(stale, id)
+			}
+		}
+		return recs, stale, nil
+	}
+	now, err := t.st.HealthVersionsTx(ctx, tx, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	recs := make(map[string]*store.HealthRecord, len(ids))
+	for _, id := range ids {
+		r := ahead.Record(id) // a new one: a page that fails is written again from the record as read
+		if r == nil || now[id] != versions[id] || r.Version != versions[id] {
+			stale = append(stale, id)
+			continue
+		}
+		recs[id] = r
+	}
+	if len(stale) > 0 {
+		again, err := t.st.HealthRecordsTx(ctx, tx, stale)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, id := range stale {
+			recs[id] = again[id]
+		}
+	}
+	return recs, stale, nil
 }
 
 // pageScore is what scoring one account of a recompute page gives the

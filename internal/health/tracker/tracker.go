@@ -398,7 +398,8 @@ func (t *Tracker) finish(ctx context.Context, md *model, in *inputs, r *rebuild,
 	}
 	// Sized from the stored aggregate, which the new one rarely outgrows
 	// by much: growing the buffer step by step cost a third of encoding.
-	rec.Aggregate = r.agg.AppendJSON(make([]byte, 0, len(rec.Aggregate)+len(rec.Aggregate)/4+256))
+	size := max(len(rec.Aggregate), rec.StoredAggregateSize())
+	rec.Aggregate = r.agg.AppendJSON(make([]byte, 0, size+size/4+256))
 	return o
 }
 
