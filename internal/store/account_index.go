@@ -155,6 +155,38 @@ func (w *writer) mergeAccounts(ctx context.Context) error {
 	return nil
 }
 
+// WaitMerged returns once the merges behind the commits have caught up
+// with the events committed so far: the account index's unmerged tail is
+// shorter than what sets off a merge, and the dedupe set holds fewer
+// pending keys than what sets off its merge, as on a server that has had
+// a quiet moment since its last burst. After a bulk load the merges
+// otherwise work off the backlog one bounded slice per commit
+// (mergeAccounts) while ingestion goes on. The merges run in the
+// committer, a slice at a time, with the acknowledgements waiting
+// committed between. PostgreSQL has no such merges.
+func (s *Store) WaitMerged(ctx context.Context) error {
+	if !s.dialect.embedded() {
+		return nil
+	}
+	w := s.writer
+	for {
+		caughtUp := false
+		err := w.do(ctx, func() error {
+			if err := w.mergeDedupe(ctx); err != nil {
+				return err
+			}
+			if x := w.accounts; x == nil || w.lastCommitted()-x.through < int64(x.every) {
+				caughtUp = true
+				return nil
+			}
+			return w.mergeAccounts(ctx)
+		})
+		if err != nil || caughtUp {
+			return err
+		}
+	}
+}
+
 // mergeAccountChunk inserts the entries of events; the last chunk also
 // moves accounts_indexed_through to through.
 func (w *writer) mergeAccountChunk(ctx context.Context, events []accountEntry, through int64, last bool) error {
