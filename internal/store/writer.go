@@ -140,7 +140,7 @@ type writer struct {
 	committed int64
 	// stats are the committer's counters (Store.CommitterStats).
 	stats struct {
-		commits, events, writeNanos, commitNanos atomic.Int64
+		commits, events, writeNanos, commitNanos, loopNanos atomic.Int64
 	}
 }
 
@@ -149,18 +149,23 @@ type writer struct {
 // stored, and the time it spent writing them (everything before the
 // commit) and committing (writing the WAL and waiting for its fsync).
 // The benchmarks report them to tell a committer that is busy computing
-// from one that waits for the disk.
+// from one that waits for the disk. Busy is the time the committer's loop
+// spent on anything but waiting for work: the commits, the merges behind
+// them (SQLite) and the work run in it (do); on SQLite, where it is the one
+// writer, events over Busy is the most it could commit.
 type CommitterStats struct {
 	Commits, Events int64
 	Writing         time.Duration
 	Committing      time.Duration
+	Busy            time.Duration
 }
 
 // CommitterStats returns the committer's counters.
 func (s *Store) CommitterStats() CommitterStats {
 	st := &s.writer.stats
 	return CommitterStats{Commits: st.commits.Load(), Events: st.events.Load(),
-		Writing: time.Duration(st.writeNanos.Load()), Committing: time.Duration(st.commitNanos.Load())}
+		Writing: time.Duration(st.writeNanos.Load()), Committing: time.Duration(st.commitNanos.Load()),
+		Busy: time.Duration(st.loopNanos.Load())}
 }
 
 // seenPrecision is how stale last_seen_at may be; maxSeen bounds the cache.
@@ -225,6 +230,7 @@ func (w *writer) loop() {
 	for {
 		select {
 		case r := <-w.reqs:
+			started := time.Now()
 			w.commitGroup(w.gather(r))
 			if err := w.mergeDedupe(context.Background()); err != nil {
 				// The keys stay pending (in memory and in the events
@@ -235,8 +241,11 @@ func (w *writer) loop() {
 				// The tail stays longer; readers scan it.
 				w.s.log.Error("account index merge failed; will retry", "err", err)
 			}
+			w.stats.loopNanos.Add(int64(time.Since(started)))
 		case f := <-w.ctl:
+			started := time.Now()
 			f()
+			w.stats.loopNanos.Add(int64(time.Since(started)))
 		case <-w.quit:
 			w.drain()
 			return

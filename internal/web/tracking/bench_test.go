@@ -273,6 +273,12 @@ func reportCommitter(b *testing.B, before, after store.CommitterStats, elapsed t
 	b.ReportMetric((after.Committing-before.Committing).Seconds()*1000/commits, "commit-ms/commit")
 	busy := after.Writing - before.Writing + after.Committing - before.Committing
 	b.ReportMetric(100*busy.Seconds()/elapsed.Seconds(), "committer-busy-%")
+	// The committer's loop whole, merges included: on SQLite the one
+	// writer, so 1e6 / loop-µs/event is the most events/s it could take
+	// at the contention of this run.
+	loop := after.Busy - before.Busy
+	b.ReportMetric(100*loop.Seconds()/elapsed.Seconds(), "loop-busy-%")
+	b.ReportMetric(float64(loop.Microseconds())/float64(after.Events-before.Events), "loop-µs/event")
 }
 
 // reportCheckpoints reports the SQLite checkpointer's turns on the writing
