@@ -242,8 +242,19 @@ func (w *writer) loop() {
 				w.s.log.Error("account index merge failed; will retry", "err", err)
 			}
 			w.stats.loopNanos.Add(int64(time.Since(started)))
+		case m := <-w.accountMerges():
+			started := time.Now()
+			if err := w.applyAccountMerge(context.Background(), m); err != nil {
+				// The tail stays longer; readers scan it.
+				w.s.log.Error("account index merge failed; will retry", "err", err)
+			}
+			w.stats.loopNanos.Add(int64(time.Since(started)))
 		case f := <-w.ctl:
 			started := time.Now()
+			if w.accounts != nil {
+				// What runs here may change events (retention).
+				w.accounts.gen++
+			}
 			f()
 			w.stats.loopNanos.Add(int64(time.Since(started)))
 		case <-w.quit:
@@ -251,6 +262,15 @@ func (w *writer) loop() {
 			return
 		}
 	}
+}
+
+// accountMerges hands over the account index's merges read off the
+// committer (nil, never ready, without the index: PostgreSQL).
+func (w *writer) accountMerges() <-chan *accountMerge {
+	if w.accounts == nil {
+		return nil
+	}
+	return w.accounts.ready
 }
 
 // lastCommitted is the largest event id this process committed; the
