@@ -119,6 +119,9 @@ type writer struct {
 	// eventsSQL are the SQLite inserts of events by row count
 	// (eventChunkSizes), built and prepared once.
 	eventsSQL map[int]string
+	// sharedEventsSQL are the same for events sharing their write key,
+	// type and integrations (ingestSharedEventsSQL).
+	sharedEventsSQL map[int]string
 	// order lets groups that only add events commit side by side and a
 	// group that changes accounts or contacts commit alone (pgCommitters).
 	order sync.RWMutex
@@ -808,10 +811,11 @@ func (w *writer) prepare(ctx context.Context) error {
 		if err := w.loadAccountIndex(ctx); err != nil {
 			return err
 		}
-		w.eventsSQL = map[int]string{}
+		w.eventsSQL, w.sharedEventsSQL = map[int]string{}, map[int]string{}
 		for _, n := range eventChunkSizes {
 			w.eventsSQL[n] = s.ingestEventsSQL(n)
-			queries = append(queries, w.eventsSQL[n])
+			w.sharedEventsSQL[n] = s.ingestSharedEventsSQL(n)
+			queries = append(queries, w.eventsSQL[n], w.sharedEventsSQL[n])
 		}
 		queries = append(queries, s.touchSQL("accounts", touchChunk), s.touchSQL("contacts", touchChunk),
 			lookupRunSQL, s.insertRunSQL(mergeBlocks), s.mergeAccountsSQL(accountMergeChunk))
