@@ -3,6 +3,7 @@ package store
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
@@ -40,6 +41,17 @@ import (
 type accountIndex struct {
 	through int64
 	every   int
+	// reading says a merge's entries are being read (mergeAccounts); ready
+	// hands them to the committer.
+	reading bool
+	ready   chan *accountMerge
+	// gen counts the changes to events other than commits that run in the
+	// committer (writer.do: retention's drops): a merge read before one is
+	// not applied.
+	gen int64
+	// afterRead, when set (tests), runs once a merge's entries are read,
+	// before the committer gets them.
+	afterRead func()
 }
 
 // accountEntry is an event id and its account.
@@ -86,7 +98,7 @@ func (s *Store) mergeAccountsSQL(n int) string {
 }
 
 func (w *writer) loadAccountIndex(ctx context.Context) error {
-	x := &accountIndex{every: w.s.accountMergeEvery}
+	x := &accountIndex{every: w.s.accountMergeEvery, ready: make(chan *accountMerge, 1)}
 	if x.every <= 0 {
 		x.every = defaultAccountMergeEvery
 	}
@@ -97,51 +109,111 @@ func (w *writer) loadAccountIndex(ctx context.Context) error {
 	return nil
 }
 
-// mergeAccounts inserts the tail's entries into event_accounts once it is
-// long enough, sorted by account and accountMergeChunk to a transaction,
-// so that each transaction dirties the leaf pages of a range of accounts
-// only; ingestion commits between them.
+// accountMerge is a merge's entries as read from the tail: the events
+// after from, up to through, sorted by account (then id).
+type accountMerge struct {
+	from, through int64
+	// committed is the last event id committed when the read began.
+	committed int64
+	// gen is the index's generation when the read began (accountIndex.gen).
+	gen     int64
+	entries []accountEntry
+	err     error
+}
+
+// mergeAccounts sets off the next merge once the tail is long enough: its
+// entries are read and sorted off the committer, on a reading connection
+// (readAccountTail: the tail's events are committed, so a reader sees
+// them), and handed back to the committer (accountIndex.ready), which
+// only inserts them (applyAccountMerge). Reading and sorting the tail were
+// the largest part of the merge's time in the committer, the one writer,
+// whose time sets the ingestion rate. One merge is in flight at a time.
 func (w *writer) mergeAccounts(ctx context.Context) error {
 	x := w.accounts
-	if x == nil || w.lastCommitted()-x.through < int64(x.every) {
+	if x == nil || x.reading || w.lastCommitted()-x.through < int64(x.every) {
 		return nil
 	}
-	// The tail is read from the table, not remembered from the commits:
-	// the ingest stages store events too (milestones reached). One merge
-	// takes at most accountMergeMost times x.every events, the oldest:
-	// after a burst (an import, a backlog) the tail is worked off a merge
-	// after each commit, instead of reading and sorting hundreds of
-	// thousands of entries while acknowledgements wait (0.5 s at 400,000).
-	rows, err := w.s.write.QueryContext(ctx, "SELECT account_id, id FROM events WHERE id > $1 ORDER BY id LIMIT $2",
-		x.through, accountMergeMost*x.every)
+	x.reading = true
+	from, committed, gen, limit, afterRead := x.through, w.lastCommitted(), x.gen, accountMergeMost*x.every, x.afterRead
+	w.s.background.Add(1)
+	go func() {
+		defer w.s.background.Done()
+		m := w.s.readAccountTail(ctx, w.s.read, from, limit)
+		m.committed, m.gen = committed, gen
+		if afterRead != nil {
+			afterRead()
+		}
+		x.ready <- m // one read in flight at a time: never blocks
+	}()
+	return nil
+}
+
+// readAccountTail reads the entries of at most limit events after from,
+// the oldest, and sorts them by account. The tail is read from the table,
+// not remembered from the commits: the ingest stages store events too
+// (milestones reached). One merge takes at most accountMergeMost times
+// the tail that sets it off: after a burst (an import, a backlog) the tail
+// is worked off a merge after each commit, instead of inserting hundreds
+// of thousands of entries while acknowledgements wait (0.5 s at 400,000).
+// Event ids grow in commit order (one writer), so a read sees every
+// committed event up to the last it reads.
+func (s *Store) readAccountTail(ctx context.Context, db *sql.DB, from int64, limit int) *accountMerge {
+	m := &accountMerge{from: from, through: from}
+	rows, err := db.QueryContext(ctx, "SELECT account_id, id FROM events WHERE id > $1 ORDER BY id LIMIT $2", from, limit)
 	if err != nil {
-		return fmt.Errorf("read the events to index by account: %w", err)
+		m.err = fmt.Errorf("read the events to index by account: %w", err)
+		return m
 	}
-	var sorted []accountEntry
-	through := x.through
 	for rows.Next() {
 		var e accountEntry
 		if err := rows.Scan(&e.account, &e.id); err != nil {
 			rows.Close()
-			return err
+			m.err = err
+			return m
 		}
-		sorted = append(sorted, e)
-		through = max(through, e.id)
+		m.entries = append(m.entries, e)
+		m.through = max(m.through, e.id)
 	}
 	if err := closeRows(rows); err != nil {
-		return fmt.Errorf("read the events to index by account: %w", err)
+		m.err = fmt.Errorf("read the events to index by account: %w", err)
+		return m
 	}
-	n := len(sorted)
-	if n == 0 { // the tail's events were deleted
-		x.through = w.lastCommitted()
-		return nil
-	}
-	slices.SortFunc(sorted, func(a, b accountEntry) int {
+	slices.SortFunc(m.entries, func(a, b accountEntry) int {
 		return cmp.Or(strings.Compare(a.account, b.account), cmp.Compare(a.id, b.id))
 	})
+	return m
+}
+
+// applyAccountMerge inserts the entries of a merge read by mergeAccounts
+// into event_accounts, accountMergeChunk to a transaction, so that each
+// transaction dirties the leaf pages of a range of accounts only;
+// ingestion commits between them. A merge read before the index moved
+// (WaitMerged merged meanwhile) or before events were dropped (retention:
+// its entries could name deleted events) is dropped; the next commit sets
+// off another.
+func (w *writer) applyAccountMerge(ctx context.Context, m *accountMerge) error {
+	x := w.accounts
+	x.reading = false
+	if m.err != nil {
+		return m.err
+	}
+	if m.from != x.through || m.gen != x.gen {
+		return nil
+	}
+	return w.insertAccountMerge(ctx, m)
+}
+
+// insertAccountMerge inserts m's entries and moves the index's mark.
+func (w *writer) insertAccountMerge(ctx context.Context, m *accountMerge) error {
+	x := w.accounts
+	n := len(m.entries)
+	if n == 0 { // the tail's events were deleted
+		x.through = max(x.through, m.committed)
+		return nil
+	}
 	for start := 0; start < n; start += accountMergeChunk {
 		end := min(start+accountMergeChunk, n)
-		if err := w.mergeAccountChunk(ctx, sorted[start:end], through, end == n); err != nil {
+		if err := w.mergeAccountChunk(ctx, m.entries[start:end], m.through, end == n); err != nil {
 			return err
 		}
 		select {
@@ -150,9 +222,49 @@ func (w *writer) mergeAccounts(ctx context.Context) error {
 		default:
 		}
 	}
-	x.through = through
-	w.s.log.Debug("account index merged", "events", n, "through_event", through)
+	x.through = m.through
+	w.s.log.Debug("account index merged", "events", n, "through_event", m.through)
 	return nil
+}
+
+// WaitMerged returns once the merges behind the commits have caught up
+// with the events committed so far: the account index's unmerged tail is
+// shorter than what sets off a merge, and the dedupe set holds fewer
+// pending keys than what sets off its merge, as on a server that has had
+// a quiet moment since its last burst. After a bulk load the merges
+// otherwise work off the backlog one bounded slice per commit
+// (mergeAccounts) while ingestion goes on. The merges run in the
+// committer, a slice at a time, with the acknowledgements waiting
+// committed between. PostgreSQL has no such merges.
+func (s *Store) WaitMerged(ctx context.Context) error {
+	if !s.dialect.embedded() {
+		return nil
+	}
+	w := s.writer
+	for {
+		caughtUp := false
+		err := w.do(ctx, func() error {
+			if err := w.mergeDedupe(ctx); err != nil {
+				return err
+			}
+			x := w.accounts
+			if x == nil || w.lastCommitted()-x.through < int64(x.every) {
+				caughtUp = true
+				return nil
+			}
+			// Read here, in the committer: a merge in flight finds the
+			// mark moved and is dropped.
+			m := w.s.readAccountTail(ctx, w.s.read, x.through, accountMergeMost*x.every)
+			if m.err != nil {
+				return m.err
+			}
+			m.committed = w.lastCommitted()
+			return w.insertAccountMerge(ctx, m)
+		})
+		if err != nil || caughtUp {
+			return err
+		}
+	}
 }
 
 // mergeAccountChunk inserts the entries of events; the last chunk also

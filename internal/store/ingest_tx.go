@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -557,6 +558,13 @@ func (b *ingestBatch) insertEvents(ctx context.Context) error {
 		}
 		end := start + n
 		args = args[:0]
+		query := b.w.eventsSQL[n]
+		if b.shareColumns(start, end) {
+			query = b.w.sharedEventsSQL[n]
+			e := &b.rows[start]
+			args = append(args, b.writeKeys[start], e.Type, bytesText(e.Integrations))
+		}
+		shared := len(args) > 0
 		for i := start; i < end; i++ {
 			e := &b.rows[i]
 			last++
@@ -564,11 +572,17 @@ func (b *ingestBatch) insertEvents(ctx context.Context) error {
 			// The JSON columns are bound as text without copying them
 			// first: the driver copies a string's bytes into SQLite's
 			// memory when it binds it, and nothing changes them meanwhile.
+			if shared {
+				args = append(args, e.MessageID, b.keys[i], e.Name, e.UserID, e.AnonymousID, e.AccountID,
+					micros(e.Timestamp), nullTime(e.OriginalTimestamp), nullTime(e.SentAt), micros(e.ReceivedAt),
+					bytesText(e.Properties), bytesText(e.Context))
+				continue
+			}
 			args = append(args, e.MessageID, b.keys[i], b.writeKeys[i], e.Type, e.Name, e.UserID, e.AnonymousID, e.AccountID,
 				micros(e.Timestamp), nullTime(e.OriginalTimestamp), nullTime(e.SentAt), micros(e.ReceivedAt),
 				bytesText(e.Properties), bytesText(e.Context), bytesText(e.Integrations))
 		}
-		res, err := b.exec(ctx, b.w.eventsSQL[n], args...)
+		res, err := b.exec(ctx, query, args...)
 		if err != nil {
 			return fmt.Errorf("write events: %w", err)
 		}
@@ -578,6 +592,19 @@ func (b *ingestBatch) insertEvents(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// shareColumns reports whether the rows from start to end share their
+// write key, type and integrations (ingestSharedEventsSQL).
+func (b *ingestBatch) shareColumns(start, end int) bool {
+	first := &b.rows[start]
+	for i := start + 1; i < end; i++ {
+		e := &b.rows[i]
+		if b.writeKeys[i] != b.writeKeys[start] || e.Type != first.Type || !bytes.Equal(e.Integrations, first.Integrations) {
+			return false
+		}
+	}
+	return true
 }
 
 // bytesText is b as a string sharing its bytes, for binding: b must not
