@@ -52,6 +52,8 @@ type accountIndex struct {
 	// afterRead, when set (tests), runs once a merge's entries are read,
 	// before the committer gets them.
 	afterRead func()
+	// chunk is accountMergeChunk; tests lower it.
+	chunk int
 }
 
 // accountEntry is an event id and its account.
@@ -98,7 +100,7 @@ func (s *Store) mergeAccountsSQL(n int) string {
 }
 
 func (w *writer) loadAccountIndex(ctx context.Context) error {
-	x := &accountIndex{every: w.s.accountMergeEvery, ready: make(chan *accountMerge, 1)}
+	x := &accountIndex{every: w.s.accountMergeEvery, ready: make(chan *accountMerge, 1), chunk: accountMergeChunk}
 	if x.every <= 0 {
 		x.every = defaultAccountMergeEvery
 	}
@@ -211,16 +213,14 @@ func (w *writer) insertAccountMerge(ctx context.Context, m *accountMerge) error 
 		x.through = max(x.through, m.committed)
 		return nil
 	}
-	for start := 0; start < n; start += accountMergeChunk {
-		end := min(start+accountMergeChunk, n)
+	// Ingestion commits before each transaction (merge_steps.go).
+	w.startSteps()
+	for start := 0; start < n; start += x.chunk {
+		end := min(start+x.chunk, n)
 		if err := w.mergeAccountChunk(ctx, m.entries[start:end], m.through, end == n); err != nil {
 			return err
 		}
-		select {
-		case r := <-w.reqs:
-			w.commitGroup(w.gather(r))
-		default:
-		}
+		w.step(HeldByAccountIndex, end-start)
 	}
 	x.through = m.through
 	w.s.log.Debug("account index merged", "events", n, "through_event", m.through)
@@ -271,11 +271,11 @@ func (s *Store) WaitMerged(ctx context.Context) error {
 // moves accounts_indexed_through to through.
 func (w *writer) mergeAccountChunk(ctx context.Context, events []accountEntry, through int64, last bool) error {
 	w.s.stages.yield() // listened events go first (fastlane.go)
-	tx, err := w.s.write.BeginTx(ctx, nil)
+	tx, end, err := w.beginMerge(ctx)
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	defer end()
 	// An event of an account keeps it: reattribution moves only events of
 	// no account, and neither it nor retention runs between the tail's
 	// read and this transaction except in the committer's own commits,

@@ -55,6 +55,8 @@ type checkpointer struct {
 	stats  struct {
 		turns, heldNanos, maxHeldNanos atomic.Int64
 	}
+	// times are the store's histograms, which count each turn.
+	times *commitTimes
 }
 
 const (
@@ -72,13 +74,14 @@ const (
 
 // startCheckpointer starts copying the WAL of the database at path every
 // checkpointEvery (every, for tests).
-func startCheckpointer(path string, write *sql.DB, log *slog.Logger, every time.Duration) (*checkpointer, error) {
+func startCheckpointer(path string, write *sql.DB, log *slog.Logger, every time.Duration, times *commitTimes) (*checkpointer, error) {
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)")
 	if err != nil {
 		return nil, err
 	}
 	db.SetMaxOpenConns(1)
-	c := &checkpointer{db: db, write: write, log: log, shm: path + "-shm", every: every, quit: make(chan struct{}), done: make(chan struct{})}
+	c := &checkpointer{db: db, write: write, log: log, shm: path + "-shm", every: every, quit: make(chan struct{}), done: make(chan struct{}),
+		times: times}
 	c.restartFrames.Store(walRestartFrames)
 	if err := db.Ping(); err != nil {
 		db.Close()
@@ -147,6 +150,7 @@ func (c *checkpointer) copy() {
 	started := time.Now()
 	c.checkpoint(ctx, conn, "PASSIVE")
 	held := int64(time.Since(started))
+	c.times.heldFor(HeldByCheckpoint, time.Duration(held))
 	c.turned, _ = c.walIndex()
 	c.stats.turns.Add(1)
 	c.stats.heldNanos.Add(held)

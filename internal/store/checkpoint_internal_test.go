@@ -26,7 +26,7 @@ func TestCheckpointStartsTheWALOverWhileCommitsNeverPause(t *testing.T) {
 	// The test copies by hand: the store's checkpointer is replaced by one
 	// whose timer never fires.
 	s.checkpointer.stop()
-	s.checkpointer, err = startCheckpointer(s.path, s.write, s.log, time.Hour)
+	s.checkpointer, err = startCheckpointer(s.path, s.write, s.log, time.Hour, &s.times)
 	require.NoError(t, err)
 	c := s.checkpointer
 	c.restartFrames.Store(1)

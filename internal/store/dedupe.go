@@ -39,11 +39,23 @@ import (
 // merge's last transaction, and the blocks of a run past it (a merge cut
 // short) are deleted at start-up while its keys are still pending.
 type dedupe struct {
-	pending       map[[16]byte]int64 // key → event id
-	mergedThrough int64
-	mergeEvery    int
+	pending map[[16]byte]int64 // key → event id
+	// order holds the pending keys in the order they were committed, for
+	// the merge.
+	order []pendingKey
+	// sortSlice and chunk are mergeSortSlice and the keys of a merge
+	// transaction (mergeBlocks blocks); tests lower them.
+	sortSlice, chunk int
+	mergedThrough    int64
+	mergeEvery       int
 	// runs are the merged runs, oldest first.
 	runs []keyRun
+}
+
+// pendingKey is a pending key and its event's id.
+type pendingKey struct {
+	key [16]byte
+	id  int64
 }
 
 // keyRun is one run of merged keys: id is the last event id whose key it
@@ -53,9 +65,9 @@ type keyRun struct {
 	filter bloom
 }
 
-// mergeDropSlice is the merged keys removed from the pending set between
-// two chances for waiting acknowledgements to commit.
-const mergeDropSlice = 16_384
+// mergeSortSlice is the keys a step of a merge sorts, or drops from the
+// pending set once merged (a few milliseconds).
+const mergeSortSlice = 16_384
 
 // defaultMergeEvery bounds the memory of pending keys (about 50 bytes each).
 const defaultMergeEvery = 250_000
@@ -79,7 +91,8 @@ func (s *Store) insertRunSQL(n int) string {
 }
 
 func (w *writer) loadDedupe(ctx context.Context) error {
-	d := &dedupe{pending: map[[16]byte]int64{}, mergeEvery: w.s.mergeEvery}
+	d := &dedupe{pending: map[[16]byte]int64{}, mergeEvery: w.s.mergeEvery, sortSlice: mergeSortSlice,
+		chunk: mergeBlocks * runBlockKeys}
 	if d.mergeEvery <= 0 {
 		d.mergeEvery = defaultMergeEvery
 	}
@@ -98,7 +111,7 @@ func (w *writer) loadDedupe(ctx context.Context) error {
 	if err := d.loadRuns(ctx, db); err != nil {
 		return err
 	}
-	rows, err := db.QueryContext(ctx, "SELECT id, dedupe_key FROM events WHERE id > $1", d.mergedThrough)
+	rows, err := db.QueryContext(ctx, "SELECT id, dedupe_key FROM events WHERE id > $1 ORDER BY id", d.mergedThrough)
 	if err != nil {
 		return fmt.Errorf("load recent dedupe keys: %w", err)
 	}
@@ -112,6 +125,7 @@ func (w *writer) loadDedupe(ctx context.Context) error {
 			return err
 		}
 		d.pending[[16]byte(key)] = id
+		d.order = append(d.order, pendingKey{[16]byte(key), id})
 	}
 	w.dedupe = d
 	return rows.Err()
@@ -265,71 +279,93 @@ func blockHas(block, key []byte) bool {
 func (d *dedupe) add(keys [][]byte, rows []Event) {
 	for i, k := range keys {
 		d.pending[[16]byte(k)] = rows[i].ID
+		d.order = append(d.order, pendingKey{[16]byte(k), rows[i].ID})
 	}
 }
 
+// drop forgets the pending keys of events up to id through (retention
+// dropped them).
+func (d *dedupe) drop(through int64) {
+	for k, id := range d.pending {
+		if id <= through {
+			delete(d.pending, k)
+		}
+	}
+	d.order = slices.DeleteFunc(d.order, func(k pendingKey) bool { return k.id <= through })
+}
+
 // mergeDedupe writes the pending keys as a new run once there are enough
-// of them. Ingestion requests that arrive meanwhile are committed between
-// its transactions.
+// of them, in steps (merge_steps.go) with the requests that arrive
+// meanwhile committed between them: sorting a slice of keys, writing one
+// transaction's blocks, dropping a slice of merged keys from the pending
+// set. Sorting a quarter of a million keys at once held acknowledgements
+// for tens of milliseconds.
 func (w *writer) mergeDedupe(ctx context.Context) error {
 	d := w.dedupe
 	if d == nil || len(d.pending) < d.mergeEvery {
 		return nil
 	}
-	var through int64
-	keys := make([][16]byte, 0, len(d.pending))
-	for k, id := range d.pending {
-		keys = append(keys, k)
-		through = max(through, id)
+	w.startSteps()
+	// The keys in commit order are exactly the pending ones: taken whole,
+	// no iteration over the pending set.
+	order := d.order
+	if len(order) == 0 {
+		return nil
 	}
-	slices.SortFunc(keys, func(a, b [16]byte) int { return bytes.Compare(a[:], b[:]) })
-	run := keyRun{id: through, filter: newBloom(len(keys))}
-	for _, k := range keys {
-		run.filter.add(k)
+	d.order = nil
+	through := order[len(order)-1].id
+	run := keyRun{id: through, filter: newBloom(len(order))}
+	var sorted [][][16]byte
+	for start := 0; start < len(order); start += d.sortSlice {
+		slice := make([][16]byte, 0, min(d.sortSlice, len(order)-start))
+		for _, k := range order[start:min(start+d.sortSlice, len(order))] {
+			slice = append(slice, k.key)
+			run.filter.add(k.key)
+		}
+		slices.SortFunc(slice, compareKeys)
+		sorted = append(sorted, slice)
+		w.step(HeldByDedupe, len(slice))
 	}
-	const perTx = mergeBlocks * runBlockKeys
-	for start := 0; start < len(keys); start += perTx {
-		end := min(start+perTx, len(keys))
-		if err := w.mergeChunk(ctx, through, keys[start:end], end == len(keys)); err != nil {
+	runs := &sortedRuns[[16]byte]{runs: sorted, cmp: compareKeys}
+	for {
+		chunk := runs.next(d.chunk)
+		if len(chunk) == 0 {
+			break
+		}
+		if err := w.mergeChunk(ctx, through, chunk, runs.empty()); err != nil {
+			d.order = append(order, d.order...) // still pending; the next commit retries
 			return err
 		}
-		select {
-		case r := <-w.reqs:
-			w.commitGroup(w.gather(r))
-		default:
-		}
+		w.step(HeldByDedupe, len(chunk))
 	}
 	d.runs = append(d.runs, run)
-	// The merged keys leave the pending set a slice at a time, with the
-	// waiting acknowledgements committed between slices: a quarter of a
-	// million deletions at once held them 0.15 s. A key still pending and
-	// already in a run is found twice, which changes no answer.
-	for start := 0; start < len(keys); start += mergeDropSlice {
-		for _, k := range keys[start:min(start+mergeDropSlice, len(keys))] {
-			if d.pending[k] <= through {
-				delete(d.pending, k)
+	// The merged keys leave the pending set a slice at a time. A key still
+	// pending and already in a run is found twice, which changes no answer.
+	for start := 0; start < len(order); start += d.sortSlice {
+		end := min(start+d.sortSlice, len(order))
+		for _, k := range order[start:end] {
+			if d.pending[k.key] <= through {
+				delete(d.pending, k.key)
 			}
 		}
-		select {
-		case r := <-w.reqs:
-			w.commitGroup(w.gather(r))
-		default:
-		}
+		w.step(HeldByDedupe, end-start)
 	}
 	d.mergedThrough = through
-	w.s.log.Info("dedupe keys merged", "keys", len(keys), "through_event", through, "runs", len(d.runs))
+	w.s.log.Info("dedupe keys merged", "keys", len(order), "through_event", through, "runs", len(d.runs))
 	return nil
 }
+
+func compareKeys(a, b [16]byte) int { return bytes.Compare(a[:], b[:]) }
 
 // mergeChunk writes sorted keys as blocks of run through; the last chunk
 // also records the merge.
 func (w *writer) mergeChunk(ctx context.Context, through int64, keys [][16]byte, last bool) error {
 	w.s.stages.yield() // listened events go first (fastlane.go)
-	tx, err := w.s.write.BeginTx(ctx, nil)
+	tx, end, err := w.beginMerge(ctx)
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	defer end()
 	if err := w.writeBlocks(ctx, tx, through, keys); err != nil {
 		return err
 	}

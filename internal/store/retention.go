@@ -238,11 +238,7 @@ func (s *Store) dropRange(ctx context.Context, lo, hi int64) (int64, error) {
 			return err
 		}
 		if d := s.writer.dedupe; d != nil && hi > d.mergedThrough {
-			for k, id := range d.pending {
-				if id <= hi {
-					delete(d.pending, k)
-				}
-			}
+			d.drop(hi)
 		}
 		return nil
 	})

@@ -143,8 +143,12 @@ type Store struct {
 	// mergeEvery is Config.DedupeMergeEvery, accountMergeEvery
 	// Config.AccountMergeEvery.
 	mergeEvery, accountMergeEvery int
+	// synchronous is Config.Synchronous (SQLite).
+	synchronous string
 	// checkpointer copies SQLite's WAL into the database file.
 	checkpointer *checkpointer
+	// times are the committer's histograms (commit_times.go).
+	times commitTimes
 	// unlock releases the shared lock on the data directory, which keeps
 	// `moments restore` from replacing the database under us.
 	unlock func()
@@ -176,7 +180,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Store{log: log, now: func() time.Time { return time.Now().UTC() }, mergeEvery: cfg.DedupeMergeEvery,
-		accountMergeEvery: cfg.AccountMergeEvery, partitionSpan: cfg.EventPartitionSpan}
+		accountMergeEvery: cfg.AccountMergeEvery, partitionSpan: cfg.EventPartitionSpan, synchronous: cfg.Synchronous}
 	var err error
 	if cfg.DB != "" {
 		s.dialect = Postgres
@@ -245,7 +249,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	if s.dialect.embedded() {
-		if s.checkpointer, err = startCheckpointer(s.path, s.write, log, checkpointEvery); err != nil {
+		if s.checkpointer, err = startCheckpointer(s.path, s.write, log, checkpointEvery, &s.times); err != nil {
 			s.closeDBs()
 			return nil, err
 		}

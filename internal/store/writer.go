@@ -91,6 +91,20 @@ type ingestReq struct {
 	// caller rather than by the one committer.
 	keys [][16]byte
 	done chan ingestResp
+	// at is when the request reached the committer's queue.
+	at time.Time
+}
+
+// oldestRequest is when the longest-waiting request of group reached the
+// committer's queue.
+func oldestRequest(group []*ingestReq) time.Time {
+	oldest := group[0].at
+	for _, r := range group[1:] {
+		if r.at.Before(oldest) {
+			oldest = r.at
+		}
+	}
+	return oldest
 }
 
 type ingestResp struct {
@@ -146,6 +160,10 @@ type writer struct {
 	accounts *accountIndex
 	// committed is the largest event id this process committed.
 	committed int64
+	// stepAt is when the current step of a merge began (merge_steps.go);
+	// onStep, when set (tests), is told of each step's end.
+	stepAt time.Time
+	onStep func(by string, rows int)
 	// stats are the committer's counters (Store.CommitterStats).
 	stats struct {
 		commits, events, writeNanos, commitNanos, loopNanos atomic.Int64
@@ -196,6 +214,7 @@ func (w *writer) submit(ctx context.Context, writeKeyID string, msgs []Message) 
 	for i := range msgs {
 		req.keys[i] = messageKey(writeKeyID, msgs[i].MessageID)
 	}
+	req.at = time.Now()
 	select {
 	case w.reqs <- req:
 	case <-ctx.Done():
@@ -469,6 +488,7 @@ func (w *writer) commit(ctx context.Context, group []*ingestReq, ordered bool) (
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
+	w.s.times.wait.observe(time.Since(oldestRequest(group)))
 	if conn != nil {
 		defer conn.Close()
 	}
@@ -507,6 +527,7 @@ func (w *writer) commit(ctx context.Context, group []*ingestReq, ordered bool) (
 	w.stats.events.Add(int64(len(b.rows)))
 	w.stats.writeNanos.Add(int64(committing.Sub(started)))
 	w.stats.commitNanos.Add(int64(time.Since(committing)))
+	w.s.times.commit.observe(time.Since(committing))
 	w.s.stages.offer(b.rows)
 	w.s.stages.notify()
 	if w.s.dialect.embedded() {

@@ -41,6 +41,13 @@ func TestHealthzAndMetrics(t *testing.T) {
 		`moments_events_ingested_total{result="rejected"} 1`,
 		`moments_http_requests_total{code="400",route="POST /v1/track"} 1`,
 		`moments_ingest_duration_seconds_count 1`,
+		// The committer's histograms: one transaction committed.
+		`moments_ingest_commit_wait_seconds_count 1`,
+		`moments_ingest_commit_seconds_count 1`,
+		`moments_ingest_commit_seconds_bucket{le="0.04"}`,
+		`moments_sqlite_writer_held_seconds_count{by="account_index"}`,
+		`moments_sqlite_writer_held_seconds_count{by="dedupe"}`,
+		`moments_sqlite_writer_held_seconds_count{by="checkpoint"}`,
 	} {
 		require.True(t, strings.Contains(body, want), "metrics lack %q", want)
 	}

@@ -64,7 +64,7 @@ func New(o Options) *Server {
 	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	metrics := web.NewMetrics(reg)
 	if o.Store != nil {
-		reg.MustRegister(lagCollector{o.Store})
+		reg.MustRegister(lagCollector{o.Store}, commitCollector{o.Store})
 	}
 	s := &Server{store: o.Store, router: web.NewRouter(metrics, o.Logger),
 		metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}), metricsToken: o.MetricsToken,
@@ -143,4 +143,44 @@ func (c lagCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(lagEventsDesc, prometheus.GaugeValue, float64(lag.Events))
 	ch <- prometheus.MustNewConstMetric(lagSecondsDesc, prometheus.GaugeValue, lag.Seconds)
+}
+
+// commitCollector reports the committer's histograms (store.CommitTimes):
+// what slow acknowledgements waited for.
+type commitCollector struct{ st *store.Store }
+
+var (
+	commitWaitDesc = prometheus.NewDesc("moments_ingest_commit_wait_seconds",
+		"Per ingestion transaction, how long its oldest request waited for the committer before the transaction began: "+
+			"behind earlier transactions, merges and, on SQLite, the WAL checkpointer's turns.", nil, nil)
+	commitDesc = prometheus.NewDesc("moments_ingest_commit_seconds",
+		"Per ingestion transaction, its commit: on SQLite writing the WAL and waiting for its fsync, on PostgreSQL the COMMIT.", nil, nil)
+	writerHeldDesc = prometheus.NewDesc("moments_sqlite_writer_held_seconds",
+		"SQLite: each stretch of other work during which waiting acknowledgements could not commit, by holder: "+
+			"a step of the account index's or the dedupe set's merge, a turn of the WAL checkpointer.", []string{"by"}, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (c commitCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- commitWaitDesc
+	ch <- commitDesc
+	ch <- writerHeldDesc
+}
+
+// Collect implements prometheus.Collector.
+func (c commitCollector) Collect(ch chan<- prometheus.Metric) {
+	t := c.st.CommitTimes()
+	ch <- constHistogram(commitWaitDesc, t.Wait)
+	ch <- constHistogram(commitDesc, t.Commit)
+	for by, h := range t.Held {
+		ch <- constHistogram(writerHeldDesc, h, by)
+	}
+}
+
+func constHistogram(d *prometheus.Desc, h store.Histogram, labels ...string) prometheus.Metric {
+	buckets := make(map[float64]uint64, len(h.Bounds))
+	for i, b := range h.Bounds {
+		buckets[b] = h.Buckets[i]
+	}
+	return prometheus.MustNewConstHistogram(d, h.Count, h.Sum, buckets, labels...)
 }

@@ -120,8 +120,10 @@ func batchBody() []byte {
 // committing them (WAL writes and fsync); with MOMENTS_BENCH_RATE, the p50
 // and p99 of how late the senders sent their batches (p99-late-ms, part of
 // the acknowledgement's latency); on SQLite, the checkpointer's turns on the
-// writing connection. MOMENTS_BENCH_CPUPROFILE=file and MOMENTS_BENCH_TRACE=file
-// profile and trace the measured part alone. See docs/benchmarks.md.
+// writing connection; and from the committer's histograms, what waited
+// more than 40 ms (reportOver40ms). MOMENTS_BENCH_CPUPROFILE=file and
+// MOMENTS_BENCH_TRACE=file profile and trace the measured part alone. See
+// docs/benchmarks.md.
 func BenchmarkIngestBatch(b *testing.B) {
 	for _, d := range storetest.Dialects() {
 		b.Run(string(d), func(b *testing.B) {
@@ -182,7 +184,7 @@ func BenchmarkIngestBatch(b *testing.B) {
 			}
 			rate, _ := strconv.ParseFloat(os.Getenv("MOMENTS_BENCH_RATE"), 64)
 			before, ioBefore, cpuBefore := f.Store.CommitterStats(), readProcIO(), cpuTime()
-			ckBefore := f.Store.CheckpointStats()
+			ckBefore, timesBefore := f.Store.CheckpointStats(), f.Store.CommitTimes()
 			var pgMeter *pgCPUMeter
 			if d == store.Postgres {
 				pgMeter = meterPGBackends()
@@ -223,6 +225,7 @@ func BenchmarkIngestBatch(b *testing.B) {
 			}
 			reportCommitter(b, before, f.Store.CommitterStats(), elapsed)
 			reportCheckpoints(b, ckBefore, f.Store.CheckpointStats())
+			reportOver40ms(b, timesBefore, f.Store.CommitTimes())
 			if io := readProcIO(); io != nil && ioBefore != nil {
 				// Every byte the process wrote (WAL, checkpoints, answers),
 				// per event: what the disk is asked to take.
@@ -308,6 +311,39 @@ func reportCheckpoints(b *testing.B, before, after store.CheckpointStats) {
 	b.ReportMetric(float64(turns), "ckpt-turns")
 	b.ReportMetric((after.Held-before.Held).Seconds()*1000/float64(turns), "ckpt-held-ms/turn")
 	b.ReportMetric(after.MaxHeld.Seconds()*1000, "ckpt-held-max-ms")
+}
+
+// reportOver40ms reports, from the committer's histograms (/metrics), the
+// share of ingestion transactions whose oldest request waited more than
+// 40 ms for the committer, of those whose commit took more than 40 ms,
+// and on SQLite how many merge steps and checkpointer turns held the
+// committer more than 40 ms: what a p99 acknowledgement over 40 ms waited
+// for.
+func reportOver40ms(b *testing.B, before, after store.CommitTimes) {
+	over := func(h store.Histogram) (n, all uint64) {
+		i := slices.Index(h.Bounds, .04)
+		return h.Count - h.Buckets[i], h.Count
+	}
+	share := func(a, z store.Histogram) float64 {
+		n1, all1 := over(a)
+		n2, all2 := over(z)
+		if all2 == all1 {
+			return 0
+		}
+		return 100 * float64(n2-n1) / float64(all2-all1)
+	}
+	b.ReportMetric(share(before.Wait, after.Wait), "wait>40ms-%")
+	b.ReportMetric(share(before.Commit, after.Commit), "commit>40ms-%")
+	if after.Held == nil {
+		return
+	}
+	var held uint64
+	for by, h := range after.Held {
+		n2, _ := over(h)
+		n1, _ := over(before.Held[by])
+		held += n2 - n1
+	}
+	b.ReportMetric(float64(held), "held>40ms")
 }
 
 // profileMeasured writes a CPU profile of the measured part alone (not the
