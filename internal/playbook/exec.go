@@ -92,12 +92,16 @@ func (e *Engine) runClaimed(ctx context.Context, a stepArgs, row store.RunStep, 
 		if cause := context.Cause(ctx); errors.Is(cause, errLeaseLost) {
 			err = cause
 		}
-		lost := errors.Is(err, errLeaseLost)
-		err = e.recordError(bctx, sc, a, err, attempt, maxAttempts)
+		if !chained || errors.Is(err, errLeaseLost) {
+			return nil, e.recordError(bctx, sc, a, err, attempt, maxAttempts)
+		}
+		// A step of a chain has no job to try it again: unless it failed
+		// for good, it is left due at once (for the dispatcher, should the
+		// engine be stopping) and handed to the job queue with its attempt
+		// counted, whose job runs after the delay of a first failure.
+		err = e.failAttempt(bctx, sc, a, err, attempt, maxAttempts, e.now())
 		var perm *permanentError
-		if chained && !lost && err != nil && !errors.As(err, &perm) {
-			// Not failed for good: the job queue tries it again, its
-			// attempts counted on from this one.
+		if !errors.As(err, &perm) {
 			e.handOffArgs(bctx, stepArgs{RunID: a.RunID, Step: a.Step, Gen: a.Gen, Tried: attempt})
 		}
 		return nil, err
@@ -259,6 +263,13 @@ func (sc *StepContext) playbook() []journey.Step {
 // last error while the job queue retries.
 func (e *Engine) recordError(ctx context.Context, sc *StepContext, a stepArgs, cause error, attempt, maxAttempts int) error {
 	now := e.now()
+	return e.failAttempt(ctx, sc, a, cause, attempt, maxAttempts, now.Add(e.cfg.RetryDelay(attempt)))
+}
+
+// failAttempt is recordError with the time the step is due again when it
+// will be tried again (retryAt).
+func (e *Engine) failAttempt(ctx context.Context, sc *StepContext, a stepArgs, cause error, attempt, maxAttempts int, retryAt time.Time) error {
+	now := e.now()
 	var perm *permanentError
 	final := errors.As(cause, &perm) || attempt >= maxAttempts
 	msg := cause.Error()
@@ -266,7 +277,7 @@ func (e *Engine) recordError(ctx context.Context, sc *StepContext, a stepArgs, c
 		msg = fmt.Sprintf("%s (attempt %d of %d; trying again in %s)", msg, attempt, maxAttempts,
 			e.cfg.RetryDelay(attempt).Round(1e9))
 		e.log.Warn("playbook step failed; will retry", "run", a.RunID, "step", sc.Key, "attempt", attempt, "err", cause)
-		if err := e.st.NoteStepError(ctx, a.lease(), store.StepError{Key: sc.Key, Kind: sc.Step.Kind, Message: msg, At: now, RetryAt: now.Add(e.cfg.RetryDelay(attempt))}); err != nil {
+		if err := e.st.NoteStepError(ctx, a.lease(), store.StepError{Key: sc.Key, Kind: sc.Step.Kind, Message: msg, At: now, RetryAt: retryAt}); err != nil {
 			return errors.Join(cause, err)
 		}
 		return cause
