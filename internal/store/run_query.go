@@ -118,6 +118,12 @@ func (s *Store) InsertRunTx(ctx context.Context, q Querier, r Run) (string, bool
 			return r.ID, true, nil
 		}
 	}
+	return existingRun(ctx, q, r)
+}
+
+// existingRun is the id of the run that r's (account, moment, occurrence)
+// already has, with false: what InsertRunTx returns when it inserts none.
+func existingRun(ctx context.Context, q Querier, r Run) (string, bool, error) {
 	var id string
 	err := q.QueryRowContext(ctx, `SELECT id FROM runs WHERE account_id = $1 AND moment_id = $2 AND occurrence = $3`,
 		r.AccountID, r.MomentID, r.Occurrence).Scan(&id)
@@ -140,34 +146,14 @@ func (s *Store) InsertRunWithStepTx(ctx context.Context, q Querier, r Run, first
 		_, err = s.InsertStepTx(ctx, q, first)
 		return id, err == nil, err
 	}
-	var n int64
-	err := q.QueryRowContext(ctx, `WITH w AS (INSERT INTO runs (id, account_id, moment_id, occurrence, map_version, category,
-			contact_id, event_id, started_by, status, created_at, updated_at, occurred_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12)
-			ON CONFLICT (account_id, moment_id, occurrence) DO NOTHING RETURNING id),
-		s AS (UPDATE moment_days SET gen = gen + 1, facts = NULL WHERE moment_id = $3 AND day = $13 AND EXISTS (SELECT 1 FROM w)),
-		f AS (INSERT INTO run_steps (id, run_id, step_index, step_key, kind, account_id, status,
-				gen, due_at, created_at, updated_at, attempts, started_at)
-			SELECT $14::text, w.id, $15::bigint, $16::text, $17::text, $2, $18::text, 1, $19::bigint, $20::bigint, $20::bigint,
-				$21::bigint, $22::bigint FROM w
-			ON CONFLICT (run_id, step_index) DO NOTHING)
-		SELECT count(*) FROM w`,
-		r.ID, r.AccountID, r.MomentID, r.Occurrence, r.MapVersion, r.Category, r.ContactID, r.EventID, r.StartedBy,
-		r.Status, micros(r.CreatedAt), micros(occurredAt(r)), dayOf(occurredAt(r)),
-		StepRowID(r.ID, first.Index), first.Index, first.Key, first.Kind, first.Status, nullTime(first.DueAt), micros(first.CreatedAt),
-		first.Attempts, nullTime(first.StartedAt)).Scan(&n)
+	inserted, err := s.InsertRunsWithStepsTx(ctx, q, []Run{r}, []RunStep{first})
 	if err != nil {
-		return "", false, fmt.Errorf("insert run: %w", err)
+		return "", false, err
 	}
-	if n == 1 {
+	if inserted[r.ID] {
 		return r.ID, true, nil
 	}
-	var id string
-	if err := q.QueryRowContext(ctx, `SELECT id FROM runs WHERE account_id = $1 AND moment_id = $2 AND occurrence = $3`,
-		r.AccountID, r.MomentID, r.Occurrence).Scan(&id); err != nil {
-		return "", false, fmt.Errorf("read the existing run: %w", err)
-	}
-	return id, false, nil
+	return existingRun(ctx, q, r)
 }
 
 // InsertRunsWithStepsTx is InsertRunWithStepTx for several runs (runs[i]
@@ -197,6 +183,7 @@ func (s *Store) InsertRunsWithStepsTx(ctx context.Context, q Querier, runs []Run
 		keys, kinds, stStatus                     = make([]string, n), make([]string, n), make([]string, n)
 		stDue, stAttempts, stStarted              = make([]int64, n), make([]int64, n), make([]int64, n)
 		stCreated                                 = make([]int64, n)
+		stIDs                                     = make([]string, n)
 	)
 	for i, r := range runs {
 		f := firsts[i]
@@ -208,6 +195,7 @@ func (s *Store) InsertRunsWithStepsTx(ctx context.Context, q Querier, runs []Run
 		if f.Index != 0 {
 			return nil, fmt.Errorf("insert runs: a first step has index %d", f.Index)
 		}
+		stIDs[i] = StepRowID(r.ID, 0)
 		if f.DueAt != nil {
 			stDue[i] = micros(*f.DueAt)
 		}
@@ -217,9 +205,9 @@ func (s *Store) InsertRunsWithStepsTx(ctx context.Context, q Querier, runs []Run
 	}
 	rows, err := q.QueryContext(ctx, `WITH v AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[],
 				$6::text[], $7::text[], $8::bigint[], $9::text[], $10::text[], $11::bigint[], $12::bigint[], $13::bigint[],
-				$14::text[], $15::text[], $16::text[], $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[])
+				$14::text[], $15::text[], $16::text[], $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[], $21::text[])
 			AS v(id, account_id, moment_id, occurrence, map_version, category, contact_id, event_id, started_by, status,
-				created_at, occurred_at, day, step_key, kind, step_status, due_at, attempts, started_at, step_created)),
+				created_at, occurred_at, day, step_key, kind, step_status, due_at, attempts, started_at, step_created, step_id)),
 		w AS (INSERT INTO runs (id, account_id, moment_id, occurrence, map_version, category,
 				contact_id, event_id, started_by, status, created_at, updated_at, occurred_at)
 			SELECT id, account_id, moment_id, occurrence, map_version, category, contact_id, event_id, started_by, status,
@@ -229,11 +217,11 @@ func (s *Store) InsertRunsWithStepsTx(ctx context.Context, q Querier, runs []Run
 			(SELECT v.moment_id, v.day FROM v JOIN w ON w.id = v.id)),
 		f AS (INSERT INTO run_steps (id, run_id, step_index, step_key, kind, account_id, status,
 				gen, due_at, created_at, updated_at, attempts, started_at)
-			SELECT v.id || '/0', v.id, 0, v.step_key, v.kind, v.account_id, v.step_status, 1, NULLIF(v.due_at, 0),
+			SELECT v.step_id, v.id, 0, v.step_key, v.kind, v.account_id, v.step_status, 1, NULLIF(v.due_at, 0),
 				v.step_created, v.step_created, v.attempts, NULLIF(v.started_at, 0) FROM v JOIN w ON w.id = v.id
 			ON CONFLICT (run_id, step_index) DO NOTHING)
 		SELECT id FROM w`, ids, accts, moments, occs, versions, cats, contacts, events, by, status, created, occurred, days,
-		keys, kinds, stStatus, stDue, stAttempts, stStarted, stCreated)
+		keys, kinds, stStatus, stDue, stAttempts, stStarted, stCreated, stIDs)
 	if err != nil {
 		return nil, fmt.Errorf("insert runs: %w", err)
 	}
