@@ -8,7 +8,6 @@ import (
 	"maps"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -408,13 +407,9 @@ func (s *Store) MarkStepsDispatched(ctx context.Context, steps []RunStep, now ti
 	}
 	for _, gen := range slices.Sorted(maps.Keys(byGen)) {
 		ids := byGen[gen]
-		marks := make([]string, len(ids))
-		for i := range ids {
-			marks[i] = "$" + strconv.Itoa(i+3)
-		}
 		args := append([]any{gen, micros(now)}, ids...)
 		if _, err := s.write.ExecContext(ctx, `UPDATE run_steps SET dispatched_gen = $1, dispatched_at = $2
-			WHERE id IN (`+strings.Join(marks, ",")+`) AND dispatched_gen < $1`, args...); err != nil {
+			WHERE id IN (`+s.dialect.placeholders(3, len(ids))+`) AND dispatched_gen < $1`, args...); err != nil {
 			return fmt.Errorf("mark steps handed to the job queue: %w", err)
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -175,7 +174,7 @@ func (s *Store) upsertKeyed(ctx context.Context, q Querier, what string, keys []
 	}
 	if len(gone) > 0 {
 		args := append(append([]any(nil), fixed...), gone...)
-		if _, err := q.ExecContext(ctx, deleteSQL+"("+numbered(len(fixed)+1, len(gone))+")", args...); err != nil {
+		if _, err := q.ExecContext(ctx, deleteSQL+"("+s.dialect.placeholders(len(fixed)+1, len(gone))+")", args...); err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
 	}
@@ -188,7 +187,7 @@ func (s *Store) upsertKeyed(ctx context.Context, q Querier, what string, keys []
 			if i > 0 {
 				sb.WriteByte(',')
 			}
-			sb.WriteString("(" + numbered(len(args)+1, 3) + ")")
+			sb.WriteString("(" + s.dialect.placeholders(len(args)+1, 3) + ")")
 			args = append(args, r...)
 		}
 		if _, err := q.ExecContext(ctx, insertSQL+sb.String()+conflictSQL, args...); err != nil {
@@ -196,18 +195,6 @@ func (s *Store) upsertKeyed(ctx context.Context, q Querier, what string, keys []
 		}
 	}
 	return nil
-}
-
-// numbered is n numbered parameters from $from, comma-separated.
-func numbered(from, n int) string {
-	var sb strings.Builder
-	for i := range n {
-		if i > 0 {
-			sb.WriteByte(',')
-		}
-		sb.WriteString("$" + strconv.Itoa(from+i))
-	}
-	return sb.String()
 }
 
 // SetDateTraitTx records an account's date trait (YYYY-MM-DD); "" removes it.
