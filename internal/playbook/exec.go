@@ -96,10 +96,17 @@ func (e *Engine) runClaimed(ctx context.Context, a stepArgs, row store.RunStep, 
 			return nil, e.recordError(bctx, sc, a, err, attempt, maxAttempts)
 		}
 		// A step of a chain has no job to try it again: unless it failed
-		// for good, it is left due at once (for the dispatcher, should the
-		// engine be stopping) and handed to the job queue with its attempt
-		// counted, whose job runs after the delay of a first failure.
-		err = e.failAttempt(bctx, sc, a, err, attempt, maxAttempts, e.now())
+		// for good, it is handed to the job queue with its attempt counted,
+		// whose job runs after the delay of a first failure. It is due
+		// again after that delay, so that the dispatcher does not hand it
+		// over a second time (with a whole set of attempts) meanwhile; or
+		// at once when the engine is stopping and cannot hand it over, so
+		// that the dispatcher runs it again after the restart.
+		retryAt := e.now().Add(e.cfg.RetryDelay(attempt))
+		if !e.running.Load() {
+			retryAt = e.now()
+		}
+		err = e.failAttempt(bctx, sc, a, err, attempt, maxAttempts, retryAt)
 		var perm *permanentError
 		if !errors.As(err, &perm) {
 			e.handOffArgs(bctx, stepArgs{RunID: a.RunID, Step: a.Step, Gen: a.Gen, Tried: attempt})
