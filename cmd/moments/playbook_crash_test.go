@@ -175,7 +175,7 @@ func startCrashHook(t *testing.T) *crashHook {
 // startPlaybookServer runs `moments serve` on the database that db (the
 // --data or --db flag) names, with env added to its environment; on first
 // start it also returns the keys it prints.
-func startPlaybookServer(t *testing.T, bin string, db, env []string, first bool) (cmd *exec.Cmd, url, admin, write string) {
+func startPlaybookServer(t testing.TB, bin string, db, env []string, first bool) (cmd *exec.Cmd, url, admin, write string) {
 	t.Helper()
 	cmd = exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, db...)...)
 	cmd.Env = append(os.Environ(), env...)

@@ -3,7 +3,6 @@ package tracking_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -80,24 +79,6 @@ func settleWAL(s *store.Store) {
 	}
 }
 
-// batchBody is a realistic /v1/batch body: 100 track calls from users of
-// random accounts, each with a random UUIDv4 messageId as Segment SDKs send.
-func batchBody() []byte {
-	var buf bytes.Buffer
-	buf.WriteString(`{"sentAt":"` + time.Now().UTC().Format(time.RFC3339Nano) + `","context":{"library":{"name":"bench","version":"1"}},"batch":[`)
-	for i := 0; i < 100; i++ {
-		if i > 0 {
-			buf.WriteByte(',')
-		}
-		u := rand.IntN(benchAccounts * 10)
-		fmt.Fprintf(&buf, `{"type":"track","messageId":"%s","userId":"u%d","event":"Feature Used","timestamp":"%s",`+
-			`"properties":{"feature":"reports","duration_ms":%d,"plan":"pro"},"context":{"groupId":"acct-%d","ip":"10.0.0.1"}}`,
-			uuid.NewString(), u, time.Now().UTC().Format(time.RFC3339Nano), rand.IntN(5000), u%benchAccounts)
-	}
-	buf.WriteString(`]}`)
-	return buf.Bytes()
-}
-
 // BenchmarkIngestBatch measures events/s through POST /v1/batch, batches of
 // 100, 16 concurrent clients, on each dialect, after preloading the
 // database and waiting for the merges behind the commits to catch up with
@@ -144,7 +125,7 @@ func BenchmarkIngestBatch(b *testing.B) {
 			}
 			bodies := make([][]byte, 256)
 			for i := range bodies {
-				bodies[i] = batchBody()
+				bodies[i] = webtest.BatchBody(benchAccounts)
 			}
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
 			var next atomic.Int64
@@ -156,16 +137,7 @@ func BenchmarkIngestBatch(b *testing.B) {
 			send := func(i int64, due time.Time) bool {
 				// Fresh messageIds for every request: a benchmark of
 				// duplicates would measure nothing.
-				body := bytes.Clone(bodies[i%int64(len(bodies))])
-				fresh := []byte(uuid.NewString()[:8])
-				for j := 0; ; {
-					k := bytes.Index(body[j:], []byte(`"messageId":"`))
-					if k < 0 {
-						break
-					}
-					j += k + len(`"messageId":"`)
-					copy(body[j:], fresh)
-				}
+				body := webtest.FreshMessageIDs(bodies[i%int64(len(bodies))])
 				req, _ := http.NewRequest("POST", servers[i%int64(len(servers))].URL+"/v1/batch", bytes.NewReader(body))
 				req.SetBasicAuth(f.WriteKey, "")
 				late[i] = time.Since(due)
@@ -185,9 +157,9 @@ func BenchmarkIngestBatch(b *testing.B) {
 			rate, _ := strconv.ParseFloat(os.Getenv("MOMENTS_BENCH_RATE"), 64)
 			before, ioBefore, cpuBefore := f.Store.CommitterStats(), readProcIO(), cpuTime()
 			ckBefore, timesBefore := f.Store.CheckpointStats(), f.Store.CommitTimes()
-			var pgMeter *pgCPUMeter
+			var pgMeter *storetest.PGCPUMeter
 			if d == store.Postgres {
-				pgMeter = meterPGBackends()
+				pgMeter = storetest.MeterPGBackends()
 			}
 			stopProfile := profileMeasured(b, string(d))
 			defer stopProfile()
@@ -214,7 +186,7 @@ func BenchmarkIngestBatch(b *testing.B) {
 			if pgMeter != nil {
 				// The same for the database's backends (a server on this
 				// machine): with the process's, what one event costs.
-				b.ReportMetric(float64(pgMeter.stop().Microseconds())/float64(b.N*100), "pg-cpu-µs/event")
+				b.ReportMetric(float64(pgMeter.Stop().Microseconds())/float64(b.N*100), "pg-cpu-µs/event")
 			}
 			reportLatency(b, lat, "ack")
 			if rate > 0 {

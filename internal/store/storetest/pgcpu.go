@@ -1,4 +1,4 @@
-package tracking_test
+package storetest
 
 import (
 	"maps"
@@ -8,13 +8,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
-
-	"github.com/moments-cs/moments/internal/store/storetest"
 )
 
 // pgBackendsCPU reads the CPU time used so far by each PostgreSQL backend
-// serving the test database (storetest.EnvPostgres), by pid, from
+// serving the test database (EnvPostgres), by pid, from
 // /proc: it works when the server runs on this machine, and gives nil
 // otherwise. The benchmark database should be one no one else uses.
 func pgBackendsCPU() map[string]time.Duration { return pgBackendsCPUIn(map[string]bool{}) }
@@ -22,7 +21,7 @@ func pgBackendsCPU() map[string]time.Duration { return pgBackendsCPUIn(map[strin
 // pgBackendsCPUIn is pgBackendsCPU remembering in other the processes
 // are not backends of the database, so that sampling often stays cheap.
 func pgBackendsCPUIn(other map[string]bool) map[string]time.Duration {
-	u, err := url.Parse(os.Getenv(storetest.EnvPostgres))
+	u, err := url.Parse(os.Getenv(EnvPostgres))
 	if err != nil || u.Path == "" {
 		return nil
 	}
@@ -39,7 +38,7 @@ func pgBackendsCPUIn(other map[string]bool) map[string]time.Duration {
 			continue
 		}
 		pid := filepath.Base(filepath.Dir(p))
-		if t, ok := procCPU(pid); ok {
+		if t, ok := ProcCPU(pid); ok {
 			out[pid] = t
 		}
 	}
@@ -54,15 +53,16 @@ func pgBackendsCPUIn(other map[string]bool) map[string]time.Duration {
 func pgBackendsCPUOf(pids []string) map[string]time.Duration {
 	out := map[string]time.Duration{}
 	for _, pid := range pids {
-		if t, ok := procCPU(pid); ok {
+		if t, ok := ProcCPU(pid); ok {
 			out[pid] = t
 		}
 	}
 	return out
 }
 
-// procCPU reads a process's user and system time from /proc.
-func procCPU(pid string) (time.Duration, bool) {
+// ProcCPU reads a process's user and system time from /proc (by pid;
+// false when it has ended or there is no /proc).
+func ProcCPU(pid string) (time.Duration, bool) {
 	stat, err := os.ReadFile(filepath.Join("/proc", pid, "stat"))
 	if err != nil {
 		return 0, false
@@ -77,35 +77,43 @@ func procCPU(pid string) (time.Duration, bool) {
 	return time.Duration(ut+st) * 10 * time.Millisecond, true // clock ticks of 1/100 s
 }
 
-// pgCPUMeter samples the backends' CPU every 200 ms until stop, so that
+// PGCPUMeter samples the backends' CPU every 200 ms until stop, so that
 // backends that end during the measurement (a pool closing idle
 // connections) are counted up to their last sample.
-type pgCPUMeter struct {
+type PGCPUMeter struct {
+	mu          sync.Mutex // guards last
 	first, last map[string]time.Duration
 	quit, done  chan struct{}
 }
 
-// meterPGBackends starts a meter, nil when the backends cannot be read.
-func meterPGBackends() *pgCPUMeter {
+// MeterPGBackends starts a meter, nil when the backends cannot be read.
+func MeterPGBackends() *PGCPUMeter {
 	first := pgBackendsCPU()
 	if first == nil {
 		return nil
 	}
-	m := &pgCPUMeter{first: first, last: maps.Clone(first), quit: make(chan struct{}), done: make(chan struct{})}
+	m := &PGCPUMeter{first: first, last: maps.Clone(first), quit: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(m.done)
 		t := time.NewTicker(200 * time.Millisecond)
 		defer t.Stop()
 		other := map[string]bool{}
 		for i := 0; ; i++ {
+			var now map[string]time.Duration
+			m.mu.Lock()
+			pids := slices.Collect(maps.Keys(m.last))
+			m.mu.Unlock()
 			if i%10 == 0 {
 				// Listing /proc (every process of a busy machine) once
 				// every 2 s: listing it every sample cost the benchmark
 				// a fifth of its own CPU.
-				maps.Copy(m.last, pgBackendsCPUIn(other))
+				now = pgBackendsCPUIn(other)
 			} else {
-				maps.Copy(m.last, pgBackendsCPUOf(slices.Collect(maps.Keys(m.last))))
+				now = pgBackendsCPUOf(pids)
 			}
+			m.mu.Lock()
+			maps.Copy(m.last, now)
+			m.mu.Unlock()
 			select {
 			case <-m.quit:
 				return
@@ -116,11 +124,19 @@ func meterPGBackends() *pgCPUMeter {
 	return m
 }
 
-// stop ends the sampling and returns the CPU the backends used since the
+// Stop ends the sampling and returns the CPU the backends used since the
 // meter started (a backend that started in between counts whole).
-func (m *pgCPUMeter) stop() time.Duration {
+func (m *PGCPUMeter) Stop() time.Duration {
 	close(m.quit)
 	<-m.done
+	return m.Used()
+}
+
+// Used is the CPU the backends used from the meter's start to its last
+// sample (at most 200 ms old), while it goes on sampling.
+func (m *PGCPUMeter) Used() time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	var d time.Duration
 	for pid, t := range m.last {
 		d += t - m.first[pid]
