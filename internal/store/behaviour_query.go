@@ -419,11 +419,30 @@ func (s *Store) applyBehaviours(ctx context.Context, tx *sql.Tx, delta behaviour
 }
 
 // readBlocks reads the stored counts of the blocks of keys (sorted by
-// block, then account), one statement per block and chunk of accounts.
-// Locked: retention's uncounting may change a block at the same time (the
-// stages' shards never share an account).
+// block, then account), one statement per block and chunk of accounts (on
+// PostgreSQL per block). Locked: retention's uncounting may change a block
+// at the same time (the stages' shards never share an account).
 func (s *Store) readBlocks(ctx context.Context, tx *sql.Tx, keys []blockKey) (map[blockKey][]byte, error) {
 	out := make(map[blockKey][]byte, len(keys))
+	read := func(block int64, q string, args ...any) error {
+		rows, err := s.healthQuery(ctx, tx, q, args...)
+		if err != nil {
+			return fmt.Errorf("read behaviour blocks: %w", err)
+		}
+		for rows.Next() {
+			var acct string
+			var raw []byte
+			if err := rows.Scan(&acct, &raw); err != nil {
+				rows.Close()
+				return fmt.Errorf("read behaviour blocks: %w", err)
+			}
+			out[blockKey{block, acct}] = raw
+		}
+		if err := closeRows(rows); err != nil {
+			return fmt.Errorf("read behaviour blocks: %w", err)
+		}
+		return nil
+	}
 	args := make([]any, 0, 1+min(len(keys), healthSizes[0]))
 	for len(keys) > 0 {
 		same := 1
@@ -431,6 +450,17 @@ func (s *Store) readBlocks(ctx context.Context, tx *sql.Tx, keys []blockKey) (ma
 			same++
 		}
 		block := keys[0].block
+		if s.dialect.locksRows() {
+			accounts := make([]string, same)
+			for i, k := range keys[:same] {
+				accounts[i] = k.account
+			}
+			if err := read(block, s.healthSQL(loadBlocks, 0), block, accounts); err != nil {
+				return nil, err
+			}
+			keys = keys[same:]
+			continue
+		}
 		start := 0
 		for _, n := range healthChunks(same) {
 			args = append(args[:0], block)
@@ -438,21 +468,8 @@ func (s *Store) readBlocks(ctx context.Context, tx *sql.Tx, keys []blockKey) (ma
 				args = append(args, k.account)
 			}
 			start += n
-			rows, err := s.healthQuery(ctx, tx, s.healthSQL(loadBlocks, n), args...)
-			if err != nil {
-				return nil, fmt.Errorf("read behaviour blocks: %w", err)
-			}
-			for rows.Next() {
-				var acct string
-				var raw []byte
-				if err := rows.Scan(&acct, &raw); err != nil {
-					rows.Close()
-					return nil, fmt.Errorf("read behaviour blocks: %w", err)
-				}
-				out[blockKey{block, acct}] = raw
-			}
-			if err := closeRows(rows); err != nil {
-				return nil, fmt.Errorf("read behaviour blocks: %w", err)
+			if err := read(block, s.healthSQL(loadBlocks, n), args...); err != nil {
+				return nil, err
 			}
 		}
 		keys = keys[same:]

@@ -197,16 +197,53 @@ func (hs *healthScan) fill(h *AccountHealth) {
 
 // HealthRecordsTx reads the stored health of the accounts, with their traits,
 // in the transaction tx (see healthChunks for how the accounts are split
-// into statements). On PostgreSQL the state rows are created if missing
-// and locked (FOR UPDATE), so that concurrent writers of one account
-// (several server processes, or a recompute) take turns; ids are locked in
-// sorted order so they cannot deadlock. Accounts that do not exist get a
-// record with only "id" in Traits.
+// into statements). On PostgreSQL the state rows are locked (FOR UPDATE),
+// so that concurrent writers of one account (several server processes, or
+// a recompute) take turns: those that exist in sorted order, then, created
+// where missing, the others in sorted order. Accounts that do not exist get
+// a record with only "id" in Traits.
 func (s *Store) HealthRecordsTx(ctx context.Context, tx Querier, ids []string) (map[string]*HealthRecord, error) {
 	ids = sortedUnique(ids)
 	out := make(map[string]*HealthRecord, len(ids))
+	if err := s.loadHealthRecords(ctx, tx, ids, out); err != nil {
+		return nil, err
+	}
+	if s.dialect.locksRows() {
+		// FOR UPDATE cannot lock a row that does not exist: the accounts
+		// without one (new to health) get their rows created, then read
+		// and locked. Created with ON CONFLICT DO NOTHING, so that two
+		// processes creating one account's row at once do not both
+		// believe it new: the second waits for the first's transaction,
+		// then reads its row. Most rounds find every row and pay no
+		// second statement.
+		var missing []string
+		for _, id := range ids {
+			if _, ok := out[id]; !ok {
+				missing = append(missing, id)
+			}
+		}
+		if len(missing) > 0 {
+			if err := s.createHealthRows(ctx, tx, missing); err != nil {
+				return nil, err
+			}
+			if err := s.loadHealthRecords(ctx, tx, missing, out); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, id := range ids {
+		if _, ok := out[id]; !ok {
+			out[id] = &HealthRecord{AccountHealth: AccountHealth{AccountID: id}}
+		}
+	}
+	return out, nil
+}
+
+// loadHealthRecords reads the stored health of the accounts ids (sorted,
+// unique) into out, in statements of the sizes of healthChunks; on
+// PostgreSQL only accounts with a state row, which it locks.
+func (s *Store) loadHealthRecords(ctx context.Context, tx Querier, ids []string, out map[string]*HealthRecord) error {
 	args := make([]any, 0, min(len(ids), healthSizes[0]))
-	insArgs := []any(nil)
 	start := 0
 	for _, n := range healthChunks(len(ids)) {
 		chunk := ids[start : start+n]
@@ -215,21 +252,9 @@ func (s *Store) HealthRecordsTx(ctx context.Context, tx Querier, ids []string) (
 		for _, id := range chunk {
 			args = append(args, id)
 		}
-		if s.dialect.locksRows() {
-			// Create missing rows first: FOR UPDATE cannot lock a row that
-			// does not exist, and two processes creating one account's row
-			// at once would otherwise both believe it new.
-			insArgs = insArgs[:0]
-			for _, id := range chunk {
-				insArgs = append(insArgs, id, int64(0))
-			}
-			if _, err := s.healthExec(ctx, tx, s.healthSQL(createHealthRows, n), insArgs...); err != nil {
-				return nil, fmt.Errorf("create health rows: %w", err)
-			}
-		}
 		rows, err := s.healthQuery(ctx, tx, s.healthSQL(loadHealth, n), args...)
 		if err != nil {
-			return nil, fmt.Errorf("read health state: %w", err)
+			return fmt.Errorf("read health state: %w", err)
 		}
 		var (
 			hs                  healthScan
@@ -242,7 +267,7 @@ func (s *Store) HealthRecordsTx(ctx context.Context, tx Querier, ids []string) (
 			traits, agg, recent = nil, nil, nil
 			if err := rows.Scan(dest...); err != nil {
 				rows.Close()
-				return nil, err
+				return err
 			}
 			r := &HealthRecord{RawTraits: traits, Aggregate: agg, Recent: recent, storedAggregate: agg, storedRecent: recent}
 			r.AccountID = id
@@ -252,15 +277,28 @@ func (s *Store) HealthRecordsTx(ctx context.Context, tx Querier, ids []string) (
 			out[r.AccountID] = r
 		}
 		if err := closeRows(rows); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	for _, id := range ids {
-		if _, ok := out[id]; !ok {
-			out[id] = &HealthRecord{AccountHealth: AccountHealth{AccountID: id}}
+	return nil
+}
+
+// createHealthRows inserts empty state rows for the accounts ids (sorted,
+// unique), leaving rows that exist as they are.
+func (s *Store) createHealthRows(ctx context.Context, tx Querier, ids []string) error {
+	var args []any
+	start := 0
+	for _, n := range healthChunks(len(ids)) {
+		args = args[:0]
+		for _, id := range ids[start : start+n] {
+			args = append(args, id, int64(0))
+		}
+		start += n
+		if _, err := s.healthExec(ctx, tx, s.healthSQL(createHealthRows, n), args...); err != nil {
+			return fmt.Errorf("create health rows: %w", err)
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // DecodeTraits fills r.Traits from r.RawTraits, plus "id". A caller that

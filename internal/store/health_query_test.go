@@ -228,3 +228,56 @@ func TestHealthRecordsAggregateAndRecentSavedApart(t *testing.T) {
 		require.Equal(t, `[[20000,50],[20001,60]]`, recent)
 	})
 }
+
+// TestHealthRecordsOfANewAccountTakeTurns: on PostgreSQL two transactions
+// reading the health of an account that has no state row yet (and one that
+// has) take turns: the second waits for the first and then reads what it
+// wrote, rather than both believing the account new and the second
+// overwriting the first's version. SQLite's one writer serialises them
+// anyway.
+func TestHealthRecordsOfANewAccountTakeTurns(t *testing.T) {
+	t.Parallel()
+	s := storetest.Open(t, store.Postgres)
+	ctx := context.Background()
+	saveHealth(t, s, 20000, store.AccountHealth{AccountID: "old", Quadrant: "champion", UpdatedAt: t0})
+
+	first, err := s.DB().BeginTx(ctx, nil)
+	require.NoError(t, err)
+	defer first.Rollback() //nolint:errcheck
+	recs, err := s.HealthRecordsTx(ctx, first, []string{"new", "old"})
+	require.NoError(t, err)
+	require.False(t, recs["new"].Exists, "no health stored for the new account yet")
+	require.True(t, recs["old"].Exists)
+
+	type read struct {
+		recs map[string]*store.HealthRecord
+		err  error
+	}
+	second := make(chan read, 1)
+	go func() {
+		tx, err := s.DB().BeginTx(ctx, nil)
+		if err != nil {
+			second <- read{err: err}
+			return
+		}
+		defer tx.Rollback() //nolint:errcheck
+		recs, err := s.HealthRecordsTx(ctx, tx, []string{"new"})
+		second <- read{recs, err}
+	}()
+	select {
+	case r := <-second:
+		t.Fatalf("the second reader did not wait for the first: %+v, %v", r.recs, r.err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	r := recs["new"]
+	r.AccountHealth = store.AccountHealth{AccountID: "new", Quadrant: "at_risk", Version: 1, UpdatedAt: t0}
+	r.Aggregate = []byte(`{"format":1}`)
+	require.NoError(t, s.SaveHealthRecordsTx(ctx, first, []*store.HealthRecord{r}, 20000))
+	require.NoError(t, first.Commit())
+
+	got := <-second
+	require.NoError(t, got.err)
+	require.True(t, got.recs["new"].Exists, "the second reader sees the first's write")
+	require.Equal(t, int64(1), got.recs["new"].Version)
+	require.Equal(t, "at_risk", got.recs["new"].Quadrant)
+}
