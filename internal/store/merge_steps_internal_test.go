@@ -74,9 +74,18 @@ func TestMergesWorkInStepsBetweenCommits(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	// The account index's last merge may still be reading its tail off
+	// the committer (slow under the race detector on a loaded machine:
+	// CI once found no account step yet); the committer applies it when
+	// the read is done, idle or not.
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return steps[HeldByAccountIndex] > 0
+	}, 10*time.Second, 10*time.Millisecond, "the account index was merged")
 
 	mu.Lock()
-	dedupeSteps, accountSteps := steps[HeldByDedupe], steps[HeldByAccountIndex]
+	dedupeSteps := steps[HeldByDedupe]
 	dedupeMost, accountMost, notFullSteps := most[HeldByDedupe], most[HeldByAccountIndex], notFull
 	first, last := commitsAt[1], 0
 	for _, c := range commitsAt {
@@ -84,7 +93,6 @@ func TestMergesWorkInStepsBetweenCommits(t *testing.T) {
 	}
 	mu.Unlock()
 	require.Positive(t, dedupeSteps, "the dedupe set was merged")
-	require.Positive(t, accountSteps, "the account index was merged")
 	require.LessOrEqual(t, dedupeMost, slice, "keys sorted, written or dropped in one step")
 	require.LessOrEqual(t, accountMost, slice, "entries inserted in one step (read and sorted off the committer)")
 	require.Zero(t, notFullSteps, "steps after which the writing connection was not back at synchronous FULL")
