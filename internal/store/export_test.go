@@ -34,3 +34,9 @@ const (
 	StageShards = stageShards
 	StageLease  = stageLease
 )
+
+// IngestLagCounting is IngestLag counting the events of at most limit ids
+// one by one (lagCountCap) before estimating the rest.
+func (s *Store) IngestLagCounting(ctx context.Context, limit int64) (IngestLag, error) {
+	return s.ingestLag(ctx, limit)
+}

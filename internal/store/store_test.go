@@ -968,3 +968,33 @@ func TestRunsInsertedTogether(t *testing.T) {
 		require.EqualValues(t, 2, r.EventID)
 	})
 }
+
+// TestIngestLagEstimatesPastItsCount: the lag counts the events behind
+// one by one only over the first ids past the stages' progress (so that a
+// scrape of /metrics costs the same whatever the backlog) and estimates
+// the rest from their ids, saying so; on a backlog within the count it is
+// exact. Here no stage runs, so all 300 events are behind.
+func TestIngestLagEstimatesPastItsCount(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		for b := range 3 {
+			var msgs []store.Message
+			for i := range 100 {
+				msgs = append(msgs, track(fmt.Sprintf("b%d-m%d", b, i), fmt.Sprint("u", i%7), fmt.Sprint("a", i%5), "Login"))
+			}
+			_, err := s.Ingest(ctx, "wk", msgs)
+			require.NoError(t, err)
+		}
+		for _, c := range []struct {
+			limit     int64
+			estimated bool
+		}{{1000, false}, {300, false}, {120, true}, {1, true}} {
+			lag, err := s.IngestLagCounting(ctx, c.limit)
+			require.NoError(t, err)
+			require.Equal(t, int64(300), lag.Events, "counting %d ids", c.limit)
+			require.Equal(t, c.estimated, lag.Estimated, "counting %d ids", c.limit)
+			require.Positive(t, lag.Seconds)
+		}
+	})
+}

@@ -103,6 +103,11 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	body := map[string]any{"status": "ok", "database": string(s.store.Dialect())}
 	if lag, err := s.store.IngestLag(ctx); err == nil {
 		stages := map[string]any{"events_behind": lag.Events, "seconds_behind": lag.Seconds}
+		if lag.Estimated {
+			// Past the first 100,000 events behind the count is estimated
+			// from their ids (store.IngestLag).
+			stages["events_behind_estimated"] = true
+		}
 		if lag.LastError != "" {
 			stages["last_error"] = lag.LastError
 		}
