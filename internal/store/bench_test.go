@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"math/rand/v2"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -56,6 +57,39 @@ func BenchmarkIngest(b *testing.B) {
 				}
 			})
 			b.ReportMetric(float64(b.N*100)/time.Since(start).Seconds(), "events/s")
+		})
+	}
+}
+
+// BenchmarkIngestLag measures what /healthz and each /metrics scrape pay
+// to measure the stages' lag, with MOMENTS_BENCH_BEHIND events behind
+// (default 1,000,000; stored beforehand, no stage running).
+func BenchmarkIngestLag(b *testing.B) {
+	behind := 1_000_000
+	if v, err := strconv.Atoi(os.Getenv("MOMENTS_BENCH_BEHIND")); err == nil && v > 0 {
+		behind = v
+	}
+	for _, d := range storetest.Dialects() {
+		b.Run(string(d), func(b *testing.B) {
+			if b.N == 1 {
+				return // the harness's probe run: skip the expensive load
+			}
+			s := storetest.Open(b, d)
+			ctx := context.Background()
+			for done := 0; done < behind; done += 5000 {
+				_, err := s.Ingest(ctx, "wk", benchMessages(min(5000, behind-done)))
+				require.NoError(b, err)
+			}
+			b.ResetTimer()
+			var lag store.IngestLag
+			for range b.N {
+				var err error
+				lag, err = s.IngestLag(ctx)
+				require.NoError(b, err)
+			}
+			b.StopTimer()
+			require.Equal(b, int64(behind), lag.Events)
+			b.ReportMetric(float64(lag.Events), "events-behind")
 		})
 	}
 }
