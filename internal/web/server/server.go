@@ -104,8 +104,8 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	if lag, err := s.store.IngestLag(ctx); err == nil {
 		stages := map[string]any{"events_behind": lag.Events, "seconds_behind": lag.Seconds}
 		if lag.Estimated {
-			// Past the first 100,000 events behind the count is estimated
-			// from their ids (store.IngestLag).
+			// Past the first 100,000 ids behind the stages, events are
+			// estimated from their ids, not counted (store.IngestLag).
 			stages["events_behind_estimated"] = true
 		}
 		if lag.LastError != "" {
