@@ -44,8 +44,10 @@ import (
 //
 // MOMENTS_BENCH_SERVERS lists the rounds, by number of servers, in the
 // order run (default "1,2,3"; "1,3,1,3" alternates); each round starts
-// its servers, measures, waits for the ingest stages to catch up
-// (catchup-s; events/s-with-stages counts that time too) and stops them.
+// its servers, warms them up with MOMENTS_BENCH_WARMUP batches (default
+// 500) and their stages' work, measures, waits for the ingest stages to
+// catch up (catchup-s; events/s-with-stages counts that time too) and
+// stops them.
 // The database holds MOMENTS_BENCH_PRELOAD events first (default
 // 200,000), sent through a server with its derived work done.
 //
@@ -69,6 +71,10 @@ func BenchmarkServersOnOneDatabase(b *testing.B) {
 	preload := 200_000
 	if v, err := strconv.Atoi(os.Getenv("MOMENTS_BENCH_PRELOAD")); err == nil {
 		preload = v
+	}
+	warmup := 500 // batches
+	if v, err := strconv.Atoi(os.Getenv("MOMENTS_BENCH_WARMUP")); err == nil && v >= 0 {
+		warmup = v
 	}
 	caps := make([]*cpuCap, slices.Max(rounds))
 	for i := range caps {
@@ -125,6 +131,13 @@ func BenchmarkServersOnOneDatabase(b *testing.B) {
 				require.NoError(b, caps[i].add(cmds[i].Process.Pid))
 			}
 			cl.sharing(b, urls)
+			// Warm up: a server that has run a while has cached the last
+			// activity it wrote for each contact and account (written
+			// again only after an hour), its statements prepared and its
+			// health memo filled; fresh processes would be measured in
+			// their first minute, each touching every contact once.
+			cl.send(b, urls, 8*n, warmup)
+			cl.caughtUp(b, 5*time.Minute)
 			pids := make([]string, n)
 			for i := range n {
 				pids[i] = strconv.Itoa(cmds[i].Process.Pid)

@@ -104,8 +104,12 @@ var pgEventColumns = []string{"id", "message_id", "dedupe_key", "write_key_id", 
 // another transaction has locked (touchSkippingLocked). It returns the ids
 // it wrote or found current: the rows it locked and those it created; the
 // others were skipped. Only a row that did not exist in the statement's
-// snapshot is inserted (and one that another transaction created meanwhile
-// is waited for, as any insert of a key in flight).
+// snapshot is inserted; one that another transaction is creating is waited
+// for, as any insert of a key in flight, and one that another transaction
+// committed meanwhile is skipped (DO NOTHING), not locked: locking it
+// waited for the server whose touch held it, while that server could be
+// waiting for a row this transaction was creating (a deadlock, found with
+// three servers receiving new contacts).
 func pgTouchSQL(table string) string {
 	return `WITH x AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bool[]) AS x(id, c, u, ls, ins)),
 		l AS (SELECT t.id FROM ` + table + ` t WHERE t.id = ANY($1::text[]) ORDER BY t.id FOR NO KEY UPDATE SKIP LOCKED),
@@ -113,7 +117,6 @@ func pgTouchSQL(table string) string {
 			AND x.ls IS NOT NULL AND (t.last_seen_at IS NULL OR t.last_seen_at < x.ls) RETURNING t.id),
 		i AS (INSERT INTO ` + table + ` (id, created_at, updated_at, last_seen_at)
 			SELECT x.id, x.c, x.u, x.ls FROM x WHERE x.ins AND NOT EXISTS (SELECT 1 FROM ` + table + ` t WHERE t.id = x.id) ORDER BY x.id
-			ON CONFLICT (id) DO UPDATE SET last_seen_at = CASE WHEN ` + table + `.last_seen_at IS NULL OR ` +
-		table + `.last_seen_at < excluded.last_seen_at THEN excluded.last_seen_at ELSE ` + table + `.last_seen_at END RETURNING id)
+			ON CONFLICT (id) DO NOTHING RETURNING id)
 		SELECT id FROM l UNION ALL SELECT id FROM i`
 }

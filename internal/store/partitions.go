@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -52,8 +54,9 @@ const (
 // detached partition finish).
 const partitionLockTimeout = "10s"
 
-// partitionRetries is how many times the committer creates partitions
-// and commits again when an insert finds none.
+// partitionRetries is how many times the committer runs a transaction
+// again: after PostgreSQL rolled it back to break a deadlock, or after
+// creating partitions when an insert found none.
 const partitionRetries = 5
 
 // eventPartition is a partition of events holding the ids lo ≤ id < hi
@@ -206,11 +209,26 @@ func (w *writer) commitExtending(ctx context.Context, group []*ingestReq, ordere
 		}
 	}
 	res, err := w.commit(ctx, group, ordered)
-	// Other servers drew the ids this process expected, and may draw
-	// past the new partitions again before the retry (with small spans).
-	for try := 0; noPartition(err) && try < partitionRetries; try++ {
-		if err := s.ensurePartitions(ctx, s.partitionSpan/2+n); err != nil {
-			return nil, fmt.Errorf("write events: no partition for their ids, and creating one failed: %w", err)
+	for try := 0; err != nil && try < partitionRetries; try++ {
+		switch {
+		case noPartition(err):
+			// Other servers drew the ids this process expected, and may
+			// draw past the new partitions again before the retry (with
+			// small spans).
+			if err := s.ensurePartitions(ctx, s.partitionSpan/2+n); err != nil {
+				return nil, fmt.Errorf("write events: no partition for their ids, and creating one failed: %w", err)
+			}
+		case Retryable(err):
+			// PostgreSQL broke a deadlock with another server's (or
+			// committer's) transaction by rolling this one back: nothing
+			// of it is stored, so it runs again, after a random pause
+			// that lets the other finish first. Without this the group's
+			// calls were retried one by one, and one that met another
+			// deadlock answered 500.
+			s.log.Warn("ingestion transaction rolled back by PostgreSQL to break a deadlock; running it again", "calls", len(group), "try", try+1)
+			time.Sleep(time.Duration(5+rand.IntN(20)) * time.Millisecond)
+		default:
+			return res, err
 		}
 		res, err = w.commit(ctx, group, ordered)
 	}

@@ -998,3 +998,45 @@ func TestIngestLagEstimatesPastItsCount(t *testing.T) {
 		}
 	})
 }
+
+// TestIngestRunsAgainAfterADeadlock: on PostgreSQL an ingestion
+// transaction can meet another transaction in a deadlock: here the
+// committer's touch of contacts holds existing contact c0 and waits to
+// create "new1", which another transaction is creating and which then asks
+// for c0. PostgreSQL rolls the committer's transaction back (it waited
+// first); the committer runs it again, and the call succeeds once the other
+// transaction ends, instead of answering an error.
+func TestIngestRunsAgainAfterADeadlock(t *testing.T) {
+	t.Parallel()
+	s := storetest.Open(t, store.Postgres)
+	ctx := context.Background()
+	_, err := s.DB().ExecContext(ctx, "INSERT INTO contacts (id, created_at, updated_at) VALUES ('c0', 0, 0)")
+	require.NoError(t, err)
+
+	other, err := s.DB().BeginTx(ctx, nil)
+	require.NoError(t, err)
+	defer other.Rollback() //nolint:errcheck
+	_, err = other.ExecContext(ctx, "INSERT INTO contacts (id, created_at, updated_at) VALUES ('new1', 0, 0)")
+	require.NoError(t, err)
+
+	ingested := make(chan error, 1)
+	go func() {
+		_, err := s.Ingest(ctx, "wk", []store.Message{track("m1", "c0", "", "Login"), track("m2", "new1", "", "Login")})
+		ingested <- err
+	}()
+	// The committer now holds c0 and waits for new1; asking for c0 closes
+	// the cycle, and PostgreSQL breaks it after deadlock_timeout (1 s).
+	time.Sleep(300 * time.Millisecond)
+	_, err = other.ExecContext(ctx, "SELECT 1 FROM contacts WHERE id = 'c0' FOR UPDATE")
+	require.NoError(t, err, "the other transaction gets c0 once the committer's is rolled back")
+	require.NoError(t, other.Commit())
+	select {
+	case err := <-ingested:
+		require.NoError(t, err, "the call is run again, not failed")
+	case <-time.After(20 * time.Second):
+		t.Fatal("the call did not finish")
+	}
+	var n int
+	require.NoError(t, s.DB().QueryRowContext(ctx, "SELECT count(*) FROM events WHERE message_id IN ('m1', 'm2')").Scan(&n))
+	require.Equal(t, 2, n)
+}
