@@ -45,6 +45,21 @@ func tryClaimKeys(tx *sql.Tx, keys ...string) ([]string, error) {
 	return out, rows.Err()
 }
 
+// openWithPool opens a fresh store on PostgreSQL and a pool of its own on
+// the same database, for the transactions a test holds open beside the
+// store's.
+func openWithPool(t *testing.T) (*store.Store, *sql.DB) {
+	t.Helper()
+	cfg := storetest.Config(t, store.Postgres)
+	s, err := store.Open(context.Background(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	db, err := sql.Open("pgx", cfg.DB)
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	return s, db
+}
+
 // TestClaimMessageKeys checks the claim of message keys on PostgreSQL: new
 // keys are inserted plainly, a key stored already neither fails the
 // transaction nor is claimed again, and a key claimed by a transaction in
@@ -53,13 +68,7 @@ func tryClaimKeys(tx *sql.Tx, keys ...string) ([]string, error) {
 // was an INSERT … ON CONFLICT that looked every key up first).
 func TestClaimMessageKeys(t *testing.T) {
 	t.Parallel()
-	cfg := storetest.Config(t, store.Postgres)
-	s, err := store.Open(context.Background(), cfg)
-	require.NoError(t, err)
-	t.Cleanup(func() { s.Close() })
-	db, err := sql.Open("pgx", cfg.DB)
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
+	_, db := openWithPool(t) // the store migrates the database
 
 	begin := func() *sql.Tx {
 		tx, err := db.Begin()
@@ -118,13 +127,7 @@ func TestClaimMessageKeys(t *testing.T) {
 // queued behind each other on these rows.
 func TestTouchPassesOverALockedRow(t *testing.T) {
 	t.Parallel()
-	cfg := storetest.Config(t, store.Postgres)
-	s, err := store.Open(context.Background(), cfg)
-	require.NoError(t, err)
-	t.Cleanup(func() { s.Close() })
-	db, err := sql.Open("pgx", cfg.DB)
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
+	s, db := openWithPool(t)
 	ctx := context.Background()
 
 	at := func(id, user string, ts time.Time) store.Message {
@@ -137,7 +140,7 @@ func TestTouchPassesOverALockedRow(t *testing.T) {
 		require.NoError(t, db.QueryRow("SELECT last_seen_at FROM contacts WHERE id = $1", id).Scan(&us))
 		return time.UnixMicro(us).UTC()
 	}
-	_, err = s.Ingest(ctx, "wk", []store.Message{at("m1", "u1", t0)})
+	_, err := s.Ingest(ctx, "wk", []store.Message{at("m1", "u1", t0)})
 	require.NoError(t, err)
 	require.Equal(t, t0, lastSeen("u1"))
 
